@@ -1,0 +1,76 @@
+# Shared by test/run, demo/run and bench/*: install dependencies, make a private build tree
+# that an unprivileged user can write, and run commands as that user.
+#
+# The build tree holds a private copy of the PostgreSQL 15 installation (bin, lib, share: about
+# 50 MB).  PostgreSQL finds its files relative to its binaries, so `make install` goes into that
+# copy: nothing is installed into the system, and several checkouts can be tested side by side.
+set -euo pipefail
+
+PGMAJOR=15
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${CRMPOOL_USER:=postgres}"
+DEPS="postgresql-$PGMAJOR postgresql-server-dev-$PGMAJOR postgresql-$PGMAJOR-cron libipc-run-perl rsync make gcc"
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# install_deps: apt packages, when running as root and any is missing.
+install_deps() {
+	local missing=0 p
+	for p in $DEPS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing=1
+	done
+	if [ "$missing" = 1 ]; then
+		if [ "$(id -u)" != 0 ]; then
+			echo "missing packages; run as root or install: $DEPS" >&2
+			exit 1
+		fi
+		log "installing packages: $DEPS"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $DEPS >/dev/null
+	fi
+	# Debian's postgresql-common starts a main cluster on install; we never use it.
+	if [ "$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then
+		pg_ctlcluster "$PGMAJOR" main stop >/dev/null 2>&1 || true
+	fi
+}
+
+# as_user CMD...: run CMD as the unprivileged user (or as ourselves when not root).
+as_user() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$CRMPOOL_USER" -- env PATH="$PGBIN:$PATH" HOME=/tmp "$@"
+	else
+		env PATH="$PGBIN:$PATH" "$@"
+	fi
+}
+
+# prepare_build DIR: copy the source and a private PostgreSQL tree into DIR, owned by the user.
+prepare_build() {
+	BUILD_DIR=$1
+	local pgroot="$BUILD_DIR/pg"
+	mkdir -p "$BUILD_DIR/src"
+	if [ ! -x "$pgroot/lib/postgresql/$PGMAJOR/bin/postgres" ]; then
+		mkdir -p "$pgroot/lib/postgresql" "$pgroot/share/postgresql"
+		cp -a "/usr/lib/postgresql/$PGMAJOR" "$pgroot/lib/postgresql/"
+		cp -a "/usr/share/postgresql/$PGMAJOR" "$pgroot/share/postgresql/"
+	fi
+	rsync -a --delete --exclude .git --exclude 'tmp_check*' --exclude output_iso \
+		--exclude results --exclude '*.o' --exclude '*.so' --exclude '*.bc' \
+		"$SRC_DIR/" "$BUILD_DIR/src/"
+	# shared/ sits beside the checkout; benches read its data.
+	if [ -d "$SRC_DIR/../shared" ]; then
+		rsync -a --delete "$SRC_DIR/../shared/" "$BUILD_DIR/shared/"
+	fi
+	if [ "$(id -u)" = 0 ]; then
+		chown -R "$CRMPOOL_USER" "$BUILD_DIR"
+	fi
+	PGBIN="$pgroot/lib/postgresql/$PGMAJOR/bin"
+	PG_CONFIG="$PGBIN/pg_config"
+	export PGBIN PG_CONFIG BUILD_DIR
+}
+
+# build_install: compile with warnings as errors and install into the private tree.
+build_install() {
+	log "building crmpool (warnings are errors)"
+	as_user make -C "$BUILD_DIR/src" -s PG_CONFIG="$PG_CONFIG" WERROR=1
+	as_user make -C "$BUILD_DIR/src" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+}

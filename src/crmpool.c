@@ -1,0 +1,35 @@
+/*
+ * crmpool.c: module entry point.
+ *
+ * Everything crmpool enforces works without shared_preload_libraries: the library is loaded
+ * by the first call to one of its functions or triggers.  Preloading it makes the crmpool.*
+ * settings known from server start (so postgresql.conf entries are checked at once).
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "crmpool.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/* pg_upgrade loads libraries only to check them; define nothing there. */
+	if (IsBinaryUpgrade)
+		return;
+
+	crmpool_define_gucs();
+
+	/* After every part has defined its settings: unknown crmpool.* names are errors. */
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("crmpool");
+#else
+	EmitWarningsOnPlaceholders("crmpool");
+#endif
+}

@@ -1,0 +1,217 @@
+/*
+ * crmpool.h: declarations shared by crmpool's C files.
+ *
+ * One concern per file:
+ *   crmpool.c    module entry point (_PG_init)
+ *   guc.c        the crmpool.* settings
+ *   clock.c      the one clock every rule reads (crmpool.fake_now)
+ *   privilege.c  running bookkeeping as the extension owner; SRF helper
+ *   registry.c   which tables are managed: cached configuration and plans
+ *   rules.c      rule keys, validation, the table -> pool -> rep cascade
+ *   ledger.c     bookkeeping tables: rep counters, ownership events, locks
+ *   ownership.c  the trigger: every ownership change is checked and recorded here
+ *   ops.c        claim, claim_many, release, assign, transfer, lock, unlock
+ *   manage.c     manage / unmanage: attaching crmpool to a user's table
+ *   history.c    history, owner_at, rep_load, ownership_log readers
+ */
+#ifndef CRMPOOL_H
+#define CRMPOOL_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+
+/*
+ * SQLSTATEs of crmpool's own class "CR".  Every refusal of a rule uses one of these, so that
+ * applications can catch them; docs/reference.md lists them.  Bad input (NULL arguments, unknown
+ * columns, malformed rules) uses PostgreSQL's standard codes instead.
+ */
+#define ERRCODE_CRMPOOL_NOT_MANAGED			MAKE_SQLSTATE('C','R','0','0','1')
+#define ERRCODE_CRMPOOL_UNKNOWN_CUSTOMER	MAKE_SQLSTATE('C','R','0','0','2')
+#define ERRCODE_CRMPOOL_ALREADY_OWNED		MAKE_SQLSTATE('C','R','0','0','3')
+#define ERRCODE_CRMPOOL_NOT_OWNER			MAKE_SQLSTATE('C','R','0','0','4')
+#define ERRCODE_CRMPOOL_LOCKED				MAKE_SQLSTATE('C','R','0','0','5')
+#define ERRCODE_CRMPOOL_PRIVATE_CAP			MAKE_SQLSTATE('C','R','0','0','6')
+#define ERRCODE_CRMPOOL_LOCK_CAP			MAKE_SQLSTATE('C','R','0','0','7')
+#define ERRCODE_CRMPOOL_DAILY_LIMIT			MAKE_SQLSTATE('C','R','0','0','8')
+#define ERRCODE_CRMPOOL_COOLDOWN			MAKE_SQLSTATE('C','R','0','0','9')
+#define ERRCODE_CRMPOOL_HOLDBACK			MAKE_SQLSTATE('C','R','0','1','0')
+#define ERRCODE_CRMPOOL_DIRECT_WRITE		MAKE_SQLSTATE('C','R','0','1','1')
+
+/* The short name of a refusal (claim_many's outcome), or NULL if sqlerrcode is not one. */
+extern const char *crmpool_refusal_name(int sqlerrcode);
+
+/* guc.c */
+typedef enum DirectWritesMode
+{
+	DIRECT_WRITES_ENFORCE,
+	DIRECT_WRITES_REJECT,
+	DIRECT_WRITES_ALLOW
+} DirectWritesMode;
+
+extern int	crmpool_direct_writes;
+extern char *crmpool_actor;
+extern char *crmpool_fake_now;
+extern void crmpool_define_gucs(void);
+
+/* clock.c */
+extern TimestampTz crmpool_now(void);
+extern DateADT crmpool_date(TimestampTz ts);
+extern bool crmpool_check_fake_now(char **newval, void **extra, int source);
+extern void crmpool_assign_fake_now(const char *newval, void *extra);
+extern char *crmpool_timestamp_text(TimestampTz ts);
+extern char *crmpool_interval_text(const Interval *iv);
+extern TimestampTz crmpool_add_interval(TimestampTz ts, const Interval *iv);
+
+/* privilege.c */
+typedef struct OwnerContext
+{
+	Oid			saved_user;
+	int			saved_sec_context;
+} OwnerContext;
+
+extern void crmpool_become_owner(OwnerContext *ctx);
+extern void crmpool_restore_user(OwnerContext *ctx);
+extern const char *crmpool_actor_name(void);
+extern void crmpool_require_owner(Oid relid);
+extern void crmpool_require_select(Oid relid);
+extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
+extern void crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan,
+								  Datum *values, const char *nulls);
+extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+
+/* rules.c */
+typedef enum RuleKey
+{
+	RULE_PRIVATE_CAP,
+	RULE_COUNT_DEALS_IN_CAP,
+	RULE_LOCK_CAP,
+	RULE_DAILY_CLAIM_LIMIT,
+	RULE_RECLAIM_COOLDOWN,
+	RULE_POOL_HOLDBACK,
+	NUM_RULE_KEYS
+} RuleKey;
+
+typedef struct RuleValue
+{
+	bool		set;			/* given at this scope */
+	bool		isnull;			/* explicitly null: no limit */
+	union
+	{
+		int64		count;
+		bool		flag;
+		Interval	span;
+		double		real;
+		int			choice;
+	}			v;
+} RuleValue;
+
+typedef struct RuleSet
+{
+	RuleValue	key[NUM_RULE_KEYS];
+} RuleSet;
+
+/* One row of crmpool.rule_set: a scope and its rules, with optional per-level overrides. */
+typedef struct RuleScope
+{
+	char	   *pool;			/* NULL: every pool */
+	bool		has_rep;
+	int64		rep;
+	RuleSet		rules;
+	int			nlevels;
+	char	  **level_names;
+	RuleSet    *level_rules;
+} RuleScope;
+
+extern void rules_parse(Jsonb *jb, RuleScope *scope);
+extern void rules_effective(int nscopes, const RuleScope *scopes, const char *pool,
+							bool has_rep, int64 rep, const char *level, RuleSet *out);
+extern bool rule_limit(const RuleSet *rs, RuleKey key, int64 *limit);
+extern bool rule_span(const RuleSet *rs, RuleKey key, Interval *span);
+extern bool rule_flag(const RuleSet *rs, RuleKey key);
+
+/* registry.c */
+typedef struct ManagedRel
+{
+	Oid			relid;
+	char	   *qualname;		/* quoted, schema-qualified */
+	AttrNumber	key_att;
+	Oid			key_type;		/* INT4OID or INT8OID */
+	AttrNumber	owner_att;
+	Oid			owner_type;		/* INT4OID or INT8OID */
+	AttrNumber	pool_att;		/* InvalidAttrNumber: one default pool */
+	Oid			pool_type;
+	Oid			pool_out;		/* output function of pool_type */
+	AttrNumber	followup_att;
+	AttrNumber	deal_att;
+	Oid			deal_type;
+	SPIPlanPtr	set_owner_plan; /* UPDATE ONLY t SET owner = $2 WHERE key = $1 */
+	SPIPlanPtr	lock_row_plan;	/* SELECT owner FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
+	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), in key order */
+	int			nscopes;
+	RuleScope  *scopes;
+	MemoryContext mcxt;
+} ManagedRel;
+
+extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
+extern void managed_rel_changed(Oid relid);
+extern Datum managed_key_datum(ManagedRel *mr, int64 customer, bool *ok);
+extern Datum managed_owner_datum(ManagedRel *mr, int64 rep);
+extern int64 managed_int_value(Oid type, Datum d);
+extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+
+/* ledger.c */
+typedef struct RepCounts
+{
+	int64		owned;
+	int64		with_deal;
+	int64		locked;
+	int64		claims_today;
+} RepCounts;
+
+extern void ledger_gain(Oid relid, int64 rep, bool deal, bool is_claim, DateADT today,
+						RepCounts *after);
+extern void ledger_lose(Oid relid, int64 rep, bool deal, bool was_locked);
+extern void ledger_deal_changed(Oid relid, int64 rep, int delta);
+extern void ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner,
+						  int64 owner, const char *how, const char *reason);
+extern bool ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since);
+extern bool ledger_drop_lock(Oid relid, int64 customer);
+extern bool ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at,
+							int64 *locked_after);
+extern bool ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered);
+extern bool ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost);
+extern void ledger_truncate(Oid relid, TimestampTz at);
+
+/* ownership.c */
+typedef enum OwnershipOp
+{
+	OP_CLAIM,
+	OP_RELEASE,
+	OP_ASSIGN,
+	OP_TRANSFER,
+	OP_DIRECT					/* plain SQL: INSERT, UPDATE or DELETE */
+} OwnershipOp;
+
+typedef struct OwnershipIntent
+{
+	Oid			relid;
+	int64		customer;
+	OwnershipOp op;
+	int64		rep;			/* claim/assign: the new owner; release: the owner */
+	int64		from_rep;		/* transfer: the expected current owner */
+	const char *reason;
+	bool		fired;			/* set by the trigger when it handled this change */
+	struct OwnershipIntent *outer;
+} OwnershipIntent;
+
+extern void ownership_push_intent(OwnershipIntent *intent);
+extern void ownership_pop_intent(OwnershipIntent *intent);
+
+#endif							/* CRMPOOL_H */

@@ -1,0 +1,62 @@
+/*
+ * guc.c: the crmpool.* settings.
+ *
+ * Contexts are chosen on purpose: what weakens enforcement or moves the clock is superuser-only
+ * (PGC_SUSET); the actor label is a harmless per-session knob (PGC_USERSET).
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "crmpool.h"
+
+int			crmpool_direct_writes = DIRECT_WRITES_ENFORCE;
+char	   *crmpool_actor = NULL;
+char	   *crmpool_fake_now = NULL;
+
+static const struct config_enum_entry direct_writes_options[] = {
+	{"enforce", DIRECT_WRITES_ENFORCE, false},
+	{"reject", DIRECT_WRITES_REJECT, false},
+	{"allow", DIRECT_WRITES_ALLOW, false},
+	{NULL, 0, false}
+};
+
+static bool
+check_fake_now(char **newval, void **extra, GucSource source)
+{
+	return crmpool_check_fake_now(newval, extra, (int) source);
+}
+
+void
+crmpool_define_gucs(void)
+{
+	DefineCustomEnumVariable("crmpool.direct_writes",
+							 "How crmpool treats ownership changes written by plain SQL.",
+							 "enforce: checked by the rules of crmpool.assign and crmpool.release; "
+							 "reject: refused, ownership changes only through crmpool functions; "
+							 "allow: recorded in the history but not checked.",
+							 &crmpool_direct_writes,
+							 DIRECT_WRITES_ENFORCE,
+							 direct_writes_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("crmpool.actor",
+							   "Who is acting, as recorded in the ownership history.",
+							   "Empty means the current database role.",
+							   &crmpool_actor,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("crmpool.fake_now",
+							   "A fixed time that every crmpool rule reads instead of the clock.",
+							   "For tests and demonstrations; empty means the real clock.",
+							   &crmpool_fake_now,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_fake_now, crmpool_assign_fake_now, NULL);
+}
