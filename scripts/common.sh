@@ -1,8 +1,8 @@
 # Shared by test/run, demo/run and bench/*: install dependencies, make a private build tree
 # that an unprivileged user can write, and run commands as that user.
 #
-# The build tree holds a private copy of the PostgreSQL 15 installation (bin, lib, share: about
-# 50 MB).  PostgreSQL finds its files relative to its binaries, so `make install` goes into that
+# The build tree holds a private copy of the PostgreSQL 15 installation (bin, lib, share and
+# the server headers: about 60 MB).  PostgreSQL finds its files relative to its binaries, so `make install` goes into that
 # copy: nothing is installed into the system, and several checkouts can be tested side by side.
 set -euo pipefail
 
@@ -49,9 +49,10 @@ prepare_build() {
 	local pgroot="$BUILD_DIR/pg"
 	mkdir -p "$BUILD_DIR/src"
 	if [ ! -x "$pgroot/lib/postgresql/$PGMAJOR/bin/postgres" ]; then
-		mkdir -p "$pgroot/lib/postgresql" "$pgroot/share/postgresql"
+		mkdir -p "$pgroot/lib/postgresql" "$pgroot/share/postgresql" "$pgroot/include"
 		cp -a "/usr/lib/postgresql/$PGMAJOR" "$pgroot/lib/postgresql/"
 		cp -a "/usr/share/postgresql/$PGMAJOR" "$pgroot/share/postgresql/"
+		cp -a /usr/include/postgresql "$pgroot/include/"
 	fi
 	rsync -a --delete --exclude .git --exclude 'tmp_check*' --exclude output_iso \
 		--exclude results --exclude '*.o' --exclude '*.so' --exclude '*.bc' \

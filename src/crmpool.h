@@ -73,6 +73,7 @@ typedef struct OwnerContext
 {
 	Oid			saved_user;
 	int			saved_sec_context;
+	const char *saved_actor;	/* ledger: the enclosing session's actor */
 } OwnerContext;
 
 extern void crmpool_become_owner(OwnerContext *ctx);
@@ -150,9 +151,10 @@ typedef struct ManagedRel
 	AttrNumber	followup_att;
 	AttrNumber	deal_att;
 	Oid			deal_type;
+	/* plans on the user's table, prepared on first use; parameters are bigint */
 	SPIPlanPtr	set_owner_plan; /* UPDATE ONLY t SET owner = $2 WHERE key = $1 */
-	SPIPlanPtr	lock_row_plan;	/* SELECT owner FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
-	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), in key order */
+	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
+	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
 	int			nscopes;
 	RuleScope  *scopes;
 	MemoryContext mcxt;
@@ -160,8 +162,9 @@ typedef struct ManagedRel
 
 extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
 extern void managed_rel_changed(Oid relid);
-extern Datum managed_key_datum(ManagedRel *mr, int64 customer, bool *ok);
-extern Datum managed_owner_datum(ManagedRel *mr, int64 rep);
+extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern int64 managed_int_value(Oid type, Datum d);
 extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
@@ -175,16 +178,18 @@ typedef struct RepCounts
 	int64		claims_today;
 } RepCounts;
 
+extern void ledger_begin(OwnerContext *octx);
+extern void ledger_end(OwnerContext *octx);
 extern void ledger_gain(Oid relid, int64 rep, bool deal, bool is_claim, DateADT today,
 						RepCounts *after);
 extern void ledger_lose(Oid relid, int64 rep, bool deal, bool was_locked);
 extern void ledger_deal_changed(Oid relid, int64 rep, int delta);
+extern void ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after);
 extern void ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner,
 						  int64 owner, const char *how, const char *reason);
 extern bool ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since);
+extern bool ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at);
 extern bool ledger_drop_lock(Oid relid, int64 customer);
-extern bool ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at,
-							int64 *locked_after);
 extern bool ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered);
 extern bool ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost);
 extern void ledger_truncate(Oid relid, TimestampTz at);

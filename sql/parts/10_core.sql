@@ -1,0 +1,229 @@
+-- ---------------------------------------------------------------------------------------------
+-- Core: managed tables, rules, rep counters, ownership events, customer locks.
+-- The owner column of the user's table is the single truth of ownership; these tables hold
+-- crmpool's bookkeeping, written only by crmpool's C code (as the extension owner).
+-- ---------------------------------------------------------------------------------------------
+
+-- Which tables crmpool manages, and the columns it reads.  Column names, not numbers, so that
+-- pg_dump / restore (which renumbers columns) keeps working.
+CREATE TABLE crmpool.managed_table (
+	rel				regclass	PRIMARY KEY,
+	key_column		name		NOT NULL,
+	owner_column	name		NOT NULL,
+	pool_column		name,
+	followup_column	name,
+	deal_column		name,
+	managed_at		timestamptz	NOT NULL
+);
+COMMENT ON TABLE crmpool.managed_table IS 'Tables attached with crmpool.manage(), and the columns crmpool reads.';
+
+-- Rules, by scope: table (pool and rep NULL), pool, rep, or pool and rep.  Most specific wins.
+CREATE TABLE crmpool.rule_set (
+	rel		regclass	NOT NULL REFERENCES crmpool.managed_table (rel) ON DELETE CASCADE,
+	pool	text,
+	rep		bigint,
+	rules	jsonb		NOT NULL,
+	CONSTRAINT rule_set_scope UNIQUE NULLS NOT DISTINCT (rel, pool, rep)
+);
+COMMENT ON TABLE crmpool.rule_set IS 'Rules set with crmpool.set_rules(), one row per scope.';
+
+-- Per rep and table: how many customers the rep owns, has locked, owns with a deal, and has
+-- claimed today.  Its row is also the lock that serializes a rep's quota checks.
+CREATE TABLE crmpool.rep_counter (
+	rel			regclass	NOT NULL,
+	rep			bigint		NOT NULL,
+	owned		integer		NOT NULL DEFAULT 0,
+	locked		integer		NOT NULL DEFAULT 0,
+	with_deal	integer		NOT NULL DEFAULT 0,
+	claims_day	date,
+	claims		integer		NOT NULL DEFAULT 0,
+	PRIMARY KEY (rel, rep)
+);
+COMMENT ON TABLE crmpool.rep_counter IS 'Per-rep counts kept by crmpool; always equal to the counts in the managed table.';
+
+-- Append-only ownership ledger: each row says "from this moment the owner is X" (NULL: the
+-- pool, or gone for how = delete / truncate).  A spell is the time between one event and the
+-- next for the same customer, so spells can never overlap.
+CREATE TABLE crmpool.ownership_event (
+	rel			regclass	NOT NULL,
+	customer	bigint		NOT NULL,
+	seq			bigint		GENERATED ALWAYS AS IDENTITY,
+	at			timestamptz	NOT NULL,
+	owner		bigint,
+	how			text		NOT NULL,
+	actor		text,
+	reason		text,
+	PRIMARY KEY (rel, customer, seq)
+);
+COMMENT ON TABLE crmpool.ownership_event IS 'Append-only ownership history; read it through crmpool.history() and crmpool.ownership_log().';
+
+-- Customers locked (锁定) by their owner: never released, reassigned or recycled.
+CREATE TABLE crmpool.customer_lock (
+	rel			regclass	NOT NULL,
+	customer	bigint		NOT NULL,
+	rep			bigint		NOT NULL,
+	since		timestamptz	NOT NULL,
+	PRIMARY KEY (rel, customer)
+);
+COMMENT ON TABLE crmpool.customer_lock IS 'Locked customers and the rep who locked them.';
+
+-- pg_dump keeps crmpool's configuration and bookkeeping with the data.
+SELECT pg_catalog.pg_extension_config_dump('crmpool.managed_table', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.rule_set', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.rep_counter', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.ownership_event', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.ownership_event_seq_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.customer_lock', '');
+
+REVOKE ALL ON ALL TABLES IN SCHEMA crmpool FROM PUBLIC;
+GRANT USAGE ON SCHEMA crmpool TO PUBLIC;
+
+CREATE VIEW crmpool.managed_tables AS
+	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, managed_at
+	FROM crmpool.managed_table;
+GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- Attaching a table
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION crmpool.manage(rel regclass, owner_column name, pool_column name DEFAULT NULL,
+							   followup_column name DEFAULT NULL, deal_column name DEFAULT NULL)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_manage';
+COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name) IS
+	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner.';
+
+CREATE FUNCTION crmpool.unmanage(rel regclass)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_unmanage';
+COMMENT ON FUNCTION crmpool.unmanage(regclass) IS
+	'Detach crmpool from a table: drops its triggers, rules, counters, locks and ownership history.';
+
+CREATE FUNCTION crmpool.ownership_trigger()
+RETURNS trigger LANGUAGE C
+AS 'MODULE_PATHNAME', 'crmpool_ownership_trigger';
+COMMENT ON FUNCTION crmpool.ownership_trigger() IS
+	'Checks and records every ownership change of a managed table, whatever path wrote it.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Rules
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION crmpool.set_rules(rel regclass, rules jsonb, pool text DEFAULT NULL, rep bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_set_rules';
+COMMENT ON FUNCTION crmpool.set_rules(regclass, jsonb, text, bigint) IS
+	'Merge rules into the scope (table, pool, rep, or pool and rep); returns the scope''s rules.';
+
+CREATE FUNCTION crmpool.clear_rules(rel regclass, pool text DEFAULT NULL, rep bigint DEFAULT NULL, keys text[] DEFAULT NULL)
+RETURNS jsonb LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_clear_rules';
+COMMENT ON FUNCTION crmpool.clear_rules(regclass, text, bigint, text[]) IS
+	'Remove the given rule keys (all, when keys is NULL) from one scope; returns what is left.';
+
+CREATE FUNCTION crmpool.rules(rel regclass, pool text DEFAULT NULL, rep bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE C CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'crmpool_rules';
+COMMENT ON FUNCTION crmpool.rules(regclass, text, bigint) IS
+	'The effective rules for a pool and rep after the table -> pool -> rep cascade.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Ownership operations
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION crmpool.claim(rel regclass, customer bigint, rep bigint)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_claim';
+COMMENT ON FUNCTION crmpool.claim(regclass, bigint, bigint) IS
+	'Take a customer from the public pool into the rep''s private pool, or raise a crmpool refusal.';
+
+CREATE FUNCTION crmpool.claim_many(rel regclass, customers bigint[], rep bigint)
+RETURNS TABLE(customer bigint, outcome text) LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 20
+AS 'MODULE_PATHNAME', 'crmpool_claim_many';
+COMMENT ON FUNCTION crmpool.claim_many(regclass, bigint[], bigint) IS
+	'Claim several customers; one row per customer with outcome "claimed" or the refusal''s name.';
+
+CREATE FUNCTION crmpool.release(rel regclass, customer bigint, rep bigint, reason text DEFAULT NULL)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_release';
+COMMENT ON FUNCTION crmpool.release(regclass, bigint, bigint, text) IS
+	'Return an owned customer to the public pool (only its owner may), with an optional reason.';
+
+CREATE FUNCTION crmpool.assign(rel regclass, customer bigint, rep bigint)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_assign';
+COMMENT ON FUNCTION crmpool.assign(regclass, bigint, bigint) IS
+	'Admin: give a customer (from the pool or another rep) to a rep; the private cap applies, claim-only limits do not.';
+
+CREATE FUNCTION crmpool.transfer(rel regclass, customer bigint, from_rep bigint, to_rep bigint)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_transfer';
+COMMENT ON FUNCTION crmpool.transfer(regclass, bigint, bigint, bigint) IS
+	'Move a customer from one rep to another; refused unless from_rep owns it.';
+
+CREATE FUNCTION crmpool.lock(rel regclass, customer bigint, rep bigint)
+RETURNS boolean LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_lock';
+COMMENT ON FUNCTION crmpool.lock(regclass, bigint, bigint) IS
+	'Lock an owned customer (only its owner may): it cannot be released, reassigned or recycled.  False if already locked.';
+
+CREATE FUNCTION crmpool.unlock(rel regclass, customer bigint, rep bigint)
+RETURNS boolean LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_unlock';
+COMMENT ON FUNCTION crmpool.unlock(regclass, bigint, bigint) IS
+	'Unlock a customer (only its owner may).  False if it was not locked.';
+
+-- ---------------------------------------------------------------------------------------------
+-- History and counters (readers check SELECT privilege on the managed table)
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION crmpool.history(rel regclass, customer bigint)
+RETURNS TABLE(owner bigint, since timestamptz, until timestamptz, how_gained text, how_ended text, actor text)
+LANGUAGE C CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'crmpool_history';
+COMMENT ON FUNCTION crmpool.history(regclass, bigint) IS
+	'Ownership spells of a customer, oldest first; until is NULL for the current owner.';
+
+CREATE FUNCTION crmpool.owner_at(rel regclass, customer bigint, at timestamptz)
+RETURNS bigint LANGUAGE C CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'crmpool_owner_at';
+COMMENT ON FUNCTION crmpool.owner_at(regclass, bigint, timestamptz) IS
+	'Who owned the customer at the given time (NULL: the pool, or unknown before crmpool managed it).';
+
+CREATE FUNCTION crmpool.ownership_log(rel regclass, customer bigint)
+RETURNS TABLE(seq bigint, at timestamptz, owner bigint, how text, actor text, reason text)
+LANGUAGE C CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'crmpool_ownership_log';
+COMMENT ON FUNCTION crmpool.ownership_log(regclass, bigint) IS
+	'The raw ownership events of a customer, with release reasons.';
+
+CREATE FUNCTION crmpool.rep_load(rel regclass)
+RETURNS TABLE(rep bigint, owned integer, locked integer, with_deal integer, claims_today integer)
+LANGUAGE C CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'crmpool_rep_load';
+COMMENT ON FUNCTION crmpool.rep_load(regclass) IS
+	'Per rep: customers owned, locked, owned with a deal, and claimed today.';
+
+-- ---------------------------------------------------------------------------------------------
+-- A dropped managed table takes its crmpool rows with it.
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION crmpool.forget_dropped_tables()
+RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone oid[];
+BEGIN
+	SELECT pg_catalog.array_agg(d.objid) INTO gone
+	FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+	WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+	  AND d.objsubid OPERATOR(pg_catalog.=) 0;
+	IF gone IS NULL OR pg_catalog.to_regclass('crmpool.managed_table') IS NULL THEN
+		RETURN;
+	END IF;
+	DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+END;
+$$;
+REVOKE ALL ON FUNCTION crmpool.forget_dropped_tables() FROM PUBLIC;
+
+CREATE EVENT TRIGGER crmpool_forget_dropped_tables ON sql_drop
+	EXECUTE FUNCTION crmpool.forget_dropped_tables();

@@ -1,0 +1,317 @@
+/*
+ * manage.c: attaching crmpool to a user's table, and detaching it.
+ *
+ * manage() checks the table's shape (a plain table, one int4/int8 primary key column, an
+ * int4/int8 owner column), records the columns, installs the triggers and adopts the rows that
+ * are already there: one "adopt" event per customer, and counters recounted from the data.
+ * It takes SHARE ROW EXCLUSIVE on the table, so no write slips in between the count and the
+ * trigger.  Calling it again on a managed table changes the mapping and recounts; history is kept.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "crmpool.h"
+
+#define TRIGGER_ROW "crmpool_ownership_row"
+#define TRIGGER_UPDATE "crmpool_ownership_update"
+#define TRIGGER_TRUNCATE "crmpool_ownership_truncate"
+
+static AttrNumber
+column_arg(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, Oid *type)
+{
+	char	   *name;
+	AttrNumber	att;
+
+	if (PG_ARGISNULL(argno))
+		return InvalidAttrNumber;
+	name = NameStr(*PG_GETARG_NAME(argno));
+	att = get_attnum(RelationGetRelid(rel), name);
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						name, RelationGetRelationName(rel)),
+				 errdetail("It was given as the %s column.", role)));
+	if (att < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("system column \"%s\" cannot be the %s column", name, role)));
+	*type = get_atttype(RelationGetRelid(rel), att);
+	return att;
+}
+
+static void
+require_integer(Oid type, const char *what, const char *name, Relation rel)
+{
+	if (type != INT4OID && type != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of table \"%s\" must be integer or bigint",
+						what, name, RelationGetRelationName(rel)),
+				 errdetail("It is of type %s.", format_type_be(type))));
+}
+
+/* The single integer primary key column of rel. */
+static AttrNumber
+key_column(Relation rel)
+{
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	idx;
+	AttrNumber	att;
+	int			nkeys;
+
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has no primary key", RelationGetRelationName(rel)),
+				 errhint("crmpool identifies customers by a primary key of one integer or bigint column.")));
+	idx = index_open(pkoid, AccessShareLock);
+	nkeys = IndexRelationGetNumberOfKeyAttributes(idx);
+	att = idx->rd_index->indkey.values[0];
+	index_close(idx, AccessShareLock);
+	if (nkeys != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has a composite primary key", RelationGetRelationName(rel)),
+				 errhint("crmpool identifies customers by a primary key of one integer or bigint column.")));
+	require_integer(get_atttype(RelationGetRelid(rel), att), "primary key",
+					get_attname(RelationGetRelid(rel), att, false), rel);
+	return att;
+}
+
+static void
+exec(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "crmpool could not run \"%s\": %s", sql, SPI_result_code_string(rc));
+}
+
+static const char *
+colname(Relation rel, AttrNumber att)
+{
+	return quote_identifier(get_attname(RelationGetRelid(rel), att, false));
+}
+
+/* The condition under which an UPDATE concerns crmpool: owner, key or deal changed. */
+static char *
+update_when(Relation rel, AttrNumber key, AttrNumber owner, AttrNumber deal)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "OLD.%s IS DISTINCT FROM NEW.%s OR OLD.%s IS DISTINCT FROM NEW.%s",
+					 colname(rel, owner), colname(rel, owner), colname(rel, key), colname(rel, key));
+	if (deal != InvalidAttrNumber)
+		appendStringInfo(&buf, " OR OLD.%s IS DISTINCT FROM NEW.%s",
+						 colname(rel, deal), colname(rel, deal));
+	return buf.data;
+}
+
+static void
+drop_triggers(Oid relid, const char *qualname)
+{
+	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE};
+	int			i;
+
+	for (i = 0; i < lengthof(names); i++)
+		if (OidIsValid(get_trigger_oid(relid, names[i], true)))
+			exec(psprintf("DROP TRIGGER %s ON %s", names[i], qualname), 0, NULL, NULL);
+}
+
+/*
+ * Run fn inside an SPI connection, as the extension owner, with search_path pinned to
+ * pg_catalog, pg_temp (the generated trigger WHEN clause resolves its operators then).
+ */
+static int
+begin_admin(OwnerContext *octx)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
+	crmpool_become_owner(octx);
+	return nestlevel;
+}
+
+static void
+end_admin(OwnerContext *octx, int nestlevel)
+{
+	crmpool_restore_user(octx);
+	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
+}
+
+static Relation
+open_for_admin(FunctionCallInfo fcinfo)
+{
+	Oid			relid;
+	Relation	rel;
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	relid = PG_GETARG_OID(0);
+	rel = relation_open(relid, ShareRowExclusiveLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errdetail("crmpool manages plain tables; views, materialized views, foreign and partitioned tables are not supported.")));
+	crmpool_require_owner(relid);
+	return rel;
+}
+
+PG_FUNCTION_INFO_V1(crmpool_manage);
+Datum
+crmpool_manage(PG_FUNCTION_ARGS)
+{
+	Relation	rel;
+	Oid			relid;
+	char	   *qualname;
+	AttrNumber	key,
+				owner,
+				pool,
+				followup,
+				deal;
+	Oid			type,
+				deal_type = InvalidOid;
+	OwnerContext octx;
+	int			nestlevel;
+	bool		adopted;
+	const char *deal_expr;
+	Oid			types[3] = {REGCLASSOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[3];
+
+	rel = open_for_admin(fcinfo);
+	relid = RelationGetRelid(rel);
+	crmpool_require_arg(fcinfo, 1, "owner_column");
+	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										  RelationGetRelationName(rel));
+
+	key = key_column(rel);
+	owner = column_arg(fcinfo, 1, rel, "owner", &type);
+	require_integer(type, "owner", get_attname(relid, owner, false), rel);
+	pool = column_arg(fcinfo, 2, rel, "pool", &type);
+	followup = column_arg(fcinfo, 3, rel, "follow-up", &type);
+	if (followup != InvalidAttrNumber &&
+		type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("follow-up column \"%s\" must be timestamptz, timestamp or date",
+						get_attname(relid, followup, false)),
+				 errdetail("It is of type %s.", format_type_be(type))));
+	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
+	if (owner == key || (pool != InvalidAttrNumber && (pool == key || pool == owner)) ||
+		(deal != InvalidAttrNumber && (deal == key || deal == owner || deal == pool)) ||
+		(followup != InvalidAttrNumber && (followup == key || followup == owner || followup == pool || followup == deal)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the key, owner, pool, follow-up and deal columns must be different columns")));
+	deal_expr = deal == InvalidAttrNumber ? "false" :
+		psprintf(deal_type == BOOLOID ? "%s IS TRUE" : "%s IS NOT NULL", colname(rel, deal));
+
+	nestlevel = begin_admin(&octx);
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = TimestampTzGetDatum(crmpool_now());
+	values[2] = CStringGetTextDatum(crmpool_actor_name());
+
+	exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+		 1, types, values);
+	adopted = SPI_processed > 0;
+	exec(psprintf("INSERT INTO crmpool.managed_table AS m "
+				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, managed_at) "
+				  "VALUES ($1, %s, %s, %s, %s, %s, $2) "
+				  "ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, "
+				  "owner_column = excluded.owner_column, pool_column = excluded.pool_column, "
+				  "followup_column = excluded.followup_column, deal_column = excluded.deal_column",
+				  quote_literal_cstr(get_attname(relid, key, false)),
+				  quote_literal_cstr(get_attname(relid, owner, false)),
+				  pool ? quote_literal_cstr(get_attname(relid, pool, false)) : "NULL",
+				  followup ? quote_literal_cstr(get_attname(relid, followup, false)) : "NULL",
+				  deal ? quote_literal_cstr(get_attname(relid, deal, false)) : "NULL"),
+		 2, types, values);
+
+	drop_triggers(relid, qualname);
+	exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE ON %s FOR EACH ROW "
+				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_ROW, qualname),
+		 0, NULL, NULL);
+	exec(psprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) "
+				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_UPDATE, qualname,
+				  update_when(rel, key, owner, deal)),
+		 0, NULL, NULL);
+	exec(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT "
+				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_TRUNCATE, qualname),
+		 0, NULL, NULL);
+
+	/* Customers already there start their history now. */
+	if (!adopted)
+		exec(psprintf("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
+					  "SELECT $1, %s::pg_catalog.int8, $2, %s::pg_catalog.int8, 'adopt', $3 FROM ONLY %s",
+					  colname(rel, key), colname(rel, owner), qualname),
+			 3, types, values);
+
+	/* Counters from the data; claims made today survive a re-attach. */
+	exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
+		 "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	exec(psprintf("INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked) "
+				  "SELECT $1, o.rep, o.owned, o.with_deal, "
+				  "  (SELECT pg_catalog.count(*) FROM crmpool.customer_lock l "
+				  "   WHERE l.rel OPERATOR(pg_catalog.=) $1 AND l.rep OPERATOR(pg_catalog.=) o.rep) "
+				  "FROM (SELECT %s::pg_catalog.int8 AS rep, pg_catalog.count(*) AS owned, "
+				  "        pg_catalog.count(*) FILTER (WHERE %s) AS with_deal "
+				  "      FROM ONLY %s WHERE %s IS NOT NULL GROUP BY 1) o "
+				  "ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
+				  "with_deal = excluded.with_deal, locked = excluded.locked",
+				  colname(rel, owner), deal_expr, qualname, colname(rel, owner)),
+		 1, types, values);
+
+	end_admin(&octx, nestlevel);
+	managed_rel_changed(relid);
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(crmpool_unmanage);
+Datum
+crmpool_unmanage(PG_FUNCTION_ARGS)
+{
+	Relation	rel = open_for_admin(fcinfo);
+	Oid			relid = RelationGetRelid(rel);
+	OwnerContext octx;
+	int			nestlevel;
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	uint64		events;
+
+	(void) managed_rel_get(relid, false);
+	nestlevel = begin_admin(&octx);
+	drop_triggers(relid, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													RelationGetRelationName(rel)));
+	exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	exec("DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	events = SPI_processed;
+	exec("DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	exec("DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	end_admin(&octx, nestlevel);
+	managed_rel_changed(relid);
+	ereport(NOTICE,
+			(errmsg("crmpool no longer manages table %s", RelationGetRelationName(rel)),
+			 errdetail("Its rules, counters, locks and " UINT64_FORMAT " ownership events were removed.",
+					   events)));
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,149 @@
+/*
+ * privilege.c: who crmpool acts as, and small helpers shared by the SQL-callable functions.
+ *
+ * crmpool's bookkeeping tables are private to the extension owner.  The trigger and the
+ * functions switch to that owner only around their own SPI statements (the way pg_ivm switches
+ * to the table owner), so a rep's role needs no privilege on crmpool's tables and cannot forge
+ * history.  Statements on the user's own table run as the caller, with the caller's privileges.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "crmpool.h"
+
+/* The owner of schema crmpool, which CREATE EXTENSION made and owns every crmpool table. */
+static Oid
+extension_owner(void)
+{
+	Oid			nspid = get_namespace_oid("crmpool", false);
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+void
+crmpool_become_owner(OwnerContext *ctx)
+{
+	GetUserIdAndSecContext(&ctx->saved_user, &ctx->saved_sec_context);
+	SetUserIdAndSecContext(extension_owner(),
+						   ctx->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* On error, transaction or subtransaction abort restores the user by itself. */
+void
+crmpool_restore_user(OwnerContext *ctx)
+{
+	SetUserIdAndSecContext(ctx->saved_user, ctx->saved_sec_context);
+}
+
+/* The actor recorded in history: crmpool.actor, or else the current role. */
+const char *
+crmpool_actor_name(void)
+{
+	if (crmpool_actor != NULL && crmpool_actor[0] != '\0')
+		return crmpool_actor;
+	return GetUserNameFromId(GetUserId(), false);
+}
+
+void
+crmpool_require_owner(Oid relid)
+{
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
+#else
+	if (!pg_class_ownercheck(relid, GetUserId()))
+#endif
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+}
+
+void
+crmpool_require_select(Oid relid)
+{
+	AclResult	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
+}
+
+/* NULL arguments are errors, never a silent NULL result. */
+void
+crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/*
+ * Prepare and keep a plan.  Every statement crmpool prepares qualifies its tables, functions
+ * and operators, because a kept plan is re-analyzed under whatever search_path is current.
+ * Must be called inside SPI_connect.
+ */
+SPIPlanPtr
+crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * Run a read-only plan as the extension owner and return its rows as the calling set-returning
+ * function's result (materialize mode).  The plan's columns must match the function's result.
+ */
+void
+crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	OwnerContext octx;
+	uint64		i;
+	int			rc;
+
+#if PG_VERSION_NUM >= 160000
+	InitMaterializedSRF(fcinfo, 0);
+#else
+	SetSingleFuncCall(fcinfo, 0);
+#endif
+
+	SPI_connect();
+	crmpool_become_owner(&octx);
+	rc = SPI_execute_plan(plan, values, nulls, true, 0);
+	crmpool_restore_user(&octx);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		int			natts = rsinfo->setDesc->natts;
+		Datum	   *outvals = palloc(sizeof(Datum) * natts);
+		bool	   *outnulls = palloc(sizeof(bool) * natts);
+		int			j;
+
+		for (j = 0; j < natts; j++)
+			outvals[j] = SPI_getbinval(tuple, SPI_tuptable->tupdesc, j + 1, &outnulls[j]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, outvals, outnulls);
+	}
+	SPI_finish();
+}

@@ -1,0 +1,363 @@
+/*
+ * registry.c: which tables crmpool manages, cached per backend.
+ *
+ * The configuration (crmpool.managed_table) and rules (crmpool.rule_set) of a managed table
+ * are read once and kept in a hash keyed by relation OID, with the plans that run on the user's
+ * table.  Anything that changes them (manage, unmanage, set_rules, clear_rules) sends a relcache
+ * invalidation for the managed table, which PostgreSQL delivers to every backend at commit; so
+ * does any ALTER TABLE of it.  The callback only marks entries stale: they are rebuilt on next
+ * use.  A stale entry may still be in use further up the stack (a claim whose UPDATE fires the
+ * trigger, which reloads), so it is retired and freed only when the transaction ends.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/inval.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "crmpool.h"
+
+typedef struct RegistryEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	ManagedRel *mr;				/* NULL: not managed */
+} RegistryEntry;
+
+static HTAB *registry = NULL;
+static List *retired = NIL;
+static SPIPlanPtr config_plan = NULL;
+static SPIPlanPtr scopes_plan = NULL;
+
+static void
+registry_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	RegistryEntry *entry;
+
+	if (registry == NULL)
+		return;
+	hash_seq_init(&status, registry);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (relid == InvalidOid || entry->relid == relid)
+			entry->valid = false;
+}
+
+static void
+free_managed_rel(ManagedRel *mr)
+{
+	if (mr->set_owner_plan)
+		SPI_freeplan(mr->set_owner_plan);
+	if (mr->lock_row_plan)
+		SPI_freeplan(mr->lock_row_plan);
+	if (mr->lock_many_plan)
+		SPI_freeplan(mr->lock_many_plan);
+	MemoryContextDelete(mr->mcxt);
+}
+
+static void
+registry_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	foreach(lc, retired)
+		free_managed_rel((ManagedRel *) lfirst(lc));
+	list_free(retired);
+	retired = NIL;
+}
+
+static void
+registry_init(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(RegistryEntry);
+	registry = hash_create("crmpool managed tables", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	CacheRegisterRelcacheCallback(registry_invalidate, (Datum) 0);
+	RegisterXactCallback(registry_xact_callback, NULL);
+}
+
+static char *
+column_or_null(HeapTuple tup, TupleDesc desc, int col)
+{
+	return SPI_getvalue(tup, desc, col);
+}
+
+static AttrNumber
+resolve_column(Oid relid, const char *name, const char *role)
+{
+	AttrNumber	att;
+
+	if (name == NULL)
+		return InvalidAttrNumber;
+	att = get_attnum(relid, name);
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s column \"%s\" of managed table %s no longer exists",
+						role, name, get_rel_name(relid)),
+				 errhint("Attach the table again with crmpool.manage() naming its current columns.")));
+	return att;
+}
+
+static ManagedRel *
+load_managed_rel(Oid relid)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		args[1];
+	OwnerContext octx;
+	MemoryContext mcxt;
+	MemoryContext oldcxt;
+	ManagedRel *mr;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	char	   *key_column,
+			   *owner_column,
+			   *pool_column,
+			   *followup_column,
+			   *deal_column;
+	uint64		i;
+	bool		isvarlena;
+
+	/*
+	 * Built under the caller's context (so an error frees it) and moved to CacheMemoryContext
+	 * only once complete.
+	 */
+	mcxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool managed table",
+								 ALLOCSET_SMALL_SIZES);
+	args[0] = ObjectIdGetDatum(relid);
+	SPI_connect();
+	crmpool_become_owner(&octx);
+	if (config_plan == NULL)
+		config_plan = crmpool_keep_plan(
+										"SELECT key_column, owner_column, pool_column, followup_column, deal_column "
+										"FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
+										1, argtypes);
+	if (scopes_plan == NULL)
+		scopes_plan = crmpool_keep_plan(
+										"SELECT pool, rep, rules FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1",
+										1, argtypes);
+
+	if (SPI_execute_plan(config_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.managed_table");
+	if (SPI_processed == 0)
+	{
+		crmpool_restore_user(&octx);
+		SPI_finish();
+		MemoryContextDelete(mcxt);
+		return NULL;
+	}
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	key_column = column_or_null(tup, desc, 1);
+	owner_column = column_or_null(tup, desc, 2);
+	pool_column = column_or_null(tup, desc, 3);
+	followup_column = column_or_null(tup, desc, 4);
+	deal_column = column_or_null(tup, desc, 5);
+
+	oldcxt = MemoryContextSwitchTo(mcxt);
+	mr = palloc0(sizeof(ManagedRel));
+	mr->mcxt = mcxt;
+	mr->relid = relid;
+	mr->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											  get_rel_name(relid));
+	mr->key_att = resolve_column(relid, key_column, "key");
+	mr->key_type = get_atttype(relid, mr->key_att);
+	mr->owner_att = resolve_column(relid, owner_column, "owner");
+	mr->owner_type = get_atttype(relid, mr->owner_att);
+	if ((mr->key_type != INT4OID && mr->key_type != INT8OID) ||
+		(mr->owner_type != INT4OID && mr->owner_type != INT8OID))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("key and owner columns of managed table %s must be integer or bigint",
+						get_rel_name(relid)),
+				 errhint("Attach the table again with crmpool.manage() after fixing the column types.")));
+	mr->pool_att = resolve_column(relid, pool_column, "pool");
+	if (mr->pool_att != InvalidAttrNumber)
+	{
+		mr->pool_type = get_atttype(relid, mr->pool_att);
+		getTypeOutputInfo(mr->pool_type, &mr->pool_out, &isvarlena);
+	}
+	mr->followup_att = resolve_column(relid, followup_column, "follow-up");
+	mr->deal_att = resolve_column(relid, deal_column, "deal");
+	if (mr->deal_att != InvalidAttrNumber)
+		mr->deal_type = get_atttype(relid, mr->deal_att);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (SPI_execute_plan(scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.rule_set");
+	oldcxt = MemoryContextSwitchTo(mcxt);
+	mr->nscopes = (int) SPI_processed;
+	mr->scopes = palloc0(sizeof(RuleScope) * Max(mr->nscopes, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		RuleScope  *scope = &mr->scopes[i];
+		bool		isnull;
+		Datum		d;
+
+		tup = SPI_tuptable->vals[i];
+		desc = SPI_tuptable->tupdesc;
+		d = SPI_getbinval(tup, desc, 1, &isnull);
+		scope->pool = isnull ? NULL : TextDatumGetCString(d);
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		scope->has_rep = !isnull;
+		scope->rep = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		rules_parse(DatumGetJsonbP(d), scope);
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	crmpool_restore_user(&octx);
+	SPI_finish();
+	MemoryContextSetParent(mcxt, CacheMemoryContext);
+	return mr;
+}
+
+/*
+ * The configuration of a managed table; NULL (or an error unless missing_ok) when the table is
+ * not managed.  The result stays valid until the end of the transaction.
+ */
+ManagedRel *
+managed_rel_get(Oid relid, bool missing_ok)
+{
+	RegistryEntry *entry;
+	bool		found;
+
+	if (registry == NULL)
+		registry_init();
+	entry = hash_search(registry, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->mr = NULL;
+	}
+	if (!entry->valid)
+	{
+		ManagedRel *mr;
+
+		if (entry->mr != NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			retired = lappend(retired, entry->mr);
+			MemoryContextSwitchTo(oldcxt);
+			entry->mr = NULL;
+		}
+		/* An invalidation that arrives while loading clears valid again. */
+		entry->valid = true;
+		mr = load_managed_rel(relid);
+		entry = hash_search(registry, &relid, HASH_FIND, NULL);
+		entry->mr = mr;
+	}
+	if (entry->mr == NULL && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_NOT_MANAGED),
+				 errmsg("table %s is not managed by crmpool", get_rel_name(relid) ? get_rel_name(relid) : "?"),
+				 errhint("Attach it with crmpool.manage().")));
+	return entry->mr;
+}
+
+/* Tell every backend (at commit) that a managed table's configuration or rules changed. */
+void
+managed_rel_changed(Oid relid)
+{
+	CacheInvalidateRelcacheByRelid(relid);
+}
+
+SPIPlanPtr
+managed_set_owner_plan(ManagedRel *mr)
+{
+	if (mr->set_owner_plan == NULL)
+		mr->set_owner_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = $2 WHERE %s OPERATOR(pg_catalog.=) $1",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  2, (Oid[]) {INT8OID, INT8OID});
+	return mr->set_owner_plan;
+}
+
+SPIPlanPtr
+managed_lock_row_plan(ManagedRel *mr)
+{
+	if (mr->lock_row_plan == NULL)
+	{
+		const char *owner = quote_identifier(get_attname(mr->relid, mr->owner_att, false));
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		const char *pool = mr->pool_att == InvalidAttrNumber ? "NULL" :
+			quote_identifier(get_attname(mr->relid, mr->pool_att, false));
+
+		mr->lock_row_plan =
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.text FROM ONLY %s "
+									   "WHERE %s OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+									   owner, pool, mr->qualname, key),
+							  1, (Oid[]) {INT8OID});
+	}
+	return mr->lock_row_plan;
+}
+
+SPIPlanPtr
+managed_lock_many_plan(ManagedRel *mr)
+{
+	if (mr->lock_many_plan == NULL)
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+
+		mr->lock_many_plan =
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s "
+									   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1) ORDER BY %s "
+									   "FOR NO KEY UPDATE",
+									   key, mr->qualname, key, key),
+							  1, (Oid[]) {INT8ARRAYOID});
+	}
+	return mr->lock_many_plan;
+}
+
+int64
+managed_int_value(Oid type, Datum d)
+{
+	return type == INT4OID ? (int64) DatumGetInt32(d) : DatumGetInt64(d);
+}
+
+/* The customer's pool as text; NULL for the default pool. */
+char *
+managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (mr->pool_att == InvalidAttrNumber)
+		return NULL;
+	d = heap_getattr(tuple, mr->pool_att, desc, &isnull);
+	if (isnull)
+		return NULL;
+	return OidOutputFunctionCall(mr->pool_out, d);
+}
+
+/* Whether the customer has a deal: the deal column is set (and, if boolean, true). */
+bool
+managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (mr->deal_att == InvalidAttrNumber)
+		return false;
+	d = heap_getattr(tuple, mr->deal_att, desc, &isnull);
+	if (isnull)
+		return false;
+	if (mr->deal_type == BOOLOID)
+		return DatumGetBool(d);
+	return true;
+}

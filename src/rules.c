@@ -1,0 +1,615 @@
+/*
+ * rules.c: rule keys, their validation, and the cascade table -> pool -> rep.
+ *
+ * Rules are stored as jsonb per scope in crmpool.rule_set and parsed here into RuleSets.  A
+ * scope is the whole table (pool and rep NULL), one pool, one rep, or one rep in one pool; the
+ * effective value of a key is the one from the most specific scope that sets it.  Inside a
+ * scope, "levels" may override keys for customers of one level (A/B/C); a level override beats
+ * the same scope's plain value but not a more specific scope.
+ *
+ * Adding a rule is one line in rule_defs[] (and one RuleKey).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "crmpool.h"
+
+typedef enum RuleType
+{
+	RT_COUNT,					/* whole number >= 0, or null = unlimited */
+	RT_BOOL,
+	RT_INTERVAL					/* interval string >= 0, or null = none */
+} RuleType;
+
+typedef struct RuleDef
+{
+	const char *name;
+	RuleType	type;
+	bool		default_flag;	/* RT_BOOL only */
+} RuleDef;
+
+static const RuleDef rule_defs[NUM_RULE_KEYS] = {
+	[RULE_PRIVATE_CAP] = {"private_cap", RT_COUNT},
+	[RULE_COUNT_DEALS_IN_CAP] = {"count_deals_in_cap", RT_BOOL, true},
+	[RULE_LOCK_CAP] = {"lock_cap", RT_COUNT},
+	[RULE_DAILY_CLAIM_LIMIT] = {"daily_claim_limit", RT_COUNT},
+	[RULE_RECLAIM_COOLDOWN] = {"reclaim_cooldown", RT_INTERVAL},
+	[RULE_POOL_HOLDBACK] = {"pool_holdback", RT_INTERVAL},
+};
+
+#define LEVELS_KEY "levels"
+
+static const char *
+rule_key_list(void)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < NUM_RULE_KEYS; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", rule_defs[i].name);
+	appendStringInfo(&buf, ", %s", LEVELS_KEY);
+	return buf.data;
+}
+
+static int
+rule_key_lookup(const char *name, int len)
+{
+	int			i;
+
+	for (i = 0; i < NUM_RULE_KEYS; i++)
+		if (strlen(rule_defs[i].name) == (size_t) len &&
+			strncmp(rule_defs[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
+static void
+error_context_rule(void *arg)
+{
+	errcontext("rule \"%s\"", (const char *) arg);
+}
+
+static void
+parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
+{
+	const RuleDef *def = &rule_defs[key];
+
+	out->set = true;
+	out->isnull = false;
+
+	if (v->type == jbvNull)
+	{
+		if (def->type == RT_BOOL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rule \"%s\" must be true or false", def->name)));
+		out->isnull = true;
+		return;
+	}
+
+	switch (def->type)
+	{
+		case RT_COUNT:
+			{
+				Numeric		n;
+				bool		have_error = false;
+				int64		count;
+
+				if (v->type != jbvNumeric)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("rule \"%s\" must be a whole number or null", def->name)));
+				n = v->val.numeric;
+				/* rounds; the comparison below refuses fractions */
+				count = numeric_int4_opt_error(n, &have_error);
+				if (have_error || count < 0 ||
+					!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
+													  DirectFunctionCall1(int4_numeric, Int32GetDatum((int32) count)))))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("rule \"%s\" must be a whole number from 0 to %d, or null",
+									def->name, PG_INT32_MAX),
+							 errdetail("The value given was %s.",
+									   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n))))));
+				out->v.count = count;
+				break;
+			}
+		case RT_BOOL:
+			if (v->type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("rule \"%s\" must be true or false", def->name)));
+			out->v.flag = v->val.boolean;
+			break;
+		case RT_INTERVAL:
+			{
+				char	   *str;
+				Interval   *iv;
+				Interval	zero;
+				ErrorContextCallback errcb;
+
+				if (v->type != jbvString)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("rule \"%s\" must be an interval string such as \"7 days\", or null",
+									def->name)));
+				str = pnstrdup(v->val.string.val, v->val.string.len);
+				errcb.callback = error_context_rule;
+				errcb.arg = (void *) def->name;
+				errcb.previous = error_context_stack;
+				error_context_stack = &errcb;
+				iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(str),
+														   ObjectIdGetDatum(InvalidOid),
+														   Int32GetDatum(-1)));
+				error_context_stack = errcb.previous;
+				memset(&zero, 0, sizeof(zero));
+				if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(iv),
+													 IntervalPGetDatum(&zero))))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("rule \"%s\" must not be negative", def->name),
+							 errdetail("The value given was \"%s\".", str)));
+				out->v.span = *iv;
+				break;
+			}
+	}
+}
+
+/* Parse one object of rule keys into rs; levels are allowed only at the top. */
+static void
+parse_object(JsonbContainer *container, RuleSet *rs, RuleScope *scope)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	it = JsonbIteratorInit(container);
+	tok = JsonbIteratorNext(&it, &v, false);
+	if (tok != WJB_BEGIN_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rules must be a JSON object"),
+				 errhint("For example: {\"private_cap\": 50, \"reclaim_cooldown\": \"7 days\"}.")));
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *keyname;
+		int			keylen;
+		int			key;
+
+		if (tok != WJB_KEY)
+			continue;
+		keyname = v.val.string.val;
+		keylen = v.val.string.len;
+		key = rule_key_lookup(keyname, keylen);
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+
+		if (key >= 0)
+		{
+			parse_value((RuleKey) key, &v, &rs->key[key]);
+			continue;
+		}
+		if (scope != NULL && keylen == strlen(LEVELS_KEY) && strncmp(keyname, LEVELS_KEY, keylen) == 0)
+		{
+			JsonbIterator *lit;
+			JsonbValue	lv;
+			JsonbIteratorToken ltok;
+			int			nlevels;
+
+			if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("rule \"levels\" must be an object of level names to rules"),
+						 errhint("For example: {\"levels\": {\"A\": {\"recycle_no_followup\": \"60 days\"}}}.")));
+			nlevels = JsonContainerSize(v.val.binary.data);
+			scope->nlevels = 0;
+			scope->level_names = palloc0(sizeof(char *) * Max(nlevels, 1));
+			scope->level_rules = palloc0(sizeof(RuleSet) * Max(nlevels, 1));
+			lit = JsonbIteratorInit(v.val.binary.data);
+			while ((ltok = JsonbIteratorNext(&lit, &lv, true)) != WJB_DONE)
+			{
+				char	   *level;
+
+				if (ltok != WJB_KEY)
+					continue;
+				level = pnstrdup(lv.val.string.val, lv.val.string.len);
+				ltok = JsonbIteratorNext(&lit, &lv, true);
+				if (lv.type != jbvBinary || !JsonContainerIsObject(lv.val.binary.data))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("rules of level \"%s\" must be a JSON object", level)));
+				scope->level_names[scope->nlevels] = level;
+				parse_object(lv.val.binary.data, &scope->level_rules[scope->nlevels], NULL);
+				scope->nlevels++;
+			}
+			continue;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown rule \"%.*s\"", keylen, keyname),
+				 errhint("Known rules: %s.", rule_key_list())));
+	}
+}
+
+/* Parse and validate a scope's rules; raises on unknown keys, wrong types, negative values. */
+void
+rules_parse(Jsonb *jb, RuleScope *scope)
+{
+	memset(&scope->rules, 0, sizeof(RuleSet));
+	scope->nlevels = 0;
+	scope->level_names = NULL;
+	scope->level_rules = NULL;
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rules must be a JSON object"),
+				 errhint("For example: {\"private_cap\": 50, \"reclaim_cooldown\": \"7 days\"}.")));
+	parse_object(&jb->root, &scope->rules, scope);
+}
+
+static void
+overlay(RuleSet *out, const RuleSet *in)
+{
+	int			i;
+
+	for (i = 0; i < NUM_RULE_KEYS; i++)
+		if (in->key[i].set)
+			out->key[i] = in->key[i];
+}
+
+static void
+overlay_scope(RuleSet *out, const RuleScope *scope, const char *level)
+{
+	int			i;
+
+	overlay(out, &scope->rules);
+	if (level == NULL)
+		return;
+	for (i = 0; i < scope->nlevels; i++)
+		if (strcmp(scope->level_names[i], level) == 0)
+			overlay(out, &scope->level_rules[i]);
+}
+
+/*
+ * The effective rules for a customer in `pool` (NULL: the default pool) owned or claimed by
+ * `rep`, of level `level` (NULL: none).  Scopes are few (one per rule row of the table), so a
+ * pass per specificity is cheaper than any index.
+ */
+void
+rules_effective(int nscopes, const RuleScope *scopes, const char *pool,
+				bool has_rep, int64 rep, const char *level, RuleSet *out)
+{
+	int			pass;
+	int			i;
+
+	memset(out, 0, sizeof(RuleSet));
+	/* 0: table, 1: pool, 2: rep, 3: pool and rep */
+	for (pass = 0; pass < 4; pass++)
+	{
+		bool		want_pool = (pass & 1) != 0;
+		bool		want_rep = (pass & 2) != 0;
+
+		if (want_pool && pool == NULL)
+			continue;
+		if (want_rep && !has_rep)
+			continue;
+		for (i = 0; i < nscopes; i++)
+		{
+			const RuleScope *s = &scopes[i];
+
+			if ((s->pool != NULL) != want_pool || s->has_rep != want_rep)
+				continue;
+			if (want_pool && strcmp(s->pool, pool) != 0)
+				continue;
+			if (want_rep && s->rep != rep)
+				continue;
+			overlay_scope(out, s, level);
+		}
+	}
+}
+
+/* A count limit: true with *limit set when the rule applies (set and not null). */
+bool
+rule_limit(const RuleSet *rs, RuleKey key, int64 *limit)
+{
+	if (!rs->key[key].set || rs->key[key].isnull)
+		return false;
+	*limit = rs->key[key].v.count;
+	return true;
+}
+
+bool
+rule_span(const RuleSet *rs, RuleKey key, Interval *span)
+{
+	if (!rs->key[key].set || rs->key[key].isnull)
+		return false;
+	*span = rs->key[key].v.span;
+	return true;
+}
+
+bool
+rule_flag(const RuleSet *rs, RuleKey key)
+{
+	if (!rs->key[key].set)
+		return rule_defs[key].default_flag;
+	return rs->key[key].v.flag;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * SQL-callable functions
+ * -------------------------------------------------------------------------------------------*/
+
+static void
+append_value(StringInfo buf, RuleKey key, const RuleValue *v)
+{
+	const RuleDef *def = &rule_defs[key];
+
+	appendStringInfo(buf, "\"%s\": ", def->name);
+	if (!v->set)
+	{
+		if (def->type == RT_BOOL)
+			appendStringInfoString(buf, def->default_flag ? "true" : "false");
+		else
+			appendStringInfoString(buf, "null");
+		return;
+	}
+	if (v->isnull)
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	switch (def->type)
+	{
+		case RT_COUNT:
+			appendStringInfo(buf, INT64_FORMAT, v->v.count);
+			break;
+		case RT_BOOL:
+			appendStringInfoString(buf, v->v.flag ? "true" : "false");
+			break;
+		case RT_INTERVAL:
+			escape_json(buf, crmpool_interval_text(&v->v.span));
+			break;
+	}
+}
+
+static Jsonb *
+ruleset_jsonb(const RuleSet *rs, int nlevels, char **level_names, RuleSet *level_sets)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (i = 0; i < NUM_RULE_KEYS; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		append_value(&buf, (RuleKey) i, &rs->key[i]);
+	}
+	if (nlevels > 0)
+	{
+		appendStringInfo(&buf, ", \"%s\": {", LEVELS_KEY);
+		for (i = 0; i < nlevels; i++)
+		{
+			int			k;
+			bool		first = true;
+
+			if (i > 0)
+				appendStringInfoString(&buf, ", ");
+			escape_json(&buf, level_names[i]);
+			appendStringInfoString(&buf, ": {");
+			for (k = 0; k < NUM_RULE_KEYS; k++)
+			{
+				/* show only what the level changes */
+				if (memcmp(&level_sets[i].key[k], &rs->key[k], sizeof(RuleValue)) == 0)
+					continue;
+				if (!first)
+					appendStringInfoString(&buf, ", ");
+				append_value(&buf, (RuleKey) k, &level_sets[i].key[k]);
+				first = false;
+			}
+			appendStringInfoChar(&buf, '}');
+		}
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+static void
+check_scope_args(FunctionCallInfo fcinfo, int pool_arg, int rep_arg, text **pool, bool *has_rep,
+				 int64 *rep)
+{
+	*pool = PG_ARGISNULL(pool_arg) ? NULL : PG_GETARG_TEXT_PP(pool_arg);
+	*has_rep = !PG_ARGISNULL(rep_arg);
+	*rep = *has_rep ? PG_GETARG_INT64(rep_arg) : 0;
+	if (*pool != NULL && VARSIZE_ANY_EXHDR(*pool) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pool name must not be empty"),
+				 errhint("Pass NULL for rules of the whole table.")));
+}
+
+/* Copy a jsonb datum out of SPI memory into the caller's context. */
+static Jsonb *
+copy_jsonb_out(Datum d)
+{
+	Jsonb	   *src = DatumGetJsonbP(d);
+	Jsonb	   *copy = SPI_palloc(VARSIZE(src));
+
+	memcpy(copy, src, VARSIZE(src));
+	return copy;
+}
+
+/* Run a statement on crmpool.rule_set as the extension owner; returns the scope's rules or NULL. */
+static Jsonb *
+rule_set_exec(const char *sql, Oid relid, text *pool, bool has_rep, int64 rep, int nextra,
+			  Oid *extratypes, Datum *extravals)
+{
+	Oid			types[5] = {REGCLASSOID, TEXTOID, INT8OID};
+	Datum		vals[5];
+	char		nulls[5] = {' ', pool ? ' ' : 'n', has_rep ? ' ' : 'n', ' ', ' '};
+	OwnerContext octx;
+	Jsonb	   *result = NULL;
+	int			rc;
+	int			i;
+
+	vals[0] = ObjectIdGetDatum(relid);
+	vals[1] = PointerGetDatum(pool);
+	vals[2] = Int64GetDatum(rep);
+	for (i = 0; i < nextra; i++)
+	{
+		types[3 + i] = extratypes[i];
+		vals[3 + i] = extravals[i];
+	}
+	SPI_connect();
+	crmpool_become_owner(&octx);
+	rc = SPI_execute_with_args(sql, 3 + nextra, types, vals, nulls, false, 0);
+	crmpool_restore_user(&octx);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			result = copy_jsonb_out(d);
+	}
+	SPI_finish();
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(crmpool_set_rules);
+Datum
+crmpool_set_rules(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Jsonb	   *rules;
+	text	   *pool;
+	bool		has_rep;
+	int64		rep;
+	RuleScope	scope;
+	Jsonb	   *merged;
+	Oid			extratype = JSONBOID;
+	Datum		extraval;
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	crmpool_require_arg(fcinfo, 1, "rules");
+	relid = PG_GETARG_OID(0);
+	rules = PG_GETARG_JSONB_P(1);
+	check_scope_args(fcinfo, 2, 3, &pool, &has_rep, &rep);
+	crmpool_require_owner(relid);
+	(void) managed_rel_get(relid, false);
+
+	rules_parse(rules, &scope);	/* reject bad input before touching anything */
+
+	extraval = JsonbPGetDatum(rules);
+	merged = rule_set_exec("INSERT INTO crmpool.rule_set AS r (rel, pool, rep, rules) "
+						   "VALUES ($1, $2, $3, $4) "
+						   "ON CONFLICT ON CONSTRAINT rule_set_scope "
+						   "DO UPDATE SET rules = r.rules OPERATOR(pg_catalog.||) excluded.rules "
+						   "RETURNING r.rules",
+						   relid, pool, has_rep, rep, 1, &extratype, &extraval);
+	rules_parse(merged, &scope);	/* the merged whole must be valid too */
+	managed_rel_changed(relid);
+	PG_RETURN_JSONB_P(merged);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_clear_rules);
+Datum
+crmpool_clear_rules(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	text	   *pool;
+	bool		has_rep;
+	int64		rep;
+	Jsonb	   *left;
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	relid = PG_GETARG_OID(0);
+	check_scope_args(fcinfo, 1, 2, &pool, &has_rep, &rep);
+	crmpool_require_owner(relid);
+	(void) managed_rel_get(relid, false);
+
+	if (PG_ARGISNULL(3))
+	{
+		rule_set_exec("DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1 "
+					  "AND pool IS NOT DISTINCT FROM $2 AND rep IS NOT DISTINCT FROM $3",
+					  relid, pool, has_rep, rep, 0, NULL, NULL);
+		left = NULL;
+	}
+	else
+	{
+		Oid			extratype = TEXTARRAYOID;
+		Datum		extraval = PG_GETARG_DATUM(3);
+
+		left = rule_set_exec("UPDATE crmpool.rule_set SET rules = rules OPERATOR(pg_catalog.-) $4 "
+							 "WHERE rel OPERATOR(pg_catalog.=) $1 "
+							 "AND pool IS NOT DISTINCT FROM $2 AND rep IS NOT DISTINCT FROM $3 "
+							 "RETURNING rules",
+							 relid, pool, has_rep, rep, 1, &extratype, &extraval);
+	}
+	managed_rel_changed(relid);
+	if (left == NULL)
+		left = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	PG_RETURN_JSONB_P(left);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_rules);
+Datum
+crmpool_rules(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	text	   *pool;
+	bool		has_rep;
+	int64		rep;
+	ManagedRel *mr;
+	char	   *poolstr;
+	RuleSet		eff;
+	int			nlevels = 0;
+	char	  **level_names;
+	RuleSet    *level_sets;
+	int			i,
+				j,
+				k;
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	relid = PG_GETARG_OID(0);
+	check_scope_args(fcinfo, 1, 2, &pool, &has_rep, &rep);
+	crmpool_require_select(relid);
+	mr = managed_rel_get(relid, false);
+	poolstr = pool ? text_to_cstring(pool) : NULL;
+
+	rules_effective(mr->nscopes, mr->scopes, poolstr, has_rep, rep, NULL, &eff);
+
+	/* every level named in any scope, with its effective rules */
+	level_names = palloc(sizeof(char *) * 64);
+	for (i = 0; i < mr->nscopes; i++)
+		for (j = 0; j < mr->scopes[i].nlevels; j++)
+		{
+			for (k = 0; k < nlevels; k++)
+				if (strcmp(level_names[k], mr->scopes[i].level_names[j]) == 0)
+					break;
+			if (k == nlevels && nlevels < 64)
+				level_names[nlevels++] = mr->scopes[i].level_names[j];
+		}
+	level_sets = palloc(sizeof(RuleSet) * Max(nlevels, 1));
+	for (k = 0; k < nlevels; k++)
+		rules_effective(mr->nscopes, mr->scopes, poolstr, has_rep, rep, level_names[k],
+						&level_sets[k]);
+
+	PG_RETURN_JSONB_P(ruleset_jsonb(&eff, nlevels, level_names, level_sets));
+}
