@@ -26,8 +26,10 @@ SPECS          = $(sort $(wildcard test/specs/*.spec))
 ISOLATION      = $(patsubst test/specs/%.spec,%,$(SPECS))
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --temp-instance=tmp_check_iso \
                  --temp-config=test/crmpool.conf --load-extension=crmpool
-TAP_TESTS      = 1
 PROVE_TESTS    = $(sort $(wildcard test/t/*.pl))
+ifneq ($(PROVE_TESTS),)
+TAP_TESTS      = 1
+endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -480,7 +480,7 @@ rule_set_exec(const char *sql, Oid relid, text *pool, bool has_rep, int64 rep, i
 	crmpool_restore_user(&octx);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed > 0)
+	if (SPI_processed > 0 && SPI_tuptable != NULL)
 	{
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
