@@ -18,15 +18,15 @@ PG_CFLAGS  += -Werror
 endif
 
 # Tests.  Each suite starts its own temporary server with crmpool preloaded.
-TESTS          = $(sort $(wildcard test/sql/*.sql))
-REGRESS        = $(patsubst test/sql/%.sql,%,$(TESTS))
+TESTS          := $(sort $(wildcard test/sql/*.sql))
+REGRESS        := $(patsubst test/sql/%.sql,%,$(TESTS))
 REGRESS_OPTS   = --inputdir=test --outputdir=test --temp-instance=tmp_check_regress \
                  --temp-config=test/crmpool.conf --load-extension=crmpool
-SPECS          = $(sort $(wildcard test/specs/*.spec))
-ISOLATION      = $(patsubst test/specs/%.spec,%,$(SPECS))
+SPECS          := $(sort $(wildcard test/specs/*.spec))
+ISOLATION      := $(patsubst test/specs/%.spec,%,$(SPECS))
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --temp-instance=tmp_check_iso \
                  --temp-config=test/crmpool.conf --load-extension=crmpool
-PROVE_TESTS    = $(sort $(wildcard test/t/*.pl))
+PROVE_TESTS    := $(sort $(wildcard test/t/*.pl))
 ifneq ($(PROVE_TESTS),)
 TAP_TESTS      = 1
 endif
