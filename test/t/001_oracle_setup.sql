@@ -1,0 +1,107 @@
+-- The oracle's customers table and the helper that pgbench's scripts call.
+--
+-- 2000 customers, every third one owned by one of 20 reps, rep 20 adopted over the cap; every
+-- seventh has a deal.  Small caps, so that every kind of refusal happens under load: private
+-- cap 40, lock cap 5, 200 claims a day, and only 8 a day for reps 1 to 4 (a rep-scope rule).
+CREATE TABLE customers (
+	id			bigint PRIMARY KEY,
+	owner_id	bigint,
+	has_deal	boolean NOT NULL DEFAULT false,
+	name		text
+);
+CREATE INDEX customers_owner ON customers (owner_id);
+INSERT INTO customers (id, owner_id, has_deal, name)
+	SELECT g,
+		   CASE WHEN g <= 45 THEN 20 WHEN g % 3 = 0 THEN g % 19 + 1 END,
+		   g % 7 = 0,
+		   'customer ' || g
+	FROM generate_series(1, 2000) g;
+SELECT crmpool.manage('customers', 'owner_id', deal_column => 'has_deal');
+SELECT crmpool.set_rules('customers', '{"private_cap": 40, "lock_cap": 5, "daily_claim_limit": 200}');
+SELECT crmpool.set_rules('customers', '{"daily_claim_limit": 8}', rep => r) FROM generate_series(1, 4) r;
+
+-- What each rep owned when the table was adopted (the cap check allows the adopted excess).
+CREATE TABLE oracle_adopted AS
+	SELECT owner_id AS rep, count(*) AS owned FROM customers WHERE owner_id IS NOT NULL GROUP BY 1;
+
+-- Every outcome, by operation: 'ok' (something changed), 'noop', a refusal's SQLSTATE, or a
+-- claim_many outcome.
+CREATE TABLE oracle_outcome (op text NOT NULL, code text NOT NULL);
+
+-- One operation on customer c (or the next suitable one from c on) for rep r.  A refusal of
+-- crmpool's class CR is recorded and swallowed; anything else (a deadlock, a serialization
+-- failure for pgbench to retry, an internal error) is raised again.  New customers get ids
+-- above 2000.
+CREATE FUNCTION oracle_try(op text, c bigint, r bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	target	bigint;
+	holder	bigint;
+	other	bigint := r % 20 + 1;
+	res		record;
+	done	boolean := true;
+BEGIN
+	CASE op
+	WHEN 'claim' THEN
+		PERFORM crmpool.claim('customers', c, r);
+	WHEN 'claim_pool' THEN
+		SELECT id INTO target FROM customers
+		WHERE owner_id IS NULL ORDER BY id >= c DESC, id LIMIT 1;
+		PERFORM crmpool.claim('customers', coalesce(target, c), r);
+	WHEN 'claim_many' THEN
+		FOR res IN SELECT * FROM crmpool.claim_many('customers', ARRAY[c, c + 1, c + 2], r) LOOP
+			INSERT INTO oracle_outcome
+			VALUES (op, CASE res.outcome WHEN 'claimed' THEN 'ok' ELSE res.outcome END);
+		END LOOP;
+		RETURN;
+	WHEN 'release' THEN
+		-- half of them a customer of the rep's, half any customer (mostly not the rep's)
+		IF c % 2 = 0 THEN
+			SELECT id INTO target FROM customers
+			WHERE owner_id = r ORDER BY id >= c DESC, id LIMIT 1;
+		END IF;
+		PERFORM crmpool.release('customers', coalesce(target, c), r, 'oracle');
+	WHEN 'assign' THEN
+		PERFORM crmpool.assign('customers', c, r);
+	WHEN 'transfer' THEN
+		SELECT id, owner_id INTO target, holder FROM customers
+		WHERE owner_id IS NOT NULL ORDER BY id >= c DESC, id LIMIT 1;
+		IF holder IS NULL OR holder = r THEN
+			holder := other;
+		END IF;
+		PERFORM crmpool.transfer('customers', coalesce(target, c), holder, r);
+	WHEN 'lock' THEN
+		SELECT id INTO target FROM customers
+		WHERE owner_id = r ORDER BY id >= c DESC, id LIMIT 1;
+		done := crmpool.lock('customers', coalesce(target, c), r);
+	WHEN 'unlock' THEN
+		SELECT customer INTO target FROM crmpool.customer_lock
+		WHERE rel = 'customers'::regclass AND rep = r ORDER BY customer >= c DESC, customer LIMIT 1;
+		done := crmpool.unlock('customers', coalesce(target, c), r);
+	WHEN 'update' THEN
+		UPDATE customers SET owner_id = r WHERE id = c AND owner_id IS DISTINCT FROM r;
+		done := FOUND;
+	WHEN 'update_null' THEN
+		UPDATE customers SET owner_id = NULL WHERE id = c AND owner_id IS NOT NULL;
+		done := FOUND;
+	WHEN 'insert' THEN
+		INSERT INTO customers (id, owner_id, name)
+		VALUES (c + 2000, CASE WHEN c % 2 = 0 THEN r END, 'new customer ' || c + 2000)
+		ON CONFLICT (id) DO NOTHING;
+		done := FOUND;
+	WHEN 'delete' THEN
+		DELETE FROM customers WHERE id = c;
+		done := FOUND;
+	WHEN 'deal' THEN
+		UPDATE customers SET has_deal = NOT has_deal WHERE id = c;
+		done := FOUND;
+	END CASE;
+	INSERT INTO oracle_outcome VALUES (op, CASE WHEN done THEN 'ok' ELSE 'noop' END);
+EXCEPTION WHEN OTHERS THEN
+	IF SQLSTATE LIKE 'CR%' THEN
+		INSERT INTO oracle_outcome VALUES (op, SQLSTATE);
+	ELSE
+		RAISE;
+	END IF;
+END
+$$;
