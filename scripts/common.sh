@@ -54,7 +54,9 @@ prepare_build() {
 		cp -a "/usr/share/postgresql/$PGMAJOR" "$pgroot/share/postgresql/"
 		cp -a /usr/include/postgresql "$pgroot/include/"
 	fi
-	rsync -a --delete --exclude .git --exclude 'tmp_check*' --exclude output_iso \
+	# --delete-excluded drops old objects too: PGXS does not track header dependencies, so a
+	# stale .o would survive a header change.  A build is a few seconds.
+	rsync -a --delete --delete-excluded --exclude .git --exclude 'tmp_check*' --exclude output_iso \
 		--exclude results --exclude '*.o' --exclude '*.so' --exclude '*.bc' \
 		"$SRC_DIR/" "$BUILD_DIR/src/"
 	# shared/ sits beside the checkout; benches read its data.

@@ -3,8 +3,10 @@
  *
  * crmpool_now() is the real clock (clock_timestamp(), so that a claim that waited on a lock is
  * stamped when it happened) unless crmpool.fake_now is set, which tests and the demo use to move
- * time.  Calendar days (the daily claim limit) are taken in the session's TimeZone, which by
- * default is the database's.
+ * time.  Calendar days (the daily claim limit) are taken in crmpool.timezone, a superuser
+ * setting, and not in the session's TimeZone: any role may SET TimeZone, and a rep whose session
+ * sat a day ahead would get a fresh daily count.  Unset, it is the server's log_timezone, which
+ * only the server's configuration sets.
  */
 #include "postgres.h"
 
@@ -13,12 +15,14 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
+#include "pgtime.h"
 #include "utils/timestamp.h"
 
 #include "crmpool.h"
 
 static bool fake_now_active = false;
 static TimestampTz fake_now_value = 0;
+static pg_tz *day_timezone = NULL;		/* NULL: log_timezone */
 
 /*
  * Check hook for crmpool.fake_now: parse without throwing (a check hook must not error), using
@@ -88,10 +92,60 @@ crmpool_now(void)
 	return GetCurrentTimestamp();
 }
 
+bool
+crmpool_check_timezone(char **newval, void **extra, int source)
+{
+	pg_tz	   *tz;
+	pg_tz	  **result;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	tz = pg_tzset(*newval);
+	if (tz == NULL || !pg_tz_acceptable(tz))
+	{
+		GUC_check_errdetail("\"%s\" is not a time zone name PostgreSQL knows, such as \"Asia/Shanghai\".",
+							*newval);
+		return false;
+	}
+	result = malloc(sizeof(pg_tz *));
+	if (result == NULL)
+		return false;
+	*result = tz;
+	*extra = result;
+	return true;
+}
+
+void
+crmpool_assign_timezone(const char *newval, void *extra)
+{
+	day_timezone = extra ? *(pg_tz **) extra : NULL;
+}
+
+static pg_tz *
+day_zone(void)
+{
+	return day_timezone ? day_timezone : log_timezone;
+}
+
+const char *
+crmpool_day_timezone_name(void)
+{
+	return pg_get_timezone_name(day_zone());
+}
+
+/* The calendar day of ts in crmpool.timezone. */
 DateADT
 crmpool_date(TimestampTz ts)
 {
-	return DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ts)));
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+
+	if (timestamp2tm(ts, &tzoff, &tm, &fsec, NULL, day_zone()) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
 
 char *

@@ -57,6 +57,7 @@ typedef enum DirectWritesMode
 extern int	crmpool_direct_writes;
 extern char *crmpool_actor;
 extern char *crmpool_fake_now;
+extern char *crmpool_timezone;
 extern void crmpool_define_gucs(void);
 
 /* clock.c */
@@ -64,6 +65,9 @@ extern TimestampTz crmpool_now(void);
 extern DateADT crmpool_date(TimestampTz ts);
 extern bool crmpool_check_fake_now(char **newval, void **extra, int source);
 extern void crmpool_assign_fake_now(const char *newval, void *extra);
+extern bool crmpool_check_timezone(char **newval, void **extra, int source);
+extern void crmpool_assign_timezone(const char *newval, void *extra);
+extern const char *crmpool_day_timezone_name(void);
 extern char *crmpool_timestamp_text(TimestampTz ts);
 extern char *crmpool_interval_text(const Interval *iv);
 extern TimestampTz crmpool_add_interval(TimestampTz ts, const Interval *iv);
@@ -180,10 +184,8 @@ typedef struct RepCounts
 
 extern void ledger_begin(OwnerContext *octx);
 extern void ledger_end(OwnerContext *octx);
-extern void ledger_gain(Oid relid, int64 rep, bool deal, bool is_claim, DateADT today,
-						RepCounts *after);
-extern void ledger_lose(Oid relid, int64 rep, bool deal, bool was_locked);
-extern void ledger_deal_changed(Oid relid, int64 rep, int delta);
+extern void ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
+						 DateADT today, RepCounts *after);
 extern void ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after);
 extern void ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner,
 						  int64 owner, const char *how, const char *reason);

@@ -13,6 +13,7 @@
 int			crmpool_direct_writes = DIRECT_WRITES_ENFORCE;
 char	   *crmpool_actor = NULL;
 char	   *crmpool_fake_now = NULL;
+char	   *crmpool_timezone = NULL;
 
 static const struct config_enum_entry direct_writes_options[] = {
 	{"enforce", DIRECT_WRITES_ENFORCE, false},
@@ -25,6 +26,12 @@ static bool
 check_fake_now(char **newval, void **extra, GucSource source)
 {
 	return crmpool_check_fake_now(newval, extra, (int) source);
+}
+
+static bool
+check_timezone(char **newval, void **extra, GucSource source)
+{
+	return crmpool_check_timezone(newval, extra, (int) source);
 }
 
 void
@@ -59,4 +66,14 @@ crmpool_define_gucs(void)
 							   PGC_SUSET,
 							   0,
 							   check_fake_now, crmpool_assign_fake_now, NULL);
+
+	DefineCustomStringVariable("crmpool.timezone",
+							   "The time zone of calendar days for daily claim limits.",
+							   "Empty means the server's log_timezone.  Superuser-only, so that no "
+							   "session can move its day (set it per database with ALTER DATABASE).",
+							   &crmpool_timezone,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_timezone, crmpool_assign_timezone, NULL);
 }

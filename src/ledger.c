@@ -10,7 +10,7 @@
  * text qualifies every table, function and operator, because a kept plan is re-analyzed under
  * the search_path of whoever happens to run it next.
  *
- * Locking: a rep's rep_counter row is that rep's lock.  The upsert in ledger_gain() takes it
+ * Locking: a rep's rep_counter row is that rep's lock.  The upsert in ledger_apply() takes it
  * and keeps it to commit, so two claims by one rep are serialized and the second sees the
  * first's count: caps and daily limits cannot be overshot.  Callers lock the customer row
  * first and rep rows after it, in ascending rep order (docs/design.md).
@@ -27,9 +27,7 @@
 
 typedef enum LedgerStmt
 {
-	STMT_GAIN,
-	STMT_LOSE,
-	STMT_DEAL,
+	STMT_APPLY,
 	STMT_LOCKED,
 	STMT_RECORD,
 	STMT_LOCK_HOLDER,
@@ -55,31 +53,24 @@ typedef struct LedgerStmtDef
 #define MINUS " OPERATOR(pg_catalog.-) "
 
 static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
-	/* $1 rel, $2 rep, $3 deal (0/1), $4 today, $5 is_claim (0/1) */
-	[STMT_GAIN] = {
-		"INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, claims_day, claims) "
-		"VALUES ($1, $2, 1, $3, $4, $5) "
+	/*
+	 * $1 rel, $2 rep, then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today.
+	 * Takes the rep's row (the rep's lock) and returns the counts after the change.
+	 */
+	[STMT_APPLY] = {
+		"INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked, claims_day, claims) "
+		"VALUES ($1, $2, $3, $4, $5, $7, $6) "
 		"ON CONFLICT (rel, rep) DO UPDATE SET "
-		"owned = c.owned" PLUS "1, "
+		"owned = c.owned" PLUS "excluded.owned, "
 		"with_deal = c.with_deal" PLUS "excluded.with_deal, "
+		"locked = c.locked" PLUS "excluded.locked, "
 		"claims = CASE WHEN excluded.claims" EQ "0 THEN c.claims "
-		"WHEN c.claims_day" EQ "excluded.claims_day THEN c.claims" PLUS "1 ELSE 1 END, "
+		"WHEN c.claims_day" EQ "excluded.claims_day THEN c.claims" PLUS "excluded.claims "
+		"ELSE excluded.claims END, "
 		"claims_day = CASE WHEN excluded.claims" EQ "0 THEN c.claims_day ELSE excluded.claims_day END "
 		"RETURNING c.owned, c.with_deal, c.locked, "
-		"CASE WHEN c.claims_day" EQ "$4 THEN c.claims ELSE 0 END",
-		5, {REGCLASSOID, INT8OID, INT4OID, DATEOID, INT4OID}
-	},
-	/* $1 rel, $2 rep, $3 deal (0/1), $4 was locked (0/1) */
-	[STMT_LOSE] = {
-		"UPDATE crmpool.rep_counter SET owned = owned" MINUS "1, "
-		"with_deal = with_deal" MINUS "$3, locked = locked" MINUS "$4 "
-		"WHERE rel" EQ "$1 AND rep" EQ "$2",
-		4, {REGCLASSOID, INT8OID, INT4OID, INT4OID}
-	},
-	[STMT_DEAL] = {
-		"UPDATE crmpool.rep_counter SET with_deal = with_deal" PLUS "$3 "
-		"WHERE rel" EQ "$1 AND rep" EQ "$2",
-		3, {REGCLASSOID, INT8OID, INT4OID}
+		"CASE WHEN c.claims_day" EQ "$7 THEN c.claims ELSE 0 END",
+		7, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID}
 	},
 	[STMT_LOCKED] = {
 		"UPDATE crmpool.rep_counter SET locked = locked" PLUS "$3 "
@@ -186,20 +177,31 @@ ledger_end(OwnerContext *octx)
 	ledger_actor = octx->saved_actor;
 }
 
-/* The rep gains a customer: counts after the gain, with the rep's row locked to commit. */
+/*
+ * Apply one rep's counter deltas; returns the counts after them, with the rep's row locked to
+ * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
+ */
 void
-ledger_gain(Oid relid, int64 rep, bool deal, bool is_claim, DateADT today, RepCounts *after)
+ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
+			 DateADT today, RepCounts *after)
 {
-	Datum		v[5] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(deal ? 1 : 0),
-	DateADTGetDatum(today), Int32GetDatum(is_claim ? 1 : 0)};
+	Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
+		Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
+	DateADTGetDatum(today)};
 
-	run(STMT_GAIN, v, NULL, false);
+	run(STMT_APPLY, v, NULL, false);
 	if (SPI_processed != 1)
 		elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
 	after->owned = result_int(1);
 	after->with_deal = result_int(2);
 	after->locked = result_int(3);
 	after->claims_today = result_int(4);
+	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
+						rep, get_rel_name(relid)),
+				 errhint("Attach the table again with crmpool.manage() to recount.")));
 }
 
 static void
@@ -210,27 +212,6 @@ missing_counter(Oid relid, int64 rep)
 			 errmsg("crmpool has no counters for rep " INT64_FORMAT " of table %s",
 					rep, get_rel_name(relid)),
 			 errhint("Attach the table again with crmpool.manage() to recount.")));
-}
-
-void
-ledger_lose(Oid relid, int64 rep, bool deal, bool was_locked)
-{
-	Datum		v[4] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(deal ? 1 : 0),
-	Int32GetDatum(was_locked ? 1 : 0)};
-
-	run(STMT_LOSE, v, NULL, false);
-	if (SPI_processed != 1)
-		missing_counter(relid, rep);
-}
-
-void
-ledger_deal_changed(Oid relid, int64 rep, int delta)
-{
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(delta)};
-
-	run(STMT_DEAL, v, NULL, false);
-	if (SPI_processed != 1)
-		missing_counter(relid, rep);
 }
 
 void

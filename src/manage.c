@@ -28,6 +28,7 @@
 #define TRIGGER_ROW "crmpool_ownership_row"
 #define TRIGGER_UPDATE "crmpool_ownership_update"
 #define TRIGGER_TRUNCATE "crmpool_ownership_truncate"
+#define TRIGGER_STATEMENT "crmpool_ownership_stmt"
 
 static AttrNumber
 column_arg(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, Oid *type)
@@ -125,7 +126,8 @@ update_when(Relation rel, AttrNumber key, AttrNumber owner, AttrNumber deal)
 static void
 drop_triggers(Oid relid, const char *qualname)
 {
-	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE};
+	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
+	TRIGGER_STATEMENT};
 	int			i;
 
 	for (i = 0; i < lengthof(names); i++)
@@ -255,6 +257,10 @@ crmpool_manage(PG_FUNCTION_ARGS)
 		 0, NULL, NULL);
 	exec(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_TRUNCATE, qualname),
+		 0, NULL, NULL);
+	/* applies the counter changes queued by the row triggers, in rep order (ownership.c) */
+	exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT "
+				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_STATEMENT, qualname),
 		 0, NULL, NULL);
 
 	/* Customers already there start their history now. */

@@ -11,18 +11,28 @@
  *   - a change with no intent is a direct write, checked as an assign (new owner) or a release
  *     (owner NULL) according to crmpool.direct_writes.
  *
- * AFTER triggers fire once the statement has locked and written all its rows, so the lock order
- * is always: customer rows, then rep counter rows in ascending rep order (docs/design.md).  The
- * trigger sees the row version that was actually replaced (under READ COMMITTED, the latest
- * committed one), so "already owned" is decided on the truth, never on a stale read.
+ * Two phases keep the lock order (customer rows, then rep counter rows in ascending rep order;
+ * docs/design.md) even for statements that change many rows:
+ *
+ *   1. the AFTER ROW trigger checks each row's change against its customer's state (owned, not
+ *      the owner, locked, hold-back, cooldown), records it in the ledger, and queues its counter
+ *      changes;
+ *   2. the AFTER STATEMENT trigger applies the queued counter changes sorted by table and rep,
+ *      each rep's row once, and checks the caps and daily limits against the counts it gets back.
+ *
+ * AFTER triggers fire once the statement has locked and written all its rows, and the trigger
+ * sees the row version that was actually replaced (under READ COMMITTED, the latest committed
+ * one), so "already owned" is decided on the truth, never on a stale read.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "crmpool.h"
@@ -178,55 +188,207 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 	}
 }
 
-static void
-check_quota(ManagedRel *mr, Change *ch, const RuleSet *rules, const RepCounts *after,
-			bool is_claim, DateADT today)
+/* ---------------------------------------------------------------------------------------------
+ * Counter changes, queued per statement
+ * -------------------------------------------------------------------------------------------*/
+
+/* One rep's counter change from one row; checked against the rules after the counts are in. */
+typedef struct PendingCount
 {
+	Oid			relid;
+	int64		rep;
+	int			owned;			/* deltas */
+	int			with_deal;
+	int			locked;
+	int			claims;
+	bool		check;			/* a checked gain: cap (and, for a claim, daily limit) */
+	int64		customer;
+	char	   *pool;
+	SubTransactionId subid;		/* dropped if this subtransaction aborts */
+} PendingCount;
+
+static PendingCount *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+static bool pending_callbacks = false;
+
+static void
+pending_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+				void *arg)
+{
+	int			i,
+				n = 0;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		for (i = 0; i < npending; i++)
+			if (pending[i].subid < mySubid)
+				pending[n++] = pending[i];
+		npending = n;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (i = 0; i < npending; i++)
+			if (pending[i].subid >= mySubid)
+				pending[i].subid = parentSubid;
+	}
+}
+
+static void
+pending_xact(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		pending = NULL;			/* lived in TopTransactionContext */
+		npending = maxpending = 0;
+	}
+}
+
+static void
+queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
+			int64 customer, const char *pool)
+{
+	PendingCount *p;
+
+	if (!pending_callbacks)
+	{
+		RegisterXactCallback(pending_xact, NULL);
+		RegisterSubXactCallback(pending_subxact, NULL);
+		pending_callbacks = true;
+	}
+	if (npending == maxpending)
+	{
+		maxpending = Max(16, maxpending * 2);
+		pending = pending == NULL ?
+			MemoryContextAlloc(TopTransactionContext, sizeof(PendingCount) * maxpending) :
+			repalloc_huge(pending, sizeof(PendingCount) * maxpending);
+	}
+	p = &pending[npending++];
+	p->relid = relid;
+	p->rep = rep;
+	p->owned = owned;
+	p->with_deal = with_deal;
+	p->locked = locked;
+	p->claims = claims;
+	p->check = check;
+	p->customer = customer;
+	p->pool = pool ? MemoryContextStrdup(TopTransactionContext, pool) : NULL;
+	p->subid = GetCurrentSubTransactionId();
+}
+
+static int
+pending_order(const void *a, const void *b)
+{
+	const PendingCount *x = a,
+			   *y = b;
+
+	if (x->relid != y->relid)
+		return x->relid < y->relid ? -1 : 1;
+	if (x->rep != y->rep)
+		return x->rep < y->rep ? -1 : 1;
+	return x->customer < y->customer ? -1 : x->customer > y->customer ? 1 : 0;
+}
+
+static void
+check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int gained,
+			DateADT today)
+{
+	RuleSet		rules;
 	int64		limit;
 
-	if (rule_limit(rules, RULE_PRIVATE_CAP, &limit))
+	rules_effective(mr->nscopes, mr->scopes, p->pool, true, p->rep, NULL, &rules);
+	if (rule_limit(&rules, RULE_PRIVATE_CAP, &limit))
 	{
 		int64		counted = after->owned;
 
-		if (!rule_flag(rules, RULE_COUNT_DEALS_IN_CAP))
+		if (!rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP))
 			counted -= after->with_deal;
 		if (counted > limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_PRIVATE_CAP),
-					 errmsg("rep " INT64_FORMAT " has reached the private cap", ch->new_owner),
+					 errmsg("rep " INT64_FORMAT " has reached the private cap", p->rep),
 					 errdetail("Rep " INT64_FORMAT " owns " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s%s.",
-							   ch->new_owner, counted - 1, limit, tabname(mr),
-							   rule_flag(rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)"),
+							   p->rep, Max(counted - gained, 0), limit, tabname(mr),
+							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)"),
 					 errhint("Release a customer first, or raise private_cap with crmpool.set_rules().")));
 	}
-	if (is_claim && rule_limit(rules, RULE_DAILY_CLAIM_LIMIT, &limit) &&
+	if (p->claims > 0 && rule_limit(&rules, RULE_DAILY_CLAIM_LIMIT, &limit) &&
 		after->claims_today > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DAILY_LIMIT),
-				 errmsg("rep " INT64_FORMAT " has reached the daily claim limit", ch->new_owner),
+				 errmsg("rep " INT64_FORMAT " has reached the daily claim limit", p->rep),
 				 errdetail("Rep " INT64_FORMAT " has claimed " INT64_FORMAT " of " INT64_FORMAT " customers allowed today (%s) in table %s.",
-						   ch->new_owner, after->claims_today - 1, limit,
+						   p->rep, Max(after->claims_today - gained, 0), limit,
 						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(today))),
 						   tabname(mr)),
-				 errhint("The count starts again at midnight in time zone \"%s\".",
-						 pg_get_timezone_name(session_timezone))));
+				 errhint("The count starts again at midnight in time zone \"%s\" (crmpool.timezone).",
+						 crmpool_day_timezone_name())));
 }
 
 /*
- * Check (unless `check` is false) and record one ownership change.  Runs inside a ledger
- * session.  The order of statements follows the lock order: the customer row is already locked
- * by the statement; rep counter rows are taken in ascending rep order.
+ * Apply every queued counter change: each (table, rep) row once, in ascending order, then check
+ * the checked gains against the counts after the statement.
+ */
+static void
+flush_counts(void)
+{
+	OwnerContext octx;
+	DateADT		today;
+	int			i,
+				j;
+
+	if (npending == 0)
+		return;
+	qsort(pending, npending, sizeof(PendingCount), pending_order);
+	today = crmpool_date(crmpool_now());
+	ledger_begin(&octx);
+	for (i = 0; i < npending; i = j)
+	{
+		int			owned = 0,
+					with_deal = 0,
+					locked = 0,
+					claims = 0,
+					gained = 0,
+					claimed = 0;
+		RepCounts	after;
+		int			k;
+
+		for (j = i; j < npending && pending[j].relid == pending[i].relid &&
+			 pending[j].rep == pending[i].rep; j++)
+		{
+			owned += pending[j].owned;
+			with_deal += pending[j].with_deal;
+			locked += pending[j].locked;
+			claims += pending[j].claims;
+		}
+		ledger_apply(pending[i].relid, pending[i].rep, owned, with_deal, locked, claims, today,
+					 &after);
+		for (k = i; k < j; k++)
+			if (pending[k].check)
+			{
+				gained += pending[k].owned > 0;
+				claimed += pending[k].claims > 0;
+			}
+		for (k = i; k < j; k++)
+			if (pending[k].check)
+				check_quota(managed_rel_get(pending[k].relid, false), &pending[k], &after,
+							pending[k].claims > 0 ? claimed : gained, today);
+	}
+	ledger_end(&octx);
+	npending = 0;
+}
+
+/*
+ * Check (unless `check` is false) and record one ownership change, and queue its counter
+ * changes.  Runs inside a ledger session; takes no rep counter row.
  */
 static void
 apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 {
 	TimestampTz now = crmpool_now();
-	DateADT		today = crmpool_date(now);
 	bool		is_claim = (in != NULL && in->op == OP_CLAIM);
-	bool		ends = ch->had_owner;
 	bool		was_locked = false;
-	RuleSet		rules;
-	RepCounts	after;
 
 	if (check && in != NULL)
 	{
@@ -278,7 +440,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	 * A locked customer keeps its owner.  Unchecked changes (the row is deleted, or
 	 * crmpool.direct_writes = allow) end the lock with the spell.
 	 */
-	if (ends)
+	if (ch->had_owner)
 	{
 		if (check)
 			refuse_locked(mr, ch);
@@ -286,27 +448,20 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 			was_locked = ledger_drop_lock(mr->relid, ch->customer);
 	}
 
-	if (ch->has_owner && check)
+	if (ch->has_owner && check && is_claim)
 	{
+		RuleSet		rules;
+
 		rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->new_owner, NULL, &rules);
-		if (is_claim)
-			check_claim_timing(mr, ch, &rules, now);
+		check_claim_timing(mr, ch, &rules, now);
 	}
 
-	/* Counters: lower rep id first, so two transfers in opposite directions cannot deadlock. */
-	if (ends && (!ch->has_owner || ch->old_owner < ch->new_owner))
-	{
-		ledger_lose(mr->relid, ch->old_owner, ch->old_deal, was_locked);
-		ends = false;
-	}
+	if (ch->had_owner)
+		queue_count(mr->relid, ch->old_owner, -1, ch->old_deal ? -1 : 0, was_locked ? -1 : 0, 0,
+					false, ch->customer, NULL);
 	if (ch->has_owner)
-	{
-		ledger_gain(mr->relid, ch->new_owner, ch->new_deal, is_claim, today, &after);
-		if (check)
-			check_quota(mr, ch, &rules, &after, is_claim, today);
-	}
-	if (ends)
-		ledger_lose(mr->relid, ch->old_owner, ch->old_deal, was_locked);
+		queue_count(mr->relid, ch->new_owner, 1, ch->new_deal ? 1 : 0, 0, is_claim ? 1 : 0,
+					check, ch->customer, ch->pool);
 
 	ledger_record(mr->relid, ch->customer, now, ch->has_owner, ch->new_owner, ch->how,
 				  in != NULL ? in->reason : NULL);
@@ -371,7 +526,10 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "crmpool.ownership_trigger() must be a row or TRUNCATE trigger");
+	{
+		flush_counts();
+		return PointerGetDatum(NULL);
+	}
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		newtup = td->tg_trigtuple;
@@ -409,11 +567,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		(!ch.had_owner || ch.old_owner == ch.new_owner))
 	{
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
-		{
-			ledger_begin(&octx);
-			ledger_deal_changed(mr->relid, ch.old_owner, ch.new_deal ? 1 : -1);
-			ledger_end(&octx);
-		}
+			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0, false,
+						ch.customer, NULL);
 		return PointerGetDatum(NULL);
 	}
 

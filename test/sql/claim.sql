@@ -2,6 +2,19 @@
 \set VERBOSITY default
 SET crmpool.fake_now = '2026-03-02 09:00:00+00';
 SET TimeZone = 'UTC';
+SET crmpool.timezone = 'UTC';
+CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	msg text;
+	det text;
+BEGIN
+	EXECUTE 'SELECT ' || q;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+	RETURN st || ': ' || msg || coalesce(' / ' || det, '');
+END $$;
 CREATE TABLE customers (
 	id		bigint PRIMARY KEY,
 	name	text NOT NULL,
@@ -54,31 +67,30 @@ SELECT crmpool.rules('customers', NULL, 100) ->> 'private_cap' AS rep100_cap;
 SELECT crmpool.claim('customers', 1, 7);
 SELECT id, owner_id FROM customers WHERE id = 1;
 -- refusals, each with its own SQLSTATE and the numbers in the detail
-\set VERBOSITY verbose
-SELECT crmpool.claim('customers', 1, 8);			-- already owned (CR003)
-SELECT crmpool.claim('customers', 1, 7);			-- already owned, by the same rep
-SELECT crmpool.claim('customers', 999, 7);			-- unknown customer (CR002)
+-- try() shows the SQLSTATE, message and detail of a refusal
+SELECT try($$crmpool.claim('customers', 1, 8)$$);			-- already owned (CR003)
+SELECT try($$crmpool.claim('customers', 1, 7)$$);			-- already owned, by the same rep
+SELECT try($$crmpool.claim('customers', 999, 7)$$);			-- unknown customer (CR002)
 SELECT crmpool.claim('customers', 2, 7);
 SELECT crmpool.claim('customers', 3, 7);
-SELECT crmpool.claim('customers', 4, 7);			-- private cap 3 (CR006)
+SELECT try($$crmpool.claim('customers', 4, 7)$$);			-- private cap 3 (CR006)
 SELECT crmpool.claim('customers', 21, 7);			-- vip pool: cap 5, rep owns 3
-SELECT crmpool.release('customers', 2, 8);			-- not the owner (CR004)
-SELECT crmpool.release('customers', 4, 7);			-- in the pool (CR004)
-SELECT crmpool.transfer('customers', 4, 7, 8);		-- in the pool (CR004)
-SELECT crmpool.transfer('customers', 2, 8, 9);		-- not the owner (CR004)
-SELECT crmpool.transfer('customers', 2, 7, 7);		-- same rep: bad input
+SELECT try($$crmpool.release('customers', 2, 8)$$);			-- not the owner (CR004)
+SELECT try($$crmpool.release('customers', 4, 7)$$);			-- in the pool (CR004)
+SELECT try($$crmpool.transfer('customers', 4, 7, 8)$$);		-- in the pool (CR004)
+SELECT try($$crmpool.transfer('customers', 2, 8, 9)$$);		-- not the owner (CR004)
+SELECT try($$crmpool.transfer('customers', 2, 7, 7)$$);		-- same rep: bad input
 SELECT crmpool.lock('customers', 2, 7);
 SELECT crmpool.lock('customers', 2, 7);				-- already locked: false, no change
-SELECT crmpool.lock('customers', 3, 7);				-- lock cap 1 (CR007)
-SELECT crmpool.lock('customers', 3, 8);				-- not the owner (CR004)
-SELECT crmpool.lock('customers', 4, 7);				-- in the pool (CR004)
-SELECT crmpool.release('customers', 2, 7);			-- locked (CR005)
-SELECT crmpool.assign('customers', 2, 8);			-- locked (CR005)
-SELECT crmpool.transfer('customers', 2, 7, 8);		-- locked (CR005)
-SELECT crmpool.unlock('customers', 2, 8);			-- not the owner (CR004)
+SELECT try($$crmpool.lock('customers', 3, 7)$$);				-- lock cap 1 (CR007)
+SELECT try($$crmpool.lock('customers', 3, 8)$$);				-- not the owner (CR004)
+SELECT try($$crmpool.lock('customers', 4, 7)$$);				-- in the pool (CR004)
+SELECT try($$crmpool.release('customers', 2, 7)$$);			-- locked (CR005)
+SELECT try($$crmpool.assign('customers', 2, 8)$$);			-- locked (CR005)
+SELECT try($$crmpool.transfer('customers', 2, 7, 8)$$);		-- locked (CR005)
+SELECT try($$crmpool.unlock('customers', 2, 8)$$);			-- not the owner (CR004)
 SELECT crmpool.unlock('customers', 2, 7);
 SELECT crmpool.unlock('customers', 2, 7);			-- not locked: false
-\set VERBOSITY default
 SELECT * FROM crmpool.rep_load('customers');
 
 -- NULL arguments are errors, never a silent no-op
@@ -123,7 +135,7 @@ SELECT crmpool.set_rules('customers', '{"private_cap": 3}', rep => 11);
 SELECT * FROM crmpool.claim_many('customers', '{10, 11, 1, 404, 12, 13, 10}', 11);
 SELECT id FROM customers WHERE owner_id = 11 ORDER BY id;
 
--- daily claim limit: per rep and calendar day in the session time zone; assign is exempt
+-- daily claim limit: per rep and calendar day in crmpool.timezone; assign is exempt
 SELECT crmpool.set_rules('customers', '{"daily_claim_limit": 2}', rep => 12);
 SELECT crmpool.claim('customers', 14, 12);
 SELECT crmpool.claim('customers', 15, 12);
@@ -132,10 +144,15 @@ SELECT crmpool.assign('customers', 16, 12);
 SET crmpool.fake_now = '2026-03-03 00:00:01+00';
 SELECT crmpool.claim('customers', 17, 12);
 SELECT * FROM crmpool.rep_load('customers') WHERE rep = 12;
-SET TimeZone = 'Asia/Shanghai';						-- 08:00:01 on March 3 there: same day
+SET TimeZone = 'America/Los_Angeles';				-- a session's TimeZone does not move the day
 SELECT crmpool.claim('customers', 18, 12);
 SELECT crmpool.claim('customers', 19, 12);
 SET TimeZone = 'UTC';
+SET crmpool.timezone = 'America/Los_Angeles';		-- the superuser's setting does: March 2 there
+SELECT crmpool.claim('customers', 19, 12);
+SELECT * FROM crmpool.rep_load('customers') WHERE rep = 12;
+SET crmpool.timezone = 'UTC';
+SET crmpool.timezone = 'Mars/Olympus_Mons';
 
 -- pool hold-back: a customer that just entered the pool waits; adopted customers do not
 SELECT crmpool.set_rules('customers', '{"pool_holdback": "2 hours"}');
@@ -179,4 +196,5 @@ FULL JOIN (SELECT owner_id AS rep, count(*) AS n FROM customers WHERE owner_id I
 WHERE l.owned IS DISTINCT FROM c.n::int;
 
 DROP TABLE customers;
+DROP FUNCTION try(text);
 RESET crmpool.fake_now;

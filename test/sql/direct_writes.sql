@@ -52,6 +52,7 @@ CREATE ROLE crmpool_rep;
 SET ROLE crmpool_rep;
 SET crmpool.direct_writes = 'allow';
 SET crmpool.fake_now = '2030-01-01 00:00+00';
+SET crmpool.timezone = 'Pacific/Kiritimati';
 SET crmpool.actor = 'rep via app';					-- a harmless label: allowed
 RESET ROLE;
 DROP ROLE crmpool_rep;
