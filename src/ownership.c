@@ -15,10 +15,10 @@
  * docs/design.md) even for statements that change many rows:
  *
  *   1. the AFTER ROW trigger checks each row's change against its customer's state (owned, not
- *      the owner, locked, hold-back, cooldown), records it in the ledger, and queues its counter
- *      changes;
+ *      the owner, locked, hold-back, cooldown) and queues its counter changes and its event;
  *   2. the AFTER STATEMENT trigger applies the queued counter changes sorted by table and rep,
- *      each rep's row once, and checks the caps and daily limits against the counts it gets back.
+ *      each rep's row once, checks the caps and daily limits against the counts it gets back,
+ *      and records the events while those rows are held.
  *
  * AFTER triggers fire once the statement has locked and written all its rows, and the trigger
  * sees the row version that was actually replaced (under READ COMMITTED, the latest committed
@@ -192,9 +192,26 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
  * Counter changes, queued per statement
  * -------------------------------------------------------------------------------------------*/
 
+/*
+ * Queues of work a statement's row triggers leave for its statement trigger.  Every item starts
+ * with the subtransaction that queued it: an aborted subtransaction drops its own items (and its
+ * children's), a committed one hands them to its parent.  They live in TopTransactionContext.
+ */
+typedef struct PendingQueue
+{
+	char	   *items;
+	int			n;
+	int			max;
+	Size		size;			/* of one item */
+} PendingQueue;
+
+#define QUEUE_ITEM(q, i) ((void *) ((q)->items + (Size) (i) * (q)->size))
+#define QUEUE_SUBID(q, i) (*(SubTransactionId *) QUEUE_ITEM(q, i))
+
 /* One rep's counter change from one row; checked against the rules after the counts are in. */
 typedef struct PendingCount
 {
+	SubTransactionId subid;
 	Oid			relid;
 	int64		rep;
 	int			owned;			/* deltas */
@@ -204,52 +221,83 @@ typedef struct PendingCount
 	bool		check;			/* a checked gain: cap (and, for a claim, daily limit) */
 	int64		customer;
 	char	   *pool;
-	SubTransactionId subid;		/* dropped if this subtransaction aborts */
 } PendingCount;
 
-static PendingCount *pending = NULL;
-static int	npending = 0;
-static int	maxpending = 0;
+/* One ownership change for the ledger, recorded once the counter rows are held. */
+typedef struct PendingEvent
+{
+	SubTransactionId subid;
+	Oid			relid;
+	int64		customer;
+	bool		has_owner;
+	int64		owner;
+	const char *how;			/* static string */
+	char	   *reason;
+} PendingEvent;
+
+static PendingQueue counts = {NULL, 0, 0, sizeof(PendingCount)};
+static PendingQueue events = {NULL, 0, 0, sizeof(PendingEvent)};
 static bool pending_callbacks = false;
+
+static void
+queue_subxact(PendingQueue *q, SubXactEvent event, SubTransactionId mySubid,
+			  SubTransactionId parentSubid)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < q->n; i++)
+	{
+		if (QUEUE_SUBID(q, i) < mySubid)
+		{
+			if (n != i)
+				memcpy(QUEUE_ITEM(q, n), QUEUE_ITEM(q, i), q->size);
+			n++;
+		}
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		{
+			QUEUE_SUBID(q, i) = parentSubid;
+			if (n != i)
+				memcpy(QUEUE_ITEM(q, n), QUEUE_ITEM(q, i), q->size);
+			n++;
+		}
+	}
+	q->n = n;
+}
 
 static void
 pending_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
 				void *arg)
 {
-	int			i,
-				n = 0;
-
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB)
 	{
-		for (i = 0; i < npending; i++)
-			if (pending[i].subid < mySubid)
-				pending[n++] = pending[i];
-		npending = n;
-	}
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-	{
-		for (i = 0; i < npending; i++)
-			if (pending[i].subid >= mySubid)
-				pending[i].subid = parentSubid;
+		queue_subxact(&counts, event, mySubid, parentSubid);
+		queue_subxact(&events, event, mySubid, parentSubid);
 	}
 }
 
 static void
 pending_xact(XactEvent event, void *arg)
 {
+	/* only possible if the statement trigger was disabled: never let the counts drift */
+	if (event == XACT_EVENT_PRE_COMMIT && (counts.n > 0 || events.n > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("crmpool has ownership changes that no statement trigger applied"),
+				 errhint("Do not disable crmpool's triggers one by one; detach the table with crmpool.unmanage().")));
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
-		pending = NULL;			/* lived in TopTransactionContext */
-		npending = maxpending = 0;
+		/* the items lived in TopTransactionContext */
+		counts.items = events.items = NULL;
+		counts.n = counts.max = events.n = events.max = 0;
 	}
 }
 
-static void
-queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
-			int64 customer, const char *pool)
+static void *
+queue_push(PendingQueue *q)
 {
-	PendingCount *p;
+	void	   *item;
 
 	if (!pending_callbacks)
 	{
@@ -257,14 +305,25 @@ queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int clai
 		RegisterSubXactCallback(pending_subxact, NULL);
 		pending_callbacks = true;
 	}
-	if (npending == maxpending)
+	if (q->n == q->max)
 	{
-		maxpending = Max(16, maxpending * 2);
-		pending = pending == NULL ?
-			MemoryContextAlloc(TopTransactionContext, sizeof(PendingCount) * maxpending) :
-			repalloc_huge(pending, sizeof(PendingCount) * maxpending);
+		q->max = Max(16, q->max * 2);
+		q->items = q->items == NULL ?
+			MemoryContextAlloc(TopTransactionContext, q->size * q->max) :
+			repalloc_huge(q->items, q->size * q->max);
 	}
-	p = &pending[npending++];
+	item = QUEUE_ITEM(q, q->n++);
+	memset(item, 0, q->size);
+	*(SubTransactionId *) item = GetCurrentSubTransactionId();
+	return item;
+}
+
+static void
+queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
+			int64 customer, const char *pool)
+{
+	PendingCount *p = queue_push(&counts);
+
 	p->relid = relid;
 	p->rep = rep;
 	p->owned = owned;
@@ -274,7 +333,20 @@ queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int clai
 	p->check = check;
 	p->customer = customer;
 	p->pool = pool ? MemoryContextStrdup(TopTransactionContext, pool) : NULL;
-	p->subid = GetCurrentSubTransactionId();
+}
+
+static void
+queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *how,
+			const char *reason)
+{
+	PendingEvent *e = queue_push(&events);
+
+	e->relid = relid;
+	e->customer = customer;
+	e->has_owner = has_owner;
+	e->owner = owner;
+	e->how = how;
+	e->reason = reason ? MemoryContextStrdup(TopTransactionContext, reason) : NULL;
 }
 
 static int
@@ -327,21 +399,25 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 }
 
 /*
- * Apply every queued counter change: each (table, rep) row once, in ascending order, then check
- * the checked gains against the counts after the statement.
+ * Apply every queued counter change: each (table, rep) row once, in ascending order; check the
+ * checked gains against the counts after the statement; then record the statement's events.
  */
 static void
-flush_counts(void)
+flush_pending(void)
 {
 	OwnerContext octx;
+	TimestampTz now;
 	DateADT		today;
+	PendingCount *pending = (PendingCount *) counts.items;
+	int			npending = counts.n;
 	int			i,
 				j;
 
-	if (npending == 0)
+	if (counts.n == 0 && events.n == 0)
 		return;
 	qsort(pending, npending, sizeof(PendingCount), pending_order);
-	today = crmpool_date(crmpool_now());
+	now = crmpool_now();
+	today = crmpool_date(now);
 	ledger_begin(&octx);
 	for (i = 0; i < npending; i = j)
 	{
@@ -375,13 +451,25 @@ flush_counts(void)
 				check_quota(managed_rel_get(pending[k].relid, false), &pending[k], &after,
 							pending[k].claims > 0 ? claimed : gained, today);
 	}
+
+	/*
+	 * The events go in while every rep row of the statement is held, so a rep's events are in
+	 * the same order as its counter changes: replaying a rep's history never overshoots a cap
+	 * that its counter never overshot.
+	 */
+	for (i = 0; i < events.n; i++)
+	{
+		PendingEvent *e = (PendingEvent *) QUEUE_ITEM(&events, i);
+
+		ledger_record(e->relid, e->customer, now, e->has_owner, e->owner, e->how, e->reason);
+	}
 	ledger_end(&octx);
-	npending = 0;
+	counts.n = events.n = 0;
 }
 
 /*
- * Check (unless `check` is false) and record one ownership change, and queue its counter
- * changes.  Runs inside a ledger session; takes no rep counter row.
+ * Check (unless `check` is false) one ownership change, and queue its counter changes and its
+ * event.  Runs inside a ledger session; takes no rep counter row.
  */
 static void
 apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
@@ -463,8 +551,8 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		queue_count(mr->relid, ch->new_owner, 1, ch->new_deal ? 1 : 0, 0, is_claim ? 1 : 0,
 					check, ch->customer, ch->pool);
 
-	ledger_record(mr->relid, ch->customer, now, ch->has_owner, ch->new_owner, ch->how,
-				  in != NULL ? in->reason : NULL);
+	queue_event(mr->relid, ch->customer, ch->has_owner, ch->new_owner, ch->how,
+				in != NULL ? in->reason : NULL);
 }
 
 static void
@@ -527,7 +615,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	}
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
-		flush_counts();
+		flush_pending();
 		return PointerGetDatum(NULL);
 	}
 

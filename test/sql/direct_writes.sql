@@ -78,5 +78,11 @@ SELECT rep FROM leads WHERE id = 1;
 SELECT crmpool.claim('leads', 1, 6);
 ROLLBACK;
 
+-- the counts never drift: with only crmpool's statement trigger disabled, the commit is refused
+ALTER TABLE leads DISABLE TRIGGER crmpool_ownership_stmt;
+INSERT INTO leads VALUES (50, 'sneaky', 9);
+ALTER TABLE leads ENABLE TRIGGER crmpool_ownership_stmt;
+SELECT count(*) AS sneaked_in FROM leads WHERE id = 50;
+
 DROP TABLE leads;
 RESET crmpool.fake_now;
