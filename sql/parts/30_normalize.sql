@@ -1,6 +1,7 @@
 
 -- Duplicate-detection normalizers (src/normalize_*.c, src/company_name.c, src/name_similarity.c).
 -- All are locale-independent: the same input gives the same key in every database.
+-- This file is ASCII only: an extension script is read in the database encoding (EUC_CN too).
 
 CREATE FUNCTION crmpool.normalize_phone(phone text, default_country text DEFAULT NULL)
 RETURNS text
@@ -24,7 +25,7 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'crmpool_company_core';
 
 COMMENT ON FUNCTION crmpool.company_core(text) IS
-'Distinctive core of a company name (the trade name, 字号): folded, without separators, region, industry words, legal form and branch; NULL if the name has none.';
+'Distinctive core of a company name (the trade name): folded, without separators, region, industry words, legal form and branch; NULL if the name has none.';
 
 CREATE FUNCTION crmpool.company_parts(name text)
 RETURNS jsonb
