@@ -26,8 +26,12 @@
 #define LEX_JP		0x1000
 #define LEX_NORDIC	0x2000
 #define LEX_NUM_JURISDICTIONS 14
-/* "Ltd", "Co., Ltd.": the common-law limited company, also the English form of 有限公司. */
-#define LEX_LTD		(LEX_CN | LEX_GB | LEX_AU | LEX_SG | LEX_IN | LEX_MY | LEX_JP)
+/*
+ * "Ltd", "Co., Ltd.": the British limited company, also the English form of 有限公司 and of
+ * Japanese company names.  Where a jurisdiction has its own mark (Pty Ltd, Pte Ltd, Pvt Ltd,
+ * Sdn Bhd) that mark is its only family: "X Pty Ltd" and "X Ltd" are told apart.
+ */
+#define LEX_LTD		(LEX_CN | LEX_GB | LEX_JP)
 
 /* Industry table: a filler ("发展", "国际", "group") is stripped but is no industry. */
 #define LEX_FILLER	0x10000

@@ -21,7 +21,6 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
-#include "utils/jsonb.h"
 
 #include "company_lexicon.h"
 #include "normalize.h"
