@@ -154,6 +154,8 @@ FROM (VALUES
         ('jurisdiction', 'Pemberdown Plastics B.V.', 'Pemberdown Plastics Co., Ltd.'),
         ('jurisdiction', 'Acme Trading GmbH', 'Acme Trading Inc.'),
         ('jurisdiction', 'Acme Pty Ltd', 'Acme Pte Ltd'),
+        ('jurisdiction', 'Acme Pty Ltd', 'Acme Ltd'),
+        ('same jurisdiction', 'Acme Ltd', 'Acme Co., Ltd.'),
         ('no core', '有限公司', '有限公司'),
         ('no core', '北京市', '北京'),
         ('no core', '北京科技有限公司', '北京科技有限公司'),
