@@ -87,6 +87,28 @@ words_add(Words *ws, const char *text, int len, bool han, bool extend, int brack
 	ws->n++;
 }
 
+/* Keep only the words not marked in drop[], keeping the text contiguous. */
+static void
+words_compact(Words *ws, const bool *drop)
+{
+	int			i,
+				k = 0,
+				off = 0;
+
+	for (i = 0; i < ws->n; i++)
+	{
+		Word		w = ws->w[i];
+
+		if (drop[i])
+			continue;
+		memmove(ws->buf + off, ws->buf + w.off, w.len);
+		w.off = off;
+		off += w.len;
+		ws->w[k++] = w;
+	}
+	ws->n = k;
+}
+
 /*
  * Cut s into folded words.  "and" is dropped wherever it stands and "the" at the start, so that
  * "Smith & Sons" and "The Smith and Sons" agree (& is punctuation).
@@ -144,68 +166,19 @@ words_cut(const char *s, int len, Words *ws)
 		}
 	}
 
-	/* Drop "and" anywhere and a leading "the" (compacting in place keeps the text contiguous). */
+	/* Drop "and" anywhere and a leading "the". */
 	{
-		int			i,
-					k = 0,
-					off = 0;
+		bool	   *drop = palloc0(sizeof(bool) * (ws->n + 1));
+		int			i;
 
 		for (i = 0; i < ws->n; i++)
-		{
-			Word		w = ws->w[i];
-
-			if (!w.han && (word_is(ws, i, "and") || (k == 0 && word_is(ws, i, "the"))))
-				continue;
-			memmove(ws->buf + off, ws->buf + w.off, w.len);
-			w.off = off;
-			off += w.len;
-			ws->w[k++] = w;
-		}
-		ws->n = k;
+			drop[i] = !ws->w[i].han &&
+				(word_is(ws, i, "and") || (i == 0 && word_is(ws, i, "the")));
+		words_compact(ws, drop);
 	}
 }
 
-/* Keep only the words not marked in drop[], keeping the text contiguous. */
-static void
-words_compact(Words *ws, const bool *drop)
-{
-	int			i,
-				k = 0,
-				off = 0;
-
-	for (i = 0; i < ws->n; i++)
-	{
-		Word		w = ws->w[i];
-
-		if (drop[i])
-			continue;
-		memmove(ws->buf + off, ws->buf + w.off, w.len);
-		w.off = off;
-		off += w.len;
-		ws->w[k++] = w;
-	}
-	ws->n = k;
-}
-
-typedef const void *(*LookupFn) (const char *s, int len);
-
-static const void *
-legal_lookup(const char *s, int len)
-{
-	return lex_legal_form(s, len);
-}
-
-static const void *
-industry_lookup(const char *s, int len)
-{
-	return lex_industry(s, len);
-}
-
-static const void *
-branch_lookup(const char *s, int len)
-{
-	return lex_branch_marker(s, len);
-}
+typedef const LexEntry *(*LookupFn) (const char *s, int len);
 
 /*
  * The longest run of words [i, hi) with lo <= i < hi whose text is in the lexicon: returns i and
@@ -213,7 +186,7 @@ branch_lookup(const char *s, int len)
  * long the name.
  */
 static int
-match_suffix(const Words *ws, int lo, int hi, LookupFn lookup, const void **entry)
+match_suffix(const Words *ws, int lo, int hi, LookupFn lookup, const LexEntry **entry)
 {
 	int			i = hi;
 	int			len;
@@ -440,8 +413,8 @@ branch_label(const Words *ws, int i, int j)
 static int
 strip_branch(const Words *ws, int lo, int hi, CompanyName *out)
 {
-	const void *entry;
-	int			m = match_suffix(ws, lo, hi, branch_lookup, &entry);
+	const LexEntry *entry;
+	int			m = match_suffix(ws, lo, hi, lex_branch_marker, &entry);
 	int			p;
 
 	if (m < 0)
@@ -449,7 +422,7 @@ strip_branch(const Words *ws, int lo, int hi, CompanyName *out)
 	out->is_branch = true;
 	for (p = m; p > lo; p--)
 	{
-		if (match_suffix(ws, lo, p, legal_lookup, &entry) >= 0)
+		if (match_suffix(ws, lo, p, lex_legal_form, &entry) >= 0)
 		{
 			out->branch = branch_label(ws, p, m);
 			return p;
@@ -477,7 +450,7 @@ crmpool_company_parse(const char *s, int len, CompanyName *out)
 				hi,
 				i,
 				rounds;
-	const void *entry;
+	const LexEntry *entry;
 	const LexEntry *ind[8];
 	int			nind;
 	StringInfoData industry;
@@ -516,28 +489,28 @@ crmpool_company_parse(const char *s, int len, CompanyName *out)
 	hi = strip_branch(&ws, 0, ws.n, out);
 
 	/*
-	 * Legal forms, outermost first (...集团 有限公司).  The jurisdiction is the outermost form's
-	 * that says one: "Co., Ltd." says common-law limited company, "Co." alone says nothing.
+	 * Legal forms, outermost first (...集团 有限公司).  The jurisdiction is that of the outermost
+	 * form that says one: "Co." alone says nothing.
 	 */
-	for (rounds = 0; rounds < 4 && (i = match_suffix(&ws, lo, hi, legal_lookup, &entry)) >= 0;
-		 rounds++)
+	for (rounds = 0; rounds < 4; rounds++)
 	{
-		const LexEntry *le = entry;
-
+		if ((i = match_suffix(&ws, lo, hi, lex_legal_form, &entry)) < 0)
+			break;
 		if (rounds == 0)
-			out->legal_form = le->value;
+			out->legal_form = entry->value;
 		if (out->jurisdictions == 0)
-			out->jurisdictions = le->flags;
+			out->jurisdictions = entry->flags;
 		hi = i;
 	}
 
 	/* Industry words, found from the end: 生物 科技, 教育 科技, 文化传媒, Oil Gas. */
 	nind = 0;
-	for (rounds = 0; rounds < lengthof(ind) && (i = match_suffix(&ws, lo, hi, industry_lookup, &entry)) >= 0;
-		 rounds++)
+	for (rounds = 0; rounds < lengthof(ind); rounds++)
 	{
+		if ((i = match_suffix(&ws, lo, hi, lex_industry, &entry)) < 0)
+			break;
 		hi = i;
-		if (!(((const LexEntry *) entry)->flags & LEX_FILLER))
+		if (!(entry->flags & LEX_FILLER))
 			ind[nind++] = entry;
 	}
 	initStringInfo(&industry);
