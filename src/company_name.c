@@ -408,7 +408,8 @@ branch_label(const Words *ws, int i, int j)
 /*
  * Branch: the name ends with 分公司, 办事处, branch, ...  The label is what stands between the
  * head office's legal form and the marker (...有限公司 长沙 分公司); without a legal form, a region
- * just before the marker (...科技 长沙 分公司).  Returns the new end of the head office's name.
+ * just before the marker (...科技 长沙 分公司).  A label is a few words (长沙, 朝阳路, Shanghai):
+ * a legal form further back is part of the trade name.  Returns the end of the head office's name.
  */
 static int
 strip_branch(const Words *ws, int lo, int hi, CompanyName *out)
@@ -420,7 +421,7 @@ strip_branch(const Words *ws, int lo, int hi, CompanyName *out)
 	if (m < 0)
 		return hi;
 	out->is_branch = true;
-	for (p = m; p > lo; p--)
+	for (p = m; p > Max(lo, m - 8); p--)
 	{
 		if (match_suffix(ws, lo, p, lex_legal_form, &entry) >= 0)
 		{
