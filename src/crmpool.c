@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 
 #include "crmpool.h"
+#include "normalize.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,6 +26,7 @@ _PG_init(void)
 		return;
 
 	crmpool_define_gucs();
+	normalize_define_gucs();
 
 	/* After every part has defined its settings: unknown crmpool.* names are errors. */
 #if PG_VERSION_NUM >= 150000
