@@ -13,6 +13,8 @@
  *   ops.c        claim, claim_many, release, assign, transfer, lock, unlock
  *   manage.c     manage / unmanage: attaching crmpool to a user's table
  *   history.c    history, owner_at, rep_load, ownership_log readers
+ *   identity.c   duplicate detection on write: identity keys, the identity trigger, set_identity
+ *   dedup_search.c  find_duplicates, duplicate_groups, duplicate_warnings
  */
 #ifndef CRMPOOL_H
 #define CRMPOOL_H
@@ -42,6 +44,7 @@
 #define ERRCODE_CRMPOOL_COOLDOWN			MAKE_SQLSTATE('C','R','0','0','9')
 #define ERRCODE_CRMPOOL_HOLDBACK			MAKE_SQLSTATE('C','R','0','1','0')
 #define ERRCODE_CRMPOOL_DIRECT_WRITE		MAKE_SQLSTATE('C','R','0','1','1')
+#define ERRCODE_CRMPOOL_DUPLICATE			MAKE_SQLSTATE('C','R','0','2','0')
 
 /* The short name of a refusal (claim_many's outcome), or NULL if sqlerrcode is not one. */
 extern const char *crmpool_refusal_name(int sqlerrcode);
@@ -89,6 +92,9 @@ extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
 extern void crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan,
 								  Datum *values, const char *nulls);
 extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+extern int	crmpool_begin_admin(OwnerContext *octx);
+extern void crmpool_end_admin(OwnerContext *octx, int nestlevel);
+extern void crmpool_admin_exec(const char *sql, int nargs, Oid *types, Datum *values);
 
 /* rules.c */
 typedef enum RuleKey
@@ -99,8 +105,20 @@ typedef enum RuleKey
 	RULE_DAILY_CLAIM_LIMIT,
 	RULE_RECLAIM_COOLDOWN,
 	RULE_POOL_HOLDBACK,
+	RULE_DEDUP_PHONE,
+	RULE_DEDUP_EMAIL,
+	RULE_DEDUP_NAME,
+	RULE_NAME_THRESHOLD,
 	NUM_RULE_KEYS
 } RuleKey;
+
+/* Values of the dedup_* rules. */
+typedef enum DedupPolicy
+{
+	DEDUP_OFF,
+	DEDUP_WARN,
+	DEDUP_BLOCK
+} DedupPolicy;
 
 typedef struct RuleValue
 {
@@ -139,6 +157,8 @@ extern void rules_effective(int nscopes, const RuleScope *scopes, const char *po
 extern bool rule_limit(const RuleSet *rs, RuleKey key, int64 *limit);
 extern bool rule_span(const RuleSet *rs, RuleKey key, Interval *span);
 extern bool rule_flag(const RuleSet *rs, RuleKey key);
+extern int	rule_choice(const RuleSet *rs, RuleKey key);
+extern double rule_real(const RuleSet *rs, RuleKey key, double dflt);
 
 /* registry.c */
 typedef struct ManagedRel
@@ -161,6 +181,14 @@ typedef struct ManagedRel
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
 	int			nscopes;
 	RuleScope  *scopes;
+	/* identity columns (crmpool.set_identity); InvalidAttrNumber / 0 when none */
+	bool		has_identity;
+	AttrNumber	name_att;
+	int			nphones;
+	AttrNumber *phone_atts;
+	int			nemails;
+	AttrNumber *email_atts;
+	SPIPlanPtr	locate_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 */
 	MemoryContext mcxt;
 } ManagedRel;
 
@@ -169,6 +197,8 @@ extern void managed_rel_changed(Oid relid);
 extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
+extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner,
+						   char **pool);
 extern int64 managed_int_value(Oid type, Datum d);
 extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);

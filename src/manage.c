@@ -29,6 +29,7 @@
 #define TRIGGER_UPDATE "crmpool_ownership_update"
 #define TRIGGER_TRUNCATE "crmpool_ownership_truncate"
 #define TRIGGER_STATEMENT "crmpool_ownership_stmt"
+#define TRIGGER_IDENTITY "crmpool_identity_row"	/* installed by set_identity (identity.c) */
 
 static AttrNumber
 column_arg(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, Oid *type)
@@ -93,15 +94,6 @@ key_column(Relation rel)
 	return att;
 }
 
-static void
-exec(const char *sql, int nargs, Oid *types, Datum *values)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-
-	if (rc < 0)
-		elog(ERROR, "crmpool could not run \"%s\": %s", sql, SPI_result_code_string(rc));
-}
-
 static const char *
 colname(Relation rel, AttrNumber att)
 {
@@ -127,36 +119,12 @@ static void
 drop_triggers(Oid relid, const char *qualname)
 {
 	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
-	TRIGGER_STATEMENT};
+	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
 	int			i;
 
 	for (i = 0; i < lengthof(names); i++)
 		if (OidIsValid(get_trigger_oid(relid, names[i], true)))
-			exec(psprintf("DROP TRIGGER %s ON %s", names[i], qualname), 0, NULL, NULL);
-}
-
-/*
- * Run fn inside an SPI connection, as the extension owner, with search_path pinned to
- * pg_catalog, pg_temp (the generated trigger WHEN clause resolves its operators then).
- */
-static int
-begin_admin(OwnerContext *octx)
-{
-	int			nestlevel = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	SPI_connect();
-	crmpool_become_owner(octx);
-	return nestlevel;
-}
-
-static void
-end_admin(OwnerContext *octx, int nestlevel)
-{
-	crmpool_restore_user(octx);
-	SPI_finish();
-	AtEOXact_GUC(true, nestlevel);
+			crmpool_admin_exec(psprintf("DROP TRIGGER %s ON %s", names[i], qualname), 0, NULL, NULL);
 }
 
 static Relation
@@ -226,15 +194,15 @@ crmpool_manage(PG_FUNCTION_ARGS)
 	deal_expr = deal == InvalidAttrNumber ? "false" :
 		psprintf(deal_type == BOOLOID ? "%s IS TRUE" : "%s IS NOT NULL", colname(rel, deal));
 
-	nestlevel = begin_admin(&octx);
+	nestlevel = crmpool_begin_admin(&octx);
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = TimestampTzGetDatum(crmpool_now());
 	values[2] = CStringGetTextDatum(crmpool_actor_name());
 
-	exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	crmpool_admin_exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 		 1, types, values);
 	adopted = SPI_processed > 0;
-	exec(psprintf("INSERT INTO crmpool.managed_table AS m "
+	crmpool_admin_exec(psprintf("INSERT INTO crmpool.managed_table AS m "
 				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, managed_at) "
 				  "VALUES ($1, %s, %s, %s, %s, %s, $2) "
 				  "ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, "
@@ -248,32 +216,32 @@ crmpool_manage(PG_FUNCTION_ARGS)
 		 2, types, values);
 
 	drop_triggers(relid, qualname);
-	exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE ON %s FOR EACH ROW "
+	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE ON %s FOR EACH ROW "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_ROW, qualname),
 		 0, NULL, NULL);
-	exec(psprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) "
+	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_UPDATE, qualname,
 				  update_when(rel, key, owner, deal)),
 		 0, NULL, NULL);
-	exec(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT "
+	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_TRUNCATE, qualname),
 		 0, NULL, NULL);
 	/* applies the counter changes queued by the row triggers, in rep order (ownership.c) */
-	exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT "
+	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_STATEMENT, qualname),
 		 0, NULL, NULL);
 
 	/* Customers already there start their history now. */
 	if (!adopted)
-		exec(psprintf("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
+		crmpool_admin_exec(psprintf("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
 					  "SELECT $1, %s::pg_catalog.int8, $2, %s::pg_catalog.int8, 'adopt', $3 FROM ONLY %s",
 					  colname(rel, key), colname(rel, owner), qualname),
 			 3, types, values);
 
 	/* Counters from the data; claims made today survive a re-attach. */
-	exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
+	crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
 		 "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	exec(psprintf("INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked) "
+	crmpool_admin_exec(psprintf("INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked) "
 				  "SELECT $1, o.rep, o.owned, o.with_deal, "
 				  "  (SELECT pg_catalog.count(*) FROM crmpool.customer_lock l "
 				  "   WHERE l.rel OPERATOR(pg_catalog.=) $1 AND l.rep OPERATOR(pg_catalog.=) o.rep) "
@@ -285,7 +253,7 @@ crmpool_manage(PG_FUNCTION_ARGS)
 				  colname(rel, owner), deal_expr, qualname, colname(rel, owner)),
 		 1, types, values);
 
-	end_admin(&octx, nestlevel);
+	crmpool_end_admin(&octx, nestlevel);
 	managed_rel_changed(relid);
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
@@ -304,19 +272,22 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	uint64		events;
 
 	(void) managed_rel_get(relid, false);
-	nestlevel = begin_admin(&octx);
+	nestlevel = crmpool_begin_admin(&octx);
 	drop_triggers(relid, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													RelationGetRelationName(rel)));
-	exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	exec("DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	events = SPI_processed;
-	exec("DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	exec("DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	end_admin(&octx, nestlevel);
+	crmpool_admin_exec("DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.duplicate_warning WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_end_admin(&octx, nestlevel);
 	managed_rel_changed(relid);
 	ereport(NOTICE,
 			(errmsg("crmpool no longer manages table %s", RelationGetRelationName(rel)),
-			 errdetail("Its rules, counters, locks and " UINT64_FORMAT " ownership events were removed.",
+			 errdetail("Its rules, counters, locks, identity keys and " UINT64_FORMAT " ownership events were removed.",
 					   events)));
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -146,4 +147,39 @@ crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values, c
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, outvals, outnulls);
 	}
 	SPI_finish();
+}
+
+/*
+ * Administrative work (manage, set_identity): inside an SPI connection, as the extension owner,
+ * with search_path pinned to pg_catalog, pg_temp, so that generated statements (a trigger's WHEN
+ * clause, say) resolve their operators there.  Returns the GUC nest level for crmpool_end_admin.
+ */
+int
+crmpool_begin_admin(OwnerContext *octx)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
+	crmpool_become_owner(octx);
+	return nestlevel;
+}
+
+void
+crmpool_end_admin(OwnerContext *octx, int nestlevel)
+{
+	crmpool_restore_user(octx);
+	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/* Run a statement during administrative work; raises on failure. */
+void
+crmpool_admin_exec(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "crmpool could not run \"%s\": %s", sql, SPI_result_code_string(rc));
 }

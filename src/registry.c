@@ -14,6 +14,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/inval.h"
@@ -34,6 +35,7 @@ static HTAB *registry = NULL;
 static List *retired = NIL;
 static SPIPlanPtr config_plan = NULL;
 static SPIPlanPtr scopes_plan = NULL;
+static SPIPlanPtr identity_plan = NULL;
 
 static void
 registry_invalidate(Datum arg, Oid relid)
@@ -58,6 +60,8 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->lock_row_plan);
 	if (mr->lock_many_plan)
 		SPI_freeplan(mr->lock_many_plan);
+	if (mr->locate_plan)
+		SPI_freeplan(mr->locate_plan);
 	MemoryContextDelete(mr->mcxt);
 }
 
@@ -111,6 +115,25 @@ resolve_column(Oid relid, const char *name, const char *role)
 	return att;
 }
 
+/* Column numbers of a text[] of column names. */
+static AttrNumber *
+resolve_columns(Oid relid, Datum names, const char *role, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			i;
+	AttrNumber *atts;
+
+	deconstruct_array(DatumGetArrayTypeP(names), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	atts = palloc(sizeof(AttrNumber) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+		atts[i] = resolve_column(relid, TextDatumGetCString(elems[i]), role);
+	*n = nelems;
+	return atts;
+}
+
 static ManagedRel *
 load_managed_rel(Oid relid)
 {
@@ -148,6 +171,11 @@ load_managed_rel(Oid relid)
 		scopes_plan = crmpool_keep_plan(
 										"SELECT pool, rep, rules FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1",
 										1, argtypes);
+	if (identity_plan == NULL)
+		identity_plan = crmpool_keep_plan(
+										  "SELECT name_column, phone_columns::pg_catalog.text[], email_columns::pg_catalog.text[] "
+										  "FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1",
+										  1, argtypes);
 
 	if (SPI_execute_plan(config_plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.managed_table");
@@ -217,6 +245,24 @@ load_managed_rel(Oid relid)
 		rules_parse(DatumGetJsonbP(d), scope);
 	}
 	MemoryContextSwitchTo(oldcxt);
+
+	if (SPI_execute_plan(identity_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.identity_config");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		oldcxt = MemoryContextSwitchTo(mcxt);
+		mr->has_identity = true;
+		mr->name_att = resolve_column(relid, column_or_null(tup, desc, 1), "name");
+		mr->phone_atts = resolve_columns(relid, SPI_getbinval(tup, desc, 2, &isnull), "phone",
+										 &mr->nphones);
+		mr->email_atts = resolve_columns(relid, SPI_getbinval(tup, desc, 3, &isnull), "e-mail",
+										 &mr->nemails);
+		MemoryContextSwitchTo(oldcxt);
+	}
 
 	crmpool_restore_user(&octx);
 	SPI_finish();
@@ -322,6 +368,46 @@ managed_lock_many_plan(ManagedRel *mr)
 							  1, (Oid[]) {INT8ARRAYOID});
 	}
 	return mr->lock_many_plan;
+}
+
+/*
+ * Where a customer sits: its owner (if any) and pool, read as the extension owner.  False if
+ * the customer does not exist.  Must be called inside SPI; pool is palloc'd in the caller's
+ * memory (SPI_palloc).
+ */
+bool
+managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner, char **pool)
+{
+	bool		isnull;
+	char	   *p;
+
+	if (mr->locate_plan == NULL)
+	{
+		const char *ownercol = quote_identifier(get_attname(mr->relid, mr->owner_att, false));
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		const char *poolcol = mr->pool_att == InvalidAttrNumber ? "NULL" :
+			quote_identifier(get_attname(mr->relid, mr->pool_att, false));
+
+		mr->locate_plan =
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.text FROM ONLY %s "
+									   "WHERE %s OPERATOR(pg_catalog.=) $1",
+									   ownercol, poolcol, mr->qualname, key),
+							  1, (Oid[]) {INT8OID});
+	}
+	if (SPI_execute_plan(mr->locate_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read customer " INT64_FORMAT, customer);
+	if (SPI_processed == 0)
+		return false;
+	*owner = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*has_owner = !isnull;
+	p = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	*pool = NULL;
+	if (p != NULL)
+	{
+		*pool = SPI_palloc(strlen(p) + 1);
+		strcpy(*pool, p);
+	}
+	return true;
 }
 
 int64

@@ -20,15 +20,19 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "utils/float.h"
 #include "utils/timestamp.h"
 
 #include "crmpool.h"
+#include "normalize.h"
 
 typedef enum RuleType
 {
 	RT_COUNT,					/* whole number >= 0, or null = unlimited */
 	RT_BOOL,
-	RT_INTERVAL					/* interval string >= 0, or null = none */
+	RT_INTERVAL,				/* interval string >= 0, or null = none */
+	RT_POLICY,					/* "block", "warn" or "off" */
+	RT_FRACTION					/* number from 0 to 1, or null = the setting's default */
 } RuleType;
 
 typedef struct RuleDef
@@ -36,7 +40,15 @@ typedef struct RuleDef
 	const char *name;
 	RuleType	type;
 	bool		default_flag;	/* RT_BOOL only */
+	int			default_choice; /* RT_POLICY only */
+	const double *default_real; /* RT_FRACTION only: the setting that holds the default */
 } RuleDef;
+
+static const char *const policy_names[] = {
+	[DEDUP_OFF] = "off",
+	[DEDUP_WARN] = "warn",
+	[DEDUP_BLOCK] = "block",
+};
 
 static const RuleDef rule_defs[NUM_RULE_KEYS] = {
 	[RULE_PRIVATE_CAP] = {"private_cap", RT_COUNT},
@@ -45,6 +57,10 @@ static const RuleDef rule_defs[NUM_RULE_KEYS] = {
 	[RULE_DAILY_CLAIM_LIMIT] = {"daily_claim_limit", RT_COUNT},
 	[RULE_RECLAIM_COOLDOWN] = {"reclaim_cooldown", RT_INTERVAL},
 	[RULE_POOL_HOLDBACK] = {"pool_holdback", RT_INTERVAL},
+	[RULE_DEDUP_PHONE] = {"dedup_phone", RT_POLICY, false, DEDUP_WARN},
+	[RULE_DEDUP_EMAIL] = {"dedup_email", RT_POLICY, false, DEDUP_WARN},
+	[RULE_DEDUP_NAME] = {"dedup_name", RT_POLICY, false, DEDUP_WARN},
+	[RULE_NAME_THRESHOLD] = {"name_threshold", RT_FRACTION, false, 0, &crmpool_name_threshold},
 };
 
 #define LEVELS_KEY "levels"
@@ -94,6 +110,10 @@ parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("rule \"%s\" must be true or false", def->name)));
+		if (def->type == RT_POLICY)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rule \"%s\" must be \"block\", \"warn\" or \"off\"", def->name)));
 		out->isnull = true;
 		return;
 	}
@@ -161,6 +181,36 @@ parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
 							 errmsg("rule \"%s\" must not be negative", def->name),
 							 errdetail("The value given was \"%s\".", str)));
 				out->v.span = *iv;
+				break;
+			}
+		case RT_POLICY:
+			{
+				int			i;
+
+				out->v.choice = -1;
+				if (v->type == jbvString)
+					for (i = 0; i < lengthof(policy_names); i++)
+						if (strlen(policy_names[i]) == (size_t) v->val.string.len &&
+							strncmp(policy_names[i], v->val.string.val, v->val.string.len) == 0)
+							out->v.choice = i;
+				if (out->v.choice < 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("rule \"%s\" must be \"block\", \"warn\" or \"off\"", def->name)));
+				break;
+			}
+		case RT_FRACTION:
+			{
+				double		d = -1;
+
+				if (v->type == jbvNumeric)
+					d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+														   NumericGetDatum(v->val.numeric)));
+				if (v->type != jbvNumeric || !(d >= 0.0 && d <= 1.0))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("rule \"%s\" must be a number from 0 to 1, or null", def->name)));
+				out->v.real = d;
 				break;
 			}
 	}
@@ -347,6 +397,23 @@ rule_flag(const RuleSet *rs, RuleKey key)
 	return rs->key[key].v.flag;
 }
 
+int
+rule_choice(const RuleSet *rs, RuleKey key)
+{
+	if (!rs->key[key].set)
+		return rule_defs[key].default_choice;
+	return rs->key[key].v.choice;
+}
+
+/* A fraction rule, or dflt (a setting's value) when no scope sets it or it is null. */
+double
+rule_real(const RuleSet *rs, RuleKey key, double dflt)
+{
+	if (!rs->key[key].set || rs->key[key].isnull)
+		return dflt;
+	return rs->key[key].v.real;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * SQL-callable functions
  * -------------------------------------------------------------------------------------------*/
@@ -361,6 +428,10 @@ append_value(StringInfo buf, RuleKey key, const RuleValue *v)
 	{
 		if (def->type == RT_BOOL)
 			appendStringInfoString(buf, def->default_flag ? "true" : "false");
+		else if (def->type == RT_POLICY)
+			escape_json(buf, policy_names[def->default_choice]);
+		else if (def->type == RT_FRACTION)
+			appendStringInfo(buf, "%g", *def->default_real);
 		else
 			appendStringInfoString(buf, "null");
 		return;
@@ -380,6 +451,12 @@ append_value(StringInfo buf, RuleKey key, const RuleValue *v)
 			break;
 		case RT_INTERVAL:
 			escape_json(buf, crmpool_interval_text(&v->v.span));
+			break;
+		case RT_POLICY:
+			escape_json(buf, policy_names[v->v.choice]);
+			break;
+		case RT_FRACTION:
+			appendStringInfo(buf, "%g", v->v.real);
 			break;
 	}
 }

@@ -220,6 +220,9 @@ BEGIN
 	DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
 	DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
 	DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.duplicate_warning WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
 	DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
 END;
 $$;

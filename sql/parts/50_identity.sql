@@ -1,0 +1,95 @@
+-- ---------------------------------------------------------------------------------------------
+-- Duplicate detection (查重): identity columns, normalized keys, warnings, search.
+-- Keys live here, not as indexes on the user's table; the identity trigger keeps them current.
+-- ---------------------------------------------------------------------------------------------
+
+-- Which columns identify a customer of a managed table.
+CREATE TABLE crmpool.identity_config (
+	rel				regclass	PRIMARY KEY REFERENCES crmpool.managed_table (rel) ON DELETE CASCADE,
+	name_column		name,
+	phone_columns	name[]		NOT NULL DEFAULT '{}',
+	email_columns	name[]		NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE crmpool.identity_config IS 'Identity columns named with crmpool.set_identity().';
+
+-- Exact keys: normalized phone lines (kind p) and e-mail addresses (kind e).
+CREATE TABLE crmpool.identity_key (
+	rel			regclass	NOT NULL,
+	kind		"char"		NOT NULL,
+	key			text		NOT NULL,
+	customer	bigint		NOT NULL,
+	PRIMARY KEY (rel, kind, key, customer)
+);
+CREATE INDEX identity_key_customer ON crmpool.identity_key (rel, customer);
+COMMENT ON TABLE crmpool.identity_key IS 'Normalized phone (p) and e-mail (e) keys of managed customers.';
+
+-- Company names: the name as written (re-parsed to score a candidate) and the bigram hashes of
+-- its distinctive core, indexed with GIN so fuzzy candidates never need a full scan.
+CREATE TABLE crmpool.identity_name (
+	rel			regclass	NOT NULL,
+	customer	bigint		NOT NULL,
+	name		text		NOT NULL,
+	core		text		NOT NULL,
+	tokens		integer[]	NOT NULL,
+	PRIMARY KEY (rel, customer)
+);
+CREATE INDEX identity_name_tokens ON crmpool.identity_name USING gin (tokens);
+CREATE INDEX identity_name_core ON crmpool.identity_name (rel, core);
+COMMENT ON TABLE crmpool.identity_name IS 'Company names of managed customers and the bigram hashes of their cores.';
+
+-- Duplicates let through under the "warn" policy, for the app to review.
+CREATE TABLE crmpool.duplicate_warning (
+	id			bigint		GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	rel			regclass	NOT NULL,
+	customer	bigint		NOT NULL,
+	existing	bigint		NOT NULL,
+	matched_on	text		NOT NULL,
+	score		real		NOT NULL,
+	at			timestamptz	NOT NULL,
+	actor		text
+);
+CREATE INDEX duplicate_warning_rel ON crmpool.duplicate_warning (rel, at);
+COMMENT ON TABLE crmpool.duplicate_warning IS 'Duplicates inserted under a "warn" policy; read them with crmpool.duplicate_warnings().';
+
+SELECT pg_catalog.pg_extension_config_dump('crmpool.identity_config', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.identity_key', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.identity_name', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.duplicate_warning', '');
+SELECT pg_catalog.pg_extension_config_dump('crmpool.duplicate_warning_id_seq', '');
+REVOKE ALL ON crmpool.identity_config, crmpool.identity_key, crmpool.identity_name,
+	crmpool.duplicate_warning FROM PUBLIC;
+
+CREATE FUNCTION crmpool.set_identity(rel regclass, name_column name DEFAULT NULL,
+									 phone_columns name[] DEFAULT '{}', email_columns name[] DEFAULT '{}')
+RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_set_identity';
+COMMENT ON FUNCTION crmpool.set_identity(regclass, name, name[], name[]) IS
+	'Name the identity columns of a managed table (company name, phones, e-mails) and index the existing rows.';
+
+CREATE FUNCTION crmpool.identity_trigger()
+RETURNS trigger LANGUAGE C
+AS 'MODULE_PATHNAME', 'crmpool_identity_trigger';
+COMMENT ON FUNCTION crmpool.identity_trigger() IS
+	'Keeps the identity keys of a managed table current and applies the duplicate policies.';
+
+CREATE FUNCTION crmpool.find_duplicates(rel regclass, name text DEFAULT NULL, phone text DEFAULT NULL,
+										email text DEFAULT NULL, min_score real DEFAULT NULL)
+RETURNS TABLE(customer bigint, matched_on text, score real, owner bigint, pool text)
+LANGUAGE C CALLED ON NULL INPUT STABLE ROWS 10
+AS 'MODULE_PATHNAME', 'crmpool_find_duplicates';
+COMMENT ON FUNCTION crmpool.find_duplicates(regclass, text, text, text, real) IS
+	'The 查重 screen: existing customers matching a name, phone or e-mail, best first, with where they sit.';
+
+CREATE FUNCTION crmpool.duplicate_groups(rel regclass)
+RETURNS TABLE(group_id bigint, customer bigint, matched_on text)
+LANGUAGE C CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'crmpool_duplicate_groups';
+COMMENT ON FUNCTION crmpool.duplicate_groups(regclass) IS
+	'Groups of likely-same customers already in a table (one pass), for adopting crmpool on dirty data.';
+
+CREATE FUNCTION crmpool.duplicate_warnings(rel regclass)
+RETURNS TABLE(id bigint, customer bigint, existing bigint, matched_on text, score real, at timestamptz, actor text)
+LANGUAGE C CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'crmpool_duplicate_warnings';
+COMMENT ON FUNCTION crmpool.duplicate_warnings(regclass) IS
+	'Duplicates let through under a "warn" policy, newest first.';

@@ -1,0 +1,699 @@
+/*
+ * identity.c: duplicate detection (查重) on every write path.
+ *
+ * crmpool.set_identity() names a managed table's identity columns (a company name, phone and
+ * e-mail columns) and installs the identity trigger.  The trigger normalizes the new row's
+ * values (normalize.h: one canonical phone line, a case-folded e-mail, a parsed company name)
+ * and, inside the inserting transaction, compares them with every other customer's keys:
+ *
+ *   - exact keys (phone, e-mail) through crmpool.identity_key's btree;
+ *   - names through the GIN index on the bigram hashes of their cores, each candidate scored by
+ *     name_similarity (regions, industries, branches and legal forms understood);
+ *
+ * then applies the table's policy per kind (dedup_phone, dedup_email, dedup_name): block raises
+ * CR020 naming the existing customer and where it sits, warn lets the row in with a NOTICE and a
+ * row in crmpool.duplicate_warning, off only keeps the keys (find_duplicates still sees them).
+ *
+ * Races: before comparing, the trigger takes a transaction advisory lock per key (and per name
+ * core), in a fixed order, and compares with the latest snapshot.  Two transactions inserting
+ * the same phone therefore run one after the other, and the second sees the first's committed
+ * key.  The locks come after the customer row (AFTER trigger) and, because "crmpool_identity_row"
+ * sorts before "crmpool_ownership_*", before any rep counter row.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "identity.h"
+
+#define TRIGGER_IDENTITY "crmpool_identity_row"
+#define EQ " OPERATOR(pg_catalog.=) "
+
+typedef enum IdentityStmt
+{
+	ID_EXACT,
+	ID_CANDIDATES,
+	ID_FORGET_KEYS,
+	ID_FORGET_NAME,
+	ID_ADD_KEY,
+	ID_PUT_NAME,
+	ID_WARN,
+	NUM_ID_STMTS
+} IdentityStmt;
+
+static const struct
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[7];
+}			id_defs[NUM_ID_STMTS] = {
+	[ID_EXACT] = {
+		"SELECT customer FROM crmpool.identity_key WHERE rel" EQ "$1 AND kind" EQ "$2 "
+		"AND key" EQ "$3 AND customer OPERATOR(pg_catalog.<>) $4 ORDER BY customer LIMIT $5",
+		5, {REGCLASSOID, CHAROID, TEXTOID, INT8OID, INT4OID}
+	},
+	/* candidates share at least one bigram hash; the GIN index finds them */
+	[ID_CANDIDATES] = {
+		"SELECT customer, name FROM crmpool.identity_name "
+		"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND rel" EQ "$1 "
+		"AND customer OPERATOR(pg_catalog.<>) $3",
+		3, {REGCLASSOID, INT4ARRAYOID, INT8OID}
+	},
+	[ID_FORGET_KEYS] = {
+		"DELETE FROM crmpool.identity_key WHERE rel" EQ "$1 AND customer" EQ "$2",
+		2, {REGCLASSOID, INT8OID}
+	},
+	[ID_FORGET_NAME] = {
+		"DELETE FROM crmpool.identity_name WHERE rel" EQ "$1 AND customer" EQ "$2",
+		2, {REGCLASSOID, INT8OID}
+	},
+	[ID_ADD_KEY] = {
+		"INSERT INTO crmpool.identity_key (rel, kind, key, customer) VALUES ($1, $2, $3, $4) "
+		"ON CONFLICT DO NOTHING",
+		4, {REGCLASSOID, CHAROID, TEXTOID, INT8OID}
+	},
+	[ID_PUT_NAME] = {
+		"INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) VALUES ($1, $2, $3, $4, $5) "
+		"ON CONFLICT (rel, customer) DO UPDATE SET name = excluded.name, core = excluded.core, "
+		"tokens = excluded.tokens",
+		5, {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID}
+	},
+	[ID_WARN] = {
+		"INSERT INTO crmpool.duplicate_warning (rel, customer, existing, matched_on, score, at, actor) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		7, {REGCLASSOID, INT8OID, INT8OID, TEXTOID, FLOAT4OID, TIMESTAMPTZOID, TEXTOID}
+	},
+};
+
+static SPIPlanPtr id_plans[NUM_ID_STMTS];
+
+static void
+id_run(IdentityStmt stmt, Datum *values, const char *nulls, bool latest, long count)
+{
+	int			rc;
+
+	if (id_plans[stmt] == NULL)
+		id_plans[stmt] = crmpool_keep_plan(id_defs[stmt].sql, id_defs[stmt].nargs,
+										   (Oid *) id_defs[stmt].argtypes);
+	if (latest)
+		rc = SPI_execute_snapshot(id_plans[stmt], values, nulls, GetLatestSnapshot(),
+								  InvalidSnapshot, false, false, count);
+	else
+		rc = SPI_execute_plan(id_plans[stmt], values, nulls, false, count);
+	if (rc < 0)
+		elog(ERROR, "crmpool identity statement failed: %s", SPI_result_code_string(rc));
+}
+
+const char *
+identity_kind_name(char kind)
+{
+	switch (kind)
+	{
+		case IDENTITY_KIND_PHONE:
+			return "phone";
+		case IDENTITY_KIND_EMAIL:
+			return "email";
+		default:
+			return "name";
+	}
+}
+
+/* The effective name threshold: the rule, else crmpool.name_threshold. */
+double
+identity_threshold(const RuleSet *rules)
+{
+	return rule_real(rules, RULE_NAME_THRESHOLD, crmpool_name_threshold);
+}
+
+void
+identity_add_key(IdentityKeys *ik, char kind, char *key)
+{
+	int			i;
+
+	if (key == NULL || ik->nkeys >= IDENTITY_MAX_KEYS)
+		return;
+	for (i = 0; i < ik->nkeys; i++)
+		if (ik->kinds[i] == kind && strcmp(ik->keys[i], key) == 0)
+			return;
+	ik->kinds[ik->nkeys] = kind;
+	ik->keys[ik->nkeys] = key;
+	ik->nkeys++;
+}
+
+void
+identity_set_name(IdentityKeys *ik, const char *name, int len)
+{
+	crmpool_company_parse(name, len, &ik->parsed);
+	if (ik->parsed.ncore == 0)
+		return;
+	ik->has_name = true;
+	ik->name = pnstrdup(name, len);
+	ik->ntokens = crmpool_company_bigrams(&ik->parsed, &ik->tokens);
+}
+
+/* A column's value as text (NULL when null). */
+static char *
+column_text(HeapTuple tup, TupleDesc desc, AttrNumber att, int *len)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att, desc, &isnull);
+	Oid			type = TupleDescAttr(desc, att - 1)->atttypid;
+	char	   *s;
+
+	if (isnull)
+		return NULL;
+	if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID)
+	{
+		text	   *t = DatumGetTextPP(d);
+
+		*len = VARSIZE_ANY_EXHDR(t);
+		return VARDATA_ANY(t);
+	}
+	else
+	{
+		Oid			out;
+		bool		isvarlena;
+
+		getTypeOutputInfo(type, &out, &isvarlena);
+		s = OidOutputFunctionCall(out, d);
+		*len = strlen(s);
+		return s;
+	}
+}
+
+static void
+keys_from_row(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+{
+	int			i;
+	int			len;
+	char	   *s;
+
+	memset(ik, 0, sizeof(IdentityKeys));
+	for (i = 0; i < mr->nphones; i++)
+		if ((s = column_text(tup, desc, mr->phone_atts[i], &len)) != NULL)
+			identity_add_key(ik, IDENTITY_KIND_PHONE, crmpool_phone_canonical(s, len, NULL));
+	for (i = 0; i < mr->nemails; i++)
+		if ((s = column_text(tup, desc, mr->email_atts[i], &len)) != NULL)
+			identity_add_key(ik, IDENTITY_KIND_EMAIL, crmpool_email_canonical(s, len));
+	if (mr->name_att != InvalidAttrNumber &&
+		(s = column_text(tup, desc, mr->name_att, &len)) != NULL)
+		identity_set_name(ik, s, len);
+}
+
+static bool
+keys_equal(const IdentityKeys *a, const IdentityKeys *b)
+{
+	int			i;
+
+	if (a->nkeys != b->nkeys || a->has_name != b->has_name)
+		return false;
+	for (i = 0; i < a->nkeys; i++)
+		if (a->kinds[i] != b->kinds[i] || strcmp(a->keys[i], b->keys[i]) != 0)
+			return false;
+	return !a->has_name || strcmp(a->name, b->name) == 0;
+}
+
+int
+identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
+					   IdentityMatch *out, int max)
+{
+	Datum		v[5] = {ObjectIdGetDatum(relid), CharGetDatum(kind), CStringGetTextDatum(key),
+	Int64GetDatum(exclude), Int32GetDatum(max)};
+	uint64		i;
+
+	id_run(ID_EXACT, v, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		out[i].customer = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		out[i].kind = kind;
+		out[i].score = 1.0f;
+		out[i].name = NULL;
+	}
+	return (int) SPI_processed;
+}
+
+/*
+ * Existing customers whose names score at least min_score against ik's name, best first.
+ * Candidates come from the GIN index; each is parsed again and scored.
+ */
+int
+identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double min_score,
+					  IdentityMatch **out)
+{
+	ArrayType  *tokens;
+	Datum	   *elems;
+	int			i;
+	int			n = 0;
+	uint64		k;
+	IdentityMatch *matches;
+
+	*out = NULL;
+	if (!ik->has_name || ik->ntokens == 0)
+		return 0;
+	elems = palloc(sizeof(Datum) * ik->ntokens);
+	for (i = 0; i < ik->ntokens; i++)
+		elems[i] = Int32GetDatum(ik->tokens[i]);
+	tokens = construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT);
+
+	id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), PointerGetDatum(tokens), Int64GetDatum(exclude)},
+		   NULL, true, 0);
+	matches = SPI_palloc(sizeof(IdentityMatch) * Max(SPI_processed, 1));
+	for (k = 0; k < SPI_processed; k++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[k];
+		bool		isnull;
+		text	   *name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		CompanyName other;
+		float4		score;
+
+		crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &other);
+		score = crmpool_company_similarity(&ik->parsed, &other);
+		if (score < min_score || score <= 0.0f)
+			continue;
+		matches[n].customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		matches[n].kind = 'n';
+		matches[n].score = score;
+		matches[n].name = SPI_palloc(VARSIZE_ANY_EXHDR(name) + 1);
+		memcpy(matches[n].name, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+		matches[n].name[VARSIZE_ANY_EXHDR(name)] = '\0';
+		n++;
+	}
+	/* best first, then lowest customer id: a stable answer */
+	for (i = 1; i < n; i++)
+	{
+		IdentityMatch m = matches[i];
+		int			j = i - 1;
+
+		while (j >= 0 && (matches[j].score < m.score ||
+						  (matches[j].score == m.score && matches[j].customer > m.customer)))
+		{
+			matches[j + 1] = matches[j];
+			j--;
+		}
+		matches[j + 1] = m;
+	}
+	*out = matches;
+	return n;
+}
+
+/*
+ * Serialize writers of the same key: a transaction advisory lock per key of ik and of also (the
+ * keys an update gives up; may be NULL), all in one fixed order so that two writers with several
+ * keys cannot deadlock.
+ */
+static void
+lock_keys(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
+{
+	uint32		hashes[2 * (IDENTITY_MAX_KEYS + 1)];
+	uint16		kinds[2 * (IDENTITY_MAX_KEYS + 1)];
+	int			n = 0;
+	int			i,
+				j,
+				set;
+
+	for (set = 0; set < 2; set++)
+	{
+		const IdentityKeys *k = set == 0 ? ik : also;
+
+		if (k == NULL)
+			continue;
+		for (i = 0; i < k->nkeys; i++)
+		{
+			hashes[n] = hash_bytes((const unsigned char *) k->keys[i], strlen(k->keys[i]));
+			kinds[n++] = (uint16) k->kinds[i];
+		}
+		if (k->has_name)
+		{
+			hashes[n] = hash_bytes((const unsigned char *) k->parsed.core, strlen(k->parsed.core));
+			kinds[n++] = (uint16) 'n';
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint32		best = i;
+		LOCKTAG		tag;
+
+		for (j = i + 1; j < n; j++)
+			if (kinds[j] < kinds[best] || (kinds[j] == kinds[best] && hashes[j] < hashes[best]))
+				best = j;
+		if (best != (uint32) i)
+		{
+			uint32		h = hashes[i];
+			uint16		k = kinds[i];
+
+			hashes[i] = hashes[best];
+			kinds[i] = kinds[best];
+			hashes[best] = h;
+			kinds[best] = k;
+		}
+		/* field4 0x4300 + kind: apart from the 1 and 2 used by pg_advisory_lock */
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) relid, hashes[i], 0x4300 + kinds[i]);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	}
+}
+
+static char *
+where_it_sits(ManagedRel *mr, int64 customer)
+{
+	bool		has_owner;
+	int64		owner;
+	char	   *pool;
+
+	if (!managed_locate(mr, customer, &has_owner, &owner, &pool))
+		return pstrdup("it is being deleted");
+	if (has_owner)
+		return pool ? psprintf("it is owned by rep " INT64_FORMAT " (pool \"%s\")", owner, pool)
+			: psprintf("it is owned by rep " INT64_FORMAT, owner);
+	return pool ? psprintf("it is in the public pool \"%s\"", pool)
+		: pstrdup("it is in the public pool");
+}
+
+static void
+react(ManagedRel *mr, int policy, int64 customer, const IdentityMatch *m, const char *what)
+{
+	char	   *sits = where_it_sits(mr, m->customer);
+	const char *kind = identity_kind_name(m->kind);
+
+	if (policy == DEDUP_BLOCK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_DUPLICATE),
+				 errmsg("customer " INT64_FORMAT " duplicates customer " INT64_FORMAT " by %s",
+						customer, m->customer, kind),
+				 errdetail("Customer " INT64_FORMAT " of table %s has %s; %s.",
+						   m->customer, get_rel_name(mr->relid), what, sits),
+				 errhint("Work with the existing customer, or set dedup_%s to \"warn\" with crmpool.set_rules().",
+						 kind)));
+	ereport(NOTICE,
+			(errcode(ERRCODE_CRMPOOL_DUPLICATE),
+			 errmsg("customer " INT64_FORMAT " may duplicate customer " INT64_FORMAT " by %s",
+					customer, m->customer, kind),
+			 errdetail("Customer " INT64_FORMAT " of table %s has %s; %s.",
+					   m->customer, get_rel_name(mr->relid), what, sits)));
+	id_run(ID_WARN, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer),
+			   Int64GetDatum(m->customer), CStringGetTextDatum(kind), Float4GetDatum(m->score),
+			   TimestampTzGetDatum(crmpool_now()), CStringGetTextDatum(crmpool_actor_name())},
+		   NULL, false, 0);
+}
+
+static void
+forget(Oid relid, int64 customer)
+{
+	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
+
+	id_run(ID_FORGET_KEYS, v, NULL, false, 0);
+	id_run(ID_FORGET_NAME, v, NULL, false, 0);
+}
+
+static void
+store(Oid relid, int64 customer, const IdentityKeys *ik)
+{
+	int			i;
+
+	for (i = 0; i < ik->nkeys; i++)
+		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
+				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer)}, NULL, false, 0);
+	if (ik->has_name)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * Max(ik->ntokens, 1));
+
+		for (i = 0; i < ik->ntokens; i++)
+			elems[i] = Int32GetDatum(ik->tokens[i]);
+		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core),
+				   PointerGetDatum(construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT))},
+			   NULL, false, 0);
+	}
+}
+
+/*
+ * Check one customer's new keys against everyone else's, then make them its keys.  The caller
+ * has locked the keys (and any keys the customer gives up).
+ */
+static void
+check_and_store(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *rules,
+				bool replace)
+{
+	int			i;
+
+	for (i = 0; i < ik->nkeys; i++)
+	{
+		int			policy = rule_choice(rules, ik->kinds[i] == IDENTITY_KIND_PHONE ?
+										 RULE_DEDUP_PHONE : RULE_DEDUP_EMAIL);
+		IdentityMatch m;
+
+		if (policy != DEDUP_OFF &&
+			identity_exact_matches(mr->relid, ik->kinds[i], ik->keys[i], customer, &m, 1) > 0)
+			react(mr, policy, customer, &m,
+				  psprintf("the same %s %s", identity_kind_name(ik->kinds[i]), ik->keys[i]));
+	}
+	if (ik->has_name && rule_choice(rules, RULE_DEDUP_NAME) != DEDUP_OFF)
+	{
+		IdentityMatch *m;
+
+		if (identity_name_matches(mr->relid, ik, customer, identity_threshold(rules), &m) > 0)
+			react(mr, rule_choice(rules, RULE_DEDUP_NAME), customer, &m[0],
+				  psprintf("the name \"%s\", %.0f%% like \"%s\"", m[0].name,
+						   m[0].score * 100.0, ik->name));
+	}
+	if (replace)
+		forget(mr->relid, customer);
+	store(mr->relid, customer, ik);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_identity_trigger);
+Datum
+crmpool_identity_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	ManagedRel *mr;
+	HeapTuple	tup;
+	OwnerContext octx;
+	IdentityKeys ik;
+	IdentityKeys lock_both;
+	int64		customer;
+	bool		isnull;
+
+	memset(&lock_both, 0, sizeof(lock_both));
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "crmpool.identity_trigger() must be an AFTER ROW trigger");
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	mr = managed_rel_get(RelationGetRelid(rel), false);
+	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	customer = managed_int_value(mr->key_type, heap_getattr(tup, mr->key_att, desc, &isnull));
+
+	/*
+	 * Keys a customer gives up (deleted, or changed by an update) are locked too, so that a
+	 * concurrent writer of the same key waits to see whether they are really given up.
+	 */
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		if (mr->has_identity)
+			keys_from_row(mr, tup, desc, &ik);
+		ledger_begin(&octx);
+		if (mr->has_identity)
+			lock_keys(mr->relid, &ik, NULL);
+		forget(mr->relid, customer);
+		ledger_end(&octx);
+		return PointerGetDatum(NULL);
+	}
+	if (!mr->has_identity)
+		return PointerGetDatum(NULL);
+
+	keys_from_row(mr, tup, desc, &ik);
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		IdentityKeys old;
+
+		keys_from_row(mr, td->tg_trigtuple, desc, &old);
+		if (keys_equal(&old, &ik))
+			return PointerGetDatum(NULL);
+		lock_both = old;
+	}
+
+	{
+		RuleSet		rules;
+		int64		owner = 0;
+		Datum		d = heap_getattr(tup, mr->owner_att, desc, &isnull);
+
+		if (!isnull)
+			owner = managed_int_value(mr->owner_type, d);
+		rules_effective(mr->nscopes, mr->scopes, managed_pool_text(mr, tup, desc), !isnull, owner,
+						NULL, &rules);
+		ledger_begin(&octx);
+		lock_keys(mr->relid, &ik, &lock_both);
+		check_and_store(mr, customer, &ik, &rules, TRIGGER_FIRED_BY_UPDATE(td->tg_event));
+		ledger_end(&octx);
+	}
+	return PointerGetDatum(NULL);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * set_identity
+ * -------------------------------------------------------------------------------------------*/
+
+/* A column of rel named as an identity column; returns its name. */
+static char *
+identity_column(Relation rel, const char *name, const char *role, bool text_only)
+{
+	AttrNumber	att = get_attnum(RelationGetRelid(rel), name);
+	Oid			type;
+
+	if (att == InvalidAttrNumber || att < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						name, RelationGetRelationName(rel)),
+				 errdetail("It was given as a %s column.", role)));
+	type = get_atttype(RelationGetRelid(rel), att);
+	if (text_only && type != TEXTOID && type != VARCHAROID && type != BPCHAROID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" must be text, varchar or char", role, name),
+				 errdetail("It is of type %s.", format_type_be(type))));
+	return pstrdup(name);
+}
+
+static List *
+identity_columns(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role,
+				 bool text_only)
+{
+	List	   *names = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	if (PG_ARGISNULL(argno))
+		return NIL;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+					  &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s columns must not contain null", role)));
+		names = lappend(names, identity_column(rel, NameStr(*DatumGetName(elems[i])), role, text_only));
+	}
+	return names;
+}
+
+/* "a, b" of quoted identifiers, or "ARRAY['a', 'b']::name[]" of literals. */
+static char *
+column_sql(List *names, bool as_array)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	if (as_array)
+		appendStringInfoString(&buf, "ARRAY[");
+	foreach(lc, names)
+		appendStringInfo(&buf, "%s%s", lc == list_head(names) ? "" : ", ",
+						 as_array ? quote_literal_cstr(lfirst(lc)) : quote_identifier(lfirst(lc)));
+	if (as_array)
+		appendStringInfoString(&buf, "]::pg_catalog.name[]");
+	return buf.data;
+}
+
+/*
+ * Name the identity columns and index what is already there.  Existing duplicates are not
+ * refused (crmpool.duplicate_groups() shows them); from now on every write is checked.
+ */
+PG_FUNCTION_INFO_V1(crmpool_set_identity);
+Datum
+crmpool_set_identity(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Relation	rel;
+	ManagedRel *mr;
+	const char *key;
+	char	   *name = NULL;
+	List	   *phones;
+	List	   *emails;
+	List	   *watched;
+	OwnerContext octx;
+	int			nestlevel;
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1];
+	ListCell   *lc;
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	relid = PG_GETARG_OID(0);
+	rel = relation_open(relid, ShareRowExclusiveLock);
+	crmpool_require_owner(relid);
+	mr = managed_rel_get(relid, false);
+	key = quote_identifier(get_attname(relid, mr->key_att, false));
+	if (!PG_ARGISNULL(1))
+		name = identity_column(rel, NameStr(*PG_GETARG_NAME(1)), "name", true);
+	phones = identity_columns(fcinfo, 2, rel, "phone", false);
+	emails = identity_columns(fcinfo, 3, rel, "e-mail", true);
+	watched = list_concat(list_concat(name ? list_make1(name) : NIL, list_copy(phones)), list_copy(emails));
+	values[0] = ObjectIdGetDatum(relid);
+
+	nestlevel = crmpool_begin_admin(&octx);
+	crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_config AS c (rel, name_column, phone_columns, email_columns) "
+								"VALUES ($1, %s, %s, %s) ON CONFLICT (rel) DO UPDATE SET "
+								"name_column = excluded.name_column, phone_columns = excluded.phone_columns, "
+								"email_columns = excluded.email_columns",
+								name ? quote_literal_cstr(name) : "NULL",
+								column_sql(phones, true), column_sql(emails, true)),
+					   1, types, values);
+	if (OidIsValid(get_trigger_oid(relid, TRIGGER_IDENTITY, true)))
+		crmpool_admin_exec(psprintf("DROP TRIGGER %s ON %s", TRIGGER_IDENTITY, mr->qualname),
+						   0, NULL, NULL);
+	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+
+	if (watched != NIL)
+		crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE OR UPDATE OF %s ON %s "
+									"FOR EACH ROW EXECUTE FUNCTION crmpool.identity_trigger()",
+									TRIGGER_IDENTITY, column_sql(watched, false), mr->qualname),
+						   0, NULL, NULL);
+
+	/* Index the rows already there, with the same normalizers the trigger uses. */
+	foreach(lc, phones)
+		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
+									"SELECT $1, 'p', k, c FROM (SELECT %s::pg_catalog.int8 AS c, "
+									"crmpool.normalize_phone(%s::pg_catalog.text) AS k FROM ONLY %s) s "
+									"WHERE k IS NOT NULL ON CONFLICT DO NOTHING",
+									key, quote_identifier(lfirst(lc)), mr->qualname),
+						   1, types, values);
+	foreach(lc, emails)
+		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
+									"SELECT $1, 'e', k, c FROM (SELECT %s::pg_catalog.int8 AS c, "
+									"crmpool.normalize_email(%s::pg_catalog.text) AS k FROM ONLY %s) s "
+									"WHERE k IS NOT NULL ON CONFLICT DO NOTHING",
+									key, quote_identifier(lfirst(lc)), mr->qualname),
+						   1, types, values);
+	if (name)
+		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) "
+									"SELECT $1, c, n, core, crmpool.name_bigrams(n) FROM "
+									"(SELECT %s::pg_catalog.int8 AS c, %s::pg_catalog.text AS n, "
+									" crmpool.company_core(%s::pg_catalog.text) AS core FROM ONLY %s) s "
+									"WHERE core OPERATOR(pg_catalog.<>) ''",
+									key, quote_identifier(name), quote_identifier(name), mr->qualname),
+						   1, types, values);
+	crmpool_end_admin(&octx, nestlevel);
+	managed_rel_changed(relid);
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}

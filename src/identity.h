@@ -1,0 +1,47 @@
+/*
+ * identity.h: the duplicate-detection module's internal interface (identity.c, dedup_search.c).
+ */
+#ifndef CRMPOOL_IDENTITY_H
+#define CRMPOOL_IDENTITY_H
+
+#include "crmpool.h"
+#include "normalize.h"
+
+#define IDENTITY_KIND_PHONE 'p'
+#define IDENTITY_KIND_EMAIL 'e'
+#define IDENTITY_MAX_KEYS 32
+
+/* What identifies one customer: normalized exact keys and the parsed company name. */
+typedef struct IdentityKeys
+{
+	int			nkeys;
+	char		kinds[IDENTITY_MAX_KEYS];
+	char	   *keys[IDENTITY_MAX_KEYS];
+	bool		has_name;		/* a name with a distinctive core */
+	char	   *name;
+	CompanyName parsed;
+	int32	   *tokens;
+	int			ntokens;
+} IdentityKeys;
+
+/* A match against an existing customer. */
+typedef struct IdentityMatch
+{
+	int64		customer;
+	char		kind;			/* IDENTITY_KIND_* or 'n' for the name */
+	float4		score;
+	char	   *name;			/* name matches: the existing customer's name */
+} IdentityMatch;
+
+extern void identity_add_key(IdentityKeys *ik, char kind, char *key);
+extern void identity_set_name(IdentityKeys *ik, const char *name, int len);
+extern const char *identity_kind_name(char kind);
+extern double identity_threshold(const RuleSet *rules);
+
+/* Inside a ledger session (SPI, extension owner). */
+extern int	identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
+								   IdentityMatch *out, int max);
+extern int	identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude,
+								  double min_score, IdentityMatch **out);
+
+#endif							/* CRMPOOL_IDENTITY_H */
