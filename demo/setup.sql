@@ -55,6 +55,10 @@ SELECT crmpool.set_rules('crm.customers', '{"private_cap": 55, "daily_claim_limi
 SELECT crmpool.set_rules('crm.customers', '{"pool_holdback": null}', pool => 'key accounts');
 SELECT crmpool.set_rules('crm.customers', '{"private_cap": 80}', rep => 1);
 
+-- Duplicate detection on the company name and phone; block duplicate phones and companies.
+SELECT crmpool.set_identity('crm.customers', 'name', '{phone}');
+SELECT crmpool.set_rules('crm.customers', '{"dedup_phone": "block", "dedup_name": "block"}');
+
 -- The race script records every attempt's outcome.
 CREATE TABLE crm.attempts (rep int, customer bigint, outcome text);
 

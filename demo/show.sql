@@ -42,6 +42,27 @@ UPDATE crm.customers SET owner_id = 7 WHERE id = 2002;
 UPDATE crm.customers SET owner_id = NULL WHERE id = 305;
 \set ON_ERROR_STOP 1
 
+\echo '=== Duplicate detection (查重): the same company or phone, however it is written ==='
+\set ON_ERROR_STOP 0
+SELECT id, name, phone FROM crm.customers WHERE id IN (24, 2004);
+\echo '-- the 查重 screen: customer 24 with its region in brackets, and customer 2004''s phone written another way'
+SELECT * FROM crmpool.find_duplicates('crm.customers',
+	name => (SELECT regexp_replace(name, '^北京(.*?)(科技|贸易|物流|生物科技|文化传媒|餐饮管理|教育科技|电子|建筑工程|医疗器械)', '\1（北京）\2')
+			 FROM crm.customers WHERE id = 24));
+SELECT * FROM crmpool.find_duplicates('crm.customers',
+	phone => (SELECT '0086 ' || substr(replace(phone, ' ', ''), 4) FROM crm.customers WHERE id = 2004));
+\echo '-- an import that would create them is refused inside its transaction'
+INSERT INTO crm.customers (id, name, pool)
+SELECT 40001, regexp_replace(name, '^北京(.*?)(科技|贸易|物流|生物科技|文化传媒|餐饮管理|教育科技|电子|建筑工程|医疗器械)', '\1（北京）\2'), 'general'
+FROM crm.customers WHERE id = 24;
+INSERT INTO crm.customers (id, name, phone, pool)
+SELECT 40002, 'Some New Buyer Ltd.', '(86)' || substr(replace(phone, ' ', ''), 4), 'general' FROM crm.customers WHERE id = 2004;
+\echo '-- a different branch office of the same company is a different customer'
+INSERT INTO crm.customers (id, name, pool)
+SELECT 40003, name || '杭州分公司', 'general' FROM crm.customers WHERE id = 24;
+SELECT id, name FROM crm.customers WHERE id >= 40001;
+\set ON_ERROR_STOP 1
+
 \echo '=== A customer''s exact ownership history (crmpool.history) ==='
 SELECT crmpool.claim('crm.customers', 2003, 1);
 SELECT crmpool.transfer('crm.customers', 2003, 1, 2);
