@@ -3,13 +3,12 @@
 #
 # pgbench runs a weighted mix of one-operation transactions on random customers and reps:
 # claim, claim_many, release, assign, transfer, lock, unlock, and plain UPDATE / INSERT / DELETE
-# of the owner (checked by the trigger under crmpool.direct_writes = enforce), some of them at
+# of the owner (checked by the trigger under crmpool.direct_writes = enforce), single-row and
+# set-based (several customers of several reps in one statement), some of them at
 # REPEATABLE READ or SERIALIZABLE with retries.  Every operation goes through oracle_try()
 # (001_oracle_setup.sql), which records crmpool's refusals (class CR) and raises anything else,
 # so an unexpected error aborts its client and fails the run.  pgbench also retries deadlocks,
 # so the server log is searched for them; retried serialization failures are correct answers.
-#
-# Multi-row ownership statements are left out: they can deadlock today (test/pending/README.md).
 use strict;
 use warnings;
 
@@ -33,7 +32,8 @@ $node->safe_psql('postgres', slurp_file(dirname(__FILE__) . '/001_oracle_setup.s
 my %weights = (
 	claim => 12, claim_pool => 12, claim_many => 6, release => 10, assign => 6,
 	transfer => 8, lock => 8, unlock => 4, update => 6, update_null => 4,
-	insert => 5, delete => 3, deal => 4);
+	insert => 5, delete => 3, deal => 4,
+	multi_release => 3, multi_assign => 3, multi_deal => 2, multi_insert => 2);
 my @mixes = (
 	[ '', undef, \%weights ],
 	[ 'rr_', 'REPEATABLE READ', { claim => 6, transfer => 3, release => 3 } ],

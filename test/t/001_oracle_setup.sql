@@ -95,6 +95,23 @@ BEGIN
 	WHEN 'deal' THEN
 		UPDATE customers SET has_deal = NOT has_deal WHERE id = c;
 		done := FOUND;
+	-- set-based statements touching several reps at once (imports, scripts, admin fixes)
+	WHEN 'multi_release' THEN
+		UPDATE customers SET owner_id = NULL WHERE id IN (c, c + 7, c + 13) AND owner_id IS NOT NULL;
+		done := FOUND;
+	WHEN 'multi_assign' THEN
+		UPDATE customers SET owner_id = CASE id % 3 WHEN 0 THEN r WHEN 1 THEN other ELSE (r + 6) % 20 + 1 END
+		WHERE id IN (c, c + 5, c + 11);
+		done := FOUND;
+	WHEN 'multi_deal' THEN
+		UPDATE customers SET has_deal = NOT has_deal WHERE id BETWEEN c AND c + 4;
+		done := FOUND;
+	WHEN 'multi_insert' THEN
+		INSERT INTO customers (id, owner_id, name)
+		SELECT c + 3000 + 2100 * g, CASE WHEN g > 0 THEN (r + g * 3) % 20 + 1 END, 'imported ' || c
+		FROM generate_series(0, 2) g
+		ON CONFLICT (id) DO NOTHING;
+		done := FOUND;
 	END CASE;
 	INSERT INTO oracle_outcome VALUES (op, CASE WHEN done THEN 'ok' ELSE 'noop' END);
 EXCEPTION WHEN OTHERS THEN
