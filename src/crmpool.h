@@ -89,6 +89,7 @@ extern const char *crmpool_actor_name(void);
 extern void crmpool_require_owner(Oid relid);
 extern void crmpool_require_select(Oid relid);
 extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
+extern void crmpool_init_srf(FunctionCallInfo fcinfo);
 extern void crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan,
 								  Datum *values, const char *nulls);
 extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);

@@ -139,11 +139,7 @@ crmpool_find_duplicates(PG_FUNCTION_ARGS)
 					 errmsg("min_score must be from 0 to 1")));
 	}
 
-#if PG_VERSION_NUM >= 160000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
+	crmpool_init_srf(fcinfo);
 
 	ledger_begin(&octx);
 	all = palloc(sizeof(IdentityMatch) * (ik.nkeys * MAX_EXACT + 1));
@@ -403,11 +399,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	int			i;
 
 	rules_effective(mr->nscopes, mr->scopes, NULL, false, 0, NULL, &rules);
-#if PG_VERSION_NUM >= 160000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
+	crmpool_init_srf(fcinfo);
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);

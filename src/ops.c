@@ -160,11 +160,7 @@ crmpool_claim_many(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("customers must not contain null")));
 
-#if PG_VERSION_NUM >= 160000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
+	crmpool_init_srf(fcinfo);
 
 	SPI_connect();
 	if (SPI_execute_plan(managed_lock_many_plan(mr), (Datum[]) {PointerGetDatum(arr)}, NULL,

@@ -109,6 +109,17 @@ crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* Set up the calling set-returning function's result in materialize mode. */
+void
+crmpool_init_srf(FunctionCallInfo fcinfo)
+{
+#if PG_VERSION_NUM >= 160000
+	InitMaterializedSRF(fcinfo, 0);
+#else
+	SetSingleFuncCall(fcinfo, 0);
+#endif
+}
+
 /*
  * Run a read-only plan as the extension owner and return its rows as the calling set-returning
  * function's result (materialize mode).  The plan's columns must match the function's result.
@@ -121,11 +132,7 @@ crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values, c
 	uint64		i;
 	int			rc;
 
-#if PG_VERSION_NUM >= 160000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
+	crmpool_init_srf(fcinfo);
 
 	SPI_connect();
 	crmpool_become_owner(&octx);
