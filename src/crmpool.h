@@ -13,6 +13,8 @@
  *   ops.c        claim, claim_many, release, assign, transfer, lock, unlock
  *   manage.c     manage / unmanage: attaching crmpool to a user's table
  *   history.c    history, owner_at, rep_load, ownership_log readers
+ *   recycle.c    recycling: due times, follow-ups, warnings, recycle batches
+ *   worker.c     background worker: launcher and per-database maintenance runs
  */
 #ifndef CRMPOOL_H
 #define CRMPOOL_H
@@ -20,9 +22,11 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
 
@@ -79,9 +83,22 @@ typedef struct OwnerContext
 extern void crmpool_become_owner(OwnerContext *ctx);
 extern void crmpool_restore_user(OwnerContext *ctx);
 extern const char *crmpool_actor_name(void);
+extern bool crmpool_is_owner(Oid relid);
 extern void crmpool_require_owner(Oid relid);
 extern void crmpool_require_select(Oid relid);
 extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
+
+/* A fixed statement of one of crmpool's statement tables; its plan is kept once prepared. */
+typedef struct CrmpoolStmt
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+} CrmpoolStmt;
+
+extern SPIPlanPtr crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot);
+extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values,
+							 const char *nulls, bool latest);
 extern void crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan,
 								  Datum *values, const char *nulls);
 extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
@@ -95,6 +112,10 @@ typedef enum RuleKey
 	RULE_DAILY_CLAIM_LIMIT,
 	RULE_RECLAIM_COOLDOWN,
 	RULE_POOL_HOLDBACK,
+	RULE_RECYCLE_NO_FOLLOWUP,
+	RULE_RECYCLE_NO_DEAL,
+	RULE_RECYCLE_EXEMPT_DEALS,
+	RULE_WARN_BEFORE,
 	NUM_RULE_KEYS
 } RuleKey;
 
@@ -135,6 +156,9 @@ extern void rules_effective(int nscopes, const RuleScope *scopes, const char *po
 extern bool rule_limit(const RuleSet *rs, RuleKey key, int64 *limit);
 extern bool rule_span(const RuleSet *rs, RuleKey key, Interval *span);
 extern bool rule_flag(const RuleSet *rs, RuleKey key);
+extern bool rules_recycle(int nscopes, const RuleScope *scopes);
+extern bool rules_touch_due(const RuleScope *scope);
+extern bool rules_key_touches_due(const char *name);
 
 /* registry.c */
 typedef struct ManagedRel
@@ -149,14 +173,21 @@ typedef struct ManagedRel
 	Oid			pool_type;
 	Oid			pool_out;		/* output function of pool_type */
 	AttrNumber	followup_att;
+	Oid			followup_type;	/* TIMESTAMPTZOID, TIMESTAMPOID or DATEOID */
 	AttrNumber	deal_att;
 	Oid			deal_type;
+	AttrNumber	level_att;		/* InvalidAttrNumber: no customer levels */
+	Oid			level_out;		/* output function of the level column's type */
 	/* plans on the user's table, prepared on first use; parameters are bigint */
 	SPIPlanPtr	set_owner_plan; /* UPDATE ONLY t SET owner = $2 WHERE key = $1 */
-	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
+	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool, row FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
+	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
+	SPIPlanPtr	pick_plan;		/* recycle.c: lock the next due customers */
+	int			pick_batch;		/* the batch size pick_plan was prepared for */
 	int			nscopes;
 	RuleScope  *scopes;
+	bool		recycles;		/* some scope sets a recycle period */
 	MemoryContext mcxt;
 } ManagedRel;
 
@@ -166,8 +197,14 @@ extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern int64 managed_int_value(Oid type, Datum d);
+extern bool managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner);
+extern int64 managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern char *managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
+extern void managed_row_tuple(Datum row, HeapTupleData *tuple);
+extern HeapTuple managed_row_from_datum(Datum row, TupleDesc *desc);
 
 /* ledger.c */
 typedef struct RepCounts
@@ -180,6 +217,7 @@ typedef struct RepCounts
 
 extern void ledger_begin(OwnerContext *octx);
 extern void ledger_end(OwnerContext *octx);
+extern void ledger_set_actor(const char *actor);
 extern void ledger_gain(Oid relid, int64 rep, bool deal, bool is_claim, DateADT today,
 						RepCounts *after);
 extern void ledger_lose(Oid relid, int64 rep, bool deal, bool was_locked);
@@ -191,6 +229,7 @@ extern bool ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampT
 extern bool ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at);
 extern bool ledger_drop_lock(Oid relid, int64 customer);
 extern bool ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered);
+extern bool ledger_spell_start(Oid relid, int64 customer, TimestampTz *since);
 extern bool ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost);
 extern void ledger_truncate(Oid relid, TimestampTz at);
 
@@ -201,6 +240,7 @@ typedef enum OwnershipOp
 	OP_RELEASE,
 	OP_ASSIGN,
 	OP_TRANSFER,
+	OP_RECYCLE,					/* recycle.c: back to the pool by a recycle rule */
 	OP_DIRECT					/* plain SQL: INSERT, UPDATE or DELETE */
 } OwnershipOp;
 
@@ -212,11 +252,32 @@ typedef struct OwnershipIntent
 	int64		rep;			/* claim/assign: the new owner; release: the owner */
 	int64		from_rep;		/* transfer: the expected current owner */
 	const char *reason;
+	const char *how;			/* recorded instead of the operation's name (recycle: the rule) */
+	const char *actor;			/* recorded instead of crmpool.actor / the current role */
 	bool		fired;			/* set by the trigger when it handled this change */
 	struct OwnershipIntent *outer;
 } OwnershipIntent;
 
 extern void ownership_push_intent(OwnershipIntent *intent);
 extern void ownership_pop_intent(OwnershipIntent *intent);
+
+/* ops.c */
+extern void ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner);
+extern HeapTuple ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, TupleDesc *desc);
+
+/* recycle.c */
+extern int	crmpool_recycle_batch_size;
+extern void recycle_define_gucs(void);
+extern void recycle_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
+						  const TimestampTz *spell_start);
+extern void recycle_untrack(ManagedRel *mr, int64 customer);
+extern void recycle_forget(Oid relid);
+extern void recycle_recompute(Oid relid);
+extern List *recycle_tables(Oid relid);
+extern int64 recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned);
+
+/* worker.c */
+extern void worker_define_gucs(void);
+extern void worker_register(void);
 
 #endif							/* CRMPOOL_H */

@@ -20,7 +20,6 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "crmpool.h"
@@ -43,18 +42,11 @@ typedef enum LedgerStmt
 	NUM_LEDGER_STMTS
 } LedgerStmt;
 
-typedef struct LedgerStmtDef
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[8];
-} LedgerStmtDef;
-
 #define EQ " OPERATOR(pg_catalog.=) "
 #define PLUS " OPERATOR(pg_catalog.+) "
 #define MINUS " OPERATOR(pg_catalog.-) "
 
-static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
+static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	/* $1 rel, $2 rep, $3 deal (0/1), $4 today, $5 is_claim (0/1) */
 	[STMT_GAIN] = {
 		"INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, claims_day, claims) "
@@ -145,19 +137,7 @@ static const char *ledger_actor = NULL;
 static int
 run(LedgerStmt stmt, Datum *values, const char *nulls, bool latest)
 {
-	int			rc;
-
-	if (stmt_plans[stmt] == NULL)
-		stmt_plans[stmt] = crmpool_keep_plan(stmt_defs[stmt].sql, stmt_defs[stmt].nargs,
-											 (Oid *) stmt_defs[stmt].argtypes);
-	if (latest)
-		rc = SPI_execute_snapshot(stmt_plans[stmt], values, nulls, GetLatestSnapshot(),
-								  InvalidSnapshot, false, false, 0);
-	else
-		rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
-	if (rc < 0)
-		elog(ERROR, "crmpool ledger statement failed: %s", SPI_result_code_string(rc));
-	return rc;
+	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, latest);
 }
 
 static int64
@@ -176,6 +156,13 @@ ledger_begin(OwnerContext *octx)
 	ledger_actor = crmpool_actor_name();
 	SPI_connect();
 	crmpool_become_owner(octx);
+}
+
+/* Record `actor` instead of the session's actor until ledger_end (recycling records "crmpool"). */
+void
+ledger_set_actor(const char *actor)
+{
+	ledger_actor = actor;
 }
 
 void
@@ -317,6 +304,20 @@ ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered)
 	if (!owner_null || strcmp(how, "adopt") == 0)
 		return false;
 	*entered = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return true;
+}
+
+/* When the customer's current spell began: its last event; false if it has none. */
+bool
+ledger_spell_start(Oid relid, int64 customer, TimestampTz *since)
+{
+	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
+	bool		isnull;
+
+	run(STMT_LAST_EVENT, v, NULL, false);
+	if (SPI_processed == 0)
+		return false;
+	*since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return true;
 }
 
