@@ -25,6 +25,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -223,9 +224,13 @@ launch_round(MemoryContext roundcxt)
 	MemoryContextSwitchTo(roundcxt);
 
 	forboth(lc, names, lc2, oids)
+	{
 		if (OidIsValid(lfirst_oid(lc2)))
 			start_database_worker(lfirst_oid(lc2), lfirst(lc));
-	pgstat_report_activity(STATE_IDLE, NULL);
+		else
+			elog(DEBUG1, "crmpool: database \"%s\" does not exist or takes no connections; trying again next round",
+				 (char *) lfirst(lc));
+	}
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -234,6 +239,7 @@ crmpool_launcher_main(Datum arg)
 {
 	TimestampTz last_round = 0;
 	MemoryContext roundcxt;
+	char		activity[256];
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -272,6 +278,10 @@ crmpool_launcher_main(Datum arg)
 			timeout = TimestampDifferenceMilliseconds(now, next);
 			flags |= WL_TIMEOUT;
 		}
+		/* what it waits for, for pg_stat_activity.query (settings change on SIGHUP) */
+		snprintf(activity, sizeof(activity), "crmpool launcher: naptime %d s, databases \"%s\"",
+				 worker_naptime, worker_databases);
+		pgstat_report_activity(STATE_IDLE, activity);
 		(void) WaitLatch(MyLatch, flags, timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
@@ -312,7 +322,7 @@ maintain_table(Oid relid, MemoryContext tablecxt)
 			recycled = recycle_table(relid, crmpool_recycle_batch_size, worker_commit, &warned);
 			if (recycled > 0 || warned > 0)
 				ereport(LOG,
-						(errmsg("crmpool recycled " INT64_FORMAT " customers of table %s and warned the owners of " INT64_FORMAT,
+						(errmsg("crmpool recycled " INT64_FORMAT " customers of table %s and sent " INT64_FORMAT " warnings",
 								recycled, name, warned)));
 		}
 		CommitTransactionCommand();
@@ -363,6 +373,9 @@ crmpool_worker_main(Datum arg)
 		rels = recycle_tables(InvalidOid);
 		MemoryContextSwitchTo(oldcxt);
 	}
+	else
+		elog(DEBUG1, "crmpool: no crmpool extension in database \"%s\" yet; trying again next round",
+			 get_database_name(dboid));
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
