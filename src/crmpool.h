@@ -183,7 +183,8 @@ typedef struct ManagedRel
 	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool, row FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
-	SPIPlanPtr	pick_plan;		/* recycle.c: lock the next due customers */
+	SPIPlanPtr	next_rep_plan;	/* recycle.c: lock the customer due first */
+	SPIPlanPtr	pick_plan;		/* recycle.c: lock one rep's due customers */
 	int			pick_batch;		/* the batch size pick_plan was prepared for */
 	int			nscopes;
 	RuleScope  *scopes;

@@ -17,12 +17,18 @@
  * Locks.  Every write of a due row holds either that customer's row lock (the trigger, lock,
  * unlock, follow_up, a recycle) or EXCLUSIVE on the whole table (recompute).  So once a recycle
  * holds a customer's row lock, the due row it reads is the truth and cannot move under it.  A
- * batch takes ROW EXCLUSIVE on the table first, then locks the next due customers' rows with
- * SKIP LOCKED (never waiting: a customer another transaction holds is left for the next run),
- * re-checks their due rows with a fresh snapshot (a follow-up committed meanwhile wins), and
- * recycles them in ascending owner order: customer rows, then rep counter rows in ascending rep
- * id, the order every ownership change keeps.  Warnings lock only due rows, with SKIP LOCKED,
- * and wait for nothing while holding them.
+ * batch takes ROW EXCLUSIVE on the table first (recompute's EXCLUSIVE waits for it), then
+ * locks customer rows with SKIP LOCKED (never waiting: a customer another transaction holds is
+ * left for the next run), re-checks their due rows with a fresh snapshot (a follow-up committed
+ * meanwhile wins), and recycles them: customer rows first, then the rep counter row, the order
+ * every ownership change keeps.  Warnings lock only due rows, with SKIP LOCKED, and wait for
+ * nothing while holding them.
+ *
+ * A batch is the due customers of one rep (at most the batch size): the rep whose customer is
+ * due first, then that rep's due customers by index.  A batch holds its rep's counter row to
+ * commit, as every ownership change does; were it to mix reps, a claim by any of them would
+ * wait for the whole batch.  So a recycle delays only the claims of the one rep it is
+ * recycling, and only for one batch.
  *
  * Each recycle is an OP_RECYCLE intent and one UPDATE of the owner column, so the trigger
  * checks, counts and records it like any change (how = the rule, actor "crmpool").  One batch is
@@ -130,11 +136,11 @@ static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
 		"VALUES ($1, $2, $3, $4, $5, $6)",
 		6, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID}
 	},
-	/* $1 rel, $2 locked customers, $3 now, $4 table name: those still due, by owner */
+	/* $1 rel, $2 locked customers (of one rep), $3 now, $4 table name: those still due */
 	[RS_RECHECK] = {
 		"SELECT d.customer, d.owner, d.rule, " PAYLOAD " FROM crmpool.recycle_due d "
 		"WHERE d.rel" EQ "$1 AND d.customer" EQ "ANY ($2) AND d.due_at" LE "$3 "
-		"ORDER BY d.owner, d.customer",
+		"ORDER BY d.customer",
 		4, {REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID, TEXTOID}
 	},
 	/* $1 rel, $2 now, $3 batch size, $4 table name: warn the next customers in their window */
@@ -600,11 +606,36 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
  * -------------------------------------------------------------------------------------------*/
 
 /*
- * Lock the next due customers' rows: the due index gives them in due order (no sort of all
- * candidates), SKIP LOCKED passes over rows another transaction holds, and LIMIT counts only
- * the rows locked.  The batch size is written into the statement so that every plan, generic or
- * custom, stops early.  $1 rel, $2 now.
+ * The statements a batch locks its customers with ($1 rel, $2 now).  A batch is the due
+ * customers of one rep: next_rep_plan locks the customer due first (the due index gives them in
+ * due order) and names its owner; pick_plan ($3 that owner) locks that rep's due customers by
+ * the (rel, owner, due_at) index.  Neither sorts the candidates; SKIP LOCKED passes over rows
+ * another transaction holds, and LIMIT counts only the rows locked.  The batch size is written
+ * into the statement so that every plan, generic or custom, stops early.
  */
+static SPIPlanPtr
+pick_statement(ManagedRel *mr, bool by_owner, int limit)
+{
+	return crmpool_keep_plan(psprintf("SELECT d.customer, d.owner FROM crmpool.recycle_due d "
+									  "JOIN ONLY %s t ON t.%s" EQ "d.customer "
+									  "WHERE d.rel" EQ "$1 AND d.due_at" LE "$2 %s"
+									  "ORDER BY d.due_at LIMIT %d "
+									  "FOR NO KEY UPDATE OF t SKIP LOCKED",
+									  mr->qualname,
+									  quote_identifier(get_attname(mr->relid, mr->key_att, false)),
+									  by_owner ? "AND d.owner" EQ "$3 " : "",
+									  limit),
+							 by_owner ? 3 : 2, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, INT8OID});
+}
+
+static SPIPlanPtr
+next_rep_plan(ManagedRel *mr)
+{
+	if (mr->next_rep_plan == NULL)
+		mr->next_rep_plan = pick_statement(mr, false, 1);
+	return mr->next_rep_plan;
+}
+
 static SPIPlanPtr
 pick_plan(ManagedRel *mr, int batch)
 {
@@ -615,16 +646,7 @@ pick_plan(ManagedRel *mr, int batch)
 	}
 	if (mr->pick_plan == NULL)
 	{
-		mr->pick_plan =
-			crmpool_keep_plan(psprintf("SELECT d.customer FROM crmpool.recycle_due d "
-									   "JOIN ONLY %s t ON t.%s" EQ "d.customer "
-									   "WHERE d.rel" EQ "$1 AND d.due_at" LE "$2 "
-									   "ORDER BY d.due_at LIMIT %d "
-									   "FOR NO KEY UPDATE OF t SKIP LOCKED",
-									   mr->qualname,
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false)),
-									   batch),
-							  2, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID});
+		mr->pick_plan = pick_statement(mr, true, batch);
 		mr->pick_batch = batch;
 	}
 	return mr->pick_plan;
@@ -707,46 +729,50 @@ warn_batch(Batch *b, TimestampTz now, int batch)
 }
 
 /*
- * Recycle the next due customers; returns how many rows were locked (the batch is full when
- * that is `batch`), adds the recycled ones to *recycled.
+ * Recycle the due customers of the rep whose customer is due first (at most `batch` of them):
+ * a batch holds one rep's counter row, so claims of other reps never wait for a recycle.
+ * Returns false when no due customer is left that another transaction does not hold; adds
+ * the recycled ones to *recycled.
  */
-static int
+static bool
 recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 {
 	ManagedRel *mr = b->mr;
 	OwnerContext octx;
+	Datum		args[3] = {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now)};
+	bool		isnull;
 	int			picked;
 	int			n = 0;
 	int64	   *customers = NULL;
-	int64	   *owners = NULL;
 	char	  **rules = NULL;
 	char	  **payloads = NULL;
+	int64		owner = 0;
 	int			i;
 
 	ledger_begin(&octx);
-	if (SPI_execute_plan(pick_plan(mr, batch),
-						 (Datum[]) {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now)},
-						 NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(next_rep_plan(mr), args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "crmpool could not pick customers to recycle");
 	picked = (int) SPI_processed;
 	if (picked > 0)
 	{
-		Datum	   *keys = palloc(sizeof(Datum) * picked);
-		bool		isnull;
+		Datum	   *keys;
 		MemoryContext spicxt;
 
-		for (i = 0; i < picked; i++)
+		args[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (SPI_execute_plan(pick_plan(mr, batch), args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "crmpool could not pick customers to recycle");
+		keys = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+		for (i = 0; i < (int) SPI_processed; i++)
 			keys[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 
 		/* under the row locks, with a fresh snapshot: a follow-up committed meanwhile wins */
 		run(RS_RECHECK,
-			(Datum[]) {ObjectIdGetDatum(mr->relid), array_of(keys, NULL, picked, INT8OID),
+			(Datum[]) {ObjectIdGetDatum(mr->relid), array_of(keys, NULL, (int) SPI_processed, INT8OID),
 				TimestampTzGetDatum(now), CStringGetTextDatum(mr->qualname)},
 			NULL);
 		n = (int) SPI_processed;
 		spicxt = MemoryContextSwitchTo(b->cxt);
 		customers = palloc(sizeof(int64) * Max(n, 1));
-		owners = palloc(sizeof(int64) * Max(n, 1));
 		rules = palloc(sizeof(char *) * Max(n, 1));
 		payloads = palloc(sizeof(char *) * Max(n, 1));
 		for (i = 0; i < n; i++)
@@ -755,7 +781,7 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 
 			customers[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			owners[i] = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			owner = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			rules[i] = SPI_getvalue(tup, desc, 3);
 			payloads[i] = SPI_getvalue(tup, desc, 4);
 		}
@@ -763,14 +789,13 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 	}
 	ledger_end(&octx);
 
-	/* in ascending owner order: rep counter rows are taken in the global lock order */
 	for (i = 0; i < n; i++)
 	{
 		OwnershipIntent in = {
 			.relid = mr->relid,
 			.customer = customers[i],
 			.op = OP_RECYCLE,
-			.rep = owners[i],
+			.rep = owner,
 			.how = rules[i],
 			.actor = "crmpool"
 		};
@@ -779,7 +804,7 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 		Async_Notify("crmpool_recycled", payloads[i]);
 	}
 	*recycled += n;
-	return picked;
+	return picked > 0;
 }
 
 /*
@@ -800,24 +825,26 @@ recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned)
 	for (;;)
 	{
 		Batch		b;
-		int			picked;
+		bool		more;
 
 		if (!batch_begin(&b, relid))
 			break;
 		if (warning)
 		{
-			picked = warn_batch(&b, now, batch_size);
-			*warned += picked;
+			int			sent = warn_batch(&b, now, batch_size);
+
+			*warned += sent;
+			more = (sent == batch_size);
 		}
 		else
-			picked = recycle_batch(&b, now, batch_size, &recycled);
+			more = recycle_batch(&b, now, batch_size, &recycled);
 		batch_end(&b);
 		if (commit != NULL)
 		{
 			commit();
 			MemoryContextSwitchTo(cxt);
 		}
-		if (picked < batch_size)
+		if (!more)
 		{
 			if (!warning)
 				break;

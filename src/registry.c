@@ -63,6 +63,8 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->lock_many_plan);
 	if (mr->followup_plan)
 		SPI_freeplan(mr->followup_plan);
+	if (mr->next_rep_plan)
+		SPI_freeplan(mr->next_rep_plan);
 	if (mr->pick_plan)
 		SPI_freeplan(mr->pick_plan);
 	MemoryContextDelete(mr->mcxt);

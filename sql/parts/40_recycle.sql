@@ -6,8 +6,9 @@
 -- ---------------------------------------------------------------------------------------------
 
 -- One row per owned, unlocked customer that a recycle rule applies to, kept by the ownership
--- trigger: when it is due and by which rule, and when its owner is warned.  A batch reads it
--- by (rel, due_at) in due order; warnings by (rel, warn_at) among those not yet warned.
+-- trigger: when it is due and by which rule, and when its owner is warned.  A recycle batch
+-- finds the rep due first by (rel, due_at) and that rep's due customers by (rel, owner,
+-- due_at); warnings go by (rel, warn_at) among those not yet warned.
 CREATE TABLE crmpool.recycle_due (
 	rel			regclass	NOT NULL,
 	customer	bigint		NOT NULL,
@@ -20,6 +21,7 @@ CREATE TABLE crmpool.recycle_due (
 	PRIMARY KEY (rel, customer)
 );
 CREATE INDEX recycle_due_by_time ON crmpool.recycle_due (rel, due_at);
+CREATE INDEX recycle_due_by_owner ON crmpool.recycle_due (rel, owner, due_at);
 CREATE INDEX recycle_due_to_warn ON crmpool.recycle_due (rel, warn_at) WHERE NOT warned;
 COMMENT ON TABLE crmpool.recycle_due IS 'When each owned customer is recycled; read it through crmpool.due().';
 
