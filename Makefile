@@ -38,6 +38,9 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
 
+# Every file includes the shared header; PGXS tracks no header dependencies by itself.
+$(OBJS): src/crmpool.h
+
 .PHONY: version
 version:
 	@echo $(EXTVERSION)

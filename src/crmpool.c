@@ -2,8 +2,10 @@
  * crmpool.c: module entry point.
  *
  * Everything crmpool enforces works without shared_preload_libraries: the library is loaded
- * by the first call to one of its functions or triggers.  Preloading it makes the crmpool.*
- * settings known from server start (so postgresql.conf entries are checked at once).
+ * by the first call to one of its functions or triggers, and recycling runs by CALL
+ * crmpool.recycle() or a pg_cron job (crmpool.schedule()).  Preloading it makes the crmpool.*
+ * settings known from server start (so postgresql.conf entries are checked at once) and starts
+ * crmpool's own background worker (worker.c).
  */
 #include "postgres.h"
 
@@ -27,6 +29,8 @@ _PG_init(void)
 
 	crmpool_define_gucs();
 	normalize_define_gucs();
+	recycle_define_gucs();
+	worker_define_gucs();
 
 	/* After every part has defined its settings: unknown crmpool.* names are errors. */
 #if PG_VERSION_NUM >= 150000
@@ -34,4 +38,8 @@ _PG_init(void)
 #else
 	EmitWarningsOnPlaceholders("crmpool");
 #endif
+
+	/* last: the worker exists only when the postmaster loads crmpool */
+	if (process_shared_preload_libraries_in_progress)
+		worker_register();
 }

@@ -15,6 +15,8 @@
  *   history.c    history, owner_at, rep_load, ownership_log readers
  *   identity.c   duplicate detection on write: identity keys, the identity trigger, set_identity
  *   dedup_search.c  find_duplicates, duplicate_groups, duplicate_warnings
+ *   recycle.c    recycling: due times, follow-ups, warnings, recycle batches
+ *   worker.c     background worker: launcher and per-database maintenance runs
  */
 #ifndef CRMPOOL_H
 #define CRMPOOL_H
@@ -22,9 +24,11 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
 
@@ -86,10 +90,23 @@ typedef struct OwnerContext
 extern void crmpool_become_owner(OwnerContext *ctx);
 extern void crmpool_restore_user(OwnerContext *ctx);
 extern const char *crmpool_actor_name(void);
+extern bool crmpool_is_owner(Oid relid);
 extern void crmpool_require_owner(Oid relid);
 extern void crmpool_require_select(Oid relid);
 extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
 extern void crmpool_init_srf(FunctionCallInfo fcinfo);
+
+/* A fixed statement of one of crmpool's statement tables; its plan is kept once prepared. */
+typedef struct CrmpoolStmt
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+} CrmpoolStmt;
+
+extern SPIPlanPtr crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot);
+extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values,
+							 const char *nulls, bool latest);
 extern void crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan,
 								  Datum *values, const char *nulls);
 extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
@@ -110,6 +127,10 @@ typedef enum RuleKey
 	RULE_DEDUP_EMAIL,
 	RULE_DEDUP_NAME,
 	RULE_NAME_THRESHOLD,
+	RULE_RECYCLE_NO_FOLLOWUP,
+	RULE_RECYCLE_NO_DEAL,
+	RULE_RECYCLE_EXEMPT_DEALS,
+	RULE_WARN_BEFORE,
 	NUM_RULE_KEYS
 } RuleKey;
 
@@ -160,6 +181,9 @@ extern bool rule_span(const RuleSet *rs, RuleKey key, Interval *span);
 extern bool rule_flag(const RuleSet *rs, RuleKey key);
 extern int	rule_choice(const RuleSet *rs, RuleKey key);
 extern double rule_real(const RuleSet *rs, RuleKey key, double dflt);
+extern bool rules_recycle(int nscopes, const RuleScope *scopes);
+extern bool rules_touch_due(const RuleScope *scope);
+extern bool rules_key_touches_due(const char *name);
 
 /* registry.c */
 typedef struct ManagedRel
@@ -174,12 +198,19 @@ typedef struct ManagedRel
 	Oid			pool_type;
 	Oid			pool_out;		/* output function of pool_type */
 	AttrNumber	followup_att;
+	Oid			followup_type;	/* TIMESTAMPTZOID, TIMESTAMPOID or DATEOID */
 	AttrNumber	deal_att;
 	Oid			deal_type;
+	AttrNumber	level_att;		/* InvalidAttrNumber: no customer levels */
+	Oid			level_out;		/* output function of the level column's type */
 	/* plans on the user's table, prepared on first use; parameters are bigint */
 	SPIPlanPtr	set_owner_plan; /* UPDATE ONLY t SET owner = $2 WHERE key = $1 */
-	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
+	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool, row FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
+	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
+	SPIPlanPtr	next_rep_plan;	/* recycle.c: lock the customer due first */
+	SPIPlanPtr	pick_plan;		/* recycle.c: lock one rep's due customers */
+	int			pick_batch;		/* the batch size pick_plan was prepared for */
 	int			nscopes;
 	RuleScope  *scopes;
 	/* identity columns (crmpool.set_identity); InvalidAttrNumber / 0 when none */
@@ -190,6 +221,7 @@ typedef struct ManagedRel
 	int			nemails;
 	AttrNumber *email_atts;
 	SPIPlanPtr	locate_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 */
+	bool		recycles;		/* some scope sets a recycle period */
 	MemoryContext mcxt;
 } ManagedRel;
 
@@ -201,8 +233,14 @@ extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner,
 						   char **pool);
 extern int64 managed_int_value(Oid type, Datum d);
+extern bool managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner);
+extern int64 managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern char *managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
+extern void managed_row_tuple(Datum row, HeapTupleData *tuple);
+extern HeapTuple managed_row_from_datum(Datum row, TupleDesc *desc);
 
 /* ledger.c */
 typedef struct RepCounts
@@ -217,13 +255,16 @@ extern void ledger_begin(OwnerContext *octx);
 extern void ledger_end(OwnerContext *octx);
 extern void ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
 						 DateADT today, RepCounts *after);
+extern void ledger_set_actor(const char *actor);
 extern void ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after);
 extern void ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner,
-						  int64 owner, const char *how, const char *reason);
+						  int64 owner, const char *how, const char *reason, const char *actor);
+extern const char *ledger_current_actor(void);
 extern bool ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since);
 extern bool ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at);
 extern bool ledger_drop_lock(Oid relid, int64 customer);
 extern bool ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered);
+extern bool ledger_spell_start(Oid relid, int64 customer, TimestampTz *since);
 extern bool ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost);
 extern void ledger_truncate(Oid relid, TimestampTz at);
 
@@ -234,6 +275,7 @@ typedef enum OwnershipOp
 	OP_RELEASE,
 	OP_ASSIGN,
 	OP_TRANSFER,
+	OP_RECYCLE,					/* recycle.c: back to the pool by a recycle rule */
 	OP_DIRECT					/* plain SQL: INSERT, UPDATE or DELETE */
 } OwnershipOp;
 
@@ -245,11 +287,32 @@ typedef struct OwnershipIntent
 	int64		rep;			/* claim/assign: the new owner; release: the owner */
 	int64		from_rep;		/* transfer: the expected current owner */
 	const char *reason;
+	const char *how;			/* recorded instead of the operation's name (recycle: the rule) */
+	const char *actor;			/* recorded instead of crmpool.actor / the current role */
 	bool		fired;			/* set by the trigger when it handled this change */
 	struct OwnershipIntent *outer;
 } OwnershipIntent;
 
 extern void ownership_push_intent(OwnershipIntent *intent);
 extern void ownership_pop_intent(OwnershipIntent *intent);
+
+/* ops.c */
+extern void ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner);
+extern HeapTuple ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, TupleDesc *desc);
+
+/* recycle.c */
+extern int	crmpool_recycle_batch_size;
+extern void recycle_define_gucs(void);
+extern void recycle_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
+						  const TimestampTz *spell_start);
+extern void recycle_untrack(ManagedRel *mr, int64 customer);
+extern void recycle_forget(Oid relid);
+extern void recycle_recompute(Oid relid);
+extern List *recycle_tables(Oid relid);
+extern int64 recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned);
+
+/* worker.c */
+extern void worker_define_gucs(void);
+extern void worker_register(void);
 
 #endif							/* CRMPOOL_H */

@@ -24,12 +24,7 @@ typedef enum ReaderStmt
 	NUM_READERS
 } ReaderStmt;
 
-static const struct
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[3];
-}			reader_defs[NUM_READERS] = {
+static const CrmpoolStmt reader_defs[NUM_READERS] = {
 	[READ_HISTORY] = {
 		"SELECT s.owner, s.at, s.next_at, s.how, s.next_how, s.actor FROM "
 		"(SELECT e.seq, e.owner, e.at, e.how, e.actor, "
@@ -64,14 +59,7 @@ static SPIPlanPtr reader_plans[NUM_READERS];
 static SPIPlanPtr
 reader_plan(ReaderStmt stmt)
 {
-	if (reader_plans[stmt] == NULL)
-	{
-		SPI_connect();
-		reader_plans[stmt] = crmpool_keep_plan(reader_defs[stmt].sql, reader_defs[stmt].nargs,
-											   (Oid *) reader_defs[stmt].argtypes);
-		SPI_finish();
-	}
-	return reader_plans[stmt];
+	return crmpool_stmt_plan(&reader_defs[stmt], &reader_plans[stmt]);
 }
 
 /* The managed table argument, readable by the caller. */

@@ -20,7 +20,6 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "crmpool.h"
@@ -41,18 +40,11 @@ typedef enum LedgerStmt
 	NUM_LEDGER_STMTS
 } LedgerStmt;
 
-typedef struct LedgerStmtDef
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[8];
-} LedgerStmtDef;
-
 #define EQ " OPERATOR(pg_catalog.=) "
 #define PLUS " OPERATOR(pg_catalog.+) "
 #define MINUS " OPERATOR(pg_catalog.-) "
 
-static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
+static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	/*
 	 * $1 rel, $2 rep, then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today.
 	 * Takes the rep's row (the rep's lock) and returns the counts after the change.
@@ -136,19 +128,7 @@ static const char *ledger_actor = NULL;
 static int
 run(LedgerStmt stmt, Datum *values, const char *nulls, bool latest)
 {
-	int			rc;
-
-	if (stmt_plans[stmt] == NULL)
-		stmt_plans[stmt] = crmpool_keep_plan(stmt_defs[stmt].sql, stmt_defs[stmt].nargs,
-											 (Oid *) stmt_defs[stmt].argtypes);
-	if (latest)
-		rc = SPI_execute_snapshot(stmt_plans[stmt], values, nulls, GetLatestSnapshot(),
-								  InvalidSnapshot, false, false, 0);
-	else
-		rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
-	if (rc < 0)
-		elog(ERROR, "crmpool ledger statement failed: %s", SPI_result_code_string(rc));
-	return rc;
+	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, latest);
 }
 
 static int64
@@ -167,6 +147,13 @@ ledger_begin(OwnerContext *octx)
 	ledger_actor = crmpool_actor_name();
 	SPI_connect();
 	crmpool_become_owner(octx);
+}
+
+/* Record `actor` instead of the session's actor until ledger_end (recycling records "crmpool"). */
+void
+ledger_set_actor(const char *actor)
+{
+	ledger_actor = actor;
 }
 
 void
@@ -225,13 +212,20 @@ ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 	*locked_after = result_int(1);
 }
 
+/* The actor this ledger session records (crmpool.actor, the role, or ledger_set_actor's). */
+const char *
+ledger_current_actor(void)
+{
+	return ledger_actor;
+}
+
 void
 ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
-			  const char *how, const char *reason)
+			  const char *how, const char *reason, const char *actor)
 {
 	Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), TimestampTzGetDatum(at),
 		Int64GetDatum(owner), CStringGetTextDatum(how),
-		CStringGetTextDatum(ledger_actor),
+		CStringGetTextDatum(actor),
 	reason ? CStringGetTextDatum(reason) : (Datum) 0};
 	char		nulls[7] = {' ', ' ', ' ', has_owner ? ' ' : 'n', ' ', ' ', reason ? ' ' : 'n'};
 
@@ -298,6 +292,20 @@ ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered)
 	if (!owner_null || strcmp(how, "adopt") == 0)
 		return false;
 	*entered = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return true;
+}
+
+/* When the customer's current spell began: its last event; false if it has none. */
+bool
+ledger_spell_start(Oid relid, int64 customer, TimestampTz *since)
+{
+	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
+	bool		isnull;
+
+	run(STMT_LAST_EVENT, v, NULL, false);
+	if (SPI_processed == 0)
+		return false;
+	*since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return true;
 }
 

@@ -4,8 +4,10 @@
  * manage() checks the table's shape (a plain table, one int4/int8 primary key column, an
  * int4/int8 owner column), records the columns, installs the triggers and adopts the rows that
  * are already there: one "adopt" event per customer, and counters recounted from the data.
- * It takes SHARE ROW EXCLUSIVE on the table, so no write slips in between the count and the
- * trigger.  Calling it again on a managed table changes the mapping and recounts; history is kept.
+ * It takes EXCLUSIVE on the table, so no write and no row lock (crmpool.lock() and follow_up()
+ * write bookkeeping under a row lock only) slips in between the count and the trigger.  Calling
+ * it again on a managed table changes the mapping, recounts and recomputes due times; history is
+ * kept.
  */
 #include "postgres.h"
 
@@ -100,18 +102,23 @@ colname(Relation rel, AttrNumber att)
 	return quote_identifier(get_attname(RelationGetRelid(rel), att, false));
 }
 
-/* The condition under which an UPDATE concerns crmpool: owner, key or deal changed. */
+/*
+ * The condition under which an UPDATE concerns crmpool: owner or key changed, or a column that
+ * counts (deal) or moves the recycle time (deal, follow-up, level, pool).
+ */
 static char *
-update_when(Relation rel, AttrNumber key, AttrNumber owner, AttrNumber deal)
+update_when(Relation rel, AttrNumber key, AttrNumber owner, const AttrNumber *others, int nothers)
 {
 	StringInfoData buf;
+	int			i;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "OLD.%s IS DISTINCT FROM NEW.%s OR OLD.%s IS DISTINCT FROM NEW.%s",
 					 colname(rel, owner), colname(rel, owner), colname(rel, key), colname(rel, key));
-	if (deal != InvalidAttrNumber)
-		appendStringInfo(&buf, " OR OLD.%s IS DISTINCT FROM NEW.%s",
-						 colname(rel, deal), colname(rel, deal));
+	for (i = 0; i < nothers; i++)
+		if (others[i] != InvalidAttrNumber)
+			appendStringInfo(&buf, " OR OLD.%s IS DISTINCT FROM NEW.%s",
+							 colname(rel, others[i]), colname(rel, others[i]));
 	return buf.data;
 }
 
@@ -135,7 +142,7 @@ open_for_admin(FunctionCallInfo fcinfo)
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
-	rel = relation_open(relid, ShareRowExclusiveLock);
+	rel = relation_open(relid, ExclusiveLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -156,7 +163,8 @@ crmpool_manage(PG_FUNCTION_ARGS)
 				owner,
 				pool,
 				followup,
-				deal;
+				deal,
+				level;
 	Oid			type,
 				deal_type = InvalidOid;
 	OwnerContext octx;
@@ -185,12 +193,14 @@ crmpool_manage(PG_FUNCTION_ARGS)
 						get_attname(relid, followup, false)),
 				 errdetail("It is of type %s.", format_type_be(type))));
 	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
+	level = column_arg(fcinfo, 5, rel, "level", &type);
 	if (owner == key || (pool != InvalidAttrNumber && (pool == key || pool == owner)) ||
 		(deal != InvalidAttrNumber && (deal == key || deal == owner || deal == pool)) ||
-		(followup != InvalidAttrNumber && (followup == key || followup == owner || followup == pool || followup == deal)))
+		(followup != InvalidAttrNumber && (followup == key || followup == owner || followup == pool || followup == deal)) ||
+		(level != InvalidAttrNumber && (level == key || level == owner || level == pool || level == deal || level == followup)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the key, owner, pool, follow-up and deal columns must be different columns")));
+				 errmsg("the key, owner, pool, follow-up, deal and level columns must be different columns")));
 	deal_expr = deal == InvalidAttrNumber ? "false" :
 		psprintf(deal_type == BOOLOID ? "%s IS TRUE" : "%s IS NOT NULL", colname(rel, deal));
 
@@ -203,16 +213,18 @@ crmpool_manage(PG_FUNCTION_ARGS)
 		 1, types, values);
 	adopted = SPI_processed > 0;
 	crmpool_admin_exec(psprintf("INSERT INTO crmpool.managed_table AS m "
-				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, managed_at) "
-				  "VALUES ($1, %s, %s, %s, %s, %s, $2) "
+				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column, managed_at) "
+				  "VALUES ($1, %s, %s, %s, %s, %s, %s, $2) "
 				  "ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, "
 				  "owner_column = excluded.owner_column, pool_column = excluded.pool_column, "
-				  "followup_column = excluded.followup_column, deal_column = excluded.deal_column",
+				  "followup_column = excluded.followup_column, deal_column = excluded.deal_column, "
+				  "level_column = excluded.level_column",
 				  quote_literal_cstr(get_attname(relid, key, false)),
 				  quote_literal_cstr(get_attname(relid, owner, false)),
 				  pool ? quote_literal_cstr(get_attname(relid, pool, false)) : "NULL",
 				  followup ? quote_literal_cstr(get_attname(relid, followup, false)) : "NULL",
-				  deal ? quote_literal_cstr(get_attname(relid, deal, false)) : "NULL"),
+				  deal ? quote_literal_cstr(get_attname(relid, deal, false)) : "NULL",
+				  level ? quote_literal_cstr(get_attname(relid, level, false)) : "NULL"),
 		 2, types, values);
 
 	drop_triggers(relid, qualname);
@@ -221,7 +233,7 @@ crmpool_manage(PG_FUNCTION_ARGS)
 		 0, NULL, NULL);
 	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_UPDATE, qualname,
-				  update_when(rel, key, owner, deal)),
+				  update_when(rel, key, owner, (AttrNumber[]) {deal, followup, level, pool}, 4)),
 		 0, NULL, NULL);
 	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_TRUNCATE, qualname),
@@ -255,6 +267,8 @@ crmpool_manage(PG_FUNCTION_ARGS)
 
 	crmpool_end_admin(&octx, nestlevel);
 	managed_rel_changed(relid);
+	/* a new mapping of the follow-up, deal, level or pool column moves due times */
+	recycle_recompute(relid);
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
 }
@@ -276,6 +290,9 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	drop_triggers(relid, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													RelationGetRelationName(rel)));
 	crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.recycle_due WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.recycle_warning WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.followup WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	crmpool_admin_exec("DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	events = SPI_processed;
 	crmpool_admin_exec("DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
@@ -287,7 +304,7 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	managed_rel_changed(relid);
 	ereport(NOTICE,
 			(errmsg("crmpool no longer manages table %s", RelationGetRelationName(rel)),
-			 errdetail("Its rules, counters, locks, identity keys and " UINT64_FORMAT " ownership events were removed.",
+			 errdetail("Its rules, counters, locks, due times, warnings, follow-ups, identity keys and " UINT64_FORMAT " ownership events were removed.",
 					   events)));
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();

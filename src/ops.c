@@ -43,8 +43,8 @@ unknown_customer(ManagedRel *mr, int64 customer)
  * Run the owner UPDATE with the intent announced.  When the row already had that owner the
  * trigger does not fire (nothing changed), and the operation is refused here instead.
  */
-static void
-change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
+void
+ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
 {
 	Datum		values[2] = {Int64GetDatum(in->customer), Int64GetDatum(owner)};
 	char		nulls[2] = {' ', has_owner ? ' ' : 'n'};
@@ -83,6 +83,7 @@ change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
 							   in->customer, get_rel_name(mr->relid), owner)));
 			break;
 		case OP_RELEASE:
+		case OP_RECYCLE:
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
 					 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
@@ -108,7 +109,7 @@ claim_one(ManagedRel *mr, int64 customer, int64 rep)
 {
 	OwnershipIntent in = {.relid = mr->relid, .customer = customer, .op = OP_CLAIM, .rep = rep};
 
-	change_owner(mr, &in, true, rep);
+	ops_change_owner(mr, &in, true, rep);
 }
 
 PG_FUNCTION_INFO_V1(crmpool_claim);
@@ -223,7 +224,7 @@ crmpool_release(PG_FUNCTION_ARGS)
 	in.customer = PG_GETARG_INT64(1);
 	in.rep = PG_GETARG_INT64(2);
 	in.reason = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	change_owner(mr, &in, false, 0);
+	ops_change_owner(mr, &in, false, 0);
 	PG_RETURN_VOID();
 }
 
@@ -238,7 +239,7 @@ crmpool_assign(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 2, "rep");
 	in.customer = PG_GETARG_INT64(1);
 	in.rep = PG_GETARG_INT64(2);
-	change_owner(mr, &in, true, in.rep);
+	ops_change_owner(mr, &in, true, in.rep);
 	PG_RETURN_VOID();
 }
 
@@ -259,20 +260,22 @@ crmpool_transfer(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_rep and to_rep are the same rep " INT64_FORMAT, in.rep)));
-	change_owner(mr, &in, true, in.rep);
+	ops_change_owner(mr, &in, true, in.rep);
 	PG_RETURN_VOID();
 }
 
 /*
- * Lock the customer row and check that `rep` owns it; returns the customer's pool (or NULL).
- * Lock and unlock change no column of the customer, so they take the row lock themselves.
+ * Lock the customer row and check that `rep` owns it; returns the row (with its descriptor).
+ * Lock, unlock and follow_up change no ownership, so they take the row lock themselves; the
+ * statement runs as the caller, who needs UPDATE privilege on the table.
  */
-static char *
-lock_owned_row(ManagedRel *mr, int64 customer, int64 rep)
+HeapTuple
+ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, TupleDesc *desc)
 {
+	MemoryContext callcxt = CurrentMemoryContext;
 	bool		isnull;
 	int64		owner;
-	char	   *pool = NULL;
+	HeapTuple	row;
 
 	SPI_connect();
 	if (SPI_execute_plan(managed_lock_row_plan(mr), (Datum[]) {Int64GetDatum(customer)}, NULL,
@@ -294,16 +297,14 @@ lock_owned_row(ManagedRel *mr, int64 customer, int64 rep)
 				 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
 						   customer, get_rel_name(mr->relid), owner)));
 	{
-		char	   *p = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
 
-		if (p != NULL)
-		{
-			pool = SPI_palloc(strlen(p) + 1);
-			strcpy(pool, p);
-		}
+		row = managed_row_from_datum(d, desc);
+		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_finish();
-	return pool;
+	return row;
 }
 
 PG_FUNCTION_INFO_V1(crmpool_lock);
@@ -313,7 +314,8 @@ crmpool_lock(PG_FUNCTION_ARGS)
 	ManagedRel *mr = rel_arg(fcinfo);
 	int64		customer;
 	int64		rep;
-	char	   *pool;
+	HeapTuple	row;
+	TupleDesc	desc;
 	OwnerContext octx;
 	bool		added;
 
@@ -321,7 +323,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 2, "rep");
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
-	pool = lock_owned_row(mr, customer, rep);
+	row = ops_lock_owned(mr, customer, rep, &desc);
 
 	ledger_begin(&octx);
 	added = ledger_add_lock(mr->relid, customer, rep, crmpool_now());
@@ -332,7 +334,8 @@ crmpool_lock(PG_FUNCTION_ARGS)
 		int64		limit;
 
 		ledger_locked_changed(mr->relid, rep, 1, &locked);
-		rules_effective(mr->nscopes, mr->scopes, pool, true, rep, NULL, &rules);
+		rules_effective(mr->nscopes, mr->scopes, managed_pool_text(mr, row, desc), true, rep,
+						NULL, &rules);
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && locked > limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
@@ -340,6 +343,8 @@ crmpool_lock(PG_FUNCTION_ARGS)
 					 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s.",
 							   rep, locked - 1, limit, get_rel_name(mr->relid)),
 					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
+		/* locked customers are never recycled */
+		recycle_untrack(mr, customer);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(added);
@@ -352,6 +357,8 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 	ManagedRel *mr = rel_arg(fcinfo);
 	int64		customer;
 	int64		rep;
+	HeapTuple	row;
+	TupleDesc	desc;
 	OwnerContext octx;
 	bool		dropped;
 
@@ -359,7 +366,7 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 2, "rep");
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
-	(void) lock_owned_row(mr, customer, rep);
+	row = ops_lock_owned(mr, customer, rep, &desc);
 
 	ledger_begin(&octx);
 	dropped = ledger_drop_lock(mr->relid, customer);
@@ -368,6 +375,8 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 		int64		locked;
 
 		ledger_locked_changed(mr->relid, rep, -1, &locked);
+		/* the spell goes on: the customer is due again by its rules */
+		recycle_track(mr, customer, row, desc, NULL);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(dropped);

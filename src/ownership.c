@@ -1,8 +1,8 @@
 /*
  * ownership.c: the one place where ownership changes are checked and recorded.
  *
- * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE of the owner, key or
- * deal column, DELETE) and an AFTER TRUNCATE trigger.  Whatever wrote the change (a crmpool
+ * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE of the owner, key,
+ * deal, follow-up, level or pool column, DELETE) and an AFTER TRUNCATE trigger.  Whatever wrote the change (a crmpool
  * function, an app's UPDATE, an import, psql), the trigger decides with the same rules:
  *
  *   - crmpool's functions announce what they are doing with an intent (claim, release, assign,
@@ -109,29 +109,9 @@ typedef struct Change
 	bool		new_deal;
 	char	   *pool;			/* the customer's pool after the change (NULL: default) */
 	const char *how;			/* recorded in the ledger */
+	HeapTuple	newtup;			/* the row after the change; NULL when deleted */
+	TupleDesc	desc;
 } Change;
-
-static bool
-owner_of(ManagedRel *mr, HeapTuple tup, TupleDesc desc, int64 *owner)
-{
-	bool		isnull;
-	Datum		d = heap_getattr(tup, mr->owner_att, desc, &isnull);
-
-	if (!isnull)
-		*owner = managed_int_value(mr->owner_type, d);
-	return !isnull;
-}
-
-static int64
-key_of(ManagedRel *mr, HeapTuple tup, TupleDesc desc)
-{
-	bool		isnull;
-	Datum		d = heap_getattr(tup, mr->key_att, desc, &isnull);
-
-	if (isnull)
-		elog(ERROR, "managed row has a null key");
-	return managed_int_value(mr->key_type, d);
-}
 
 static const char *
 tabname(ManagedRel *mr)
@@ -235,6 +215,7 @@ typedef struct PendingEvent
 	int64		owner;
 	const char *how;			/* static string */
 	char	   *reason;
+	char	   *actor;			/* who acted when the row changed (recycling: "crmpool") */
 } PendingEvent;
 
 static PendingQueue counts = {NULL, 0, 0, sizeof(PendingCount)};
@@ -349,6 +330,7 @@ queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *
 	e->owner = owner;
 	e->how = how;
 	e->reason = reason ? MemoryContextStrdup(TopTransactionContext, reason) : NULL;
+	e->actor = MemoryContextStrdup(TopTransactionContext, ledger_current_actor());
 }
 
 static int
@@ -463,7 +445,8 @@ flush_pending(void)
 	{
 		PendingEvent *e = (PendingEvent *) QUEUE_ITEM(&events, i);
 
-		ledger_record(e->relid, e->customer, now, e->has_owner, e->owner, e->how, e->reason);
+		ledger_record(e->relid, e->customer, now, e->has_owner, e->owner, e->how, e->reason,
+					  e->actor);
 	}
 	ledger_end(&octx);
 	counts.n = events.n = 0;
@@ -493,6 +476,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 									   ch->customer, tabname(mr), ch->old_owner)));
 				break;
 			case OP_RELEASE:
+			case OP_RECYCLE:
 				if (!ch->had_owner || ch->old_owner != in->rep)
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
@@ -555,6 +539,10 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 
 	queue_event(mr->relid, ch->customer, ch->has_owner, ch->new_owner, ch->how,
 				in != NULL ? in->reason : NULL);
+
+	/* A new spell (or none): its recycle clock starts now. */
+	if (ch->had_owner || ch->has_owner)
+		recycle_track(mr, ch->customer, ch->newtup, ch->desc, &now);
 }
 
 static void
@@ -581,6 +569,8 @@ op_how(OwnershipOp op)
 			return "assign";
 		case OP_TRANSFER:
 			return "transfer";
+		case OP_RECYCLE:
+			return "recycle";
 		case OP_DIRECT:
 			break;
 	}
@@ -612,6 +602,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		ledger_begin(&octx);
 		ledger_truncate(mr->relid, crmpool_now());
+		recycle_forget(mr->relid);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
 	}
@@ -632,33 +623,44 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	}
 
 	memset(&ch, 0, sizeof(ch));
-	ch.customer = key_of(mr, newtup ? newtup : oldtup, desc);
+	ch.customer = managed_key(mr, newtup ? newtup : oldtup, desc);
 	if (oldtup != NULL)
 	{
-		ch.had_owner = owner_of(mr, oldtup, desc, &ch.old_owner);
+		ch.had_owner = managed_owner(mr, oldtup, desc, &ch.old_owner);
 		ch.old_deal = ch.had_owner && managed_has_deal(mr, oldtup, desc);
 	}
 	if (newtup != NULL)
 	{
-		ch.has_owner = owner_of(mr, newtup, desc, &ch.new_owner);
+		ch.has_owner = managed_owner(mr, newtup, desc, &ch.new_owner);
 		ch.new_deal = ch.has_owner && managed_has_deal(mr, newtup, desc);
 		ch.pool = managed_pool_text(mr, newtup, desc);
+		ch.newtup = newtup;
 	}
-	if (oldtup != NULL && newtup != NULL && key_of(mr, oldtup, desc) != ch.customer)
+	ch.desc = desc;
+	if (oldtup != NULL && newtup != NULL && managed_key(mr, oldtup, desc) != ch.customer)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the key of a customer in managed table %s cannot change", tabname(mr)),
 				 errdetail("Customer " INT64_FORMAT " would become " INT64_FORMAT "; its ownership history is kept by key.",
-						   key_of(mr, oldtup, desc), ch.customer),
+						   managed_key(mr, oldtup, desc), ch.customer),
 				 errhint("Insert a new customer instead, or detach the table with crmpool.unmanage() first.")));
 
-	/* Same owner: only the deal flag can have changed (an UPDATE of the deal column). */
+	/*
+	 * Same owner: the deal, follow-up, level or pool column changed.  The deal flag counts; any
+	 * of them can move the customer's recycle time (the spell goes on).
+	 */
 	if (oldtup != NULL && newtup != NULL && ch.had_owner == ch.has_owner &&
 		(!ch.had_owner || ch.old_owner == ch.new_owner))
 	{
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
 			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0, false,
 						ch.customer, NULL);
+		if (ch.had_owner && mr->recycles)
+		{
+			ledger_begin(&octx);
+			recycle_track(mr, ch.customer, newtup, desc, NULL);
+			ledger_end(&octx);
+		}
 		return PointerGetDatum(NULL);
 	}
 
@@ -666,7 +668,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	if (in != NULL)
 	{
 		in->fired = true;
-		ch.how = op_how(in->op);
+		ch.how = in->how != NULL ? in->how : op_how(in->op);
 		check = true;
 	}
 	else
@@ -690,6 +692,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	}
 
 	ledger_begin(&octx);
+	if (in != NULL && in->actor != NULL)
+		ledger_set_actor(in->actor);
 	apply_change(mr, &ch, in, check);
 	ledger_end(&octx);
 	return PointerGetDatum(NULL);

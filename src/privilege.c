@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "crmpool.h"
@@ -62,14 +63,20 @@ crmpool_actor_name(void)
 	return GetUserNameFromId(GetUserId(), false);
 }
 
+bool
+crmpool_is_owner(Oid relid)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_ownercheck(RelationRelationId, relid, GetUserId());
+#else
+	return pg_class_ownercheck(relid, GetUserId());
+#endif
+}
+
 void
 crmpool_require_owner(Oid relid)
 {
-#if PG_VERSION_NUM >= 160000
-	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
-#else
-	if (!pg_class_ownercheck(relid, GetUserId()))
-#endif
+	if (!crmpool_is_owner(relid))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 }
 
@@ -118,6 +125,40 @@ crmpool_init_srf(FunctionCallInfo fcinfo)
 #else
 	SetSingleFuncCall(fcinfo, 0);
 #endif
+}
+
+/* The kept plan of a fixed statement, prepared on first use (inside or outside SPI). */
+SPIPlanPtr
+crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot)
+{
+	if (*slot == NULL)
+	{
+		SPI_connect();
+		*slot = crmpool_keep_plan(stmt->sql, stmt->nargs, (Oid *) stmt->argtypes);
+		SPI_finish();
+	}
+	return *slot;
+}
+
+/*
+ * Run a fixed statement inside the caller's SPI connection; `latest` reads with the latest
+ * snapshot instead of the statement's own.  Returns the SPI result code.
+ */
+int
+crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values, const char *nulls,
+				 bool latest)
+{
+	SPIPlanPtr	plan = crmpool_stmt_plan(stmt, slot);
+	int			rc;
+
+	if (latest)
+		rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot,
+								  false, false, 0);
+	else
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "crmpool statement failed: %s", SPI_result_code_string(rc));
+	return rc;
 }
 
 /*

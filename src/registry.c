@@ -16,11 +16,14 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 #include "utils/inval.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/typcache.h"
 
 #include "crmpool.h"
 
@@ -62,6 +65,12 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->lock_many_plan);
 	if (mr->locate_plan)
 		SPI_freeplan(mr->locate_plan);
+	if (mr->followup_plan)
+		SPI_freeplan(mr->followup_plan);
+	if (mr->next_rep_plan)
+		SPI_freeplan(mr->next_rep_plan);
+	if (mr->pick_plan)
+		SPI_freeplan(mr->pick_plan);
 	MemoryContextDelete(mr->mcxt);
 }
 
@@ -149,7 +158,8 @@ load_managed_rel(Oid relid)
 			   *owner_column,
 			   *pool_column,
 			   *followup_column,
-			   *deal_column;
+			   *deal_column,
+			   *level_column;
 	uint64		i;
 	bool		isvarlena;
 
@@ -164,7 +174,7 @@ load_managed_rel(Oid relid)
 	crmpool_become_owner(&octx);
 	if (config_plan == NULL)
 		config_plan = crmpool_keep_plan(
-										"SELECT key_column, owner_column, pool_column, followup_column, deal_column "
+										"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column "
 										"FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
 										1, argtypes);
 	if (scopes_plan == NULL)
@@ -193,6 +203,7 @@ load_managed_rel(Oid relid)
 	pool_column = column_or_null(tup, desc, 3);
 	followup_column = column_or_null(tup, desc, 4);
 	deal_column = column_or_null(tup, desc, 5);
+	level_column = column_or_null(tup, desc, 6);
 
 	oldcxt = MemoryContextSwitchTo(mcxt);
 	mr = palloc0(sizeof(ManagedRel));
@@ -218,9 +229,14 @@ load_managed_rel(Oid relid)
 		getTypeOutputInfo(mr->pool_type, &mr->pool_out, &isvarlena);
 	}
 	mr->followup_att = resolve_column(relid, followup_column, "follow-up");
+	if (mr->followup_att != InvalidAttrNumber)
+		mr->followup_type = get_atttype(relid, mr->followup_att);
 	mr->deal_att = resolve_column(relid, deal_column, "deal");
 	if (mr->deal_att != InvalidAttrNumber)
 		mr->deal_type = get_atttype(relid, mr->deal_att);
+	mr->level_att = resolve_column(relid, level_column, "level");
+	if (mr->level_att != InvalidAttrNumber)
+		getTypeOutputInfo(get_atttype(relid, mr->level_att), &mr->level_out, &isvarlena);
 	MemoryContextSwitchTo(oldcxt);
 
 	if (SPI_execute_plan(scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -244,6 +260,7 @@ load_managed_rel(Oid relid)
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		rules_parse(DatumGetJsonbP(d), scope);
 	}
+	mr->recycles = rules_recycle(mr->nscopes, mr->scopes);
 	MemoryContextSwitchTo(oldcxt);
 
 	if (SPI_execute_plan(identity_plan, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -344,8 +361,10 @@ managed_lock_row_plan(ManagedRel *mr)
 		const char *pool = mr->pool_att == InvalidAttrNumber ? "NULL" :
 			quote_identifier(get_attname(mr->relid, mr->pool_att, false));
 
+		/* the whole row last (alias crmpool_row), for whoever needs more of it */
 		mr->lock_row_plan =
-			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.text FROM ONLY %s "
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.text, crmpool_row "
+									   "FROM ONLY %s crmpool_row "
 									   "WHERE %s OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 									   owner, pool, mr->qualname, key),
 							  1, (Oid[]) {INT8OID});
@@ -416,19 +435,101 @@ managed_int_value(Oid type, Datum d)
 	return type == INT4OID ? (int64) DatumGetInt32(d) : DatumGetInt64(d);
 }
 
-/* The customer's pool as text; NULL for the default pool. */
-char *
-managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+bool
+managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, mr->owner_att, desc, &isnull);
+
+	if (!isnull)
+		*owner = managed_int_value(mr->owner_type, d);
+	return !isnull;
+}
+
+int64
+managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, mr->key_att, desc, &isnull);
+
+	if (isnull)
+		elog(ERROR, "managed row has a null key");
+	return managed_int_value(mr->key_type, d);
+}
+
+static char *
+column_text(HeapTuple tuple, TupleDesc desc, AttrNumber att, Oid outfn)
 {
 	bool		isnull;
 	Datum		d;
 
-	if (mr->pool_att == InvalidAttrNumber)
+	if (att == InvalidAttrNumber)
 		return NULL;
-	d = heap_getattr(tuple, mr->pool_att, desc, &isnull);
+	d = heap_getattr(tuple, att, desc, &isnull);
 	if (isnull)
 		return NULL;
-	return OidOutputFunctionCall(mr->pool_out, d);
+	return OidOutputFunctionCall(outfn, d);
+}
+
+/* The customer's pool as text; NULL for the default pool. */
+char *
+managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	return column_text(tuple, desc, mr->pool_att, mr->pool_out);
+}
+
+/* The customer's level as text; NULL when the table has no level column or the level is null. */
+char *
+managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	return column_text(tuple, desc, mr->level_att, mr->level_out);
+}
+
+/* The follow-up column's value as timestamptz; false when there is none. */
+bool
+managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (mr->followup_att == InvalidAttrNumber)
+		return false;
+	d = heap_getattr(tuple, mr->followup_att, desc, &isnull);
+	if (isnull)
+		return false;
+	if (mr->followup_type == DATEOID)
+		d = DirectFunctionCall1(date_timestamptz, d);
+	else if (mr->followup_type == TIMESTAMPOID)
+		d = DirectFunctionCall1(timestamp_timestamptz, d);
+	*at = DatumGetTimestampTz(d);
+	return true;
+}
+
+/*
+ * A whole-row value of a managed table (a column "crmpool_row" of a query) as a tuple that the
+ * table's own descriptor reads, attribute numbers and all.  *tuple points into the value.
+ */
+void
+managed_row_tuple(Datum row, HeapTupleData *tuple)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
+
+	tuple->t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tuple->t_self);
+	tuple->t_tableOid = InvalidOid;
+	tuple->t_data = th;
+}
+
+/* The same, copied into the current memory context with a copy of its descriptor. */
+HeapTuple
+managed_row_from_datum(Datum row, TupleDesc *desc)
+{
+	HeapTupleData tmp;
+
+	managed_row_tuple(row, &tmp);
+	*desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(tmp.t_data),
+										HeapTupleHeaderGetTypMod(tmp.t_data));
+	return heap_copytuple(&tmp);
 }
 
 /* Whether the customer has a deal: the deal column is set (and, if boolean, true). */

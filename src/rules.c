@@ -15,7 +15,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -42,6 +44,7 @@ typedef struct RuleDef
 	bool		default_flag;	/* RT_BOOL only */
 	int			default_choice; /* RT_POLICY only */
 	const double *default_real; /* RT_FRACTION only: the setting that holds the default */
+	bool		due;			/* decides when customers are recycled (recycle.c) */
 } RuleDef;
 
 static const char *const policy_names[] = {
@@ -51,16 +54,22 @@ static const char *const policy_names[] = {
 };
 
 static const RuleDef rule_defs[NUM_RULE_KEYS] = {
-	[RULE_PRIVATE_CAP] = {"private_cap", RT_COUNT},
-	[RULE_COUNT_DEALS_IN_CAP] = {"count_deals_in_cap", RT_BOOL, true},
-	[RULE_LOCK_CAP] = {"lock_cap", RT_COUNT},
-	[RULE_DAILY_CLAIM_LIMIT] = {"daily_claim_limit", RT_COUNT},
-	[RULE_RECLAIM_COOLDOWN] = {"reclaim_cooldown", RT_INTERVAL},
-	[RULE_POOL_HOLDBACK] = {"pool_holdback", RT_INTERVAL},
-	[RULE_DEDUP_PHONE] = {"dedup_phone", RT_POLICY, false, DEDUP_WARN},
-	[RULE_DEDUP_EMAIL] = {"dedup_email", RT_POLICY, false, DEDUP_WARN},
-	[RULE_DEDUP_NAME] = {"dedup_name", RT_POLICY, false, DEDUP_WARN},
-	[RULE_NAME_THRESHOLD] = {"name_threshold", RT_FRACTION, false, 0, &crmpool_name_threshold},
+	[RULE_PRIVATE_CAP] = {.name = "private_cap", .type = RT_COUNT},
+	[RULE_COUNT_DEALS_IN_CAP] = {.name = "count_deals_in_cap", .type = RT_BOOL, .default_flag = true},
+	[RULE_LOCK_CAP] = {.name = "lock_cap", .type = RT_COUNT},
+	[RULE_DAILY_CLAIM_LIMIT] = {.name = "daily_claim_limit", .type = RT_COUNT},
+	[RULE_RECLAIM_COOLDOWN] = {.name = "reclaim_cooldown", .type = RT_INTERVAL},
+	[RULE_POOL_HOLDBACK] = {.name = "pool_holdback", .type = RT_INTERVAL},
+	[RULE_DEDUP_PHONE] = {.name = "dedup_phone", .type = RT_POLICY, .default_choice = DEDUP_WARN},
+	[RULE_DEDUP_EMAIL] = {.name = "dedup_email", .type = RT_POLICY, .default_choice = DEDUP_WARN},
+	[RULE_DEDUP_NAME] = {.name = "dedup_name", .type = RT_POLICY, .default_choice = DEDUP_WARN},
+	[RULE_NAME_THRESHOLD] = {.name = "name_threshold", .type = RT_FRACTION,
+	.default_real = &crmpool_name_threshold},
+	[RULE_RECYCLE_NO_FOLLOWUP] = {.name = "recycle_no_followup", .type = RT_INTERVAL, .due = true},
+	[RULE_RECYCLE_NO_DEAL] = {.name = "recycle_no_deal", .type = RT_INTERVAL, .due = true},
+	[RULE_RECYCLE_EXEMPT_DEALS] = {.name = "recycle_exempt_deals", .type = RT_BOOL,
+	.default_flag = true, .due = true},
+	[RULE_WARN_BEFORE] = {.name = "warn_before", .type = RT_INTERVAL, .due = true},
 };
 
 #define LEVELS_KEY "levels"
@@ -380,12 +389,14 @@ rule_limit(const RuleSet *rs, RuleKey key, int64 *limit)
 	return true;
 }
 
+/* An interval rule: true (with *span set, unless span is NULL) when it applies. */
 bool
 rule_span(const RuleSet *rs, RuleKey key, Interval *span)
 {
 	if (!rs->key[key].set || rs->key[key].isnull)
 		return false;
-	*span = rs->key[key].v.span;
+	if (span != NULL)
+		*span = rs->key[key].v.span;
 	return true;
 }
 
@@ -412,6 +423,64 @@ rule_real(const RuleSet *rs, RuleKey key, double dflt)
 	if (!rs->key[key].set || rs->key[key].isnull)
 		return dflt;
 	return rs->key[key].v.real;
+}
+
+/* Whether some scope (or level) of a table sets a recycle period: only then are due times kept. */
+bool
+rules_recycle(int nscopes, const RuleScope *scopes)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < nscopes; i++)
+	{
+		const RuleScope *s = &scopes[i];
+
+		if (rule_span(&s->rules, RULE_RECYCLE_NO_FOLLOWUP, NULL) ||
+			rule_span(&s->rules, RULE_RECYCLE_NO_DEAL, NULL))
+			return true;
+		for (j = 0; j < s->nlevels; j++)
+			if (rule_span(&s->level_rules[j], RULE_RECYCLE_NO_FOLLOWUP, NULL) ||
+				rule_span(&s->level_rules[j], RULE_RECYCLE_NO_DEAL, NULL))
+				return true;
+	}
+	return false;
+}
+
+static bool
+ruleset_touches_due(const RuleSet *rs)
+{
+	int			i;
+
+	for (i = 0; i < NUM_RULE_KEYS; i++)
+		if (rule_defs[i].due && rs->key[i].set)
+			return true;
+	return false;
+}
+
+/* Whether a scope's rules set (or null) a key that decides due times, at the top or per level. */
+bool
+rules_touch_due(const RuleScope *scope)
+{
+	int			j;
+
+	if (ruleset_touches_due(&scope->rules))
+		return true;
+	for (j = 0; j < scope->nlevels; j++)
+		if (ruleset_touches_due(&scope->level_rules[j]))
+			return true;
+	return false;
+}
+
+/* Whether removing the key `name` from a scope can change due times. */
+bool
+rules_key_touches_due(const char *name)
+{
+	int			key = rule_key_lookup(name, strlen(name));
+
+	if (key >= 0)
+		return rule_defs[key].due;
+	return strcmp(name, LEVELS_KEY) == 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -557,6 +626,7 @@ rule_set_exec(const char *sql, Oid relid, text *pool, bool has_rep, int64 rep, i
 	crmpool_restore_user(&octx);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	/* a statement without RETURNING (the DELETE of clear_rules) has no tuple table */
 	if (SPI_processed > 0 && SPI_tuptable != NULL)
 	{
 		bool		isnull;
@@ -579,6 +649,7 @@ crmpool_set_rules(PG_FUNCTION_ARGS)
 	bool		has_rep;
 	int64		rep;
 	RuleScope	scope;
+	ManagedRel *mr;
 	Jsonb	   *merged;
 	Oid			extratype = JSONBOID;
 	Datum		extraval;
@@ -589,9 +660,15 @@ crmpool_set_rules(PG_FUNCTION_ARGS)
 	rules = PG_GETARG_JSONB_P(1);
 	check_scope_args(fcinfo, 2, 3, &pool, &has_rep, &rep);
 	crmpool_require_owner(relid);
-	(void) managed_rel_get(relid, false);
+	mr = managed_rel_get(relid, false);
 
 	rules_parse(rules, &scope);	/* reject bad input before touching anything */
+	if (scope.nlevels > 0 && mr->level_att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("table %s has no level column", get_rel_name(relid)),
+				 errdetail("Rules under \"levels\" apply to customers by the value of their level column."),
+				 errhint("Name the level column with crmpool.manage(..., level_column => ...).")));
 
 	extraval = JsonbPGetDatum(rules);
 	merged = rule_set_exec("INSERT INTO crmpool.rule_set AS r (rel, pool, rep, rules) "
@@ -602,6 +679,9 @@ crmpool_set_rules(PG_FUNCTION_ARGS)
 						   relid, pool, has_rep, rep, 1, &extratype, &extraval);
 	rules_parse(merged, &scope);	/* the merged whole must be valid too */
 	managed_rel_changed(relid);
+	rules_parse(rules, &scope);
+	if (rules_touch_due(&scope))
+		recycle_recompute(relid);
 	PG_RETURN_JSONB_P(merged);
 }
 
@@ -614,12 +694,13 @@ crmpool_clear_rules(PG_FUNCTION_ARGS)
 	bool		has_rep;
 	int64		rep;
 	Jsonb	   *left;
+	bool		due;
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
 	check_scope_args(fcinfo, 1, 2, &pool, &has_rep, &rep);
 	crmpool_require_owner(relid);
-	(void) managed_rel_get(relid, false);
+	due = managed_rel_get(relid, false)->recycles;
 
 	if (PG_ARGISNULL(3))
 	{
@@ -632,6 +713,18 @@ crmpool_clear_rules(PG_FUNCTION_ARGS)
 	{
 		Oid			extratype = TEXTARRAYOID;
 		Datum		extraval = PG_GETARG_DATUM(3);
+		Datum	   *keys;
+		bool	   *keynulls;
+		int			nkeys;
+		int			i;
+		bool		touched = false;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, -1, false, TYPALIGN_INT,
+						  &keys, &keynulls, &nkeys);
+		for (i = 0; i < nkeys; i++)
+			if (!keynulls[i] && rules_key_touches_due(TextDatumGetCString(keys[i])))
+				touched = true;
+		due = due && touched;
 
 		left = rule_set_exec("UPDATE crmpool.rule_set SET rules = rules OPERATOR(pg_catalog.-) $4 "
 							 "WHERE rel OPERATOR(pg_catalog.=) $1 "
@@ -640,6 +733,8 @@ crmpool_clear_rules(PG_FUNCTION_ARGS)
 							 relid, pool, has_rep, rep, 1, &extratype, &extraval);
 	}
 	managed_rel_changed(relid);
+	if (due)
+		recycle_recompute(relid);
 	if (left == NULL)
 		left = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	PG_RETURN_JSONB_P(left);

@@ -13,6 +13,7 @@ CREATE TABLE crmpool.managed_table (
 	pool_column		name,
 	followup_column	name,
 	deal_column		name,
+	level_column	name,
 	managed_at		timestamptz	NOT NULL
 );
 COMMENT ON TABLE crmpool.managed_table IS 'Tables attached with crmpool.manage(), and the columns crmpool reads.';
@@ -79,7 +80,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA crmpool FROM PUBLIC;
 GRANT USAGE ON SCHEMA crmpool TO PUBLIC;
 
 CREATE VIEW crmpool.managed_tables AS
-	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, managed_at
+	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column,
+		managed_at
 	FROM crmpool.managed_table;
 GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
 
@@ -87,11 +89,12 @@ GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
 -- Attaching a table
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.manage(rel regclass, owner_column name, pool_column name DEFAULT NULL,
-							   followup_column name DEFAULT NULL, deal_column name DEFAULT NULL)
+							   followup_column name DEFAULT NULL, deal_column name DEFAULT NULL,
+							   level_column name DEFAULT NULL)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'crmpool_manage';
-COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name) IS
-	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner.';
+COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name, name) IS
+	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner; level_column names the customer level (A/B/C) that rules under "levels" apply to.';
 
 CREATE FUNCTION crmpool.unmanage(rel regclass)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -218,6 +221,9 @@ BEGIN
 		RETURN;
 	END IF;
 	DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.recycle_due WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.recycle_warning WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
+	DELETE FROM crmpool.followup WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
 	DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
 	DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
 	DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
