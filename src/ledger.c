@@ -295,32 +295,34 @@ ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered)
 	return true;
 }
 
+/* Run a statement whose first column is a time; false when it returns no row. */
+static bool
+run_time(LedgerStmt stmt, Datum *values, TimestampTz *at)
+{
+	bool		isnull;
+
+	run(stmt, values, NULL, false);
+	if (SPI_processed == 0)
+		return false;
+	*at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return true;
+}
+
 /* When the customer's current spell began: its last event; false if it has none. */
 bool
 ledger_spell_start(Oid relid, int64 customer, TimestampTz *since)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
-	bool		isnull;
-
-	run(STMT_LAST_EVENT, v, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	*since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
+	return run_time(STMT_LAST_EVENT, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer)},
+					since);
 }
 
 /* When `rep` last lost the customer; false if the rep never owned it. */
 bool
 ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost)
 {
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep)};
-	bool		isnull;
-
-	run(STMT_LOST_AT, v, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	*lost = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
+	return run_time(STMT_LOST_AT,
+					(Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep)},
+					lost);
 }
 
 /* TRUNCATE of a managed table: close every open spell, zero the counts, drop the locks. */

@@ -2,12 +2,13 @@
  * ownership.c: the one place where ownership changes are checked and recorded.
  *
  * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE of the owner, key,
- * deal, follow-up, level or pool column, DELETE) and an AFTER TRUNCATE trigger.  Whatever wrote the change (a crmpool
- * function, an app's UPDATE, an import, psql), the trigger decides with the same rules:
+ * deal, follow-up, level or pool column, DELETE) and an AFTER TRUNCATE trigger.  Whatever wrote
+ * the change (a crmpool function, an app's UPDATE, an import, psql), the trigger decides with
+ * the same rules:
  *
  *   - crmpool's functions announce what they are doing with an intent (claim, release, assign,
- *     transfer, and for whom) before running their UPDATE; the trigger applies that operation's
- *     rules to the row it sees;
+ *     transfer, recycle, and for whom) before running their UPDATE; the trigger applies that
+ *     operation's rules to the row it sees;
  *   - a change with no intent is a direct write, checked as an assign (new owner) or a release
  *     (owner NULL) according to crmpool.direct_writes.
  *

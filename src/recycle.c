@@ -272,6 +272,7 @@ due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 	if (!found)
 		return false;
 	out->has_warn = rule_span(&rules, RULE_WARN_BEFORE, &span);
+	out->warn_at = 0;
 	if (out->has_warn)
 	{
 		span.month = -span.month;

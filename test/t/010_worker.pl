@@ -26,7 +26,19 @@ sub set_clock
 	$node->safe_psql('postgres', "ALTER SYSTEM SET crmpool.fake_now = '$at'; SELECT pg_reload_conf();");
 }
 
-# A managed table with customers 1..n claimed (by the clock as it is now, or $at).
+# Change the naptime and wait until the launcher, on SIGHUP, says it waits that long.
+sub set_naptime
+{
+	my ($value, $seconds) = @_;
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET crmpool.worker_naptime = $value; SELECT pg_reload_conf();");
+	$node->poll_query_until('postgres', qq{
+		SELECT query LIKE '%naptime $seconds s%' FROM pg_stat_activity
+		WHERE backend_type = 'crmpool launcher'})
+	  or die "the launcher did not take naptime $value";
+}
+
+# crmpool and a managed table of n pool customers, recycled 30 days after the last follow-up.
 sub setup_db
 {
 	my ($db, $n) = @_;
@@ -86,12 +98,7 @@ unlike(slurp_file($node->logfile, $log_start), qr/(ERROR|FATAL|WARNING):/,
 	'no error, warning or failure logged for it meanwhile');
 
 # SIGHUP: a long naptime is taken at once (the launcher says so) ...
-$node->safe_psql('postgres',
-	"ALTER SYSTEM SET crmpool.worker_naptime = '1h'; SELECT pg_reload_conf();");
-$node->poll_query_until('postgres', q{
-	SELECT query LIKE '%naptime 3600 s%' FROM pg_stat_activity
-	WHERE backend_type = 'crmpool launcher'})
-  or die 'the launcher did not take the new naptime';
+set_naptime("'1h'", 3600);
 pass('SIGHUP: the launcher waits 3600 s now');
 # ... and so is a short one: customers 6-10, due since Feb 3, are recycled within seconds,
 # not an hour.
@@ -103,12 +110,7 @@ $node->poll_query_until('crm', 'SELECT count(*) = 10 FROM customer WHERE owner I
 pass('SIGHUP: a shorter naptime starts the next round at once');
 
 # naptime 0 turns the worker off; the launcher stays, idle.
-$node->safe_psql('postgres',
-	"ALTER SYSTEM SET crmpool.worker_naptime = 0; SELECT pg_reload_conf();");
-$node->poll_query_until('postgres', q{
-	SELECT query LIKE '%naptime 0 s%' FROM pg_stat_activity
-	WHERE backend_type = 'crmpool launcher'})
-  or die 'the launcher did not take naptime 0';
+set_naptime(0, 0);
 pass('naptime 0: the launcher idles');
 
 $node->stop;
