@@ -1,9 +1,10 @@
 /*
  * ownership.c: the one place where ownership changes are checked and recorded.
  *
- * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE of the owner, key or
- * deal column, DELETE) and an AFTER TRUNCATE trigger.  Whatever wrote the change (a crmpool
- * function, an app's UPDATE, an import, psql), the trigger decides with the same rules:
+ * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE, DELETE; an UPDATE
+ * that changes neither key, owner nor deal is skipped first thing) and an AFTER TRUNCATE
+ * trigger.  Whatever wrote the change (a crmpool function, an app's UPDATE, an import, psql),
+ * the trigger decides with the same rules:
  *
  *   - crmpool's functions announce what they are doing with an intent (claim, release, assign,
  *     transfer, and for whom) before running their UPDATE; the trigger applies that operation's
@@ -394,7 +395,6 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		ch.has_owner = owner_of(mr, newtup, desc, &ch.new_owner);
 		ch.new_deal = ch.has_owner && managed_has_deal(mr, newtup, desc);
-		ch.pool = managed_pool_text(mr, newtup, desc);
 	}
 	if (oldtup != NULL && newtup != NULL && key_of(mr, oldtup, desc) != ch.customer)
 		ereport(ERROR,
@@ -404,7 +404,11 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 						   key_of(mr, oldtup, desc), ch.customer),
 				 errhint("Insert a new customer instead, or detach the table with crmpool.unmanage() first.")));
 
-	/* Same owner: only the deal flag can have changed (an UPDATE of the deal column). */
+	/*
+	 * Same owner: only the deal flag can have changed.  Most UPDATEs of a managed table (a
+	 * follow-up written, a phone number fixed) leave here, which is why the trigger needs no
+	 * WHEN clause.
+	 */
 	if (oldtup != NULL && newtup != NULL && ch.had_owner == ch.has_owner &&
 		(!ch.had_owner || ch.old_owner == ch.new_owner))
 	{
@@ -416,6 +420,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		}
 		return PointerGetDatum(NULL);
 	}
+	if (newtup != NULL)
+		ch.pool = managed_pool_text(mr, newtup, desc);
 
 	in = intent_for(mr->relid, ch.customer);
 	if (in != NULL)

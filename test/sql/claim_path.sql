@@ -113,6 +113,21 @@ SELECT try($$UPDATE cp SET owner_id = 7 WHERE id = 6$$);
 SELECT * FROM load;
 SELECT owner, how FROM events_of(5);
 SELECT try($$UPDATE cp SET owner_id = NULL WHERE id = 5$$);
+-- An owner changed by a BEFORE trigger of the user's, in an UPDATE that does not name the owner
+-- column, is seen too.
+CREATE FUNCTION cp_lost() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.notes = 'lost' THEN
+		NEW.owner_id := NULL;
+	END IF;
+	RETURN NEW;
+END;
+$$;
+CREATE TRIGGER cp_lost BEFORE UPDATE ON cp FOR EACH ROW EXECUTE FUNCTION cp_lost();
+UPDATE cp SET notes = 'lost' WHERE id = 9;
+SELECT owner, how FROM events_of(9);
+DROP TRIGGER cp_lost ON cp;
+DROP FUNCTION cp_lost();
 
 -- The actor recorded: crmpool.actor, else the current role, whoever it is at the moment.
 CREATE ROLE regress_cp_rep;
