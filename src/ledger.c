@@ -17,9 +17,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -32,11 +41,8 @@ typedef enum LedgerStmt
 	STMT_DEAL,
 	STMT_LOCKED,
 	STMT_RECORD,
-	STMT_LOCK_HOLDER,
 	STMT_ADD_LOCK,
 	STMT_DROP_LOCK,
-	STMT_LAST_EVENT,
-	STMT_LOST_AT,
 	STMT_TRUNCATE_EVENTS,
 	STMT_TRUNCATE_COUNTERS,
 	STMT_TRUNCATE_LOCKS,
@@ -91,10 +97,6 @@ static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
 		"VALUES ($1, $2, $3, $4, $5, $6, $7)",
 		7, {REGCLASSOID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, TEXTOID}
 	},
-	[STMT_LOCK_HOLDER] = {
-		"SELECT rep, since FROM crmpool.customer_lock WHERE rel" EQ "$1 AND customer" EQ "$2",
-		2, {REGCLASSOID, INT8OID}
-	},
 	[STMT_ADD_LOCK] = {
 		"INSERT INTO crmpool.customer_lock (rel, customer, rep, since) VALUES ($1, $2, $3, $4) "
 		"ON CONFLICT (rel, customer) DO NOTHING",
@@ -103,20 +105,6 @@ static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
 	[STMT_DROP_LOCK] = {
 		"DELETE FROM crmpool.customer_lock WHERE rel" EQ "$1 AND customer" EQ "$2",
 		2, {REGCLASSOID, INT8OID}
-	},
-	[STMT_LAST_EVENT] = {
-		"SELECT at, owner, how FROM crmpool.ownership_event "
-		"WHERE rel" EQ "$1 AND customer" EQ "$2 ORDER BY seq DESC LIMIT 1",
-		2, {REGCLASSOID, INT8OID}
-	},
-	/* when did `rep` last stop owning the customer: the event after its last spell began */
-	[STMT_LOST_AT] = {
-		"SELECT n.at FROM crmpool.ownership_event n "
-		"WHERE n.rel" EQ "$1 AND n.customer" EQ "$2 AND n.seq OPERATOR(pg_catalog.>) "
-		"(SELECT pg_catalog.max(o.seq) FROM crmpool.ownership_event o "
-		" WHERE o.rel" EQ "$1 AND o.customer" EQ "$2 AND o.owner" EQ "$3) "
-		"ORDER BY n.seq LIMIT 1",
-		3, {REGCLASSOID, INT8OID, INT8OID}
 	},
 	/* $1 rel, $2 at, $3 actor: close the open spell of every customer still present */
 	[STMT_TRUNCATE_EVENTS] = {
@@ -143,18 +131,14 @@ static SPIPlanPtr stmt_plans[NUM_LEDGER_STMTS];
 static const char *ledger_actor = NULL;
 
 static int
-run(LedgerStmt stmt, Datum *values, const char *nulls, bool latest)
+run(LedgerStmt stmt, Datum *values, const char *nulls)
 {
 	int			rc;
 
 	if (stmt_plans[stmt] == NULL)
 		stmt_plans[stmt] = crmpool_keep_plan(stmt_defs[stmt].sql, stmt_defs[stmt].nargs,
 											 (Oid *) stmt_defs[stmt].argtypes);
-	if (latest)
-		rc = SPI_execute_snapshot(stmt_plans[stmt], values, nulls, GetLatestSnapshot(),
-								  InvalidSnapshot, false, false, 0);
-	else
-		rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
+	rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "crmpool ledger statement failed: %s", SPI_result_code_string(rc));
 	return rc;
@@ -168,6 +152,149 @@ result_int(int col)
 
 	return isnull ? 0 : DatumGetInt32(d);
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Reads by primary key, without the executor.
+ *
+ * A claim reads the customer's events and a release its lock.  Through SPI each read cost an
+ * executor start-up (about 40k instructions, more than the read itself); here it is an index
+ * scan.  The snapshot is the one an SPI statement would take: a fresh one (READ COMMITTED) or
+ * the latest, after a command counter increment so that our own changes are seen.  The tables
+ * are crmpool's own and private: read directly, without the privilege check SPI would make for
+ * the extension owner, who owns them.
+ * -------------------------------------------------------------------------------------------*/
+typedef enum LedgerTable
+{
+	LT_EVENTS,
+	LT_LOCKS,
+	NUM_LEDGER_TABLES
+} LedgerTable;
+
+/* Columns read, by number; checked against their names when the table is looked up. */
+#define EVENT_AT	4
+#define EVENT_OWNER 5
+#define EVENT_HOW	6
+#define LOCK_REP	3
+#define LOCK_SINCE	4
+
+static const struct
+{
+	const char *table;
+	const char *index;			/* primary key: rel, customer[, seq] */
+	AttrNumber	cols[3];
+	const char *colnames[3];
+}			table_defs[NUM_LEDGER_TABLES] = {
+	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
+	{EVENT_AT, EVENT_OWNER, EVENT_HOW}, {"at", "owner", "how"}},
+	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey",
+	{LOCK_REP, LOCK_SINCE, InvalidAttrNumber}, {"rep", "since", NULL}},
+};
+
+/* OIDs of the tables and indexes; InvalidOid until looked up, and after any relcache reset. */
+static Oid	table_oids[NUM_LEDGER_TABLES][2];
+
+static void
+tables_changed(Datum arg, Oid relid)
+{
+	int			t;
+
+	for (t = 0; t < NUM_LEDGER_TABLES; t++)
+		if (relid == InvalidOid || relid == table_oids[t][0] || relid == table_oids[t][1])
+			memset(table_oids, 0, sizeof(table_oids));
+}
+
+static void
+lookup_table(LedgerTable t)
+{
+	static bool callback_registered = false;
+	Oid			nspid = crmpool_schema_oid();
+	Oid			relid;
+	Oid			indexid;
+	int			i;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(tables_changed, (Datum) 0);
+		callback_registered = true;
+	}
+	relid = get_relname_relid(table_defs[t].table, nspid);
+	indexid = get_relname_relid(table_defs[t].index, nspid);
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "crmpool.%s or its primary key is missing", table_defs[t].table);
+	for (i = 0; i < lengthof(table_defs[t].cols) && table_defs[t].colnames[i] != NULL; i++)
+		if (get_attnum(relid, table_defs[t].colnames[i]) != table_defs[t].cols[i])
+			elog(ERROR, "column \"%s\" of crmpool.%s is not column %d",
+				 table_defs[t].colnames[i], table_defs[t].table, table_defs[t].cols[i]);
+	table_oids[t][0] = relid;
+	table_oids[t][1] = indexid;
+}
+
+typedef struct KeyScan
+{
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} KeyScan;
+
+/* Scan table t for (rel, customer); the caller fetches with index_getnext_slot(). */
+static void
+key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 customer, bool latest)
+{
+	ScanKeyData keys[2];
+
+	if (!OidIsValid(table_oids[t][0]))
+		lookup_table(t);
+	if (latest)
+		PushCopiedSnapshot(GetLatestSnapshot());
+	else
+		PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+
+	ks->heap = table_open(table_oids[t][0], AccessShareLock);
+	ks->index = index_open(table_oids[t][1], AccessShareLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
+	ks->scan = index_beginscan(ks->heap, ks->index, GetActiveSnapshot(), 2, 0);
+	index_rescan(ks->scan, keys, 2, NULL, 0);
+	ks->slot = table_slot_create(ks->heap, NULL);
+}
+
+/* Locks are kept to the end of the transaction, as a statement would. */
+static void
+key_scan_end(KeyScan *ks)
+{
+	ExecDropSingleTupleTableSlot(ks->slot);
+	index_endscan(ks->scan);
+	index_close(ks->index, NoLock);
+	table_close(ks->heap, NoLock);
+	PopActiveSnapshot();
+}
+
+/* A column that is never null. */
+static Datum
+slot_attr(TupleTableSlot *slot, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected null in a crmpool table");
+	return d;
+}
+
+static bool
+text_equals(Datum d, const char *s)
+{
+	text	   *t = DatumGetTextPP(d);
+
+	return VARSIZE_ANY_EXHDR(t) == strlen(s) && memcmp(VARDATA_ANY(t), s, strlen(s)) == 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Sessions and statements
+ * -------------------------------------------------------------------------------------------*/
 
 void
 ledger_begin(OwnerContext *octx)
@@ -193,7 +320,7 @@ ledger_gain(Oid relid, int64 rep, bool deal, bool is_claim, DateADT today, RepCo
 	Datum		v[5] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(deal ? 1 : 0),
 	DateADTGetDatum(today), Int32GetDatum(is_claim ? 1 : 0)};
 
-	run(STMT_GAIN, v, NULL, false);
+	run(STMT_GAIN, v, NULL);
 	if (SPI_processed != 1)
 		elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
 	after->owned = result_int(1);
@@ -218,7 +345,7 @@ ledger_lose(Oid relid, int64 rep, bool deal, bool was_locked)
 	Datum		v[4] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(deal ? 1 : 0),
 	Int32GetDatum(was_locked ? 1 : 0)};
 
-	run(STMT_LOSE, v, NULL, false);
+	run(STMT_LOSE, v, NULL);
 	if (SPI_processed != 1)
 		missing_counter(relid, rep);
 }
@@ -228,7 +355,7 @@ ledger_deal_changed(Oid relid, int64 rep, int delta)
 {
 	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(delta)};
 
-	run(STMT_DEAL, v, NULL, false);
+	run(STMT_DEAL, v, NULL);
 	if (SPI_processed != 1)
 		missing_counter(relid, rep);
 }
@@ -238,7 +365,7 @@ ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 {
 	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(delta)};
 
-	run(STMT_LOCKED, v, NULL, false);
+	run(STMT_LOCKED, v, NULL);
 	if (SPI_processed != 1)
 		missing_counter(relid, rep);
 	*locked_after = result_int(1);
@@ -254,7 +381,7 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 	reason ? CStringGetTextDatum(reason) : (Datum) 0};
 	char		nulls[7] = {' ', ' ', ' ', has_owner ? ' ' : 'n', ' ', ' ', reason ? ' ' : 'n'};
 
-	run(STMT_RECORD, v, nulls, false);
+	run(STMT_RECORD, v, nulls);
 }
 
 /*
@@ -265,15 +392,18 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 bool
 ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
-	bool		isnull;
+	KeyScan		ks;
+	bool		found;
 
-	run(STMT_LOCK_HOLDER, v, NULL, true);
-	if (SPI_processed == 0)
-		return false;
-	*rep = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	return true;
+	key_scan_begin(&ks, LT_LOCKS, relid, customer, true);
+	found = index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot);
+	if (found)
+	{
+		*rep = DatumGetInt64(slot_attr(ks.slot, LOCK_REP));
+		*since = DatumGetTimestampTz(slot_attr(ks.slot, LOCK_SINCE));
+	}
+	key_scan_end(&ks);
+	return found;
 }
 
 /* True if the lock is new. */
@@ -283,7 +413,7 @@ ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at)
 	Datum		v[4] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep),
 	TimestampTzGetDatum(at)};
 
-	run(STMT_ADD_LOCK, v, NULL, false);
+	run(STMT_ADD_LOCK, v, NULL);
 	return SPI_processed == 1;
 }
 
@@ -293,45 +423,53 @@ ledger_drop_lock(Oid relid, int64 customer)
 {
 	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
 
-	run(STMT_DROP_LOCK, v, NULL, false);
+	run(STMT_DROP_LOCK, v, NULL);
 	return SPI_processed == 1;
 }
 
 /*
- * When the customer entered the pool, if it is there by a recorded event.  Customers that were
- * already in the pool when the table was attached ("adopt") have no known entry time.
+ * What the claim-only rules need of the customer's past, from one backward scan of its events.
+ *
+ * Hold-back: when it entered the pool, if it is there by a recorded event (its last event has
+ * no owner); customers already in the pool when the table was attached ("adopt") have no known
+ * entry time.  Cool-down (only if want_lost): when `rep` last lost it, that is the time of the
+ * event that followed the rep's last spell; unknown if the rep never owned it.
  */
-bool
-ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered)
+void
+ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, CustomerPast *past)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
-	bool		owner_null;
-	bool		isnull;
-	char	   *how;
+	KeyScan		ks;
+	bool		newest = true;
+	TimestampTz newer_at = 0;
 
-	run(STMT_LAST_EVENT, v, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &owner_null);
-	how = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	if (!owner_null || strcmp(how, "adopt") == 0)
-		return false;
-	*entered = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
-}
+	memset(past, 0, sizeof(CustomerPast));
+	key_scan_begin(&ks, LT_EVENTS, relid, customer, false);
+	while (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
+	{
+		TimestampTz at = DatumGetTimestampTz(slot_attr(ks.slot, EVENT_AT));
+		bool		isnull;
+		Datum		owner = slot_getattr(ks.slot, EVENT_OWNER, &isnull);
 
-/* When `rep` last lost the customer; false if the rep never owned it. */
-bool
-ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost)
-{
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep)};
-	bool		isnull;
-
-	run(STMT_LOST_AT, v, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	*lost = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
+		if (newest)
+		{
+			if (isnull && !text_equals(slot_attr(ks.slot, EVENT_HOW), "adopt"))
+			{
+				past->entered_known = true;
+				past->entered = at;
+			}
+			if (!want_lost)
+				break;
+		}
+		if (!isnull && DatumGetInt64(owner) == rep)
+		{
+			past->lost_known = !newest;
+			past->lost = newer_at;
+			break;
+		}
+		newest = false;
+		newer_at = at;
+	}
+	key_scan_end(&ks);
 }
 
 /* TRUNCATE of a managed table: close every open spell, zero the counts, drop the locks. */
@@ -341,7 +479,7 @@ ledger_truncate(Oid relid, TimestampTz at)
 	Datum		v[3] = {ObjectIdGetDatum(relid), TimestampTzGetDatum(at),
 	CStringGetTextDatum(ledger_actor)};
 
-	run(STMT_TRUNCATE_EVENTS, v, NULL, false);
-	run(STMT_TRUNCATE_COUNTERS, v, NULL, false);
-	run(STMT_TRUNCATE_LOCKS, v, NULL, false);
+	run(STMT_TRUNCATE_EVENTS, v, NULL);
+	run(STMT_TRUNCATE_COUNTERS, v, NULL);
+	run(STMT_TRUNCATE_LOCKS, v, NULL);
 }
