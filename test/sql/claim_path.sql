@@ -156,6 +156,23 @@ SELECT try($$SELECT crmpool.release('cp', 4, 9)$$);
 SELECT owner_id FROM cp WHERE id = 4;
 DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM regress_cp_rep', current_database()); END $$;
 
+-- Every other kind of change records exactly one event and moves the counters: transfers
+-- both ways between reps (the lower rep's counter is taken first), assign, insert, delete.
+SET crmpool.fake_now = '2026-01-08 10:00+08';
+SELECT try($$SELECT crmpool.assign('cp', 6, 8)$$);
+SELECT try($$SELECT crmpool.transfer('cp', 6, 8, 7)$$);
+SELECT try($$SELECT crmpool.transfer('cp', 6, 7, 9)$$);
+SELECT try($$SELECT crmpool.transfer('cp', 6, 7, 9)$$);
+INSERT INTO cp VALUES (11, 'customer 11', 9, NULL, true, NULL), (12, 'customer 12', NULL, 'east', false, NULL);
+SELECT * FROM load;
+SELECT crmpool.lock('cp', 11, 9);
+DELETE FROM cp WHERE id IN (6, 11, 12);
+SELECT * FROM load;
+SELECT customer, owner, how FROM crmpool.ownership_event
+WHERE rel = 'cp'::regclass AND customer IN (6, 11, 12) AND at >= '2026-01-08 10:00+08'
+ORDER BY seq;
+SELECT count(*) AS locks FROM crmpool.customer_lock WHERE rel = 'cp'::regclass;
+
 -- Counters that were lost are reported, not silently recreated.
 DELETE FROM crmpool.rep_counter WHERE rel = 'cp'::regclass AND rep = 7;
 SELECT try($$SELECT crmpool.release('cp', 1, 7)$$);
