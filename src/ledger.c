@@ -26,6 +26,7 @@
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -54,6 +55,7 @@ typedef struct LedgerStmtDef
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[8];
+	bool		by_key;			/* finds one rep_counter row by its key: see run() */
 } LedgerStmtDef;
 
 #define EQ " OPERATOR(pg_catalog.=) "
@@ -80,17 +82,17 @@ static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
 		"UPDATE crmpool.rep_counter SET owned = owned" MINUS "1, "
 		"with_deal = with_deal" MINUS "$3, locked = locked" MINUS "$4 "
 		"WHERE rel" EQ "$1 AND rep" EQ "$2",
-		4, {REGCLASSOID, INT8OID, INT4OID, INT4OID}
+		4, {REGCLASSOID, INT8OID, INT4OID, INT4OID}, true
 	},
 	[STMT_DEAL] = {
 		"UPDATE crmpool.rep_counter SET with_deal = with_deal" PLUS "$3 "
 		"WHERE rel" EQ "$1 AND rep" EQ "$2",
-		3, {REGCLASSOID, INT8OID, INT4OID}
+		3, {REGCLASSOID, INT8OID, INT4OID}, true
 	},
 	[STMT_LOCKED] = {
 		"UPDATE crmpool.rep_counter SET locked = locked" PLUS "$3 "
 		"WHERE rel" EQ "$1 AND rep" EQ "$2 RETURNING locked",
-		3, {REGCLASSOID, INT8OID, INT4OID}
+		3, {REGCLASSOID, INT8OID, INT4OID}, true
 	},
 	[STMT_RECORD] = {
 		"INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor, reason) "
@@ -138,7 +140,24 @@ run(LedgerStmt stmt, Datum *values, const char *nulls)
 	if (stmt_plans[stmt] == NULL)
 		stmt_plans[stmt] = crmpool_keep_plan(stmt_defs[stmt].sql, stmt_defs[stmt].nargs,
 											 (Oid *) stmt_defs[stmt].argtypes);
-	rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
+	if (stmt_defs[stmt].by_key)
+	{
+		/*
+		 * rep_counter is small, so the planner picks a sequential scan for a lookup by key
+		 * until it spans several pages; but the scan reads every rep's row and every dead
+		 * version of the busy ones (each claim leaves one), so the primary key is cheaper
+		 * (25k instructions less per release, measured).  The plan cache may (re)plan at any
+		 * execution, so every execution forbids the scan.
+		 */
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
+		AtEOXact_GUC(true, nestlevel);
+	}
+	else
+		rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "crmpool ledger statement failed: %s", SPI_result_code_string(rc));
 	return rc;
