@@ -10,6 +10,8 @@
 --            down; clear the owner; append history with the reason.
 -- What it does not do, and crmpool does: check writes that bypass these functions (a plain
 -- UPDATE of owner_id from an import or psql goes unchecked and unrecorded).
+-- Both functions lock and read the customer row with the same few lines rather than through a
+-- helper: a competent author keeps a PL/pgSQL call out of the hot path, and so does this one.
 
 CREATE TABLE bench.rules_c (
 	id					integer		PRIMARY KEY DEFAULT 1 CHECK (id = 1),
