@@ -8,7 +8,8 @@
  * Every function here runs between ledger_begin() and ledger_end(), that is inside an SPI
  * connection and as the extension owner.  Plans are prepared once per backend and kept; their
  * text qualifies every table, function and operator, because a kept plan is re-analyzed under
- * the search_path of whoever happens to run it next.
+ * the search_path of whoever happens to run it next.  The hot reads and the event insert do
+ * without SPI (see "without SPI" below).
  *
  * Locking: a rep's rep_counter row is that rep's lock.  The upsert in ledger_gain() takes it
  * and keeps it to commit, so two claims by one rep are serialized and the second sees the
@@ -22,7 +23,13 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -41,7 +48,6 @@ typedef enum LedgerStmt
 	STMT_LOSE,
 	STMT_DEAL,
 	STMT_LOCKED,
-	STMT_RECORD,
 	STMT_ADD_LOCK,
 	STMT_DROP_LOCK,
 	STMT_TRUNCATE_EVENTS,
@@ -93,11 +99,6 @@ static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
 		"UPDATE crmpool.rep_counter SET locked = locked" PLUS "$3 "
 		"WHERE rel" EQ "$1 AND rep" EQ "$2 RETURNING locked",
 		3, {REGCLASSOID, INT8OID, INT4OID}, true
-	},
-	[STMT_RECORD] = {
-		"INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor, reason) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		7, {REGCLASSOID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, TEXTOID}
 	},
 	[STMT_ADD_LOCK] = {
 		"INSERT INTO crmpool.customer_lock (rel, customer, rep, since) VALUES ($1, $2, $3, $4) "
@@ -173,14 +174,16 @@ result_int(int col)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Reads by primary key, without the executor.
+ * Reads by primary key, and the event insert, without SPI.
  *
- * A claim reads the customer's events and a release its lock.  Through SPI each read cost an
- * executor start-up (about 40k instructions, more than the read itself); here it is an index
- * scan.  The snapshot is the one an SPI statement would take: a fresh one (READ COMMITTED) or
- * the latest, after a command counter increment so that our own changes are seen.  The tables
- * are crmpool's own and private: read directly, without the privilege check SPI would make for
- * the extension owner, who owns them.
+ * A claim reads the customer's events and a release its lock; both record an event.  Through
+ * SPI each of these paid an executor start-up, more than the work itself: a read is now an
+ * index scan, the insert goes through ExecSimpleRelationInsert() (the executor's own path for a
+ * row without a plan, which logical replication uses: constraints, every index and row
+ * triggers are honoured).  A read takes the snapshot an SPI statement would take: a fresh one
+ * (READ COMMITTED) or the latest, after a command counter increment so that our own changes are
+ * seen.  The tables are crmpool's own and private, used as the extension owner, who owns them:
+ * no privilege check is made (SPI would make one, and it would pass).
  * -------------------------------------------------------------------------------------------*/
 typedef enum LedgerTable
 {
@@ -189,37 +192,45 @@ typedef enum LedgerTable
 	NUM_LEDGER_TABLES
 } LedgerTable;
 
-/* Columns read, by number; checked against their names when the table is looked up. */
-#define EVENT_AT	4
-#define EVENT_OWNER 5
-#define EVENT_HOW	6
-#define LOCK_REP	3
-#define LOCK_SINCE	4
+/* Column numbers, checked against the names in table_defs when a table is looked up. */
+#define EVENT_REL		1
+#define EVENT_CUSTOMER	2
+#define EVENT_SEQ		3
+#define EVENT_AT		4
+#define EVENT_OWNER		5
+#define EVENT_HOW		6
+#define EVENT_ACTOR		7
+#define EVENT_REASON	8
+#define LOCK_REP		3
+#define LOCK_SINCE		4
 
 static const struct
 {
 	const char *table;
 	const char *index;			/* primary key: rel, customer[, seq] */
-	AttrNumber	cols[3];
-	const char *colnames[3];
+	const char *columns[8];		/* the first columns, in order */
 }			table_defs[NUM_LEDGER_TABLES] = {
 	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
-	{EVENT_AT, EVENT_OWNER, EVENT_HOW}, {"at", "owner", "how"}},
-	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey",
-	{LOCK_REP, LOCK_SINCE, InvalidAttrNumber}, {"rep", "since", NULL}},
+	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}},
+	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey", {"rel", "customer", "rep", "since"}},
 };
 
-/* OIDs of the tables and indexes; InvalidOid until looked up, and after any relcache reset. */
-static Oid	table_oids[NUM_LEDGER_TABLES][2];
+/*
+ * OIDs of each table, its index and its identity sequence (events only); InvalidOid until
+ * looked up, and again after a relcache reset of any of them.
+ */
+static Oid	table_oids[NUM_LEDGER_TABLES][3];
 
 static void
 tables_changed(Datum arg, Oid relid)
 {
 	int			t;
+	int			i;
 
 	for (t = 0; t < NUM_LEDGER_TABLES; t++)
-		if (relid == InvalidOid || relid == table_oids[t][0] || relid == table_oids[t][1])
-			memset(table_oids, 0, sizeof(table_oids));
+		for (i = 0; i < 3; i++)
+			if (relid == InvalidOid || (OidIsValid(relid) && relid == table_oids[t][i]))
+				memset(table_oids, 0, sizeof(table_oids));
 }
 
 static void
@@ -229,6 +240,7 @@ lookup_table(LedgerTable t)
 	Oid			nspid = crmpool_schema_oid();
 	Oid			relid;
 	Oid			indexid;
+	Oid			seqid = InvalidOid;
 	int			i;
 
 	if (!callback_registered)
@@ -240,12 +252,15 @@ lookup_table(LedgerTable t)
 	indexid = get_relname_relid(table_defs[t].index, nspid);
 	if (!OidIsValid(relid) || !OidIsValid(indexid))
 		elog(ERROR, "crmpool.%s or its primary key is missing", table_defs[t].table);
-	for (i = 0; i < lengthof(table_defs[t].cols) && table_defs[t].colnames[i] != NULL; i++)
-		if (get_attnum(relid, table_defs[t].colnames[i]) != table_defs[t].cols[i])
+	for (i = 0; i < lengthof(table_defs[t].columns) && table_defs[t].columns[i] != NULL; i++)
+		if (get_attnum(relid, table_defs[t].columns[i]) != i + 1)
 			elog(ERROR, "column \"%s\" of crmpool.%s is not column %d",
-				 table_defs[t].colnames[i], table_defs[t].table, table_defs[t].cols[i]);
+				 table_defs[t].columns[i], table_defs[t].table, i + 1);
+	if (t == LT_EVENTS)
+		seqid = getIdentitySequence(relid, EVENT_SEQ, false);
 	table_oids[t][0] = relid;
 	table_oids[t][1] = indexid;
+	table_oids[t][2] = seqid;
 }
 
 typedef struct KeyScan
@@ -301,6 +316,14 @@ slot_attr(TupleTableSlot *slot, AttrNumber att)
 	if (isnull)
 		elog(ERROR, "unexpected null in a crmpool table");
 	return d;
+}
+
+/* Set a column of a virtual slot (left null unless present). */
+static void
+slot_set(TupleTableSlot *slot, AttrNumber att, Datum value, bool present)
+{
+	slot->tts_values[att - 1] = value;
+	slot->tts_isnull[att - 1] = !present;
 }
 
 static bool
@@ -390,17 +413,57 @@ ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 	*locked_after = result_int(1);
 }
 
+/* Append an ownership event (see "without SPI" above). */
 void
 ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
 			  const char *how, const char *reason)
 {
-	Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), TimestampTzGetDatum(at),
-		Int64GetDatum(owner), CStringGetTextDatum(how),
-		CStringGetTextDatum(ledger_actor),
-	reason ? CStringGetTextDatum(reason) : (Datum) 0};
-	char		nulls[7] = {' ', ' ', ' ', has_owner ? ' ' : 'n', ' ', ' ', reason ? ' ' : 'n'};
+	Relation	rel;
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
 
-	run(STMT_RECORD, v, nulls);
+	if (!OidIsValid(table_oids[LT_EVENTS][0]))
+		lookup_table(LT_EVENTS);
+	rel = table_open(table_oids[LT_EVENTS][0], RowExclusiveLock);
+
+	/* as logical replication's apply worker sets up a row insert */
+	estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	estate->es_opened_result_relations = lappend(estate->es_opened_result_relations, rri);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	AfterTriggerBeginQuery();
+	ExecOpenIndices(rri, false);
+
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
+	slot_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
+	slot_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
+	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(table_oids[LT_EVENTS][2], false)),
+			 true);
+	slot_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
+	slot_set(slot, EVENT_OWNER, Int64GetDatum(owner), has_owner);
+	slot_set(slot, EVENT_HOW, CStringGetTextDatum(how), true);
+	slot_set(slot, EVENT_ACTOR, CStringGetTextDatum(ledger_actor), true);
+	if (reason != NULL)
+		slot_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(rri, estate, slot);
+
+	ExecCloseIndices(rri);
+	AfterTriggerEndQuery(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
 }
 
 /*

@@ -173,6 +173,23 @@ WHERE rel = 'cp'::regclass AND customer IN (6, 11, 12) AND at >= '2026-01-08 10:
 ORDER BY seq;
 SELECT count(*) AS locks FROM crmpool.customer_lock WHERE rel = 'cp'::regclass;
 
+-- The event insert honours what may have been added to crmpool's history table: row triggers
+-- fire and constraints are checked.
+CREATE FUNCTION event_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'event: customer %, owner %, %', NEW.customer, NEW.owner, NEW.how;
+	RETURN NEW;
+END;
+$$;
+CREATE TRIGGER event_seen AFTER INSERT ON crmpool.ownership_event
+	FOR EACH ROW EXECUTE FUNCTION event_seen();
+ALTER TABLE crmpool.ownership_event ADD CONSTRAINT not_13 CHECK (customer <> 13);
+SELECT try($$SELECT crmpool.assign('cp', 7, 8)$$);
+SELECT split_part(try($$INSERT INTO cp VALUES (13, 'customer 13', NULL, NULL, false, NULL)$$), ' / ', 1) AS try;
+ALTER TABLE crmpool.ownership_event DROP CONSTRAINT not_13;
+DROP TRIGGER event_seen ON crmpool.ownership_event;
+DROP FUNCTION event_seen();
+
 -- Counters that were lost are reported, not silently recreated.
 DELETE FROM crmpool.rep_counter WHERE rel = 'cp'::regclass AND rep = 7;
 SELECT try($$SELECT crmpool.release('cp', 1, 7)$$);
