@@ -26,14 +26,14 @@
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
-#include "nodes/makefuncs.h"
 #include "executor/tuptable.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -45,9 +45,6 @@
 typedef enum LedgerStmt
 {
 	STMT_GAIN,
-	STMT_LOSE,
-	STMT_DEAL,
-	STMT_LOCKED,
 	STMT_ADD_LOCK,
 	STMT_DROP_LOCK,
 	STMT_TRUNCATE_EVENTS,
@@ -61,12 +58,10 @@ typedef struct LedgerStmtDef
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[8];
-	bool		by_key;			/* finds one rep_counter row by its key: see run() */
 } LedgerStmtDef;
 
 #define EQ " OPERATOR(pg_catalog.=) "
 #define PLUS " OPERATOR(pg_catalog.+) "
-#define MINUS " OPERATOR(pg_catalog.-) "
 
 static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
 	/* $1 rel, $2 rep, $3 deal (0/1), $4 today, $5 is_claim (0/1) */
@@ -82,23 +77,6 @@ static const LedgerStmtDef stmt_defs[NUM_LEDGER_STMTS] = {
 		"RETURNING c.owned, c.with_deal, c.locked, "
 		"CASE WHEN c.claims_day" EQ "$4 THEN c.claims ELSE 0 END",
 		5, {REGCLASSOID, INT8OID, INT4OID, DATEOID, INT4OID}
-	},
-	/* $1 rel, $2 rep, $3 deal (0/1), $4 was locked (0/1) */
-	[STMT_LOSE] = {
-		"UPDATE crmpool.rep_counter SET owned = owned" MINUS "1, "
-		"with_deal = with_deal" MINUS "$3, locked = locked" MINUS "$4 "
-		"WHERE rel" EQ "$1 AND rep" EQ "$2",
-		4, {REGCLASSOID, INT8OID, INT4OID, INT4OID}, true
-	},
-	[STMT_DEAL] = {
-		"UPDATE crmpool.rep_counter SET with_deal = with_deal" PLUS "$3 "
-		"WHERE rel" EQ "$1 AND rep" EQ "$2",
-		3, {REGCLASSOID, INT8OID, INT4OID}, true
-	},
-	[STMT_LOCKED] = {
-		"UPDATE crmpool.rep_counter SET locked = locked" PLUS "$3 "
-		"WHERE rel" EQ "$1 AND rep" EQ "$2 RETURNING locked",
-		3, {REGCLASSOID, INT8OID, INT4OID}, true
 	},
 	[STMT_ADD_LOCK] = {
 		"INSERT INTO crmpool.customer_lock (rel, customer, rep, since) VALUES ($1, $2, $3, $4) "
@@ -141,24 +119,7 @@ run(LedgerStmt stmt, Datum *values, const char *nulls)
 	if (stmt_plans[stmt] == NULL)
 		stmt_plans[stmt] = crmpool_keep_plan(stmt_defs[stmt].sql, stmt_defs[stmt].nargs,
 											 (Oid *) stmt_defs[stmt].argtypes);
-	if (stmt_defs[stmt].by_key)
-	{
-		/*
-		 * rep_counter is small, so the planner picks a sequential scan for a lookup by key
-		 * until it spans several pages; but the scan reads every rep's row and every dead
-		 * version of the busy ones (each claim leaves one), so the primary key is cheaper
-		 * (25k instructions less per release, measured).  The plan cache may (re)plan at any
-		 * execution, so every execution forbids the scan.
-		 */
-		int			nestlevel = NewGUCNestLevel();
-
-		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
-		AtEOXact_GUC(true, nestlevel);
-	}
-	else
-		rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
+	rc = SPI_execute_plan(stmt_plans[stmt], values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "crmpool ledger statement failed: %s", SPI_result_code_string(rc));
 	return rc;
@@ -189,6 +150,7 @@ typedef enum LedgerTable
 {
 	LT_EVENTS,
 	LT_LOCKS,
+	LT_COUNTERS,
 	NUM_LEDGER_TABLES
 } LedgerTable;
 
@@ -203,16 +165,23 @@ typedef enum LedgerTable
 #define EVENT_REASON	8
 #define LOCK_REP		3
 #define LOCK_SINCE		4
+#define COUNT_OWNED		3
+#define COUNT_LOCKED	4
+#define COUNT_WITH_DEAL 5
+#define COUNT_DAY		6
+#define COUNT_CLAIMS	7
 
 static const struct
 {
 	const char *table;
-	const char *index;			/* primary key: rel, customer[, seq] */
+	const char *index;			/* primary key: rel, customer or rep[, seq] */
 	const char *columns[8];		/* the first columns, in order */
 }			table_defs[NUM_LEDGER_TABLES] = {
 	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
 	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}},
 	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey", {"rel", "customer", "rep", "since"}},
+	[LT_COUNTERS] = {"rep_counter", "rep_counter_pkey",
+	{"rel", "rep", "owned", "locked", "with_deal", "claims_day", "claims"}},
 };
 
 /*
@@ -271,9 +240,12 @@ typedef struct KeyScan
 	TupleTableSlot *slot;
 } KeyScan;
 
-/* Scan table t for (rel, customer); the caller fetches with index_getnext_slot(). */
+/*
+ * Scan table t for (rel, key), key being the customer or the rep; the caller fetches with
+ * index_getnext_slot().  lockmode is taken on the table, as a statement would.
+ */
 static void
-key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 customer, bool latest)
+key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LOCKMODE lockmode)
 {
 	ScanKeyData keys[2];
 
@@ -286,10 +258,10 @@ key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 customer, bool lates
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();
 
-	ks->heap = table_open(table_oids[t][0], AccessShareLock);
+	ks->heap = table_open(table_oids[t][0], lockmode);
 	ks->index = index_open(table_oids[t][1], AccessShareLock);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
 	ks->scan = index_beginscan(ks->heap, ks->index, GetActiveSnapshot(), 2, 0);
 	index_rescan(ks->scan, keys, 2, NULL, 0);
 	ks->slot = table_slot_create(ks->heap, NULL);
@@ -304,6 +276,57 @@ key_scan_end(KeyScan *ks)
 	index_close(ks->index, NoLock);
 	table_close(ks->heap, NoLock);
 	PopActiveSnapshot();
+}
+
+/* The executor state ExecSimpleRelationInsert/Update need, set up as the apply worker does. */
+typedef struct RowWriter
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;			/* for BEFORE ROW triggers, if any */
+} RowWriter;
+
+static void
+row_writer_begin(RowWriter *w, Relation rel)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	w->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(w->estate, list_make1(rte));
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
+	w->estate->es_opened_result_relations = list_make1(w->rri);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	w->estate->es_snapshot = GetActiveSnapshot();
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	AfterTriggerBeginQuery();
+	ExecOpenIndices(w->rri, false);
+}
+
+static void
+row_writer_end(RowWriter *w)
+{
+	ExecCloseIndices(w->rri);
+	AfterTriggerEndQuery(w->estate);
+	EvalPlanQualEnd(&w->epq);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+}
+
+/* An empty virtual slot for a row of rel, every column null. */
+static TupleTableSlot *
+row_writer_slot(RowWriter *w, Relation rel)
+{
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel),
+												  &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
+	return slot;
 }
 
 /* A column that is never null. */
@@ -355,13 +378,136 @@ ledger_end(OwnerContext *octx)
 	ledger_actor = octx->saved_actor;
 }
 
+/* What a change adds to a rep's counters. */
+typedef struct CounterChange
+{
+	int32		owned;
+	int32		with_deal;
+	int32		locked;
+	bool		claim;			/* also a claim made `today` */
+	DateADT		today;
+} CounterChange;
+
+static int32
+add_count(int32 count, int32 delta)
+{
+	int32		result;
+
+	if (pg_add_s32_overflow(count, delta, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("integer out of range")));
+	return result;
+}
+
+/*
+ * Apply a change to the rep's counter row in place, with the semantics of
+ * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2": find the row by primary key,
+ * lock it, waiting for a concurrent change by the same rep to end; under READ COMMITTED then
+ * take its latest version (EvalPlanQual's rule), under REPEATABLE READ or SERIALIZABLE fail
+ * with a serialization error.  The lock is the rep's: it is kept to commit.  Through SPI this
+ * statement's executor start-up cost twice the update itself.  Returns false, changing nothing,
+ * if the rep has no row.
+ */
+static bool
+counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
+{
+	KeyScan		ks;
+	ItemPointerData tid;
+	TupleTableSlot *current;
+	TupleTableSlot *next;
+	TM_FailureData tmfd;
+	TM_Result	res;
+	RowWriter	w;
+	bool		day_null;
+	Datum		day;
+	int32		claims;
+	int			i;
+
+	key_scan_begin(&ks, LT_COUNTERS, relid, rep, false, RowExclusiveLock);
+	if (!index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot))
+	{
+		key_scan_end(&ks);
+		return false;
+	}
+	tid = ks.slot->tts_tid;
+	ExecClearTuple(ks.slot);
+
+	current = table_slot_create(ks.heap, NULL);
+	res = table_tuple_lock(ks.heap, &tid, GetActiveSnapshot(), current,
+						   GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
+						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	switch (res)
+	{
+		case TM_Ok:
+			break;
+		case TM_Updated:
+			/* only without TUPLE_LOCK_FLAG_FIND_LAST_VERSION */
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			ExecDropSingleTupleTableSlot(current);
+			key_scan_end(&ks);
+			return false;
+		default:
+			elog(ERROR, "unexpected result %d locking a crmpool counter", (int) res);
+	}
+
+	/* the new version: the locked one with the change applied */
+	slot_getallattrs(current);
+	row_writer_begin(&w, ks.heap);
+	next = row_writer_slot(&w, ks.heap);
+	for (i = 0; i < next->tts_tupleDescriptor->natts; i++)
+		slot_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
+	after->owned = add_count(DatumGetInt32(slot_attr(current, COUNT_OWNED)), chg->owned);
+	after->with_deal = add_count(DatumGetInt32(slot_attr(current, COUNT_WITH_DEAL)),
+								 chg->with_deal);
+	after->locked = add_count(DatumGetInt32(slot_attr(current, COUNT_LOCKED)), chg->locked);
+	claims = DatumGetInt32(slot_attr(current, COUNT_CLAIMS));
+	day = slot_getattr(current, COUNT_DAY, &day_null);
+	if (chg->claim)
+	{
+		claims = (!day_null && DatumGetDateADT(day) == chg->today) ? add_count(claims, 1) : 1;
+		day = DateADTGetDatum(chg->today);
+		day_null = false;
+	}
+	after->claims_today = (!day_null && DatumGetDateADT(day) == chg->today) ? claims : 0;
+	slot_set(next, COUNT_OWNED, Int32GetDatum(after->owned), true);
+	slot_set(next, COUNT_WITH_DEAL, Int32GetDatum(after->with_deal), true);
+	slot_set(next, COUNT_LOCKED, Int32GetDatum(after->locked), true);
+	slot_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
+	slot_set(next, COUNT_DAY, day, !day_null);
+	ExecStoreVirtualTuple(next);
+	ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, current, next);
+	row_writer_end(&w);
+
+	ExecDropSingleTupleTableSlot(current);
+	key_scan_end(&ks);
+	return true;
+}
+
 /* The rep gains a customer: counts after the gain, with the rep's row locked to commit. */
 void
 ledger_gain(Oid relid, int64 rep, bool deal, bool is_claim, DateADT today, RepCounts *after)
 {
+	CounterChange chg = {.owned = 1, .with_deal = deal ? 1 : 0, .claim = is_claim, .today = today};
 	Datum		v[5] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(deal ? 1 : 0),
 	DateADTGetDatum(today), Int32GetDatum(is_claim ? 1 : 0)};
 
+	if (counter_update(relid, rep, &chg, after))
+		return;
+
+	/*
+	 * The rep's first customer in this table.  The upsert also covers a concurrent first
+	 * customer of the same rep, whose new row it waits for and then counts on.
+	 */
 	run(STMT_GAIN, v, NULL);
 	if (SPI_processed != 1)
 		elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
@@ -384,33 +530,32 @@ missing_counter(Oid relid, int64 rep)
 void
 ledger_lose(Oid relid, int64 rep, bool deal, bool was_locked)
 {
-	Datum		v[4] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(deal ? 1 : 0),
-	Int32GetDatum(was_locked ? 1 : 0)};
+	CounterChange chg = {.owned = -1, .with_deal = deal ? -1 : 0, .locked = was_locked ? -1 : 0};
+	RepCounts	after;
 
-	run(STMT_LOSE, v, NULL);
-	if (SPI_processed != 1)
+	if (!counter_update(relid, rep, &chg, &after))
 		missing_counter(relid, rep);
 }
 
 void
 ledger_deal_changed(Oid relid, int64 rep, int delta)
 {
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(delta)};
+	CounterChange chg = {.with_deal = delta};
+	RepCounts	after;
 
-	run(STMT_DEAL, v, NULL);
-	if (SPI_processed != 1)
+	if (!counter_update(relid, rep, &chg, &after))
 		missing_counter(relid, rep);
 }
 
 void
 ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 {
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(delta)};
+	CounterChange chg = {.locked = delta};
+	RepCounts	after;
 
-	run(STMT_LOCKED, v, NULL);
-	if (SPI_processed != 1)
+	if (!counter_update(relid, rep, &chg, &after))
 		missing_counter(relid, rep);
-	*locked_after = result_int(1);
+	*locked_after = after.locked;
 }
 
 /* Append an ownership event (see "without SPI" above). */
@@ -419,33 +564,14 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 			  const char *how, const char *reason)
 {
 	Relation	rel;
-	EState	   *estate;
-	RangeTblEntry *rte;
-	ResultRelInfo *rri;
+	RowWriter	w;
 	TupleTableSlot *slot;
 
 	if (!OidIsValid(table_oids[LT_EVENTS][0]))
 		lookup_table(LT_EVENTS);
 	rel = table_open(table_oids[LT_EVENTS][0], RowExclusiveLock);
-
-	/* as logical replication's apply worker sets up a row insert */
-	estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = RELKIND_RELATION;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	estate->es_opened_result_relations = lappend(estate->es_opened_result_relations, rri);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	AfterTriggerBeginQuery();
-	ExecOpenIndices(rri, false);
-
-	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
+	row_writer_begin(&w, rel);
+	slot = row_writer_slot(&w, rel);
 	slot_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
 	slot_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
 	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(table_oids[LT_EVENTS][2], false)),
@@ -457,12 +583,8 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 	if (reason != NULL)
 		slot_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
 	ExecStoreVirtualTuple(slot);
-	ExecSimpleRelationInsert(rri, estate, slot);
-
-	ExecCloseIndices(rri);
-	AfterTriggerEndQuery(estate);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	ExecSimpleRelationInsert(w.rri, w.estate, slot);
+	row_writer_end(&w);
 	table_close(rel, NoLock);
 }
 
@@ -477,7 +599,7 @@ ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since)
 	KeyScan		ks;
 	bool		found;
 
-	key_scan_begin(&ks, LT_LOCKS, relid, customer, true);
+	key_scan_begin(&ks, LT_LOCKS, relid, customer, true, AccessShareLock);
 	found = index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot);
 	if (found)
 	{
@@ -525,7 +647,7 @@ ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, Custo
 	TimestampTz newer_at = 0;
 
 	memset(past, 0, sizeof(CustomerPast));
-	key_scan_begin(&ks, LT_EVENTS, relid, customer, false);
+	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
 	while (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
 	{
 		TimestampTz at = DatumGetTimestampTz(slot_attr(ks.slot, EVENT_AT));

@@ -145,13 +145,15 @@ SELECT try($$SELECT crmpool.claim('cp', 4, 8)$$);
 SELECT try($$SELECT crmpool.claim('cp', 4, 9)$$);
 SELECT * FROM events_of(4);
 
--- Bookkeeping runs as the owner of schema crmpool, looked up afresh when it changes: an owner
--- without rights on crmpool's tables cannot record anything, and the release fails whole.
+-- Bookkeeping statements run as the owner of schema crmpool, looked up afresh when it changes:
+-- an owner without rights on crmpool's tables cannot lock a customer, and the lock fails whole.
 DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO regress_cp_rep', current_database()); END $$;
 ALTER SCHEMA crmpool OWNER TO regress_cp_rep;
-SELECT split_part(try($$SELECT crmpool.release('cp', 4, 9)$$), ' for table', 1) AS try;
-SELECT owner_id FROM cp WHERE id = 4;
+SELECT try($$SELECT crmpool.lock('cp', 4, 9)$$);
+SELECT count(*) AS locks FROM crmpool.customer_lock WHERE rel = 'cp'::regclass;
 DO $$ BEGIN EXECUTE format('ALTER SCHEMA crmpool OWNER TO %I', (SELECT relowner::regrole::text FROM pg_class WHERE oid = 'crmpool.rep_counter'::regclass)); END $$;
+SELECT try($$SELECT crmpool.lock('cp', 4, 9)$$);
+SELECT crmpool.unlock('cp', 4, 9);
 SELECT try($$SELECT crmpool.release('cp', 4, 9)$$);
 SELECT owner_id FROM cp WHERE id = 4;
 DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM regress_cp_rep', current_database()); END $$;
