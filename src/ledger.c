@@ -6,15 +6,17 @@
  *   crmpool.customer_lock    locked customers
  *
  * Every function here runs between ledger_begin() and ledger_end(), that is inside an SPI
- * connection and as the extension owner.  Plans are prepared once per backend and kept; their
- * text qualifies every table, function and operator, because a kept plan is re-analyzed under
- * the search_path of whoever happens to run it next.  The hot reads and the event insert do
- * without SPI (see "without SPI" below).
+ * connection and as the extension owner.  What a claim or a release does (read the customer's
+ * events or lock, change the rep's counters, append an event) goes without SPI, by primary key
+ * (see "without SPI" below); the rest runs SPI statements, prepared once per backend and kept,
+ * whose text qualifies every table, function and operator, because a kept plan is re-analyzed
+ * under the search_path of whoever happens to run it next.
  *
- * Locking: a rep's rep_counter row is that rep's lock.  The upsert in ledger_gain() takes it
- * and keeps it to commit, so two claims by one rep are serialized and the second sees the
- * first's count: caps and daily limits cannot be overshot.  Callers lock the customer row
- * first and rep rows after it, in ascending rep order (docs/design.md).
+ * Locking: a rep's rep_counter row is that rep's lock.  counter_update() (or, for the rep's
+ * first customer, the upsert in ledger_gain()) takes it and keeps it to commit, so two claims by
+ * one rep are serialized and the second sees the first's count: caps and daily limits cannot
+ * be overshot.  Callers lock the customer row first and rep rows after it, in ascending rep
+ * order (docs/design.md).
  */
 #include "postgres.h"
 
@@ -135,16 +137,17 @@ result_int(int col)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Reads by primary key, and the event insert, without SPI.
+ * Without SPI: reads, counter updates and event inserts by primary key.
  *
- * A claim reads the customer's events and a release its lock; both record an event.  Through
- * SPI each of these paid an executor start-up, more than the work itself: a read is now an
- * index scan, the insert goes through ExecSimpleRelationInsert() (the executor's own path for a
- * row without a plan, which logical replication uses: constraints, every index and row
- * triggers are honoured).  A read takes the snapshot an SPI statement would take: a fresh one
- * (READ COMMITTED) or the latest, after a command counter increment so that our own changes are
- * seen.  The tables are crmpool's own and private, used as the extension owner, who owns them:
- * no privilege check is made (SPI would make one, and it would pass).
+ * A claim reads the customer's events, a release its lock; both change a rep's counters and
+ * append an event.  Through SPI each of these statements paid an executor start-up (plan
+ * lookup, ExecInitModifyTable, projections), more than the work itself.  Here a read is an
+ * index scan; a row is written through ExecSimpleRelationInsert/Update, the executor's own
+ * path for one row without a plan, set up as logical replication's apply worker sets it up:
+ * constraints, every index and row triggers are honoured.  A read takes the snapshot an SPI
+ * statement would take: a fresh one (READ COMMITTED) or the latest, after a command counter
+ * increment so that our own changes are seen.  The tables are crmpool's own and private, used
+ * as the extension owner, who owns them: no privilege check is made (SPI's would pass).
  * -------------------------------------------------------------------------------------------*/
 typedef enum LedgerTable
 {
@@ -358,7 +361,7 @@ text_equals(Datum d, const char *s)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Sessions and statements
+ * The ledger's operations
  * -------------------------------------------------------------------------------------------*/
 
 void
@@ -405,9 +408,8 @@ add_count(int32 count, int32 delta)
  * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2": find the row by primary key,
  * lock it, waiting for a concurrent change by the same rep to end; under READ COMMITTED then
  * take its latest version (EvalPlanQual's rule), under REPEATABLE READ or SERIALIZABLE fail
- * with a serialization error.  The lock is the rep's: it is kept to commit.  Through SPI this
- * statement's executor start-up cost twice the update itself.  Returns false, changing nothing,
- * if the rep has no row.
+ * with a serialization error.  The lock is the rep's: it is kept to commit.  Returns false,
+ * changing nothing, if the rep has no row.
  */
 static bool
 counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
@@ -558,7 +560,7 @@ ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 	*locked_after = after.locked;
 }
 
-/* Append an ownership event (see "without SPI" above). */
+/* Append an ownership event. */
 void
 ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
 			  const char *how, const char *reason)
