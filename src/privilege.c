@@ -56,7 +56,7 @@ load_schema(void)
 		elog(ERROR, "cache lookup failed for namespace %u", nspid);
 	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
 	ReleaseSysCache(tup);
-	/* set only now: an invalidation read during the lookups must not be lost */
+	/* both set together, from lookups made after any invalidation they read */
 	schema_oid = nspid;
 	schema_owner = owner;
 }
