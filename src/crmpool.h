@@ -87,6 +87,7 @@ typedef struct OwnerContext
 	const char *saved_actor;	/* ledger: the enclosing session's actor */
 } OwnerContext;
 
+extern Oid	crmpool_schema_oid(void);
 extern void crmpool_become_owner(OwnerContext *ctx);
 extern void crmpool_restore_user(OwnerContext *ctx);
 extern const char *crmpool_actor_name(void);
