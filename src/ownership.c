@@ -1,9 +1,10 @@
 /*
  * ownership.c: the one place where ownership changes are checked and recorded.
  *
- * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE of the owner, key,
- * deal, follow-up, level or pool column, DELETE) and an AFTER TRUNCATE trigger.  Whatever wrote the change (a crmpool
- * function, an app's UPDATE, an import, psql), the trigger decides with the same rules:
+ * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE, DELETE; an UPDATE
+ * that changes none of the key, owner, deal, follow-up, level and pool columns is skipped first
+ * thing) and an AFTER TRUNCATE trigger.  Whatever wrote the change (a crmpool function, an
+ * app's UPDATE, an import, psql), the trigger decides with the same rules:
  *
  *   - crmpool's functions announce what they are doing with an intent (claim, release, assign,
  *     transfer, and for whom) before running their UPDATE; the trigger applies that operation's
@@ -30,6 +31,7 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -577,6 +579,46 @@ op_how(OwnershipOp op)
 	return "update";
 }
 
+/*
+ * Whether an UPDATE changed a column crmpool reads.  The comparison is binary: a value written
+ * again in another form (1.0 for 1.00) counts as changed, which costs only a needless check.
+ */
+static bool
+column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber att)
+{
+	Form_pg_attribute attr;
+	bool		oldnull,
+				newnull;
+	Datum		oldval,
+				newval;
+
+	if (att == InvalidAttrNumber)
+		return false;
+	oldval = heap_getattr(oldtup, att, desc, &oldnull);
+	newval = heap_getattr(newtup, att, desc, &newnull);
+	if (oldnull || newnull)
+		return oldnull != newnull;
+	attr = TupleDescAttr(desc, att - 1);
+	return !datumIsEqual(oldval, newval, attr->attbyval, attr->attlen);
+}
+
+/*
+ * An UPDATE that concerns crmpool: the key, owner or deal changed, or (if the table recycles)
+ * a column that moves the recycle time.  Most UPDATEs of a managed table (a note written, a
+ * phone number fixed) are none of these, which is why the trigger needs no WHEN clause.
+ */
+static bool
+update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
+{
+	return column_changed(oldtup, newtup, desc, mr->owner_att) ||
+		column_changed(oldtup, newtup, desc, mr->key_att) ||
+		column_changed(oldtup, newtup, desc, mr->deal_att) ||
+		(mr->recycles &&
+		 (column_changed(oldtup, newtup, desc, mr->followup_att) ||
+		  column_changed(oldtup, newtup, desc, mr->level_att) ||
+		  column_changed(oldtup, newtup, desc, mr->pool_att)));
+}
+
 PG_FUNCTION_INFO_V1(crmpool_ownership_trigger);
 Datum
 crmpool_ownership_trigger(PG_FUNCTION_ARGS)
@@ -620,6 +662,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		oldtup = td->tg_trigtuple;
 		newtup = td->tg_newtuple;
+		if (!update_concerns(mr, oldtup, newtup, desc))
+			return PointerGetDatum(NULL);
 	}
 
 	memset(&ch, 0, sizeof(ch));
@@ -633,7 +677,6 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		ch.has_owner = managed_owner(mr, newtup, desc, &ch.new_owner);
 		ch.new_deal = ch.has_owner && managed_has_deal(mr, newtup, desc);
-		ch.pool = managed_pool_text(mr, newtup, desc);
 		ch.newtup = newtup;
 	}
 	ch.desc = desc;
@@ -663,6 +706,9 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		}
 		return PointerGetDatum(NULL);
 	}
+
+	if (newtup != NULL)
+		ch.pool = managed_pool_text(mr, newtup, desc);
 
 	in = intent_for(mr->relid, ch.customer);
 	if (in != NULL)

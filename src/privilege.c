@@ -239,8 +239,8 @@ crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values, c
 
 /*
  * Administrative work (manage, set_identity): inside an SPI connection, as the extension owner,
- * with search_path pinned to pg_catalog, pg_temp, so that generated statements (a trigger's WHEN
- * clause, say) resolve their operators there.  Returns the GUC nest level for crmpool_end_admin.
+ * with search_path pinned to pg_catalog, pg_temp, so that nothing a generated statement runs
+ * can resolve to a user's object.  Returns the GUC nest level for crmpool_end_admin.
  */
 int
 crmpool_begin_admin(OwnerContext *octx)
