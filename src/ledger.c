@@ -6,20 +6,39 @@
  *   crmpool.customer_lock    locked customers
  *
  * Every function here runs between ledger_begin() and ledger_end(), that is inside an SPI
- * connection and as the extension owner.  Plans are prepared once per backend and kept; their
- * text qualifies every table, function and operator, because a kept plan is re-analyzed under
- * the search_path of whoever happens to run it next.
+ * connection and as the extension owner.  What a claim or a release reads (the customer's
+ * events or lock) and the event it appends go without SPI, by primary key
+ * (see "without SPI" below); the rest runs SPI statements, prepared once per backend and kept,
+ * whose text qualifies every table, function and operator, because a kept plan is re-analyzed
+ * under the search_path of whoever happens to run it next.
  *
  * Locking: a rep's rep_counter row is that rep's lock.  The upsert in ledger_apply() takes it
  * and keeps it to commit, so two claims by one rep are serialized and the second sees the
- * first's count: caps and daily limits cannot be overshot.  Callers lock the customer row
- * first and rep rows after it, in ascending rep order (docs/design.md).
+ * first's count: caps and daily limits cannot be overshot.  Callers lock the customer row first and rep rows after it, in ascending
+ * rep order (docs/design.md).
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "crmpool.h"
@@ -28,12 +47,8 @@ typedef enum LedgerStmt
 {
 	STMT_APPLY,
 	STMT_LOCKED,
-	STMT_RECORD,
-	STMT_LOCK_HOLDER,
 	STMT_ADD_LOCK,
 	STMT_DROP_LOCK,
-	STMT_LAST_EVENT,
-	STMT_LOST_AT,
 	STMT_TRUNCATE_EVENTS,
 	STMT_TRUNCATE_COUNTERS,
 	STMT_TRUNCATE_LOCKS,
@@ -42,7 +57,6 @@ typedef enum LedgerStmt
 
 #define EQ " OPERATOR(pg_catalog.=) "
 #define PLUS " OPERATOR(pg_catalog.+) "
-#define MINUS " OPERATOR(pg_catalog.-) "
 
 static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	/*
@@ -69,15 +83,6 @@ static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 		"WHERE rel" EQ "$1 AND rep" EQ "$2 RETURNING locked",
 		3, {REGCLASSOID, INT8OID, INT4OID}
 	},
-	[STMT_RECORD] = {
-		"INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor, reason) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		7, {REGCLASSOID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, TEXTOID}
-	},
-	[STMT_LOCK_HOLDER] = {
-		"SELECT rep, since FROM crmpool.customer_lock WHERE rel" EQ "$1 AND customer" EQ "$2",
-		2, {REGCLASSOID, INT8OID}
-	},
 	[STMT_ADD_LOCK] = {
 		"INSERT INTO crmpool.customer_lock (rel, customer, rep, since) VALUES ($1, $2, $3, $4) "
 		"ON CONFLICT (rel, customer) DO NOTHING",
@@ -86,20 +91,6 @@ static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	[STMT_DROP_LOCK] = {
 		"DELETE FROM crmpool.customer_lock WHERE rel" EQ "$1 AND customer" EQ "$2",
 		2, {REGCLASSOID, INT8OID}
-	},
-	[STMT_LAST_EVENT] = {
-		"SELECT at, owner, how FROM crmpool.ownership_event "
-		"WHERE rel" EQ "$1 AND customer" EQ "$2 ORDER BY seq DESC LIMIT 1",
-		2, {REGCLASSOID, INT8OID}
-	},
-	/* when did `rep` last stop owning the customer: the event after its last spell began */
-	[STMT_LOST_AT] = {
-		"SELECT n.at FROM crmpool.ownership_event n "
-		"WHERE n.rel" EQ "$1 AND n.customer" EQ "$2 AND n.seq OPERATOR(pg_catalog.>) "
-		"(SELECT pg_catalog.max(o.seq) FROM crmpool.ownership_event o "
-		" WHERE o.rel" EQ "$1 AND o.customer" EQ "$2 AND o.owner" EQ "$3) "
-		"ORDER BY n.seq LIMIT 1",
-		3, {REGCLASSOID, INT8OID, INT8OID}
 	},
 	/* $1 rel, $2 at, $3 actor: close the open spell of every customer still present */
 	[STMT_TRUNCATE_EVENTS] = {
@@ -126,9 +117,9 @@ static SPIPlanPtr stmt_plans[NUM_LEDGER_STMTS];
 static const char *ledger_actor = NULL;
 
 static int
-run(LedgerStmt stmt, Datum *values, const char *nulls, bool latest)
+run(LedgerStmt stmt, Datum *values, const char *nulls)
 {
-	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, latest);
+	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, false);
 }
 
 static int64
@@ -139,6 +130,234 @@ result_int(int col)
 
 	return isnull ? 0 : DatumGetInt32(d);
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Without SPI: reads, counter updates and event inserts by primary key.
+ *
+ * A claim reads the customer's events, a release its lock; both change a rep's counters and
+ * append an event.  Through SPI each of these statements paid an executor start-up (plan
+ * lookup, ExecInitModifyTable, projections), more than the work itself.  Here a read is an
+ * index scan; a row is written through ExecSimpleRelationInsert/Update, the executor's own
+ * path for one row without a plan, set up as logical replication's apply worker sets it up:
+ * constraints, every index and row triggers are honoured.  A read takes the snapshot an SPI
+ * statement would take: a fresh one (READ COMMITTED) or the latest, after a command counter
+ * increment so that our own changes are seen.  The tables are crmpool's own and private, used
+ * as the extension owner, who owns them: no privilege check is made (SPI's would pass).
+ * -------------------------------------------------------------------------------------------*/
+typedef enum LedgerTable
+{
+	LT_EVENTS,
+	LT_LOCKS,
+	LT_COUNTERS,
+	NUM_LEDGER_TABLES
+} LedgerTable;
+
+/* Column numbers, checked against the names in table_defs when a table is looked up. */
+#define EVENT_REL		1
+#define EVENT_CUSTOMER	2
+#define EVENT_SEQ		3
+#define EVENT_AT		4
+#define EVENT_OWNER		5
+#define EVENT_HOW		6
+#define EVENT_ACTOR		7
+#define EVENT_REASON	8
+#define LOCK_REP		3
+#define LOCK_SINCE		4
+#define COUNT_OWNED		3
+#define COUNT_LOCKED	4
+#define COUNT_WITH_DEAL 5
+#define COUNT_DAY		6
+#define COUNT_CLAIMS	7
+
+static const struct
+{
+	const char *table;
+	const char *index;			/* primary key: rel, customer or rep[, seq] */
+	const char *columns[8];		/* the first columns, in order */
+}			table_defs[NUM_LEDGER_TABLES] = {
+	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
+	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}},
+	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey", {"rel", "customer", "rep", "since"}},
+	[LT_COUNTERS] = {"rep_counter", "rep_counter_pkey",
+	{"rel", "rep", "owned", "locked", "with_deal", "claims_day", "claims"}},
+};
+
+/*
+ * OIDs of each table, its index and its identity sequence (events only); InvalidOid until
+ * looked up, and again after a relcache reset of any of them.
+ */
+static Oid	table_oids[NUM_LEDGER_TABLES][3];
+
+static void
+tables_changed(Datum arg, Oid relid)
+{
+	int			t;
+	int			i;
+
+	for (t = 0; t < NUM_LEDGER_TABLES; t++)
+		for (i = 0; i < 3; i++)
+			if (relid == InvalidOid || (OidIsValid(relid) && relid == table_oids[t][i]))
+				memset(table_oids, 0, sizeof(table_oids));
+}
+
+static void
+lookup_table(LedgerTable t)
+{
+	static bool callback_registered = false;
+	Oid			nspid = crmpool_schema_oid();
+	Oid			relid;
+	Oid			indexid;
+	Oid			seqid = InvalidOid;
+	int			i;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(tables_changed, (Datum) 0);
+		callback_registered = true;
+	}
+	relid = get_relname_relid(table_defs[t].table, nspid);
+	indexid = get_relname_relid(table_defs[t].index, nspid);
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "crmpool.%s or its primary key is missing", table_defs[t].table);
+	for (i = 0; i < lengthof(table_defs[t].columns) && table_defs[t].columns[i] != NULL; i++)
+		if (get_attnum(relid, table_defs[t].columns[i]) != i + 1)
+			elog(ERROR, "column \"%s\" of crmpool.%s is not column %d",
+				 table_defs[t].columns[i], table_defs[t].table, i + 1);
+	if (t == LT_EVENTS)
+		seqid = getIdentitySequence(relid, EVENT_SEQ, false);
+	table_oids[t][0] = relid;
+	table_oids[t][1] = indexid;
+	table_oids[t][2] = seqid;
+}
+
+typedef struct KeyScan
+{
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} KeyScan;
+
+/*
+ * Scan table t for (rel, key), key being the customer or the rep; the caller fetches with
+ * index_getnext_slot().  lockmode is taken on the table, as a statement would.
+ */
+static void
+key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LOCKMODE lockmode)
+{
+	ScanKeyData keys[2];
+
+	if (!OidIsValid(table_oids[t][0]))
+		lookup_table(t);
+	if (latest)
+		PushCopiedSnapshot(GetLatestSnapshot());
+	else
+		PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+
+	ks->heap = table_open(table_oids[t][0], lockmode);
+	ks->index = index_open(table_oids[t][1], AccessShareLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	ks->scan = index_beginscan(ks->heap, ks->index, GetActiveSnapshot(), 2, 0);
+	index_rescan(ks->scan, keys, 2, NULL, 0);
+	ks->slot = table_slot_create(ks->heap, NULL);
+}
+
+/* Locks are kept to the end of the transaction, as a statement would. */
+static void
+key_scan_end(KeyScan *ks)
+{
+	ExecDropSingleTupleTableSlot(ks->slot);
+	index_endscan(ks->scan);
+	index_close(ks->index, NoLock);
+	table_close(ks->heap, NoLock);
+	PopActiveSnapshot();
+}
+
+/* The executor state ExecSimpleRelationInsert/Update need, set up as the apply worker does. */
+typedef struct RowWriter
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;			/* for BEFORE ROW triggers, if any */
+} RowWriter;
+
+static void
+row_writer_begin(RowWriter *w, Relation rel)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	w->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(w->estate, list_make1(rte));
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
+	w->estate->es_opened_result_relations = list_make1(w->rri);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	w->estate->es_snapshot = GetActiveSnapshot();
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	AfterTriggerBeginQuery();
+	ExecOpenIndices(w->rri, false);
+}
+
+static void
+row_writer_end(RowWriter *w)
+{
+	ExecCloseIndices(w->rri);
+	AfterTriggerEndQuery(w->estate);
+	EvalPlanQualEnd(&w->epq);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+}
+
+/* An empty virtual slot for a row of rel, every column null. */
+static TupleTableSlot *
+row_writer_slot(RowWriter *w, Relation rel)
+{
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel),
+												  &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
+	return slot;
+}
+
+/* A column that is never null. */
+static Datum
+slot_attr(TupleTableSlot *slot, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected null in a crmpool table");
+	return d;
+}
+
+/* Set a column of a virtual slot (left null unless present). */
+static void
+slot_set(TupleTableSlot *slot, AttrNumber att, Datum value, bool present)
+{
+	slot->tts_values[att - 1] = value;
+	slot->tts_isnull[att - 1] = !present;
+}
+
+static bool
+text_equals(Datum d, const char *s)
+{
+	text	   *t = DatumGetTextPP(d);
+
+	return VARSIZE_ANY_EXHDR(t) == strlen(s) && memcmp(VARDATA_ANY(t), s, strlen(s)) == 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The ledger's operations
+ * -------------------------------------------------------------------------------------------*/
 
 void
 ledger_begin(OwnerContext *octx)
@@ -176,7 +395,7 @@ ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int cla
 		Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
 	DateADTGetDatum(today)};
 
-	run(STMT_APPLY, v, NULL, false);
+	run(STMT_APPLY, v, NULL);
 	if (SPI_processed != 1)
 		elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
 	after->owned = result_int(1);
@@ -206,7 +425,7 @@ ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 {
 	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(delta)};
 
-	run(STMT_LOCKED, v, NULL, false);
+	run(STMT_LOCKED, v, NULL);
 	if (SPI_processed != 1)
 		missing_counter(relid, rep);
 	*locked_after = result_int(1);
@@ -219,17 +438,34 @@ ledger_current_actor(void)
 	return ledger_actor;
 }
 
+/* Append an ownership event. */
 void
 ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
 			  const char *how, const char *reason, const char *actor)
 {
-	Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), TimestampTzGetDatum(at),
-		Int64GetDatum(owner), CStringGetTextDatum(how),
-		CStringGetTextDatum(actor),
-	reason ? CStringGetTextDatum(reason) : (Datum) 0};
-	char		nulls[7] = {' ', ' ', ' ', has_owner ? ' ' : 'n', ' ', ' ', reason ? ' ' : 'n'};
+	Relation	rel;
+	RowWriter	w;
+	TupleTableSlot *slot;
 
-	run(STMT_RECORD, v, nulls, false);
+	if (!OidIsValid(table_oids[LT_EVENTS][0]))
+		lookup_table(LT_EVENTS);
+	rel = table_open(table_oids[LT_EVENTS][0], RowExclusiveLock);
+	row_writer_begin(&w, rel);
+	slot = row_writer_slot(&w, rel);
+	slot_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
+	slot_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
+	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(table_oids[LT_EVENTS][2], false)),
+			 true);
+	slot_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
+	slot_set(slot, EVENT_OWNER, Int64GetDatum(owner), has_owner);
+	slot_set(slot, EVENT_HOW, CStringGetTextDatum(how), true);
+	slot_set(slot, EVENT_ACTOR, CStringGetTextDatum(actor), true);
+	if (reason != NULL)
+		slot_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(w.rri, w.estate, slot);
+	row_writer_end(&w);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -240,15 +476,18 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 bool
 ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
-	bool		isnull;
+	KeyScan		ks;
+	bool		found;
 
-	run(STMT_LOCK_HOLDER, v, NULL, true);
-	if (SPI_processed == 0)
-		return false;
-	*rep = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	return true;
+	key_scan_begin(&ks, LT_LOCKS, relid, customer, true, AccessShareLock);
+	found = index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot);
+	if (found)
+	{
+		*rep = DatumGetInt64(slot_attr(ks.slot, LOCK_REP));
+		*since = DatumGetTimestampTz(slot_attr(ks.slot, LOCK_SINCE));
+	}
+	key_scan_end(&ks);
+	return found;
 }
 
 /* True if the lock is new. */
@@ -258,7 +497,7 @@ ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at)
 	Datum		v[4] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep),
 	TimestampTzGetDatum(at)};
 
-	run(STMT_ADD_LOCK, v, NULL, false);
+	run(STMT_ADD_LOCK, v, NULL);
 	return SPI_processed == 1;
 }
 
@@ -268,59 +507,68 @@ ledger_drop_lock(Oid relid, int64 customer)
 {
 	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
 
-	run(STMT_DROP_LOCK, v, NULL, false);
+	run(STMT_DROP_LOCK, v, NULL);
 	return SPI_processed == 1;
 }
 
 /*
- * When the customer entered the pool, if it is there by a recorded event.  Customers that were
- * already in the pool when the table was attached ("adopt") have no known entry time.
+ * What the claim-only rules need of the customer's past, from one backward scan of its events.
+ *
+ * Hold-back: when it entered the pool, if it is there by a recorded event (its last event has
+ * no owner); customers already in the pool when the table was attached ("adopt") have no known
+ * entry time.  Cool-down (only if want_lost): when `rep` last lost it, that is the time of the
+ * event that followed the rep's last spell; unknown if the rep never owned it.
  */
-bool
-ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered)
+void
+ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, CustomerPast *past)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
-	bool		owner_null;
-	bool		isnull;
-	char	   *how;
+	KeyScan		ks;
+	bool		newest = true;
+	TimestampTz newer_at = 0;
 
-	run(STMT_LAST_EVENT, v, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &owner_null);
-	how = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	if (!owner_null || strcmp(how, "adopt") == 0)
-		return false;
-	*entered = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
+	memset(past, 0, sizeof(CustomerPast));
+	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
+	while (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
+	{
+		TimestampTz at = DatumGetTimestampTz(slot_attr(ks.slot, EVENT_AT));
+		bool		isnull;
+		Datum		owner = slot_getattr(ks.slot, EVENT_OWNER, &isnull);
+
+		if (newest)
+		{
+			if (isnull && !text_equals(slot_attr(ks.slot, EVENT_HOW), "adopt"))
+			{
+				past->entered_known = true;
+				past->entered = at;
+			}
+			if (!want_lost)
+				break;
+		}
+		if (!isnull && DatumGetInt64(owner) == rep)
+		{
+			past->lost_known = !newest;
+			past->lost = newer_at;
+			break;
+		}
+		newest = false;
+		newer_at = at;
+	}
+	key_scan_end(&ks);
 }
 
 /* When the customer's current spell began: its last event; false if it has none. */
 bool
 ledger_spell_start(Oid relid, int64 customer, TimestampTz *since)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
-	bool		isnull;
+	KeyScan		ks;
+	bool		found;
 
-	run(STMT_LAST_EVENT, v, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	*since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
-}
-
-/* When `rep` last lost the customer; false if the rep never owned it. */
-bool
-ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost)
-{
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep)};
-	bool		isnull;
-
-	run(STMT_LOST_AT, v, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	*lost = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
+	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
+	found = index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot);
+	if (found)
+		*since = DatumGetTimestampTz(slot_attr(ks.slot, EVENT_AT));
+	key_scan_end(&ks);
+	return found;
 }
 
 /* TRUNCATE of a managed table: close every open spell, zero the counts, drop the locks. */
@@ -330,7 +578,7 @@ ledger_truncate(Oid relid, TimestampTz at)
 	Datum		v[3] = {ObjectIdGetDatum(relid), TimestampTzGetDatum(at),
 	CStringGetTextDatum(ledger_actor)};
 
-	run(STMT_TRUNCATE_EVENTS, v, NULL, false);
-	run(STMT_TRUNCATE_COUNTERS, v, NULL, false);
-	run(STMT_TRUNCATE_LOCKS, v, NULL, false);
+	run(STMT_TRUNCATE_EVENTS, v, NULL);
+	run(STMT_TRUNCATE_COUNTERS, v, NULL);
+	run(STMT_TRUNCATE_LOCKS, v, NULL);
 }

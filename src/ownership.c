@@ -140,26 +140,31 @@ refuse_locked(ManagedRel *mr, Change *ch)
 static void
 check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz now)
 {
-	Interval	span;
-	TimestampTz at;
+	Interval	holdback;
+	Interval	cooldown;
+	bool		has_holdback = rule_span(rules, RULE_POOL_HOLDBACK, &holdback);
+	bool		has_cooldown = rule_span(rules, RULE_RECLAIM_COOLDOWN, &cooldown);
+	CustomerPast past;
 
-	if (rule_span(rules, RULE_POOL_HOLDBACK, &span) &&
-		ledger_pool_entry(mr->relid, ch->customer, &at))
+	if (!has_holdback && !has_cooldown)
+		return;
+	ledger_customer_past(mr->relid, ch->customer, ch->new_owner, has_cooldown, &past);
+
+	if (has_holdback && past.entered_known)
 	{
-		TimestampTz from = crmpool_add_interval(at, &span);
+		TimestampTz from = crmpool_add_interval(past.entered, &holdback);
 
 		if (now < from)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_HOLDBACK),
 					 errmsg("customer " INT64_FORMAT " is held back in the pool", ch->customer),
 					 errdetail("The customer entered the pool at %s; pool_holdback is %s, so it can be claimed from %s.",
-							   crmpool_timestamp_text(at), crmpool_interval_text(&span),
+							   crmpool_timestamp_text(past.entered), crmpool_interval_text(&holdback),
 							   crmpool_timestamp_text(from))));
 	}
-	if (rule_span(rules, RULE_RECLAIM_COOLDOWN, &span) &&
-		ledger_lost_at(mr->relid, ch->customer, ch->new_owner, &at))
+	if (has_cooldown && past.lost_known)
 	{
-		TimestampTz from = crmpool_add_interval(at, &span);
+		TimestampTz from = crmpool_add_interval(past.lost, &cooldown);
 
 		if (now < from)
 			ereport(ERROR,
@@ -167,8 +172,8 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 					 errmsg("rep " INT64_FORMAT " may not reclaim customer " INT64_FORMAT " yet",
 							ch->new_owner, ch->customer),
 					 errdetail("Rep " INT64_FORMAT " lost the customer at %s; reclaim_cooldown is %s, so the rep may claim it again from %s.",
-							   ch->new_owner, crmpool_timestamp_text(at),
-							   crmpool_interval_text(&span), crmpool_timestamp_text(from))));
+							   ch->new_owner, crmpool_timestamp_text(past.lost),
+							   crmpool_interval_text(&cooldown), crmpool_timestamp_text(from))));
 	}
 }
 
