@@ -6,15 +6,16 @@
  *   crmpool.customer_lock    locked customers
  *
  * Every function here runs between ledger_begin() and ledger_end(), that is inside an SPI
- * connection and as the extension owner.  What a claim or a release reads (the customer's
- * events or lock) and the event it appends go without SPI, by primary key
+ * connection and as the extension owner.  What a claim or a release does (read the customer's
+ * events or lock, change the rep's counters, append an event) goes without SPI, by primary key
  * (see "without SPI" below); the rest runs SPI statements, prepared once per backend and kept,
  * whose text qualifies every table, function and operator, because a kept plan is re-analyzed
  * under the search_path of whoever happens to run it next.
  *
- * Locking: a rep's rep_counter row is that rep's lock.  The upsert in ledger_apply() takes it
- * and keeps it to commit, so two claims by one rep are serialized and the second sees the
- * first's count: caps and daily limits cannot be overshot.  Callers lock the customer row first and rep rows after it, in ascending
+ * Locking: a rep's rep_counter row is that rep's lock.  counter_update() (or, for the rep's
+ * first customer, the upsert in ledger_apply()) takes it and keeps it to commit, so two claims
+ * by one rep are serialized and the second sees the first's count: caps and daily limits
+ * cannot be overshot.  Callers lock the customer row first and rep rows after it, in ascending
  * rep order (docs/design.md).
  */
 #include "postgres.h"
@@ -46,7 +47,6 @@
 typedef enum LedgerStmt
 {
 	STMT_APPLY,
-	STMT_LOCKED,
 	STMT_ADD_LOCK,
 	STMT_DROP_LOCK,
 	STMT_TRUNCATE_EVENTS,
@@ -60,8 +60,10 @@ typedef enum LedgerStmt
 
 static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	/*
-	 * $1 rel, $2 rep, then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today.
-	 * Takes the rep's row (the rep's lock) and returns the counts after the change.
+	 * The rep's first customer in the table (counter_update found no row).  $1 rel, $2 rep,
+	 * then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today.  The upsert also
+	 * covers a concurrent first customer of the same rep, whose new row it waits for and then
+	 * counts on.  Takes the rep's row (the rep's lock) and returns the counts after the change.
 	 */
 	[STMT_APPLY] = {
 		"INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked, claims_day, claims) "
@@ -77,11 +79,6 @@ static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 		"RETURNING c.owned, c.with_deal, c.locked, "
 		"CASE WHEN c.claims_day" EQ "$7 THEN c.claims ELSE 0 END",
 		7, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID}
-	},
-	[STMT_LOCKED] = {
-		"UPDATE crmpool.rep_counter SET locked = locked" PLUS "$3 "
-		"WHERE rel" EQ "$1 AND rep" EQ "$2 RETURNING locked",
-		3, {REGCLASSOID, INT8OID, INT4OID}
 	},
 	[STMT_ADD_LOCK] = {
 		"INSERT INTO crmpool.customer_lock (rel, customer, rep, since) VALUES ($1, $2, $3, $4) "
@@ -383,31 +380,119 @@ ledger_end(OwnerContext *octx)
 	ledger_actor = octx->saved_actor;
 }
 
-/*
- * Apply one rep's counter deltas; returns the counts after them, with the rep's row locked to
- * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
- */
-void
-ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
-			 DateADT today, RepCounts *after)
+/* What a change adds to a rep's counters. */
+typedef struct CounterChange
 {
-	Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
-		Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
-	DateADTGetDatum(today)};
+	int32		owned;
+	int32		with_deal;
+	int32		locked;
+	int32		claims;			/* claims made `today` */
+	DateADT		today;
+} CounterChange;
 
-	run(STMT_APPLY, v, NULL);
-	if (SPI_processed != 1)
-		elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
-	after->owned = result_int(1);
-	after->with_deal = result_int(2);
-	after->locked = result_int(3);
-	after->claims_today = result_int(4);
-	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
+static int32
+add_count(int32 count, int32 delta)
+{
+	int32		result;
+
+	if (pg_add_s32_overflow(count, delta, &result))
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
-						rep, get_rel_name(relid)),
-				 errhint("Attach the table again with crmpool.manage() to recount.")));
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("integer out of range")));
+	return result;
+}
+
+/*
+ * Apply a change to the rep's counter row in place, with the semantics of
+ * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2": find the row by primary key,
+ * lock it, waiting for a concurrent change by the same rep to end; under READ COMMITTED then
+ * take its latest version (EvalPlanQual's rule), under REPEATABLE READ or SERIALIZABLE fail
+ * with a serialization error.  The lock is the rep's: it is kept to commit.  Returns false,
+ * changing nothing, if the rep has no row.
+ */
+static bool
+counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
+{
+	KeyScan		ks;
+	ItemPointerData tid;
+	TupleTableSlot *current;
+	TupleTableSlot *next;
+	TM_FailureData tmfd;
+	TM_Result	res;
+	RowWriter	w;
+	bool		day_null;
+	Datum		day;
+	int32		claims;
+	int			i;
+
+	key_scan_begin(&ks, LT_COUNTERS, relid, rep, false, RowExclusiveLock);
+	if (!index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot))
+	{
+		key_scan_end(&ks);
+		return false;
+	}
+	tid = ks.slot->tts_tid;
+	ExecClearTuple(ks.slot);
+
+	current = table_slot_create(ks.heap, NULL);
+	res = table_tuple_lock(ks.heap, &tid, GetActiveSnapshot(), current,
+						   GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
+						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	switch (res)
+	{
+		case TM_Ok:
+			break;
+		case TM_Updated:
+			/* only without TUPLE_LOCK_FLAG_FIND_LAST_VERSION */
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			ExecDropSingleTupleTableSlot(current);
+			key_scan_end(&ks);
+			return false;
+		default:
+			elog(ERROR, "unexpected result %d locking a crmpool counter", (int) res);
+	}
+
+	/* the new version: the locked one with the change applied */
+	slot_getallattrs(current);
+	row_writer_begin(&w, ks.heap);
+	next = row_writer_slot(&w, ks.heap);
+	for (i = 0; i < next->tts_tupleDescriptor->natts; i++)
+		slot_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
+	after->owned = add_count(DatumGetInt32(slot_attr(current, COUNT_OWNED)), chg->owned);
+	after->with_deal = add_count(DatumGetInt32(slot_attr(current, COUNT_WITH_DEAL)),
+								 chg->with_deal);
+	after->locked = add_count(DatumGetInt32(slot_attr(current, COUNT_LOCKED)), chg->locked);
+	claims = DatumGetInt32(slot_attr(current, COUNT_CLAIMS));
+	day = slot_getattr(current, COUNT_DAY, &day_null);
+	if (chg->claims != 0)
+	{
+		claims = (!day_null && DatumGetDateADT(day) == chg->today) ?
+			add_count(claims, chg->claims) : chg->claims;
+		day = DateADTGetDatum(chg->today);
+		day_null = false;
+	}
+	after->claims_today = (!day_null && DatumGetDateADT(day) == chg->today) ? claims : 0;
+	slot_set(next, COUNT_OWNED, Int32GetDatum(after->owned), true);
+	slot_set(next, COUNT_WITH_DEAL, Int32GetDatum(after->with_deal), true);
+	slot_set(next, COUNT_LOCKED, Int32GetDatum(after->locked), true);
+	slot_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
+	slot_set(next, COUNT_DAY, day, !day_null);
+	ExecStoreVirtualTuple(next);
+	ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, current, next);
+	row_writer_end(&w);
+
+	ExecDropSingleTupleTableSlot(current);
+	key_scan_end(&ks);
+	return true;
 }
 
 static void
@@ -420,15 +505,51 @@ missing_counter(Oid relid, int64 rep)
 			 errhint("Attach the table again with crmpool.manage() to recount.")));
 }
 
+/*
+ * Apply one rep's counter deltas; returns the counts after them, with the rep's row locked to
+ * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
+ */
+void
+ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
+			 DateADT today, RepCounts *after)
+{
+	CounterChange chg = {.owned = owned, .with_deal = with_deal, .locked = locked,
+	.claims = claims, .today = today};
+
+	if (!counter_update(relid, rep, &chg, after))
+	{
+		Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
+			Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
+		DateADTGetDatum(today)};
+
+		/* only a gain makes a rep's row; a rep losing what it was never counted for cannot */
+		if (owned <= 0)
+			missing_counter(relid, rep);
+		run(STMT_APPLY, v, NULL);
+		if (SPI_processed != 1)
+			elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
+		after->owned = result_int(1);
+		after->with_deal = result_int(2);
+		after->locked = result_int(3);
+		after->claims_today = result_int(4);
+	}
+	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
+						rep, get_rel_name(relid)),
+				 errhint("Attach the table again with crmpool.manage() to recount.")));
+}
+
 void
 ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 {
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(delta)};
+	CounterChange chg = {.locked = delta};
+	RepCounts	after;
 
-	run(STMT_LOCKED, v, NULL);
-	if (SPI_processed != 1)
+	if (!counter_update(relid, rep, &chg, &after))
 		missing_counter(relid, rep);
-	*locked_after = result_int(1);
+	*locked_after = after.locked;
 }
 
 /* The actor this ledger session records (crmpool.actor, the role, or ledger_set_actor's). */
