@@ -87,6 +87,7 @@ typedef struct OwnerContext
 	const char *saved_actor;	/* ledger: the enclosing session's actor */
 } OwnerContext;
 
+extern Oid	crmpool_schema_oid(void);
 extern void crmpool_become_owner(OwnerContext *ctx);
 extern void crmpool_restore_user(OwnerContext *ctx);
 extern const char *crmpool_actor_name(void);
@@ -263,9 +264,19 @@ extern const char *ledger_current_actor(void);
 extern bool ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since);
 extern bool ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at);
 extern bool ledger_drop_lock(Oid relid, int64 customer);
-extern bool ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered);
+
+/* What the claim-only rules need of a customer's past (ledger_customer_past). */
+typedef struct CustomerPast
+{
+	bool		entered_known;	/* it entered the pool by a recorded event, at: */
+	TimestampTz entered;
+	bool		lost_known;		/* the claiming rep owned it before, and lost it at: */
+	TimestampTz lost;
+} CustomerPast;
+
+extern void ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost,
+								 CustomerPast *past);
 extern bool ledger_spell_start(Oid relid, int64 customer, TimestampTz *since);
-extern bool ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost);
 extern void ledger_truncate(Oid relid, TimestampTz at);
 
 /* ownership.c */

@@ -6,20 +6,40 @@
  *   crmpool.customer_lock    locked customers
  *
  * Every function here runs between ledger_begin() and ledger_end(), that is inside an SPI
- * connection and as the extension owner.  Plans are prepared once per backend and kept; their
- * text qualifies every table, function and operator, because a kept plan is re-analyzed under
- * the search_path of whoever happens to run it next.
+ * connection and as the extension owner.  What a claim or a release does (read the customer's
+ * events or lock, change the rep's counters, append an event) goes without SPI, by primary key
+ * (see "without SPI" below); the rest runs SPI statements, prepared once per backend and kept,
+ * whose text qualifies every table, function and operator, because a kept plan is re-analyzed
+ * under the search_path of whoever happens to run it next.
  *
- * Locking: a rep's rep_counter row is that rep's lock.  The upsert in ledger_apply() takes it
- * and keeps it to commit, so two claims by one rep are serialized and the second sees the
- * first's count: caps and daily limits cannot be overshot.  Callers lock the customer row
- * first and rep rows after it, in ascending rep order (docs/design.md).
+ * Locking: a rep's rep_counter row is that rep's lock.  counter_update() (or, for the rep's
+ * first customer, the upsert in ledger_apply()) takes it and keeps it to commit, so two claims
+ * by one rep are serialized and the second sees the first's count: caps and daily limits
+ * cannot be overshot.  Callers lock the customer row first and rep rows after it, in ascending
+ * rep order (docs/design.md).
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "crmpool.h"
@@ -27,13 +47,8 @@
 typedef enum LedgerStmt
 {
 	STMT_APPLY,
-	STMT_LOCKED,
-	STMT_RECORD,
-	STMT_LOCK_HOLDER,
 	STMT_ADD_LOCK,
 	STMT_DROP_LOCK,
-	STMT_LAST_EVENT,
-	STMT_LOST_AT,
 	STMT_TRUNCATE_EVENTS,
 	STMT_TRUNCATE_COUNTERS,
 	STMT_TRUNCATE_LOCKS,
@@ -42,12 +57,13 @@ typedef enum LedgerStmt
 
 #define EQ " OPERATOR(pg_catalog.=) "
 #define PLUS " OPERATOR(pg_catalog.+) "
-#define MINUS " OPERATOR(pg_catalog.-) "
 
 static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	/*
-	 * $1 rel, $2 rep, then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today.
-	 * Takes the rep's row (the rep's lock) and returns the counts after the change.
+	 * The rep's first customer in the table (counter_update found no row).  $1 rel, $2 rep,
+	 * then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today.  The upsert also
+	 * covers a concurrent first customer of the same rep, whose new row it waits for and then
+	 * counts on.  Takes the rep's row (the rep's lock) and returns the counts after the change.
 	 */
 	[STMT_APPLY] = {
 		"INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked, claims_day, claims) "
@@ -64,20 +80,6 @@ static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 		"CASE WHEN c.claims_day" EQ "$7 THEN c.claims ELSE 0 END",
 		7, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID}
 	},
-	[STMT_LOCKED] = {
-		"UPDATE crmpool.rep_counter SET locked = locked" PLUS "$3 "
-		"WHERE rel" EQ "$1 AND rep" EQ "$2 RETURNING locked",
-		3, {REGCLASSOID, INT8OID, INT4OID}
-	},
-	[STMT_RECORD] = {
-		"INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor, reason) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		7, {REGCLASSOID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, TEXTOID}
-	},
-	[STMT_LOCK_HOLDER] = {
-		"SELECT rep, since FROM crmpool.customer_lock WHERE rel" EQ "$1 AND customer" EQ "$2",
-		2, {REGCLASSOID, INT8OID}
-	},
 	[STMT_ADD_LOCK] = {
 		"INSERT INTO crmpool.customer_lock (rel, customer, rep, since) VALUES ($1, $2, $3, $4) "
 		"ON CONFLICT (rel, customer) DO NOTHING",
@@ -86,20 +88,6 @@ static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	[STMT_DROP_LOCK] = {
 		"DELETE FROM crmpool.customer_lock WHERE rel" EQ "$1 AND customer" EQ "$2",
 		2, {REGCLASSOID, INT8OID}
-	},
-	[STMT_LAST_EVENT] = {
-		"SELECT at, owner, how FROM crmpool.ownership_event "
-		"WHERE rel" EQ "$1 AND customer" EQ "$2 ORDER BY seq DESC LIMIT 1",
-		2, {REGCLASSOID, INT8OID}
-	},
-	/* when did `rep` last stop owning the customer: the event after its last spell began */
-	[STMT_LOST_AT] = {
-		"SELECT n.at FROM crmpool.ownership_event n "
-		"WHERE n.rel" EQ "$1 AND n.customer" EQ "$2 AND n.seq OPERATOR(pg_catalog.>) "
-		"(SELECT pg_catalog.max(o.seq) FROM crmpool.ownership_event o "
-		" WHERE o.rel" EQ "$1 AND o.customer" EQ "$2 AND o.owner" EQ "$3) "
-		"ORDER BY n.seq LIMIT 1",
-		3, {REGCLASSOID, INT8OID, INT8OID}
 	},
 	/* $1 rel, $2 at, $3 actor: close the open spell of every customer still present */
 	[STMT_TRUNCATE_EVENTS] = {
@@ -126,9 +114,9 @@ static SPIPlanPtr stmt_plans[NUM_LEDGER_STMTS];
 static const char *ledger_actor = NULL;
 
 static int
-run(LedgerStmt stmt, Datum *values, const char *nulls, bool latest)
+run(LedgerStmt stmt, Datum *values, const char *nulls)
 {
-	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, latest);
+	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, false);
 }
 
 static int64
@@ -139,6 +127,234 @@ result_int(int col)
 
 	return isnull ? 0 : DatumGetInt32(d);
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Without SPI: reads, counter updates and event inserts by primary key.
+ *
+ * A claim reads the customer's events, a release its lock; both change a rep's counters and
+ * append an event.  Through SPI each of these statements paid an executor start-up (plan
+ * lookup, ExecInitModifyTable, projections), more than the work itself.  Here a read is an
+ * index scan; a row is written through ExecSimpleRelationInsert/Update, the executor's own
+ * path for one row without a plan, set up as logical replication's apply worker sets it up:
+ * constraints, every index and row triggers are honoured.  A read takes the snapshot an SPI
+ * statement would take: a fresh one (READ COMMITTED) or the latest, after a command counter
+ * increment so that our own changes are seen.  The tables are crmpool's own and private, used
+ * as the extension owner, who owns them: no privilege check is made (SPI's would pass).
+ * -------------------------------------------------------------------------------------------*/
+typedef enum LedgerTable
+{
+	LT_EVENTS,
+	LT_LOCKS,
+	LT_COUNTERS,
+	NUM_LEDGER_TABLES
+} LedgerTable;
+
+/* Column numbers, checked against the names in table_defs when a table is looked up. */
+#define EVENT_REL		1
+#define EVENT_CUSTOMER	2
+#define EVENT_SEQ		3
+#define EVENT_AT		4
+#define EVENT_OWNER		5
+#define EVENT_HOW		6
+#define EVENT_ACTOR		7
+#define EVENT_REASON	8
+#define LOCK_REP		3
+#define LOCK_SINCE		4
+#define COUNT_OWNED		3
+#define COUNT_LOCKED	4
+#define COUNT_WITH_DEAL 5
+#define COUNT_DAY		6
+#define COUNT_CLAIMS	7
+
+static const struct
+{
+	const char *table;
+	const char *index;			/* primary key: rel, customer or rep[, seq] */
+	const char *columns[8];		/* the first columns, in order */
+}			table_defs[NUM_LEDGER_TABLES] = {
+	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
+	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}},
+	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey", {"rel", "customer", "rep", "since"}},
+	[LT_COUNTERS] = {"rep_counter", "rep_counter_pkey",
+	{"rel", "rep", "owned", "locked", "with_deal", "claims_day", "claims"}},
+};
+
+/*
+ * OIDs of each table, its index and its identity sequence (events only); InvalidOid until
+ * looked up, and again after a relcache reset of any of them.
+ */
+static Oid	table_oids[NUM_LEDGER_TABLES][3];
+
+static void
+tables_changed(Datum arg, Oid relid)
+{
+	int			t;
+	int			i;
+
+	for (t = 0; t < NUM_LEDGER_TABLES; t++)
+		for (i = 0; i < 3; i++)
+			if (relid == InvalidOid || (OidIsValid(relid) && relid == table_oids[t][i]))
+				memset(table_oids, 0, sizeof(table_oids));
+}
+
+static void
+lookup_table(LedgerTable t)
+{
+	static bool callback_registered = false;
+	Oid			nspid = crmpool_schema_oid();
+	Oid			relid;
+	Oid			indexid;
+	Oid			seqid = InvalidOid;
+	int			i;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(tables_changed, (Datum) 0);
+		callback_registered = true;
+	}
+	relid = get_relname_relid(table_defs[t].table, nspid);
+	indexid = get_relname_relid(table_defs[t].index, nspid);
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "crmpool.%s or its primary key is missing", table_defs[t].table);
+	for (i = 0; i < lengthof(table_defs[t].columns) && table_defs[t].columns[i] != NULL; i++)
+		if (get_attnum(relid, table_defs[t].columns[i]) != i + 1)
+			elog(ERROR, "column \"%s\" of crmpool.%s is not column %d",
+				 table_defs[t].columns[i], table_defs[t].table, i + 1);
+	if (t == LT_EVENTS)
+		seqid = getIdentitySequence(relid, EVENT_SEQ, false);
+	table_oids[t][0] = relid;
+	table_oids[t][1] = indexid;
+	table_oids[t][2] = seqid;
+}
+
+typedef struct KeyScan
+{
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} KeyScan;
+
+/*
+ * Scan table t for (rel, key), key being the customer or the rep; the caller fetches with
+ * index_getnext_slot().  lockmode is taken on the table, as a statement would.
+ */
+static void
+key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LOCKMODE lockmode)
+{
+	ScanKeyData keys[2];
+
+	if (!OidIsValid(table_oids[t][0]))
+		lookup_table(t);
+	if (latest)
+		PushCopiedSnapshot(GetLatestSnapshot());
+	else
+		PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+
+	ks->heap = table_open(table_oids[t][0], lockmode);
+	ks->index = index_open(table_oids[t][1], AccessShareLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	ks->scan = index_beginscan(ks->heap, ks->index, GetActiveSnapshot(), 2, 0);
+	index_rescan(ks->scan, keys, 2, NULL, 0);
+	ks->slot = table_slot_create(ks->heap, NULL);
+}
+
+/* Locks are kept to the end of the transaction, as a statement would. */
+static void
+key_scan_end(KeyScan *ks)
+{
+	ExecDropSingleTupleTableSlot(ks->slot);
+	index_endscan(ks->scan);
+	index_close(ks->index, NoLock);
+	table_close(ks->heap, NoLock);
+	PopActiveSnapshot();
+}
+
+/* The executor state ExecSimpleRelationInsert/Update need, set up as the apply worker does. */
+typedef struct RowWriter
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;			/* for BEFORE ROW triggers, if any */
+} RowWriter;
+
+static void
+row_writer_begin(RowWriter *w, Relation rel)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	w->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(w->estate, list_make1(rte));
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
+	w->estate->es_opened_result_relations = list_make1(w->rri);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	w->estate->es_snapshot = GetActiveSnapshot();
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	AfterTriggerBeginQuery();
+	ExecOpenIndices(w->rri, false);
+}
+
+static void
+row_writer_end(RowWriter *w)
+{
+	ExecCloseIndices(w->rri);
+	AfterTriggerEndQuery(w->estate);
+	EvalPlanQualEnd(&w->epq);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+}
+
+/* An empty virtual slot for a row of rel, every column null. */
+static TupleTableSlot *
+row_writer_slot(RowWriter *w, Relation rel)
+{
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel),
+												  &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
+	return slot;
+}
+
+/* A column that is never null. */
+static Datum
+slot_attr(TupleTableSlot *slot, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected null in a crmpool table");
+	return d;
+}
+
+/* Set a column of a virtual slot (left null unless present). */
+static void
+slot_set(TupleTableSlot *slot, AttrNumber att, Datum value, bool present)
+{
+	slot->tts_values[att - 1] = value;
+	slot->tts_isnull[att - 1] = !present;
+}
+
+static bool
+text_equals(Datum d, const char *s)
+{
+	text	   *t = DatumGetTextPP(d);
+
+	return VARSIZE_ANY_EXHDR(t) == strlen(s) && memcmp(VARDATA_ANY(t), s, strlen(s)) == 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The ledger's operations
+ * -------------------------------------------------------------------------------------------*/
 
 void
 ledger_begin(OwnerContext *octx)
@@ -164,31 +380,119 @@ ledger_end(OwnerContext *octx)
 	ledger_actor = octx->saved_actor;
 }
 
-/*
- * Apply one rep's counter deltas; returns the counts after them, with the rep's row locked to
- * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
- */
-void
-ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
-			 DateADT today, RepCounts *after)
+/* What a change adds to a rep's counters. */
+typedef struct CounterChange
 {
-	Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
-		Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
-	DateADTGetDatum(today)};
+	int32		owned;
+	int32		with_deal;
+	int32		locked;
+	int32		claims;			/* claims made `today` */
+	DateADT		today;
+} CounterChange;
 
-	run(STMT_APPLY, v, NULL, false);
-	if (SPI_processed != 1)
-		elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
-	after->owned = result_int(1);
-	after->with_deal = result_int(2);
-	after->locked = result_int(3);
-	after->claims_today = result_int(4);
-	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
+static int32
+add_count(int32 count, int32 delta)
+{
+	int32		result;
+
+	if (pg_add_s32_overflow(count, delta, &result))
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
-						rep, get_rel_name(relid)),
-				 errhint("Attach the table again with crmpool.manage() to recount.")));
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("integer out of range")));
+	return result;
+}
+
+/*
+ * Apply a change to the rep's counter row in place, with the semantics of
+ * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2": find the row by primary key,
+ * lock it, waiting for a concurrent change by the same rep to end; under READ COMMITTED then
+ * take its latest version (EvalPlanQual's rule), under REPEATABLE READ or SERIALIZABLE fail
+ * with a serialization error.  The lock is the rep's: it is kept to commit.  Returns false,
+ * changing nothing, if the rep has no row.
+ */
+static bool
+counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
+{
+	KeyScan		ks;
+	ItemPointerData tid;
+	TupleTableSlot *current;
+	TupleTableSlot *next;
+	TM_FailureData tmfd;
+	TM_Result	res;
+	RowWriter	w;
+	bool		day_null;
+	Datum		day;
+	int32		claims;
+	int			i;
+
+	key_scan_begin(&ks, LT_COUNTERS, relid, rep, false, RowExclusiveLock);
+	if (!index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot))
+	{
+		key_scan_end(&ks);
+		return false;
+	}
+	tid = ks.slot->tts_tid;
+	ExecClearTuple(ks.slot);
+
+	current = table_slot_create(ks.heap, NULL);
+	res = table_tuple_lock(ks.heap, &tid, GetActiveSnapshot(), current,
+						   GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
+						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	switch (res)
+	{
+		case TM_Ok:
+			break;
+		case TM_Updated:
+			/* only without TUPLE_LOCK_FLAG_FIND_LAST_VERSION */
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			ExecDropSingleTupleTableSlot(current);
+			key_scan_end(&ks);
+			return false;
+		default:
+			elog(ERROR, "unexpected result %d locking a crmpool counter", (int) res);
+	}
+
+	/* the new version: the locked one with the change applied */
+	slot_getallattrs(current);
+	row_writer_begin(&w, ks.heap);
+	next = row_writer_slot(&w, ks.heap);
+	for (i = 0; i < next->tts_tupleDescriptor->natts; i++)
+		slot_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
+	after->owned = add_count(DatumGetInt32(slot_attr(current, COUNT_OWNED)), chg->owned);
+	after->with_deal = add_count(DatumGetInt32(slot_attr(current, COUNT_WITH_DEAL)),
+								 chg->with_deal);
+	after->locked = add_count(DatumGetInt32(slot_attr(current, COUNT_LOCKED)), chg->locked);
+	claims = DatumGetInt32(slot_attr(current, COUNT_CLAIMS));
+	day = slot_getattr(current, COUNT_DAY, &day_null);
+	if (chg->claims != 0)
+	{
+		claims = (!day_null && DatumGetDateADT(day) == chg->today) ?
+			add_count(claims, chg->claims) : chg->claims;
+		day = DateADTGetDatum(chg->today);
+		day_null = false;
+	}
+	after->claims_today = (!day_null && DatumGetDateADT(day) == chg->today) ? claims : 0;
+	slot_set(next, COUNT_OWNED, Int32GetDatum(after->owned), true);
+	slot_set(next, COUNT_WITH_DEAL, Int32GetDatum(after->with_deal), true);
+	slot_set(next, COUNT_LOCKED, Int32GetDatum(after->locked), true);
+	slot_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
+	slot_set(next, COUNT_DAY, day, !day_null);
+	ExecStoreVirtualTuple(next);
+	ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, current, next);
+	row_writer_end(&w);
+
+	ExecDropSingleTupleTableSlot(current);
+	key_scan_end(&ks);
+	return true;
 }
 
 static void
@@ -201,15 +505,51 @@ missing_counter(Oid relid, int64 rep)
 			 errhint("Attach the table again with crmpool.manage() to recount.")));
 }
 
+/*
+ * Apply one rep's counter deltas; returns the counts after them, with the rep's row locked to
+ * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
+ */
+void
+ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
+			 DateADT today, RepCounts *after)
+{
+	CounterChange chg = {.owned = owned, .with_deal = with_deal, .locked = locked,
+	.claims = claims, .today = today};
+
+	if (!counter_update(relid, rep, &chg, after))
+	{
+		Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
+			Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
+		DateADTGetDatum(today)};
+
+		/* only a gain makes a rep's row; a rep losing what it was never counted for cannot */
+		if (owned <= 0)
+			missing_counter(relid, rep);
+		run(STMT_APPLY, v, NULL);
+		if (SPI_processed != 1)
+			elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
+		after->owned = result_int(1);
+		after->with_deal = result_int(2);
+		after->locked = result_int(3);
+		after->claims_today = result_int(4);
+	}
+	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
+						rep, get_rel_name(relid)),
+				 errhint("Attach the table again with crmpool.manage() to recount.")));
+}
+
 void
 ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 {
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(delta)};
+	CounterChange chg = {.locked = delta};
+	RepCounts	after;
 
-	run(STMT_LOCKED, v, NULL, false);
-	if (SPI_processed != 1)
+	if (!counter_update(relid, rep, &chg, &after))
 		missing_counter(relid, rep);
-	*locked_after = result_int(1);
+	*locked_after = after.locked;
 }
 
 /* The actor this ledger session records (crmpool.actor, the role, or ledger_set_actor's). */
@@ -219,17 +559,34 @@ ledger_current_actor(void)
 	return ledger_actor;
 }
 
+/* Append an ownership event. */
 void
 ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
 			  const char *how, const char *reason, const char *actor)
 {
-	Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), TimestampTzGetDatum(at),
-		Int64GetDatum(owner), CStringGetTextDatum(how),
-		CStringGetTextDatum(actor),
-	reason ? CStringGetTextDatum(reason) : (Datum) 0};
-	char		nulls[7] = {' ', ' ', ' ', has_owner ? ' ' : 'n', ' ', ' ', reason ? ' ' : 'n'};
+	Relation	rel;
+	RowWriter	w;
+	TupleTableSlot *slot;
 
-	run(STMT_RECORD, v, nulls, false);
+	if (!OidIsValid(table_oids[LT_EVENTS][0]))
+		lookup_table(LT_EVENTS);
+	rel = table_open(table_oids[LT_EVENTS][0], RowExclusiveLock);
+	row_writer_begin(&w, rel);
+	slot = row_writer_slot(&w, rel);
+	slot_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
+	slot_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
+	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(table_oids[LT_EVENTS][2], false)),
+			 true);
+	slot_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
+	slot_set(slot, EVENT_OWNER, Int64GetDatum(owner), has_owner);
+	slot_set(slot, EVENT_HOW, CStringGetTextDatum(how), true);
+	slot_set(slot, EVENT_ACTOR, CStringGetTextDatum(actor), true);
+	if (reason != NULL)
+		slot_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(w.rri, w.estate, slot);
+	row_writer_end(&w);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -240,15 +597,18 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 bool
 ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
-	bool		isnull;
+	KeyScan		ks;
+	bool		found;
 
-	run(STMT_LOCK_HOLDER, v, NULL, true);
-	if (SPI_processed == 0)
-		return false;
-	*rep = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	return true;
+	key_scan_begin(&ks, LT_LOCKS, relid, customer, true, AccessShareLock);
+	found = index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot);
+	if (found)
+	{
+		*rep = DatumGetInt64(slot_attr(ks.slot, LOCK_REP));
+		*since = DatumGetTimestampTz(slot_attr(ks.slot, LOCK_SINCE));
+	}
+	key_scan_end(&ks);
+	return found;
 }
 
 /* True if the lock is new. */
@@ -258,7 +618,7 @@ ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at)
 	Datum		v[4] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep),
 	TimestampTzGetDatum(at)};
 
-	run(STMT_ADD_LOCK, v, NULL, false);
+	run(STMT_ADD_LOCK, v, NULL);
 	return SPI_processed == 1;
 }
 
@@ -268,61 +628,68 @@ ledger_drop_lock(Oid relid, int64 customer)
 {
 	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
 
-	run(STMT_DROP_LOCK, v, NULL, false);
+	run(STMT_DROP_LOCK, v, NULL);
 	return SPI_processed == 1;
 }
 
 /*
- * When the customer entered the pool, if it is there by a recorded event.  Customers that were
- * already in the pool when the table was attached ("adopt") have no known entry time.
+ * What the claim-only rules need of the customer's past, from one backward scan of its events.
+ *
+ * Hold-back: when it entered the pool, if it is there by a recorded event (its last event has
+ * no owner); customers already in the pool when the table was attached ("adopt") have no known
+ * entry time.  Cool-down (only if want_lost): when `rep` last lost it, that is the time of the
+ * event that followed the rep's last spell; unknown if the rep never owned it.
  */
-bool
-ledger_pool_entry(Oid relid, int64 customer, TimestampTz *entered)
+void
+ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, CustomerPast *past)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
-	bool		owner_null;
-	bool		isnull;
-	char	   *how;
+	KeyScan		ks;
+	bool		newest = true;
+	TimestampTz newer_at = 0;
 
-	run(STMT_LAST_EVENT, v, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &owner_null);
-	how = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	if (!owner_null || strcmp(how, "adopt") == 0)
-		return false;
-	*entered = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
-}
+	memset(past, 0, sizeof(CustomerPast));
+	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
+	while (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
+	{
+		TimestampTz at = DatumGetTimestampTz(slot_attr(ks.slot, EVENT_AT));
+		bool		isnull;
+		Datum		owner = slot_getattr(ks.slot, EVENT_OWNER, &isnull);
 
-/* Run a statement whose first column is a time; false when it returns no row. */
-static bool
-run_time(LedgerStmt stmt, Datum *values, TimestampTz *at)
-{
-	bool		isnull;
-
-	run(stmt, values, NULL, false);
-	if (SPI_processed == 0)
-		return false;
-	*at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
+		if (newest)
+		{
+			if (isnull && !text_equals(slot_attr(ks.slot, EVENT_HOW), "adopt"))
+			{
+				past->entered_known = true;
+				past->entered = at;
+			}
+			if (!want_lost)
+				break;
+		}
+		if (!isnull && DatumGetInt64(owner) == rep)
+		{
+			past->lost_known = !newest;
+			past->lost = newer_at;
+			break;
+		}
+		newest = false;
+		newer_at = at;
+	}
+	key_scan_end(&ks);
 }
 
 /* When the customer's current spell began: its last event; false if it has none. */
 bool
 ledger_spell_start(Oid relid, int64 customer, TimestampTz *since)
 {
-	return run_time(STMT_LAST_EVENT, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer)},
-					since);
-}
+	KeyScan		ks;
+	bool		found;
 
-/* When `rep` last lost the customer; false if the rep never owned it. */
-bool
-ledger_lost_at(Oid relid, int64 customer, int64 rep, TimestampTz *lost)
-{
-	return run_time(STMT_LOST_AT,
-					(Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep)},
-					lost);
+	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
+	found = index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot);
+	if (found)
+		*since = DatumGetTimestampTz(slot_attr(ks.slot, EVENT_AT));
+	key_scan_end(&ks);
+	return found;
 }
 
 /* TRUNCATE of a managed table: close every open spell, zero the counts, drop the locks. */
@@ -332,7 +699,7 @@ ledger_truncate(Oid relid, TimestampTz at)
 	Datum		v[3] = {ObjectIdGetDatum(relid), TimestampTzGetDatum(at),
 	CStringGetTextDatum(ledger_actor)};
 
-	run(STMT_TRUNCATE_EVENTS, v, NULL, false);
-	run(STMT_TRUNCATE_COUNTERS, v, NULL, false);
-	run(STMT_TRUNCATE_LOCKS, v, NULL, false);
+	run(STMT_TRUNCATE_EVENTS, v, NULL);
+	run(STMT_TRUNCATE_COUNTERS, v, NULL);
+	run(STMT_TRUNCATE_LOCKS, v, NULL);
 }

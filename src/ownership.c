@@ -1,10 +1,10 @@
 /*
  * ownership.c: the one place where ownership changes are checked and recorded.
  *
- * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE of the owner, key,
- * deal, follow-up, level or pool column, DELETE) and an AFTER TRUNCATE trigger.  Whatever wrote
- * the change (a crmpool function, an app's UPDATE, an import, psql), the trigger decides with
- * the same rules:
+ * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE, DELETE; an UPDATE
+ * that changes none of the key, owner, deal, follow-up, level and pool columns is skipped first
+ * thing) and an AFTER TRUNCATE trigger.  Whatever wrote the change (a crmpool function, an
+ * app's UPDATE, an import, psql), the trigger decides with the same rules:
  *
  *   - crmpool's functions announce what they are doing with an intent (claim, release, assign,
  *     transfer, recycle, and for whom) before running their UPDATE; the trigger applies that
@@ -31,6 +31,7 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -139,26 +140,31 @@ refuse_locked(ManagedRel *mr, Change *ch)
 static void
 check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz now)
 {
-	Interval	span;
-	TimestampTz at;
+	Interval	holdback;
+	Interval	cooldown;
+	bool		has_holdback = rule_span(rules, RULE_POOL_HOLDBACK, &holdback);
+	bool		has_cooldown = rule_span(rules, RULE_RECLAIM_COOLDOWN, &cooldown);
+	CustomerPast past;
 
-	if (rule_span(rules, RULE_POOL_HOLDBACK, &span) &&
-		ledger_pool_entry(mr->relid, ch->customer, &at))
+	if (!has_holdback && !has_cooldown)
+		return;
+	ledger_customer_past(mr->relid, ch->customer, ch->new_owner, has_cooldown, &past);
+
+	if (has_holdback && past.entered_known)
 	{
-		TimestampTz from = crmpool_add_interval(at, &span);
+		TimestampTz from = crmpool_add_interval(past.entered, &holdback);
 
 		if (now < from)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_HOLDBACK),
 					 errmsg("customer " INT64_FORMAT " is held back in the pool", ch->customer),
 					 errdetail("The customer entered the pool at %s; pool_holdback is %s, so it can be claimed from %s.",
-							   crmpool_timestamp_text(at), crmpool_interval_text(&span),
+							   crmpool_timestamp_text(past.entered), crmpool_interval_text(&holdback),
 							   crmpool_timestamp_text(from))));
 	}
-	if (rule_span(rules, RULE_RECLAIM_COOLDOWN, &span) &&
-		ledger_lost_at(mr->relid, ch->customer, ch->new_owner, &at))
+	if (has_cooldown && past.lost_known)
 	{
-		TimestampTz from = crmpool_add_interval(at, &span);
+		TimestampTz from = crmpool_add_interval(past.lost, &cooldown);
 
 		if (now < from)
 			ereport(ERROR,
@@ -166,8 +172,8 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 					 errmsg("rep " INT64_FORMAT " may not reclaim customer " INT64_FORMAT " yet",
 							ch->new_owner, ch->customer),
 					 errdetail("Rep " INT64_FORMAT " lost the customer at %s; reclaim_cooldown is %s, so the rep may claim it again from %s.",
-							   ch->new_owner, crmpool_timestamp_text(at),
-							   crmpool_interval_text(&span), crmpool_timestamp_text(from))));
+							   ch->new_owner, crmpool_timestamp_text(past.lost),
+							   crmpool_interval_text(&cooldown), crmpool_timestamp_text(from))));
 	}
 }
 
@@ -578,6 +584,46 @@ op_how(OwnershipOp op)
 	return "update";
 }
 
+/*
+ * Whether an UPDATE changed a column crmpool reads.  The comparison is binary: a value written
+ * again in another form (1.0 for 1.00) counts as changed, which costs only a needless check.
+ */
+static bool
+column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber att)
+{
+	Form_pg_attribute attr;
+	bool		oldnull,
+				newnull;
+	Datum		oldval,
+				newval;
+
+	if (att == InvalidAttrNumber)
+		return false;
+	oldval = heap_getattr(oldtup, att, desc, &oldnull);
+	newval = heap_getattr(newtup, att, desc, &newnull);
+	if (oldnull || newnull)
+		return oldnull != newnull;
+	attr = TupleDescAttr(desc, att - 1);
+	return !datumIsEqual(oldval, newval, attr->attbyval, attr->attlen);
+}
+
+/*
+ * An UPDATE that concerns crmpool: the key, owner or deal changed, or (if the table recycles)
+ * a column that moves the recycle time.  Most UPDATEs of a managed table (a note written, a
+ * phone number fixed) are none of these, which is why the trigger needs no WHEN clause.
+ */
+static bool
+update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
+{
+	return column_changed(oldtup, newtup, desc, mr->owner_att) ||
+		column_changed(oldtup, newtup, desc, mr->key_att) ||
+		column_changed(oldtup, newtup, desc, mr->deal_att) ||
+		(mr->recycles &&
+		 (column_changed(oldtup, newtup, desc, mr->followup_att) ||
+		  column_changed(oldtup, newtup, desc, mr->level_att) ||
+		  column_changed(oldtup, newtup, desc, mr->pool_att)));
+}
+
 PG_FUNCTION_INFO_V1(crmpool_ownership_trigger);
 Datum
 crmpool_ownership_trigger(PG_FUNCTION_ARGS)
@@ -621,6 +667,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		oldtup = td->tg_trigtuple;
 		newtup = td->tg_newtuple;
+		if (!update_concerns(mr, oldtup, newtup, desc))
+			return PointerGetDatum(NULL);
 	}
 
 	memset(&ch, 0, sizeof(ch));
@@ -634,7 +682,6 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		ch.has_owner = managed_owner(mr, newtup, desc, &ch.new_owner);
 		ch.new_deal = ch.has_owner && managed_has_deal(mr, newtup, desc);
-		ch.pool = managed_pool_text(mr, newtup, desc);
 		ch.newtup = newtup;
 	}
 	ch.desc = desc;
@@ -664,6 +711,9 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		}
 		return PointerGetDatum(NULL);
 	}
+
+	if (newtup != NULL)
+		ch.pool = managed_pool_text(mr, newtup, desc);
 
 	in = intent_for(mr->relid, ch.customer);
 	if (in != NULL)

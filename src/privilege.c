@@ -16,6 +16,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -23,20 +24,59 @@
 
 #include "crmpool.h"
 
-/* The owner of schema crmpool, which CREATE EXTENSION made and owns every crmpool table. */
-static Oid
-extension_owner(void)
+/*
+ * Schema crmpool and its owner, who owns every crmpool table.  Every ledger session switches
+ * to the owner, so both are cached; any change to a schema (ALTER SCHEMA ... OWNER TO, DROP
+ * EXTENSION) invalidates them through the syscache, and they are looked up again on next use.
+ */
+static Oid	schema_oid = InvalidOid;
+static Oid	schema_owner = InvalidOid;
+
+static void
+schema_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
-	Oid			nspid = get_namespace_oid("crmpool", false);
+	schema_oid = InvalidOid;
+	schema_owner = InvalidOid;
+}
+
+static void
+load_schema(void)
+{
+	static bool callback_registered = false;
+	Oid			nspid;
 	HeapTuple	tup;
 	Oid			owner;
 
+	if (!callback_registered)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACEOID, schema_changed, (Datum) 0);
+		callback_registered = true;
+	}
+	nspid = get_namespace_oid("crmpool", false);
 	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for namespace %u", nspid);
 	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
 	ReleaseSysCache(tup);
-	return owner;
+	/* both set together, from lookups made after any invalidation they read */
+	schema_oid = nspid;
+	schema_owner = owner;
+}
+
+Oid
+crmpool_schema_oid(void)
+{
+	if (!OidIsValid(schema_oid))
+		load_schema();
+	return schema_oid;
+}
+
+static Oid
+extension_owner(void)
+{
+	if (!OidIsValid(schema_owner))
+		load_schema();
+	return schema_owner;
 }
 
 void
@@ -199,8 +239,8 @@ crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values, c
 
 /*
  * Administrative work (manage, set_identity): inside an SPI connection, as the extension owner,
- * with search_path pinned to pg_catalog, pg_temp, so that generated statements (a trigger's WHEN
- * clause, say) resolve their operators there.  Returns the GUC nest level for crmpool_end_admin.
+ * with search_path pinned to pg_catalog, pg_temp, so that nothing a generated statement runs
+ * can resolve to a user's object.  Returns the GUC nest level for crmpool_end_admin.
  */
 int
 crmpool_begin_admin(OwnerContext *octx)

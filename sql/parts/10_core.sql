@@ -30,6 +30,8 @@ COMMENT ON TABLE crmpool.rule_set IS 'Rules set with crmpool.set_rules(), one ro
 
 -- Per rep and table: how many customers the rep owns, has locked, owns with a deal, and has
 -- claimed today.  Its row is also the lock that serializes a rep's quota checks.
+-- Every claim and release updates the rep's row, so pages are filled to 10% only: the other
+-- 90% holds the row's new versions (HOT), a page holds few busy rows, and pruning a page is cheap.
 CREATE TABLE crmpool.rep_counter (
 	rel			regclass	NOT NULL,
 	rep			bigint		NOT NULL,
@@ -39,7 +41,7 @@ CREATE TABLE crmpool.rep_counter (
 	claims_day	date,
 	claims		integer		NOT NULL DEFAULT 0,
 	PRIMARY KEY (rel, rep)
-);
+) WITH (fillfactor = 10);
 COMMENT ON TABLE crmpool.rep_counter IS 'Per-rep counts kept by crmpool; always equal to the counts in the managed table.';
 
 -- Append-only ownership ledger: each row says "from this moment the owner is X" (NULL: the

@@ -96,6 +96,12 @@ UPDATE customer SET deal = false WHERE id = 7;
 -- A level change moves the due time (customer 4: B -> A).
 UPDATE customer SET level = 'A' WHERE id = 4;
 SELECT customer, due_at FROM crmpool.due('customer') WHERE customer = 4;
+-- So does a pool change (customer 4 into pool north: 10 days, and back).  The trigger has no
+-- WHEN clause; it must not skip these columns.
+UPDATE customer SET pool = 'north' WHERE id = 4;
+SELECT customer, due_at FROM crmpool.due('customer') WHERE customer = 4;
+UPDATE customer SET pool = NULL WHERE id = 4;
+SELECT customer, due_at FROM crmpool.due('customer') WHERE customer = 4;
 
 -- Locked customers are never recycled: lock drops the due time, unlock restores it.
 SELECT crmpool.lock('customer', 2, 7);

@@ -145,23 +145,29 @@ is( rows(
 	'every lock is held by the current owner');
 
 # (3) Caps.  A rep's events are all recorded under its counter row lock, so replaying them in
-# seq order gives its exact count after each change: no gain may end above the private cap
-# (reps adopted above it may keep what they had, but gain nothing until below it).
+# seq order gives its exact count after each statement: no statement in which the rep gains
+# may end above the private cap (reps adopted above it may keep what they had, but gain nothing
+# until below it).  A statement's counter changes are applied at once, so the count is judged
+# after its last event (its events share the transaction and the time): a set-based UPDATE
+# that gives a rep at the cap one customer and takes another records the gain first, and the
+# rep is never over the cap.
 is( rows(
 		q{WITH ev AS (
-			SELECT seq, owner, how,
+			SELECT seq, owner, how, xmin::text AS tx, at,
 				   lag(owner) OVER (PARTITION BY customer ORDER BY seq) AS prev
 			FROM crmpool.ownership_event WHERE rel = 'customers'::regclass),
 		  delta AS (
-			SELECT seq, owner AS rep, 1 AS d, how FROM ev WHERE owner IS NOT NULL
+			SELECT seq, owner AS rep, 1 AS d, how, tx, at FROM ev WHERE owner IS NOT NULL
 			UNION ALL
-			SELECT seq, prev, -1, how FROM ev WHERE prev IS NOT NULL),
+			SELECT seq, prev, -1, how, tx, at FROM ev WHERE prev IS NOT NULL),
 		  run AS (
-			SELECT rep, seq, d, how, sum(d) OVER (PARTITION BY rep ORDER BY seq, d) AS owned
+			SELECT rep, seq, d, how, sum(d) OVER (PARTITION BY rep ORDER BY seq, d) AS owned,
+				   row_number() OVER (PARTITION BY rep, tx, at ORDER BY seq DESC, d DESC) AS from_last,
+				   bool_or(d = 1 AND how <> 'adopt') OVER (PARTITION BY rep, tx, at) AS gained
 			FROM delta)
 		  SELECT r.rep || ' owned ' || r.owned || ' after ' || r.how || ' #' || r.seq
 		  FROM run r
-		  WHERE r.d = 1 AND r.how <> 'adopt'
+		  WHERE r.from_last = 1 AND r.gained
 			AND r.owned > (crmpool.rules('customers', NULL, r.rep) ->> 'private_cap')::int
 		  ORDER BY r.seq LIMIT 10}),
 	'',
