@@ -32,6 +32,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -44,6 +45,7 @@
 typedef enum IdentityStmt
 {
 	ID_EXACT,
+	ID_SAME_CORE,
 	ID_CANDIDATES,
 	ID_FORGET_KEYS,
 	ID_FORGET_NAME,
@@ -64,9 +66,15 @@ static const struct
 		"AND key" EQ "$3 AND customer OPERATOR(pg_catalog.<>) $4 ORDER BY customer LIMIT $5",
 		5, {REGCLASSOID, CHAROID, TEXTOID, INT8OID, INT4OID}
 	},
-	/* candidates share at least one bigram hash; the GIN index finds them */
-	[ID_CANDIDATES] = {
+	/* names with the same core, through the btree on (rel, core) */
+	[ID_SAME_CORE] = {
 		"SELECT customer, name FROM crmpool.identity_name "
+		"WHERE rel" EQ "$1 AND core" EQ "$2 AND customer OPERATOR(pg_catalog.<>) $3",
+		3, {REGCLASSOID, TEXTOID, INT8OID}
+	},
+	/* names sharing at least one bigram hash, through the GIN index */
+	[ID_CANDIDATES] = {
+		"SELECT customer, name, tokens FROM crmpool.identity_name "
 		"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND rel" EQ "$1 "
 		"AND customer OPERATOR(pg_catalog.<>) $3",
 		3, {REGCLASSOID, INT4ARRAYOID, INT8OID}
@@ -248,41 +256,71 @@ identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
 
 /*
  * Existing customers whose names score at least min_score against ik's name, best first.
- * Candidates come from the GIN index; each is parsed again and scored.
+ *
+ * A name with another core scores at most 0.75 (name_similarity.c), so at the default threshold
+ * (0.8) only names with the same core can match, and the btree on the core finds exactly them.
+ * Below 0.75 the candidates are the names sharing a bigram hash (GIN), which for a common
+ * bigram is a good part of the table; those that share too few hashes to reach min_score are
+ * dropped on their stored hashes, and only the rest are parsed again and scored.
  */
 int
 identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double min_score,
 					  IdentityMatch **out)
 {
-	ArrayType  *tokens;
-	Datum	   *elems;
+	bool		other_cores;
 	int			i;
 	int			n = 0;
 	uint64		k;
 	IdentityMatch *matches;
+	MemoryContext per_name;
 
 	*out = NULL;
 	if (!ik->has_name || ik->ntokens == 0)
 		return 0;
-	elems = palloc(sizeof(Datum) * ik->ntokens);
-	for (i = 0; i < ik->ntokens; i++)
-		elems[i] = Int32GetDatum(ik->tokens[i]);
-	tokens = construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT);
+	other_cores = crmpool_company_min_common(ik->ntokens, ik->ntokens, min_score) <= ik->ntokens;
+	if (other_cores)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * ik->ntokens);
 
-	id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), PointerGetDatum(tokens), Int64GetDatum(exclude)},
-		   NULL, true, 0);
+		for (i = 0; i < ik->ntokens; i++)
+			elems[i] = Int32GetDatum(ik->tokens[i]);
+		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid),
+				   PointerGetDatum(construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT)),
+				   Int64GetDatum(exclude)}, NULL, true, 0);
+	}
+	else
+		id_run(ID_SAME_CORE, (Datum[]) {ObjectIdGetDatum(relid), CStringGetTextDatum(ik->parsed.core),
+				   Int64GetDatum(exclude)}, NULL, true, 0);
+
 	matches = SPI_palloc(sizeof(IdentityMatch) * Max(SPI_processed, 1));
+	per_name = AllocSetContextCreate(CurrentMemoryContext, "crmpool name candidate",
+									 ALLOCSET_DEFAULT_SIZES);
 	for (k = 0; k < SPI_processed; k++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[k];
 		bool		isnull;
 		text	   *name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		CompanyName other;
-		float4		score;
+		float4		score = 0.0f;
+		MemoryContext old = MemoryContextSwitchTo(per_name);
 
-		crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &other);
-		score = crmpool_company_similarity(&ik->parsed, &other);
-		if (score < min_score || score <= 0.0f)
+		if (other_cores)
+		{
+			ArrayType  *tokens = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+			int			ntokens = ArrayGetNItems(ARR_NDIM(tokens), ARR_DIMS(tokens));
+
+			if (crmpool_bigrams_common(ik->tokens, ik->ntokens, (int32 *) ARR_DATA_PTR(tokens), ntokens) <
+				crmpool_company_min_common(ik->ntokens, ntokens, min_score))
+				name = NULL;
+		}
+		if (name != NULL)
+		{
+			crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &other);
+			score = crmpool_company_similarity(&ik->parsed, &other);
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(per_name);
+		if (name == NULL || score < min_score || score <= 0.0f)
 			continue;
 		matches[n].customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 		matches[n].kind = 'n';
@@ -292,6 +330,7 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
 		matches[n].name[VARSIZE_ANY_EXHDR(name)] = '\0';
 		n++;
 	}
+	MemoryContextDelete(per_name);
 	/* best first, then lowest customer id: a stable answer */
 	for (i = 1; i < n; i++)
 	{

@@ -22,6 +22,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
@@ -148,6 +150,44 @@ industry_factor(const CompanyName *a, const CompanyName *b)
 	return CONFLICT;
 }
 
+int
+crmpool_bigrams_common(const int32 *a, int na, const int32 *b, int nb)
+{
+	int			i = 0,
+				j = 0,
+				common = 0;
+
+	while (i < na && j < nb)
+	{
+		if (a[i] == b[j])
+		{
+			common++;
+			i++;
+			j++;
+		}
+		else if (a[i] < b[j])
+			i++;
+		else
+			j++;
+	}
+	return common;
+}
+
+/*
+ * Names with different cores score at most CORE_MISMATCH times the Dice coefficient
+ * 2 common / (na + nb) of their bigram sets (every other factor is at most 1), so reaching
+ * min_score takes common >= min_score (na + nb) / (2 CORE_MISMATCH).  The bound is kept a little
+ * low (the score is rounded to float4 before it is compared), and at least 1: a score of 0
+ * never counts.
+ */
+int
+crmpool_company_min_common(int na, int nb, double min_score)
+{
+	double		need = (min_score - 1e-6) * (na + nb) / (2.0 * CORE_MISMATCH);
+
+	return Max(1, (int) ceil(need));
+}
+
 float4
 crmpool_company_similarity(const CompanyName *a, const CompanyName *b)
 {
@@ -155,9 +195,7 @@ crmpool_company_similarity(const CompanyName *a, const CompanyName *b)
 			   *hb;
 	int			na,
 				nb,
-				i = 0,
-				j = 0,
-				common = 0;
+				common;
 	double		score;
 
 	if (a->ncore == 0 || b->ncore == 0)
@@ -165,19 +203,7 @@ crmpool_company_similarity(const CompanyName *a, const CompanyName *b)
 
 	na = crmpool_company_bigrams(a, &ha);
 	nb = crmpool_company_bigrams(b, &hb);
-	while (i < na && j < nb)
-	{
-		if (ha[i] == hb[j])
-		{
-			common++;
-			i++;
-			j++;
-		}
-		else if (ha[i] < hb[j])
-			i++;
-		else
-			j++;
-	}
+	common = crmpool_bigrams_common(ha, na, hb, nb);
 	pfree(ha);
 	pfree(hb);
 	score = 2.0 * common / (na + nb);

@@ -23,8 +23,9 @@ CREATE TABLE crmpool.identity_key (
 CREATE INDEX identity_key_customer ON crmpool.identity_key (rel, customer);
 COMMENT ON TABLE crmpool.identity_key IS 'Normalized phone (p) and e-mail (e) keys of managed customers.';
 
--- Company names: the name as written (re-parsed to score a candidate) and the bigram hashes of
--- its distinctive core, indexed with GIN so fuzzy candidates never need a full scan.
+-- Company names: the name as written (re-parsed to score a candidate), its distinctive core
+-- (btree: at a threshold above 0.75 only names with the same core can match) and the bigram
+-- hashes of the core (GIN: the candidates with other cores below that).
 CREATE TABLE crmpool.identity_name (
 	rel			regclass	NOT NULL,
 	customer	bigint		NOT NULL,
