@@ -251,4 +251,7 @@ typedef struct OwnershipIntent
 extern void ownership_push_intent(OwnershipIntent *intent);
 extern void ownership_pop_intent(OwnershipIntent *intent);
 
+/* identity.c */
+extern void identity_forget_table(Oid relid);
+
 #endif							/* CRMPOOL_H */

@@ -457,6 +457,21 @@ forget(Oid relid, int64 customer)
 	id_run(ID_FORGET_NAME, v, NULL, false, 0);
 }
 
+/*
+ * Forget the keys of every customer of a table: on TRUNCATE (a key left behind would refuse the
+ * same phone forever, as a duplicate of a customer that is gone), set_identity and unmanage.
+ * Inside SPI, as the extension owner.
+ */
+void
+identity_forget_table(Oid relid)
+{
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+}
+
 static void
 store(Oid relid, int64 customer, const IdentityKeys *ik)
 {
@@ -699,8 +714,7 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 	if (OidIsValid(get_trigger_oid(relid, TRIGGER_IDENTITY, true)))
 		crmpool_admin_exec(psprintf("DROP TRIGGER %s ON %s", TRIGGER_IDENTITY, mr->qualname),
 						   0, NULL, NULL);
-	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	identity_forget_table(relid);
 
 	if (watched != NIL)
 		crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE OR UPDATE OF %s ON %s "

@@ -612,6 +612,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		ledger_begin(&octx);
 		ledger_truncate(mr->relid, crmpool_now());
+		identity_forget_table(mr->relid);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
 	}
