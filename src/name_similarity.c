@@ -191,27 +191,26 @@ crmpool_company_min_common(int na, int nb, double min_score)
 float4
 crmpool_company_similarity(const CompanyName *a, const CompanyName *b)
 {
-	int32	   *ha,
-			   *hb;
-	int			na,
-				nb,
-				common;
-	double		score;
+	double		score = 1.0;
 
 	if (a->ncore == 0 || b->ncore == 0)
 		return 0.0f;
 
-	na = crmpool_company_bigrams(a, &ha);
-	nb = crmpool_company_bigrams(b, &hb);
-	common = crmpool_bigrams_common(ha, na, hb, nb);
-	pfree(ha);
-	pfree(hb);
-	score = 2.0 * common / (na + nb);
-	if (score == 0.0)
-		return 0.0f;
-
+	/* The same core has the same bigrams: Dice 1, without computing them. */
 	if (strcmp(a->core, b->core) != 0)
+	{
+		int32	   *ha,
+				   *hb;
+		int			na = crmpool_company_bigrams(a, &ha);
+		int			nb = crmpool_company_bigrams(b, &hb);
+
+		score = 2.0 * crmpool_bigrams_common(ha, na, hb, nb) / (na + nb);
+		pfree(ha);
+		pfree(hb);
+		if (score == 0.0)
+			return 0.0f;
 		score *= CORE_MISMATCH;
+	}
 	score *= region_factor(a, b);
 	score *= industry_factor(a, b);
 	if (a->is_branch != b->is_branch ||
