@@ -722,21 +722,31 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 									TRIGGER_IDENTITY, column_sql(watched, false), mr->qualname),
 						   0, NULL, NULL);
 
-	/* Index the rows already there, with the same normalizers the trigger uses. */
-	foreach(lc, phones)
+	/*
+	 * Index the rows already there, with the same normalizers the trigger uses, in one scan for
+	 * all phone and e-mail columns.  The table's keys were just removed and its writers are locked
+	 * out, so a key can repeat only within one customer (two phone columns holding one number):
+	 * DISTINCT when a kind has several columns, and no ON CONFLICT, whose check of every row
+	 * against the primary key was a fifth of the time.
+	 */
+	if (phones != NIL || emails != NIL)
+	{
+		StringInfoData keys;
+
+		initStringInfo(&keys);
+		foreach(lc, phones)
+			appendStringInfo(&keys, "%s('p', crmpool.normalize_phone(t.%s::pg_catalog.text))",
+							 keys.len ? ", " : "", quote_identifier(lfirst(lc)));
+		foreach(lc, emails)
+			appendStringInfo(&keys, "%s('e', crmpool.normalize_email(t.%s::pg_catalog.text))",
+							 keys.len ? ", " : "", quote_identifier(lfirst(lc)));
 		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
-									"SELECT $1, 'p', k, c FROM (SELECT %s::pg_catalog.int8 AS c, "
-									"crmpool.normalize_phone(%s::pg_catalog.text) AS k FROM ONLY %s) s "
-									"WHERE k IS NOT NULL ON CONFLICT DO NOTHING",
-									key, quote_identifier(lfirst(lc)), mr->qualname),
+									"SELECT %s $1, v.kind, v.k, t.%s::pg_catalog.int8 FROM ONLY %s t, "
+									"LATERAL (VALUES %s) v(kind, k) WHERE v.k IS NOT NULL",
+									list_length(phones) > 1 || list_length(emails) > 1 ? "DISTINCT" : "",
+									key, mr->qualname, keys.data),
 						   1, types, values);
-	foreach(lc, emails)
-		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
-									"SELECT $1, 'e', k, c FROM (SELECT %s::pg_catalog.int8 AS c, "
-									"crmpool.normalize_email(%s::pg_catalog.text) AS k FROM ONLY %s) s "
-									"WHERE k IS NOT NULL ON CONFLICT DO NOTHING",
-									key, quote_identifier(lfirst(lc)), mr->qualname),
-						   1, types, values);
+	}
 	if (name)
 		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) "
 									"SELECT $1, c, n, core, crmpool.name_bigrams(n) FROM "

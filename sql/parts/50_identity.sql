@@ -12,11 +12,13 @@ CREATE TABLE crmpool.identity_config (
 );
 COMMENT ON TABLE crmpool.identity_config IS 'Identity columns named with crmpool.set_identity().';
 
--- Exact keys: normalized phone lines (kind p) and e-mail addresses (kind e).
+-- Exact keys: normalized phone lines (kind p) and e-mail addresses (kind e).  Keys and cores
+-- are compared byte for byte (COLLATE "C"): they are only ever looked up and grouped, never
+-- shown in the database's order, and the btrees compare them with memcmp, not strcoll.
 CREATE TABLE crmpool.identity_key (
 	rel			regclass	NOT NULL,
 	kind		"char"		NOT NULL,
-	key			text		NOT NULL,
+	key			text		COLLATE pg_catalog."C" NOT NULL,
 	customer	bigint		NOT NULL,
 	PRIMARY KEY (rel, kind, key, customer)
 );
@@ -30,7 +32,7 @@ CREATE TABLE crmpool.identity_name (
 	rel			regclass	NOT NULL,
 	customer	bigint		NOT NULL,
 	name		text		NOT NULL,
-	core		text		NOT NULL,
+	core		text		COLLATE pg_catalog."C" NOT NULL,
 	tokens		integer[]	NOT NULL,
 	PRIMARY KEY (rel, customer)
 );
