@@ -22,8 +22,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -31,6 +38,8 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -44,8 +53,6 @@
 
 typedef enum IdentityStmt
 {
-	ID_EXACT,
-	ID_SAME_CORE,
 	ID_CANDIDATES,
 	ID_FORGET_KEYS,
 	ID_FORGET_NAME,
@@ -61,17 +68,6 @@ static const struct
 	int			nargs;
 	Oid			argtypes[7];
 }			id_defs[NUM_ID_STMTS] = {
-	[ID_EXACT] = {
-		"SELECT customer FROM crmpool.identity_key WHERE rel" EQ "$1 AND kind" EQ "$2 "
-		"AND key" EQ "$3 AND customer OPERATOR(pg_catalog.<>) $4 ORDER BY customer LIMIT $5",
-		5, {REGCLASSOID, CHAROID, TEXTOID, INT8OID, INT4OID}
-	},
-	/* names with the same core, through the btree on (rel, core) */
-	[ID_SAME_CORE] = {
-		"SELECT customer, name FROM crmpool.identity_name "
-		"WHERE rel" EQ "$1 AND core" EQ "$2 AND customer OPERATOR(pg_catalog.<>) $3",
-		3, {REGCLASSOID, TEXTOID, INT8OID}
-	},
 	/* names sharing at least one bigram hash, through the GIN index */
 	[ID_CANDIDATES] = {
 		"SELECT customer, name, tokens FROM crmpool.identity_name "
@@ -233,25 +229,205 @@ keys_equal(const IdentityKeys *a, const IdentityKeys *b)
 	return !a->has_name || strcmp(a->name, b->name) == 0;
 }
 
+/* The bigram hashes of ik's name as an int4[]. */
+static Datum
+tokens_array(const IdentityKeys *ik)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(ik->ntokens, 1));
+	int			i;
+
+	for (i = 0; i < ik->ntokens; i++)
+		elems[i] = Int32GetDatum(ik->tokens[i]);
+	return PointerGetDatum(construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Lookups by index, without the executor.
+ *
+ * Every write reads the customers holding its phone lines and e-mails and those whose names
+ * have its core; through SPI each read cost an executor start-up, more than the read.  These
+ * are btree scans on crmpool's own tables, with the snapshot SPI_execute_snapshot would have
+ * used: the latest, after a command counter increment so that this transaction's own keys are
+ * seen.  Table and index OIDs and column numbers are looked up by name once, and again after a
+ * relcache invalidation.
+ * -------------------------------------------------------------------------------------------*/
+typedef struct IdentityTables
+{
+	bool		valid;
+	Oid			key_rel;		/* crmpool.identity_key */
+	Oid			key_index;		/* its primary key: rel, kind, key, customer */
+	AttrNumber	key_customer;
+	Oid			name_rel;		/* crmpool.identity_name */
+	Oid			name_index;		/* identity_name_core: rel, core */
+	AttrNumber	name_customer;
+	AttrNumber	name_name;
+} IdentityTables;
+
+static IdentityTables id_tables;
+
+static void
+identity_tables_invalidate(Datum arg, Oid relid)
+{
+	id_tables.valid = false;
+}
+
+static Oid
+crmpool_relid(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "crmpool.%s is missing", name);
+	return relid;
+}
+
+static AttrNumber
+crmpool_attnum(Oid relid, const char *name)
+{
+	AttrNumber	att = get_attnum(relid, name);
+
+	if (att == InvalidAttrNumber)
+		elog(ERROR, "column %s of %s is missing", name, get_rel_name(relid));
+	return att;
+}
+
+static const IdentityTables *
+identity_tables(void)
+{
+	static bool registered = false;
+	Oid			nsp;
+
+	if (id_tables.valid)
+		return &id_tables;
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(identity_tables_invalidate, (Datum) 0);
+		registered = true;
+	}
+	nsp = get_namespace_oid("crmpool", false);
+	id_tables.key_rel = crmpool_relid(nsp, "identity_key");
+	id_tables.key_index = crmpool_relid(nsp, "identity_key_pkey");
+	id_tables.key_customer = crmpool_attnum(id_tables.key_rel, "customer");
+	id_tables.name_rel = crmpool_relid(nsp, "identity_name");
+	id_tables.name_index = crmpool_relid(nsp, "identity_name_core");
+	id_tables.name_customer = crmpool_attnum(id_tables.name_rel, "customer");
+	id_tables.name_name = crmpool_attnum(id_tables.name_rel, "name");
+	id_tables.valid = true;
+	return &id_tables;
+}
+
+/* An index scan of table relid through index for rows equal to keys, under the latest snapshot. */
+typedef struct IdScan
+{
+	Relation	heap;
+	Relation	index;
+	Snapshot	snapshot;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} IdScan;
+
+static void
+id_scan_begin(IdScan *s, Oid relid, Oid index, ScanKey keys, int nkeys)
+{
+	CommandCounterIncrement();
+	s->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	s->heap = table_open(relid, AccessShareLock);
+	s->index = index_open(index, AccessShareLock);
+	s->slot = table_slot_create(s->heap, NULL);
+	s->scan = index_beginscan(s->heap, s->index, s->snapshot, nkeys, 0);
+	index_rescan(s->scan, keys, nkeys, NULL, 0);
+}
+
+static void
+id_scan_end(IdScan *s)
+{
+	index_endscan(s->scan);
+	ExecDropSingleTupleTableSlot(s->slot);
+	index_close(s->index, AccessShareLock);
+	table_close(s->heap, AccessShareLock);
+	UnregisterSnapshot(s->snapshot);
+}
+
+/* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
+static void
+text_key(ScanKey key, AttrNumber att, const char *value)
+{
+	ScanKeyEntryInitialize(key, 0, att, BTEqualStrategyNumber, InvalidOid, C_COLLATION_OID,
+						   F_TEXTEQ, CStringGetTextDatum(value));
+}
+
+/* Existing customers other than exclude holding key, at most max, in id order. */
 int
 identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
 					   IdentityMatch *out, int max)
 {
-	Datum		v[5] = {ObjectIdGetDatum(relid), CharGetDatum(kind), CStringGetTextDatum(key),
-	Int64GetDatum(exclude), Int32GetDatum(max)};
-	uint64		i;
+	const IdentityTables *t = identity_tables();
+	ScanKeyData keys[3];
+	IdScan		s;
+	int			n = 0;
 
-	id_run(ID_EXACT, v, NULL, true, 0);
-	for (i = 0; i < SPI_processed; i++)
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+	text_key(&keys[2], 3, key);
+	id_scan_begin(&s, t->key_rel, t->key_index, keys, 3);
+	while (n < max && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
+		int64		customer = DatumGetInt64(slot_getattr(s.slot, t->key_customer, &isnull));
 
-		out[i].customer = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		out[i].kind = kind;
-		out[i].score = 1.0f;
-		out[i].name = NULL;
+		if (customer == exclude)
+			continue;
+		out[n].customer = customer;
+		out[n].kind = kind;
+		out[n].score = 1.0f;
+		out[n].name = NULL;
+		n++;
 	}
-	return (int) SPI_processed;
+	id_scan_end(&s);
+	return n;
+}
+
+/* A candidate name: its customer and the name as written. */
+typedef struct NameRow
+{
+	int64		customer;
+	text	   *name;
+	ArrayType  *tokens;			/* NULL: not read (same core) */
+} NameRow;
+
+/* The names other than exclude's with the given core, read into rows (palloc'd). */
+static int
+same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
+{
+	const IdentityTables *t = identity_tables();
+	ScanKeyData keys[2];
+	IdScan		s;
+	int			n = 0;
+	int			cap = 8;
+
+	*rows = palloc(sizeof(NameRow) * cap);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	text_key(&keys[1], 2, core);
+	id_scan_begin(&s, t->name_rel, t->name_index, keys, 2);
+	while (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	{
+		bool		isnull;
+		int64		customer = DatumGetInt64(slot_getattr(s.slot, t->name_customer, &isnull));
+
+		if (customer == exclude)
+			continue;
+		if (n == cap)
+		{
+			cap *= 2;
+			*rows = repalloc(*rows, sizeof(NameRow) * cap);
+		}
+		(*rows)[n].customer = customer;
+		(*rows)[n].name = DatumGetTextPCopy(slot_getattr(s.slot, t->name_name, &isnull));
+		(*rows)[n].tokens = NULL;
+		n++;
+	}
+	id_scan_end(&s);
+	return n;
 }
 
 /*
@@ -268,9 +444,10 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
 					  IdentityMatch **out)
 {
 	bool		other_cores;
+	NameRow    *rows;
+	int			nrows;
 	int			i;
 	int			n = 0;
-	uint64		k;
 	IdentityMatch *matches;
 	MemoryContext per_name;
 
@@ -280,39 +457,42 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
 	other_cores = crmpool_company_min_common(ik->ntokens, ik->ntokens, min_score) <= ik->ntokens;
 	if (other_cores)
 	{
-		Datum	   *elems = palloc(sizeof(Datum) * ik->ntokens);
+		uint64		k;
 
-		for (i = 0; i < ik->ntokens; i++)
-			elems[i] = Int32GetDatum(ik->tokens[i]);
-		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid),
-				   PointerGetDatum(construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT)),
-				   Int64GetDatum(exclude)}, NULL, true, 0);
+		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), tokens_array(ik), Int64GetDatum(exclude)},
+			   NULL, true, 0);
+		nrows = (int) SPI_processed;
+		rows = palloc(sizeof(NameRow) * Max(nrows, 1));
+		for (k = 0; k < SPI_processed; k++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[k];
+			bool		isnull;
+
+			rows[k].customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+			rows[k].name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+			rows[k].tokens = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		}
 	}
 	else
-		id_run(ID_SAME_CORE, (Datum[]) {ObjectIdGetDatum(relid), CStringGetTextDatum(ik->parsed.core),
-				   Int64GetDatum(exclude)}, NULL, true, 0);
+		nrows = same_core_names(relid, ik->parsed.core, exclude, &rows);
 
-	matches = SPI_palloc(sizeof(IdentityMatch) * Max(SPI_processed, 1));
+	matches = SPI_palloc(sizeof(IdentityMatch) * Max(nrows, 1));
 	per_name = AllocSetContextCreate(CurrentMemoryContext, "crmpool name candidate",
 									 ALLOCSET_DEFAULT_SIZES);
-	for (k = 0; k < SPI_processed; k++)
+	for (i = 0; i < nrows; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[k];
-		bool		isnull;
-		text	   *name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		text	   *name = rows[i].name;
 		CompanyName other;
 		float4		score = 0.0f;
 		MemoryContext old = MemoryContextSwitchTo(per_name);
 
-		if (other_cores)
-		{
-			ArrayType  *tokens = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-			int			ntokens = ArrayGetNItems(ARR_NDIM(tokens), ARR_DIMS(tokens));
-
-			if (crmpool_bigrams_common(ik->tokens, ik->ntokens, (int32 *) ARR_DATA_PTR(tokens), ntokens) <
-				crmpool_company_min_common(ik->ntokens, ntokens, min_score))
-				name = NULL;
-		}
+		if (rows[i].tokens != NULL &&
+			crmpool_bigrams_common(ik->tokens, ik->ntokens, (int32 *) ARR_DATA_PTR(rows[i].tokens),
+								   ArrayGetNItems(ARR_NDIM(rows[i].tokens), ARR_DIMS(rows[i].tokens))) <
+			crmpool_company_min_common(ik->ntokens,
+									   ArrayGetNItems(ARR_NDIM(rows[i].tokens), ARR_DIMS(rows[i].tokens)),
+									   min_score))
+			name = NULL;
 		if (name != NULL)
 		{
 			crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &other);
@@ -322,7 +502,7 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
 		MemoryContextReset(per_name);
 		if (name == NULL || score < min_score || score <= 0.0f)
 			continue;
-		matches[n].customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		matches[n].customer = rows[i].customer;
 		matches[n].kind = 'n';
 		matches[n].score = score;
 		matches[n].name = SPI_palloc(VARSIZE_ANY_EXHDR(name) + 1);
@@ -481,16 +661,9 @@ store(Oid relid, int64 customer, const IdentityKeys *ik)
 		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
 				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer)}, NULL, false, 0);
 	if (ik->has_name)
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * Max(ik->ntokens, 1));
-
-		for (i = 0; i < ik->ntokens; i++)
-			elems[i] = Int32GetDatum(ik->tokens[i]);
 		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
-				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core),
-				   PointerGetDatum(construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT))},
+				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core), tokens_array(ik)},
 			   NULL, false, 0);
-	}
 }
 
 /*
