@@ -77,3 +77,38 @@ build_install() {
 	as_user make -C "$BUILD_DIR/src" -s PG_CONFIG="$PG_CONFIG" WERROR=1
 	as_user make -C "$BUILD_DIR/src" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
+
+# start_cluster DIR PORT [SETTING...]: a throwaway cluster in DIR (UTF-8, locale C.UTF-8, so
+# that pg_trgm sees Chinese as word characters) with crmpool preloaded and the given
+# postgresql.conf lines, listening only on a socket in DIR, so the port never clashes with a
+# server outside.  It is stopped when the calling script exits.
+start_cluster() {
+	CLUSTER_DIR=$1
+	CLUSTER_PORT=$2
+	shift 2
+	stop_cluster
+	rm -rf "$CLUSTER_DIR"
+	as_user initdb -D "$CLUSTER_DIR" -A trust -U postgres -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+	{
+		echo "shared_preload_libraries = 'crmpool'"
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$CLUSTER_DIR'"
+		echo "port = $CLUSTER_PORT"
+		printf '%s\n' "$@"
+	} >>"$CLUSTER_DIR/postgresql.conf"
+	trap stop_cluster EXIT
+	as_user pg_ctl -D "$CLUSTER_DIR" -l "$CLUSTER_DIR/server.log" -w start >/dev/null
+}
+
+stop_cluster() {
+	if [ -n "${CLUSTER_DIR:-}" ] && [ -f "$CLUSTER_DIR/postmaster.pid" ]; then
+		as_user pg_ctl -D "$CLUSTER_DIR" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+}
+
+# psql_cluster DB [ARG...]: psql on the cluster of start_cluster, stopping at the first error.
+psql_cluster() {
+	local db=$1
+	shift
+	as_user psql -X -q -v ON_ERROR_STOP=1 -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres -d "$db" "$@"
+}

@@ -326,4 +326,7 @@ extern int64 recycle_table(Oid relid, int batch_size, void (*commit) (void), int
 extern void worker_define_gucs(void);
 extern void worker_register(void);
 
+/* identity.c */
+extern void identity_forget_table(Oid relid);
+
 #endif							/* CRMPOOL_H */

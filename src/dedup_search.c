@@ -296,29 +296,43 @@ for_each_row(const char *sql, Oid relid, void (*fn) (HeapTuple, TupleDesc, void 
 	MemoryContextDelete(batch);
 }
 
+/*
+ * Rows come sorted by key (and names by core), so customers sharing a key are runs of rows.
+ * Most keys and cores belong to one customer: a run's first row costs a copy of its key, and a
+ * union-find node (and a parsed name) is made only once a second row joins the run.
+ */
 typedef struct KeyRun
 {
 	UnionFind  *uf;
-	char	   *key;			/* current run's kind and key */
-	int			first;			/* its first customer's node */
+	text	   *key;			/* current run's kind and key */
+	int64		first;			/* its first customer */
 	MemoryContext cxt;
 } KeyRun;
+
+static bool
+same_text(const text *a, const text *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
 
 static void
 key_row(HeapTuple tup, TupleDesc desc, void *arg)
 {
 	KeyRun	   *run = arg;
-	char	   *kk = SPI_getvalue(tup, desc, 1);
 	bool		isnull;
-	int			node = uf_node(run->uf, DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)));
+	text	   *kk = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
+	int64		customer = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 
-	if (run->key != NULL && strcmp(run->key, kk) == 0)
-		uf_union(run->uf, run->first, node, kk[0] == IDENTITY_KIND_PHONE ? 1 : 2);
+	if (run->key != NULL && same_text(run->key, kk))
+		uf_union(run->uf, uf_node(run->uf, run->first), uf_node(run->uf, customer),
+				 VARDATA_ANY(kk)[0] == IDENTITY_KIND_PHONE ? 1 : 2);
 	else
 	{
 		MemoryContextReset(run->cxt);
-		run->key = MemoryContextStrdup(run->cxt, kk);
-		run->first = node;
+		run->key = MemoryContextAlloc(run->cxt, VARSIZE_ANY(kk));
+		memcpy(run->key, kk, VARSIZE_ANY(kk));
+		run->first = customer;
 	}
 }
 
@@ -326,9 +340,10 @@ typedef struct NameRun
 {
 	UnionFind  *uf;
 	double		threshold;
-	char	   *core;
+	text	   *core;
 	int			n;
-	int			nodes[CORE_RUN_LIMIT];
+	int64		customers[CORE_RUN_LIMIT];
+	text	   *first_name;		/* the run's first name, parsed when a second one comes */
 	CompanyName names[CORE_RUN_LIMIT];
 	MemoryContext cxt;
 } NameRun;
@@ -337,28 +352,36 @@ static void
 name_row(HeapTuple tup, TupleDesc desc, void *arg)
 {
 	NameRun    *run = arg;
-	char	   *core = SPI_getvalue(tup, desc, 1);
 	bool		isnull;
+	text	   *core = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
 	int64		customer = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 	text	   *name = DatumGetTextPP(SPI_getbinval(tup, desc, 3, &isnull));
 	MemoryContext old;
 	int			i;
 
-	if (run->core == NULL || strcmp(run->core, core) != 0)
+	if (run->core == NULL || !same_text(run->core, core))
 	{
 		MemoryContextReset(run->cxt);
-		run->core = MemoryContextStrdup(run->cxt, core);
-		run->n = 0;
+		run->core = MemoryContextAlloc(run->cxt, VARSIZE_ANY(core));
+		memcpy(run->core, core, VARSIZE_ANY(core));
+		run->first_name = MemoryContextAlloc(run->cxt, VARSIZE_ANY(name));
+		memcpy(run->first_name, name, VARSIZE_ANY(name));
+		run->customers[0] = customer;
+		run->n = 1;
+		return;
 	}
 	if (run->n >= CORE_RUN_LIMIT)
 		return;
 	old = MemoryContextSwitchTo(run->cxt);
+	if (run->n == 1)
+		crmpool_company_parse(VARDATA_ANY(run->first_name), VARSIZE_ANY_EXHDR(run->first_name),
+							  &run->names[0]);
 	crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &run->names[run->n]);
 	MemoryContextSwitchTo(old);
-	run->nodes[run->n] = uf_node(run->uf, customer);
+	run->customers[run->n] = customer;
 	for (i = 0; i < run->n; i++)
 		if (crmpool_company_similarity(&run->names[i], &run->names[run->n]) >= run->threshold)
-			uf_union(run->uf, run->nodes[i], run->nodes[run->n], 4);
+			uf_union(run->uf, uf_node(run->uf, run->customers[i]), uf_node(run->uf, customer), 4);
 	run->n++;
 }
 

@@ -22,8 +22,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -31,7 +38,10 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -43,7 +53,6 @@
 
 typedef enum IdentityStmt
 {
-	ID_EXACT,
 	ID_CANDIDATES,
 	ID_FORGET_KEYS,
 	ID_FORGET_NAME,
@@ -59,14 +68,9 @@ static const struct
 	int			nargs;
 	Oid			argtypes[7];
 }			id_defs[NUM_ID_STMTS] = {
-	[ID_EXACT] = {
-		"SELECT customer FROM crmpool.identity_key WHERE rel" EQ "$1 AND kind" EQ "$2 "
-		"AND key" EQ "$3 AND customer OPERATOR(pg_catalog.<>) $4 ORDER BY customer LIMIT $5",
-		5, {REGCLASSOID, CHAROID, TEXTOID, INT8OID, INT4OID}
-	},
-	/* candidates share at least one bigram hash; the GIN index finds them */
+	/* names sharing at least one bigram hash, through the GIN index */
 	[ID_CANDIDATES] = {
-		"SELECT customer, name FROM crmpool.identity_name "
+		"SELECT customer, name, tokens FROM crmpool.identity_name "
 		"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND rel" EQ "$1 "
 		"AND customer OPERATOR(pg_catalog.<>) $3",
 		3, {REGCLASSOID, INT4ARRAYOID, INT8OID}
@@ -225,66 +229,280 @@ keys_equal(const IdentityKeys *a, const IdentityKeys *b)
 	return !a->has_name || strcmp(a->name, b->name) == 0;
 }
 
+/* The bigram hashes of ik's name as an int4[]. */
+static Datum
+tokens_array(const IdentityKeys *ik)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(ik->ntokens, 1));
+	int			i;
+
+	for (i = 0; i < ik->ntokens; i++)
+		elems[i] = Int32GetDatum(ik->tokens[i]);
+	return PointerGetDatum(construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Lookups by index, without the executor.
+ *
+ * Every write reads the customers holding its phone lines and e-mails and those whose names
+ * have its core; through SPI each read cost an executor start-up, more than the read.  These
+ * are btree scans on crmpool's own tables, with the snapshot SPI_execute_snapshot would have
+ * used: the latest, after a command counter increment so that this transaction's own keys are
+ * seen.  Table and index OIDs and column numbers are looked up by name once, and again after a
+ * relcache invalidation.
+ * -------------------------------------------------------------------------------------------*/
+typedef struct IdentityTables
+{
+	bool		valid;
+	Oid			key_rel;		/* crmpool.identity_key */
+	Oid			key_index;		/* its primary key: rel, kind, key, customer */
+	AttrNumber	key_customer;
+	Oid			name_rel;		/* crmpool.identity_name */
+	Oid			name_index;		/* identity_name_core: rel, core */
+	AttrNumber	name_customer;
+	AttrNumber	name_name;
+} IdentityTables;
+
+static IdentityTables id_tables;
+
+static void
+identity_tables_invalidate(Datum arg, Oid relid)
+{
+	id_tables.valid = false;
+}
+
+static Oid
+crmpool_relid(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "crmpool.%s is missing", name);
+	return relid;
+}
+
+static AttrNumber
+crmpool_attnum(Oid relid, const char *name)
+{
+	AttrNumber	att = get_attnum(relid, name);
+
+	if (att == InvalidAttrNumber)
+		elog(ERROR, "column %s of %s is missing", name, get_rel_name(relid));
+	return att;
+}
+
+static const IdentityTables *
+identity_tables(void)
+{
+	static bool registered = false;
+	Oid			nsp;
+
+	if (id_tables.valid)
+		return &id_tables;
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(identity_tables_invalidate, (Datum) 0);
+		registered = true;
+	}
+	nsp = get_namespace_oid("crmpool", false);
+	id_tables.key_rel = crmpool_relid(nsp, "identity_key");
+	id_tables.key_index = crmpool_relid(nsp, "identity_key_pkey");
+	id_tables.key_customer = crmpool_attnum(id_tables.key_rel, "customer");
+	id_tables.name_rel = crmpool_relid(nsp, "identity_name");
+	id_tables.name_index = crmpool_relid(nsp, "identity_name_core");
+	id_tables.name_customer = crmpool_attnum(id_tables.name_rel, "customer");
+	id_tables.name_name = crmpool_attnum(id_tables.name_rel, "name");
+	id_tables.valid = true;
+	return &id_tables;
+}
+
+/* An index scan of table relid through index for rows equal to keys, under the latest snapshot. */
+typedef struct IdScan
+{
+	Relation	heap;
+	Relation	index;
+	Snapshot	snapshot;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} IdScan;
+
+static void
+id_scan_begin(IdScan *s, Oid relid, Oid index, ScanKey keys, int nkeys)
+{
+	CommandCounterIncrement();
+	s->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	s->heap = table_open(relid, AccessShareLock);
+	s->index = index_open(index, AccessShareLock);
+	s->slot = table_slot_create(s->heap, NULL);
+	s->scan = index_beginscan(s->heap, s->index, s->snapshot, nkeys, 0);
+	index_rescan(s->scan, keys, nkeys, NULL, 0);
+}
+
+static void
+id_scan_end(IdScan *s)
+{
+	index_endscan(s->scan);
+	ExecDropSingleTupleTableSlot(s->slot);
+	index_close(s->index, AccessShareLock);
+	table_close(s->heap, AccessShareLock);
+	UnregisterSnapshot(s->snapshot);
+}
+
+/* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
+static void
+text_key(ScanKey key, AttrNumber att, const char *value)
+{
+	ScanKeyEntryInitialize(key, 0, att, BTEqualStrategyNumber, InvalidOid, C_COLLATION_OID,
+						   F_TEXTEQ, CStringGetTextDatum(value));
+}
+
+/* Existing customers other than exclude holding key, at most max, in id order. */
 int
 identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
 					   IdentityMatch *out, int max)
 {
-	Datum		v[5] = {ObjectIdGetDatum(relid), CharGetDatum(kind), CStringGetTextDatum(key),
-	Int64GetDatum(exclude), Int32GetDatum(max)};
-	uint64		i;
+	const IdentityTables *t = identity_tables();
+	ScanKeyData keys[3];
+	IdScan		s;
+	int			n = 0;
 
-	id_run(ID_EXACT, v, NULL, true, 0);
-	for (i = 0; i < SPI_processed; i++)
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+	text_key(&keys[2], 3, key);
+	id_scan_begin(&s, t->key_rel, t->key_index, keys, 3);
+	while (n < max && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
+		int64		customer = DatumGetInt64(slot_getattr(s.slot, t->key_customer, &isnull));
 
-		out[i].customer = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		out[i].kind = kind;
-		out[i].score = 1.0f;
-		out[i].name = NULL;
+		if (customer == exclude)
+			continue;
+		out[n].customer = customer;
+		out[n].kind = kind;
+		out[n].score = 1.0f;
+		out[n].name = NULL;
+		n++;
 	}
-	return (int) SPI_processed;
+	id_scan_end(&s);
+	return n;
+}
+
+/* A candidate name: its customer and the name as written. */
+typedef struct NameRow
+{
+	int64		customer;
+	text	   *name;
+	ArrayType  *tokens;			/* NULL: not read (same core) */
+} NameRow;
+
+/* The names other than exclude's with the given core, read into rows (palloc'd). */
+static int
+same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
+{
+	const IdentityTables *t = identity_tables();
+	ScanKeyData keys[2];
+	IdScan		s;
+	int			n = 0;
+	int			cap = 8;
+
+	*rows = palloc(sizeof(NameRow) * cap);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	text_key(&keys[1], 2, core);
+	id_scan_begin(&s, t->name_rel, t->name_index, keys, 2);
+	while (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	{
+		bool		isnull;
+		int64		customer = DatumGetInt64(slot_getattr(s.slot, t->name_customer, &isnull));
+
+		if (customer == exclude)
+			continue;
+		if (n == cap)
+		{
+			cap *= 2;
+			*rows = repalloc(*rows, sizeof(NameRow) * cap);
+		}
+		(*rows)[n].customer = customer;
+		(*rows)[n].name = DatumGetTextPCopy(slot_getattr(s.slot, t->name_name, &isnull));
+		(*rows)[n].tokens = NULL;
+		n++;
+	}
+	id_scan_end(&s);
+	return n;
 }
 
 /*
  * Existing customers whose names score at least min_score against ik's name, best first.
- * Candidates come from the GIN index; each is parsed again and scored.
+ *
+ * A name with another core scores at most 0.75 (name_similarity.c), so at the default threshold
+ * (0.8) only names with the same core can match, and the btree on the core finds exactly them.
+ * Below 0.75 the candidates are the names sharing a bigram hash (GIN), which for a common
+ * bigram is a good part of the table; those that share too few hashes to reach min_score are
+ * dropped on their stored hashes, and only the rest are parsed again and scored.
  */
 int
 identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double min_score,
 					  IdentityMatch **out)
 {
-	ArrayType  *tokens;
-	Datum	   *elems;
+	bool		other_cores;
+	NameRow    *rows;
+	int			nrows;
 	int			i;
 	int			n = 0;
-	uint64		k;
 	IdentityMatch *matches;
+	MemoryContext per_name;
 
 	*out = NULL;
 	if (!ik->has_name || ik->ntokens == 0)
 		return 0;
-	elems = palloc(sizeof(Datum) * ik->ntokens);
-	for (i = 0; i < ik->ntokens; i++)
-		elems[i] = Int32GetDatum(ik->tokens[i]);
-	tokens = construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT);
-
-	id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), PointerGetDatum(tokens), Int64GetDatum(exclude)},
-		   NULL, true, 0);
-	matches = SPI_palloc(sizeof(IdentityMatch) * Max(SPI_processed, 1));
-	for (k = 0; k < SPI_processed; k++)
+	other_cores = crmpool_company_min_common(ik->ntokens, ik->ntokens, min_score) <= ik->ntokens;
+	if (other_cores)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[k];
-		bool		isnull;
-		text	   *name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-		CompanyName other;
-		float4		score;
+		uint64		k;
 
-		crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &other);
-		score = crmpool_company_similarity(&ik->parsed, &other);
-		if (score < min_score || score <= 0.0f)
+		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), tokens_array(ik), Int64GetDatum(exclude)},
+			   NULL, true, 0);
+		nrows = (int) SPI_processed;
+		rows = palloc(sizeof(NameRow) * Max(nrows, 1));
+		for (k = 0; k < SPI_processed; k++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[k];
+			bool		isnull;
+
+			rows[k].customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+			rows[k].name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+			rows[k].tokens = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		}
+	}
+	else
+		nrows = same_core_names(relid, ik->parsed.core, exclude, &rows);
+
+	matches = SPI_palloc(sizeof(IdentityMatch) * Max(nrows, 1));
+	per_name = AllocSetContextCreate(CurrentMemoryContext, "crmpool name candidate",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < nrows; i++)
+	{
+		text	   *name = rows[i].name;
+		CompanyName other;
+		float4		score = 0.0f;
+		MemoryContext old = MemoryContextSwitchTo(per_name);
+
+		if (rows[i].tokens != NULL &&
+			crmpool_bigrams_common(ik->tokens, ik->ntokens, (int32 *) ARR_DATA_PTR(rows[i].tokens),
+								   ArrayGetNItems(ARR_NDIM(rows[i].tokens), ARR_DIMS(rows[i].tokens))) <
+			crmpool_company_min_common(ik->ntokens,
+									   ArrayGetNItems(ARR_NDIM(rows[i].tokens), ARR_DIMS(rows[i].tokens)),
+									   min_score))
+			name = NULL;
+		if (name != NULL)
+		{
+			crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &other);
+			score = crmpool_company_similarity(&ik->parsed, &other);
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(per_name);
+		if (name == NULL || score < min_score || score <= 0.0f)
 			continue;
-		matches[n].customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		matches[n].customer = rows[i].customer;
 		matches[n].kind = 'n';
 		matches[n].score = score;
 		matches[n].name = SPI_palloc(VARSIZE_ANY_EXHDR(name) + 1);
@@ -292,6 +510,7 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
 		matches[n].name[VARSIZE_ANY_EXHDR(name)] = '\0';
 		n++;
 	}
+	MemoryContextDelete(per_name);
 	/* best first, then lowest customer id: a stable answer */
 	for (i = 1; i < n; i++)
 	{
@@ -418,6 +637,21 @@ forget(Oid relid, int64 customer)
 	id_run(ID_FORGET_NAME, v, NULL, false, 0);
 }
 
+/*
+ * Forget the keys of every customer of a table: on TRUNCATE (a key left behind would refuse the
+ * same phone forever, as a duplicate of a customer that is gone), set_identity and unmanage.
+ * Inside SPI, as the extension owner.
+ */
+void
+identity_forget_table(Oid relid)
+{
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+}
+
 static void
 store(Oid relid, int64 customer, const IdentityKeys *ik)
 {
@@ -427,16 +661,9 @@ store(Oid relid, int64 customer, const IdentityKeys *ik)
 		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
 				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer)}, NULL, false, 0);
 	if (ik->has_name)
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * Max(ik->ntokens, 1));
-
-		for (i = 0; i < ik->ntokens; i++)
-			elems[i] = Int32GetDatum(ik->tokens[i]);
 		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
-				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core),
-				   PointerGetDatum(construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT))},
+				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core), tokens_array(ik)},
 			   NULL, false, 0);
-	}
 }
 
 /*
@@ -660,8 +887,7 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 	if (OidIsValid(get_trigger_oid(relid, TRIGGER_IDENTITY, true)))
 		crmpool_admin_exec(psprintf("DROP TRIGGER %s ON %s", TRIGGER_IDENTITY, mr->qualname),
 						   0, NULL, NULL);
-	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	identity_forget_table(relid);
 
 	if (watched != NIL)
 		crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE OR UPDATE OF %s ON %s "
@@ -669,21 +895,31 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 									TRIGGER_IDENTITY, column_sql(watched, false), mr->qualname),
 						   0, NULL, NULL);
 
-	/* Index the rows already there, with the same normalizers the trigger uses. */
-	foreach(lc, phones)
+	/*
+	 * Index the rows already there, with the same normalizers the trigger uses, in one scan for
+	 * all phone and e-mail columns.  The table's keys were just removed and its writers are locked
+	 * out, so a key can repeat only within one customer (two phone columns holding one number):
+	 * DISTINCT when a kind has several columns, and no ON CONFLICT, whose check of every row
+	 * against the primary key was a fifth of the time.
+	 */
+	if (phones != NIL || emails != NIL)
+	{
+		StringInfoData keys;
+
+		initStringInfo(&keys);
+		foreach(lc, phones)
+			appendStringInfo(&keys, "%s('p', crmpool.normalize_phone(t.%s::pg_catalog.text))",
+							 keys.len ? ", " : "", quote_identifier(lfirst(lc)));
+		foreach(lc, emails)
+			appendStringInfo(&keys, "%s('e', crmpool.normalize_email(t.%s::pg_catalog.text))",
+							 keys.len ? ", " : "", quote_identifier(lfirst(lc)));
 		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
-									"SELECT $1, 'p', k, c FROM (SELECT %s::pg_catalog.int8 AS c, "
-									"crmpool.normalize_phone(%s::pg_catalog.text) AS k FROM ONLY %s) s "
-									"WHERE k IS NOT NULL ON CONFLICT DO NOTHING",
-									key, quote_identifier(lfirst(lc)), mr->qualname),
+									"SELECT %s $1, v.kind, v.k, t.%s::pg_catalog.int8 FROM ONLY %s t, "
+									"LATERAL (VALUES %s) v(kind, k) WHERE v.k IS NOT NULL",
+									list_length(phones) > 1 || list_length(emails) > 1 ? "DISTINCT" : "",
+									key, mr->qualname, keys.data),
 						   1, types, values);
-	foreach(lc, emails)
-		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
-									"SELECT $1, 'e', k, c FROM (SELECT %s::pg_catalog.int8 AS c, "
-									"crmpool.normalize_email(%s::pg_catalog.text) AS k FROM ONLY %s) s "
-									"WHERE k IS NOT NULL ON CONFLICT DO NOTHING",
-									key, quote_identifier(lfirst(lc)), mr->qualname),
-						   1, types, values);
+	}
 	if (name)
 		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) "
 									"SELECT $1, c, n, core, crmpool.name_bigrams(n) FROM "

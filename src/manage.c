@@ -282,8 +282,7 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	crmpool_admin_exec("DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	events = SPI_processed;
 	crmpool_admin_exec("DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	identity_forget_table(relid);
 	crmpool_admin_exec("DELETE FROM crmpool.duplicate_warning WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	crmpool_admin_exec("DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	crmpool_end_admin(&octx, nestlevel);

@@ -22,6 +22,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
@@ -148,44 +150,67 @@ industry_factor(const CompanyName *a, const CompanyName *b)
 	return CONFLICT;
 }
 
-float4
-crmpool_company_similarity(const CompanyName *a, const CompanyName *b)
+int
+crmpool_bigrams_common(const int32 *a, int na, const int32 *b, int nb)
 {
-	int32	   *ha,
-			   *hb;
-	int			na,
-				nb,
-				i = 0,
+	int			i = 0,
 				j = 0,
 				common = 0;
-	double		score;
 
-	if (a->ncore == 0 || b->ncore == 0)
-		return 0.0f;
-
-	na = crmpool_company_bigrams(a, &ha);
-	nb = crmpool_company_bigrams(b, &hb);
 	while (i < na && j < nb)
 	{
-		if (ha[i] == hb[j])
+		if (a[i] == b[j])
 		{
 			common++;
 			i++;
 			j++;
 		}
-		else if (ha[i] < hb[j])
+		else if (a[i] < b[j])
 			i++;
 		else
 			j++;
 	}
-	pfree(ha);
-	pfree(hb);
-	score = 2.0 * common / (na + nb);
-	if (score == 0.0)
+	return common;
+}
+
+/*
+ * Names with different cores score at most CORE_MISMATCH times the Dice coefficient
+ * 2 common / (na + nb) of their bigram sets (every other factor is at most 1), so reaching
+ * min_score takes common >= min_score (na + nb) / (2 CORE_MISMATCH).  The bound is kept a little
+ * low (the score is rounded to float4 before it is compared), and at least 1: a score of 0
+ * never counts.
+ */
+int
+crmpool_company_min_common(int na, int nb, double min_score)
+{
+	double		need = (min_score - 1e-6) * (na + nb) / (2.0 * CORE_MISMATCH);
+
+	return Max(1, (int) ceil(need));
+}
+
+float4
+crmpool_company_similarity(const CompanyName *a, const CompanyName *b)
+{
+	double		score = 1.0;
+
+	if (a->ncore == 0 || b->ncore == 0)
 		return 0.0f;
 
+	/* The same core has the same bigrams: Dice 1, without computing them. */
 	if (strcmp(a->core, b->core) != 0)
+	{
+		int32	   *ha,
+				   *hb;
+		int			na = crmpool_company_bigrams(a, &ha);
+		int			nb = crmpool_company_bigrams(b, &hb);
+
+		score = 2.0 * crmpool_bigrams_common(ha, na, hb, nb) / (na + nb);
+		pfree(ha);
+		pfree(hb);
+		if (score == 0.0)
+			return 0.0f;
 		score *= CORE_MISMATCH;
+	}
 	score *= region_factor(a, b);
 	score *= industry_factor(a, b);
 	if (a->is_branch != b->is_branch ||

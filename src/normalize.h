@@ -70,4 +70,14 @@ extern float4 crmpool_company_similarity(const CompanyName *a, const CompanyName
  */
 extern int	crmpool_company_bigrams(const CompanyName *c, int32 **hashes);
 
+/* How many hashes two sorted, distinct hash arrays share. */
+extern int	crmpool_bigrams_common(const int32 *a, int na, const int32 *b, int nb);
+
+/*
+ * The fewest hashes that two names with different cores, of na and nb hashes, must share to
+ * score at least min_score; more than Min(na, nb) when they cannot (min_score above 0.75).
+ * Names with the same core share all their hashes.
+ */
+extern int	crmpool_company_min_common(int na, int nb, double min_score);
+
 #endif							/* NORMALIZE_H */

@@ -650,6 +650,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		ledger_begin(&octx);
 		ledger_truncate(mr->relid, crmpool_now());
 		recycle_forget(mr->relid);
+		identity_forget_table(mr->relid);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
 	}

@@ -12,24 +12,27 @@ CREATE TABLE crmpool.identity_config (
 );
 COMMENT ON TABLE crmpool.identity_config IS 'Identity columns named with crmpool.set_identity().';
 
--- Exact keys: normalized phone lines (kind p) and e-mail addresses (kind e).
+-- Exact keys: normalized phone lines (kind p) and e-mail addresses (kind e).  Keys and cores
+-- are compared byte for byte (COLLATE "C"): they are only ever looked up and grouped, never
+-- shown in the database's order, and the btrees compare them with memcmp, not strcoll.
 CREATE TABLE crmpool.identity_key (
 	rel			regclass	NOT NULL,
 	kind		"char"		NOT NULL,
-	key			text		NOT NULL,
+	key			text		COLLATE pg_catalog."C" NOT NULL,
 	customer	bigint		NOT NULL,
 	PRIMARY KEY (rel, kind, key, customer)
 );
 CREATE INDEX identity_key_customer ON crmpool.identity_key (rel, customer);
 COMMENT ON TABLE crmpool.identity_key IS 'Normalized phone (p) and e-mail (e) keys of managed customers.';
 
--- Company names: the name as written (re-parsed to score a candidate) and the bigram hashes of
--- its distinctive core, indexed with GIN so fuzzy candidates never need a full scan.
+-- Company names: the name as written (re-parsed to score a candidate), its distinctive core
+-- (btree: at a threshold above 0.75 only names with the same core can match) and the bigram
+-- hashes of the core (GIN: the candidates with other cores below that).
 CREATE TABLE crmpool.identity_name (
 	rel			regclass	NOT NULL,
 	customer	bigint		NOT NULL,
 	name		text		NOT NULL,
-	core		text		NOT NULL,
+	core		text		COLLATE pg_catalog."C" NOT NULL,
 	tokens		integer[]	NOT NULL,
 	PRIMARY KEY (rel, customer)
 );
