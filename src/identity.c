@@ -36,6 +36,7 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -535,7 +536,83 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
  * keys cannot deadlock.
  */
 static void
+lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also);
+
+/*
+ * Writers of a table's identity keys lock hierarchically.  An ordinary writer takes the table's
+ * identity lock in SHARE mode, then one EXCLUSIVE lock per key.  Every lock lives in the shared
+ * lock table until commit, which holds max_locks_per_transaction * max_connections entries for
+ * the whole server; so a transaction that has taken IDENTITY_KEY_LOCKS_MAX key locks on a table
+ * (a bulk import, a mass delete) takes the table's identity lock in EXCLUSIVE mode instead, which
+ * covers every key, and stops taking key locks.  It then waits for the table's other identity
+ * writers and they for it; two bulk writers of one table that both escalate may deadlock, which
+ * PostgreSQL detects (40P01).
+ */
+#define IDENTITY_KEY_LOCKS_MAX 256
+
+#if PG_VERSION_NUM >= 170000
+#define CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define CURRENT_LXID (MyProc->lxid)
+#endif
+
+#define BUDGET_TABLES 8
+
+static LocalTransactionId budget_lxid = InvalidLocalTransactionId;
+static int	budget_ntables = 0;
+static Oid	budget_relid[BUDGET_TABLES];
+static int	budget_taken[BUDGET_TABLES];
+
+/* This transaction's count of key locks on relid; NULL (escalate) once too many tables. */
+static int *
+key_lock_budget(Oid relid)
+{
+	int			i;
+
+	if (budget_lxid != CURRENT_LXID)
+	{
+		budget_lxid = CURRENT_LXID;
+		budget_ntables = 0;
+	}
+	for (i = 0; i < budget_ntables; i++)
+		if (budget_relid[i] == relid)
+			return &budget_taken[i];
+	if (budget_ntables == BUDGET_TABLES)
+		return NULL;
+	budget_relid[budget_ntables] = relid;
+	budget_taken[budget_ntables] = 0;
+	return &budget_taken[budget_ntables++];
+}
+
+static void
+table_identity_lock(Oid relid, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) relid, 0, 0x4300 + 't');
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+static void
 lock_keys(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
+{
+	int			wanted = (ik ? ik->nkeys + ik->has_name : 0) +
+		(also ? also->nkeys + also->has_name : 0);
+	int		   *taken = key_lock_budget(relid);
+
+	/* once escalated, re-taking the held table lock is only a local lookup */
+	if (taken == NULL || *taken + wanted > IDENTITY_KEY_LOCKS_MAX)
+	{
+		table_identity_lock(relid, ExclusiveLock);
+		return;
+	}
+	*taken += wanted;
+	table_identity_lock(relid, ShareLock);
+	lock_keys_one_by_one(relid, ik, also);
+}
+
+static void
+lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
 {
 	uint32		hashes[2 * (IDENTITY_MAX_KEYS + 1)];
 	uint16		kinds[2 * (IDENTITY_MAX_KEYS + 1)];

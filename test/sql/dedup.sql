@@ -105,6 +105,20 @@ SELECT * FROM crmpool.find_duplicates('accounts', name => '', phone => '', email
 SELECT * FROM crmpool.find_duplicates('accounts', name => repeat('某', 1000000),
 									  email => repeat('a', 1000000) || '@x.cn');
 
+-- a bulk import of many customers in one transaction does not exhaust the shared lock table:
+-- past 256 key locks the transaction locks the table's identity keys as a whole
+BEGIN;
+INSERT INTO accounts (id, company, phone, email)
+SELECT g, 'Bulkimport' || g || ' Trading Ltd.', '+86 137 ' || lpad(g::text, 8, '0'), 'buyer' || g || '@bulk.example'
+FROM generate_series(100000, 109999) g;
+SELECT count(*) <= 3 * 256 + 10 AS key_locks_bounded
+FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid();
+SELECT count(*) AS table_lock_exclusive
+FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objid = 0 AND mode = 'ExclusiveLock';
+COMMIT;
+SELECT count(*) AS imported FROM accounts WHERE id >= 100000;
+INSERT INTO accounts (id, company, phone) VALUES (200000, 'Another Co., Ltd.', '+86 137 00100005');
+
 -- unmanage takes the identity keys and warnings with it
 SELECT crmpool.unmanage('accounts');
 SELECT count(*) FROM crmpool.identity_key;
