@@ -208,6 +208,7 @@ typedef struct ManagedRel
 	SPIPlanPtr	set_owner_plan; /* UPDATE ONLY t SET owner = $2 WHERE key = $1 */
 	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool, row FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
+	SPIPlanPtr	release_many_plan;	/* UPDATE ONLY t SET owner = NULL WHERE key = ANY($1) */
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
 	SPIPlanPtr	next_rep_plan;	/* recycle.c: lock the customer due first */
 	SPIPlanPtr	pick_plan;		/* recycle.c: lock one rep's due customers */
@@ -231,6 +232,7 @@ extern void managed_rel_changed(Oid relid);
 extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_release_many_plan(ManagedRel *mr);
 extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner,
 						   char **pool);
 extern int64 managed_int_value(Oid type, Datum d);
@@ -300,7 +302,12 @@ typedef struct OwnershipIntent
 	const char *reason;
 	const char *how;			/* recorded instead of the operation's name (recycle: the rule) */
 	const char *actor;			/* recorded instead of crmpool.actor / the current role */
+	/* a batch (recycling): these customers, ascending, each with its own how; else customer */
+	int			nbatch;
+	const int64 *batch;
+	char	  **batch_how;
 	bool		fired;			/* set by the trigger when it handled this change */
+	int			nfired;			/* how many of the batch it handled */
 	struct OwnershipIntent *outer;
 } OwnershipIntent;
 
@@ -309,6 +316,7 @@ extern void ownership_pop_intent(OwnershipIntent *intent);
 
 /* ops.c */
 extern void ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner);
+extern void ops_release_batch(ManagedRel *mr, OwnershipIntent *in);
 extern HeapTuple ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, TupleDesc *desc);
 
 /* recycle.c */

@@ -104,6 +104,43 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
 	}
 }
 
+/*
+ * Release a batch of customers (all locked by the caller and all owned by in->rep) with one
+ * set-based UPDATE, so that their counter change is applied once, as for any multi-row write.
+ */
+void
+ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
+{
+	Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
+	uint64		processed;
+	int			i;
+
+	for (i = 0; i < in->nbatch; i++)
+		keys[i] = Int64GetDatum(in->batch[i]);
+	SPI_connect();
+	ownership_push_intent(in);
+	PG_TRY();
+	{
+		ArrayType  *arr = construct_array(keys, in->nbatch, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		int			rc = SPI_execute_plan(managed_release_many_plan(mr),
+										  (Datum[]) {PointerGetDatum(arr)}, NULL, false, 0);
+
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		ownership_pop_intent(in);
+	}
+	PG_END_TRY();
+	processed = SPI_processed;
+	SPI_finish();
+	/* the rows were locked and re-checked by the caller: every one must have changed */
+	if (processed != (uint64) in->nbatch || in->nfired != in->nbatch)
+		elog(ERROR, "crmpool released " UINT64_FORMAT " of %d locked customers (%d checked)",
+			 processed, in->nbatch, in->nfired);
+}
+
 static void
 claim_one(ManagedRel *mr, int64 customer, int64 rep)
 {

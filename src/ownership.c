@@ -45,6 +45,7 @@ void
 ownership_push_intent(OwnershipIntent *intent)
 {
 	intent->fired = false;
+	intent->nfired = 0;
 	intent->outer = current_intent;
 	current_intent = intent;
 }
@@ -55,15 +56,45 @@ ownership_pop_intent(OwnershipIntent *intent)
 	current_intent = intent->outer;
 }
 
-/* An intent stays pushed only while its own statement runs; error unwinding pops it. */
+/*
+ * The intent announced for this customer, and the `how` to record for it.  An intent stays
+ * pushed only while its own statement runs; error unwinding pops it.
+ */
 static OwnershipIntent *
-intent_for(Oid relid, int64 customer)
+intent_for(Oid relid, int64 customer, const char **how)
 {
 	OwnershipIntent *in;
 
 	for (in = current_intent; in != NULL; in = in->outer)
-		if (in->relid == relid && in->customer == customer && !in->fired)
+	{
+		if (in->relid != relid)
+			continue;
+		if (in->batch != NULL)
+		{
+			int			lo = 0,
+						hi = in->nbatch - 1;
+
+			while (lo <= hi)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (in->batch[mid] == customer)
+				{
+					*how = in->batch_how[mid];
+					return in;
+				}
+				if (in->batch[mid] < customer)
+					lo = mid + 1;
+				else
+					hi = mid - 1;
+			}
+		}
+		else if (in->customer == customer && !in->fired)
+		{
+			*how = in->how;
 			return in;
+		}
+	}
 	return NULL;
 }
 
@@ -716,11 +747,13 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	if (newtup != NULL)
 		ch.pool = managed_pool_text(mr, newtup, desc);
 
-	in = intent_for(mr->relid, ch.customer);
+	in = intent_for(mr->relid, ch.customer, &ch.how);
 	if (in != NULL)
 	{
 		in->fired = true;
-		ch.how = in->how != NULL ? in->how : op_how(in->op);
+		in->nfired++;
+		if (ch.how == NULL)
+			ch.how = op_how(in->op);
 		check = true;
 	}
 	else

@@ -30,8 +30,9 @@
  * wait for the whole batch.  So a recycle delays only the claims of the one rep it is
  * recycling, and only for one batch.
  *
- * Each recycle is an OP_RECYCLE intent and one UPDATE of the owner column, so the trigger
- * checks, counts and records it like any change (how = the rule, actor "crmpool").  One batch is
+ * A batch is one OP_RECYCLE intent naming its customers (each with its rule) and one set-based
+ * UPDATE of the owner column, so the trigger checks, counts and records each customer like any
+ * change (how = the rule, actor "crmpool") and the rep's counter changes once per batch.  One batch is
  * one transaction when run by CALL crmpool.recycle() or the worker: a crash loses at most the
  * open batch, and leaves no customer half-recycled.
  */
@@ -790,20 +791,23 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 	}
 	ledger_end(&octx);
 
-	for (i = 0; i < n; i++)
+	/* one set-based UPDATE for the batch (customers ascending, as RS_RECHECK returns them) */
+	if (n > 0)
 	{
 		OwnershipIntent in = {
 			.relid = mr->relid,
-			.customer = customers[i],
 			.op = OP_RECYCLE,
 			.rep = owner,
-			.how = rules[i],
-			.actor = "crmpool"
+			.actor = "crmpool",
+			.nbatch = n,
+			.batch = customers,
+			.batch_how = rules
 		};
 
-		ops_change_owner(mr, &in, false, 0);
-		Async_Notify("crmpool_recycled", payloads[i]);
+		ops_release_batch(mr, &in);
 	}
+	for (i = 0; i < n; i++)
+		Async_Notify("crmpool_recycled", payloads[i]);
 	*recycled += n;
 	return picked > 0;
 }

@@ -63,6 +63,8 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->lock_row_plan);
 	if (mr->lock_many_plan)
 		SPI_freeplan(mr->lock_many_plan);
+	if (mr->release_many_plan)
+		SPI_freeplan(mr->release_many_plan);
 	if (mr->locate_plan)
 		SPI_freeplan(mr->locate_plan);
 	if (mr->followup_plan)
@@ -387,6 +389,19 @@ managed_lock_many_plan(ManagedRel *mr)
 							  1, (Oid[]) {INT8ARRAYOID});
 	}
 	return mr->lock_many_plan;
+}
+
+SPIPlanPtr
+managed_release_many_plan(ManagedRel *mr)
+{
+	if (mr->release_many_plan == NULL)
+		mr->release_many_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = NULL WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  1, (Oid[]) {INT8ARRAYOID});
+	return mr->release_many_plan;
 }
 
 /*
