@@ -491,17 +491,15 @@ PG_FUNCTION_INFO_V1(crmpool_duplicate_warnings);
 Datum
 crmpool_duplicate_warnings(PG_FUNCTION_ARGS)
 {
+	static const CrmpoolStmt warnings = {
+		"SELECT id, customer, existing, matched_on, score, at, actor "
+		"FROM crmpool.duplicate_warning WHERE rel" EQ "$1 ORDER BY id DESC",
+		1, {REGCLASSOID}
+	};
 	static SPIPlanPtr plan = NULL;
 	ManagedRel *mr = identity_rel(fcinfo);
 
-	if (plan == NULL)
-	{
-		SPI_connect();
-		plan = crmpool_keep_plan("SELECT id, customer, existing, matched_on, score, at, actor "
-								 "FROM crmpool.duplicate_warning WHERE rel" EQ "$1 ORDER BY id DESC",
-								 1, (Oid[]) {REGCLASSOID});
-		SPI_finish();
-	}
-	crmpool_srf_from_plan(fcinfo, plan, (Datum[]) {ObjectIdGetDatum(mr->relid)}, NULL);
+	crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&warnings, &plan),
+						  (Datum[]) {ObjectIdGetDatum(mr->relid)}, NULL);
 	return (Datum) 0;
 }

@@ -63,12 +63,7 @@ typedef enum IdentityStmt
 	NUM_ID_STMTS
 } IdentityStmt;
 
-static const struct
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[7];
-}			id_defs[NUM_ID_STMTS] = {
+static const CrmpoolStmt id_defs[NUM_ID_STMTS] = {
 	/* names sharing at least one bigram hash, through the GIN index */
 	[ID_CANDIDATES] = {
 		"SELECT customer, name, tokens FROM crmpool.identity_name "
@@ -105,20 +100,9 @@ static const struct
 static SPIPlanPtr id_plans[NUM_ID_STMTS];
 
 static void
-id_run(IdentityStmt stmt, Datum *values, const char *nulls, bool latest, long count)
+id_run(IdentityStmt stmt, Datum *values, const char *nulls, bool latest)
 {
-	int			rc;
-
-	if (id_plans[stmt] == NULL)
-		id_plans[stmt] = crmpool_keep_plan(id_defs[stmt].sql, id_defs[stmt].nargs,
-										   (Oid *) id_defs[stmt].argtypes);
-	if (latest)
-		rc = SPI_execute_snapshot(id_plans[stmt], values, nulls, GetLatestSnapshot(),
-								  InvalidSnapshot, false, false, count);
-	else
-		rc = SPI_execute_plan(id_plans[stmt], values, nulls, false, count);
-	if (rc < 0)
-		elog(ERROR, "crmpool identity statement failed: %s", SPI_result_code_string(rc));
+	(void) crmpool_run_stmt(&id_defs[stmt], &id_plans[stmt], values, nulls, latest);
 }
 
 const char *
@@ -461,7 +445,7 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
 		uint64		k;
 
 		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), tokens_array(ik), Int64GetDatum(exclude)},
-			   NULL, true, 0);
+			   NULL, true);
 		nrows = (int) SPI_processed;
 		rows = palloc(sizeof(NameRow) * Max(nrows, 1));
 		for (k = 0; k < SPI_processed; k++)
@@ -702,7 +686,7 @@ react(ManagedRel *mr, int policy, int64 customer, const IdentityMatch *m, const 
 	id_run(ID_WARN, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer),
 			   Int64GetDatum(m->customer), CStringGetTextDatum(kind), Float4GetDatum(m->score),
 			   TimestampTzGetDatum(crmpool_now()), CStringGetTextDatum(crmpool_actor_name())},
-		   NULL, false, 0);
+		   NULL, false);
 }
 
 static void
@@ -710,8 +694,8 @@ forget(Oid relid, int64 customer)
 {
 	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
 
-	id_run(ID_FORGET_KEYS, v, NULL, false, 0);
-	id_run(ID_FORGET_NAME, v, NULL, false, 0);
+	id_run(ID_FORGET_KEYS, v, NULL, false);
+	id_run(ID_FORGET_NAME, v, NULL, false);
 }
 
 /*
@@ -736,11 +720,11 @@ store(Oid relid, int64 customer, const IdentityKeys *ik)
 
 	for (i = 0; i < ik->nkeys; i++)
 		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
-				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer)}, NULL, false, 0);
+				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer)}, NULL, false);
 	if (ik->has_name)
 		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
 				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core), tokens_array(ik)},
-			   NULL, false, 0);
+			   NULL, false);
 }
 
 /*
