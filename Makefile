@@ -5,11 +5,15 @@ EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 MODULE_big = crmpool
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is generated from the parts under sql/parts (concatenated in name order);
-# every released version step has its own upgrade script sql/crmpool--A--B.sql.
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(wildcard sql/$(EXTENSION)--*--*.sql)
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql tmp_check_regress tmp_check_iso output_iso
+# The install script of the current version is generated from the parts under sql/parts
+# (concatenated in name order).  A released version's install script is frozen as
+# sql/crmpool--X.sql, exactly what its users have; the upgrade script from the last release is
+# generated from sql/upgrade/PREV--CUR/*.sql.
+PREVVERSION = 0.1
+UPGRADE     = sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADE)
+DATA        = sql/$(EXTENSION)--$(PREVVERSION).sql
+EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso output_iso
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
@@ -36,6 +40,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
+	cat $^ > $@
+
+$(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 	cat $^ > $@
 
 # Every file includes the shared header; PGXS tracks no header dependencies by itself.
