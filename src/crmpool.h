@@ -5,6 +5,7 @@
  *   crmpool.c    module entry point (_PG_init)
  *   guc.c        the crmpool.* settings
  *   clock.c      the one clock every rule reads (crmpool.fake_now)
+ *   objects.c    the OIDs of crmpool's own schema, owner and relations
  *   privilege.c  running bookkeeping as the extension owner; SRF helper
  *   registry.c   which tables are managed: cached configuration and plans
  *   rules.c      rule keys, validation, the table -> pool -> rep cascade
@@ -79,6 +80,12 @@ extern char *crmpool_timestamp_text(TimestampTz ts);
 extern char *crmpool_interval_text(const Interval *iv);
 extern TimestampTz crmpool_add_interval(TimestampTz ts, const Interval *iv);
 
+/* objects.c: OIDs are returned by value; take them into locals before opening anything */
+extern Oid	crmpool_schema_oid(void);
+extern Oid	crmpool_extension_owner(void);
+extern Oid	crmpool_relid(const char *name);
+extern void crmpool_check_column(Oid relid, const char *table, AttrNumber att, const char *column);
+
 /* privilege.c */
 typedef struct OwnerContext
 {
@@ -87,7 +94,6 @@ typedef struct OwnerContext
 	const char *saved_actor;	/* ledger: the enclosing session's actor */
 } OwnerContext;
 
-extern Oid	crmpool_schema_oid(void);
 extern void crmpool_become_owner(OwnerContext *ctx);
 extern void crmpool_restore_user(OwnerContext *ctx);
 extern const char *crmpool_actor_name(void);

@@ -233,72 +233,43 @@ tokens_array(const IdentityKeys *ik)
  * have its core; through SPI each read cost an executor start-up, more than the read.  These
  * are btree scans on crmpool's own tables, with the snapshot SPI_execute_snapshot would have
  * used: the latest, after a command counter increment so that this transaction's own keys are
- * seen.  Table and index OIDs and column numbers are looked up by name once, and again after a
- * relcache invalidation.
+ * seen.  Table and index OIDs come from objects.c; column numbers are fixed and checked by name.
  * -------------------------------------------------------------------------------------------*/
+/* Column numbers of the two tables, checked by name whenever a table's OID is new. */
+#define KEY_CUSTOMER	4
+#define NAME_CUSTOMER	2
+#define NAME_NAME		3
+
 typedef struct IdentityTables
 {
-	bool		valid;
 	Oid			key_rel;		/* crmpool.identity_key */
 	Oid			key_index;		/* its primary key: rel, kind, key, customer */
-	AttrNumber	key_customer;
 	Oid			name_rel;		/* crmpool.identity_name */
 	Oid			name_index;		/* identity_name_core: rel, core */
-	AttrNumber	name_customer;
-	AttrNumber	name_name;
 } IdentityTables;
 
-static IdentityTables id_tables;
-
+/* The tables' OIDs, copied into the caller's struct before anything is opened (objects.c). */
 static void
-identity_tables_invalidate(Datum arg, Oid relid)
+identity_tables(IdentityTables *t)
 {
-	id_tables.valid = false;
-}
+	static Oid	checked_key = InvalidOid;
+	static Oid	checked_name = InvalidOid;
 
-static Oid
-crmpool_relid(Oid nsp, const char *name)
-{
-	Oid			relid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "crmpool.%s is missing", name);
-	return relid;
-}
-
-static AttrNumber
-crmpool_attnum(Oid relid, const char *name)
-{
-	AttrNumber	att = get_attnum(relid, name);
-
-	if (att == InvalidAttrNumber)
-		elog(ERROR, "column %s of %s is missing", name, get_rel_name(relid));
-	return att;
-}
-
-static const IdentityTables *
-identity_tables(void)
-{
-	static bool registered = false;
-	Oid			nsp;
-
-	if (id_tables.valid)
-		return &id_tables;
-	if (!registered)
+	t->key_rel = crmpool_relid("identity_key");
+	t->key_index = crmpool_relid("identity_key_pkey");
+	t->name_rel = crmpool_relid("identity_name");
+	t->name_index = crmpool_relid("identity_name_core");
+	if (checked_key != t->key_rel)
 	{
-		CacheRegisterRelcacheCallback(identity_tables_invalidate, (Datum) 0);
-		registered = true;
+		crmpool_check_column(t->key_rel, "identity_key", KEY_CUSTOMER, "customer");
+		checked_key = t->key_rel;
 	}
-	nsp = get_namespace_oid("crmpool", false);
-	id_tables.key_rel = crmpool_relid(nsp, "identity_key");
-	id_tables.key_index = crmpool_relid(nsp, "identity_key_pkey");
-	id_tables.key_customer = crmpool_attnum(id_tables.key_rel, "customer");
-	id_tables.name_rel = crmpool_relid(nsp, "identity_name");
-	id_tables.name_index = crmpool_relid(nsp, "identity_name_core");
-	id_tables.name_customer = crmpool_attnum(id_tables.name_rel, "customer");
-	id_tables.name_name = crmpool_attnum(id_tables.name_rel, "name");
-	id_tables.valid = true;
-	return &id_tables;
+	if (checked_name != t->name_rel)
+	{
+		crmpool_check_column(t->name_rel, "identity_name", NAME_CUSTOMER, "customer");
+		crmpool_check_column(t->name_rel, "identity_name", NAME_NAME, "name");
+		checked_name = t->name_rel;
+	}
 }
 
 /* An index scan of table relid through index for rows equal to keys, under the latest snapshot. */
@@ -346,7 +317,7 @@ int
 identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
 					   IdentityMatch *out, int max)
 {
-	const IdentityTables *t = identity_tables();
+	IdentityTables t;
 	ScanKeyData keys[3];
 	IdScan		s;
 	int			n = 0;
@@ -354,11 +325,12 @@ identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
 	text_key(&keys[2], 3, key);
-	id_scan_begin(&s, t->key_rel, t->key_index, keys, 3);
+	identity_tables(&t);
+	id_scan_begin(&s, t.key_rel, t.key_index, keys, 3);
 	while (n < max && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
-		int64		customer = DatumGetInt64(slot_getattr(s.slot, t->key_customer, &isnull));
+		int64		customer = DatumGetInt64(slot_getattr(s.slot, KEY_CUSTOMER, &isnull));
 
 		if (customer == exclude)
 			continue;
@@ -384,7 +356,7 @@ typedef struct NameRow
 static int
 same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
 {
-	const IdentityTables *t = identity_tables();
+	IdentityTables t;
 	ScanKeyData keys[2];
 	IdScan		s;
 	int			n = 0;
@@ -393,11 +365,12 @@ same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
 	*rows = palloc(sizeof(NameRow) * cap);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	text_key(&keys[1], 2, core);
-	id_scan_begin(&s, t->name_rel, t->name_index, keys, 2);
+	identity_tables(&t);
+	id_scan_begin(&s, t.name_rel, t.name_index, keys, 2);
 	while (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
-		int64		customer = DatumGetInt64(slot_getattr(s.slot, t->name_customer, &isnull));
+		int64		customer = DatumGetInt64(slot_getattr(s.slot, NAME_CUSTOMER, &isnull));
 
 		if (customer == exclude)
 			continue;
@@ -407,7 +380,7 @@ same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
 			*rows = repalloc(*rows, sizeof(NameRow) * cap);
 		}
 		(*rows)[n].customer = customer;
-		(*rows)[n].name = DatumGetTextPCopy(slot_getattr(s.slot, t->name_name, &isnull));
+		(*rows)[n].name = DatumGetTextPCopy(slot_getattr(s.slot, NAME_NAME, &isnull));
 		(*rows)[n].tokens = NULL;
 		n++;
 	}

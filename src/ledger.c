@@ -25,7 +25,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -36,7 +35,6 @@
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -180,51 +178,22 @@ static const struct
 };
 
 /*
- * OIDs of each table, its index and its identity sequence (events only); InvalidOid until
- * looked up, and again after a relcache reset of any of them.
+ * The OIDs of table t and its primary key (objects.c), taken into locals before anything is
+ * opened.  The column numbers above are checked once per OID the table has had.
  */
-static Oid	table_oids[NUM_LEDGER_TABLES][3];
-
 static void
-tables_changed(Datum arg, Oid relid)
+ledger_oids(LedgerTable t, Oid *heap, Oid *index)
 {
-	int			t;
+	static Oid	checked[NUM_LEDGER_TABLES];
 	int			i;
 
-	for (t = 0; t < NUM_LEDGER_TABLES; t++)
-		for (i = 0; i < 3; i++)
-			if (relid == InvalidOid || (OidIsValid(relid) && relid == table_oids[t][i]))
-				memset(table_oids, 0, sizeof(table_oids));
-}
-
-static void
-lookup_table(LedgerTable t)
-{
-	static bool callback_registered = false;
-	Oid			nspid = crmpool_schema_oid();
-	Oid			relid;
-	Oid			indexid;
-	Oid			seqid = InvalidOid;
-	int			i;
-
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(tables_changed, (Datum) 0);
-		callback_registered = true;
-	}
-	relid = get_relname_relid(table_defs[t].table, nspid);
-	indexid = get_relname_relid(table_defs[t].index, nspid);
-	if (!OidIsValid(relid) || !OidIsValid(indexid))
-		elog(ERROR, "crmpool.%s or its primary key is missing", table_defs[t].table);
+	*heap = crmpool_relid(table_defs[t].table);
+	*index = crmpool_relid(table_defs[t].index);
+	if (checked[t] == *heap)
+		return;
 	for (i = 0; i < lengthof(table_defs[t].columns) && table_defs[t].columns[i] != NULL; i++)
-		if (get_attnum(relid, table_defs[t].columns[i]) != i + 1)
-			elog(ERROR, "column \"%s\" of crmpool.%s is not column %d",
-				 table_defs[t].columns[i], table_defs[t].table, i + 1);
-	if (t == LT_EVENTS)
-		seqid = getIdentitySequence(relid, EVENT_SEQ, false);
-	table_oids[t][0] = relid;
-	table_oids[t][1] = indexid;
-	table_oids[t][2] = seqid;
+		crmpool_check_column(*heap, table_defs[t].table, i + 1, table_defs[t].columns[i]);
+	checked[t] = *heap;
 }
 
 typedef struct KeyScan
@@ -243,9 +212,10 @@ static void
 key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LOCKMODE lockmode)
 {
 	ScanKeyData keys[2];
+	Oid			heapid;
+	Oid			indexid;
 
-	if (!OidIsValid(table_oids[t][0]))
-		lookup_table(t);
+	ledger_oids(t, &heapid, &indexid);
 	if (latest)
 		PushCopiedSnapshot(GetLatestSnapshot());
 	else
@@ -253,8 +223,8 @@ key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LO
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();
 
-	ks->heap = table_open(table_oids[t][0], lockmode);
-	ks->index = index_open(table_oids[t][1], AccessShareLock);
+	ks->heap = table_open(heapid, lockmode);
+	ks->index = index_open(indexid, AccessShareLock);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
 	ks->scan = index_beginscan(ks->heap, ks->index, GetActiveSnapshot(), 2, 0);
@@ -567,15 +537,18 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 	Relation	rel;
 	RowWriter	w;
 	TupleTableSlot *slot;
+	Oid			heapid;
+	Oid			indexid;
+	Oid			seqid;
 
-	if (!OidIsValid(table_oids[LT_EVENTS][0]))
-		lookup_table(LT_EVENTS);
-	rel = table_open(table_oids[LT_EVENTS][0], RowExclusiveLock);
+	ledger_oids(LT_EVENTS, &heapid, &indexid);
+	seqid = crmpool_relid("ownership_event_seq_seq");
+	rel = table_open(heapid, RowExclusiveLock);
 	row_writer_begin(&w, rel);
 	slot = row_writer_slot(&w, rel);
 	slot_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
 	slot_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
-	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(table_oids[LT_EVENTS][2], false)),
+	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(seqid, false)),
 			 true);
 	slot_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
 	slot_set(slot, EVENT_OWNER, Int64GetDatum(owner), has_owner);

@@ -10,80 +10,22 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 
 #include "crmpool.h"
-
-/*
- * Schema crmpool and its owner, who owns every crmpool table.  Every ledger session switches
- * to the owner, so both are cached; any change to a schema (ALTER SCHEMA ... OWNER TO, DROP
- * EXTENSION) invalidates them through the syscache, and they are looked up again on next use.
- */
-static Oid	schema_oid = InvalidOid;
-static Oid	schema_owner = InvalidOid;
-
-static void
-schema_changed(Datum arg, int cacheid, uint32 hashvalue)
-{
-	schema_oid = InvalidOid;
-	schema_owner = InvalidOid;
-}
-
-static void
-load_schema(void)
-{
-	static bool callback_registered = false;
-	Oid			nspid;
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!callback_registered)
-	{
-		CacheRegisterSyscacheCallback(NAMESPACEOID, schema_changed, (Datum) 0);
-		callback_registered = true;
-	}
-	nspid = get_namespace_oid("crmpool", false);
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for namespace %u", nspid);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-	/* both set together, from lookups made after any invalidation they read */
-	schema_oid = nspid;
-	schema_owner = owner;
-}
-
-Oid
-crmpool_schema_oid(void)
-{
-	if (!OidIsValid(schema_oid))
-		load_schema();
-	return schema_oid;
-}
-
-static Oid
-extension_owner(void)
-{
-	if (!OidIsValid(schema_owner))
-		load_schema();
-	return schema_owner;
-}
 
 void
 crmpool_become_owner(OwnerContext *ctx)
 {
 	GetUserIdAndSecContext(&ctx->saved_user, &ctx->saved_sec_context);
-	SetUserIdAndSecContext(extension_owner(),
+	SetUserIdAndSecContext(crmpool_extension_owner(),
 						   ctx->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }
 
