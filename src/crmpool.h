@@ -116,10 +116,31 @@ extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *va
 							 const char *nulls, bool latest);
 extern void crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan,
 								  Datum *values, const char *nulls);
+/* Sets keep[i] false for the rows a reader must not see. */
+typedef void (*CrmpoolRowFilter) (HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg);
+extern void crmpool_srf_from_plan_filtered(FunctionCallInfo fcinfo, SPIPlanPtr plan,
+										   Datum *values, const char *nulls,
+										   CrmpoolRowFilter filter, void *arg);
 extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern int	crmpool_begin_admin(OwnerContext *octx);
 extern void crmpool_end_admin(OwnerContext *octx, int nestlevel);
 extern void crmpool_admin_exec(const char *sql, int nargs, Oid *types, Datum *values);
+
+/* Acting as a table's owner, in a security-restricted operation, to read the user's table. */
+typedef struct TableOwnerContext
+{
+	Oid			saved_user;
+	int			saved_sec_context;
+	int			nestlevel;
+} TableOwnerContext;
+
+extern Oid	crmpool_table_owner(Oid relid);
+extern void crmpool_become_table_owner(Oid owner, TableOwnerContext *ctx, bool complete);
+extern void crmpool_leave_table_owner(TableOwnerContext *ctx);
+extern void crmpool_scan_table(Oid relid, const char *sql, int nargs, Oid *types, Datum *values,
+							   int chunk, void (*fn) (SPITupleTable *rows, uint64 n, void *arg),
+							   void *arg);
+extern void crmpool_require_builtin_output(Oid relid, AttrNumber att, const char *role);
 
 /* rules.c */
 typedef enum RuleKey
@@ -216,9 +237,7 @@ typedef struct ManagedRel
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
 	SPIPlanPtr	release_many_plan;	/* UPDATE ONLY t SET owner = NULL WHERE key = ANY($1) */
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
-	SPIPlanPtr	next_rep_plan;	/* recycle.c: lock the customer due first */
-	SPIPlanPtr	pick_plan;		/* recycle.c: lock one rep's due customers */
-	int			pick_batch;		/* the batch size pick_plan was prepared for */
+	SPIPlanPtr	lock_due_plan;	/* recycle.c: lock the first $2 of the customers $1 */
 	int			nscopes;
 	RuleScope  *scopes;
 	/* identity columns (crmpool.set_identity); InvalidAttrNumber / 0 when none */
@@ -241,6 +260,19 @@ extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_release_many_plan(ManagedRel *mr);
 extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner,
 						   char **pool);
+extern bool managed_rls_applies(ManagedRel *mr);
+extern void managed_visible(ManagedRel *mr, const int64 *customers, int n, bool *visible);
+
+/* A CrmpoolRowFilter: rows naming customers (columns cols) the reader cannot see are dropped. */
+typedef struct VisibleFilter
+{
+	Oid			relid;			/* the table; InvalidOid: column relcol names it */
+	int			relcol;
+	int			ncols;
+	int			cols[2];		/* customer columns (1-based) */
+} VisibleFilter;
+
+extern void managed_filter_visible(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg);
 extern int64 managed_int_value(Oid type, Datum d);
 extern bool managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner);
 extern int64 managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);

@@ -156,9 +156,9 @@ crmpool_find_duplicates(PG_FUNCTION_ARGS)
 		nall += n;
 	}
 
-	/* one row per customer: the best score, every kind that matched */
+	/* one row per customer: the best score, every kind that matched (outlives the session) */
 	qsort(all, nall, sizeof(IdentityMatch), match_by_customer);
-	found = palloc(sizeof(Found) * (nall + 1));
+	found = SPI_palloc(sizeof(Found) * (nall + 1));
 	for (i = 0; i < nall; i++)
 	{
 		if (nfound == 0 || found[nfound - 1].customer != all[i].customer)
@@ -172,7 +172,13 @@ crmpool_find_duplicates(PG_FUNCTION_ARGS)
 		found[nfound - 1].kinds |= kind_bit(all[i].kind);
 	}
 	qsort(found, nfound, sizeof(Found), found_best_first);
+	ledger_end(&octx);
 
+	/*
+	 * Where each sits, read as the caller: what the caller's row-level security hides is left
+	 * out, and the pool is converted in C, not by a cast.
+	 */
+	SPI_connect();
 	for (i = 0; i < nfound; i++)
 	{
 		Datum		values[5];
@@ -182,7 +188,7 @@ crmpool_find_duplicates(PG_FUNCTION_ARGS)
 		char	   *pool;
 
 		if (!managed_locate(mr, found[i].customer, &has_owner, &owner, &pool))
-			continue;			/* deleted meanwhile */
+			continue;			/* deleted meanwhile, or hidden from the caller */
 		values[0] = Int64GetDatum(found[i].customer);
 		values[1] = CStringGetTextDatum(kinds_text(found[i].kinds));
 		values[2] = Float4GetDatum(found[i].score);
@@ -192,7 +198,7 @@ crmpool_find_duplicates(PG_FUNCTION_ARGS)
 		nulls[4] = (pool == NULL);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	ledger_end(&octx);
+	SPI_finish();
 	return (Datum) 0;
 }
 
@@ -403,6 +409,43 @@ group_row_order(const void *a, const void *b)
 	return x->customer < y->customer ? -1 : x->customer > y->customer ? 1 : 0;
 }
 
+/*
+ * Under row-level security, the groups as the caller sees them: customers it cannot see are
+ * left out, a group left with one customer is no group, and a group is named by its smallest
+ * visible customer.  rows are sorted by group, then customer; returns how many are kept.
+ */
+static int
+visible_groups(ManagedRel *mr, GroupRow *rows, int nrows)
+{
+	int64	   *customers;
+	bool	   *visible;
+	int			n = 0;
+	int			i,
+				j;
+
+	if (nrows == 0 || !managed_rls_applies(mr))
+		return nrows;
+	customers = palloc(sizeof(int64) * nrows);
+	visible = palloc(sizeof(bool) * nrows);
+	for (i = 0; i < nrows; i++)
+		customers[i] = rows[i].customer;
+	managed_visible(mr, customers, nrows, visible);
+	for (i = 0; i < nrows; i = j)
+	{
+		int			start = n;
+		int			k;
+
+		for (j = i; j < nrows && rows[j].group_id == rows[i].group_id; j++)
+			if (visible[j])
+				rows[n++] = rows[j];
+		if (n - start < 2)
+			n = start;
+		for (k = start; k < n; k++)
+			rows[k].group_id = rows[start].customer;
+	}
+	return n;
+}
+
 PG_FUNCTION_INFO_V1(crmpool_duplicate_groups);
 Datum
 crmpool_duplicate_groups(PG_FUNCTION_ARGS)
@@ -476,6 +519,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 		nrows++;
 	}
 	qsort(rows, nrows, sizeof(GroupRow), group_row_order);
+	nrows = visible_groups(mr, rows, nrows);
 	for (i = 0; i < nrows; i++)
 	{
 		Datum		values[3] = {Int64GetDatum(rows[i].group_id), Int64GetDatum(rows[i].customer),
@@ -499,7 +543,10 @@ crmpool_duplicate_warnings(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan = NULL;
 	ManagedRel *mr = identity_rel(fcinfo);
 
-	crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&warnings, &plan),
-						  (Datum[]) {ObjectIdGetDatum(mr->relid)}, NULL);
+	VisibleFilter filter = {.relid = mr->relid, .ncols = 2, .cols = {2, 3}};
+
+	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&warnings, &plan),
+								   (Datum[]) {ObjectIdGetDatum(mr->relid)}, NULL,
+								   managed_filter_visible, &filter);
 	return (Datum) 0;
 }

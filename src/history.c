@@ -2,13 +2,15 @@
  * history.c: reading the ownership ledger and the counters.
  *
  * The ledger is private to the extension owner; these readers check that the caller may SELECT
- * from the managed table, then read as the owner.  A spell is one event up to the next event
+ * from the managed table, then read as the owner.  Under row-level security on the managed
+ * table they show nothing of a customer the caller's SELECT would not show.  A spell is one event up to the next event
  * of the same customer, so spells never overlap and the open spell is the current owner.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "crmpool.h"
@@ -75,6 +77,59 @@ readable_rel(FunctionCallInfo fcinfo)
 	return relid;
 }
 
+/*
+ * Whether the caller may see the customer: a customer that the caller's row-level security
+ * hides (or that is gone, under such a policy) has no history the caller may read.
+ */
+static bool
+visible_customer(Oid relid, int64 customer)
+{
+	bool		visible;
+
+	managed_visible(managed_rel_get(relid, false), &customer, 1, &visible);
+	return visible;
+}
+
+/*
+ * rep_load's filter under row-level security: only the reps who own a customer the caller can
+ * see, so that a reader learns of no owner its policies hide.
+ */
+static void
+visible_owners(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg)
+{
+	ManagedRel *mr = arg;
+	const char *owner = quote_identifier(get_attname(mr->relid, mr->owner_att, false));
+	int64	   *reps;
+	int			nreps;
+	int			i;
+
+	if (!managed_rls_applies(mr))
+		return;
+	SPI_connect();
+	if (SPI_execute(psprintf("SELECT DISTINCT %s::pg_catalog.int8 FROM ONLY %s WHERE %s IS NOT NULL",
+							 owner, mr->qualname, owner), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read table %s", get_rel_name(mr->relid));
+	nreps = (int) SPI_processed;
+	reps = palloc(sizeof(int64) * Max(nreps, 1));
+	for (i = 0; i < nreps; i++)
+	{
+		bool		isnull;
+
+		reps[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		rep = DatumGetInt64(SPI_getbinval(rows[i], desc, 1, &isnull));
+		int			k;
+
+		keep[i] = false;
+		for (k = 0; k < nreps && !keep[i]; k++)
+			keep[i] = (reps[k] == rep);
+	}
+	SPI_finish();
+}
+
 PG_FUNCTION_INFO_V1(crmpool_history);
 Datum
 crmpool_history(PG_FUNCTION_ARGS)
@@ -82,6 +137,11 @@ crmpool_history(PG_FUNCTION_ARGS)
 	Oid			relid = readable_rel(fcinfo);
 
 	crmpool_require_arg(fcinfo, 1, "customer");
+	if (!visible_customer(relid, PG_GETARG_INT64(1)))
+	{
+		crmpool_init_srf(fcinfo);
+		return (Datum) 0;
+	}
 	crmpool_srf_from_plan(fcinfo, reader_plan(READ_HISTORY),
 						  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1)}, NULL);
 	return (Datum) 0;
@@ -94,6 +154,11 @@ crmpool_ownership_log(PG_FUNCTION_ARGS)
 	Oid			relid = readable_rel(fcinfo);
 
 	crmpool_require_arg(fcinfo, 1, "customer");
+	if (!visible_customer(relid, PG_GETARG_INT64(1)))
+	{
+		crmpool_init_srf(fcinfo);
+		return (Datum) 0;
+	}
 	crmpool_srf_from_plan(fcinfo, reader_plan(READ_LOG),
 						  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1)}, NULL);
 	return (Datum) 0;
@@ -105,9 +170,9 @@ crmpool_rep_load(PG_FUNCTION_ARGS)
 {
 	Oid			relid = readable_rel(fcinfo);
 
-	crmpool_srf_from_plan(fcinfo, reader_plan(READ_LOAD),
-						  (Datum[]) {ObjectIdGetDatum(relid), DateADTGetDatum(crmpool_date(crmpool_now()))},
-						  NULL);
+	crmpool_srf_from_plan_filtered(fcinfo, reader_plan(READ_LOAD),
+								   (Datum[]) {ObjectIdGetDatum(relid), DateADTGetDatum(crmpool_date(crmpool_now()))},
+								   NULL, visible_owners, managed_rel_get(relid, false));
 	return (Datum) 0;
 }
 
@@ -123,6 +188,8 @@ crmpool_owner_at(PG_FUNCTION_ARGS)
 
 	crmpool_require_arg(fcinfo, 1, "customer");
 	crmpool_require_arg(fcinfo, 2, "at");
+	if (!visible_customer(relid, PG_GETARG_INT64(1)))
+		PG_RETURN_NULL();
 	plan = reader_plan(READ_OWNER_AT);
 	SPI_connect();
 	crmpool_become_owner(&octx);

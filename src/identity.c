@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -46,6 +47,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "identity.h"
 
@@ -182,23 +184,41 @@ column_text(HeapTuple tup, TupleDesc desc, AttrNumber att, int *len)
 	}
 }
 
+/* Which columns of a row are its identity columns. */
+typedef struct IdentityColumns
+{
+	AttrNumber	name_att;
+	int			nphones;
+	AttrNumber *phone_atts;
+	int			nemails;
+	AttrNumber *email_atts;
+} IdentityColumns;
+
 static void
-keys_from_row(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+keys_from_columns(const IdentityColumns *ic, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
 {
 	int			i;
 	int			len;
 	char	   *s;
 
 	memset(ik, 0, sizeof(IdentityKeys));
-	for (i = 0; i < mr->nphones; i++)
-		if ((s = column_text(tup, desc, mr->phone_atts[i], &len)) != NULL)
+	for (i = 0; i < ic->nphones; i++)
+		if ((s = column_text(tup, desc, ic->phone_atts[i], &len)) != NULL)
 			identity_add_key(ik, IDENTITY_KIND_PHONE, crmpool_phone_canonical(s, len, NULL));
-	for (i = 0; i < mr->nemails; i++)
-		if ((s = column_text(tup, desc, mr->email_atts[i], &len)) != NULL)
+	for (i = 0; i < ic->nemails; i++)
+		if ((s = column_text(tup, desc, ic->email_atts[i], &len)) != NULL)
 			identity_add_key(ik, IDENTITY_KIND_EMAIL, crmpool_email_canonical(s, len));
-	if (mr->name_att != InvalidAttrNumber &&
-		(s = column_text(tup, desc, mr->name_att, &len)) != NULL)
+	if (ic->name_att != InvalidAttrNumber &&
+		(s = column_text(tup, desc, ic->name_att, &len)) != NULL)
 		identity_set_name(ik, s, len);
+}
+
+static void
+keys_from_row(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+{
+	IdentityColumns ic = {mr->name_att, mr->nphones, mr->phone_atts, mr->nemails, mr->email_atts};
+
+	keys_from_columns(&ic, tup, desc, ik);
 }
 
 static bool
@@ -619,15 +639,39 @@ lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also
 	}
 }
 
+/* Whether the writer may read where a customer sits: the key, owner and pool columns. */
+static bool
+may_locate(ManagedRel *mr)
+{
+	Oid			user = GetUserId();
+
+	if (pg_class_aclcheck(mr->relid, user, ACL_SELECT) == ACLCHECK_OK)
+		return true;
+	return pg_attribute_aclcheck(mr->relid, mr->key_att, user, ACL_SELECT) == ACLCHECK_OK &&
+		pg_attribute_aclcheck(mr->relid, mr->owner_att, user, ACL_SELECT) == ACLCHECK_OK &&
+		(mr->pool_att == InvalidAttrNumber ||
+		 pg_attribute_aclcheck(mr->relid, mr->pool_att, user, ACL_SELECT) == ACLCHECK_OK);
+}
+
+/*
+ * Where an existing customer sits, as far as the writer may see it: read as the writer, outside
+ * any ledger session, so that its privileges and row-level security decide what it learns.
+ */
 static char *
 where_it_sits(ManagedRel *mr, int64 customer)
 {
 	bool		has_owner;
 	int64		owner;
 	char	   *pool;
+	bool		found;
 
-	if (!managed_locate(mr, customer, &has_owner, &owner, &pool))
-		return pstrdup("it is being deleted");
+	if (!may_locate(mr))
+		return pstrdup("you may not read where it sits");
+	SPI_connect();
+	found = managed_locate(mr, customer, &has_owner, &owner, &pool);
+	SPI_finish();
+	if (!found)
+		return pstrdup(managed_rls_applies(mr) ? "it is not visible to you" : "it is being deleted");
 	if (has_owner)
 		return pool ? psprintf("it is owned by rep " INT64_FORMAT " (pool \"%s\")", owner, pool)
 			: psprintf("it is owned by rep " INT64_FORMAT, owner);
@@ -635,13 +679,66 @@ where_it_sits(ManagedRel *mr, int64 customer)
 		: pstrdup("it is in the public pool");
 }
 
-static void
-react(ManagedRel *mr, int policy, int64 customer, const IdentityMatch *m, const char *what)
+/* A match the table's policy reacts to (block or warn). */
+typedef struct Reaction
 {
+	int			policy;
+	IdentityMatch m;			/* m.name: SPI_palloc'd, outlives the ledger session */
+	const char *key;			/* exact matches: the key matched */
+} Reaction;
+
+/*
+ * The matches of one customer's new keys that the table's policy reacts to, in the order they
+ * are reported; up to and including the first block.  Inside a ledger session; the caller has
+ * locked the keys (and any keys the customer gives up).
+ */
+static int
+find_reactions(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *rules,
+			   Reaction *out)
+{
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < ik->nkeys; i++)
+	{
+		int			policy = rule_choice(rules, ik->kinds[i] == IDENTITY_KIND_PHONE ?
+										 RULE_DEDUP_PHONE : RULE_DEDUP_EMAIL);
+
+		if (policy != DEDUP_OFF &&
+			identity_exact_matches(mr->relid, ik->kinds[i], ik->keys[i], customer, &out[n].m, 1) > 0)
+		{
+			out[n].policy = policy;
+			out[n].key = ik->keys[i];
+			if (out[n++].policy == DEDUP_BLOCK)
+				return n;
+		}
+	}
+	if (ik->has_name && rule_choice(rules, RULE_DEDUP_NAME) != DEDUP_OFF)
+	{
+		IdentityMatch *m;
+
+		if (identity_name_matches(mr->relid, ik, customer, identity_threshold(rules), &m) > 0)
+		{
+			out[n].policy = rule_choice(rules, RULE_DEDUP_NAME);
+			out[n].m = m[0];
+			out[n].key = NULL;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Refuse (block) or report (warn) a duplicate; outside any ledger session (where_it_sits). */
+static void
+react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
+{
+	const IdentityMatch *m = &r->m;
 	char	   *sits = where_it_sits(mr, m->customer);
 	const char *kind = identity_kind_name(m->kind);
+	char	   *what = r->key != NULL ? psprintf("the same %s %s", kind, r->key) :
+		psprintf("the name \"%s\", %.0f%% like \"%s\"", m->name, m->score * 100.0, ik->name);
 
-	if (policy == DEDUP_BLOCK)
+	if (r->policy == DEDUP_BLOCK)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DUPLICATE),
 				 errmsg("customer " INT64_FORMAT " duplicates customer " INT64_FORMAT " by %s",
@@ -656,9 +753,16 @@ react(ManagedRel *mr, int policy, int64 customer, const IdentityMatch *m, const 
 					customer, m->customer, kind),
 			 errdetail("Customer " INT64_FORMAT " of table %s has %s; %s.",
 					   m->customer, get_rel_name(mr->relid), what, sits)));
+}
+
+/* Record a duplicate let in under "warn"; inside a ledger session. */
+static void
+record_warning(ManagedRel *mr, int64 customer, const IdentityMatch *m)
+{
 	id_run(ID_WARN, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer),
-			   Int64GetDatum(m->customer), CStringGetTextDatum(kind), Float4GetDatum(m->score),
-			   TimestampTzGetDatum(crmpool_now()), CStringGetTextDatum(crmpool_actor_name())},
+			   Int64GetDatum(m->customer), CStringGetTextDatum(identity_kind_name(m->kind)),
+			   Float4GetDatum(m->score), TimestampTzGetDatum(crmpool_now()),
+			   CStringGetTextDatum(ledger_current_actor())},
 		   NULL, false);
 }
 
@@ -700,41 +804,6 @@ store(Oid relid, int64 customer, const IdentityKeys *ik)
 			   NULL, false);
 }
 
-/*
- * Check one customer's new keys against everyone else's, then make them its keys.  The caller
- * has locked the keys (and any keys the customer gives up).
- */
-static void
-check_and_store(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *rules,
-				bool replace)
-{
-	int			i;
-
-	for (i = 0; i < ik->nkeys; i++)
-	{
-		int			policy = rule_choice(rules, ik->kinds[i] == IDENTITY_KIND_PHONE ?
-										 RULE_DEDUP_PHONE : RULE_DEDUP_EMAIL);
-		IdentityMatch m;
-
-		if (policy != DEDUP_OFF &&
-			identity_exact_matches(mr->relid, ik->kinds[i], ik->keys[i], customer, &m, 1) > 0)
-			react(mr, policy, customer, &m,
-				  psprintf("the same %s %s", identity_kind_name(ik->kinds[i]), ik->keys[i]));
-	}
-	if (ik->has_name && rule_choice(rules, RULE_DEDUP_NAME) != DEDUP_OFF)
-	{
-		IdentityMatch *m;
-
-		if (identity_name_matches(mr->relid, ik, customer, identity_threshold(rules), &m) > 0)
-			react(mr, rule_choice(rules, RULE_DEDUP_NAME), customer, &m[0],
-				  psprintf("the name \"%s\", %.0f%% like \"%s\"", m[0].name,
-						   m[0].score * 100.0, ik->name));
-	}
-	if (replace)
-		forget(mr->relid, customer);
-	store(mr->relid, customer, ik);
-}
-
 PG_FUNCTION_INFO_V1(crmpool_identity_trigger);
 Datum
 crmpool_identity_trigger(PG_FUNCTION_ARGS)
@@ -747,6 +816,9 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	OwnerContext octx;
 	IdentityKeys ik;
 	IdentityKeys lock_both;
+	Reaction	reactions[IDENTITY_MAX_KEYS + 1];
+	int			nreactions;
+	int			i;
 	int64		customer;
 	bool		isnull;
 
@@ -800,7 +872,20 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 						NULL, &rules);
 		ledger_begin(&octx);
 		lock_keys(mr->relid, &ik, &lock_both);
-		check_and_store(mr, customer, &ik, &rules, TRIGGER_FIRED_BY_UPDATE(td->tg_event));
+		nreactions = find_reactions(mr, customer, &ik, &rules, reactions);
+		if (nreactions > 0)
+		{
+			/* the writer learns where the other customer sits as itself, not as crmpool */
+			ledger_end(&octx);
+			for (i = 0; i < nreactions; i++)
+				react(mr, customer, &reactions[i], &ik);
+			ledger_begin(&octx);
+			for (i = 0; i < nreactions; i++)
+				record_warning(mr, customer, &reactions[i].m);
+		}
+		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+			forget(mr->relid, customer);
+		store(mr->relid, customer, &ik);
 		ledger_end(&octx);
 	}
 	return PointerGetDatum(NULL);
@@ -823,12 +908,14 @@ identity_column(Relation rel, const char *name, const char *role, bool text_only
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
 						name, RelationGetRelationName(rel)),
 				 errdetail("It was given as a %s column.", role)));
-	type = get_atttype(RelationGetRelid(rel), att);
+	type = getBaseType(get_atttype(RelationGetRelid(rel), att));
 	if (text_only && type != TEXTOID && type != VARCHAROID && type != BPCHAROID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("%s column \"%s\" must be text, varchar or char", role, name),
-				 errdetail("It is of type %s.", format_type_be(type))));
+				 errdetail("It is of type %s.", format_type_be(get_atttype(RelationGetRelid(rel), att)))));
+	/* read as text in C by its output function, never by a cast (phone columns: any type) */
+	crmpool_require_builtin_output(RelationGetRelid(rel), att, role);
 	return pstrdup(name);
 }
 
@@ -875,6 +962,97 @@ column_sql(List *names, bool as_array)
 	return buf.data;
 }
 
+/* Column numbers of a list of column names. */
+static AttrNumber *
+column_atts(Oid relid, List *names, int *n)
+{
+	AttrNumber *atts = palloc(sizeof(AttrNumber) * Max(list_length(names), 1));
+	ListCell   *lc;
+
+	*n = 0;
+	foreach(lc, names)
+		atts[(*n)++] = get_attnum(relid, lfirst(lc));
+	return atts;
+}
+
+#define INDEX_CHUNK 10000
+
+/* set_identity's pass over the rows already there. */
+typedef struct ExistingRows
+{
+	Oid			relid;
+	TupleDesc	rowdesc;
+	AttrNumber	key_att;
+	Oid			key_type;
+	IdentityColumns cols;
+	MemoryContext cxt;			/* reset per chunk */
+} ExistingRows;
+
+/* Keys of one chunk of rows, written as the extension owner (crmpool_scan_table's callback). */
+static void
+index_chunk(SPITupleTable *rows, uint64 n, void *arg)
+{
+	ExistingRows  *scan = arg;
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+	Datum	   *kinds = palloc(sizeof(Datum) * n * IDENTITY_MAX_KEYS);
+	Datum	   *keys = palloc(sizeof(Datum) * n * IDENTITY_MAX_KEYS);
+	Datum	   *key_customers = palloc(sizeof(Datum) * n * IDENTITY_MAX_KEYS);
+	Datum	   *names = palloc(sizeof(Datum) * n);
+	Datum	   *cores = palloc(sizeof(Datum) * n);
+	Datum	   *name_customers = palloc(sizeof(Datum) * n);
+	int			nkeys = 0;
+	int			nnames = 0;
+	uint64		r;
+	Datum		rel = ObjectIdGetDatum(scan->relid);
+
+	for (r = 0; r < n; r++)
+	{
+		bool		isnull;
+		HeapTupleData row;
+		IdentityKeys ik;
+		Datum		customer;
+		int			k;
+
+		managed_row_tuple(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull), &row);
+		customer = Int64GetDatum(managed_int_value(scan->key_type,
+												   heap_getattr(&row, scan->key_att, scan->rowdesc, &isnull)));
+		keys_from_columns(&scan->cols, &row, scan->rowdesc, &ik);
+		for (k = 0; k < ik.nkeys; k++)
+		{
+			kinds[nkeys] = CharGetDatum(ik.kinds[k]);
+			keys[nkeys] = CStringGetTextDatum(ik.keys[k]);
+			key_customers[nkeys++] = customer;
+		}
+		if (ik.has_name)
+		{
+			names[nnames] = CStringGetTextDatum(ik.name);
+			cores[nnames] = CStringGetTextDatum(ik.parsed.core);
+			name_customers[nnames++] = customer;
+		}
+	}
+	/* a customer's keys are distinct (identity_add_key), so no conflict can arise */
+	if (nkeys > 0)
+		crmpool_admin_exec("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
+						   "SELECT $1, u.kind, u.key, u.customer "
+						   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(kind, key, customer)",
+						   4, (Oid[]) {REGCLASSOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
+						   (Datum[]) {rel,
+							   PointerGetDatum(construct_array(kinds, nkeys, CHAROID, 1, true, TYPALIGN_CHAR)),
+							   PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT)),
+						   PointerGetDatum(construct_array(key_customers, nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))});
+	if (nnames > 0)
+		crmpool_admin_exec("INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) "
+						   "SELECT $1, u.customer, u.name, u.core, crmpool.name_bigrams(u.name) "
+						   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(customer, name, core)",
+						   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID},
+						   (Datum[]) {rel,
+							   PointerGetDatum(construct_array(name_customers, nnames, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+							   PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false, TYPALIGN_INT)),
+						   PointerGetDatum(construct_array(cores, nnames, TEXTOID, -1, false, TYPALIGN_INT))});
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(scan->cxt);
+}
+
 /*
  * Name the identity columns and index what is already there.  Existing duplicates are not
  * refused (crmpool.duplicate_groups() shows them); from now on every write is checked.
@@ -886,7 +1064,6 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 	Oid			relid;
 	Relation	rel;
 	ManagedRel *mr;
-	const char *key;
 	char	   *name = NULL;
 	List	   *phones;
 	List	   *emails;
@@ -895,14 +1072,12 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 	int			nestlevel;
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1];
-	ListCell   *lc;
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
 	rel = relation_open(relid, ShareRowExclusiveLock);
 	crmpool_require_owner(relid);
 	mr = managed_rel_get(relid, false);
-	key = quote_identifier(get_attname(relid, mr->key_att, false));
 	if (!PG_ARGISNULL(1))
 		name = identity_column(rel, NameStr(*PG_GETARG_NAME(1)), "name", true);
 	phones = identity_columns(fcinfo, 2, rel, "phone", false);
@@ -930,38 +1105,28 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 						   0, NULL, NULL);
 
 	/*
-	 * Index the rows already there, with the same normalizers the trigger uses, in one scan for
-	 * all phone and e-mail columns.  The table's keys were just removed and its writers are locked
-	 * out, so a key can repeat only within one customer (two phone columns holding one number):
-	 * DISTINCT when a kind has several columns, and no ON CONFLICT, whose check of every row
-	 * against the primary key was a fifth of the time.
+	 * Index the rows already there with the trigger's own code.  The table's keys were just
+	 * removed and its writers are locked out.  The rows are read as the table's owner
+	 * (crmpool_scan_table) and written here, as the extension owner, a chunk at a time.
 	 */
-	if (phones != NIL || emails != NIL)
+	if (watched != NIL)
 	{
-		StringInfoData keys;
+		ExistingRows	scan;
 
-		initStringInfo(&keys);
-		foreach(lc, phones)
-			appendStringInfo(&keys, "%s('p', crmpool.normalize_phone(t.%s::pg_catalog.text))",
-							 keys.len ? ", " : "", quote_identifier(lfirst(lc)));
-		foreach(lc, emails)
-			appendStringInfo(&keys, "%s('e', crmpool.normalize_email(t.%s::pg_catalog.text))",
-							 keys.len ? ", " : "", quote_identifier(lfirst(lc)));
-		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
-									"SELECT %s $1, v.kind, v.k, t.%s::pg_catalog.int8 FROM ONLY %s t, "
-									"LATERAL (VALUES %s) v(kind, k) WHERE v.k IS NOT NULL",
-									list_length(phones) > 1 || list_length(emails) > 1 ? "DISTINCT" : "",
-									key, mr->qualname, keys.data),
-						   1, types, values);
+		memset(&scan, 0, sizeof(scan));
+		scan.relid = relid;
+		scan.rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
+		scan.key_att = mr->key_att;
+		scan.key_type = mr->key_type;
+		scan.cols.name_att = name ? get_attnum(relid, name) : InvalidAttrNumber;
+		scan.cols.phone_atts = column_atts(relid, phones, &scan.cols.nphones);
+		scan.cols.email_atts = column_atts(relid, emails, &scan.cols.nemails);
+		scan.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool set_identity",
+										 ALLOCSET_DEFAULT_SIZES);
+		crmpool_scan_table(relid, psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row", mr->qualname),
+						   0, NULL, NULL, INDEX_CHUNK, index_chunk, &scan);
+		MemoryContextDelete(scan.cxt);
 	}
-	if (name)
-		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) "
-									"SELECT $1, c, n, core, crmpool.name_bigrams(n) FROM "
-									"(SELECT %s::pg_catalog.int8 AS c, %s::pg_catalog.text AS n, "
-									" crmpool.company_core(%s::pg_catalog.text) AS core FROM ONLY %s) s "
-									"WHERE core OPERATOR(pg_catalog.<>) ''",
-									key, quote_identifier(name), quote_identifier(name), mr->qualname),
-						   1, types, values);
 	crmpool_end_admin(&octx, nestlevel);
 	managed_rel_changed(relid);
 	relation_close(rel, NoLock);

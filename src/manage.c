@@ -21,6 +21,9 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -132,6 +135,106 @@ open_for_admin(FunctionCallInfo fcinfo)
 	return rel;
 }
 
+#define ADOPT_CHUNK 10000
+
+/* What manage() counts of the rows already there. */
+typedef struct RepCount
+{
+	int64		rep;			/* hash key */
+	int64		owned;
+	int64		with_deal;
+} RepCount;
+
+typedef struct AdoptScan
+{
+	bool		adopt;			/* record an "adopt" event per customer */
+	Datum	   *values;			/* $1 rel, $2 now, $3 actor */
+	HTAB	   *reps;
+	MemoryContext cxt;			/* reset per chunk */
+} AdoptScan;
+
+static Datum
+int8_array(Datum *elems, bool *nulls, int n)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, INT8OID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* One chunk of (key, owner, has deal) rows: count them, and adopt them (as the extension owner). */
+static void
+adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
+{
+	AdoptScan  *scan = arg;
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+	Datum	   *customers = palloc(sizeof(Datum) * n);
+	Datum	   *owners = palloc(sizeof(Datum) * n);
+	bool	   *nulls = palloc(sizeof(bool) * n);
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		bool		found;
+		RepCount   *rc;
+
+		customers[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
+		owners[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &nulls[i]);
+		if (nulls[i])
+			continue;
+		rc = hash_search(scan->reps, &owners[i], HASH_ENTER, &found);
+		if (!found)
+			rc->owned = rc->with_deal = 0;
+		rc->owned++;
+		if (DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull)))
+			rc->with_deal++;
+	}
+	if (scan->adopt)
+		crmpool_admin_exec("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
+						   "SELECT $1, u.customer, $2, u.owner, 'adopt', $3 "
+						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(customer, owner)",
+						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID},
+						   (Datum[]) {scan->values[0], scan->values[1], scan->values[2],
+						   int8_array(customers, NULL, n), int8_array(owners, nulls, n)});
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(scan->cxt);
+}
+
+/* The recounted counters, with the locks each rep holds (as the extension owner). */
+static void
+write_counts(AdoptScan *scan)
+{
+	long		nreps = hash_get_num_entries(scan->reps);
+	Datum	   *reps = palloc(sizeof(Datum) * Max(nreps, 1));
+	Datum	   *owned = palloc(sizeof(Datum) * Max(nreps, 1));
+	Datum	   *with_deal = palloc(sizeof(Datum) * Max(nreps, 1));
+	HASH_SEQ_STATUS status;
+	RepCount   *rc;
+	int			n = 0;
+
+	if (nreps == 0)
+		return;
+	hash_seq_init(&status, scan->reps);
+	while ((rc = hash_seq_search(&status)) != NULL)
+	{
+		reps[n] = Int64GetDatum(rc->rep);
+		owned[n] = Int64GetDatum(rc->owned);
+		with_deal[n++] = Int64GetDatum(rc->with_deal);
+	}
+	crmpool_admin_exec("INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked) "
+					   "SELECT $1, o.rep, o.owned, o.with_deal, "
+					   "  (SELECT pg_catalog.count(*) FROM crmpool.customer_lock l "
+					   "   WHERE l.rel OPERATOR(pg_catalog.=) $1 AND l.rep OPERATOR(pg_catalog.=) o.rep) "
+					   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS o(rep, owned, with_deal) "
+					   "ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
+					   "with_deal = excluded.with_deal, locked = excluded.locked",
+					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
+					   (Datum[]) {scan->values[0], int8_array(reps, NULL, n), int8_array(owned, NULL, n),
+					   int8_array(with_deal, NULL, n)});
+}
+
 PG_FUNCTION_INFO_V1(crmpool_manage);
 Datum
 crmpool_manage(PG_FUNCTION_ARGS)
@@ -174,6 +277,11 @@ crmpool_manage(PG_FUNCTION_ARGS)
 				 errdetail("It is of type %s.", format_type_be(type))));
 	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
 	level = column_arg(fcinfo, 5, rel, "level", &type);
+	/* the pool and level are read as text, in C, by their types' output functions */
+	if (pool != InvalidAttrNumber)
+		crmpool_require_builtin_output(relid, pool, "pool");
+	if (level != InvalidAttrNumber)
+		crmpool_require_builtin_output(relid, level, "level");
 	if (owner == key || (pool != InvalidAttrNumber && (pool == key || pool == owner)) ||
 		(deal != InvalidAttrNumber && (deal == key || deal == owner || deal == pool)) ||
 		(followup != InvalidAttrNumber && (followup == key || followup == owner || followup == pool || followup == deal)) ||
@@ -229,27 +337,32 @@ crmpool_manage(PG_FUNCTION_ARGS)
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_STATEMENT, qualname),
 		 0, NULL, NULL);
 
-	/* Customers already there start their history now. */
-	if (!adopted)
-		crmpool_admin_exec(psprintf("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
-					  "SELECT $1, %s::pg_catalog.int8, $2, %s::pg_catalog.int8, 'adopt', $3 FROM ONLY %s",
-					  colname(rel, key), colname(rel, owner), qualname),
-			 3, types, values);
+	/*
+	 * Customers already there start their history now ("adopt"), and the counters are recounted
+	 * from the data (claims made today survive a re-attach).  The rows are read as the table's
+	 * owner (crmpool_scan_table), never as the extension owner; this session writes them.
+	 */
+	{
+		AdoptScan	scan;
+		HASHCTL		ctl;
 
-	/* Counters from the data; claims made today survive a re-attach. */
-	crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
-		 "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec(psprintf("INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked) "
-				  "SELECT $1, o.rep, o.owned, o.with_deal, "
-				  "  (SELECT pg_catalog.count(*) FROM crmpool.customer_lock l "
-				  "   WHERE l.rel OPERATOR(pg_catalog.=) $1 AND l.rep OPERATOR(pg_catalog.=) o.rep) "
-				  "FROM (SELECT %s::pg_catalog.int8 AS rep, pg_catalog.count(*) AS owned, "
-				  "        pg_catalog.count(*) FILTER (WHERE %s) AS with_deal "
-				  "      FROM ONLY %s WHERE %s IS NOT NULL GROUP BY 1) o "
-				  "ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
-				  "with_deal = excluded.with_deal, locked = excluded.locked",
-				  colname(rel, owner), deal_expr, qualname, colname(rel, owner)),
-		 1, types, values);
+		memset(&scan, 0, sizeof(scan));
+		scan.adopt = !adopted;
+		scan.values = values;
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(RepCount);
+		ctl.hcxt = CurrentMemoryContext;
+		scan.reps = hash_create("crmpool recount", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		scan.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool adopt", ALLOCSET_DEFAULT_SIZES);
+		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, %s FROM ONLY %s",
+										   colname(rel, key), colname(rel, owner), deal_expr, qualname),
+						   0, NULL, NULL, ADOPT_CHUNK, adopt_chunk, &scan);
+		MemoryContextDelete(scan.cxt);
+		crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
+						   "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+		write_counts(&scan);
+	}
 
 	crmpool_end_admin(&octx, nestlevel);
 	managed_rel_changed(relid);

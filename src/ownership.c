@@ -9,8 +9,9 @@
  *   - crmpool's functions announce what they are doing with an intent (claim, release, assign,
  *     transfer, recycle, and for whom) before running their UPDATE; the trigger applies that
  *     operation's rules to the row it sees;
- *   - a change with no intent is a direct write, checked as an assign (new owner) or a release
- *     (owner NULL) according to crmpool.direct_writes.
+ *   - a change with no intent is a direct write, checked according to crmpool.direct_writes:
+ *     a new owner is an assign when the writing role may call crmpool.assign(), otherwise a
+ *     claim by the new owner (from another owner: refused); owner NULL is a release.
  *
  * Two phases keep the lock order (customer rows, then rep counter rows in ascending rep order;
  * docs/design.md) even for statements that change many rows:
@@ -30,7 +31,13 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/datum.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
@@ -594,6 +601,76 @@ refuse_direct_write(ManagedRel *mr, Change *ch)
 			 errhint("Use crmpool.claim(), crmpool.assign(), crmpool.transfer() or crmpool.release().")));
 }
 
+/*
+ * Whether the current role may call crmpool.assign().  A direct write that gives a customer an
+ * owner is checked as an assign only for such a role (the CRM's admin or import role); for any
+ * other role it is a claim by the new owner.  Cached per role; GRANT, REVOKE and role membership
+ * changes reset the cache.
+ */
+static bool assign_cache_valid = false;
+static Oid	assign_cache_user = InvalidOid;
+static bool assign_cache_result;
+
+static void
+assign_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
+{
+	assign_cache_valid = false;
+}
+
+static bool
+may_assign(void)
+{
+	static bool registered = false;
+	Oid			user = GetUserId();
+	Oid			argtypes[3] = {REGCLASSOID, INT8OID, INT8OID};
+	Oid			fn;
+	bool		result;
+
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, assign_cache_reset, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, assign_cache_reset, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, assign_cache_reset, (Datum) 0);
+		registered = true;
+	}
+	if (assign_cache_valid && assign_cache_user == user)
+		return assign_cache_result;
+	/* valid first: an invalidation arriving during the lookups makes the next call look again */
+	assign_cache_valid = true;
+	fn = LookupFuncName(list_make2(makeString("crmpool"), makeString("assign")), 3, argtypes, true);
+	result = OidIsValid(fn) && pg_proc_aclcheck(fn, user, ACL_EXECUTE) == ACLCHECK_OK;
+	assign_cache_user = user;
+	assign_cache_result = result;
+	return result;
+}
+
+/*
+ * A direct write that sets an owner, by a role that may not call crmpool.assign(): from the pool
+ * it is a claim by the new owner (every claim-only limit applies); from another owner it is
+ * refused.  Returns the claim's intent (in *claim), or NULL to check the write as an assign.
+ */
+static OwnershipIntent *
+direct_write_intent(ManagedRel *mr, Change *ch, OwnershipIntent *claim)
+{
+	if (may_assign())
+		return NULL;
+	if (ch->had_owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
+				 errmsg("role \"%s\" may not move customer " INT64_FORMAT " from rep " INT64_FORMAT " to rep " INT64_FORMAT,
+						GetUserNameFromId(GetUserId(), false), ch->customer, ch->old_owner,
+						ch->new_owner),
+				 errdetail("A direct write that gives an owned customer of table %s another owner is an assign, and the role may not call crmpool.assign().",
+						   tabname(mr)),
+				 errhint("Release the customer first so that the new rep can claim it, or have a role allowed to call crmpool.assign() or crmpool.transfer() move it.")));
+	memset(claim, 0, sizeof(OwnershipIntent));
+	claim->relid = mr->relid;
+	claim->customer = ch->customer;
+	claim->op = OP_CLAIM;
+	claim->rep = ch->new_owner;
+	return claim;
+}
+
 static const char *
 op_how(OwnershipOp op)
 {
@@ -639,8 +716,8 @@ column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber at
 }
 
 /*
- * An UPDATE that concerns crmpool: the key, owner or deal changed, or (if the table recycles)
- * a column that moves the recycle time.  Most UPDATEs of a managed table (a note written, a
+ * An UPDATE that concerns crmpool: the key, owner, deal or pool changed (the pool chooses the
+ * caps), or (if the table recycles) a column that moves the recycle time.  Most UPDATEs of a managed table (a note written, a
  * phone number fixed) are none of these, which is why the trigger needs no WHEN clause.
  */
 static bool
@@ -649,10 +726,10 @@ update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc de
 	return column_changed(oldtup, newtup, desc, mr->owner_att) ||
 		column_changed(oldtup, newtup, desc, mr->key_att) ||
 		column_changed(oldtup, newtup, desc, mr->deal_att) ||
+		column_changed(oldtup, newtup, desc, mr->pool_att) ||
 		(mr->recycles &&
 		 (column_changed(oldtup, newtup, desc, mr->followup_att) ||
-		  column_changed(oldtup, newtup, desc, mr->level_att) ||
-		  column_changed(oldtup, newtup, desc, mr->pool_att)));
+		  column_changed(oldtup, newtup, desc, mr->level_att)));
 }
 
 PG_FUNCTION_INFO_V1(crmpool_ownership_trigger);
@@ -666,6 +743,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	HeapTuple	oldtup = NULL;
 	HeapTuple	newtup = NULL;
 	OwnershipIntent *in;
+	OwnershipIntent claim;
 	OwnerContext octx;
 	Change		ch;
 	bool		check;
@@ -735,6 +813,16 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
 			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0, false,
 						ch.customer, NULL);
+
+		/*
+		 * An owned customer moved to another pool: the owner keeps it only within the caps
+		 * of its new pool (checked at the end of the statement, like a gain, with the counts
+		 * after it).
+		 */
+		if (ch.had_owner && crmpool_direct_writes != DIRECT_WRITES_ALLOW &&
+			column_changed(oldtup, newtup, desc, mr->pool_att))
+			queue_count(mr->relid, ch.old_owner, 0, 0, 0, 0, true, ch.customer,
+						managed_pool_text(mr, newtup, desc));
 		if (ch.had_owner && mr->recycles)
 		{
 			ledger_begin(&octx);
@@ -773,7 +861,11 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 			check = false;		/* not reached */
 		}
 		else
+		{
 			check = (crmpool_direct_writes != DIRECT_WRITES_ALLOW);
+			if (check && ch.has_owner)
+				in = direct_write_intent(mr, &ch, &claim);
+		}
 	}
 
 	ledger_begin(&octx);

@@ -76,6 +76,8 @@ typedef enum RecycleStmt
 	RS_ADD_FOLLOWUP,
 	RS_RECHECK,
 	RS_WARN,
+	RS_DUE_FIRST,
+	RS_DUE_OF_REP,
 	RS_TABLES,
 	RS_DUE_ONE,
 	RS_DUE_ALL,
@@ -156,6 +158,18 @@ static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
 		"  SELECT $1, customer, owner, since, due_at, rule, $2 FROM u RETURNING *) "
 		"SELECT " PAYLOAD " FROM w d",
 		4, {REGCLASSOID, TIMESTAMPTZOID, INT4OID, TEXTOID}
+	},
+	/* $1 rel, $2 now, $3 limit, $4 offset: due customers, the one due first first */
+	[RS_DUE_FIRST] = {
+		"SELECT customer, owner FROM crmpool.recycle_due "
+		"WHERE rel" EQ "$1 AND due_at" LE "$2 ORDER BY due_at, customer LIMIT $3 OFFSET $4",
+		4, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	},
+	/* $1 rel, $2 now, $3 owner, $4 limit: one rep's due customers, by the (rel, owner, due_at) index */
+	[RS_DUE_OF_REP] = {
+		"SELECT customer FROM crmpool.recycle_due "
+		"WHERE rel" EQ "$1 AND owner" EQ "$3 AND due_at" LE "$2 ORDER BY due_at LIMIT $4",
+		4, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID}
 	},
 	[RS_TABLES] = {
 		"SELECT rel FROM crmpool.managed_table ORDER BY rel",
@@ -408,6 +422,86 @@ write_chunk(Oid relid, DueChunk *c)
 	c->n = 0;
 }
 
+typedef struct RecomputeScan
+{
+	ManagedRel *mr;
+	TupleDesc	rowdesc;
+	DueChunk   *chunk;
+	MemoryContext cxt;			/* reset per chunk */
+} RecomputeScan;
+
+/* $1 rel, $2 customers: each one's spell start, last recorded follow-up, and lock, in order */
+#define CUSTOMER_STATE \
+	"SELECT (SELECT e.at FROM crmpool.ownership_event e WHERE e.rel" EQ "$1 " \
+	"  AND e.customer" EQ "u.c ORDER BY e.seq DESC LIMIT 1), " \
+	"(SELECT pg_catalog.max(f.at) FROM crmpool.followup f WHERE f.rel" EQ "$1 " \
+	"  AND f.customer" EQ "u.c), " \
+	"EXISTS (SELECT FROM crmpool.customer_lock l WHERE l.rel" EQ "$1 AND l.customer" EQ "u.c) " \
+	"FROM pg_catalog.unnest($2) WITH ORDINALITY AS u(c, i) ORDER BY u.i"
+
+/* One chunk of owned rows (crmpool_scan_table's callback, as the extension owner). */
+static void
+recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
+{
+	RecomputeScan *scan = arg;
+	ManagedRel *mr = scan->mr;
+	DueChunk   *chunk = scan->chunk;
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+	HeapTupleData *tuples = palloc(sizeof(HeapTupleData) * n);
+	Datum	   *keys = palloc(sizeof(Datum) * n);
+	SPITupleTable *state;
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		managed_row_tuple(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull), &tuples[i]);
+		keys[i] = Int64GetDatum(managed_key(mr, &tuples[i], scan->rowdesc));
+	}
+	if (SPI_execute_with_args(CUSTOMER_STATE, 2, (Oid[]) {REGCLASSOID, INT8ARRAYOID},
+							  (Datum[]) {ObjectIdGetDatum(mr->relid), array_of(keys, NULL, (int) n, INT8OID)},
+							  NULL, true, 0) != SPI_OK_SELECT || SPI_processed != n)
+		elog(ERROR, "crmpool could not read the state of the customers of table %s",
+			 get_rel_name(mr->relid));
+	state = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		DueInput	in;
+		Due			due;
+		int			c = chunk->n;
+		Datum		d;
+
+		if (DatumGetBool(SPI_getbinval(state->vals[i], state->tupdesc, 3, &isnull)))
+			continue;			/* locked: never recycled */
+		due_input(mr, &tuples[i], scan->rowdesc, &in);
+		d = SPI_getbinval(state->vals[i], state->tupdesc, 1, &isnull);
+		in.since = isnull ? crmpool_now() : DatumGetTimestampTz(d);
+		if (mr->followup_att == InvalidAttrNumber)
+		{
+			d = SPI_getbinval(state->vals[i], state->tupdesc, 2, &isnull);
+			in.has_followup = !isnull;
+			if (!isnull)
+				in.followup = DatumGetTimestampTz(d);
+		}
+		if (!due_compute(mr, &in, &due))
+			continue;
+		chunk->customer[c] = keys[i];
+		chunk->owner[c] = Int64GetDatum(in.owner);
+		chunk->since[c] = TimestampTzGetDatum(in.since);
+		chunk->due_at[c] = TimestampTzGetDatum(due.due_at);
+		chunk->rule[c] = CStringGetTextDatum(due.rule);
+		chunk->warn_at[c] = TimestampTzGetDatum(due.warn_at);
+		chunk->warn_null[c] = !due.has_warn;
+		chunk->n++;
+	}
+	write_chunk(mr->relid, chunk);
+	SPI_freetuptable(state);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(scan->cxt);
+}
+
 /*
  * Recompute every due row of a table after its rules or mapping changed (an admin operation:
  * one pass over the owned customers).  EXCLUSIVE on the table means that nobody writes or
@@ -419,13 +513,8 @@ recycle_recompute(Oid relid)
 {
 	ManagedRel *mr;
 	OwnerContext octx;
-	const char *key;
-	char	   *sql;
-	Portal		portal;
-	TupleDesc	rowdesc;
-	DueChunk   *chunk;
-	MemoryContext rowcxt;
-	MemoryContext oldcxt;
+	RecomputeScan scan;
+	const char *owner;
 
 	LockRelationOid(relid, ExclusiveLock);
 
@@ -446,77 +535,21 @@ recycle_recompute(Oid relid)
 		return;
 	}
 
-	key = quote_identifier(get_attname(relid, mr->key_att, false));
-	sql = psprintf("SELECT crmpool_row, "
-				   "(SELECT e.at FROM crmpool.ownership_event e WHERE e.rel" EQ "$1 "
-				   "  AND e.customer" EQ "crmpool_row.%s ORDER BY e.seq DESC LIMIT 1), %s "
-				   "FROM ONLY %s crmpool_row WHERE crmpool_row.%s IS NOT NULL "
-				   "AND NOT EXISTS (SELECT FROM crmpool.customer_lock l "
-				   "  WHERE l.rel" EQ "$1 AND l.customer" EQ "crmpool_row.%s)",
-				   key,
-				   mr->followup_att != InvalidAttrNumber ? "NULL::pg_catalog.timestamptz" :
-				   psprintf("(SELECT pg_catalog.max(f.at) FROM crmpool.followup f "
-							"WHERE f.rel" EQ "$1 AND f.customer" EQ "crmpool_row.%s)", key),
-				   mr->qualname,
-				   quote_identifier(get_attname(relid, mr->owner_att, false)),
-				   key);
-	portal = SPI_cursor_open_with_args(NULL, sql, 1, (Oid[]) {REGCLASSOID},
-									   (Datum[]) {ObjectIdGetDatum(relid)}, NULL, true, 0);
-	rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
-	chunk = palloc(sizeof(DueChunk));
-	chunk->n = 0;
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool recompute",
-								   ALLOCSET_DEFAULT_SIZES);
-	for (;;)
-	{
-		SPITupleTable *tuptable;
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, RECOMPUTE_CHUNK);
-		if (SPI_processed == 0)
-			break;
-		tuptable = SPI_tuptable;
-		oldcxt = MemoryContextSwitchTo(rowcxt);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	spi_row = tuptable->vals[i];
-			HeapTupleData row;
-			bool		isnull;
-			DueInput	in;
-			Due			due;
-			int			n = chunk->n;
-
-			managed_row_tuple(SPI_getbinval(spi_row, tuptable->tupdesc, 1, &isnull), &row);
-			due_input(mr, &row, rowdesc, &in);
-			in.since = DatumGetTimestampTz(SPI_getbinval(spi_row, tuptable->tupdesc, 2, &isnull));
-			if (isnull)
-				in.since = crmpool_now();
-			if (mr->followup_att == InvalidAttrNumber)
-			{
-				Datum		f = SPI_getbinval(spi_row, tuptable->tupdesc, 3, &isnull);
-
-				in.has_followup = !isnull;
-				if (!isnull)
-					in.followup = DatumGetTimestampTz(f);
-			}
-			if (!due_compute(mr, &in, &due))
-				continue;
-			chunk->customer[n] = Int64GetDatum(managed_key(mr, &row, rowdesc));
-			chunk->owner[n] = Int64GetDatum(in.owner);
-			chunk->since[n] = TimestampTzGetDatum(in.since);
-			chunk->due_at[n] = TimestampTzGetDatum(due.due_at);
-			chunk->rule[n] = CStringGetTextDatum(due.rule);
-			chunk->warn_at[n] = TimestampTzGetDatum(due.warn_at);
-			chunk->warn_null[n] = !due.has_warn;
-			chunk->n++;
-		}
-		write_chunk(relid, chunk);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(rowcxt);
-		SPI_freetuptable(tuptable);
-	}
-	SPI_cursor_close(portal);
-	MemoryContextDelete(rowcxt);
+	/*
+	 * The owned customers are read as the table's owner (crmpool_scan_table); their spells,
+	 * follow-ups and locks are looked up here, as the extension owner, a chunk at a time.
+	 */
+	scan.mr = mr;
+	scan.rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
+	scan.chunk = palloc(sizeof(DueChunk));
+	scan.chunk->n = 0;
+	scan.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool recompute",
+									 ALLOCSET_DEFAULT_SIZES);
+	owner = quote_identifier(get_attname(relid, mr->owner_att, false));
+	crmpool_scan_table(relid, psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row "
+									   "WHERE crmpool_row.%s IS NOT NULL", mr->qualname, owner),
+					   0, NULL, NULL, RECOMPUTE_CHUNK, recompute_chunk, &scan);
+	MemoryContextDelete(scan.cxt);
 	ledger_end(&octx);
 	PopActiveSnapshot();
 }
@@ -608,58 +641,125 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
  * -------------------------------------------------------------------------------------------*/
 
 /*
- * The statements a batch locks its customers with ($1 rel, $2 now).  A batch is the due
- * customers of one rep: next_rep_plan locks the customer due first (the due index gives them in
- * due order) and names its owner; pick_plan ($3 that owner) locks that rep's due customers by
- * the (rel, owner, due_at) index.  Neither sorts the candidates; SKIP LOCKED passes over rows
- * another transaction holds, and LIMIT counts only the rows locked.  The batch size is written
- * into the statement so that every plan, generic or custom, stops early.
+ * Locking the customers a batch recycles.  Their due rows are crmpool's and are read as the
+ * extension owner; their rows are the user's and are locked as the batch's user, the table's
+ * owner (batch_begin): lock_due_plan locks, of the customers $1 (in that order), the first $2
+ * that no other transaction holds (SKIP LOCKED: LIMIT counts only the rows locked).
  */
 static SPIPlanPtr
-pick_statement(ManagedRel *mr, bool by_owner, int limit)
+lock_due_plan(ManagedRel *mr)
 {
-	return crmpool_keep_plan(psprintf("SELECT d.customer, d.owner FROM crmpool.recycle_due d "
-									  "JOIN ONLY %s t ON t.%s" EQ "d.customer "
-									  "WHERE d.rel" EQ "$1 AND d.due_at" LE "$2 %s"
-									  "ORDER BY d.due_at LIMIT %d "
-									  "FOR NO KEY UPDATE OF t SKIP LOCKED",
-									  mr->qualname,
-									  quote_identifier(get_attname(mr->relid, mr->key_att, false)),
-									  by_owner ? "AND d.owner" EQ "$3 " : "",
-									  limit),
-							 by_owner ? 3 : 2, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, INT8OID});
+	if (mr->lock_due_plan == NULL)
+		mr->lock_due_plan =
+			crmpool_keep_plan(psprintf("SELECT u.c FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(c, i) "
+									   "JOIN ONLY %s t ON t.%s" EQ "u.c ORDER BY u.i LIMIT $2 "
+									   "FOR NO KEY UPDATE OF t SKIP LOCKED",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  2, (Oid[]) {INT8ARRAYOID, INT8OID});
+	return mr->lock_due_plan;
 }
 
-static SPIPlanPtr
-next_rep_plan(ManagedRel *mr)
+/* Lock the first `limit` of customers[0..n-1] that nobody else holds; returns how many, in *locked. */
+static int
+lock_due(ManagedRel *mr, Datum *customers, int n, int limit, int64 *locked)
 {
-	if (mr->next_rep_plan == NULL)
-		mr->next_rep_plan = pick_statement(mr, false, 1);
-	return mr->next_rep_plan;
+	int			i;
+	int			got;
+
+	if (n == 0)
+		return 0;
+	SPI_connect();
+	if (SPI_execute_plan(lock_due_plan(mr),
+						 (Datum[]) {array_of(customers, NULL, n, INT8OID), Int64GetDatum(limit)},
+						 NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not lock customers to recycle");
+	got = (int) SPI_processed;
+	for (i = 0; i < got; i++)
+	{
+		bool		isnull;
+
+		locked[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return got;
 }
 
-static SPIPlanPtr
-pick_plan(ManagedRel *mr, int batch)
+/* Due customers (and owners) from crmpool.recycle_due, read as the extension owner. */
+static int
+due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners)
 {
-	if (mr->pick_plan != NULL && mr->pick_batch != batch)
+	OwnerContext octx;
+	int			n;
+	int			i;
+
+	ledger_begin(&octx);
+	run(stmt, args, NULL);
+	n = (int) SPI_processed;
+	for (i = 0; i < n; i++)
 	{
-		SPI_freeplan(mr->pick_plan);
-		mr->pick_plan = NULL;
+		bool		isnull;
+
+		customers[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		if (owners != NULL)
+			owners[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
 	}
-	if (mr->pick_plan == NULL)
+	ledger_end(&octx);
+	return n;
+}
+
+#define FIRST_DUE_STEP 100
+
+/*
+ * A batch is the due customers of one rep: lock the customer due first that nobody else holds,
+ * which names the rep, then that rep's due customers, at most `batch` in all, in due order.
+ * Returns how many are locked (in *locked); 0 when no due customer is left to lock.
+ */
+static int
+lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked)
+{
+	Datum		customers[FIRST_DUE_STEP];
+	Datum		owners[FIRST_DUE_STEP];
+	Datum	   *mine;
+	int64		first;
+	int64		owner = 0;
+	int			offset;
+	int			n;
+	int			i;
+
+	for (offset = 0;; offset += FIRST_DUE_STEP)
 	{
-		mr->pick_plan = pick_statement(mr, true, batch);
-		mr->pick_batch = batch;
+		n = due_candidates(RS_DUE_FIRST,
+						   (Datum[]) {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now),
+							   Int64GetDatum(FIRST_DUE_STEP), Int64GetDatum(offset)},
+						   customers, owners);
+		if (n == 0)
+			return 0;
+		if (lock_due(mr, customers, n, 1, &first) == 1)
+			break;
 	}
-	return mr->pick_plan;
+	for (i = 0; i < n; i++)
+		if (DatumGetInt64(customers[i]) == first)
+			owner = DatumGetInt64(owners[i]);
+
+	/* that rep's due customers, the first one (already ours) first */
+	mine = palloc(sizeof(Datum) * (batch + 1));
+	n = due_candidates(RS_DUE_OF_REP,
+					   (Datum[]) {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now),
+						   Int64GetDatum(owner), Int64GetDatum(batch)},
+					   mine + 1, NULL);
+	mine[0] = Int64GetDatum(first);
+	offset = 1;
+	for (i = 1; i <= n; i++)
+		if (DatumGetInt64(mine[i]) != first)
+			mine[offset++] = mine[i];
+	return lock_due(mr, mine, offset, batch, locked);
 }
 
 typedef struct Batch
 {
 	ManagedRel *mr;
-	Oid			save_user;
-	int			save_sec;
-	int			nestlevel;
+	TableOwnerContext tctx;
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 } Batch;
@@ -694,17 +794,14 @@ batch_begin(Batch *b, Oid relid)
 	b->cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool recycle batch",
 								   ALLOCSET_DEFAULT_SIZES);
 	b->oldcxt = MemoryContextSwitchTo(b->cxt);
-	GetUserIdAndSecContext(&b->save_user, &b->save_sec);
-	SetUserIdAndSecContext(owner, b->save_sec | SECURITY_RESTRICTED_OPERATION);
-	b->nestlevel = NewGUCNestLevel();
+	crmpool_become_table_owner(owner, &b->tctx, false);
 	return true;
 }
 
 static void
 batch_end(Batch *b)
 {
-	AtEOXact_GUC(false, b->nestlevel);
-	SetUserIdAndSecContext(b->save_user, b->save_sec);
+	crmpool_leave_table_owner(&b->tctx);
 	MemoryContextSwitchTo(b->oldcxt);
 	MemoryContextDelete(b->cxt);
 	PopActiveSnapshot();
@@ -741,7 +838,7 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 {
 	ManagedRel *mr = b->mr;
 	OwnerContext octx;
-	Datum		args[3] = {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now)};
+	int64	   *keys;
 	bool		isnull;
 	int			picked;
 	int			n = 0;
@@ -751,25 +848,19 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 	int64		owner = 0;
 	int			i;
 
-	ledger_begin(&octx);
-	if (SPI_execute_plan(next_rep_plan(mr), args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "crmpool could not pick customers to recycle");
-	picked = (int) SPI_processed;
+	keys = palloc(sizeof(int64) * (batch + 1));
+	picked = lock_batch(mr, now, batch, keys);
 	if (picked > 0)
 	{
-		Datum	   *keys;
+		Datum	   *keyvals = palloc(sizeof(Datum) * picked);
 		MemoryContext spicxt;
 
-		args[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		if (SPI_execute_plan(pick_plan(mr, batch), args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "crmpool could not pick customers to recycle");
-		keys = palloc(sizeof(Datum) * Max(SPI_processed, 1));
-		for (i = 0; i < (int) SPI_processed; i++)
-			keys[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-
+		for (i = 0; i < picked; i++)
+			keyvals[i] = Int64GetDatum(keys[i]);
+		ledger_begin(&octx);
 		/* under the row locks, with a fresh snapshot: a follow-up committed meanwhile wins */
 		run(RS_RECHECK,
-			(Datum[]) {ObjectIdGetDatum(mr->relid), array_of(keys, NULL, (int) SPI_processed, INT8OID),
+			(Datum[]) {ObjectIdGetDatum(mr->relid), array_of(keyvals, NULL, picked, INT8OID),
 				TimestampTzGetDatum(now), CStringGetTextDatum(mr->qualname)},
 			NULL);
 		n = (int) SPI_processed;
@@ -788,8 +879,8 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 			payloads[i] = SPI_getvalue(tup, desc, 4);
 		}
 		MemoryContextSwitchTo(spicxt);
+		ledger_end(&octx);
 	}
-	ledger_end(&octx);
 
 	/* one set-based UPDATE for the batch (customers ascending, as RS_RECHECK returns them) */
 	if (n > 0)
@@ -965,17 +1056,22 @@ crmpool_due(PG_FUNCTION_ARGS)
 {
 	Datum		now = TimestampTzGetDatum(crmpool_now());
 
+	/* customers the caller's row-level security hides are left out */
+	VisibleFilter filter = {.relcol = 1, .ncols = 1, .cols = {2}};
+
 	if (PG_ARGISNULL(0))
-		crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ALL], &stmt_plans[RS_DUE_ALL]),
-							  (Datum[]) {now, ObjectIdGetDatum(GetUserId())}, NULL);
+		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ALL], &stmt_plans[RS_DUE_ALL]),
+									   (Datum[]) {now, ObjectIdGetDatum(GetUserId())}, NULL,
+									   managed_filter_visible, &filter);
 	else
 	{
 		Oid			relid = PG_GETARG_OID(0);
 
 		crmpool_require_select(relid);
 		(void) managed_rel_get(relid, false);
-		crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ONE], &stmt_plans[RS_DUE_ONE]),
-							  (Datum[]) {now, ObjectIdGetDatum(relid)}, NULL);
+		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ONE], &stmt_plans[RS_DUE_ONE]),
+									   (Datum[]) {now, ObjectIdGetDatum(relid)}, NULL,
+									   managed_filter_visible, &filter);
 	}
 	return (Datum) 0;
 }
@@ -985,14 +1081,16 @@ Datum
 crmpool_recycle_warnings(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
+	VisibleFilter filter = {.ncols = 1, .cols = {2}};
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
 	crmpool_require_select(relid);
 	(void) managed_rel_get(relid, false);
-	crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_WARNINGS], &stmt_plans[RS_WARNINGS]),
-						  (Datum[]) {ObjectIdGetDatum(relid),
+	filter.relid = relid;
+	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_WARNINGS], &stmt_plans[RS_WARNINGS]),
+								   (Datum[]) {ObjectIdGetDatum(relid),
 		Int64GetDatum(PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1))},
-						  NULL);
+								   NULL, managed_filter_visible, &filter);
 	return (Datum) 0;
 }

@@ -23,6 +23,7 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/typcache.h"
 
 #include "crmpool.h"
@@ -69,10 +70,8 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->locate_plan);
 	if (mr->followup_plan)
 		SPI_freeplan(mr->followup_plan);
-	if (mr->next_rep_plan)
-		SPI_freeplan(mr->next_rep_plan);
-	if (mr->pick_plan)
-		SPI_freeplan(mr->pick_plan);
+	if (mr->lock_due_plan)
+		SPI_freeplan(mr->lock_due_plan);
 	MemoryContextDelete(mr->mcxt);
 }
 
@@ -227,6 +226,8 @@ load_managed_rel(Oid relid)
 	mr->pool_att = resolve_column(relid, pool_column, "pool");
 	if (mr->pool_att != InvalidAttrNumber)
 	{
+		/* checked by manage() already; again, in case the column's type changed since */
+		crmpool_require_builtin_output(relid, mr->pool_att, "pool");
 		mr->pool_type = get_atttype(relid, mr->pool_att);
 		getTypeOutputInfo(mr->pool_type, &mr->pool_out, &isvarlena);
 	}
@@ -238,7 +239,10 @@ load_managed_rel(Oid relid)
 		mr->deal_type = get_atttype(relid, mr->deal_att);
 	mr->level_att = resolve_column(relid, level_column, "level");
 	if (mr->level_att != InvalidAttrNumber)
+	{
+		crmpool_require_builtin_output(relid, mr->level_att, "level");
 		getTypeOutputInfo(get_atttype(relid, mr->level_att), &mr->level_out, &isvarlena);
+	}
 	MemoryContextSwitchTo(oldcxt);
 
 	if (SPI_execute_plan(scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -278,6 +282,8 @@ load_managed_rel(Oid relid)
 		mr->name_att = resolve_column(relid, column_or_null(tup, desc, 1), "name");
 		mr->phone_atts = resolve_columns(relid, SPI_getbinval(tup, desc, 2, &isnull), "phone",
 										 &mr->nphones);
+		for (i = 0; i < mr->nphones; i++)
+			crmpool_require_builtin_output(relid, mr->phone_atts[i], "phone");
 		mr->email_atts = resolve_columns(relid, SPI_getbinval(tup, desc, 3, &isnull), "e-mail",
 										 &mr->nemails);
 		MemoryContextSwitchTo(oldcxt);
@@ -365,7 +371,7 @@ managed_lock_row_plan(ManagedRel *mr)
 
 		/* the whole row last (alias crmpool_row), for whoever needs more of it */
 		mr->lock_row_plan =
-			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.text, crmpool_row "
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s, crmpool_row "
 									   "FROM ONLY %s crmpool_row "
 									   "WHERE %s OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 									   owner, pool, mr->qualname, key),
@@ -405,15 +411,17 @@ managed_release_many_plan(ManagedRel *mr)
 }
 
 /*
- * Where a customer sits: its owner (if any) and pool, read as the extension owner.  False if
- * the customer does not exist.  Must be called inside SPI; pool is palloc'd in the caller's
- * memory (SPI_palloc).
+ * Where a customer sits: its owner (if any) and pool (as text, NULL for the default pool), read
+ * as the current user, never as the extension owner: a reader's row-level security applies, and
+ * the pool is converted in C by its (built-in) output function, not by a cast.  False if the
+ * customer does not exist or is not visible.  Must be called inside SPI; pool is palloc'd in
+ * the caller's memory (SPI_palloc).
  */
 bool
 managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner, char **pool)
 {
 	bool		isnull;
-	char	   *p;
+	Datum		d;
 
 	if (mr->locate_plan == NULL)
 	{
@@ -423,7 +431,7 @@ managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner, ch
 			quote_identifier(get_attname(mr->relid, mr->pool_att, false));
 
 		mr->locate_plan =
-			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.text FROM ONLY %s "
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s "
 									   "WHERE %s OPERATOR(pg_catalog.=) $1",
 									   ownercol, poolcol, mr->qualname, key),
 							  1, (Oid[]) {INT8OID});
@@ -434,14 +442,136 @@ managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner, ch
 		return false;
 	*owner = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*has_owner = !isnull;
-	p = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	*pool = NULL;
-	if (p != NULL)
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (!isnull && mr->pool_att != InvalidAttrNumber)
 	{
+		char	   *p = OidOutputFunctionCall(mr->pool_out, d);
+
 		*pool = SPI_palloc(strlen(p) + 1);
 		strcpy(*pool, p);
 	}
 	return true;
+}
+
+/*
+ * Row-level security on a reader's view of the managed table.  A reader has SELECT on the
+ * table (crmpool_require_select); when a policy applies to it, crmpool shows only the customers
+ * the reader's own SELECT would show.  Sets visible[i] for each of customers[0..n-1]; runs as
+ * the current user (never inside a ledger session).
+ */
+bool
+managed_rls_applies(ManagedRel *mr)
+{
+	return check_enable_rls(mr->relid, InvalidOid, true) == RLS_ENABLED;
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+void
+managed_visible(ManagedRel *mr, const int64 *customers, int n, bool *visible)
+{
+	Datum	   *elems;
+	int64	   *seen;
+	int			nseen;
+	int			i;
+
+	if (n == 0)
+		return;
+	if (!managed_rls_applies(mr))
+	{
+		for (i = 0; i < n; i++)
+			visible[i] = true;
+		return;
+	}
+	elems = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(customers[i]);
+	SPI_connect();
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		values[1] = {PointerGetDatum(construct_array(elems, n, INT8OID, 8,
+																 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+		uint64		k;
+
+		if (SPI_execute_with_args(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s "
+										   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+										   key, mr->qualname, key),
+								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "crmpool could not read table %s", get_rel_name(mr->relid));
+		nseen = (int) SPI_processed;
+		seen = palloc(sizeof(int64) * Max(nseen, 1));
+		for (k = 0; k < SPI_processed; k++)
+		{
+			bool		isnull;
+
+			seen[k] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
+	qsort(seen, nseen, sizeof(int64), int64_cmp);
+	for (i = 0; i < n; i++)
+		visible[i] = bsearch(&customers[i], seen, nseen, sizeof(int64), int64_cmp) != NULL;
+	SPI_finish();
+}
+
+/* VisibleFilter's filter: one managed_visible() per table and customer column. */
+void
+managed_filter_visible(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg)
+{
+	VisibleFilter *f = arg;
+	int64	   *customers = palloc(sizeof(int64) * n);
+	bool	   *visible = palloc(sizeof(bool) * n);
+	bool	   *done = palloc0(sizeof(bool) * n);
+	int			i,
+				c;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			relid = f->relid;
+		ManagedRel *mr;
+		int			m = 0;
+		int			k;
+
+		if (done[i])
+			continue;
+		if (!OidIsValid(relid))
+			relid = DatumGetObjectId(SPI_getbinval(rows[i], desc, f->relcol, &isnull));
+		mr = managed_rel_get(relid, true);
+		if (mr == NULL || !managed_rls_applies(mr))
+		{
+			for (k = i; k < n; k++)
+				if (OidIsValid(f->relid) ||
+					DatumGetObjectId(SPI_getbinval(rows[k], desc, f->relcol, &isnull)) == relid)
+					done[k] = true;
+			continue;
+		}
+		for (c = 0; c < f->ncols; c++)
+		{
+			m = 0;
+			for (k = i; k < n; k++)
+				if (OidIsValid(f->relid) ||
+					DatumGetObjectId(SPI_getbinval(rows[k], desc, f->relcol, &isnull)) == relid)
+					customers[m++] = DatumGetInt64(SPI_getbinval(rows[k], desc, f->cols[c], &isnull));
+			managed_visible(mr, customers, m, visible);
+			m = 0;
+			for (k = i; k < n; k++)
+				if (OidIsValid(f->relid) ||
+					DatumGetObjectId(SPI_getbinval(rows[k], desc, f->relcol, &isnull)) == relid)
+				{
+					keep[k] = keep[k] && visible[m++];
+					done[k] = true;
+				}
+		}
+	}
 }
 
 int64

@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -608,6 +609,7 @@ rule_set_exec(const char *sql, Oid relid, text *pool, bool has_rep, int64 rep, i
 	Datum		vals[5];
 	char		nulls[5] = {' ', pool ? ' ' : 'n', has_rep ? ' ' : 'n', ' ', ' '};
 	OwnerContext octx;
+	int			nestlevel;
 	Jsonb	   *result = NULL;
 	int			rc;
 	int			i;
@@ -620,8 +622,11 @@ rule_set_exec(const char *sql, Oid relid, text *pool, bool has_rep, int64 rep, i
 		types[3 + i] = extratypes[i];
 		vals[3 + i] = extravals[i];
 	}
-	SPI_connect();
-	crmpool_become_owner(&octx);
+	/*
+	 * With search_path pinned: IS NOT DISTINCT FROM looks its "=" up by name, which a caller's
+	 * search_path could otherwise resolve to an operator of its own, run as the extension owner.
+	 */
+	nestlevel = crmpool_begin_admin(&octx);
 	rc = SPI_execute_with_args(sql, 3 + nextra, types, vals, nulls, false, 0);
 	crmpool_restore_user(&octx);
 	if (rc < 0)
@@ -636,6 +641,7 @@ rule_set_exec(const char *sql, Oid relid, text *pool, bool has_rep, int64 rep, i
 			result = copy_jsonb_out(d);
 	}
 	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
 	return result;
 }
 
