@@ -49,7 +49,6 @@
 
 #include "identity.h"
 
-#define TRIGGER_IDENTITY "crmpool_identity_row"
 #define EQ " OPERATOR(pg_catalog.=) "
 
 typedef enum IdentityStmt
@@ -131,11 +130,18 @@ identity_add_key(IdentityKeys *ik, char kind, char *key)
 {
 	int			i;
 
-	if (key == NULL || ik->nkeys >= IDENTITY_MAX_KEYS)
+	if (key == NULL)
 		return;
 	for (i = 0; i < ik->nkeys; i++)
 		if (ik->kinds[i] == kind && strcmp(ik->keys[i], key) == 0)
 			return;
+	if (ik->nkeys == ik->maxkeys)
+	{
+		ik->maxkeys = Max(8, ik->maxkeys * 2);
+		ik->kinds = ik->kinds ? repalloc(ik->kinds, ik->maxkeys) : palloc(ik->maxkeys);
+		ik->keys = ik->keys ? repalloc(ik->keys, sizeof(char *) * ik->maxkeys) :
+			palloc(sizeof(char *) * ik->maxkeys);
+	}
 	ik->kinds[ik->nkeys] = kind;
 	ik->keys[ik->nkeys] = key;
 	ik->nkeys++;
@@ -182,8 +188,8 @@ column_text(HeapTuple tup, TupleDesc desc, AttrNumber att, int *len)
 	}
 }
 
-static void
-keys_from_row(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+void
+identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
 {
 	int			i;
 	int			len;
@@ -598,8 +604,9 @@ lock_keys(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
 static void
 lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
 {
-	uint32		hashes[2 * (IDENTITY_MAX_KEYS + 1)];
-	uint16		kinds[2 * (IDENTITY_MAX_KEYS + 1)];
+	int			max = (ik ? ik->nkeys + 1 : 0) + (also ? also->nkeys + 1 : 0);
+	uint32	   *hashes = palloc(sizeof(uint32) * Max(max, 1));
+	uint16	   *kinds = palloc(sizeof(uint16) * Max(max, 1));
 	int			n = 0;
 	int			i,
 				j,
@@ -727,6 +734,14 @@ store(Oid relid, int64 customer, const IdentityKeys *ik)
 			   NULL, false);
 }
 
+/* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
+void
+identity_replace_keys(Oid relid, int64 customer, const IdentityKeys *ik)
+{
+	forget(relid, customer);
+	store(relid, customer, ik);
+}
+
 /*
  * Check one customer's new keys against everyone else's, then make them its keys.  The caller
  * has locked the keys (and any keys the customer gives up).
@@ -794,7 +809,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
 		if (mr->has_identity)
-			keys_from_row(mr, tup, desc, &ik);
+			identity_row_keys(mr, tup, desc, &ik);
 		ledger_begin(&octx);
 		if (mr->has_identity)
 			lock_keys(mr->relid, &ik, NULL);
@@ -805,12 +820,12 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	if (!mr->has_identity)
 		return PointerGetDatum(NULL);
 
-	keys_from_row(mr, tup, desc, &ik);
+	identity_row_keys(mr, tup, desc, &ik);
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		IdentityKeys old;
 
-		keys_from_row(mr, td->tg_trigtuple, desc, &old);
+		identity_row_keys(mr, td->tg_trigtuple, desc, &old);
 		if (keys_equal(&old, &ik))
 			return PointerGetDatum(NULL);
 		lock_both = old;

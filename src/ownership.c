@@ -513,8 +513,20 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 							 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
 									   ch->customer, tabname(mr), ch->old_owner)));
 				break;
-			case OP_RELEASE:
 			case OP_RECYCLE:
+				/* the due row named this owner, under the customer's row lock: drift */
+				if (!ch->had_owner || ch->old_owner != in->rep)
+					ereport(ERROR,
+							(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
+							 errmsg("crmpool's due times of table %s are out of step with the table",
+									tabname(mr)),
+							 errdetail("Customer " INT64_FORMAT " was due to be recycled from rep " INT64_FORMAT ", but the table says %s.",
+									   ch->customer, in->rep,
+									   ch->had_owner ? psprintf("rep " INT64_FORMAT " owns it", ch->old_owner) :
+									   pstrdup("it is in the pool")),
+							 crmpool_repair_hint(mr->relid)));
+				break;
+			case OP_RELEASE:
 				if (!ch->had_owner || ch->old_owner != in->rep)
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
@@ -655,6 +667,23 @@ update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc de
 		  column_changed(oldtup, newtup, desc, mr->pool_att)));
 }
 
+/*
+ * A new follow-up or deal time (inserted, or changed by an UPDATE) must be one crmpool can
+ * count from (recycle_check_times); checked whatever else the write changes, so that no path
+ * stores an infinite or future follow-up that would keep its customer forever.
+ */
+static void
+check_new_times(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
+{
+	bool		followup = mr->followup_att != InvalidAttrNumber &&
+		(oldtup == NULL || column_changed(oldtup, newtup, desc, mr->followup_att));
+	bool		deal = mr->deal_att != InvalidAttrNumber &&
+		(oldtup == NULL || column_changed(oldtup, newtup, desc, mr->deal_att));
+
+	if (followup || deal)
+		recycle_check_times(mr, newtup, desc, managed_key(mr, newtup, desc), followup, deal);
+}
+
 PG_FUNCTION_INFO_V1(crmpool_ownership_trigger);
 Datum
 crmpool_ownership_trigger(PG_FUNCTION_ARGS)
@@ -692,13 +721,17 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	}
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
 		newtup = td->tg_trigtuple;
+		check_new_times(mr, NULL, newtup, desc);
+	}
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		oldtup = td->tg_trigtuple;
 	else
 	{
 		oldtup = td->tg_trigtuple;
 		newtup = td->tg_newtuple;
+		check_new_times(mr, oldtup, newtup, desc);
 		if (!update_concerns(mr, oldtup, newtup, desc))
 			return PointerGetDatum(NULL);
 	}
