@@ -687,23 +687,29 @@ counters(Pass *p, Roles *r)
 }
 
 /*
- * crmpool's ownership triggers on the table, and whether each fires in this session: enabled
- * (origin) triggers do not under session_replication_role = replica, ENABLE REPLICA ones only
- * then, ENABLE ALWAYS ones always.  Returns the first that does not fire (NULL: all do), and
- * why in *why; a missing one counts as not firing.
+ * crmpool's triggers on the table, and whether each fires: this_session, in this session
+ * (enabled (origin) triggers do not under session_replication_role = replica, ENABLE REPLICA
+ * ones only then, ENABLE ALWAYS ones always; only the ownership triggers, which crmpool's
+ * functions rely on); else for the table's ordinary writers (also the identity trigger, when
+ * identity columns are named).  Returns the first that does not fire (NULL: all do), and why in
+ * *why; a missing one counts as not firing.
  */
 static const char *
-silent_trigger(Oid relid, bool this_session, const char **why)
+silent_trigger(ManagedRel *mr, bool this_session, const char **why)
 {
 	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
-	TRIGGER_STATEMENT};
+	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
 	bool		replica = this_session && SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
-	Relation	rel = relation_open(relid, AccessShareLock);
+	Relation	rel = relation_open(mr->relid, AccessShareLock);
 	const char *silent = NULL;
+	int			ntriggers = lengthof(names);
 	int			i,
 				j;
 
-	for (j = 0; j < lengthof(names) && silent == NULL; j++)
+	/* the identity trigger keeps the identity keys, when identity columns are named */
+	if (this_session || (mr->name_att == InvalidAttrNumber && mr->nphones + mr->nemails == 0))
+		ntriggers--;
+	for (j = 0; j < ntriggers && silent == NULL; j++)
 	{
 		Trigger    *tg = NULL;
 
@@ -735,7 +741,7 @@ void
 crmpool_require_triggers(ManagedRel *mr)
 {
 	const char *why;
-	const char *silent = silent_trigger(mr->relid, true, &why);
+	const char *silent = silent_trigger(mr, true, &why);
 
 	if (silent != NULL)
 		ereport(ERROR,
@@ -788,7 +794,7 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	crmpool_init_srf(fcinfo);
 
 	/* a table whose triggers do not fire (for its ordinary writers) drifts again at once */
-	silent = silent_trigger(relid, false, &why);
+	silent = silent_trigger(p.mr, false, &why);
 	if (silent != NULL && fix)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
