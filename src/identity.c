@@ -720,10 +720,29 @@ identity_forget_table(Oid relid)
 	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 }
 
+void
+identity_name_too_long(Oid relid, const char *what, int core_bytes)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+			 errmsg("company name %s of table %s is too long for duplicate detection",
+					what, get_rel_name(relid)),
+			 core_bytes > 0 ?
+			 errdetail("Its distinctive part (crmpool.company_core) is %d bytes; crmpool indexes at most %d.",
+					   core_bytes, IDENTITY_MAX_CORE_BYTES) :
+			 errdetail("Its distinctive part (crmpool.company_core) is over %d bytes.",
+					   IDENTITY_MAX_CORE_BYTES),
+			 errhint("Shorten the name, or leave the name column out of crmpool.set_identity().")));
+}
+
 static void
 store(Oid relid, int64 customer, const IdentityKeys *ik)
 {
 	int			i;
+
+	if (ik->has_name && strlen(ik->parsed.core) > IDENTITY_MAX_CORE_BYTES)
+		identity_name_too_long(relid, psprintf("of customer " INT64_FORMAT, customer),
+							   (int) strlen(ik->parsed.core));
 
 	for (i = 0; i < ik->nkeys; i++)
 		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
@@ -918,6 +937,40 @@ column_sql(List *names, bool as_array)
 }
 
 /*
+ * Index the names already there, holding them to IDENTITY_MAX_CORE_BYTES as the trigger does: a
+ * core too long for the index fails in it (54000), one between the limit and that is found after.
+ */
+static void
+index_names(Oid relid, const char *column, const char *sql, Oid *types, Datum *values)
+{
+	PG_TRY();
+	{
+		crmpool_admin_exec(sql, 1, types, values);
+	}
+	PG_CATCH();
+	{
+		if (geterrcode() != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			PG_RE_THROW();
+		FlushErrorState();
+		identity_name_too_long(relid, psprintf("in column \"%s\"", column), 0);
+	}
+	PG_END_TRY();
+	crmpool_admin_exec(psprintf("SELECT customer, pg_catalog.octet_length(core) FROM crmpool.identity_name "
+								"WHERE rel" EQ "$1 AND pg_catalog.octet_length(core) OPERATOR(pg_catalog.>) %d "
+								"ORDER BY customer LIMIT 1", IDENTITY_MAX_CORE_BYTES),
+					   1, types, values);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		identity_name_too_long(relid,
+							   psprintf("of customer " INT64_FORMAT,
+										DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))),
+							   DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+	}
+}
+
+/*
  * Name the identity columns and index what is already there.  Existing duplicates are not
  * refused (crmpool.duplicate_groups() shows them); from now on every write is checked.
  */
@@ -997,13 +1050,13 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 						   1, types, values);
 	}
 	if (name)
-		crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) "
-									"SELECT $1, c, n, core, crmpool.name_bigrams(n) FROM "
-									"(SELECT %s::pg_catalog.int8 AS c, %s::pg_catalog.text AS n, "
-									" crmpool.company_core(%s::pg_catalog.text) AS core FROM ONLY %s) s "
-									"WHERE core OPERATOR(pg_catalog.<>) ''",
-									key, quote_identifier(name), quote_identifier(name), mr->qualname),
-						   1, types, values);
+		index_names(relid, name, psprintf("INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) "
+										  "SELECT $1, c, n, core, crmpool.name_bigrams(n) FROM "
+										  "(SELECT %s::pg_catalog.int8 AS c, %s::pg_catalog.text AS n, "
+										  " crmpool.company_core(%s::pg_catalog.text) AS core FROM ONLY %s) s "
+										  "WHERE core OPERATOR(pg_catalog.<>) ''",
+										  key, quote_identifier(name), quote_identifier(name), mr->qualname),
+					types, values);
 	crmpool_end_admin(&octx, nestlevel);
 	managed_rel_changed(relid);
 	relation_close(rel, NoLock);

@@ -11,6 +11,13 @@
 #define IDENTITY_KIND_EMAIL 'e'
 
 /*
+ * The longest name core crmpool indexes, in bytes: crmpool.identity_name's btree on (rel, core)
+ * takes entries of at most 2704 bytes.  A longer core (a "company name" of some 700 Chinese or
+ * 2000 Latin characters) is refused with a clear error rather than failing deep in the index.
+ */
+#define IDENTITY_MAX_CORE_BYTES 2000
+
+/*
  * What identifies one customer: normalized exact keys (one per phone or e-mail column, as many
  * as the table names) and the parsed company name.  Zeroed memory is an empty set.
  */
@@ -39,6 +46,7 @@ typedef struct IdentityMatch
 extern void identity_add_key(IdentityKeys *ik, char kind, char *key);
 extern void identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik);
 extern void identity_replace_keys(Oid relid, int64 customer, const IdentityKeys *ik);
+extern void identity_name_too_long(Oid relid, const char *what, int core_bytes);
 extern void identity_set_name(IdentityKeys *ik, const char *name, int len);
 extern const char *identity_kind_name(char kind);
 extern double identity_threshold(const RuleSet *rules);
