@@ -785,6 +785,16 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	p.roles.table_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	crmpool_require_owner(relid);
+
+	/*
+	 * A repair writes what it read.  Under REPEATABLE READ or SERIALIZABLE its snapshot was
+	 * taken before the lock below, and might not see a change committed just before it.
+	 */
+	if (fix && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("crmpool.repair() must run under READ COMMITTED"),
+				 errdetail("Its snapshot must be taken after it has locked the table.")));
 	/* as manage(): nothing writes the table, or its bookkeeping, until we commit */
 	LockRelationOid(relid, ExclusiveLock);
 	p.mr = managed_rel_get(relid, false);

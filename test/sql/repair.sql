@@ -157,6 +157,11 @@ CREATE TABLE plain (id int PRIMARY KEY);
 SELECT * FROM crmpool.check('plain');
 SELECT * FROM crmpool.check(NULL);
 SELECT * FROM crmpool.check(4294967295::oid::regclass);
+-- a repair writes what it reads: its snapshot must come after its lock
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM crmpool.check('acct');
+SELECT count(*) FROM crmpool.repair('acct');
+ROLLBACK;
 
 -- The table is read as its owner, in a security-restricted operation: a policy that would hide
 -- rows from the owner (FORCE ROW LEVEL SECURITY) is an error, never customers taken for gone.
