@@ -17,6 +17,7 @@
  *   identity.c   duplicate detection on write: identity keys, the identity trigger, set_identity
  *   dedup_search.c  find_duplicates, duplicate_groups, duplicate_warnings
  *   recycle.c    recycling: due times, follow-ups, warnings, recycle batches
+ *   repair.c     check / repair: crmpool's bookkeeping against the table, after a bypass
  *   worker.c     background worker: launcher and per-database maintenance runs
  */
 #ifndef CRMPOOL_H
@@ -49,7 +50,24 @@
 #define ERRCODE_CRMPOOL_COOLDOWN			MAKE_SQLSTATE('C','R','0','0','9')
 #define ERRCODE_CRMPOOL_HOLDBACK			MAKE_SQLSTATE('C','R','0','1','0')
 #define ERRCODE_CRMPOOL_DIRECT_WRITE		MAKE_SQLSTATE('C','R','0','1','1')
+/*
+ * crmpool's bookkeeping disagrees with the table: its triggers were bypassed (DISABLE TRIGGER,
+ * session_replication_role = replica).  Not XX001 (data_corrupted): nothing is corrupt on disk,
+ * the state is known and crmpool.repair() brings it back in step.
+ */
+#define ERRCODE_CRMPOOL_OUT_OF_STEP			MAKE_SQLSTATE('C','R','0','1','3')
 #define ERRCODE_CRMPOOL_DUPLICATE			MAKE_SQLSTATE('C','R','0','2','0')
+
+/*
+ * Lengths of text crmpool stores, in characters (docs/reference.md, "Limits").  A pool name is
+ * part of crmpool.rule_set's unique index, whose entries must stay under 2.7 kB: 200 characters
+ * of at most 4 bytes fit with room to spare.  Reasons, notes and actors are not indexed; their
+ * limits keep the history readable and the ledger's rows small.
+ */
+#define CRMPOOL_POOL_MAX_CHARS		200
+#define CRMPOOL_REASON_MAX_CHARS	1000
+#define CRMPOOL_NOTE_MAX_CHARS		10000
+#define CRMPOOL_ACTOR_MAX_CHARS		200
 
 /* The short name of a refusal (claim_many's outcome), or NULL if sqlerrcode is not one. */
 extern const char *crmpool_refusal_name(int sqlerrcode);
@@ -91,7 +109,6 @@ typedef struct OwnerContext
 {
 	Oid			saved_user;
 	int			saved_sec_context;
-	const char *saved_actor;	/* ledger: the enclosing session's actor */
 } OwnerContext;
 
 extern void crmpool_become_owner(OwnerContext *ctx);
@@ -122,6 +139,7 @@ extern void crmpool_srf_from_plan_filtered(FunctionCallInfo fcinfo, SPIPlanPtr p
 										   Datum *values, const char *nulls,
 										   CrmpoolRowFilter filter, void *arg);
 extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+extern void crmpool_check_length(const char *what, const char *s, int len, int max_chars);
 extern int	crmpool_begin_admin(OwnerContext *octx);
 extern void crmpool_end_admin(OwnerContext *octx, int nestlevel);
 extern void crmpool_admin_exec(const char *sql, int nargs, Oid *types, Datum *values);
@@ -283,6 +301,16 @@ extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, Ti
 extern void managed_row_tuple(Datum row, HeapTupleData *tuple);
 extern HeapTuple managed_row_from_datum(Datum row, TupleDesc *desc);
 
+/*
+ * crmpool's triggers on a managed table (manage.c installs them; identity.c the last one).
+ * "crmpool_identity_row" sorts before "crmpool_ownership_*": identity.c relies on that order.
+ */
+#define TRIGGER_ROW "crmpool_ownership_row"
+#define TRIGGER_UPDATE "crmpool_ownership_update"
+#define TRIGGER_TRUNCATE "crmpool_ownership_truncate"
+#define TRIGGER_STATEMENT "crmpool_ownership_stmt"
+#define TRIGGER_IDENTITY "crmpool_identity_row"
+
 /* ledger.c */
 typedef struct RepCounts
 {
@@ -358,11 +386,39 @@ extern void ops_release_batch(ManagedRel *mr, OwnershipIntent *in);
 extern HeapTuple ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, TupleDesc *desc);
 
 /* recycle.c */
+
+/* What decides one customer's due time. */
+typedef struct DueInput
+{
+	int64		owner;
+	char	   *pool;
+	char	   *level;
+	bool		deal;
+	TimestampTz since;			/* start of the spell */
+	bool		has_followup;
+	TimestampTz followup;		/* last follow-up (may be older than the spell) */
+} DueInput;
+
+/* When a customer is due, by which rule, and when its owner is warned. */
+typedef struct Due
+{
+	TimestampTz due_at;
+	const char *rule;
+	bool		has_warn;
+	TimestampTz warn_at;
+} Due;
+
 extern int	crmpool_recycle_batch_size;
+extern void recycle_due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in);
+extern bool recycle_due_compute(ManagedRel *mr, const DueInput *in, Due *out);
+extern void recycle_store_due(Oid relid, int64 customer, const DueInput *in, const Due *due);
+extern void recycle_drop_due(Oid relid, int64 customer);
 extern void recycle_define_gucs(void);
 extern void recycle_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 						  const TimestampTz *spell_start);
 extern void recycle_untrack(ManagedRel *mr, int64 customer);
+extern void recycle_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
+								bool check_followup, bool check_deal);
 extern void recycle_forget(Oid relid);
 extern void recycle_recompute(Oid relid);
 extern List *recycle_tables(Oid relid);
@@ -374,5 +430,9 @@ extern void worker_register(void);
 
 /* identity.c */
 extern void identity_forget_table(Oid relid);
+
+/* repair.c */
+extern int	crmpool_repair_hint(Oid relid);
+extern void crmpool_require_triggers(ManagedRel *mr);
 
 #endif							/* CRMPOOL_H */

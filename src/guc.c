@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "utils/guc.h"
 
 #include "crmpool.h"
@@ -26,6 +27,22 @@ static bool
 check_fake_now(char **newval, void **extra, GucSource source)
 {
 	return crmpool_check_fake_now(newval, extra, (int) source);
+}
+
+/* crmpool.actor is recorded in every event: keep it to CRMPOOL_ACTOR_MAX_CHARS. */
+static bool
+check_actor(char **newval, void **extra, GucSource source)
+{
+	int			nchars;
+
+	if (*newval == NULL)
+		return true;
+	nchars = pg_mbstrlen(*newval);
+	if (nchars <= CRMPOOL_ACTOR_MAX_CHARS)
+		return true;
+	GUC_check_errdetail("It has %d characters; crmpool allows at most %d.", nchars,
+						CRMPOOL_ACTOR_MAX_CHARS);
+	return false;
 }
 
 static bool
@@ -56,7 +73,7 @@ crmpool_define_gucs(void)
 							   "",
 							   PGC_USERSET,
 							   0,
-							   NULL, NULL, NULL);
+							   check_actor, NULL, NULL);
 
 	DefineCustomStringVariable("crmpool.fake_now",
 							   "A fixed time that every crmpool rule reads instead of the clock.",

@@ -51,7 +51,6 @@
 
 #include "identity.h"
 
-#define TRIGGER_IDENTITY "crmpool_identity_row"
 #define EQ " OPERATOR(pg_catalog.=) "
 
 typedef enum IdentityStmt
@@ -133,11 +132,18 @@ identity_add_key(IdentityKeys *ik, char kind, char *key)
 {
 	int			i;
 
-	if (key == NULL || ik->nkeys >= IDENTITY_MAX_KEYS)
+	if (key == NULL)
 		return;
 	for (i = 0; i < ik->nkeys; i++)
 		if (ik->kinds[i] == kind && strcmp(ik->keys[i], key) == 0)
 			return;
+	if (ik->nkeys == ik->maxkeys)
+	{
+		ik->maxkeys = Max(8, ik->maxkeys * 2);
+		ik->kinds = ik->kinds ? repalloc(ik->kinds, ik->maxkeys) : palloc(ik->maxkeys);
+		ik->keys = ik->keys ? repalloc(ik->keys, sizeof(char *) * ik->maxkeys) :
+			palloc(sizeof(char *) * ik->maxkeys);
+	}
 	ik->kinds[ik->nkeys] = kind;
 	ik->keys[ik->nkeys] = key;
 	ik->nkeys++;
@@ -213,8 +219,9 @@ keys_from_columns(const IdentityColumns *ic, HeapTuple tup, TupleDesc desc, Iden
 		identity_set_name(ik, s, len);
 }
 
-static void
-keys_from_row(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+/* The identity keys of a managed table's row (also crmpool.repair()'s). */
+void
+identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
 {
 	IdentityColumns ic = {mr->name_att, mr->nphones, mr->phone_atts, mr->nemails, mr->email_atts};
 
@@ -591,8 +598,9 @@ lock_keys(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
 static void
 lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
 {
-	uint32		hashes[2 * (IDENTITY_MAX_KEYS + 1)];
-	uint16		kinds[2 * (IDENTITY_MAX_KEYS + 1)];
+	int			max = (ik ? ik->nkeys + 1 : 0) + (also ? also->nkeys + 1 : 0);
+	uint32	   *hashes = palloc(sizeof(uint32) * Max(max, 1));
+	uint16	   *kinds = palloc(sizeof(uint16) * Max(max, 1));
 	int			n = 0;
 	int			i,
 				j,
@@ -790,10 +798,29 @@ identity_forget_table(Oid relid)
 	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 }
 
+void
+identity_name_too_long(Oid relid, const char *what, int core_bytes)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+			 errmsg("company name %s of table %s is too long for duplicate detection",
+					what, get_rel_name(relid)),
+			 core_bytes > 0 ?
+			 errdetail("Its distinctive part (crmpool.company_core) is %d bytes; crmpool indexes at most %d.",
+					   core_bytes, IDENTITY_MAX_CORE_BYTES) :
+			 errdetail("Its distinctive part (crmpool.company_core) is over %d bytes.",
+					   IDENTITY_MAX_CORE_BYTES),
+			 errhint("Shorten the name, or leave the name column out of crmpool.set_identity().")));
+}
+
 static void
 store(Oid relid, int64 customer, const IdentityKeys *ik)
 {
 	int			i;
+
+	if (ik->has_name && strlen(ik->parsed.core) > IDENTITY_MAX_CORE_BYTES)
+		identity_name_too_long(relid, psprintf("of customer " INT64_FORMAT, customer),
+							   (int) strlen(ik->parsed.core));
 
 	for (i = 0; i < ik->nkeys; i++)
 		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
@@ -802,6 +829,14 @@ store(Oid relid, int64 customer, const IdentityKeys *ik)
 		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
 				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core), tokens_array(ik)},
 			   NULL, false);
+}
+
+/* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
+void
+identity_replace_keys(Oid relid, int64 customer, const IdentityKeys *ik)
+{
+	forget(relid, customer);
+	store(relid, customer, ik);
 }
 
 PG_FUNCTION_INFO_V1(crmpool_identity_trigger);
@@ -816,7 +851,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	OwnerContext octx;
 	IdentityKeys ik;
 	IdentityKeys lock_both;
-	Reaction	reactions[IDENTITY_MAX_KEYS + 1];
+	Reaction   *reactions;
 	int			nreactions;
 	int			i;
 	int64		customer;
@@ -839,7 +874,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
 		if (mr->has_identity)
-			keys_from_row(mr, tup, desc, &ik);
+			identity_row_keys(mr, tup, desc, &ik);
 		ledger_begin(&octx);
 		if (mr->has_identity)
 			lock_keys(mr->relid, &ik, NULL);
@@ -850,12 +885,12 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	if (!mr->has_identity)
 		return PointerGetDatum(NULL);
 
-	keys_from_row(mr, tup, desc, &ik);
+	identity_row_keys(mr, tup, desc, &ik);
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		IdentityKeys old;
 
-		keys_from_row(mr, td->tg_trigtuple, desc, &old);
+		identity_row_keys(mr, td->tg_trigtuple, desc, &old);
 		if (keys_equal(&old, &ik))
 			return PointerGetDatum(NULL);
 		lock_both = old;
@@ -870,6 +905,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 			owner = managed_int_value(mr->owner_type, d);
 		rules_effective(mr->nscopes, mr->scopes, managed_pool_text(mr, tup, desc), !isnull, owner,
 						NULL, &rules);
+		reactions = palloc(sizeof(Reaction) * (ik.nkeys + 1));
 		ledger_begin(&octx);
 		lock_keys(mr->relid, &ik, &lock_both);
 		nreactions = find_reactions(mr, customer, &ik, &rules, reactions);
@@ -994,9 +1030,11 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 {
 	ExistingRows  *scan = arg;
 	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
-	Datum	   *kinds = palloc(sizeof(Datum) * n * IDENTITY_MAX_KEYS);
-	Datum	   *keys = palloc(sizeof(Datum) * n * IDENTITY_MAX_KEYS);
-	Datum	   *key_customers = palloc(sizeof(Datum) * n * IDENTITY_MAX_KEYS);
+	/* a row has at most one key per phone and e-mail column */
+	int			row_keys = Max(scan->cols.nphones + scan->cols.nemails, 1);
+	Datum	   *kinds = palloc(sizeof(Datum) * n * row_keys);
+	Datum	   *keys = palloc(sizeof(Datum) * n * row_keys);
+	Datum	   *key_customers = palloc(sizeof(Datum) * n * row_keys);
 	Datum	   *names = palloc(sizeof(Datum) * n);
 	Datum	   *cores = palloc(sizeof(Datum) * n);
 	Datum	   *name_customers = palloc(sizeof(Datum) * n);
@@ -1025,6 +1063,10 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		}
 		if (ik.has_name)
 		{
+			if (strlen(ik.parsed.core) > IDENTITY_MAX_CORE_BYTES)
+				identity_name_too_long(scan->relid,
+									   psprintf("of customer " INT64_FORMAT, DatumGetInt64(customer)),
+									   (int) strlen(ik.parsed.core));
 			names[nnames] = CStringGetTextDatum(ik.name);
 			cores[nnames] = CStringGetTextDatum(ik.parsed.core);
 			name_customers[nnames++] = customer;

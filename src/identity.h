@@ -9,14 +9,24 @@
 
 #define IDENTITY_KIND_PHONE 'p'
 #define IDENTITY_KIND_EMAIL 'e'
-#define IDENTITY_MAX_KEYS 32
 
-/* What identifies one customer: normalized exact keys and the parsed company name. */
+/*
+ * The longest name core crmpool indexes, in bytes: crmpool.identity_name's btree on (rel, core)
+ * takes entries of at most 2704 bytes.  A longer core (a "company name" of some 700 Chinese or
+ * 2000 Latin characters) is refused with a clear error rather than failing deep in the index.
+ */
+#define IDENTITY_MAX_CORE_BYTES 2000
+
+/*
+ * What identifies one customer: normalized exact keys (one per phone or e-mail column, as many
+ * as the table names) and the parsed company name.  Zeroed memory is an empty set.
+ */
 typedef struct IdentityKeys
 {
 	int			nkeys;
-	char		kinds[IDENTITY_MAX_KEYS];
-	char	   *keys[IDENTITY_MAX_KEYS];
+	int			maxkeys;		/* allocated length of kinds and keys */
+	char	   *kinds;
+	char	  **keys;
 	bool		has_name;		/* a name with a distinctive core */
 	char	   *name;
 	CompanyName parsed;
@@ -34,6 +44,9 @@ typedef struct IdentityMatch
 } IdentityMatch;
 
 extern void identity_add_key(IdentityKeys *ik, char kind, char *key);
+extern void identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik);
+extern void identity_replace_keys(Oid relid, int64 customer, const IdentityKeys *ik);
+extern void identity_name_too_long(Oid relid, const char *what, int core_bytes);
 extern void identity_set_name(IdentityKeys *ik, const char *name, int len);
 extern const char *identity_kind_name(char kind);
 extern double identity_threshold(const RuleSet *rules);

@@ -28,6 +28,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "mb/pg_wchar.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -108,8 +109,52 @@ static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 
 static SPIPlanPtr stmt_plans[NUM_LEDGER_STMTS];
 
-/* Who acts, taken before switching to the extension owner. */
+/*
+ * Who acts, taken before switching to the extension owner.  ledger_begin saves the enclosing
+ * value and ledger_end restores it; an error in between skips ledger_end, so an abort restores
+ * it too (actor_xact, actor_subxact): otherwise the rest of the session would record a stale
+ * actor, or read freed memory.  Each session keeps a copy of its actor, so that a SET of
+ * crmpool.actor inside it cannot free the string it records.
+ */
 static const char *ledger_actor = NULL;
+
+/* One open ledger session: where it began, the actor it replaced, and its own actor's copy. */
+typedef struct ActorFrame
+{
+	SubTransactionId subid;
+	const char *outer;
+	char		name[CRMPOOL_ACTOR_MAX_CHARS * MAX_MULTIBYTE_CHAR_LEN + 1];
+} ActorFrame;
+
+/* Sessions nest only through crmpool's own code (a trigger fired inside an operation). */
+#define MAX_LEDGER_NESTING 16
+
+static ActorFrame actor_frames[MAX_LEDGER_NESTING];
+static int	actor_depth = 0;
+
+static void
+actor_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+			  void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	while (actor_depth > 0 && actor_frames[actor_depth - 1].subid >= mySubid)
+	{
+		actor_depth--;
+		ledger_actor = actor_frames[actor_depth].outer;
+	}
+}
+
+static void
+actor_xact(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		actor_depth = 0;
+		ledger_actor = NULL;
+	}
+}
 
 static int
 run(LedgerStmt stmt, Datum *values, const char *nulls)
@@ -329,8 +374,23 @@ text_equals(Datum d, const char *s)
 void
 ledger_begin(OwnerContext *octx)
 {
-	octx->saved_actor = ledger_actor;
-	ledger_actor = crmpool_actor_name();
+	static bool callbacks = false;
+	ActorFrame *f;
+
+	if (!callbacks)
+	{
+		RegisterXactCallback(actor_xact, NULL);
+		RegisterSubXactCallback(actor_subxact, NULL);
+		callbacks = true;
+	}
+	if (actor_depth == MAX_LEDGER_NESTING)
+		elog(ERROR, "crmpool ledger sessions nested too deeply");
+	f = &actor_frames[actor_depth];
+	f->subid = GetCurrentSubTransactionId();
+	f->outer = ledger_actor;
+	strlcpy(f->name, crmpool_actor_name(), sizeof(f->name));
+	actor_depth++;
+	ledger_actor = f->name;
 	SPI_connect();
 	crmpool_become_owner(octx);
 }
@@ -347,7 +407,9 @@ ledger_end(OwnerContext *octx)
 {
 	crmpool_restore_user(octx);
 	SPI_finish();
-	ledger_actor = octx->saved_actor;
+	Assert(actor_depth > 0);
+	actor_depth--;
+	ledger_actor = actor_frames[actor_depth].outer;
 }
 
 /* What a change adds to a rep's counters. */
@@ -465,14 +527,34 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 	return true;
 }
 
+/*
+ * A rep losing what crmpool never counted for it, or a count below zero: the table changed
+ * behind crmpool's back (its triggers were bypassed).  Refuse rather than hide it, and say how
+ * to bring the bookkeeping back in step.
+ */
 static void
 missing_counter(Oid relid, int64 rep)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
+			(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
 			 errmsg("crmpool has no counters for rep " INT64_FORMAT " of table %s",
 					rep, get_rel_name(relid)),
-			 errhint("Attach the table again with crmpool.manage() to recount.")));
+			 errdetail("The table says rep " INT64_FORMAT " owns the customer; crmpool never counted it.",
+					   rep),
+			 crmpool_repair_hint(relid)));
+}
+
+static void
+check_counts(Oid relid, int64 rep, const RepCounts *after)
+{
+	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
+				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
+						rep, get_rel_name(relid)),
+				 errdetail("After this change rep " INT64_FORMAT " would own " INT64_FORMAT ", lock " INT64_FORMAT " and have " INT64_FORMAT " with a deal.",
+						   rep, after->owned, after->locked, after->with_deal),
+				 crmpool_repair_hint(relid)));
 }
 
 /*
@@ -503,12 +585,7 @@ ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int cla
 		after->locked = result_int(3);
 		after->claims_today = result_int(4);
 	}
-	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
-						rep, get_rel_name(relid)),
-				 errhint("Attach the table again with crmpool.manage() to recount.")));
+	check_counts(relid, rep, after);
 }
 
 void
@@ -519,6 +596,7 @@ ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
 
 	if (!counter_update(relid, rep, &chg, &after))
 		missing_counter(relid, rep);
+	check_counts(relid, rep, &after);
 	*locked_after = after.locked;
 }
 
@@ -630,7 +708,9 @@ ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, Custo
 
 		if (newest)
 		{
-			if (isnull && !text_equals(slot_attr(ks.slot, EVENT_HOW), "adopt"))
+			/* adopted or repaired: when it entered the pool is not known */
+			if (isnull && !text_equals(slot_attr(ks.slot, EVENT_HOW), "adopt") &&
+				!text_equals(slot_attr(ks.slot, EVENT_HOW), "repair"))
 			{
 				past->entered_known = true;
 				past->entered = at;

@@ -30,12 +30,6 @@
 
 #include "crmpool.h"
 
-#define TRIGGER_ROW "crmpool_ownership_row"
-#define TRIGGER_UPDATE "crmpool_ownership_update"
-#define TRIGGER_TRUNCATE "crmpool_ownership_truncate"
-#define TRIGGER_STATEMENT "crmpool_ownership_stmt"
-#define TRIGGER_IDENTITY "crmpool_identity_row"	/* installed by set_identity (identity.c) */
-
 static AttrNumber
 column_arg(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, Oid *type)
 {

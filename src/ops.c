@@ -26,8 +26,12 @@
 static ManagedRel *
 rel_arg(FunctionCallInfo fcinfo)
 {
+	ManagedRel *mr;
+
 	crmpool_require_arg(fcinfo, 0, "rel");
-	return managed_rel_get(PG_GETARG_OID(0), false);
+	mr = managed_rel_get(PG_GETARG_OID(0), false);
+	crmpool_require_triggers(mr);
+	return mr;
 }
 
 static void
@@ -135,10 +139,19 @@ ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 	PG_END_TRY();
 	processed = SPI_processed;
 	SPI_finish();
-	/* the rows were locked and re-checked by the caller: every one must have changed */
+	/*
+	 * The rows were locked and their due rows re-checked by the caller: every one must have
+	 * changed owner.  One that did not was no longer owned by in->rep although its due row said
+	 * so: the table changed behind crmpool's back.
+	 */
 	if (processed != (uint64) in->nbatch || in->nfired != in->nbatch)
-		elog(ERROR, "crmpool released " UINT64_FORMAT " of %d locked customers (%d checked)",
-			 processed, in->nbatch, in->nfired);
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
+				 errmsg("crmpool's due times of table %s are out of step with the table",
+						get_rel_name(mr->relid)),
+				 errdetail("Of %d customers due to be recycled from rep " INT64_FORMAT ", the table had %d owned by that rep.",
+						   in->nbatch, in->rep, in->nfired),
+				 crmpool_repair_hint(mr->relid)));
 }
 
 static void
@@ -260,7 +273,14 @@ crmpool_release(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 2, "rep");
 	in.customer = PG_GETARG_INT64(1);
 	in.rep = PG_GETARG_INT64(2);
-	in.reason = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (!PG_ARGISNULL(3))
+	{
+		text	   *reason = PG_GETARG_TEXT_PP(3);
+
+		crmpool_check_length("reason", VARDATA_ANY(reason), VARSIZE_ANY_EXHDR(reason),
+							 CRMPOOL_REASON_MAX_CHARS);
+		in.reason = text_to_cstring(reason);
+	}
 	ops_change_owner(mr, &in, false, 0);
 	PG_RETURN_VOID();
 }

@@ -34,6 +34,7 @@
 #include "miscadmin.h"
 #include "catalog/pg_type.h"
 #include "parser/parse_func.h"
+#include "replication/logicalworker.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -520,8 +521,20 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 							 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
 									   ch->customer, tabname(mr), ch->old_owner)));
 				break;
-			case OP_RELEASE:
 			case OP_RECYCLE:
+				/* the due row named this owner, under the customer's row lock: drift */
+				if (!ch->had_owner || ch->old_owner != in->rep)
+					ereport(ERROR,
+							(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
+							 errmsg("crmpool's due times of table %s are out of step with the table",
+									tabname(mr)),
+							 errdetail("Customer " INT64_FORMAT " was due to be recycled from rep " INT64_FORMAT ", but the table says %s.",
+									   ch->customer, in->rep,
+									   ch->had_owner ? psprintf("rep " INT64_FORMAT " owns it", ch->old_owner) :
+									   pstrdup("it is in the pool")),
+							 crmpool_repair_hint(mr->relid)));
+				break;
+			case OP_RELEASE:
 				if (!ch->had_owner || ch->old_owner != in->rep)
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
@@ -732,6 +745,35 @@ update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc de
 		  column_changed(oldtup, newtup, desc, mr->level_att)));
 }
 
+/*
+ * A new follow-up or deal time (inserted, or changed by an UPDATE) must be one crmpool can
+ * count from (recycle_check_times); checked whatever else the write changes, so that no path
+ * stores an infinite or future follow-up that would keep its customer forever.
+ */
+static void
+check_new_times(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
+{
+	bool		followup = mr->followup_att != InvalidAttrNumber &&
+		(oldtup == NULL || column_changed(oldtup, newtup, desc, mr->followup_att));
+	bool		deal = mr->deal_att != InvalidAttrNumber &&
+		(oldtup == NULL || column_changed(oldtup, newtup, desc, mr->deal_att));
+
+	if (followup || deal)
+		recycle_check_times(mr, newtup, desc, managed_key(mr, newtup, desc), followup, deal);
+}
+
+/*
+ * Logical replication's apply worker fires row triggers (those enabled ALWAYS or REPLICA) but
+ * no statement triggers except TRUNCATE's: there each row's counts and event are applied at
+ * once, as a one-row statement's would be (a subscriber's setup, docs/reference.md).
+ */
+static void
+flush_if_no_statement_trigger(void)
+{
+	if (IsLogicalWorker())
+		flush_pending();
+}
+
 PG_FUNCTION_INFO_V1(crmpool_ownership_trigger);
 Datum
 crmpool_ownership_trigger(PG_FUNCTION_ARGS)
@@ -770,13 +812,17 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	}
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
 		newtup = td->tg_trigtuple;
+		check_new_times(mr, NULL, newtup, desc);
+	}
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		oldtup = td->tg_trigtuple;
 	else
 	{
 		oldtup = td->tg_trigtuple;
 		newtup = td->tg_newtuple;
+		check_new_times(mr, oldtup, newtup, desc);
 		if (!update_concerns(mr, oldtup, newtup, desc))
 			return PointerGetDatum(NULL);
 	}
@@ -811,8 +857,11 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		(!ch.had_owner || ch.old_owner == ch.new_owner))
 	{
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
+		{
 			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0, false,
 						ch.customer, NULL);
+			flush_if_no_statement_trigger();
+		}
 
 		/*
 		 * An owned customer moved to another pool: the owner keeps it only within the caps
@@ -821,8 +870,11 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		 */
 		if (ch.had_owner && crmpool_direct_writes != DIRECT_WRITES_ALLOW &&
 			column_changed(oldtup, newtup, desc, mr->pool_att))
+		{
 			queue_count(mr->relid, ch.old_owner, 0, 0, 0, 0, true, ch.customer,
 						managed_pool_text(mr, newtup, desc));
+			flush_if_no_statement_trigger();
+		}
 		if (ch.had_owner && mr->recycles)
 		{
 			ledger_begin(&octx);
@@ -873,5 +925,6 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		ledger_set_actor(in->actor);
 	apply_change(mr, &ch, in, check);
 	ledger_end(&octx);
+	flush_if_no_statement_trigger();
 	return PointerGetDatum(NULL);
 }

@@ -14,6 +14,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -84,6 +85,22 @@ crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", name)));
+}
+
+/* Refuse text longer than crmpool stores (the CRMPOOL_*_MAX_CHARS limits), up front. */
+void
+crmpool_check_length(const char *what, const char *s, int len, int max_chars)
+{
+	int			nchars;
+
+	if (len <= max_chars)
+		return;					/* a character is at least one byte */
+	nchars = pg_mbstrlen_with_len(s, len);
+	if (nchars > max_chars)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long", what),
+				 errdetail("It has %d characters; crmpool allows at most %d.", nchars, max_chars)));
 }
 
 /*

@@ -48,6 +48,7 @@
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -90,10 +91,15 @@ typedef enum RecycleStmt
 	"pg_catalog.json_build_object('table', $4::pg_catalog.text, 'customer', d.customer, " \
 	"'owner', d.owner, 'due_at', d.due_at, 'rule', d.rule)::pg_catalog.text"
 
-/* days_left: whole days until due_at, rounded up; 0 once due.  $1 is now. */
+/*
+ * days_left: whole days until due_at, rounded up; 0 once due.  $1 is now.  Null for a due time
+ * that is not finite (none is written since 0.2, but a row of 0.1 may hold one): subtracting it
+ * would fail, and fail every caller of due(NULL).
+ */
 #define DAYS_LEFT \
+	"CASE WHEN pg_catalog.isfinite(d.due_at) THEN " \
 	"GREATEST(0, pg_catalog.ceil(EXTRACT(epoch FROM d.due_at OPERATOR(pg_catalog.-) $1) " \
-	"OPERATOR(pg_catalog./) 86400))::pg_catalog.int4"
+	"OPERATOR(pg_catalog./) 86400))::pg_catalog.int4 END"
 
 static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
 	/*
@@ -221,40 +227,91 @@ recycle_define_gucs(void)
  * Due times
  * -------------------------------------------------------------------------------------------*/
 
-/* What decides one customer's due time. */
-typedef struct DueInput
-{
-	int64		owner;
-	char	   *pool;
-	char	   *level;
-	bool		deal;
-	TimestampTz since;			/* start of the spell */
-	bool		has_followup;
-	TimestampTz followup;		/* last follow-up (may be older than the spell) */
-} DueInput;
 
-typedef struct Due
-{
-	TimestampTz due_at;
-	const char *rule;
-	bool		has_warn;
-	TimestampTz warn_at;
-} Due;
-
-/* Everything but `since` (and a follow-up kept in crmpool.followup) from the customer's row. */
-static void
-due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in)
+/*
+ * Everything but `since` (and a follow-up kept in crmpool.followup) from the customer's row.
+ * An infinite follow-up (only in rows written before 0.2 or while crmpool's triggers were off:
+ * recycle_check_times refuses it) counts as none, so it cannot keep a customer forever.
+ */
+void
+recycle_due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in)
 {
 	(void) managed_owner(mr, tuple, desc, &in->owner);
 	in->pool = managed_pool_text(mr, tuple, desc);
 	in->level = managed_level_text(mr, tuple, desc);
 	in->deal = managed_has_deal(mr, tuple, desc);
-	in->has_followup = managed_followup(mr, tuple, desc, &in->followup);
+	in->has_followup = managed_followup(mr, tuple, desc, &in->followup) &&
+		!TIMESTAMP_NOT_FINITE(in->followup);
+}
+
+/*
+ * A follow-up time crmpool accepts: finite, and not after crmpool's clock.  A later one would
+ * postpone recycling at will (infinity: forever); follow_up() and every write of the mapped
+ * follow-up column are held to this.  `where` says which customer, for the detail.
+ */
+static void
+check_followup_time(TimestampTz at, TimestampTz now, const char *where)
+{
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("follow-up time must be finite"),
+				 errdetail("%s is %s.", where, crmpool_timestamp_text(at)),
+				 errhint("An infinite follow-up time would keep the customer from ever being recycled.")));
+	if (at > now)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("follow-up time %s is in the future", crmpool_timestamp_text(at)),
+				 errdetail("%s is later than crmpool's clock, which reads %s.", where,
+						   crmpool_timestamp_text(now))));
+}
+
+/*
+ * The ownership trigger's check of a row's new follow-up (check_followup) or deal
+ * (check_deal) column value: the follow-up as follow_up() checks it; a deal time, when the deal
+ * column holds one, must be finite.
+ */
+void
+recycle_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
+					bool check_followup, bool check_deal)
+{
+	TimestampTz at;
+
+	if (check_followup && managed_followup(mr, tuple, desc, &at))
+		check_followup_time(at, crmpool_now(),
+							psprintf("Column \"%s\" of customer " INT64_FORMAT " of table %s",
+									 get_attname(mr->relid, mr->followup_att, false), customer,
+									 get_rel_name(mr->relid)));
+	if (check_deal && mr->deal_att != InvalidAttrNumber &&
+		(mr->deal_type == TIMESTAMPTZOID || mr->deal_type == TIMESTAMPOID ||
+		 mr->deal_type == DATEOID))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, mr->deal_att, desc, &isnull);
+		bool		infinite;
+
+		if (isnull)
+			return;
+		if (mr->deal_type == DATEOID)
+			infinite = DATE_NOT_FINITE(DatumGetDateADT(d));
+		else
+			infinite = TIMESTAMP_NOT_FINITE(DatumGetTimestamp(d));
+		if (infinite)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("deal time must be finite"),
+					 errdetail("Column \"%s\" of customer " INT64_FORMAT " of table %s is %s.",
+							   get_attname(mr->relid, mr->deal_att, false), customer,
+							   get_rel_name(mr->relid),
+							   OidOutputFunctionCall(mr->deal_type == DATEOID ? F_DATE_OUT :
+													 mr->deal_type == TIMESTAMPOID ? F_TIMESTAMP_OUT :
+													 F_TIMESTAMPTZ_OUT, d))));
+	}
 }
 
 /* When the customer is due and by which rule; false when no rule recycles it. */
-static bool
-due_compute(ManagedRel *mr, const DueInput *in, Due *out)
+bool
+recycle_due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 {
 	RuleSet		rules;
 	Interval	span;
@@ -312,13 +369,31 @@ last_followup(Oid relid, int64 customer, TimestampTz *at)
 	return !isnull;
 }
 
+/* Drop a customer's due row, if any.  Runs in a ledger session. */
+void
+recycle_drop_due(Oid relid, int64 customer)
+{
+	run(RS_DELETE_DUE, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer)}, NULL);
+}
+
+/* Write a customer's due row.  Runs in a ledger session. */
+void
+recycle_store_due(Oid relid, int64 customer, const DueInput *in, const Due *due)
+{
+	run(RS_UPSERT_DUE,
+		(Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(in->owner),
+			TimestampTzGetDatum(in->since), TimestampTzGetDatum(due->due_at),
+			CStringGetTextDatum(due->rule), TimestampTzGetDatum(due->warn_at)},
+		(char[]) {' ', ' ', ' ', ' ', ' ', ' ', due->has_warn ? ' ' : 'n'});
+}
+
 /* A locked customer's due row is dropped; it is never recycled.  Runs in a ledger session. */
 void
 recycle_untrack(ManagedRel *mr, int64 customer)
 {
 	if (!mr->recycles)
 		return;
-	run(RS_DELETE_DUE, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer)}, NULL);
+	recycle_drop_due(mr->relid, customer);
 }
 
 /*
@@ -343,7 +418,7 @@ recycle_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 		recycle_untrack(mr, customer);
 		return;
 	}
-	due_input(mr, tuple, desc, &in);
+	recycle_due_input(mr, tuple, desc, &in);
 	if (spell_start != NULL)
 		in.since = *spell_start;	/* new owner: not locked; older follow-ups do not count */
 	else
@@ -359,16 +434,12 @@ recycle_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 			in.has_followup = last_followup(mr->relid, customer, &in.followup);
 	}
 
-	if (!due_compute(mr, &in, &due))
+	if (!recycle_due_compute(mr, &in, &due))
 	{
 		recycle_untrack(mr, customer);
 		return;
 	}
-	run(RS_UPSERT_DUE,
-		(Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer), Int64GetDatum(in.owner),
-			TimestampTzGetDatum(in.since), TimestampTzGetDatum(due.due_at),
-			CStringGetTextDatum(due.rule), TimestampTzGetDatum(due.warn_at)},
-		(char[]) {' ', ' ', ' ', ' ', ' ', ' ', due.has_warn ? ' ' : 'n'});
+	recycle_store_due(mr->relid, customer, &in, &due);
 }
 
 /* TRUNCATE of a managed table: no customer is left to recycle.  Runs in a ledger session. */
@@ -475,7 +546,7 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 
 		if (DatumGetBool(SPI_getbinval(state->vals[i], state->tupdesc, 3, &isnull)))
 			continue;			/* locked: never recycled */
-		due_input(mr, &tuples[i], scan->rowdesc, &in);
+		recycle_due_input(mr, &tuples[i], scan->rowdesc, &in);
 		d = SPI_getbinval(state->vals[i], state->tupdesc, 1, &isnull);
 		in.since = isnull ? crmpool_now() : DatumGetTimestampTz(d);
 		if (mr->followup_att == InvalidAttrNumber)
@@ -485,7 +556,7 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 			if (!isnull)
 				in.followup = DatumGetTimestampTz(d);
 		}
-		if (!due_compute(mr, &in, &due))
+		if (!recycle_due_compute(mr, &in, &due))
 			continue;
 		chunk->customer[c] = keys[i];
 		chunk->owner[c] = Int64GetDatum(in.owner);
@@ -602,15 +673,19 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 1, "customer");
 	crmpool_require_arg(fcinfo, 2, "rep");
 	mr = managed_rel_get(PG_GETARG_OID(0), false);
+	crmpool_require_triggers(mr);
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
 	at = PG_ARGISNULL(3) ? now : PG_GETARG_TIMESTAMPTZ(3);
-	if (at > now)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("follow-up time %s is in the future", crmpool_timestamp_text(at)),
-				 errdetail("crmpool's clock reads %s.", crmpool_timestamp_text(now))));
-	note = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	check_followup_time(at, now, "The time given");
+	note = (Datum) 0;
+	if (!PG_ARGISNULL(4))
+	{
+		text	   *t = PG_GETARG_TEXT_PP(4);
+
+		crmpool_check_length("note", VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), CRMPOOL_NOTE_MAX_CHARS);
+		note = PointerGetDatum(t);
+	}
 
 	row = ops_lock_owned(mr, customer, rep, &desc);
 	actor = crmpool_actor_name();
@@ -660,6 +735,20 @@ lock_due_plan(ManagedRel *mr)
 	return mr->lock_due_plan;
 }
 
+/* A column of a statement's row that is never null (NOT NULL columns; `what` names them). */
+static Datum
+not_null_value(HeapTuple tup, TupleDesc desc, int col, const char *what)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "crmpool read a null from column %d of %s", col, what);
+	return d;
+}
+
+#define due_value(tup, desc, col) not_null_value(tup, desc, col, "crmpool.recycle_due")
+
 /* Lock the first `limit` of customers[0..n-1] that nobody else holds; returns how many, in *locked. */
 static int
 lock_due(ManagedRel *mr, Datum *customers, int n, int limit, int64 *locked)
@@ -676,11 +765,8 @@ lock_due(ManagedRel *mr, Datum *customers, int n, int limit, int64 *locked)
 		elog(ERROR, "crmpool could not lock customers to recycle");
 	got = (int) SPI_processed;
 	for (i = 0; i < got; i++)
-	{
-		bool		isnull;
-
-		locked[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
+		locked[i] = DatumGetInt64(not_null_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+												 mr->qualname));
 	SPI_finish();
 	return got;
 }
@@ -698,11 +784,9 @@ due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners)
 	n = (int) SPI_processed;
 	for (i = 0; i < n; i++)
 	{
-		bool		isnull;
-
-		customers[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		customers[i] = due_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		if (owners != NULL)
-			owners[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+			owners[i] = due_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 	}
 	ledger_end(&octx);
 	return n;
@@ -791,6 +875,7 @@ batch_begin(Batch *b, Oid relid)
 		PopActiveSnapshot();
 		return false;
 	}
+	crmpool_require_triggers(b->mr);
 	b->cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool recycle batch",
 								   ALLOCSET_DEFAULT_SIZES);
 	b->oldcxt = MemoryContextSwitchTo(b->cxt);
@@ -839,7 +924,6 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 	ManagedRel *mr = b->mr;
 	OwnerContext octx;
 	int64	   *keys;
-	bool		isnull;
 	int			picked;
 	int			n = 0;
 	int64	   *customers = NULL;
@@ -873,10 +957,10 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 
-			customers[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			owner = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			rules[i] = SPI_getvalue(tup, desc, 3);
-			payloads[i] = SPI_getvalue(tup, desc, 4);
+			customers[i] = DatumGetInt64(due_value(tup, desc, 1));
+			owner = DatumGetInt64(due_value(tup, desc, 2));
+			rules[i] = TextDatumGetCString(due_value(tup, desc, 3));
+			payloads[i] = TextDatumGetCString(due_value(tup, desc, 4));
 		}
 		MemoryContextSwitchTo(spicxt);
 		ledger_end(&octx);

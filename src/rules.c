@@ -587,6 +587,9 @@ check_scope_args(FunctionCallInfo fcinfo, int pool_arg, int rep_arg, text **pool
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pool name must not be empty"),
 				 errhint("Pass NULL for rules of the whole table.")));
+	if (*pool != NULL)
+		crmpool_check_length("pool name", VARDATA_ANY(*pool), VARSIZE_ANY_EXHDR(*pool),
+							 CRMPOOL_POOL_MAX_CHARS);
 }
 
 /* Copy a jsonb datum out of SPI memory into the caller's context. */
@@ -773,15 +776,18 @@ crmpool_rules(PG_FUNCTION_ARGS)
 
 	rules_effective(mr->nscopes, mr->scopes, poolstr, has_rep, rep, NULL, &eff);
 
-	/* every level named in any scope, with its effective rules */
-	level_names = palloc(sizeof(char *) * 64);
+	/* every level named in any scope, with its effective rules; at most all of them */
+	for (i = 0; i < mr->nscopes; i++)
+		nlevels += mr->scopes[i].nlevels;
+	level_names = palloc(sizeof(char *) * Max(nlevels, 1));
+	nlevels = 0;
 	for (i = 0; i < mr->nscopes; i++)
 		for (j = 0; j < mr->scopes[i].nlevels; j++)
 		{
 			for (k = 0; k < nlevels; k++)
 				if (strcmp(level_names[k], mr->scopes[i].level_names[j]) == 0)
 					break;
-			if (k == nlevels && nlevels < 64)
+			if (k == nlevels)
 				level_names[nlevels++] = mr->scopes[i].level_names[j];
 		}
 	level_sets = palloc(sizeof(RuleSet) * Max(nlevels, 1));
