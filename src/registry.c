@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -319,18 +320,66 @@ managed_rel_get(Oid relid, bool missing_ok)
 			MemoryContextSwitchTo(oldcxt);
 			entry->mr = NULL;
 		}
-		/* An invalidation that arrives while loading clears valid again. */
+		/*
+		 * An invalidation that arrives while loading clears valid again.  A load that fails
+		 * leaves the entry invalid, so that the next call tries again and raises the real
+		 * error, not "not managed".
+		 */
 		entry->valid = true;
-		mr = load_managed_rel(relid);
+		PG_TRY();
+		{
+			mr = load_managed_rel(relid);
+		}
+		PG_CATCH();
+		{
+			entry = hash_search(registry, &relid, HASH_FIND, NULL);
+			entry->valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		entry = hash_search(registry, &relid, HASH_FIND, NULL);
 		entry->mr = mr;
 	}
 	if (entry->mr == NULL && !missing_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_CRMPOOL_NOT_MANAGED),
-				 errmsg("table %s is not managed by crmpool", get_rel_name(relid) ? get_rel_name(relid) : "?"),
-				 errhint("Attach it with crmpool.manage().")));
+		managed_rel_not_managed(relid);
 	return entry->mr;
+}
+
+/*
+ * Open a relation named by a regclass argument.  A regclass made from a number can name a
+ * relation that does not exist: that is 42P01, as for a name, not relation_open's XX000.
+ */
+Relation
+crmpool_open_table(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel = try_relation_open(relid, lockmode);
+
+	if (rel == NULL)
+		crmpool_no_such_table(relid);
+	return rel;
+}
+
+void
+crmpool_no_such_table(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_TABLE),
+			 errmsg("relation with OID %u does not exist", relid),
+			 errhint("The table may have been dropped; crmpool.managed_tables lists the managed tables.")));
+}
+
+/* The error for a table crmpool does not manage (42P01 when there is no such table at all). */
+void
+managed_rel_not_managed(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		crmpool_no_such_table(relid);
+	ereport(ERROR,
+			(errcode(ERRCODE_CRMPOOL_NOT_MANAGED),
+			 errmsg("table %s is not managed by crmpool", name),
+			 errhint("Attach it with crmpool.manage().")));
 }
 
 /* Tell every backend (at commit) that a managed table's configuration or rules changed. */
