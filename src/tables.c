@@ -319,8 +319,12 @@ crmpool_check_altered_table(PG_FUNCTION_ARGS)
 		elog(ERROR, "crmpool.check_altered_table() must be called as an event trigger");
 	trigdata = (EventTriggerData *) fcinfo->context;
 
-	/* an extension script's own tables, or a binary upgrade's restore: nothing crmpool maps */
-	if (creating_extension || IsBinaryUpgrade)
+	/*
+	 * crmpool's own install or update script (its tables may not all exist yet), or a binary
+	 * upgrade's restore: nothing crmpool maps is being changed.
+	 */
+	if ((creating_extension && CurrentExtensionObject == get_extension_oid("crmpool", true)) ||
+		IsBinaryUpgrade)
 		PG_RETURN_VOID();
 	rels = altered_tables(trigdata->parsetree);
 	if (rels == NIL)
