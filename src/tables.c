@@ -37,6 +37,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "crmpool.h"
@@ -209,6 +210,59 @@ altered_tables(Node *parsetree)
 	return rels;
 }
 
+/*
+ * crmpool's statements of the event trigger ($1 the touched tables' OIDs; $2, $3 a rename's old
+ * and new name).  They read with the latest snapshot: under REPEATABLE READ the command's own
+ * snapshot could miss a manage() committed after it began, and leave that table's names stale.
+ */
+typedef enum TablesStmt
+{
+	TS_RENAME_MAPPED,
+	TS_RENAME_IDENTITY,
+	TS_MAPPINGS,
+	NUM_TS_STMTS
+} TablesStmt;
+
+static const CrmpoolStmt ts_defs[NUM_TS_STMTS] = {
+	[TS_RENAME_MAPPED] = {
+		"UPDATE crmpool.managed_table SET " RENAMED("key_column") ", " RENAMED("owner_column") ", "
+		RENAMED("pool_column") ", " RENAMED("followup_column") ", " RENAMED("deal_column") ", "
+		RENAMED("level_column") " WHERE rel::pg_catalog.oid" EQ "ANY ($1) AND $2" EQ "ANY (ARRAY["
+		"key_column, owner_column, pool_column, followup_column, deal_column, level_column])",
+		3, {OIDARRAYOID, NAMEOID, NAMEOID}
+	},
+	[TS_RENAME_IDENTITY] = {
+		"UPDATE crmpool.identity_config SET " RENAMED("name_column") ", "
+		"phone_columns = pg_catalog.array_replace(phone_columns, $2, $3), "
+		"email_columns = pg_catalog.array_replace(email_columns, $2, $3) "
+		"WHERE rel::pg_catalog.oid" EQ "ANY ($1) AND ($2" EQ "name_column "
+		"OR $2" EQ "ANY (phone_columns) OR $2" EQ "ANY (email_columns))",
+		3, {OIDARRAYOID, NAMEOID, NAMEOID}
+	},
+	[TS_MAPPINGS] = {
+		"SELECT m.rel::pg_catalog.oid, m.key_column, m.owner_column, m.pool_column, "
+		"m.followup_column, m.deal_column, m.level_column, c.name_column, "
+		"c.phone_columns::pg_catalog.text[], c.email_columns::pg_catalog.text[] "
+		"FROM crmpool.managed_table m LEFT JOIN crmpool.identity_config c "
+		"ON c.rel" EQ "m.rel WHERE m.rel::pg_catalog.oid" EQ "ANY ($1)",
+		1, {OIDARRAYOID}
+	},
+};
+
+static SPIPlanPtr ts_plans[NUM_TS_STMTS];
+
+/* Run one of them with the latest snapshot, firing the foreign key triggers of its table. */
+static void
+ts_run(TablesStmt stmt, Datum *values)
+{
+	int			rc = SPI_execute_snapshot(crmpool_stmt_plan(&ts_defs[stmt], &ts_plans[stmt]),
+										  values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+										  false, true, 0);
+
+	if (rc < 0)
+		elog(ERROR, "crmpool statement failed: %s", SPI_result_code_string(rc));
+}
+
 /* An oid[] of rels. */
 static Datum
 oid_array(List *rels)
@@ -309,7 +363,6 @@ crmpool_check_altered_table(PG_FUNCTION_ARGS)
 	List	   *rels;
 	OwnerContext octx;
 	int			nestlevel;
-	Oid			types[3] = {OIDARRAYOID, NAMEOID, NAMEOID};
 	Datum		values[3];
 	uint64		i;
 	SPITupleTable *tuptable;
@@ -339,27 +392,10 @@ crmpool_check_altered_table(PG_FUNCTION_ARGS)
 		values[1] = DirectFunctionCall1(namein, CStringGetDatum(stmt->subname));
 		values[2] = DirectFunctionCall1(namein, CStringGetDatum(stmt->newname));
 		/* the rename reached every table in rels that has the column (or the command failed) */
-		crmpool_admin_exec(psprintf("UPDATE crmpool.managed_table SET %s, %s, %s, %s, %s, %s "
-									"WHERE rel::pg_catalog.oid" EQ "ANY ($1) AND $2" EQ "ANY (ARRAY["
-									"key_column, owner_column, pool_column, followup_column, deal_column, level_column])",
-									RENAMED("key_column"), RENAMED("owner_column"), RENAMED("pool_column"),
-									RENAMED("followup_column"), RENAMED("deal_column"), RENAMED("level_column")),
-						   3, types, values);
-		crmpool_admin_exec(psprintf("UPDATE crmpool.identity_config SET %s, "
-									"phone_columns = pg_catalog.array_replace(phone_columns, $2, $3), "
-									"email_columns = pg_catalog.array_replace(email_columns, $2, $3) "
-									"WHERE rel::pg_catalog.oid" EQ "ANY ($1) AND ($2" EQ "name_column "
-									"OR $2" EQ "ANY (phone_columns) OR $2" EQ "ANY (email_columns))",
-									RENAMED("name_column")),
-						   3, types, values);
+		ts_run(TS_RENAME_MAPPED, values);
+		ts_run(TS_RENAME_IDENTITY, values);
 	}
-	crmpool_admin_exec("SELECT m.rel::pg_catalog.oid, m.key_column, m.owner_column, m.pool_column, "
-					   "m.followup_column, m.deal_column, m.level_column, c.name_column, "
-					   "c.phone_columns::pg_catalog.text[], c.email_columns::pg_catalog.text[] "
-					   "FROM crmpool.managed_table m LEFT JOIN crmpool.identity_config c "
-					   "ON c.rel OPERATOR(pg_catalog.=) m.rel "
-					   "WHERE m.rel::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)",
-					   1, types, values);
+	ts_run(TS_MAPPINGS, values);
 	tuptable = SPI_tuptable;
 	/* the checks read the catalog only; as the caller */
 	crmpool_restore_user(&octx);
