@@ -15,7 +15,9 @@
  * Columns are stored by name (crmpool.managed_table, crmpool.identity_config), because
  * pg_dump and restore renumber them.  The event trigger crmpool.check_altered_table, on
  * ddl_command_end of ALTER TABLE, follows a rename of a mapped column into the stored names,
- * then checks every managed table the command touched again; an error rolls the command back.
+ * then checks every managed table the command touched again (still a table crmpool manages,
+ * mapped columns there with types it reads, no type change it cannot follow: follow-up, deal,
+ * USING); an error rolls the command back.
  * The sql_drop event trigger crmpool.forget_dropped_tables (sql/parts/10_core.sql) refuses the
  * drop of a mapped column.  tables_check_mapping() is the one place that says which tables
  * and column types crmpool accepts: manage(), set_identity() and the event trigger call it.
@@ -48,7 +50,9 @@
 
 /*
  * What crmpool reads of each mapped column.  accepted: the types it reads (none listed: any
- * type, read through its output function), and how the error names them.
+ * type, read through its output function), and how the error names them.  A new rule on a
+ * role's types goes here and in check_column(), and so holds for manage(), set_identity() and
+ * every later ALTER TABLE alike.
  */
 typedef struct ColumnRoleDef
 {
