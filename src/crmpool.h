@@ -13,6 +13,7 @@
  *   ownership.c  the trigger: every ownership change is checked and recorded here
  *   ops.c        claim, claim_many, release, assign, transfer, lock, unlock
  *   manage.c     manage / unmanage: attaching crmpool to a user's table
+ *   tables.c     which tables and column types crmpool accepts; the ALTER TABLE event trigger
  *   history.c    history, owner_at, rep_load, ownership_log readers
  *   identity.c   duplicate detection on write: identity keys, the identity trigger, set_identity
  *   dedup_search.c  find_duplicates, duplicate_groups, duplicate_warnings
@@ -31,8 +32,10 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "storage/lockdefs.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 
 /*
  * SQLSTATEs of crmpool's own class "CR".  Every refusal of a rule uses one of these, so that
@@ -272,6 +275,10 @@ typedef struct ManagedRel
 
 extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
 extern void managed_rel_changed(Oid relid);
+extern void managed_rel_not_managed(Oid relid) pg_attribute_noreturn();
+extern Relation crmpool_open_table(Oid relid, LOCKMODE lockmode);
+extern Relation crmpool_open_owned_table(Oid relid, LOCKMODE lockmode);
+extern void crmpool_no_such_table(Oid relid) pg_attribute_noreturn();
 extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
@@ -423,10 +430,35 @@ extern void recycle_forget(Oid relid);
 extern void recycle_recompute(Oid relid);
 extern List *recycle_tables(Oid relid);
 extern int64 recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned);
+extern void recycle_report_failure(const char *name, ErrorData *edata);
 
 /* worker.c */
 extern void worker_define_gucs(void);
 extern void worker_register(void);
+
+/* tables.c */
+typedef enum ColumnRole
+{
+	COLUMN_KEY,
+	COLUMN_OWNER,
+	COLUMN_POOL,
+	COLUMN_FOLLOWUP,
+	COLUMN_DEAL,
+	COLUMN_LEVEL,
+	COLUMN_NAME,
+	COLUMN_PHONE,
+	COLUMN_EMAIL,
+	NUM_COLUMN_ROLES
+} ColumnRole;
+
+/* Column names mapped on a table, per role (a List of char *; NIL: that role is not mapped). */
+typedef struct TableMapping
+{
+	List	   *columns[NUM_COLUMN_ROLES];
+} TableMapping;
+
+extern void tables_check_kind(Oid relid, bool managed);
+extern void tables_check_mapping(Oid relid, const TableMapping *m, bool managed);
 
 /* identity.c */
 extern void identity_forget_table(Oid relid);

@@ -931,12 +931,11 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
  * set_identity
  * -------------------------------------------------------------------------------------------*/
 
-/* A column of rel named as an identity column; returns its name. */
+/* A column of rel named as an identity column; returns its name.  Types: tables.c. */
 static char *
-identity_column(Relation rel, const char *name, const char *role, bool text_only)
+identity_column(Relation rel, const char *name, const char *role)
 {
 	AttrNumber	att = get_attnum(RelationGetRelid(rel), name);
-	Oid			type;
 
 	if (att == InvalidAttrNumber || att < 0)
 		ereport(ERROR,
@@ -944,20 +943,11 @@ identity_column(Relation rel, const char *name, const char *role, bool text_only
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
 						name, RelationGetRelationName(rel)),
 				 errdetail("It was given as a %s column.", role)));
-	type = getBaseType(get_atttype(RelationGetRelid(rel), att));
-	if (text_only && type != TEXTOID && type != VARCHAROID && type != BPCHAROID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s column \"%s\" must be text, varchar or char", role, name),
-				 errdetail("It is of type %s.", format_type_be(get_atttype(RelationGetRelid(rel), att)))));
-	/* read as text in C by its output function, never by a cast (phone columns: any type) */
-	crmpool_require_builtin_output(RelationGetRelid(rel), att, role);
 	return pstrdup(name);
 }
 
 static List *
-identity_columns(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role,
-				 bool text_only)
+identity_columns(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role)
 {
 	List	   *names = NIL;
 	Datum	   *elems;
@@ -975,7 +965,7 @@ identity_columns(FunctionCallInfo fcinfo, int argno, Relation rel, const char *r
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s columns must not contain null", role)));
-		names = lappend(names, identity_column(rel, NameStr(*DatumGetName(elems[i])), role, text_only));
+		names = lappend(names, identity_column(rel, NameStr(*DatumGetName(elems[i])), role));
 	}
 	return names;
 }
@@ -1110,6 +1100,7 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 	List	   *phones;
 	List	   *emails;
 	List	   *watched;
+	TableMapping mapping = {0};
 	OwnerContext octx;
 	int			nestlevel;
 	Oid			types[1] = {REGCLASSOID};
@@ -1117,13 +1108,16 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
-	rel = relation_open(relid, ShareRowExclusiveLock);
-	crmpool_require_owner(relid);
+	rel = crmpool_open_owned_table(relid, ShareRowExclusiveLock);
 	mr = managed_rel_get(relid, false);
 	if (!PG_ARGISNULL(1))
-		name = identity_column(rel, NameStr(*PG_GETARG_NAME(1)), "name", true);
-	phones = identity_columns(fcinfo, 2, rel, "phone", false);
-	emails = identity_columns(fcinfo, 3, rel, "e-mail", true);
+		name = identity_column(rel, NameStr(*PG_GETARG_NAME(1)), "name");
+	phones = identity_columns(fcinfo, 2, rel, "phone");
+	emails = identity_columns(fcinfo, 3, rel, "e-mail");
+	mapping.columns[COLUMN_NAME] = name ? list_make1(name) : NIL;
+	mapping.columns[COLUMN_PHONE] = phones;
+	mapping.columns[COLUMN_EMAIL] = emails;
+	tables_check_mapping(relid, &mapping, false);
 	watched = list_concat(list_concat(name ? list_make1(name) : NIL, list_copy(phones)), list_copy(emails));
 	values[0] = ObjectIdGetDatum(relid);
 

@@ -50,19 +50,8 @@ column_arg(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, O
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("system column \"%s\" cannot be the %s column", name, role)));
-	*type = get_atttype(RelationGetRelid(rel), att);
+	*type = getBaseType(get_atttype(RelationGetRelid(rel), att));
 	return att;
-}
-
-static void
-require_integer(Oid type, const char *what, const char *name, Relation rel)
-{
-	if (type != INT4OID && type != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s column \"%s\" of table \"%s\" must be integer or bigint",
-						what, name, RelationGetRelationName(rel)),
-				 errdetail("It is of type %s.", format_type_be(type))));
 }
 
 /* The single integer primary key column of rel. */
@@ -88,8 +77,6 @@ key_column(Relation rel)
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("table \"%s\" has a composite primary key", RelationGetRelationName(rel)),
 				 errhint("crmpool identifies customers by a primary key of one integer or bigint column.")));
-	require_integer(get_atttype(RelationGetRelid(rel), att), "primary key",
-					get_attname(RelationGetRelid(rel), att, false), rel);
 	return att;
 }
 
@@ -119,13 +106,7 @@ open_for_admin(FunctionCallInfo fcinfo)
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
-	rel = relation_open(relid, ExclusiveLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("crmpool manages plain tables; views, materialized views, foreign and partitioned tables are not supported.")));
-	crmpool_require_owner(relid);
+	rel = crmpool_open_owned_table(relid, ExclusiveLock);
 	return rel;
 }
 
@@ -229,6 +210,14 @@ write_counts(AdoptScan *scan)
 					   int8_array(with_deal, NULL, n)});
 }
 
+/* The name of att in m's list for role (none when att is InvalidAttrNumber). */
+static void
+map_column(TableMapping *m, ColumnRole role, Relation rel, AttrNumber att)
+{
+	if (att != InvalidAttrNumber)
+		m->columns[role] = list_make1(get_attname(RelationGetRelid(rel), att, false));
+}
+
 PG_FUNCTION_INFO_V1(crmpool_manage);
 Datum
 crmpool_manage(PG_FUNCTION_ARGS)
@@ -244,6 +233,7 @@ crmpool_manage(PG_FUNCTION_ARGS)
 				level;
 	Oid			type,
 				deal_type = InvalidOid;
+	TableMapping mapping = {0};
 	OwnerContext octx;
 	int			nestlevel;
 	bool		adopted;
@@ -253,29 +243,18 @@ crmpool_manage(PG_FUNCTION_ARGS)
 
 	rel = open_for_admin(fcinfo);
 	relid = RelationGetRelid(rel);
+	/* the kind of table first: a view has no primary key to complain about */
+	tables_check_kind(relid, false);
 	crmpool_require_arg(fcinfo, 1, "owner_column");
 	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										  RelationGetRelationName(rel));
 
 	key = key_column(rel);
 	owner = column_arg(fcinfo, 1, rel, "owner", &type);
-	require_integer(type, "owner", get_attname(relid, owner, false), rel);
 	pool = column_arg(fcinfo, 2, rel, "pool", &type);
 	followup = column_arg(fcinfo, 3, rel, "follow-up", &type);
-	if (followup != InvalidAttrNumber &&
-		type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("follow-up column \"%s\" must be timestamptz, timestamp or date",
-						get_attname(relid, followup, false)),
-				 errdetail("It is of type %s.", format_type_be(type))));
 	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
 	level = column_arg(fcinfo, 5, rel, "level", &type);
-	/* the pool and level are read as text, in C, by their types' output functions */
-	if (pool != InvalidAttrNumber)
-		crmpool_require_builtin_output(relid, pool, "pool");
-	if (level != InvalidAttrNumber)
-		crmpool_require_builtin_output(relid, level, "level");
 	if (owner == key || (pool != InvalidAttrNumber && (pool == key || pool == owner)) ||
 		(deal != InvalidAttrNumber && (deal == key || deal == owner || deal == pool)) ||
 		(followup != InvalidAttrNumber && (followup == key || followup == owner || followup == pool || followup == deal)) ||
@@ -283,6 +262,13 @@ crmpool_manage(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the key, owner, pool, follow-up, deal and level columns must be different columns")));
+	map_column(&mapping, COLUMN_KEY, rel, key);
+	map_column(&mapping, COLUMN_OWNER, rel, owner);
+	map_column(&mapping, COLUMN_POOL, rel, pool);
+	map_column(&mapping, COLUMN_FOLLOWUP, rel, followup);
+	map_column(&mapping, COLUMN_DEAL, rel, deal);
+	map_column(&mapping, COLUMN_LEVEL, rel, level);
+	tables_check_mapping(relid, &mapping, false);
 	deal_expr = deal == InvalidAttrNumber ? "false" :
 		psprintf(deal_type == BOOLOID ? "%s IS TRUE" : "%s IS NOT NULL", colname(rel, deal));
 
@@ -378,8 +364,15 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	uint64		events;
 
-	(void) managed_rel_get(relid, false);
+	/*
+	 * Listed is enough: detaching must work even when the stored columns no longer resolve
+	 * (a table mapped before crmpool followed renames), so the configuration is not loaded.
+	 */
 	nestlevel = crmpool_begin_admin(&octx);
+	crmpool_admin_exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+					   1, types, values);
+	if (SPI_processed == 0)
+		managed_rel_not_managed(relid);
 	drop_triggers(relid, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													RelationGetRelationName(rel)));
 	crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);

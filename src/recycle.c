@@ -52,6 +52,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -1064,7 +1065,8 @@ recycle_tables(Oid relid)
 														 SPI_tuptable->tupdesc, 1, &isnull));
 		MemoryContext oldcxt;
 
-		if (!crmpool_is_owner(rel))
+		/* a table gone without its sql_drop (a 0.1 temporary table) is nobody's to recycle */
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rel)) || !crmpool_is_owner(rel))
 			continue;
 		oldcxt = MemoryContextSwitchTo(callcxt);
 		rels = lappend_oid(rels, rel);
@@ -1078,6 +1080,76 @@ static void
 procedure_commit(void)
 {
 	SPI_commit();
+}
+
+/* The resource owner outside the subtransaction of the table being recycled. */
+static ResourceOwner table_owner;
+
+/* procedure_commit from inside a table's subtransaction: the batch commits, a new one starts. */
+static void
+procedure_commit_in_subxact(void)
+{
+	ReleaseCurrentSubTransaction();
+	SPI_commit();
+	table_owner = CurrentResourceOwner;
+	BeginInternalSubTransaction(NULL);
+}
+
+/*
+ * A table that fails in a run over every table (a trigger of the user's that refuses, a
+ * deadlock, a configuration that no longer loads): a WARNING naming it and the error, from
+ * CALL crmpool.recycle() and from the worker alike.
+ */
+void
+recycle_report_failure(const char *name, ErrorData *edata)
+{
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("crmpool could not recycle table %s: %s", name ? name : "?", edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0));
+}
+
+/*
+ * One table of a run over every table, in a subtransaction of its own (one per batch when
+ * committing), so that a table that fails is reported and the run goes on with the next.
+ */
+static int64
+recycle_table_isolated(Oid relid, int batch, bool nonatomic, int64 *warned)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *name = get_rel_name(relid);
+	int64		recycled = 0;
+
+	table_owner = CurrentResourceOwner;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		recycled = recycle_table(relid, batch, nonatomic ? procedure_commit_in_subxact : NULL,
+								 warned);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = table_owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = table_owner;
+		recycle_report_failure(name, edata);
+		FreeErrorData(edata);
+		recycled = 0;
+	}
+	PG_END_TRY();
+	return recycled;
 }
 
 /* CALL crmpool.recycle() and crmpool.recycle_now(): the same run, committing or not. */
@@ -1105,8 +1177,13 @@ recycle_run(FunctionCallInfo fcinfo, bool nonatomic)
 	SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
 	rels = recycle_tables(relid);
 	foreach(lc, rels)
-		recycled += recycle_table(lfirst_oid(lc), batch, nonatomic ? procedure_commit : NULL,
-								  &warned);
+	{
+		if (OidIsValid(relid))
+			recycled += recycle_table(lfirst_oid(lc), batch, nonatomic ? procedure_commit : NULL,
+									  &warned);
+		else
+			recycled += recycle_table_isolated(lfirst_oid(lc), batch, nonatomic, &warned);
+	}
 	SPI_finish();
 	return recycled;
 }

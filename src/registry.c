@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -24,6 +25,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "crmpool.h"
@@ -212,10 +214,11 @@ load_managed_rel(Oid relid)
 	mr->relid = relid;
 	mr->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											  get_rel_name(relid));
+	/* domains are read as their base types */
 	mr->key_att = resolve_column(relid, key_column, "key");
-	mr->key_type = get_atttype(relid, mr->key_att);
+	mr->key_type = getBaseType(get_atttype(relid, mr->key_att));
 	mr->owner_att = resolve_column(relid, owner_column, "owner");
-	mr->owner_type = get_atttype(relid, mr->owner_att);
+	mr->owner_type = getBaseType(get_atttype(relid, mr->owner_att));
 	if ((mr->key_type != INT4OID && mr->key_type != INT8OID) ||
 		(mr->owner_type != INT4OID && mr->owner_type != INT8OID))
 		ereport(ERROR,
@@ -233,10 +236,10 @@ load_managed_rel(Oid relid)
 	}
 	mr->followup_att = resolve_column(relid, followup_column, "follow-up");
 	if (mr->followup_att != InvalidAttrNumber)
-		mr->followup_type = get_atttype(relid, mr->followup_att);
+		mr->followup_type = getBaseType(get_atttype(relid, mr->followup_att));
 	mr->deal_att = resolve_column(relid, deal_column, "deal");
 	if (mr->deal_att != InvalidAttrNumber)
-		mr->deal_type = get_atttype(relid, mr->deal_att);
+		mr->deal_type = getBaseType(get_atttype(relid, mr->deal_att));
 	mr->level_att = resolve_column(relid, level_column, "level");
 	if (mr->level_att != InvalidAttrNumber)
 	{
@@ -325,18 +328,85 @@ managed_rel_get(Oid relid, bool missing_ok)
 			MemoryContextSwitchTo(oldcxt);
 			entry->mr = NULL;
 		}
-		/* An invalidation that arrives while loading clears valid again. */
+		/*
+		 * An invalidation that arrives while loading clears valid again.  A load that fails
+		 * leaves the entry invalid, so that the next call tries again and raises the real
+		 * error, not "not managed".
+		 */
 		entry->valid = true;
-		mr = load_managed_rel(relid);
+		PG_TRY();
+		{
+			mr = load_managed_rel(relid);
+		}
+		PG_CATCH();
+		{
+			entry = hash_search(registry, &relid, HASH_FIND, NULL);
+			entry->valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		entry = hash_search(registry, &relid, HASH_FIND, NULL);
 		entry->mr = mr;
 	}
 	if (entry->mr == NULL && !missing_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_CRMPOOL_NOT_MANAGED),
-				 errmsg("table %s is not managed by crmpool", get_rel_name(relid) ? get_rel_name(relid) : "?"),
-				 errhint("Attach it with crmpool.manage().")));
+		managed_rel_not_managed(relid);
 	return entry->mr;
+}
+
+/*
+ * Open a relation named by a regclass argument.  A regclass made from a number can name a
+ * relation that does not exist: that is 42P01, as for a name, not relation_open's XX000.
+ */
+Relation
+crmpool_open_table(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel = try_relation_open(relid, lockmode);
+
+	if (rel == NULL)
+		crmpool_no_such_table(relid);
+	return rel;
+}
+
+/*
+ * Open a table the caller must own.  Ownership is checked before the lock is queued, so that a
+ * role that does not own the table cannot queue a strong lock that stops its writers while it
+ * waits (PostgreSQL's RangeVarCallbackOwnsTable does the same), and again once the lock is
+ * held, as ownership may have changed meanwhile.
+ */
+Relation
+crmpool_open_owned_table(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		crmpool_no_such_table(relid);
+	crmpool_require_owner(relid);
+	rel = crmpool_open_table(relid, lockmode);
+	crmpool_require_owner(relid);
+	return rel;
+}
+
+void
+crmpool_no_such_table(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_TABLE),
+			 errmsg("relation with OID %u does not exist", relid),
+			 errhint("The table may have been dropped; crmpool.managed_tables lists the managed tables.")));
+}
+
+/* The error for a table crmpool does not manage (42P01 when there is no such table at all). */
+void
+managed_rel_not_managed(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		crmpool_no_such_table(relid);
+	ereport(ERROR,
+			(errcode(ERRCODE_CRMPOOL_NOT_MANAGED),
+			 errmsg("table %s is not managed by crmpool", name),
+			 errhint("Attach it with crmpool.manage().")));
 }
 
 /* Tell every backend (at commit) that a managed table's configuration or rules changed. */

@@ -307,7 +307,7 @@ maintain_table(Oid relid, MemoryContext tablecxt)
 {
 	int64		recycled;
 	int64		warned = 0;
-	char	   *name;
+	char	   *volatile name = NULL;
 
 	PG_TRY();
 	{
@@ -329,10 +329,14 @@ maintain_table(Oid relid, MemoryContext tablecxt)
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		HOLD_INTERRUPTS();
-		EmitErrorReport();
-		AbortOutOfAnyTransaction();
+		MemoryContextSwitchTo(tablecxt);
+		edata = CopyErrorData();
 		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		recycle_report_failure(name, edata);
 		RESUME_INTERRUPTS();
 	}
 	PG_END_TRY();
