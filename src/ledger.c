@@ -28,6 +28,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/index.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -531,6 +532,64 @@ counter_lock(KeyScan *ks, TupleTableSlot *current)
 }
 
 /*
+ * Write the counter row's new version, as ExecSimpleRelationUpdate() would, but without the
+ * unique check of the primary key.  An update that does not fit the row's page (about every
+ * 120th: its versions cannot be pruned before the transaction ends) adds an index entry, and
+ * the unique check would visit every version of the row this transaction made: O(n) for the
+ * n-th change, O(n^2) for n changes of one rep in one transaction.  The key (rel, rep) never
+ * changes and its old version is ours, locked, so the new entry cannot be a duplicate.  Used
+ * only while the table is as crmpool made it: no trigger, and only indexes on (rel, rep).
+ */
+static void
+counter_write(RowWriter *w, TupleTableSlot *current, TupleTableSlot *next)
+{
+	ResultRelInfo *rri = w->rri;
+	Relation	rel = rri->ri_RelationDesc;
+	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+#if PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update_indexes;
+#else
+	bool		update_indexes;
+#endif
+	int			i,
+				k;
+
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+			if (ii->ii_IndexAttrNumbers[k] != 1 && ii->ii_IndexAttrNumbers[k] != 2)
+				break;
+		if (k < ii->ii_NumIndexAttrs || ii->ii_Predicate != NIL)
+			break;
+	}
+	if (rri->ri_TrigDesc != NULL || i < rri->ri_NumIndices ||
+		(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored))
+	{
+		ExecSimpleRelationUpdate(rri, w->estate, &w->epq, current, next);
+		return;
+	}
+	if (rel->rd_att->constr != NULL)
+		ExecConstraints(rri, next, w->estate);
+	simple_table_tuple_update(rel, &current->tts_tid, next, w->estate->es_snapshot,
+							  &update_indexes);
+	if (!update_indexes)
+		return;
+	econtext->ecxt_scantuple = next;
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+
+		FormIndexDatum(rri->ri_IndexRelationInfo[i], next, w->estate, values, isnull);
+		index_insert(rri->ri_IndexRelationDescs[i], values, isnull, &next->tts_tid, rel,
+					 UNIQUE_CHECK_NO, true, rri->ri_IndexRelationInfo[i]);
+	}
+	ResetPerTupleExprContext(w->estate);
+}
+
+/*
  * Apply a change to the rep's counter row in place, with the semantics of
  * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2" (counter_lock), or, if this
  * transaction changed the row before, at the version it left (counter_tids).  The lock is the
@@ -585,7 +644,7 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 	slot_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
 	slot_set(next, COUNT_DAY, day, !day_null);
 	ExecStoreVirtualTuple(next);
-	ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, current, next);
+	counter_write(&w, current, next);
 	/* the new version's TID, where the next change of this rep in this transaction finds it */
 	counter_tid(relid, rep, true)->tid = next->tts_tid;
 	row_writer_end(&w);
@@ -662,32 +721,78 @@ ledger_current_actor(void)
 /*
  * Appending a statement's ownership events.  One executor state serves all of them (setting
  * one up per row cost more than the insert, and its allocations lived until the end of the
- * flush: about 1.9 kB per event); whatever an insert allocates is freed row by row, so a flush
- * of any size runs in constant memory.
+ * flush: about 1.9 kB per event).  The rows go in by batches of EVENT_BATCH, through
+ * table_multi_insert() and then each row's index entries and AFTER triggers, as COPY does: a
+ * heap page is filled and logged once per batch instead of once per row.  A BEFORE ROW trigger
+ * (crmpool has none; a superuser could add one) makes it insert row by row.  Memory is reset
+ * after each batch, so a flush of any size runs in constant memory.
  */
+#define EVENT_BATCH 1000
+
 struct LedgerEvents
 {
 	Relation	rel;
 	Oid			seqid;
 	RowWriter	w;
-	TupleTableSlot *slot;
-	MemoryContext rowcxt;		/* reset after each event */
+	bool		by_batch;
+	int			n;				/* rows waiting in slots */
+	TupleTableSlot *slots[EVENT_BATCH];
+	MemoryContext batchcxt;		/* their values; reset after each batch */
 };
 
 LedgerEvents *
 ledger_events_begin(void)
 {
 	LedgerEvents *le = palloc0(sizeof(LedgerEvents));
+	TriggerDesc *trig;
 
 	if (!OidIsValid(table_oids[LT_EVENTS][0]))
 		lookup_table(LT_EVENTS);
 	le->seqid = table_oids[LT_EVENTS][2];
 	le->rel = table_open(table_oids[LT_EVENTS][0], RowExclusiveLock);
 	row_writer_begin(&le->w, le->rel);
-	le->slot = row_writer_slot(&le->w, le->rel);
-	le->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool events",
-									   ALLOCSET_DEFAULT_SIZES);
+	trig = le->w.rri->ri_TrigDesc;
+	le->by_batch = !(trig != NULL && trig->trig_insert_before_row) &&
+		!(le->rel->rd_att->constr != NULL && le->rel->rd_att->constr->has_generated_stored);
+	le->batchcxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool events",
+										 ALLOCSET_DEFAULT_SIZES);
 	return le;
+}
+
+/* Insert the rows waiting in the slots. */
+static void
+events_insert(LedgerEvents *le)
+{
+	EState	   *estate = le->w.estate;
+	ResultRelInfo *rri = le->w.rri;
+	MemoryContext oldcxt = MemoryContextSwitchTo(le->batchcxt);
+	int			i;
+
+	if (!le->by_batch)
+		ExecSimpleRelationInsert(rri, estate, le->slots[0]);
+	else
+	{
+		if (le->rel->rd_att->constr != NULL)
+			for (i = 0; i < le->n; i++)
+				ExecConstraints(rri, le->slots[i], estate);
+		table_multi_insert(le->rel, le->slots, le->n, estate->es_output_cid, 0, NULL);
+		for (i = 0; i < le->n; i++)
+		{
+			List	   *recheck = NIL;
+
+			if (rri->ri_NumIndices > 0)
+				recheck = ExecInsertIndexTuples(rri, le->slots[i], estate, false, false, NULL,
+												NIL);
+			ExecARInsertTriggers(estate, rri, le->slots[i], recheck, NULL);
+			ResetPerTupleExprContext(estate);
+		}
+	}
+	for (i = 0; i < le->n; i++)
+		ExecClearTuple(le->slots[i]);
+	le->n = 0;
+	MemoryContextSwitchTo(oldcxt);
+	ResetPerTupleExprContext(estate);
+	MemoryContextReset(le->batchcxt);
 }
 
 /* Append an ownership event. */
@@ -695,9 +800,13 @@ void
 ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, bool has_owner,
 				  int64 owner, const char *how, const char *reason, const char *actor)
 {
-	TupleTableSlot *slot = le->slot;
-	MemoryContext oldcxt = MemoryContextSwitchTo(le->rowcxt);
+	TupleTableSlot *slot;
+	MemoryContext oldcxt;
 
+	if (le->slots[le->n] == NULL)
+		le->slots[le->n] = row_writer_slot(&le->w, le->rel);
+	slot = le->slots[le->n++];
+	oldcxt = MemoryContextSwitchTo(le->batchcxt);
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
 	slot_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
@@ -710,19 +819,19 @@ ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, b
 	if (reason != NULL)
 		slot_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
 	ExecStoreVirtualTuple(slot);
-	ExecSimpleRelationInsert(le->w.rri, le->w.estate, slot);
-	ExecClearTuple(slot);
 	MemoryContextSwitchTo(oldcxt);
-	ResetPerTupleExprContext(le->w.estate);
-	MemoryContextReset(le->rowcxt);
+	if (!le->by_batch || le->n == EVENT_BATCH)
+		events_insert(le);
 }
 
 void
 ledger_events_end(LedgerEvents *le)
 {
+	if (le->n > 0)
+		events_insert(le);
 	row_writer_end(&le->w);
 	table_close(le->rel, NoLock);
-	MemoryContextDelete(le->rowcxt);
+	MemoryContextDelete(le->batchcxt);
 	pfree(le);
 }
 

@@ -272,6 +272,7 @@ static PendingEvent *events = NULL;
 static int	nevents = 0;		/* in memory */
 static BufFile *event_file = NULL;
 static int64 event_chunks = 0;	/* full chunks in event_file */
+static SubTransactionId first_subid;	/* of the oldest queued event */
 static bool pending_callbacks = false;
 
 static int64
@@ -292,6 +293,57 @@ event_chunk_read(int64 c, PendingEvent *into)
 				 errmsg("could not read crmpool's queued events from a temporary file: %m")));
 }
 
+/*
+ * Where the events of subtransaction subid (and its children) begin: all the events from there
+ * on are theirs.  Before them there can only be an outer statement's, when a trigger of that
+ * statement ran this one (in a subtransaction of its own, if subid is higher than theirs).
+ */
+static int64
+events_since(SubTransactionId subid)
+{
+	int64		from = events_queued();
+	int64		c = event_chunks;
+	PendingEvent *chunk = NULL;
+	int			i;
+
+	if (from == 0 || first_subid >= subid)
+		return 0;
+	for (i = nevents; i > 0 && events[i - 1].subid >= subid; i--)
+		from--;
+	while (i == 0 && c > 0)
+	{
+		if (chunk == NULL)
+			chunk = palloc(EVENT_CHUNK * sizeof(PendingEvent));
+		event_chunk_read(--c, chunk);
+		for (i = EVENT_CHUNK; i > 0 && chunk[i - 1].subid >= subid; i--)
+			from--;
+	}
+	if (chunk != NULL)
+		pfree(chunk);
+	return from;
+}
+
+/* Drop the events from position `from` on. */
+static void
+events_truncate(int64 from)
+{
+	if (from < event_chunks * EVENT_CHUNK)
+	{
+		/* the chunk the queue now ends in comes back to memory, where the queue goes on */
+		event_chunks = from / EVENT_CHUNK;
+		nevents = from % EVENT_CHUNK;
+		if (nevents > 0)
+			event_chunk_read(event_chunks, events);
+	}
+	else
+		nevents = from - event_chunks * EVENT_CHUNK;
+	if (event_chunks == 0 && event_file != NULL)
+	{
+		BufFileClose(event_file);
+		event_file = NULL;
+	}
+}
+
 static void
 pending_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
 				void *arg)
@@ -308,19 +360,7 @@ pending_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId p
 			if (p->key.subid >= mySubid)
 				hash_search(counts, &p->key, HASH_REMOVE, NULL);
 	}
-	/* the aborted events are the newest: drop from the end down to the first one to keep */
-	while (events_queued() > 0)
-	{
-		if (nevents == 0)
-		{
-			/* the file's last chunk comes back to memory, where the queue goes on */
-			event_chunk_read(--event_chunks, events);
-			nevents = EVENT_CHUNK;
-		}
-		if (events[nevents - 1].subid < mySubid)
-			break;
-		nevents--;
-	}
+	events_truncate(events_since(mySubid));
 }
 
 static void
@@ -460,6 +500,8 @@ queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *
 		event_chunks++;
 		nevents = 0;
 	}
+	if (events_queued() == 0)
+		first_subid = GetCurrentSubTransactionId();
 	e = &events[nevents++];
 	e->subid = GetCurrentSubTransactionId();
 	e->relid = relid;
@@ -521,40 +563,41 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 						 crmpool_day_timezone_name())));
 }
 
-/* Record every queued event, oldest first, and empty the event queue. */
+/* Record the queued events from position `from` on, oldest first, and drop them. */
 static void
-flush_events(TimestampTz now)
+flush_events(TimestampTz now, int64 from)
 {
 	LedgerEvents *le = ledger_events_begin();
 	PendingEvent *chunk = NULL;
 	int64		c;
 	int			i;
 
-	for (c = 0; c < event_chunks; c++)
+	for (c = from / EVENT_CHUNK; c < event_chunks; c++)
 	{
 		if (chunk == NULL)
 			chunk = palloc(EVENT_CHUNK * sizeof(PendingEvent));
 		event_chunk_read(c, chunk);
-		for (i = 0; i < EVENT_CHUNK; i++)
+		for (i = (c == from / EVENT_CHUNK) ? from % EVENT_CHUNK : 0; i < EVENT_CHUNK; i++)
 			ledger_events_add(le, chunk[i].relid, chunk[i].customer, now, chunk[i].has_owner,
 							  chunk[i].owner, chunk[i].how, chunk[i].reason, chunk[i].actor);
 	}
-	for (i = 0; i < nevents; i++)
+	for (i = Max(from - event_chunks * EVENT_CHUNK, 0); i < nevents; i++)
 		ledger_events_add(le, events[i].relid, events[i].customer, now, events[i].has_owner,
 						  events[i].owner, events[i].how, events[i].reason, events[i].actor);
 	ledger_events_end(le);
 	if (chunk != NULL)
 		pfree(chunk);
-	if (event_file != NULL)
-		BufFileClose(event_file);
-	event_file = NULL;
-	event_chunks = 0;
-	nevents = 0;
+	events_truncate(from);
 }
 
 /*
  * Apply every queued counter change: each (table, rep) row once, in ascending order; check the
  * checked gains against the counts after the statement; then record the statement's events.
+ *
+ * Only the work of the current subtransaction (and its children) is the statement's.  When a
+ * trigger of an outer statement runs this one in a subtransaction, the outer statement's work
+ * queued so far stays queued for the outer statement: the subtransaction may still roll back
+ * what this flush writes.
  */
 static void
 flush_pending(void)
@@ -565,16 +608,25 @@ flush_pending(void)
 	HASH_SEQ_STATUS seq;
 	PendingCount **pending;
 	PendingCount *p;
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	int64		from;
 	int			npending = 0;
 	int			i,
 				j;
 
 	if (counts == NULL || (hash_get_num_entries(counts) == 0 && events_queued() == 0))
 		return;
+	from = events_since(subid);
 	pending = palloc(sizeof(PendingCount *) * Max(hash_get_num_entries(counts), 1));
 	hash_seq_init(&seq, counts);
 	while ((p = hash_seq_search(&seq)) != NULL)
-		pending[npending++] = p;
+		if (p->key.subid >= subid)
+			pending[npending++] = p;
+	if (npending == 0 && from == events_queued())
+	{
+		pfree(pending);
+		return;
+	}
 	qsort(pending, npending, sizeof(PendingCount *), pending_order);
 	now = crmpool_now();
 	today = crmpool_date(now);
@@ -616,7 +668,7 @@ flush_pending(void)
 	 * the same order as its counter changes: replaying a rep's history never overshoots a cap
 	 * that its counter never overshot.
 	 */
-	flush_events(now);
+	flush_events(now, from);
 	ledger_end(&octx);
 	for (i = 0; i < npending; i++)
 		hash_search(counts, &pending[i]->key, HASH_REMOVE, NULL);

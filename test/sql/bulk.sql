@@ -67,5 +67,34 @@ SELECT owner, count(*) FROM bulk_c WHERE owner IS NOT NULL GROUP BY owner ORDER 
 SELECT count(*) FROM crmpool.ownership_event
 WHERE rel = 'bulk_c'::regclass AND customer BETWEEN 10 AND 20 AND how = 'update' AND owner IS NOT NULL;
 
-DROP TABLE bulk_c;
+-- A statement run by a trigger of another, in a subtransaction that rolls back, leaves the
+-- outer statement's queued work alone: the outer statement still records all its rows.  (0.1
+-- flushed everything at the inner statement's end, and the rollback took the outer rows' counts
+-- and events with it: 5 customers owned, 0 counted.)
+CREATE TABLE bulk_n (id bigint PRIMARY KEY, owner bigint);
+INSERT INTO bulk_n SELECT g, NULL FROM generate_series(1, 5) g;
+SELECT crmpool.manage('bulk_n', 'owner');
+CREATE FUNCTION bulk_c_after() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		UPDATE bulk_n SET owner = 99 WHERE id = NEW.id - 999;
+		RAISE EXCEPTION 'give up';
+	EXCEPTION WHEN raise_exception THEN NULL;
+	END;
+	-- and one that stays
+	UPDATE bulk_n SET owner = 98 WHERE id = NEW.id - 998;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER zz_after AFTER UPDATE ON bulk_c FOR EACH ROW EXECUTE FUNCTION bulk_c_after();
+UPDATE bulk_c SET owner = 9 WHERE id BETWEEN 1000 AND 1003;
+DROP TRIGGER zz_after ON bulk_c;
+SELECT * FROM bulk_books();
+SELECT rep, owned FROM crmpool.rep_load('bulk_n') ORDER BY rep;
+SELECT count(*) FROM bulk_n WHERE owner IS NOT NULL;
+SELECT rel, owner, how, count(*) FROM crmpool.ownership_event
+WHERE rel IN ('bulk_c'::regclass, 'bulk_n'::regclass) AND owner IN (9, 98, 99)
+GROUP BY rel, owner, how ORDER BY rel, owner;
+
+DROP TABLE bulk_c, bulk_n;
 DROP FUNCTION bulk_books();
+DROP FUNCTION bulk_c_after();
