@@ -416,7 +416,9 @@ add_count(int32 count, int32 delta)
  * the versions the transaction made itself (dead to it, but not prunable before it ends): a
  * loop of n claims by one rep cost O(n^2), 40,000 claims and releases 88 s.  An entry is only
  * a hint: counter_latest() checks on the tuple that it still is that rep's row, made by this
- * transaction (a version made by an aborted subtransaction fails this) and not updated since.
+ * transaction and not updated since.  A subtransaction that rolls back forgets every entry:
+ * the version it made is gone, and so may be the lock on the table that kept its page from
+ * being truncated.
  */
 typedef struct CounterKey
 {
@@ -427,12 +429,27 @@ typedef struct CounterKey
 typedef struct CounterTid
 {
 	CounterKey	key;
+	LocalTransactionId lxid;	/* the transaction it was left by */
+	uint64		aborts;			/* counter_aborts then */
 	ItemPointerData tid;
 } CounterTid;
 
 static HTAB *counter_tids = NULL;
-static LocalTransactionId counter_tids_lxid = InvalidLocalTransactionId;
+static uint64 counter_aborts = 0;	/* subtransactions rolled back in this backend */
 
+static void
+counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+				void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		counter_aborts++;
+}
+
+/*
+ * The entry of a rep's row for this transaction; NULL if none and not `create`.  Entries of
+ * earlier transactions are reused, not freed one by one (a claim is often a transaction of
+ * its own); the table is started again only once it holds many reps.
+ */
 static CounterTid *
 counter_tid(Oid relid, int64 rep, bool create)
 {
@@ -440,7 +457,7 @@ counter_tid(Oid relid, int64 rep, bool create)
 	CounterTid *ct;
 	bool		found;
 
-	if (counter_tids == NULL || counter_tids_lxid != MyProc->lxid)
+	if (counter_tids == NULL || (create && hash_get_num_entries(counter_tids) > 1024))
 	{
 		HASHCTL		ctl;
 
@@ -448,17 +465,23 @@ counter_tid(Oid relid, int64 rep, bool create)
 			return NULL;
 		if (counter_tids != NULL)
 			hash_destroy(counter_tids);
+		else
+			RegisterSubXactCallback(counter_subxact, NULL);
 		ctl.keysize = sizeof(CounterKey);
 		ctl.entrysize = sizeof(CounterTid);
 		counter_tids = hash_create("crmpool counter rows", 64, &ctl, HASH_ELEM | HASH_BLOBS);
-		counter_tids_lxid = MyProc->lxid;
 	}
 	memset(&key, 0, sizeof(key));
 	key.relid = relid;
 	key.rep = rep;
 	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
-	if (ct != NULL && !found)
-		ItemPointerSetInvalid(&ct->tid);
+	if (ct == NULL || (found && ct->lxid == MyProc->lxid && ct->aborts == counter_aborts))
+		return ct;
+	if (!create)
+		return NULL;
+	ct->lxid = MyProc->lxid;
+	ct->aborts = counter_aborts;
+	ItemPointerSetInvalid(&ct->tid);
 	return ct;
 }
 
@@ -735,6 +758,7 @@ struct LedgerEvents
 	Oid			seqid;
 	RowWriter	w;
 	bool		by_batch;
+	BulkInsertState bulk;		/* from the first full batch on */
 	int			n;				/* rows waiting in slots */
 	TupleTableSlot *slots[EVENT_BATCH];
 	MemoryContext batchcxt;		/* their values; reset after each batch */
@@ -775,7 +799,14 @@ events_insert(LedgerEvents *le)
 		if (le->rel->rd_att->constr != NULL)
 			for (i = 0; i < le->n; i++)
 				ExecConstraints(rri, le->slots[i], estate);
-		table_multi_insert(le->rel, le->slots, le->n, estate->es_output_cid, 0, NULL);
+		if (le->bulk == NULL && le->n == EVENT_BATCH)
+		{
+			/* it lives as long as le, not the batch */
+			MemoryContextSwitchTo(GetMemoryChunkContext(le));
+			le->bulk = GetBulkInsertState();
+			MemoryContextSwitchTo(le->batchcxt);
+		}
+		table_multi_insert(le->rel, le->slots, le->n, estate->es_output_cid, 0, le->bulk);
 		for (i = 0; i < le->n; i++)
 		{
 			List	   *recheck = NIL;
@@ -783,7 +814,8 @@ events_insert(LedgerEvents *le)
 			if (rri->ri_NumIndices > 0)
 				recheck = ExecInsertIndexTuples(rri, le->slots[i], estate, false, false, NULL,
 												NIL);
-			ExecARInsertTriggers(estate, rri, le->slots[i], recheck, NULL);
+			if (rri->ri_TrigDesc != NULL)
+				ExecARInsertTriggers(estate, rri, le->slots[i], recheck, NULL);
 			ResetPerTupleExprContext(estate);
 		}
 	}
@@ -829,6 +861,8 @@ ledger_events_end(LedgerEvents *le)
 {
 	if (le->n > 0)
 		events_insert(le);
+	if (le->bulk != NULL)
+		FreeBulkInsertState(le->bulk);
 	row_writer_end(&le->w);
 	table_close(le->rel, NoLock);
 	MemoryContextDelete(le->batchcxt);
