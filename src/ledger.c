@@ -747,8 +747,9 @@ ledger_current_actor(void)
  * flush: about 1.9 kB per event).  The rows go in by batches of EVENT_BATCH, through
  * table_multi_insert() and then each row's index entries and AFTER triggers, as COPY does: a
  * heap page is filled and logged once per batch instead of once per row.  A BEFORE ROW trigger
- * (crmpool has none; a superuser could add one) makes it insert row by row.  Memory is reset
- * after each batch, so a flush of any size runs in constant memory.
+ * (crmpool has none; a superuser could add one) makes it insert row by row, as does a statement
+ * with a single event (a claim), where a batch only costs more.  Memory is reset after each
+ * batch, so a flush of any size runs in constant memory.
  */
 #define EVENT_BATCH 1000
 
@@ -792,7 +793,7 @@ events_insert(LedgerEvents *le)
 	MemoryContext oldcxt = MemoryContextSwitchTo(le->batchcxt);
 	int			i;
 
-	if (!le->by_batch)
+	if (!le->by_batch || le->n == 1)
 		ExecSimpleRelationInsert(rri, estate, le->slots[0]);
 	else
 	{
