@@ -333,6 +333,12 @@ extern void ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int loc
 						 DateADT today, RepCounts *after);
 extern void ledger_set_actor(const char *actor);
 extern void ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after);
+typedef struct LedgerEvents LedgerEvents;
+extern LedgerEvents *ledger_events_begin(void);
+extern void ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at,
+							  bool has_owner, int64 owner, const char *how, const char *reason,
+							  const char *actor);
+extern void ledger_events_end(LedgerEvents *le);
 extern void ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner,
 						  int64 owner, const char *how, const char *reason, const char *actor);
 extern const char *ledger_current_actor(void);

@@ -21,10 +21,14 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -34,9 +38,12 @@
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -435,39 +442,125 @@ add_count(int32 count, int32 delta)
 }
 
 /*
- * Apply a change to the rep's counter row in place, with the semantics of
- * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2": find the row by primary key,
- * lock it, waiting for a concurrent change by the same rep to end; under READ COMMITTED then
- * take its latest version (EvalPlanQual's rule), under REPEATABLE READ or SERIALIZABLE fail
- * with a serialization error.  The lock is the rep's: it is kept to commit.  Returns false,
- * changing nothing, if the rep has no row.
+ * Where this transaction left each rep counter row it updated: the TID of the row's latest
+ * version.  Once a transaction has changed a rep's row it holds that row to commit, so no one
+ * else can make a newer version, and reading it again through the primary key would only walk
+ * the versions the transaction made itself (dead to it, but not prunable before it ends): a
+ * loop of n claims by one rep cost O(n^2), 40,000 claims and releases 88 s.  An entry is only
+ * a hint: counter_latest() checks on the tuple that it still is that rep's row, made by this
+ * transaction and not updated since.  A subtransaction that rolls back forgets every entry:
+ * the version it made is gone, and so may be the lock on the table that kept its page from
+ * being truncated.
+ */
+typedef struct CounterKey
+{
+	Oid			relid;
+	int64		rep;
+} CounterKey;
+
+typedef struct CounterTid
+{
+	CounterKey	key;
+	LocalTransactionId lxid;	/* the transaction it was left by */
+	uint64		aborts;			/* counter_aborts then */
+	ItemPointerData tid;
+} CounterTid;
+
+static HTAB *counter_tids = NULL;
+static uint64 counter_aborts = 0;	/* subtransactions rolled back in this backend */
+
+static void
+counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+				void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		counter_aborts++;
+}
+
+/*
+ * The entry of a rep's row for this transaction; NULL if none and not `create`.  Entries of
+ * earlier transactions are reused, not freed one by one (a claim is often a transaction of
+ * its own); the table is started again only once it holds many reps.
+ */
+static CounterTid *
+counter_tid(Oid relid, int64 rep, bool create)
+{
+	CounterKey	key;
+	CounterTid *ct;
+	bool		found;
+
+	if (counter_tids == NULL || (create && hash_get_num_entries(counter_tids) > 1024))
+	{
+		HASHCTL		ctl;
+
+		if (!create)
+			return NULL;
+		if (counter_tids != NULL)
+			hash_destroy(counter_tids);
+		else
+			RegisterSubXactCallback(counter_subxact, NULL);
+		ctl.keysize = sizeof(CounterKey);
+		ctl.entrysize = sizeof(CounterTid);
+		counter_tids = hash_create("crmpool counter rows", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.rep = rep;
+	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
+	if (ct == NULL || (found && ct->lxid == MyProc->lxid && ct->aborts == counter_aborts))
+		return ct;
+	if (!create)
+		return NULL;
+	ct->lxid = MyProc->lxid;
+	ct->aborts = counter_aborts;
+	ItemPointerSetInvalid(&ct->tid);
+	return ct;
+}
+
+/* Fetch into slot the rep's row version at tid if it is the latest one, made by us. */
+static bool
+counter_latest(Relation heap, Oid relid, int64 rep, ItemPointer tid, TupleTableSlot *slot)
+{
+	HeapTuple	tuple;
+	HeapTupleHeader htup;
+	bool		should_free;
+	bool		ours;
+
+	if (!ItemPointerIsValid(tid) || heap->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		!table_tuple_fetch_row_version(heap, tid, SnapshotAny, slot))
+		return false;
+	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+	htup = tuple->t_data;
+	ours = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup)) &&
+		((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask)) &&
+		DatumGetObjectId(slot_attr(slot, 1)) == relid &&
+		DatumGetInt64(slot_attr(slot, 2)) == rep;
+	if (should_free)
+		heap_freetuple(tuple);
+	if (!ours)
+		ExecClearTuple(slot);
+	return ours;
+}
+
+/*
+ * Find the rep's row by primary key and lock it into `current`, waiting for a concurrent change
+ * by the same rep to end; under READ COMMITTED then take its latest version (EvalPlanQual's
+ * rule), under REPEATABLE READ or SERIALIZABLE fail with a serialization error.  False if the
+ * rep has no row.
  */
 static bool
-counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
+counter_lock(KeyScan *ks, TupleTableSlot *current)
 {
-	KeyScan		ks;
 	ItemPointerData tid;
-	TupleTableSlot *current;
-	TupleTableSlot *next;
 	TM_FailureData tmfd;
 	TM_Result	res;
-	RowWriter	w;
-	bool		day_null;
-	Datum		day;
-	int32		claims;
-	int			i;
 
-	key_scan_begin(&ks, LT_COUNTERS, relid, rep, false, RowExclusiveLock);
-	if (!index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot))
-	{
-		key_scan_end(&ks);
+	if (!index_getnext_slot(ks->scan, ForwardScanDirection, ks->slot))
 		return false;
-	}
-	tid = ks.slot->tts_tid;
-	ExecClearTuple(ks.slot);
+	tid = ks->slot->tts_tid;
+	ExecClearTuple(ks->slot);
 
-	current = table_slot_create(ks.heap, NULL);
-	res = table_tuple_lock(ks.heap, &tid, GetActiveSnapshot(), current,
+	res = table_tuple_lock(ks->heap, &tid, GetActiveSnapshot(), current,
 						   GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
 						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 						   &tmfd);
@@ -486,11 +579,98 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("could not serialize access due to concurrent delete")));
-			ExecDropSingleTupleTableSlot(current);
-			key_scan_end(&ks);
 			return false;
 		default:
 			elog(ERROR, "unexpected result %d locking a crmpool counter", (int) res);
+	}
+	return true;
+}
+
+/*
+ * Write the counter row's new version, as ExecSimpleRelationUpdate() would, but without the
+ * unique check of the primary key.  An update that does not fit the row's page (about every
+ * 120th: its versions cannot be pruned before the transaction ends) adds an index entry, and
+ * the unique check would visit every version of the row this transaction made: O(n) for the
+ * n-th change, O(n^2) for n changes of one rep in one transaction.  The key (rel, rep) never
+ * changes and its old version is ours, locked, so the new entry cannot be a duplicate.  Used
+ * only while the table is as crmpool made it: no trigger, and only indexes on (rel, rep).
+ */
+static void
+counter_write(RowWriter *w, TupleTableSlot *current, TupleTableSlot *next)
+{
+	ResultRelInfo *rri = w->rri;
+	Relation	rel = rri->ri_RelationDesc;
+	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+#if PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update_indexes;
+#else
+	bool		update_indexes;
+#endif
+	int			i,
+				k;
+
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+			if (ii->ii_IndexAttrNumbers[k] != 1 && ii->ii_IndexAttrNumbers[k] != 2)
+				break;
+		if (k < ii->ii_NumIndexAttrs || ii->ii_Predicate != NIL)
+			break;
+	}
+	if (rri->ri_TrigDesc != NULL || i < rri->ri_NumIndices ||
+		(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored))
+	{
+		ExecSimpleRelationUpdate(rri, w->estate, &w->epq, current, next);
+		return;
+	}
+	if (rel->rd_att->constr != NULL)
+		ExecConstraints(rri, next, w->estate);
+	simple_table_tuple_update(rel, &current->tts_tid, next, w->estate->es_snapshot,
+							  &update_indexes);
+	if (!update_indexes)
+		return;
+	econtext->ecxt_scantuple = next;
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+
+		FormIndexDatum(rri->ri_IndexRelationInfo[i], next, w->estate, values, isnull);
+		index_insert(rri->ri_IndexRelationDescs[i], values, isnull, &next->tts_tid, rel,
+					 UNIQUE_CHECK_NO, true, rri->ri_IndexRelationInfo[i]);
+	}
+	ResetPerTupleExprContext(w->estate);
+}
+
+/*
+ * Apply a change to the rep's counter row in place, with the semantics of
+ * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2" (counter_lock), or, if this
+ * transaction changed the row before, at the version it left (counter_tids).  The lock is the
+ * rep's: it is kept to commit.  Returns false, changing nothing, if the rep has no row.
+ */
+static bool
+counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
+{
+	KeyScan		ks;
+	TupleTableSlot *current;
+	TupleTableSlot *next;
+	RowWriter	w;
+	bool		day_null;
+	Datum		day;
+	int32		claims;
+	int			i;
+	CounterTid *ct = counter_tid(relid, rep, false);
+
+	key_scan_begin(&ks, LT_COUNTERS, relid, rep, false, RowExclusiveLock);
+	current = table_slot_create(ks.heap, NULL);
+	if (!(ct != NULL && counter_latest(ks.heap, relid, rep, &ct->tid, current)) &&
+		!counter_lock(&ks, current))
+	{
+		ExecDropSingleTupleTableSlot(current);
+		key_scan_end(&ks);
+		return false;
 	}
 
 	/* the new version: the locked one with the change applied */
@@ -519,7 +699,9 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 	slot_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
 	slot_set(next, COUNT_DAY, day, !day_null);
 	ExecStoreVirtualTuple(next);
-	ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, current, next);
+	counter_write(&w, current, next);
+	/* the new version's TID, where the next change of this rep in this transaction finds it */
+	counter_tid(relid, rep, true)->tid = next->tts_tid;
 	row_writer_end(&w);
 
 	ExecDropSingleTupleTableSlot(current);
@@ -607,27 +789,111 @@ ledger_current_actor(void)
 	return ledger_actor;
 }
 
-/* Append an ownership event. */
-void
-ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
-			  const char *how, const char *reason, const char *actor)
+/*
+ * Appending a statement's ownership events.  One executor state serves all of them (setting
+ * one up per row cost more than the insert, and its allocations lived until the end of the
+ * flush: about 1.9 kB per event).  The rows go in by batches of EVENT_BATCH, through
+ * table_multi_insert() and then each row's index entries and AFTER triggers, as COPY does: a
+ * heap page is filled and logged once per batch instead of once per row.  A BEFORE ROW trigger
+ * (crmpool has none; a superuser could add one) makes it insert row by row, as does a statement
+ * with a single event (a claim), where a batch only costs more.  Memory is reset after each
+ * batch, so a flush of any size runs in constant memory.
+ */
+#define EVENT_BATCH 1000
+
+struct LedgerEvents
 {
 	Relation	rel;
+	Oid			seqid;
 	RowWriter	w;
-	TupleTableSlot *slot;
+	bool		by_batch;
+	BulkInsertState bulk;		/* from the first full batch on */
+	int			n;				/* rows waiting in slots */
+	TupleTableSlot *slots[EVENT_BATCH];
+	MemoryContext batchcxt;		/* their values; reset after each batch */
+};
+
+LedgerEvents *
+ledger_events_begin(void)
+{
+	LedgerEvents *le = palloc0(sizeof(LedgerEvents));
+	TriggerDesc *trig;
 	Oid			heapid;
 	Oid			indexid;
-	Oid			seqid;
 
 	ledger_oids(LT_EVENTS, &heapid, &indexid);
-	seqid = crmpool_relid("ownership_event_seq_seq");
-	rel = table_open(heapid, RowExclusiveLock);
-	row_writer_begin(&w, rel);
-	slot = row_writer_slot(&w, rel);
+	le->seqid = crmpool_relid("ownership_event_seq_seq");
+	le->rel = table_open(heapid, RowExclusiveLock);
+	row_writer_begin(&le->w, le->rel);
+	trig = le->w.rri->ri_TrigDesc;
+	le->by_batch = !(trig != NULL && trig->trig_insert_before_row) &&
+		!(le->rel->rd_att->constr != NULL && le->rel->rd_att->constr->has_generated_stored);
+	le->batchcxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool events",
+										 ALLOCSET_DEFAULT_SIZES);
+	return le;
+}
+
+/* Insert the rows waiting in the slots. */
+static void
+events_insert(LedgerEvents *le)
+{
+	EState	   *estate = le->w.estate;
+	ResultRelInfo *rri = le->w.rri;
+	MemoryContext oldcxt = MemoryContextSwitchTo(le->batchcxt);
+	int			i;
+
+	if (!le->by_batch || le->n == 1)
+		ExecSimpleRelationInsert(rri, estate, le->slots[0]);
+	else
+	{
+		if (le->rel->rd_att->constr != NULL)
+			for (i = 0; i < le->n; i++)
+				ExecConstraints(rri, le->slots[i], estate);
+		if (le->bulk == NULL && le->n == EVENT_BATCH)
+		{
+			/* it lives as long as le, not the batch */
+			MemoryContextSwitchTo(GetMemoryChunkContext(le));
+			le->bulk = GetBulkInsertState();
+			MemoryContextSwitchTo(le->batchcxt);
+		}
+		table_multi_insert(le->rel, le->slots, le->n, estate->es_output_cid, 0, le->bulk);
+		for (i = 0; i < le->n; i++)
+		{
+			List	   *recheck = NIL;
+
+			if (rri->ri_NumIndices > 0)
+				recheck = ExecInsertIndexTuples(rri, le->slots[i], estate, false, false, NULL,
+												NIL);
+			if (rri->ri_TrigDesc != NULL)
+				ExecARInsertTriggers(estate, rri, le->slots[i], recheck, NULL);
+			ResetPerTupleExprContext(estate);
+		}
+	}
+	for (i = 0; i < le->n; i++)
+		ExecClearTuple(le->slots[i]);
+	le->n = 0;
+	MemoryContextSwitchTo(oldcxt);
+	ResetPerTupleExprContext(estate);
+	MemoryContextReset(le->batchcxt);
+}
+
+/* Append an ownership event. */
+void
+ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, bool has_owner,
+				  int64 owner, const char *how, const char *reason, const char *actor)
+{
+	TupleTableSlot *slot;
+	MemoryContext oldcxt;
+
+	if (le->slots[le->n] == NULL)
+		le->slots[le->n] = row_writer_slot(&le->w, le->rel);
+	slot = le->slots[le->n++];
+	oldcxt = MemoryContextSwitchTo(le->batchcxt);
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
 	slot_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
 	slot_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
-	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(seqid, false)),
-			 true);
+	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(le->seqid, false)), true);
 	slot_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
 	slot_set(slot, EVENT_OWNER, Int64GetDatum(owner), has_owner);
 	slot_set(slot, EVENT_HOW, CStringGetTextDatum(how), true);
@@ -635,9 +901,33 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 	if (reason != NULL)
 		slot_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
 	ExecStoreVirtualTuple(slot);
-	ExecSimpleRelationInsert(w.rri, w.estate, slot);
-	row_writer_end(&w);
-	table_close(rel, NoLock);
+	MemoryContextSwitchTo(oldcxt);
+	if (!le->by_batch || le->n == EVENT_BATCH)
+		events_insert(le);
+}
+
+void
+ledger_events_end(LedgerEvents *le)
+{
+	if (le->n > 0)
+		events_insert(le);
+	if (le->bulk != NULL)
+		FreeBulkInsertState(le->bulk);
+	row_writer_end(&le->w);
+	table_close(le->rel, NoLock);
+	MemoryContextDelete(le->batchcxt);
+	pfree(le);
+}
+
+/* Append one event on its own (crmpool.repair()); a statement's events go in by batches. */
+void
+ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
+			  const char *how, const char *reason, const char *actor)
+{
+	LedgerEvents *le = ledger_events_begin();
+
+	ledger_events_add(le, relid, customer, at, has_owner, owner, how, reason, actor);
+	ledger_events_end(le);
 }
 
 /*

@@ -179,7 +179,17 @@ crmpool_claim(PG_FUNCTION_ARGS)
  * All the customer rows are locked first, in key order, so that claim_many keeps the global
  * lock order (customers before reps) and cannot deadlock with a concurrent claim; each claim
  * then runs in its own subtransaction so that a refused one leaves no trace.
+ *
+ * At most CLAIM_MANY_MAX customers per call.  Each subtransaction that claims consumes its own
+ * transaction id, and while more than 64 of them are open in one transaction (PostgreSQL's
+ * cache of subtransaction ids per backend) every other backend must look up pg_subtrans to
+ * decide whether this transaction's rows are visible: a call with 10^6 ids would burn 10^6
+ * transaction ids and slow the whole server for its duration.  A claim batch is a user's
+ * selection in a UI; an import that gives many customers to reps is one UPDATE of the owner
+ * column (checked as an assign).
  */
+#define CLAIM_MANY_MAX 1000
+
 PG_FUNCTION_INFO_V1(crmpool_claim_many);
 Datum
 crmpool_claim_many(PG_FUNCTION_ARGS)
@@ -205,6 +215,14 @@ crmpool_claim_many(PG_FUNCTION_ARGS)
 				 errmsg("customers must be a one-dimensional array")));
 	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &elems, &elemnulls, &nelems);
+	if (nelems > CLAIM_MANY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("crmpool.claim_many() takes at most %d customers, not %d",
+						CLAIM_MANY_MAX, nelems),
+				 errdetail("Each customer is claimed in its own subtransaction, with a transaction id of its own."),
+				 errhint("Claim the customers in several calls of at most %d each, committing in between.",
+						 CLAIM_MANY_MAX)));
 	for (i = 0; i < nelems; i++)
 		if (elemnulls[i])
 			ereport(ERROR,

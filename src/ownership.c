@@ -33,8 +33,10 @@
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "parser/parse_func.h"
 #include "replication/logicalworker.h"
+#include "storage/buffile.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -44,6 +46,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "crmpool.h"
 
@@ -217,38 +220,41 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Counter changes, queued per statement
+ * Counter changes and events, queued per statement
  * -------------------------------------------------------------------------------------------*/
 
 /*
- * Queues of work a statement's row triggers leave for its statement trigger.  Every item starts
- * with the subtransaction that queued it: an aborted subtransaction drops its own items (and its
- * children's), a committed one hands them to its parent.  They live in TopTransactionContext.
+ * What a statement's row triggers leave for its statement trigger.  Every item carries the
+ * subtransaction that queued it.  Items queued after a subtransaction began carry it or one of
+ * its children, whose ids are all higher, and items queued before carry lower ids: so an
+ * aborted subtransaction drops exactly the items whose id is at least its own, and those are
+ * the newest events (a suffix of the queue).  Everything lives in TopTransactionContext.
+ *
+ * The queue does not grow in memory with the rows.  Counter changes are summed as they come,
+ * into one entry per rep (and subtransaction, table, pool and kind); events are small records
+ * whose strings are interned once per transaction, EVENT_CHUNK of them in memory and any more
+ * in a temporary file.
  */
-typedef struct PendingQueue
-{
-	char	   *items;
-	int			n;
-	int			max;
-	Size		size;			/* of one item */
-} PendingQueue;
-
-#define QUEUE_ITEM(q, i) ((void *) ((q)->items + (Size) (i) * (q)->size))
-#define QUEUE_SUBID(q, i) (*(SubTransactionId *) QUEUE_ITEM(q, i))
-
-/* One rep's counter change from one row; checked against the rules after the counts are in. */
-typedef struct PendingCount
+typedef struct PendingKey
 {
 	SubTransactionId subid;
 	Oid			relid;
 	int64		rep;
-	int			owned;			/* deltas */
+	const char *pool;			/* interned; NULL unless checked */
+	bool		check;			/* checked gains: cap (and, for claims, daily limit) */
+	bool		claim;
+} PendingKey;
+
+/* One rep's counter changes of one kind; checked against the rules after the counts are in. */
+typedef struct PendingCount
+{
+	PendingKey	key;
+	int			owned;			/* summed deltas */
 	int			with_deal;
 	int			locked;
 	int			claims;
-	bool		check;			/* a checked gain: cap (and, for a claim, daily limit) */
-	int64		customer;
-	char	   *pool;
+	int			gains;			/* how many rows gained the rep a customer */
+	int64		first;			/* the lowest customer: checks run in customer order */
 } PendingCount;
 
 /* One ownership change for the ledger, recorded once the counter rows are held. */
@@ -257,59 +263,120 @@ typedef struct PendingEvent
 	SubTransactionId subid;
 	Oid			relid;
 	int64		customer;
-	bool		has_owner;
 	int64		owner;
+	bool		has_owner;
 	const char *how;			/* static string */
-	char	   *reason;
-	char	   *actor;			/* who acted when the row changed (recycling: "crmpool") */
+	const char *reason;			/* interned */
+	const char *actor;			/* interned: who acted when the row changed */
 } PendingEvent;
 
-static PendingQueue counts = {NULL, 0, 0, sizeof(PendingCount)};
-static PendingQueue events = {NULL, 0, 0, sizeof(PendingEvent)};
+/* Events in memory; a full chunk goes to the file, at a whole number of blocks. */
+#define EVENT_CHUNK BLCKSZ
+#define CHUNK_BLOCKS(c) ((long) (c) * sizeof(PendingEvent))
+
+static HTAB *counts = NULL;
+static HTAB *strings = NULL;
+static PendingEvent *events = NULL;
+static int	nevents = 0;		/* in memory */
+static BufFile *event_file = NULL;
+static int64 event_chunks = 0;	/* full chunks in event_file */
+static SubTransactionId first_subid;	/* of the oldest queued event */
 static bool pending_callbacks = false;
 
-static void
-queue_subxact(PendingQueue *q, SubXactEvent event, SubTransactionId mySubid,
-			  SubTransactionId parentSubid)
+static int64
+events_queued(void)
 {
-	int			i,
-				n = 0;
+	return event_chunks * EVENT_CHUNK + nevents;
+}
 
-	for (i = 0; i < q->n; i++)
+/* Read chunk c of the event file into events[]. */
+static void
+event_chunk_read(int64 c, PendingEvent *into)
+{
+	if (BufFileSeekBlock(event_file, CHUNK_BLOCKS(c)) != 0 ||
+		BufFileRead(event_file, into, EVENT_CHUNK * sizeof(PendingEvent)) !=
+		EVENT_CHUNK * sizeof(PendingEvent))
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read crmpool's queued events from a temporary file: %m")));
+}
+
+/*
+ * Where the events of subtransaction subid (and its children) begin: all the events from there
+ * on are theirs.  Before them there can only be an outer statement's, when a trigger of that
+ * statement ran this one (in a subtransaction of its own, if subid is higher than theirs).
+ */
+static int64
+events_since(SubTransactionId subid)
+{
+	int64		from = events_queued();
+	int64		c = event_chunks;
+	PendingEvent *chunk = NULL;
+	int			i;
+
+	if (from == 0 || first_subid >= subid)
+		return 0;
+	for (i = nevents; i > 0 && events[i - 1].subid >= subid; i--)
+		from--;
+	while (i == 0 && c > 0)
 	{
-		if (QUEUE_SUBID(q, i) < mySubid)
-		{
-			if (n != i)
-				memcpy(QUEUE_ITEM(q, n), QUEUE_ITEM(q, i), q->size);
-			n++;
-		}
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
-		{
-			QUEUE_SUBID(q, i) = parentSubid;
-			if (n != i)
-				memcpy(QUEUE_ITEM(q, n), QUEUE_ITEM(q, i), q->size);
-			n++;
-		}
+		if (chunk == NULL)
+			chunk = palloc(EVENT_CHUNK * sizeof(PendingEvent));
+		event_chunk_read(--c, chunk);
+		for (i = EVENT_CHUNK; i > 0 && chunk[i - 1].subid >= subid; i--)
+			from--;
 	}
-	q->n = n;
+	if (chunk != NULL)
+		pfree(chunk);
+	return from;
+}
+
+/* Drop the events from position `from` on. */
+static void
+events_truncate(int64 from)
+{
+	if (from < event_chunks * EVENT_CHUNK)
+	{
+		/* the chunk the queue now ends in comes back to memory, where the queue goes on */
+		event_chunks = from / EVENT_CHUNK;
+		nevents = from % EVENT_CHUNK;
+		if (nevents > 0)
+			event_chunk_read(event_chunks, events);
+	}
+	else
+		nevents = from - event_chunks * EVENT_CHUNK;
+	if (event_chunks == 0 && event_file != NULL)
+	{
+		BufFileClose(event_file);
+		event_file = NULL;
+	}
 }
 
 static void
 pending_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
 				void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB)
+	HASH_SEQ_STATUS seq;
+	PendingCount *p;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	if (counts != NULL && hash_get_num_entries(counts) > 0)
 	{
-		queue_subxact(&counts, event, mySubid, parentSubid);
-		queue_subxact(&events, event, mySubid, parentSubid);
+		hash_seq_init(&seq, counts);
+		while ((p = hash_seq_search(&seq)) != NULL)
+			if (p->key.subid >= mySubid)
+				hash_search(counts, &p->key, HASH_REMOVE, NULL);
 	}
+	events_truncate(events_since(mySubid));
 }
 
 static void
 pending_xact(XactEvent event, void *arg)
 {
 	/* only possible if the statement trigger was disabled: never let the counts drift */
-	if (event == XACT_EVENT_PRE_COMMIT && (counts.n > 0 || events.n > 0))
+	if (event == XACT_EVENT_PRE_COMMIT &&
+		((counts != NULL && hash_get_num_entries(counts) > 0) || events_queued() > 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("crmpool has ownership changes that no statement trigger applied"),
@@ -317,16 +384,34 @@ pending_xact(XactEvent event, void *arg)
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
-		/* the items lived in TopTransactionContext */
-		counts.items = events.items = NULL;
-		counts.n = counts.max = events.n = events.max = 0;
+		/* they lived in TopTransactionContext; the file goes with the transaction's resources */
+		counts = strings = NULL;
+		events = NULL;
+		event_file = NULL;
+		nevents = 0;
+		event_chunks = 0;
 	}
 }
 
-static void *
-queue_push(PendingQueue *q)
+static uint32
+string_hash_ptr(const void *key, Size keysize)
 {
-	void	   *item;
+	const char *s = *(const char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+string_match_ptr(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Set up the queue for this transaction, on first use. */
+static void
+pending_start(void)
+{
+	HASHCTL		ctl;
 
 	if (!pending_callbacks)
 	{
@@ -334,62 +419,119 @@ queue_push(PendingQueue *q)
 		RegisterSubXactCallback(pending_subxact, NULL);
 		pending_callbacks = true;
 	}
-	if (q->n == q->max)
-	{
-		q->max = Max(16, q->max * 2);
-		q->items = q->items == NULL ?
-			MemoryContextAlloc(TopTransactionContext, q->size * q->max) :
-			repalloc_huge(q->items, q->size * q->max);
-	}
-	item = QUEUE_ITEM(q, q->n++);
-	memset(item, 0, q->size);
-	*(SubTransactionId *) item = GetCurrentSubTransactionId();
-	return item;
+	if (counts != NULL)
+		return;
+	ctl.keysize = sizeof(PendingKey);
+	ctl.entrysize = sizeof(PendingCount);
+	ctl.hcxt = TopTransactionContext;
+	counts = hash_create("crmpool pending counts", 16, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(char *);
+	ctl.hash = string_hash_ptr;
+	ctl.match = string_match_ptr;
+	strings = hash_create("crmpool pending strings", 16, &ctl,
+						  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	events = MemoryContextAlloc(TopTransactionContext, EVENT_CHUNK * sizeof(PendingEvent));
+}
+
+/* The transaction's copy of s. */
+static const char *
+intern(const char *s)
+{
+	char	  **entry;
+	bool		found;
+
+	if (s == NULL)
+		return NULL;
+	entry = hash_search(strings, &s, HASH_ENTER, &found);
+	if (!found)
+		*entry = MemoryContextStrdup(TopTransactionContext, s);
+	return *entry;
 }
 
 static void
 queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
 			int64 customer, const char *pool)
 {
-	PendingCount *p = queue_push(&counts);
+	PendingKey	key;
+	PendingCount *p;
+	bool		found;
 
-	p->relid = relid;
-	p->rep = rep;
-	p->owned = owned;
-	p->with_deal = with_deal;
-	p->locked = locked;
-	p->claims = claims;
-	p->check = check;
-	p->customer = customer;
-	p->pool = pool ? MemoryContextStrdup(TopTransactionContext, pool) : NULL;
+	pending_start();
+	memset(&key, 0, sizeof(key));	/* the key is hashed as bytes, padding included */
+	key.subid = GetCurrentSubTransactionId();
+	key.relid = relid;
+	key.rep = rep;
+	key.check = check;
+	key.claim = claims > 0;
+	key.pool = check ? intern(pool) : NULL;
+	p = hash_search(counts, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		p->owned = p->with_deal = p->locked = p->claims = p->gains = 0;
+		p->first = customer;
+	}
+	p->owned += owned;
+	p->with_deal += with_deal;
+	p->locked += locked;
+	p->claims += claims;
+	p->gains += owned > 0;
+	p->first = Min(p->first, customer);
 }
 
 static void
 queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *how,
 			const char *reason)
 {
-	PendingEvent *e = queue_push(&events);
+	PendingEvent *e;
 
+	pending_start();
+	if (nevents == EVENT_CHUNK)
+	{
+		if (event_file == NULL)
+		{
+			/* the file belongs to the transaction, whichever subtransaction spills first */
+			ResourceOwner oldowner = CurrentResourceOwner;
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+			CurrentResourceOwner = TopTransactionResourceOwner;
+			event_file = BufFileCreateTemp(false);
+			CurrentResourceOwner = oldowner;
+			MemoryContextSwitchTo(oldcxt);
+		}
+		if (BufFileSeekBlock(event_file, CHUNK_BLOCKS(event_chunks)) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write crmpool's queued events to a temporary file: %m")));
+		BufFileWrite(event_file, events, EVENT_CHUNK * sizeof(PendingEvent));
+		event_chunks++;
+		nevents = 0;
+	}
+	if (events_queued() == 0)
+		first_subid = GetCurrentSubTransactionId();
+	e = &events[nevents++];
+	e->subid = GetCurrentSubTransactionId();
 	e->relid = relid;
 	e->customer = customer;
 	e->has_owner = has_owner;
 	e->owner = owner;
 	e->how = how;
-	e->reason = reason ? MemoryContextStrdup(TopTransactionContext, reason) : NULL;
-	e->actor = MemoryContextStrdup(TopTransactionContext, ledger_current_actor());
+	e->reason = intern(reason);
+	e->actor = intern(ledger_current_actor());
 }
 
 static int
 pending_order(const void *a, const void *b)
 {
-	const PendingCount *x = a,
-			   *y = b;
+	const PendingCount *x = *(PendingCount *const *) a,
+			   *y = *(PendingCount *const *) b;
 
-	if (x->relid != y->relid)
-		return x->relid < y->relid ? -1 : 1;
-	if (x->rep != y->rep)
-		return x->rep < y->rep ? -1 : 1;
-	return x->customer < y->customer ? -1 : x->customer > y->customer ? 1 : 0;
+	if (x->key.relid != y->key.relid)
+		return x->key.relid < y->key.relid ? -1 : 1;
+	if (x->key.rep != y->key.rep)
+		return x->key.rep < y->key.rep ? -1 : 1;
+	return x->first < y->first ? -1 : x->first > y->first ? 1 : 0;
 }
 
 static void
@@ -398,8 +540,9 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 {
 	RuleSet		rules;
 	int64		limit;
+	int64		rep = p->key.rep;
 
-	rules_effective(mr->nscopes, mr->scopes, p->pool, true, p->rep, NULL, &rules);
+	rules_effective(mr->nscopes, mr->scopes, p->key.pool, true, rep, NULL, &rules);
 	if (rule_limit(&rules, RULE_PRIVATE_CAP, &limit))
 	{
 		int64		counted = after->owned;
@@ -409,28 +552,60 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 		if (counted > limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_PRIVATE_CAP),
-					 errmsg("rep " INT64_FORMAT " has reached the private cap", p->rep),
+					 errmsg("rep " INT64_FORMAT " has reached the private cap", rep),
 					 errdetail("Rep " INT64_FORMAT " owns " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s%s.",
-							   p->rep, Max(counted - gained, 0), limit, tabname(mr),
+							   rep, Max(counted - gained, 0), limit, tabname(mr),
 							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)"),
 					 errhint("Release a customer first, or raise private_cap with crmpool.set_rules().")));
 	}
-	if (p->claims > 0 && rule_limit(&rules, RULE_DAILY_CLAIM_LIMIT, &limit) &&
+	if (p->key.claim && rule_limit(&rules, RULE_DAILY_CLAIM_LIMIT, &limit) &&
 		after->claims_today > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DAILY_LIMIT),
-				 errmsg("rep " INT64_FORMAT " has reached the daily claim limit", p->rep),
+				 errmsg("rep " INT64_FORMAT " has reached the daily claim limit", rep),
 				 errdetail("Rep " INT64_FORMAT " has claimed " INT64_FORMAT " of " INT64_FORMAT " customers allowed today (%s) in table %s.",
-						   p->rep, Max(after->claims_today - gained, 0), limit,
+						   rep, Max(after->claims_today - gained, 0), limit,
 						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(today))),
 						   tabname(mr)),
 				 errhint("The count starts again at midnight in time zone \"%s\" (crmpool.timezone).",
 						 crmpool_day_timezone_name())));
 }
 
+/* Record the queued events from position `from` on, oldest first, and drop them. */
+static void
+flush_events(TimestampTz now, int64 from)
+{
+	LedgerEvents *le = ledger_events_begin();
+	PendingEvent *chunk = NULL;
+	int64		c;
+	int			i;
+
+	for (c = from / EVENT_CHUNK; c < event_chunks; c++)
+	{
+		if (chunk == NULL)
+			chunk = palloc(EVENT_CHUNK * sizeof(PendingEvent));
+		event_chunk_read(c, chunk);
+		for (i = (c == from / EVENT_CHUNK) ? from % EVENT_CHUNK : 0; i < EVENT_CHUNK; i++)
+			ledger_events_add(le, chunk[i].relid, chunk[i].customer, now, chunk[i].has_owner,
+							  chunk[i].owner, chunk[i].how, chunk[i].reason, chunk[i].actor);
+	}
+	for (i = Max(from - event_chunks * EVENT_CHUNK, 0); i < nevents; i++)
+		ledger_events_add(le, events[i].relid, events[i].customer, now, events[i].has_owner,
+						  events[i].owner, events[i].how, events[i].reason, events[i].actor);
+	ledger_events_end(le);
+	if (chunk != NULL)
+		pfree(chunk);
+	events_truncate(from);
+}
+
 /*
  * Apply every queued counter change: each (table, rep) row once, in ascending order; check the
  * checked gains against the counts after the statement; then record the statement's events.
+ *
+ * Only the work of the current subtransaction (and its children) is the statement's.  When a
+ * trigger of an outer statement runs this one in a subtransaction, the outer statement's work
+ * queued so far stays queued for the outer statement: the subtransaction may still roll back
+ * what this flush writes.
  */
 static void
 flush_pending(void)
@@ -438,14 +613,29 @@ flush_pending(void)
 	OwnerContext octx;
 	TimestampTz now;
 	DateADT		today;
-	PendingCount *pending = (PendingCount *) counts.items;
-	int			npending = counts.n;
+	HASH_SEQ_STATUS seq;
+	PendingCount **pending;
+	PendingCount *p;
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	int64		from;
+	int			npending = 0;
 	int			i,
 				j;
 
-	if (counts.n == 0 && events.n == 0)
+	if (counts == NULL || (hash_get_num_entries(counts) == 0 && events_queued() == 0))
 		return;
-	qsort(pending, npending, sizeof(PendingCount), pending_order);
+	from = events_since(subid);
+	pending = palloc(sizeof(PendingCount *) * Max(hash_get_num_entries(counts), 1));
+	hash_seq_init(&seq, counts);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->key.subid >= subid)
+			pending[npending++] = p;
+	if (npending == 0 && from == events_queued())
+	{
+		pfree(pending);
+		return;
+	}
+	qsort(pending, npending, sizeof(PendingCount *), pending_order);
 	now = crmpool_now();
 	today = crmpool_date(now);
 	ledger_begin(&octx);
@@ -460,26 +650,25 @@ flush_pending(void)
 		RepCounts	after;
 		int			k;
 
-		for (j = i; j < npending && pending[j].relid == pending[i].relid &&
-			 pending[j].rep == pending[i].rep; j++)
+		for (j = i; j < npending && pending[j]->key.relid == pending[i]->key.relid &&
+			 pending[j]->key.rep == pending[i]->key.rep; j++)
 		{
-			owned += pending[j].owned;
-			with_deal += pending[j].with_deal;
-			locked += pending[j].locked;
-			claims += pending[j].claims;
-		}
-		ledger_apply(pending[i].relid, pending[i].rep, owned, with_deal, locked, claims, today,
-					 &after);
-		for (k = i; k < j; k++)
-			if (pending[k].check)
+			owned += pending[j]->owned;
+			with_deal += pending[j]->with_deal;
+			locked += pending[j]->locked;
+			claims += pending[j]->claims;
+			if (pending[j]->key.check)
 			{
-				gained += pending[k].owned > 0;
-				claimed += pending[k].claims > 0;
+				gained += pending[j]->gains;
+				claimed += pending[j]->key.claim ? pending[j]->gains : 0;
 			}
+		}
+		ledger_apply(pending[i]->key.relid, pending[i]->key.rep, owned, with_deal, locked, claims,
+					 today, &after);
 		for (k = i; k < j; k++)
-			if (pending[k].check)
-				check_quota(managed_rel_get(pending[k].relid, false), &pending[k], &after,
-							pending[k].claims > 0 ? claimed : gained, today);
+			if (pending[k]->key.check)
+				check_quota(managed_rel_get(pending[k]->key.relid, false), pending[k], &after,
+							pending[k]->key.claim ? claimed : gained, today);
 	}
 
 	/*
@@ -487,15 +676,11 @@ flush_pending(void)
 	 * the same order as its counter changes: replaying a rep's history never overshoots a cap
 	 * that its counter never overshot.
 	 */
-	for (i = 0; i < events.n; i++)
-	{
-		PendingEvent *e = (PendingEvent *) QUEUE_ITEM(&events, i);
-
-		ledger_record(e->relid, e->customer, now, e->has_owner, e->owner, e->how, e->reason,
-					  e->actor);
-	}
+	flush_events(now, from);
 	ledger_end(&octx);
-	counts.n = events.n = 0;
+	for (i = 0; i < npending; i++)
+		hash_search(counts, &pending[i]->key, HASH_REMOVE, NULL);
+	pfree(pending);
 }
 
 /*
