@@ -72,6 +72,9 @@
 #define CRMPOOL_NOTE_MAX_CHARS		10000
 #define CRMPOOL_ACTOR_MAX_CHARS		200
 
+/* The actor of recycling's events; crmpool.actor may not take it (guc.c, check_actor). */
+#define CRMPOOL_RECYCLER_ACTOR		"crmpool"
+
 /* The short name of a refusal (claim_many's outcome), or NULL if sqlerrcode is not one. */
 extern const char *crmpool_refusal_name(int sqlerrcode);
 
@@ -396,7 +399,8 @@ extern void ownership_pop_intent(OwnershipIntent *intent);
 /* ops.c */
 extern void ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner);
 extern void ops_release_batch(ManagedRel *mr, OwnershipIntent *in);
-extern HeapTuple ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, TupleDesc *desc);
+extern HeapTuple ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, AttrNumber att,
+								const char *fname, TupleDesc *desc);
 
 /* recycle.c */
 

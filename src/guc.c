@@ -2,11 +2,14 @@
  * guc.c: the crmpool.* settings.
  *
  * Contexts are chosen on purpose: what weakens enforcement or moves the clock is superuser-only
- * (PGC_SUSET); the actor label is a harmless per-session knob (PGC_USERSET).
+ * (PGC_SUSET); the actor label is a per-session knob (PGC_USERSET): the application's own,
+ * unauthenticated statement of who acts, recorded beside the role, which is what privileges
+ * are checked against.  Only recycling's label is kept from it.
  */
 #include "postgres.h"
 
 #include "mb/pg_wchar.h"
+#include "parser/scansup.h"
 #include "utils/guc.h"
 
 #include "crmpool.h"
@@ -29,14 +32,34 @@ check_fake_now(char **newval, void **extra, GucSource source)
 	return crmpool_check_fake_now(newval, extra, (int) source);
 }
 
-/* crmpool.actor is recorded in every event: keep it to CRMPOOL_ACTOR_MAX_CHARS. */
+/*
+ * crmpool.actor is recorded in every event: keep it to CRMPOOL_ACTOR_MAX_CHARS, and keep
+ * "crmpool" (any case, any surrounding blanks) for recycling's own events, so that no session
+ * can make its release look like a recycle in the history.
+ */
 static bool
 check_actor(char **newval, void **extra, GucSource source)
 {
+	const char *s;
+	int			len;
 	int			nchars;
 
 	if (*newval == NULL)
 		return true;
+	s = *newval;
+	len = strlen(s);
+	while (len > 0 && scanner_isspace(s[len - 1]))
+		len--;
+	while (len > 0 && scanner_isspace(*s))
+		s++, len--;
+	if (len == strlen(CRMPOOL_RECYCLER_ACTOR) && pg_strncasecmp(s, CRMPOOL_RECYCLER_ACTOR, len) == 0)
+	{
+		GUC_check_errmsg("crmpool.actor cannot be \"%s\"", *newval);
+		GUC_check_errdetail("\"%s\" is reserved for the events of crmpool's own recycling.",
+							CRMPOOL_RECYCLER_ACTOR);
+		GUC_check_errhint("Name the person or service acting, or leave crmpool.actor empty to record the current role.");
+		return false;
+	}
 	nchars = pg_mbstrlen(*newval);
 	if (nchars <= CRMPOOL_ACTOR_MAX_CHARS)
 		return true;

@@ -664,6 +664,8 @@ may_locate(ManagedRel *mr)
 /*
  * Where an existing customer sits, as far as the writer may see it: read as the writer, outside
  * any ledger session, so that its privileges and row-level security decide what it learns.
+ * NULL when the writer may not see the customer at all (no SELECT on the key, owner and pool
+ * columns, or row-level security hides it): then the message names nothing of it.
  */
 static char *
 where_it_sits(ManagedRel *mr, int64 customer)
@@ -674,12 +676,12 @@ where_it_sits(ManagedRel *mr, int64 customer)
 	bool		found;
 
 	if (!may_locate(mr))
-		return pstrdup("you may not read where it sits");
+		return NULL;
 	SPI_connect();
 	found = managed_locate(mr, customer, &has_owner, &owner, &pool);
 	SPI_finish();
 	if (!found)
-		return pstrdup(managed_rls_applies(mr) ? "it is not visible to you" : "it is being deleted");
+		return managed_rls_applies(mr) ? NULL : pstrdup("it is being deleted");
 	if (has_owner)
 		return pool ? psprintf("it is owned by rep " INT64_FORMAT " (pool \"%s\")", owner, pool)
 			: psprintf("it is owned by rep " INT64_FORMAT, owner);
@@ -736,31 +738,51 @@ find_reactions(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *
 	return n;
 }
 
-/* Refuse (block) or report (warn) a duplicate; outside any ledger session (where_it_sits). */
+/*
+ * Refuse (block) or report (warn) a duplicate; outside any ledger session (where_it_sits).
+ * Of a customer the writer may not see, the message says only that one holds the same key
+ * (the writer's own value): not its id, name, owner or pool.
+ */
 static void
 react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
 {
 	const IdentityMatch *m = &r->m;
 	char	   *sits = where_it_sits(mr, m->customer);
 	const char *kind = identity_kind_name(m->kind);
-	char	   *what = r->key != NULL ? psprintf("the same %s %s", kind, r->key) :
-		psprintf("the name \"%s\", %.0f%% like \"%s\"", m->name, m->score * 100.0, ik->name);
+	const char *table = get_rel_name(mr->relid);
+	char	   *other;
+	char	   *detail;
+	const char *first_hint;
 
+	if (sits == NULL)
+	{
+		other = pstrdup("a customer you cannot see");
+		detail = psprintf("A customer of table %s that is not visible to you has %s.", table,
+						  r->key != NULL ? psprintf("the same %s %s", kind, r->key) :
+						  psprintf("a name like \"%s\"", ik->name));
+		first_hint = "Ask someone who can see the existing customer";
+	}
+	else
+	{
+		other = psprintf("customer " INT64_FORMAT, m->customer);
+		detail = psprintf("Customer " INT64_FORMAT " of table %s has %s; %s.", m->customer, table,
+						  r->key != NULL ? psprintf("the same %s %s", kind, r->key) :
+						  psprintf("the name \"%s\", %.0f%% like \"%s\"", m->name,
+								   m->score * 100.0, ik->name),
+						  sits);
+		first_hint = "Work with the existing customer";
+	}
 	if (r->policy == DEDUP_BLOCK)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DUPLICATE),
-				 errmsg("customer " INT64_FORMAT " duplicates customer " INT64_FORMAT " by %s",
-						customer, m->customer, kind),
-				 errdetail("Customer " INT64_FORMAT " of table %s has %s; %s.",
-						   m->customer, get_rel_name(mr->relid), what, sits),
-				 errhint("Work with the existing customer, or set dedup_%s to \"warn\" with crmpool.set_rules().",
-						 kind)));
+				 errmsg("customer " INT64_FORMAT " duplicates %s by %s", customer, other, kind),
+				 errdetail("%s", detail),
+				 errhint("%s, or set dedup_%s to \"warn\" with crmpool.set_rules().",
+						 first_hint, kind)));
 	ereport(NOTICE,
 			(errcode(ERRCODE_CRMPOOL_DUPLICATE),
-			 errmsg("customer " INT64_FORMAT " may duplicate customer " INT64_FORMAT " by %s",
-					customer, m->customer, kind),
-			 errdetail("Customer " INT64_FORMAT " of table %s has %s; %s.",
-					   m->customer, get_rel_name(mr->relid), what, sits)));
+			 errmsg("customer " INT64_FORMAT " may duplicate %s by %s", customer, other, kind),
+			 errdetail("%s", detail)));
 }
 
 /* Record a duplicate let in under "warn"; inside a ledger session. */

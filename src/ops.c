@@ -14,6 +14,8 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -341,17 +343,31 @@ crmpool_transfer(PG_FUNCTION_ARGS)
 
 /*
  * Lock the customer row and check that `rep` owns it; returns the row (with its descriptor).
- * Lock, unlock and follow_up change no ownership, so they take the row lock themselves; the
- * statement runs as the caller, who needs UPDATE privilege on the table.
+ * Lock, unlock and follow_up change no ownership, so they take the row lock themselves, as the
+ * caller.  FOR NO KEY UPDATE needs UPDATE on any one column; what they change is crmpool's
+ * state of the owner column (or the follow-up), so the caller (`fname` names the function)
+ * must hold UPDATE on column `att`, as for a plain UPDATE of it.
  */
 HeapTuple
-ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, TupleDesc *desc)
+ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, AttrNumber att, const char *fname,
+			   TupleDesc *desc)
 {
 	MemoryContext callcxt = CurrentMemoryContext;
 	bool		isnull;
 	int64		owner;
 	HeapTuple	row;
 
+	/* a column's own ACL holds only column grants: the table's is checked first, as the executor does */
+	if (pg_class_aclcheck(mr->relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK &&
+		pg_attribute_aclcheck(mr->relid, att, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for crmpool.%s() on table %s", fname,
+						get_rel_name(mr->relid)),
+				 errdetail("crmpool.%s() needs UPDATE privilege on column \"%s\" of the table.",
+						   fname, get_attname(mr->relid, att, false)),
+				 errhint("GRANT UPDATE (%s) ON %s to the role.",
+						 quote_identifier(get_attname(mr->relid, att, false)), mr->qualname)));
 	SPI_connect();
 	if (SPI_execute_plan(managed_lock_row_plan(mr), (Datum[]) {Int64GetDatum(customer)}, NULL,
 						 false, 0) != SPI_OK_SELECT)
@@ -398,7 +414,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 2, "rep");
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
-	row = ops_lock_owned(mr, customer, rep, &desc);
+	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "lock", &desc);
 
 	ledger_begin(&octx);
 	added = ledger_add_lock(mr->relid, customer, rep, crmpool_now());
@@ -441,7 +457,7 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 2, "rep");
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
-	row = ops_lock_owned(mr, customer, rep, &desc);
+	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "unlock", &desc);
 
 	ledger_begin(&octx);
 	dropped = ledger_drop_lock(mr->relid, customer);

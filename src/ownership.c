@@ -11,7 +11,9 @@
  *     operation's rules to the row it sees;
  *   - a change with no intent is a direct write, checked according to crmpool.direct_writes:
  *     a new owner is an assign when the writing role may call crmpool.assign(), otherwise a
- *     claim by the new owner (from another owner: refused); owner NULL is a release.
+ *     claim by the new owner (from another owner: refused); owner NULL is a release.  Moving
+ *     an owned customer to another pool is an assign into it (refused to other roles), and
+ *     clearing a deal that the cap did not count is a gain: both checked at statement end.
  *
  * Two phases keep the lock order (customer rows, then rep counter rows in ascending rep order;
  * docs/design.md) even for statements that change many rows:
@@ -32,9 +34,9 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "parser/parse_func.h"
 #include "replication/logicalworker.h"
 #include "storage/buffile.h"
 #include "utils/acl.h"
@@ -242,6 +244,7 @@ typedef struct PendingKey
 	int64		rep;
 	const char *pool;			/* interned; NULL unless checked */
 	bool		check;			/* checked gains: cap (and, for claims, daily limit) */
+	bool		check_lock;		/* locked customers moved to this pool: its lock cap too */
 	bool		claim;
 } PendingKey;
 
@@ -253,7 +256,7 @@ typedef struct PendingCount
 	int			with_deal;
 	int			locked;
 	int			claims;
-	int			gains;			/* how many rows gained the rep a customer */
+	int			gains;			/* rows that gained the rep a customer the cap counts */
 	int64		first;			/* the lowest customer: checks run in customer order */
 } PendingCount;
 
@@ -450,9 +453,9 @@ intern(const char *s)
 	return *entry;
 }
 
-static void
-queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
-			int64 customer, const char *pool)
+static PendingCount *
+queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
+				bool check_lock, int64 customer, const char *pool)
 {
 	PendingKey	key;
 	PendingCount *p;
@@ -464,6 +467,7 @@ queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int clai
 	key.relid = relid;
 	key.rep = rep;
 	key.check = check;
+	key.check_lock = check_lock;
 	key.claim = claims > 0;
 	key.pool = check ? intern(pool) : NULL;
 	p = hash_search(counts, &key, HASH_ENTER, &found);
@@ -476,8 +480,18 @@ queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int clai
 	p->with_deal += with_deal;
 	p->locked += locked;
 	p->claims += claims;
-	p->gains += owned > 0;
+	/* a checked deal that falls through (deals not counted) is a gain too */
+	p->gains += owned > 0 || (check && owned == 0 && with_deal < 0);
 	p->first = Min(p->first, customer);
+	return p;
+}
+
+static void
+queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
+			int64 customer, const char *pool)
+{
+	(void) queue_count_key(relid, rep, owned, with_deal, locked, claims, check, false, customer,
+						   pool);
 }
 
 static void
@@ -534,6 +548,13 @@ pending_order(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first ? 1 : 0;
 }
 
+/* A pool as messages name it; NULL (no pool column, or a null value) has the table's rules only. */
+static char *
+pool_words(const char *pool)
+{
+	return pool != NULL ? psprintf("pool \"%s\"", pool) : pstrdup("the default pool");
+}
+
 static void
 check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int gained,
 			DateADT today)
@@ -558,6 +579,13 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)"),
 					 errhint("Release a customer first, or raise private_cap with crmpool.set_rules().")));
 	}
+	if (p->key.check_lock && rule_limit(&rules, RULE_LOCK_CAP, &limit) && after->locked > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
+				 errmsg("rep " INT64_FORMAT " has reached the lock cap", p->key.rep),
+				 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " customers in table %s; the lock_cap of %s, where locked customer " INT64_FORMAT " moves, is " INT64_FORMAT ".",
+						   p->key.rep, after->locked, tabname(mr), pool_words(p->key.pool), p->first, limit),
+				 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
 	if (p->key.claim && rule_limit(&rules, RULE_DAILY_CLAIM_LIMIT, &limit) &&
 		after->claims_today > limit)
 		ereport(ERROR,
@@ -821,6 +849,7 @@ may_assign(void)
 	static bool registered = false;
 	Oid			user = GetUserId();
 	Oid			argtypes[3] = {REGCLASSOID, INT8OID, INT8OID};
+	Oid			nsp;
 	Oid			fn;
 	bool		result;
 
@@ -835,7 +864,15 @@ may_assign(void)
 		return assign_cache_result;
 	/* valid first: an invalidation arriving during the lookups makes the next call look again */
 	assign_cache_valid = true;
-	fn = LookupFuncName(list_make2(makeString("crmpool"), makeString("assign")), 3, argtypes, true);
+
+	/*
+	 * Straight from the catalog: LookupFuncName would check USAGE on schema crmpool, and a DBA
+	 * who revokes that from PUBLIC would make every plain claim fail with 42501.  Only EXECUTE
+	 * on the function decides.
+	 */
+	nsp = crmpool_schema_oid();
+	fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("assign"),
+						 PointerGetDatum(buildoidvector(argtypes, 3)), ObjectIdGetDatum(nsp));
 	result = OidIsValid(fn) && pg_proc_aclcheck(fn, user, ACL_EXECUTE) == ACLCHECK_OK;
 	assign_cache_user = user;
 	assign_cache_result = result;
@@ -867,6 +904,57 @@ direct_write_intent(ManagedRel *mr, Change *ch, OwnershipIntent *claim)
 	claim->op = OP_CLAIM;
 	claim->rep = ch->new_owner;
 	return claim;
+}
+
+/*
+ * An owned customer moved to another pool by plain SQL (no crmpool function writes the pool
+ * column).  The pool chooses the caps and limits, so the move is an assign into the new pool:
+ * refused (CR011) for a role that may not call crmpool.assign(), or a claim in an uncapped pool
+ * followed by a move back would pass every claim-only rule and the lock cap.  For a role that
+ * may, the owner keeps the customer only within the new pool's private cap, and its lock cap if
+ * the customer is locked: checked at the end of the statement with the counts after it.  The
+ * lock cannot change meanwhile: lock() and unlock() take the customer's row lock, which this
+ * UPDATE holds.
+ */
+static void
+pool_move(ManagedRel *mr, Change *ch, HeapTuple oldtup, TupleDesc desc)
+{
+	OwnerContext octx;
+	int64		holder;
+	TimestampTz since;
+	bool		locked;
+
+	if (!may_assign())
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
+				 errmsg("role \"%s\" may not move customer " INT64_FORMAT " of rep " INT64_FORMAT " from %s to %s",
+						GetUserNameFromId(GetUserId(), false), ch->customer, ch->old_owner,
+						pool_words(managed_pool_text(mr, oldtup, desc)), pool_words(ch->pool)),
+				 errdetail("A direct write that moves an owned customer of table %s to another pool is an assign into that pool, and the role may not call crmpool.assign().",
+						   tabname(mr)),
+				 errhint("Release the customer first so that a rep can claim it in its new pool, or have a role allowed to call crmpool.assign() move it.")));
+	ledger_begin(&octx);
+	locked = ledger_lock_holder(mr->relid, ch->customer, &holder, &since);
+	ledger_end(&octx);
+	(void) queue_count_key(mr->relid, ch->old_owner, 0, 0, 0, 0, true, locked, ch->customer,
+						   ch->pool);
+}
+
+/*
+ * Whether a deal change of an owned customer is a gain against the private cap: a deal cleared
+ * where deals are not counted in the cap (count_deals_in_cap false) makes the customer count
+ * again, so it is checked at the end of the statement like a claim's gain.  Otherwise setting
+ * a deal, claiming up to the cap and clearing the deal would pass private_cap.
+ */
+static bool
+deal_clear_counts(ManagedRel *mr, Change *ch)
+{
+	RuleSet		rules;
+
+	if (ch->new_deal || crmpool_direct_writes == DIRECT_WRITES_ALLOW)
+		return false;
+	rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->old_owner, NULL, &rules);
+	return !rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP);
 }
 
 static const char *
@@ -1041,23 +1129,18 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	if (oldtup != NULL && newtup != NULL && ch.had_owner == ch.has_owner &&
 		(!ch.had_owner || ch.old_owner == ch.new_owner))
 	{
+		if (ch.had_owner)
+			ch.pool = managed_pool_text(mr, newtup, desc);
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
 		{
-			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0, false,
-						ch.customer, NULL);
+			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0,
+						deal_clear_counts(mr, &ch), ch.customer, ch.pool);
 			flush_if_no_statement_trigger();
 		}
-
-		/*
-		 * An owned customer moved to another pool: the owner keeps it only within the caps
-		 * of its new pool (checked at the end of the statement, like a gain, with the counts
-		 * after it).
-		 */
 		if (ch.had_owner && crmpool_direct_writes != DIRECT_WRITES_ALLOW &&
 			column_changed(oldtup, newtup, desc, mr->pool_att))
 		{
-			queue_count(mr->relid, ch.old_owner, 0, 0, 0, 0, true, ch.customer,
-						managed_pool_text(mr, newtup, desc));
+			pool_move(mr, &ch, oldtup, desc);
 			flush_if_no_statement_trigger();
 		}
 		if (ch.had_owner && mr->recycles)

@@ -50,6 +50,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -87,10 +88,13 @@ typedef enum RecycleStmt
 	NUM_RECYCLE_STMTS
 } RecycleStmt;
 
-/* The customer's payload for NOTIFY: d is the due row, $4 the table's name. */
-#define PAYLOAD \
-	"pg_catalog.json_build_object('table', $4::pg_catalog.text, 'customer', d.customer, " \
-	"'owner', d.owner, 'due_at', d.due_at, 'rule', d.rule)::pg_catalog.text"
+/*
+ * A warning's payload for NOTIFY crmpool_expiring: the table ($4) and the warning's seq, never
+ * the customer or its owner.  Any role may LISTEN, with no privilege on the table; the details
+ * are read through recycle_warnings(), which checks SELECT and row-level security.
+ */
+#define WARN_PAYLOAD \
+	"pg_catalog.json_build_object('table', $4::pg_catalog.text, 'seq', w.seq)::pg_catalog.text"
 
 /*
  * days_left: whole days until due_at, rounded up; 0 once due.  $1 is now.  Null for a due time
@@ -146,12 +150,12 @@ static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
 		"VALUES ($1, $2, $3, $4, $5, $6)",
 		6, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID}
 	},
-	/* $1 rel, $2 locked customers (of one rep), $3 now, $4 table name: those still due */
+	/* $1 rel, $2 locked customers (of one rep), $3 now: those still due */
 	[RS_RECHECK] = {
-		"SELECT d.customer, d.owner, d.rule, " PAYLOAD " FROM crmpool.recycle_due d "
+		"SELECT d.customer, d.owner, d.rule FROM crmpool.recycle_due d "
 		"WHERE d.rel" EQ "$1 AND d.customer" EQ "ANY ($2) AND d.due_at" LE "$3 "
 		"ORDER BY d.customer",
-		4, {REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID, TEXTOID}
+		3, {REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID}
 	},
 	/* $1 rel, $2 now, $3 batch size, $4 table name: warn the next customers in their window */
 	[RS_WARN] = {
@@ -163,7 +167,7 @@ static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
 		"  RETURNING d.customer, d.owner, d.since, d.due_at, d.rule), "
 		"w AS (INSERT INTO crmpool.recycle_warning (rel, customer, owner, since, due_at, rule, warned_at) "
 		"  SELECT $1, customer, owner, since, due_at, rule, $2 FROM u RETURNING *) "
-		"SELECT " PAYLOAD " FROM w d",
+		"SELECT " WARN_PAYLOAD " FROM w ORDER BY w.seq",
 		4, {REGCLASSOID, TIMESTAMPTZOID, INT4OID, TEXTOID}
 	},
 	/* $1 rel, $2 now, $3 limit, $4 offset: due customers, the one due first first */
@@ -246,12 +250,22 @@ recycle_due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in)
 }
 
 /*
- * A follow-up time crmpool accepts: finite, and not after crmpool's clock.  A later one would
- * postpone recycling at will (infinity: forever); follow_up() and every write of the mapped
- * follow-up column are held to this.  `where` says which customer, for the detail.
+ * How far after crmpool's clock a follow-up written to the table's follow-up column may be.
+ * The application writes that column with its own clock (an app server a few seconds ahead),
+ * and a timestamp-without-time-zone column in its own local zone (a session whose TimeZone is
+ * UTC reads Asia/Shanghai times as 8 hours ahead): refusing those would fail ordinary writes.
+ * Beyond a day it is a rep postponing recycling at will.
+ */
+#define FOLLOWUP_COLUMN_SLACK USECS_PER_DAY
+
+/*
+ * A follow-up time crmpool accepts: finite, and not more than `slack` after crmpool's clock.
+ * A later one would postpone recycling at will (infinity: forever).  follow_up() is held to
+ * crmpool's clock (slack 0), a write of the mapped follow-up column to FOLLOWUP_COLUMN_SLACK.
+ * `where` says which customer, for the detail.
  */
 static void
-check_followup_time(TimestampTz at, TimestampTz now, const char *where)
+check_followup_time(TimestampTz at, TimestampTz now, int64 slack, const char *where)
 {
 	if (TIMESTAMP_NOT_FINITE(at))
 		ereport(ERROR,
@@ -259,12 +273,20 @@ check_followup_time(TimestampTz at, TimestampTz now, const char *where)
 				 errmsg("follow-up time must be finite"),
 				 errdetail("%s is %s.", where, crmpool_timestamp_text(at)),
 				 errhint("An infinite follow-up time would keep the customer from ever being recycled.")));
-	if (at > now)
+	if (slack == 0 && at > now)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("follow-up time %s is in the future", crmpool_timestamp_text(at)),
 				 errdetail("%s is later than crmpool's clock, which reads %s.", where,
 						   crmpool_timestamp_text(now))));
+	/* now is finite (fake_now too), so now + slack stays far inside int64 */
+	if (slack > 0 && at > now + slack)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("follow-up time %s is too far in the future", crmpool_timestamp_text(at)),
+				 errdetail("%s is more than 1 day later than crmpool's clock, which reads %s.",
+						   where, crmpool_timestamp_text(now)),
+				 errhint("Write the time of the last follow-up; crmpool accepts up to a day ahead of its clock for clock skew and local times.")));
 }
 
 /*
@@ -279,7 +301,7 @@ recycle_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 custo
 	TimestampTz at;
 
 	if (check_followup && managed_followup(mr, tuple, desc, &at))
-		check_followup_time(at, crmpool_now(),
+		check_followup_time(at, crmpool_now(), FOLLOWUP_COLUMN_SLACK,
 							psprintf("Column \"%s\" of customer " INT64_FORMAT " of table %s",
 									 get_attname(mr->relid, mr->followup_att, false), customer,
 									 get_rel_name(mr->relid)));
@@ -678,7 +700,7 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
 	at = PG_ARGISNULL(3) ? now : PG_GETARG_TIMESTAMPTZ(3);
-	check_followup_time(at, now, "The time given");
+	check_followup_time(at, now, 0, "The time given");
 	note = (Datum) 0;
 	if (!PG_ARGISNULL(4))
 	{
@@ -688,7 +710,10 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 		note = PointerGetDatum(t);
 	}
 
-	row = ops_lock_owned(mr, customer, rep, &desc);
+	/* follow_up changes the follow-up column if mapped, else crmpool's record beside the owner */
+	row = ops_lock_owned(mr, customer, rep,
+						 mr->followup_att != InvalidAttrNumber ? mr->followup_att : mr->owner_att,
+						 "follow_up", &desc);
 	actor = crmpool_actor_name();
 	ledger_begin(&octx);
 	run(RS_ADD_FOLLOWUP,
@@ -914,6 +939,24 @@ warn_batch(Batch *b, TimestampTz now, int batch)
 }
 
 /*
+ * NOTIFY crmpool_recycled for a batch: only the table, never who lost which customer (any role
+ * may LISTEN, with no privilege on the table).  The application reads what changed through
+ * its own table or crmpool's readers, which check its privileges and row-level security.
+ * PostgreSQL sends a payload once per transaction however often it is notified.
+ */
+static void
+recycled_notify(ManagedRel *mr)
+{
+	StringInfoData payload;
+
+	initStringInfo(&payload);
+	appendStringInfoString(&payload, "{\"table\" : ");
+	escape_json(&payload, mr->qualname);
+	appendStringInfoChar(&payload, '}');
+	Async_Notify("crmpool_recycled", payload.data);
+}
+
+/*
  * Recycle the due customers of the rep whose customer is due first (at most `batch` of them):
  * a batch holds one rep's counter row, so claims of other reps never wait for a recycle.
  * Returns false when no due customer is left that another transaction does not hold; adds
@@ -929,7 +972,6 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 	int			n = 0;
 	int64	   *customers = NULL;
 	char	  **rules = NULL;
-	char	  **payloads = NULL;
 	int64		owner = 0;
 	int			i;
 
@@ -946,13 +988,12 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 		/* under the row locks, with a fresh snapshot: a follow-up committed meanwhile wins */
 		run(RS_RECHECK,
 			(Datum[]) {ObjectIdGetDatum(mr->relid), array_of(keyvals, NULL, picked, INT8OID),
-				TimestampTzGetDatum(now), CStringGetTextDatum(mr->qualname)},
+				TimestampTzGetDatum(now)},
 			NULL);
 		n = (int) SPI_processed;
 		spicxt = MemoryContextSwitchTo(b->cxt);
 		customers = palloc(sizeof(int64) * Max(n, 1));
 		rules = palloc(sizeof(char *) * Max(n, 1));
-		payloads = palloc(sizeof(char *) * Max(n, 1));
 		for (i = 0; i < n; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
@@ -961,7 +1002,6 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 			customers[i] = DatumGetInt64(due_value(tup, desc, 1));
 			owner = DatumGetInt64(due_value(tup, desc, 2));
 			rules[i] = TextDatumGetCString(due_value(tup, desc, 3));
-			payloads[i] = TextDatumGetCString(due_value(tup, desc, 4));
 		}
 		MemoryContextSwitchTo(spicxt);
 		ledger_end(&octx);
@@ -974,16 +1014,15 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 			.relid = mr->relid,
 			.op = OP_RECYCLE,
 			.rep = owner,
-			.actor = "crmpool",
+			.actor = CRMPOOL_RECYCLER_ACTOR,
 			.nbatch = n,
 			.batch = customers,
 			.batch_how = rules
 		};
 
 		ops_release_batch(mr, &in);
+		recycled_notify(mr);
 	}
-	for (i = 0; i < n; i++)
-		Async_Notify("crmpool_recycled", payloads[i]);
 	*recycled += n;
 	return picked > 0;
 }

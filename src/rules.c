@@ -4,8 +4,8 @@
  * Rules are stored as jsonb per scope in crmpool.rule_set and parsed here into RuleSets.  A
  * scope is the whole table (pool and rep NULL), one pool, one rep, or one rep in one pool; the
  * effective value of a key is the one from the most specific scope that sets it.  Inside a
- * scope, "levels" may override keys for customers of one level (A/B/C); a level override beats
- * the same scope's plain value but not a more specific scope.
+ * scope, "levels" may override the recycle keys (those marked `due`) for customers of one level
+ * (A/B/C); a level override beats the same scope's plain value but not a more specific scope.
  *
  * Adding a rule is one line in rule_defs[] (and one RuleKey).
  */
@@ -45,7 +45,8 @@ typedef struct RuleDef
 	bool		default_flag;	/* RT_BOOL only */
 	int			default_choice; /* RT_POLICY only */
 	const double *default_real; /* RT_FRACTION only: the setting that holds the default */
-	bool		due;			/* decides when customers are recycled (recycle.c) */
+	bool		due;			/* decides when customers are recycled (recycle.c); the only
+								 * keys read per customer level */
 } RuleDef;
 
 static const char *const policy_names[] = {
@@ -648,6 +649,38 @@ rule_set_exec(const char *sql, Oid relid, text *pool, bool has_rep, int64 rep, i
 	return result;
 }
 
+/*
+ * Only the keys that decide due times are read per customer level (recycle.c): a cap or a
+ * limit under "levels" would be stored and shown by rules() but never enforced, so set_rules
+ * refuses it.  (Rules stored by 0.1 are still loaded; such a key in them stays without effect.)
+ */
+static void
+refuse_level_keys(const RuleScope *scope)
+{
+	int			i,
+				k;
+
+	for (i = 0; i < scope->nlevels; i++)
+		for (k = 0; k < NUM_RULE_KEYS; k++)
+			if (scope->level_rules[i].key[k].set && !rule_defs[k].due)
+			{
+				StringInfoData keys;
+				int			j;
+
+				initStringInfo(&keys);
+				for (j = 0; j < NUM_RULE_KEYS; j++)
+					if (rule_defs[j].due)
+						appendStringInfo(&keys, "%s%s", keys.len > 0 ? ", " : "", rule_defs[j].name);
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("rule \"%s\" cannot be set per customer level", rule_defs[k].name),
+						 errdetail("It was given under \"levels\" for level \"%s\".",
+								   scope->level_names[i]),
+						 errhint("Levels hold %s; set \"%s\" for the table, a pool or a rep instead.",
+								 keys.data, rule_defs[k].name)));
+			}
+}
+
 PG_FUNCTION_INFO_V1(crmpool_set_rules);
 Datum
 crmpool_set_rules(PG_FUNCTION_ARGS)
@@ -672,6 +705,7 @@ crmpool_set_rules(PG_FUNCTION_ARGS)
 	mr = managed_rel_get(relid, false);
 
 	rules_parse(rules, &scope);	/* reject bad input before touching anything */
+	refuse_level_keys(&scope);
 	if (scope.nlevels > 0 && mr->level_att == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -126,7 +126,7 @@ SELECT crmpool.claim('customers', 5, 7);			-- cap: deals count by default
 SELECT crmpool.set_rules('customers', '{"count_deals_in_cap": false}');
 SELECT crmpool.claim('customers', 5, 7);
 SELECT crmpool.claim('customers', 6, 7);			-- now 3 without a deal
-UPDATE customers SET deal = NULL WHERE id = 1;		-- the deal falls through
+UPDATE customers SET deal = NULL WHERE id = 1;		-- the deal falls through: it would count, over the cap (CR006)
 SELECT * FROM crmpool.rep_load('customers') WHERE rep = 7;
 SELECT crmpool.set_rules('customers', '{"count_deals_in_cap": true, "private_cap": 50}');
 

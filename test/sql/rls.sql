@@ -44,10 +44,13 @@ SELECT crmpool.owner_at('accounts', 3, '2100-01-01') AS owner_of_3;
 SELECT crmpool.owner_at('accounts', 1, '2100-01-01') AS owner_of_1;
 SELECT customer, owner FROM crmpool.due('accounts');
 SELECT customer, owner FROM crmpool.due();
--- a duplicate of a hidden customer is still refused, without saying where it sits
+-- a duplicate of a hidden customer is still refused, without saying which customer it is,
+-- where it sits, or (by name) the hidden customer's name; a visible one is named
 \set VERBOSITY default
 INSERT INTO accounts VALUES (6, NULL, 'north', '13800000003', '深圳海风物流有限公司', NULL);
 INSERT INTO accounts VALUES (7, NULL, 'north', '13800000001', '深圳海风物流有限公司', NULL);
+-- dedup_name "warn": the notice of a hidden customer's name says only that one is like it
+INSERT INTO accounts VALUES (8, NULL, 'north', '13800000008', '广州月光贸易', NULL);
 \set VERBOSITY terse
 RESET ROLE;
 
