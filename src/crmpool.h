@@ -28,6 +28,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -125,6 +126,8 @@ extern void crmpool_require_owner(Oid relid);
 extern void crmpool_require_select(Oid relid);
 extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
 extern void crmpool_init_srf(FunctionCallInfo fcinfo);
+extern bool crmpool_xact_ended(XactEvent event);
+extern bool crmpool_xact_finishing(XactEvent event);
 
 /* A fixed statement of one of crmpool's statement tables; its plan is kept once prepared. */
 typedef struct CrmpoolStmt

@@ -155,8 +155,7 @@ actor_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId par
 static void
 actor_xact(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	if (crmpool_xact_ended(event))
 	{
 		actor_depth = 0;
 		ledger_actor = NULL;

@@ -378,14 +378,13 @@ static void
 pending_xact(XactEvent event, void *arg)
 {
 	/* only possible if the statement trigger was disabled: never let the counts drift */
-	if (event == XACT_EVENT_PRE_COMMIT &&
+	if (crmpool_xact_finishing(event) &&
 		((counts != NULL && hash_get_num_entries(counts) > 0) || events_queued() > 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("crmpool has ownership changes that no statement trigger applied"),
 				 errhint("Do not disable crmpool's triggers one by one; detach the table with crmpool.unmanage().")));
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
+	if (crmpool_xact_ended(event))
 	{
 		/* they lived in TopTransactionContext; the file goes with the transaction's resources */
 		counts = strings = NULL;

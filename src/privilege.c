@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/transam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -404,4 +405,26 @@ crmpool_require_builtin_output(Oid relid, AttrNumber att, const char *role)
 				 errdetail("Column \"%s\" is of type %s: %s.", get_attname(relid, att, false),
 						   format_type_be(type), why),
 				 errhint("Use a column of a built-in type (text, varchar, integer, ...), an enum, or a domain over one of them.")));
+}
+
+/*
+ * Transaction callbacks: the end of the transaction (commit, abort, or PREPARE TRANSACTION,
+ * after which the session goes on with a new transaction while the prepared one keeps its own
+ * resources), and the moment before it is committed or prepared.  Every per-transaction state
+ * crmpool keeps is reset at the first and checked at the second, so that a prepared
+ * transaction is treated exactly like a committed one.
+ */
+bool
+crmpool_xact_ended(XactEvent event)
+{
+	return event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE;
+}
+
+bool
+crmpool_xact_finishing(XactEvent event)
+{
+	return event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
+		event == XACT_EVENT_PRE_PREPARE;
 }

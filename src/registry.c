@@ -82,8 +82,7 @@ registry_xact_callback(XactEvent event, void *arg)
 {
 	ListCell   *lc;
 
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+	if (!crmpool_xact_ended(event))
 		return;
 	foreach(lc, retired)
 		free_managed_rel((ManagedRel *) lfirst(lc));
