@@ -471,6 +471,7 @@ typedef struct TableMapping
 } TableMapping;
 
 extern void tables_check_kind(Oid relid, bool managed);
+extern AttrNumber tables_primary_key(Relation rel);
 extern void tables_check_mapping(Oid relid, const TableMapping *m, bool managed);
 
 /* identity.c */

@@ -54,32 +54,6 @@ column_arg(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, O
 	return att;
 }
 
-/* The single integer primary key column of rel. */
-static AttrNumber
-key_column(Relation rel)
-{
-	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
-	Relation	idx;
-	AttrNumber	att;
-	int			nkeys;
-
-	if (!OidIsValid(pkoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table \"%s\" has no primary key", RelationGetRelationName(rel)),
-				 errhint("crmpool identifies customers by a primary key of one integer or bigint column.")));
-	idx = index_open(pkoid, AccessShareLock);
-	nkeys = IndexRelationGetNumberOfKeyAttributes(idx);
-	att = idx->rd_index->indkey.values[0];
-	index_close(idx, AccessShareLock);
-	if (nkeys != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table \"%s\" has a composite primary key", RelationGetRelationName(rel)),
-				 errhint("crmpool identifies customers by a primary key of one integer or bigint column.")));
-	return att;
-}
-
 static const char *
 colname(Relation rel, AttrNumber att)
 {
@@ -249,7 +223,7 @@ crmpool_manage(PG_FUNCTION_ARGS)
 	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										  RelationGetRelationName(rel));
 
-	key = key_column(rel);
+	key = tables_primary_key(rel);
 	owner = column_arg(fcinfo, 1, rel, "owner", &type);
 	pool = column_arg(fcinfo, 2, rel, "pool", &type);
 	followup = column_arg(fcinfo, 3, rel, "follow-up", &type);

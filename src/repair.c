@@ -787,14 +787,16 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	crmpool_require_owner(relid);
 
 	/*
-	 * A repair writes what it read.  Under REPEATABLE READ or SERIALIZABLE its snapshot was
-	 * taken before the lock below, and might not see a change committed just before it.
+	 * A repair writes what it read, and a check reports it.  Under REPEATABLE READ or
+	 * SERIALIZABLE the snapshot was taken before the lock below, and might not see a change
+	 * committed just before it.
 	 */
-	if (fix && IsolationUsesXactSnapshot())
+	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-				 errmsg("crmpool.repair() must run under READ COMMITTED"),
-				 errdetail("Its snapshot must be taken after it has locked the table.")));
+				 errmsg("crmpool.%s() must run under READ COMMITTED", fix ? "repair" : "check"),
+				 errdetail("Its snapshot must be taken after it has locked the table: an older one could %s differences that a commit just before the lock removed.",
+						   fix ? "write" : "report")));
 	/* as manage(): nothing writes the table, or its bookkeeping, until we commit */
 	LockRelationOid(relid, ExclusiveLock);
 	p.mr = managed_rel_get(relid, false);

@@ -27,6 +27,9 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relation.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
@@ -39,6 +42,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -120,6 +124,78 @@ tables_check_kind(Oid relid, bool managed)
 				 managed ?
 				 errhint("Detach the table with crmpool.unmanage() before attaching it as a partition.") :
 				 errhint("Manage a plain table; for a partitioned customer table, keep the ownership columns in a plain table with the same key and manage that (see \"Partitioned tables\" in docs/reference.md).")));
+
+	/*
+	 * Inheritance: a statement on the parent writes the children's rows, firing their row
+	 * triggers but only the parent's statement triggers, so neither side's counts could be
+	 * kept (a managed child's changes would wait for a statement trigger that never fires; a
+	 * managed parent's children would change owners unchecked).
+	 */
+	if (has_superclass(relid) || find_inheritance_children(relid, NoLock) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("crmpool cannot manage table \"%s\", which %s", name,
+						has_superclass(relid) ? "inherits from another table" : "other tables inherit from"),
+				 errdetail("A statement on an inheritance parent writes its children's rows without their statement triggers: crmpool could not count them."),
+				 managed ?
+				 errhint("Detach the table with crmpool.unmanage() before changing its inheritance.") :
+				 errhint("Manage a table outside any inheritance tree.")));
+}
+
+/*
+ * The column of rel's primary key, which must be a single column (the customer id): manage()
+ * maps it, and an ALTER TABLE that drops it is refused.
+ */
+AttrNumber
+tables_primary_key(Relation rel)
+{
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	idx;
+	AttrNumber	att;
+	int			nkeys;
+
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has no primary key", RelationGetRelationName(rel)),
+				 errhint("crmpool identifies customers by a primary key of one integer or bigint column.")));
+	idx = index_open(pkoid, AccessShareLock);
+	nkeys = IndexRelationGetNumberOfKeyAttributes(idx);
+	att = idx->rd_index->indkey.values[0];
+	index_close(idx, AccessShareLock);
+	if (nkeys != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has a composite primary key", RelationGetRelationName(rel)),
+				 errhint("crmpool identifies customers by a primary key of one integer or bigint column.")));
+	return att;
+}
+
+/* After ALTER TABLE ... DROP CONSTRAINT: the key column is still the primary key. */
+static void
+check_primary_key(Node *parsetree, Oid relid, const TableMapping *m)
+{
+	ListCell   *lc;
+	Relation	rel;
+	AttrNumber	att;
+
+	if (!IsA(parsetree, AlterTableStmt))
+		return;
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_DropConstraint)
+			break;
+	if (lc == NULL || m->columns[COLUMN_KEY] == NIL)
+		return;
+	/* the ALTER TABLE holds its lock on the table; an error closes the relation */
+	rel = relation_open(relid, NoLock);
+	att = tables_primary_key(rel);
+	relation_close(rel, NoLock);
+	if (att != get_attnum(relid, linitial(m->columns[COLUMN_KEY])))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("the primary key of managed table \"%s\" is no longer its key column \"%s\"",
+						get_rel_name(relid), (const char *) linitial(m->columns[COLUMN_KEY])),
+				 errhint("Detach the table with crmpool.unmanage() before changing its primary key.")));
 }
 
 /* The column `name` of relid in the given role: it exists and crmpool reads its type. */
@@ -212,7 +288,15 @@ altered_tables(Node *parsetree)
 
 			if (cmd->subtype == AT_AttachPartition)
 				rels = add_tables(rels, ((PartitionCmd *) cmd->def)->name);
+			else if (cmd->subtype == AT_AddInherit)
+				rels = add_tables(rels, (RangeVar *) cmd->def);
 		}
+	}
+	else if (IsA(parsetree, CreateStmt))
+	{
+		/* CREATE TABLE ... INHERITS (a managed table): the parent gains a child */
+		foreach(lc, ((CreateStmt *) parsetree)->inhRelations)
+			rels = add_tables(rels, lfirst_node(RangeVar, lc));
 	}
 	else if (IsA(parsetree, RenameStmt) &&
 			 ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)
@@ -305,11 +389,14 @@ names_from_array(HeapTuple tup, TupleDesc desc, int col, List **names)
 			*names = lappend(*names, TextDatumGetCString(elems[i]));
 }
 
-/* A refusal raised while checking a managed table after an ALTER TABLE names the table. */
+/* A refusal raised while checking a managed table after a command names the table. */
+static const char *checked_command = NULL;
+
 static void
 altered_table_context(void *arg)
 {
-	errcontext("crmpool checks managed table \"%s\" after ALTER TABLE", (const char *) arg);
+	errcontext("crmpool checks managed table \"%s\" after %s", (const char *) arg,
+			   checked_command);
 }
 
 /*
@@ -339,16 +426,22 @@ check_type_changes(Node *parsetree, Oid relid, const TableMapping *m)
 			{
 				if (strcmp(cmd->name, (const char *) lfirst(lc2)) != 0)
 					continue;
-				if (role == COLUMN_FOLLOWUP || role == COLUMN_DEAL)
+				if (role == COLUMN_FOLLOWUP || role == COLUMN_DEAL || role == COLUMN_POOL ||
+					role == COLUMN_LEVEL)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot change the type of %s column \"%s\" of managed table \"%s\"",
 									role_defs[role].name, cmd->name, get_rel_name(relid)),
 							 role == COLUMN_DEAL ?
 							 errdetail("crmpool counts the true values of a boolean deal column and the non-null values of any other type: a new type can change which customers have a deal.") :
-							 errdetail("crmpool computed the due times from the follow-up column's values: a new type can move them."),
+							 role == COLUMN_FOLLOWUP ?
+							 errdetail("crmpool computed the due times from the follow-up column's values: a new type can move them.") :
+							 errdetail("crmpool's rules and due times name %ss by their text: a new type can change it (char(n) pads, boolean reads \"true\"), and so which rules apply.",
+									   role_defs[role].name),
 							 errhint("Map the table without it first (crmpool.manage() with %s => NULL), change the type, then map it again: manage() recounts and recomputes.",
-									 role == COLUMN_DEAL ? "deal_column" : "followup_column")));
+									 role == COLUMN_DEAL ? "deal_column" :
+									 role == COLUMN_FOLLOWUP ? "followup_column" :
+									 role == COLUMN_POOL ? "pool_column" : "level_column")));
 				if (((ColumnDef *) cmd->def)->raw_default != NULL)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -433,10 +526,12 @@ crmpool_check_altered_table(PG_FUNCTION_ARGS)
 
 		errcb.callback = altered_table_context;
 		errcb.arg = get_rel_name(relid);
+		checked_command = GetCommandTagName(trigdata->tag);
 		errcb.previous = error_context_stack;
 		error_context_stack = &errcb;
 		tables_check_mapping(relid, &m, true);
 		check_type_changes(trigdata->parsetree, relid, &m);
+		check_primary_key(trigdata->parsetree, relid, &m);
 		error_context_stack = errcb.previous;
 		managed_rel_changed(relid);
 	}

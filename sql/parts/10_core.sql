@@ -272,9 +272,10 @@ CREATE EVENT TRIGGER crmpool_forget_dropped_tables ON sql_drop
 ALTER EVENT TRIGGER crmpool_forget_dropped_tables ENABLE ALWAYS;
 
 -- ---------------------------------------------------------------------------------------------
--- ALTER TABLE of a managed table: a renamed mapped column is followed; a change that leaves a
--- table crmpool cannot manage (unlogged, a partition, a mapped column of a type crmpool does not
--- read) is refused.  src/tables.c.
+-- ALTER TABLE of a managed table (and CREATE TABLE ... INHERITS one): a renamed mapped column
+-- is followed; a change that leaves a table crmpool cannot manage (unlogged, a partition, in an
+-- inheritance tree, without its primary key, a mapped column of a type crmpool does not read) is
+-- refused.  src/tables.c.
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.check_altered_table()
 RETURNS event_trigger LANGUAGE C
@@ -284,6 +285,6 @@ COMMENT ON FUNCTION crmpool.check_altered_table() IS
 REVOKE ALL ON FUNCTION crmpool.check_altered_table() FROM PUBLIC;
 
 CREATE EVENT TRIGGER crmpool_check_altered_table ON ddl_command_end
-	WHEN TAG IN ('ALTER TABLE')
+	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
 	EXECUTE FUNCTION crmpool.check_altered_table();
 ALTER EVENT TRIGGER crmpool_check_altered_table ENABLE ALWAYS;

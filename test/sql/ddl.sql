@@ -67,16 +67,6 @@ SET crmpool.fake_now = '2026-02-05 09:00+00';
 SELECT crmpool.recycle_now('lead');
 SELECT lead_id, rep FROM lead ORDER BY lead_id;
 
--- A column renamed through an inheritance parent is followed in the managed child.
-CREATE TABLE base_contact (id int, owner_id int);
-CREATE TABLE contact (PRIMARY KEY (id)) INHERITS (base_contact);
-SELECT crmpool.manage('contact', 'owner_id');
-ALTER TABLE base_contact RENAME COLUMN owner_id TO rep;
-SELECT owner_column FROM crmpool.managed_tables WHERE rel = 'contact'::regclass;
-INSERT INTO contact VALUES (1, 7);
-SELECT rep, owned FROM crmpool.rep_load('contact');
-DROP TABLE contact, base_contact;
-SELECT count(*) AS contact_managed FROM crmpool.managed_tables WHERE rel::text = 'contact';
 
 -- Drops of mapped columns are refused (2BP01), whatever the command; others are not.
 ALTER TABLE lead DROP COLUMN rep;
@@ -99,9 +89,12 @@ ALTER TABLE lead ALTER COLUMN rep TYPE text;
 ALTER TABLE lead ALTER COLUMN lead_id TYPE numeric;
 -- (identity columns: PostgreSQL refuses, the identity trigger lists them)
 ALTER TABLE lead ALTER COLUMN mail TYPE varchar(100);
--- the follow-up and deal columns are read by type: refused, map them out and in again
+-- the follow-up and deal columns are read by type, the pool and level columns by their text
+-- (char(3) would pad 'east' rules out of reach): refused, map them out and in again
 ALTER TABLE lead ALTER COLUMN won DROP DEFAULT, ALTER COLUMN won TYPE int USING won::int;
 ALTER TABLE lead ALTER COLUMN contacted TYPE date;
+ALTER TABLE lead ALTER COLUMN region TYPE char(6);
+ALTER TABLE lead ALTER COLUMN tier TYPE text;
 -- USING rewrites the values without a trigger: refused on any mapped column
 ALTER TABLE lead ALTER COLUMN rep TYPE bigint USING rep + 1;
 ALTER TABLE lead ALTER COLUMN region TYPE varchar(20) USING 'west';
@@ -109,10 +102,10 @@ ALTER TABLE lead ALTER COLUMN remark2 TYPE varchar(20) USING 'west';
 -- accepted
 ALTER TABLE lead ALTER COLUMN rep TYPE bigint;
 ALTER TABLE lead ALTER COLUMN lead_id TYPE bigint;
+SELECT crmpool.manage('lead', 'rep', NULL, NULL, 'won', NULL);
+ALTER TABLE lead ALTER COLUMN contacted TYPE date;
 ALTER TABLE lead ALTER COLUMN region TYPE varchar(20);
 ALTER TABLE lead ALTER COLUMN tier TYPE text;
-SELECT crmpool.manage('lead', 'rep', 'region', NULL, 'won', 'tier');
-ALTER TABLE lead ALTER COLUMN contacted TYPE date;
 SELECT crmpool.manage('lead', 'rep', 'region', 'contacted', 'won', 'tier');
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
 WHERE attrelid = 'lead'::regclass AND attname IN ('lead_id', 'rep', 'region', 'contacted', 'won', 'tier')
@@ -174,6 +167,28 @@ ALTER TABLE broken RENAME COLUMN pool TO region;
 ALTER EVENT TRIGGER crmpool_check_altered_table ENABLE ALWAYS;
 SELECT crmpool.unmanage('broken');
 SELECT rel FROM crmpool.managed_tables ORDER BY rel::text;
+
+-- inheritance: a statement on a parent writes its children's rows without their statement
+-- triggers, so a managed table takes part in no inheritance tree, either way
+CREATE TABLE mom (id bigint PRIMARY KEY, owner_id bigint);
+CREATE TABLE kid (id bigint PRIMARY KEY, owner_id bigint);
+SELECT crmpool.manage('kid', 'owner_id');
+ALTER TABLE kid INHERIT mom;
+SELECT crmpool.manage('mom', 'owner_id');
+ALTER TABLE mom INHERIT kid;
+CREATE TABLE grandkid (extra text) INHERITS (kid);
+SELECT crmpool.unmanage('kid');
+ALTER TABLE kid INHERIT mom;
+SELECT crmpool.unmanage('mom');
+ALTER TABLE kid INHERIT mom;
+SELECT crmpool.manage('kid', 'owner_id');
+SELECT crmpool.manage('mom', 'owner_id');
+SELECT count(*) AS managed FROM crmpool.managed_tables WHERE rel::text IN ('kid', 'mom');
+DROP TABLE kid, mom;
+
+-- the primary key is the customer id: dropping it is refused
+ALTER TABLE good DROP CONSTRAINT good_pkey;
+SELECT count(*) AS primary_keys FROM pg_constraint WHERE conrelid = 'good'::regclass AND contype = 'p';
 
 -- dropping managed tables still takes their crmpool rows with them
 DROP TABLE lead, good, refusing, broken;
