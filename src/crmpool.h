@@ -398,6 +398,8 @@ typedef struct OwnershipIntent
 
 extern void ownership_push_intent(OwnershipIntent *intent);
 extern void ownership_pop_intent(OwnershipIntent *intent);
+extern bool ownership_has_pending(Oid relid);
+extern void ownership_require_settled(Oid relid, const char *function);
 
 /* ops.c */
 extern void ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner);

@@ -1131,6 +1131,7 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
 	rel = crmpool_open_owned_table(relid, ShareRowExclusiveLock);
+	ownership_require_settled(relid, "crmpool.set_identity()");
 	mr = managed_rel_get(relid, false);
 	if (!PG_ARGISNULL(1))
 		name = identity_column(rel, NameStr(*PG_GETARG_NAME(1)), "name");

@@ -447,9 +447,19 @@ add_count(int32 count, int32 delta)
  * the versions the transaction made itself (dead to it, but not prunable before it ends): a
  * loop of n claims by one rep cost O(n^2), 40,000 claims and releases 88 s.  An entry is only
  * a hint: counter_latest() checks on the tuple that it still is that rep's row, made by this
- * transaction and not updated since.  A subtransaction that rolls back forgets every entry:
- * the version it made is gone, and so may be the lock on the table that kept its page from
- * being truncated.
+ * transaction and not updated since.
+ *
+ * Each entry remembers the subtransaction that set it, and a subtransaction that rolls back
+ * forgets only the entries it or its children set (ids at least its own: subtransaction ids
+ * grow within a transaction, and its children started after it).  Those point at versions the
+ * rollback killed, and the lock on rep_counter that kept their page from being truncated by
+ * VACUUM may have gone with it: fetching them could read past the end of the table.  Every
+ * other entry was set by a subtransaction still alive (an ancestor, or a sibling committed into
+ * one): its version is still ours and the table lock it took is held to the end of the
+ * transaction.  If the rolled-back work had made a newer version of such a row, it had set that
+ * entry too (so the entry is dropped); any other writer leaves xmax set on the version, and
+ * counter_latest() rejects it.  So a loop that swallows a refusal after each claim (a PL/pgSQL
+ * EXCEPTION block rolls back a subtransaction) keeps its entries, and stays linear.
  */
 typedef struct CounterKey
 {
@@ -461,19 +471,26 @@ typedef struct CounterTid
 {
 	CounterKey	key;
 	LocalTransactionId lxid;	/* the transaction it was left by */
-	uint64		aborts;			/* counter_aborts then */
+	SubTransactionId subid;		/* the subtransaction that set it */
 	ItemPointerData tid;
 } CounterTid;
 
 static HTAB *counter_tids = NULL;
-static uint64 counter_aborts = 0;	/* subtransactions rolled back in this backend */
 
 static void
 counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
 				void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		counter_aborts++;
+	HASH_SEQ_STATUS seq;
+	CounterTid *ct;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || counter_tids == NULL)
+		return;
+	/* entries of earlier transactions go too: they would be started again anyway */
+	hash_seq_init(&seq, counter_tids);
+	while ((ct = hash_seq_search(&seq)) != NULL)
+		if (ct->subid >= mySubid || ct->lxid != MyProc->lxid)
+			hash_search(counter_tids, &ct->key, HASH_REMOVE, NULL);
 }
 
 /*
@@ -506,12 +523,11 @@ counter_tid(Oid relid, int64 rep, bool create)
 	key.relid = relid;
 	key.rep = rep;
 	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
-	if (ct == NULL || (found && ct->lxid == MyProc->lxid && ct->aborts == counter_aborts))
+	if (ct == NULL || (found && ct->lxid == MyProc->lxid))
 		return ct;
 	if (!create)
 		return NULL;
 	ct->lxid = MyProc->lxid;
-	ct->aborts = counter_aborts;
 	ItemPointerSetInvalid(&ct->tid);
 	return ct;
 }
@@ -700,7 +716,9 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 	ExecStoreVirtualTuple(next);
 	counter_write(&w, current, next);
 	/* the new version's TID, where the next change of this rep in this transaction finds it */
-	counter_tid(relid, rep, true)->tid = next->tts_tid;
+	ct = counter_tid(relid, rep, true);
+	ct->tid = next->tts_tid;
+	ct->subid = GetCurrentSubTransactionId();
 	row_writer_end(&w);
 
 	ExecDropSingleTupleTableSlot(current);

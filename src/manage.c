@@ -217,6 +217,7 @@ crmpool_manage(PG_FUNCTION_ARGS)
 
 	rel = open_for_admin(fcinfo);
 	relid = RelationGetRelid(rel);
+	ownership_require_settled(relid, "crmpool.manage()");
 	/* the kind of table first: a view has no primary key to complain about */
 	tables_check_kind(relid, false);
 	crmpool_require_arg(fcinfo, 1, "owner_column");
@@ -337,6 +338,8 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	uint64		events;
+
+	ownership_require_settled(relid, "crmpool.unmanage()");
 
 	/*
 	 * Listed is enough: detaching must work even when the stored columns no longer resolve

@@ -534,6 +534,73 @@ queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *
 	e->actor = intern(ledger_current_actor());
 }
 
+/*
+ * Whether this transaction has queued counter changes or events of relid that no statement
+ * trigger has applied yet, at any subtransaction level: a statement writing the table is still
+ * under way (its row triggers have fired, its statement trigger has not).
+ */
+bool
+ownership_has_pending(Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	PendingCount *p;
+	PendingEvent *chunk;
+	int64		c;
+	int			i;
+	bool		found = false;
+
+	if (counts == NULL)
+		return false;
+	hash_seq_init(&seq, counts);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->key.relid == relid)
+		{
+			hash_seq_term(&seq);
+			return true;
+		}
+	/* an event with no counter change: a customer inserted or deleted without an owner */
+	for (i = 0; i < nevents; i++)
+		if (events[i].relid == relid)
+			return true;
+	if (event_chunks == 0)
+		return false;
+	chunk = palloc(EVENT_CHUNK * sizeof(PendingEvent));
+	for (c = 0; c < event_chunks && !found; c++)
+	{
+		event_chunk_read(c, chunk);
+		for (i = 0; i < EVENT_CHUNK && !found; i++)
+			found = (chunk[i].relid == relid);
+	}
+	pfree(chunk);
+	return found;
+}
+
+/*
+ * check(), repair(), manage(), unmanage() and set_identity() read the table and write crmpool's
+ * bookkeeping of it from what they read.  While a statement that changes its customers is still
+ * under way, they would see its rows changed but not its counters and history, which its
+ * statement trigger then applies on top of theirs: counted twice (or, after unmanage(), written
+ * for a table crmpool no longer manages).  Refuse until the statement is over.
+ *
+ * Two queues can hold such a statement's work: ours (the row triggers have fired, the
+ * statement trigger has not: a trigger of the table calling the function) and PostgreSQL's
+ * after-trigger queue (the rows are written, crmpool's row triggers have not fired yet: a
+ * function called in the statement itself, or from a data-modifying WITH).  The second also
+ * holds a deferred constraint trigger's pending event on the table until commit: refused as
+ * well, which errs on the safe side.
+ */
+void
+ownership_require_settled(Oid relid, const char *function)
+{
+	if (ownership_has_pending(relid) || AfterTriggerPendingOnRel(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot run on table %s while a statement changes it",
+						function, get_rel_name(relid)),
+				 errdetail("A statement that changes its customers has not finished."),
+				 errhint("Call it outside the statement (not from a trigger of the table).")));
+}
+
 static int
 pending_order(const void *a, const void *b)
 {

@@ -785,6 +785,7 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	p.roles.table_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	crmpool_require_owner(relid);
+	ownership_require_settled(relid, fix ? "crmpool.repair()" : "crmpool.check()");
 
 	/*
 	 * A repair writes what it read, and a check reports it.  Under REPEATABLE READ or

@@ -1,0 +1,101 @@
+-- Where a transaction left each rep's counter row (ledger.c, counter_tids) survives a rolled-back
+-- subtransaction that did not change that row: a loop of claims that swallows a refusal after
+-- each one (a PL/pgSQL EXCEPTION block) finds the row without the index, and stays linear.  The
+-- counts stay right across many interleaved savepoints, committed and rolled back, nested, and
+-- around other writers of the counters.  bench/bulk measures the time.
+SET crmpool.fake_now = '2026-03-02 09:00:00+00';
+CREATE TABLE cache_c (id bigint PRIMARY KEY, owner bigint);
+INSERT INTO cache_c SELECT g, NULL FROM generate_series(1, 1000) g;
+SELECT crmpool.manage('cache_c', 'owner');
+
+-- counters against the table, and claims counted against the claims recorded: no row when
+-- they agree
+CREATE FUNCTION cache_books() RETURNS TABLE(rep bigint, counted integer, actual bigint,
+										 claims integer, claim_events bigint)
+LANGUAGE sql AS $$
+	SELECT coalesce(c.rep, t.owner), c.owned, t.n, c.claims, e.n
+	FROM (SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass) c
+	FULL JOIN (SELECT owner, count(*) AS n FROM cache_c WHERE owner IS NOT NULL GROUP BY owner) t
+	  ON t.owner = c.rep
+	LEFT JOIN (SELECT owner, count(*) AS n FROM crmpool.ownership_event
+	           WHERE rel = 'cache_c'::regclass AND how = 'claim' GROUP BY owner) e
+	  ON e.owner = coalesce(c.rep, t.owner)
+	WHERE c.owned IS DISTINCT FROM coalesce(t.n, 0) OR c.claims IS DISTINCT FROM coalesce(e.n, 0) $$;
+
+-- Index scans of crmpool.rep_counter's primary key in this transaction: a change of a rep's
+-- counter row that cannot use the cached TID looks the row up there.  100 claims by rep 7,
+-- each followed by a claim refused and swallowed: 3 lookups (the first claim finds no row for
+-- rep 7 and inserts it, ON CONFLICT; the second finds it and caches it), where forgetting
+-- every cached TID on each rollback made 101.
+BEGIN;
+DO $$
+DECLARE
+	scans bigint := pg_stat_get_xact_numscans('crmpool.rep_counter_pkey'::regclass);
+BEGIN
+	FOR i IN 1..100 LOOP
+		PERFORM crmpool.claim('cache_c', i, 7);
+		BEGIN
+			PERFORM crmpool.claim('cache_c', i, 8);				-- CR003: already owned
+		EXCEPTION WHEN SQLSTATE 'CR003' THEN NULL;
+		END;
+	END LOOP;
+	RAISE NOTICE 'counter lookups through the index: %',
+		pg_stat_get_xact_numscans('crmpool.rep_counter_pkey'::regclass) - scans;
+END $$;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+ROLLBACK;
+
+-- Many savepoints, nested, committed and rolled back, three reps changing their rows in each
+-- level.  A rolled-back level takes its changes with it; the next change counts from the
+-- version before it, whether the row was last changed by the parent, by a sibling committed
+-- before, or by the level that rolled back.
+BEGIN;
+DO $$
+DECLARE
+	r bigint;
+BEGIN
+	FOR i IN 1..150 LOOP
+		r := 1 + i % 3;
+		PERFORM crmpool.claim('cache_c', i, r);							-- kept
+		BEGIN
+			PERFORM crmpool.claim('cache_c', 200 + i, r);
+			BEGIN
+				PERFORM crmpool.claim('cache_c', 400 + i, r);
+				PERFORM crmpool.claim('cache_c', 600 + i, 1 + (i + 1) % 3);
+				IF i % 2 = 0 THEN
+					RAISE EXCEPTION 'undo the inner level';
+				END IF;
+			EXCEPTION WHEN raise_exception THEN NULL;
+			END;
+			PERFORM crmpool.claim('cache_c', 800 + i, r);
+			IF i % 3 = 0 THEN
+				RAISE EXCEPTION 'undo the outer level';
+			END IF;
+		EXCEPTION WHEN raise_exception THEN NULL;
+		END;
+		IF i % 5 = 0 THEN
+			PERFORM crmpool.release('cache_c', i, r);					-- after either
+		END IF;
+	END LOOP;
+END $$;
+SELECT * FROM cache_books();
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+
+-- Another writer of the counters in a savepoint rolled back (manage() recounts them with SQL):
+-- the version each rep's cached TID names is live again, and the next claim counts from it.
+SAVEPOINT recount;
+SELECT crmpool.manage('cache_c', 'owner');
+ROLLBACK TO recount;
+SELECT crmpool.claim('cache_c', 151, 1), crmpool.claim('cache_c', 152, 2), crmpool.claim('cache_c', 153, 3);
+-- and one that stays: the claims after it count from its versions
+SAVEPOINT recount2;
+SELECT crmpool.manage('cache_c', 'owner');
+RELEASE recount2;
+SELECT crmpool.claim('cache_c', 154, 1), crmpool.claim('cache_c', 155, 2);
+SELECT * FROM cache_books();
+COMMIT;
+SELECT * FROM cache_books();
+SELECT * FROM crmpool.check('cache_c');
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+DROP TABLE cache_c;
+DROP FUNCTION cache_books();
