@@ -592,13 +592,27 @@ ownership_has_pending(Oid relid)
 void
 ownership_require_settled(Oid relid, const char *function)
 {
-	if (ownership_has_pending(relid) || AfterTriggerPendingOnRel(relid))
+	if (ownership_has_pending(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s cannot run on table %s while a statement changes it",
 						function, get_rel_name(relid)),
 				 errdetail("A statement that changes its customers has not finished."),
 				 errhint("Call it outside the statement (not from a trigger of the table).")));
+
+	/*
+	 * Rows changed whose AFTER ROW triggers, crmpool's among them, have not fired yet: the
+	 * statement is still running (a function it calls, a query over a data-modifying WITH), or
+	 * a deferred constraint holds its events to commit.  PostgreSQL does not say whose events
+	 * they are, so both refuse; the second is cleared by SET CONSTRAINTS ALL IMMEDIATE.
+	 */
+	if (AfterTriggerPendingOnRel(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot run on table %s while trigger events on it are pending",
+						function, get_rel_name(relid)),
+				 errdetail("Rows of the table were changed by a statement that is still running, or a deferred constraint holds their trigger events until commit."),
+				 errhint("Call it outside the statement; after a write in the same transaction, run SET CONSTRAINTS ALL IMMEDIATE first if the table has deferred constraints.")));
 }
 
 static int
@@ -640,6 +654,11 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_PRIVATE_CAP),
 					 errmsg("rep " INT64_FORMAT " has reached the private cap", rep),
+					 gained > 1 ?
+					 errdetail("Rep " INT64_FORMAT " owns " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s%s; the statement would give it %d more.",
+							   rep, Max(counted - gained, 0), limit, tabname(mr),
+							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)",
+							   gained) :
 					 errdetail("Rep " INT64_FORMAT " owns " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s%s.",
 							   rep, Max(counted - gained, 0), limit, tabname(mr),
 							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)"),

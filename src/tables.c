@@ -292,9 +292,12 @@ altered_tables(Node *parsetree)
 				rels = add_tables(rels, (RangeVar *) cmd->def);
 		}
 	}
-	else if (IsA(parsetree, CreateStmt))
+	else if (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateForeignTableStmt))
 	{
-		/* CREATE TABLE ... INHERITS (a managed table): the parent gains a child */
+		/*
+		 * CREATE [FOREIGN] TABLE ... INHERITS (a managed table): the parent gains a child (a
+		 * CreateForeignTableStmt begins with its CreateStmt)
+		 */
 		foreach(lc, ((CreateStmt *) parsetree)->inhRelations)
 			rels = add_tables(rels, lfirst_node(RangeVar, lc));
 	}

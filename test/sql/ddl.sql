@@ -179,6 +179,16 @@ ALTER TABLE mom INHERIT kid;
 CREATE TABLE grandkid (extra text) INHERITS (kid);
 SELECT crmpool.unmanage('kid');
 ALTER TABLE kid INHERIT mom;
+-- a foreign table would be a child too (a statement on mom would change its owners unchecked)
+CREATE FOREIGN DATA WRAPPER ddl_dummy_fdw;
+CREATE SERVER ddl_dummy FOREIGN DATA WRAPPER ddl_dummy_fdw;
+CREATE FOREIGN TABLE remote_kid () INHERITS (mom) SERVER ddl_dummy;
+CREATE FOREIGN TABLE remote_kid (id bigint NOT NULL, owner_id bigint) SERVER ddl_dummy;
+ALTER FOREIGN TABLE remote_kid INHERIT mom;
+SELECT count(*) AS children_of_mom FROM pg_inherits WHERE inhparent = 'mom'::regclass;
+DROP FOREIGN TABLE remote_kid;
+DROP SERVER ddl_dummy;
+DROP FOREIGN DATA WRAPPER ddl_dummy_fdw;
 SELECT crmpool.unmanage('mom');
 ALTER TABLE kid INHERIT mom;
 SELECT crmpool.manage('kid', 'owner_id');

@@ -132,6 +132,24 @@ COMMIT;
 SELECT rep, owned FROM crmpool.rep_counter WHERE rel = 'guard_cust'::regclass AND owned > 0;
 SELECT * FROM guard_books('guard_cust');
 SELECT crmpool.unmanage('guard_cust');
+
+-- A deferred constraint holds the trigger events of a write until commit: the functions refuse
+-- with their own message, and run once SET CONSTRAINTS ALL IMMEDIATE has fired them.
+CREATE TABLE guard_ref (id int PRIMARY KEY);
+INSERT INTO guard_ref VALUES (1);
+CREATE TABLE guard_fk (id bigint PRIMARY KEY, owner_id bigint,
+	ref int REFERENCES guard_ref DEFERRABLE INITIALLY DEFERRED);
+SELECT crmpool.manage('guard_fk', 'owner_id');
+BEGIN;
+INSERT INTO guard_fk VALUES (1, 7, 1);
+SELECT count(*) FROM crmpool.check('guard_fk');
+ROLLBACK;
+BEGIN;
+INSERT INTO guard_fk VALUES (1, 7, 1);
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT count(*) FROM crmpool.check('guard_fk');
+COMMIT;
+DROP TABLE guard_fk, guard_ref;
 DROP TABLE guard_cust, guard_other;
 DROP FUNCTION guard_books(regclass), guard_call(), guard_call_quietly(), guard_try(text, text),
 	guard_repair_then(bigint);

@@ -67,7 +67,7 @@ COMMENT ON FUNCTION crmpool.check_altered_table() IS
 REVOKE ALL ON FUNCTION crmpool.check_altered_table() FROM PUBLIC;
 
 CREATE EVENT TRIGGER crmpool_check_altered_table ON ddl_command_end
-	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER FOREIGN TABLE', 'CREATE FOREIGN TABLE')
 	EXECUTE FUNCTION crmpool.check_altered_table();
 ALTER EVENT TRIGGER crmpool_check_altered_table ENABLE ALWAYS;
 
