@@ -1214,10 +1214,9 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	if (oldtup != NULL && newtup != NULL && ch.had_owner == ch.has_owner &&
 		(!ch.had_owner || ch.old_owner == ch.new_owner))
 	{
-		if (ch.had_owner)
-			ch.pool = managed_pool_text(mr, newtup, desc);
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
 		{
+			ch.pool = managed_pool_text(mr, newtup, desc);
 			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0,
 						deal_clear_counts(mr, &ch), ch.customer, ch.pool);
 			flush_if_no_statement_trigger();
@@ -1225,6 +1224,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		if (ch.had_owner && crmpool_direct_writes != DIRECT_WRITES_ALLOW &&
 			column_changed(oldtup, newtup, desc, mr->pool_att))
 		{
+			if (ch.pool == NULL)
+				ch.pool = managed_pool_text(mr, newtup, desc);
 			pool_move(mr, &ch, oldtup, desc);
 			flush_if_no_statement_trigger();
 		}

@@ -40,7 +40,6 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "miscadmin.h"
@@ -883,16 +882,13 @@ typedef struct Batch
 static bool
 batch_begin(Batch *b, Oid relid)
 {
-	HeapTuple	tup;
 	Oid			owner;
 
 	/* before any row lock, so that recompute's EXCLUSIVE waits for us, never the reverse */
 	LockRelationOid(relid, RowExclusiveLock);
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
+	owner = crmpool_table_owner(relid);
+	if (!OidIsValid(owner))
 		return false;
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	b->mr = managed_rel_get(relid, true);

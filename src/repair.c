@@ -28,7 +28,6 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
@@ -129,23 +128,26 @@ static SPIPlanPtr stmt_plans[NUM_REPAIR_STMTS];
  * -------------------------------------------------------------------------------------------*/
 typedef struct Roles
 {
-	Oid			caller;
-	int			caller_sec;
 	Oid			table_owner;
+	TableOwnerContext tctx;
 	OwnerContext octx;
 } Roles;
 
-/* As the table's owner, in a security-restricted operation (what VACUUM runs user code as). */
+/*
+ * As the table's owner, in a security-restricted operation with row_security off (privilege.c:
+ * what VACUUM runs user code as; a policy that would hide rows is an error, never a customer
+ * taken for gone), and back.
+ */
 static void
 as_table_owner(Roles *r)
 {
-	SetUserIdAndSecContext(r->table_owner, r->caller_sec | SECURITY_RESTRICTED_OPERATION);
+	crmpool_become_table_owner(r->table_owner, &r->tctx, true);
 }
 
 static void
 as_caller(Roles *r)
 {
-	SetUserIdAndSecContext(r->caller, r->caller_sec);
+	crmpool_leave_table_owner(&r->tctx);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -758,7 +760,6 @@ examine(FunctionCallInfo fcinfo, bool fix)
 {
 	Pass		p;
 	Oid			relid;
-	HeapTuple	tup;
 	TableReader table;
 	Stream		events,
 				locks,
@@ -776,14 +777,12 @@ examine(FunctionCallInfo fcinfo, bool fix)
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
+	memset(&p, 0, sizeof(p));
+	p.roles.table_owner = crmpool_table_owner(relid);
+	if (!OidIsValid(p.roles.table_owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	memset(&p, 0, sizeof(p));
-	p.roles.table_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
 	crmpool_require_owner(relid);
 	ownership_require_settled(relid, fix ? "crmpool.repair()" : "crmpool.check()");
 
@@ -824,12 +823,8 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	ctl.hcxt = CurrentMemoryContext;
 	p.counts = hash_create("crmpool repair counts", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	GetUserIdAndSecContext(&p.roles.caller, &p.roles.caller_sec);
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	/* a policy that would hide rows is an error, never a customer taken for gone */
-	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
 	/* one snapshot for every cursor, taken under the lock */
