@@ -1,17 +1,37 @@
 # Shared by test/run, demo/run and bench/*: install dependencies, make a private build tree
 # that an unprivileged user can write, and run commands as that user.
 #
-# The build tree holds a private copy of the PostgreSQL 15 installation (bin, lib, share and
+# CRMPOOL_PG picks the PostgreSQL major version: 15 (the default, Debian 12's own), 17 or 18.
+# Those two are not packaged for Debian 12: the calling script re-runs itself inside a minimal
+# root of the Debian release that packages them (scripts/debian_root.sh).
+#
+# The build tree holds a private copy of the PostgreSQL installation (bin, lib, share and
 # the server headers: about 60 MB).  PostgreSQL finds its files relative to its binaries, so `make install` goes into that
 # copy: nothing is installed into the system, and several checkouts can be tested side by side.
 set -euo pipefail
 
-PGMAJOR=15
+PGMAJOR=${CRMPOOL_PG:-15}
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${CRMPOOL_USER:=postgres}"
 DEPS="postgresql-$PGMAJOR postgresql-server-dev-$PGMAJOR postgresql-$PGMAJOR-cron libipc-run-perl rsync make gcc"
 
 log() { printf '\n==> %s\n' "$*"; }
+
+source "$SRC_DIR/scripts/debian_root.sh"
+case $PGMAJOR in
+15) ;;
+17 | 18)
+	# Sourced without arguments, this file sees the calling script's own "$0" and "$@".
+	if [ -z "${CRMPOOL_IN_ROOT:-}" ]; then
+		run_in_root "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$@"
+		exit $?
+	fi
+	;;
+*)
+	echo "crmpool is tested on PostgreSQL 15, 17 and 18; CRMPOOL_PG=$PGMAJOR is none of them" >&2
+	exit 2
+	;;
+esac
 
 # install_deps: apt packages, when running as root and any is missing.
 install_deps() {
