@@ -49,13 +49,7 @@ crmpool_check_fake_now(char **newval, void **extra, int source)
 	dterr = ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf);
 	if (dterr == 0)
 	{
-#if PG_VERSION_NUM >= 160000
-		DateTimeErrorExtra extra_err;
-
-		dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz, &extra_err);
-#else
-		dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz);
-#endif
+		dterr = crmpool_decode_datetime(field, ftype, nf, &dtype, &tt, &fsec, &tz);
 	}
 	if (dterr != 0 || dtype != DTK_DATE || tm2timestamp(&tt, fsec, &tz, &result) != 0)
 	{

@@ -33,11 +33,7 @@ _PG_init(void)
 	worker_define_gucs();
 
 	/* After every part has defined its settings: unknown crmpool.* names are errors. */
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("crmpool");
-#else
-	EmitWarningsOnPlaceholders("crmpool");
-#endif
 
 	/* last: the worker exists only when the postmaster loads crmpool */
 	if (process_shared_preload_libraries_in_progress)

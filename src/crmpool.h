@@ -25,6 +25,7 @@
 #define CRMPOOL_H
 
 #include "postgres.h"
+#include "pg_compat.h"
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
@@ -281,10 +282,10 @@ typedef struct ManagedRel
 
 extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
 extern void managed_rel_changed(Oid relid);
-extern void managed_rel_not_managed(Oid relid) pg_attribute_noreturn();
+pg_noreturn extern void managed_rel_not_managed(Oid relid);
 extern Relation crmpool_open_table(Oid relid, LOCKMODE lockmode);
 extern Relation crmpool_open_owned_table(Oid relid, LOCKMODE lockmode);
-extern void crmpool_no_such_table(Oid relid) pg_attribute_noreturn();
+pg_noreturn extern void crmpool_no_such_table(Oid relid);
 extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);

@@ -317,7 +317,7 @@ id_scan_begin(IdScan *s, Oid relid, Oid index, ScanKey keys, int nkeys)
 	s->heap = table_open(relid, AccessShareLock);
 	s->index = index_open(index, AccessShareLock);
 	s->slot = table_slot_create(s->heap, NULL);
-	s->scan = index_beginscan(s->heap, s->index, s->snapshot, nkeys, 0);
+	s->scan = crmpool_index_beginscan(s->heap, s->index, s->snapshot, nkeys);
 	index_rescan(s->scan, keys, nkeys, NULL, 0);
 }
 
@@ -534,12 +534,6 @@ lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also
  */
 #define IDENTITY_KEY_LOCKS_MAX 256
 
-#if PG_VERSION_NUM >= 170000
-#define CURRENT_LXID (MyProc->vxid.lxid)
-#else
-#define CURRENT_LXID (MyProc->lxid)
-#endif
-
 #define BUDGET_TABLES 8
 
 static LocalTransactionId budget_lxid = InvalidLocalTransactionId;
@@ -553,9 +547,9 @@ key_lock_budget(Oid relid)
 {
 	int			i;
 
-	if (budget_lxid != CURRENT_LXID)
+	if (budget_lxid != CRMPOOL_MY_LXID)
 	{
-		budget_lxid = CURRENT_LXID;
+		budget_lxid = CRMPOOL_MY_LXID;
 		budget_ntables = 0;
 	}
 	for (i = 0; i < budget_ntables; i++)

@@ -278,7 +278,7 @@ key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LO
 	ks->index = index_open(indexid, AccessShareLock);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	ks->scan = index_beginscan(ks->heap, ks->index, GetActiveSnapshot(), 2, 0);
+	ks->scan = crmpool_index_beginscan(ks->heap, ks->index, GetActiveSnapshot(), 2);
 	index_rescan(ks->scan, keys, 2, NULL, 0);
 	ks->slot = table_slot_create(ks->heap, NULL);
 }
@@ -312,13 +312,13 @@ row_writer_begin(RowWriter *w, Relation rel)
 	rte->relid = RelationGetRelid(rel);
 	rte->relkind = RELKIND_RELATION;
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(w->estate, list_make1(rte));
+	crmpool_init_range_table(w->estate, rte);
 	w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
 	w->estate->es_opened_result_relations = list_make1(w->rri);
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	w->estate->es_snapshot = GetActiveSnapshot();
-	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	crmpool_epq_init(&w->epq, w->estate);
 	AfterTriggerBeginQuery();
 	ExecOpenIndices(w->rri, false);
 }
@@ -489,7 +489,7 @@ counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId p
 	/* entries of earlier transactions go too: they would be started again anyway */
 	hash_seq_init(&seq, counter_tids);
 	while ((ct = hash_seq_search(&seq)) != NULL)
-		if (ct->subid >= mySubid || ct->lxid != MyProc->lxid)
+		if (ct->subid >= mySubid || ct->lxid != CRMPOOL_MY_LXID)
 			hash_search(counter_tids, &ct->key, HASH_REMOVE, NULL);
 }
 
@@ -523,11 +523,11 @@ counter_tid(Oid relid, int64 rep, bool create)
 	key.relid = relid;
 	key.rep = rep;
 	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
-	if (ct == NULL || (found && ct->lxid == MyProc->lxid))
+	if (ct == NULL || (found && ct->lxid == CRMPOOL_MY_LXID))
 		return ct;
 	if (!create)
 		return NULL;
-	ct->lxid = MyProc->lxid;
+	ct->lxid = CRMPOOL_MY_LXID;
 	ItemPointerSetInvalid(&ct->tid);
 	return ct;
 }
@@ -616,11 +616,7 @@ counter_write(RowWriter *w, TupleTableSlot *current, TupleTableSlot *next)
 	ResultRelInfo *rri = w->rri;
 	Relation	rel = rri->ri_RelationDesc;
 	ExprContext *econtext = GetPerTupleExprContext(w->estate);
-#if PG_VERSION_NUM >= 160000
-	TU_UpdateIndexes update_indexes;
-#else
-	bool		update_indexes;
-#endif
+	CrmpoolUpdateIndexes update_indexes;
 	int			i,
 				k;
 
@@ -879,8 +875,7 @@ events_insert(LedgerEvents *le)
 			List	   *recheck = NIL;
 
 			if (rri->ri_NumIndices > 0)
-				recheck = ExecInsertIndexTuples(rri, le->slots[i], estate, false, false, NULL,
-												NIL);
+				recheck = crmpool_insert_index_tuples(rri, le->slots[i], estate);
 			if (rri->ri_TrigDesc != NULL)
 				ExecARInsertTriggers(estate, rri, le->slots[i], recheck, NULL);
 			ResetPerTupleExprContext(estate);

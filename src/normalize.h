@@ -17,6 +17,7 @@
 #define NORMALIZE_H
 
 #include "postgres.h"
+#include "pg_compat.h"
 
 /* Settings (normalize_guc.c). */
 extern char *crmpool_default_country;

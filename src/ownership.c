@@ -958,7 +958,7 @@ may_assign(void)
 	nsp = crmpool_schema_oid();
 	fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("assign"),
 						 PointerGetDatum(buildoidvector(argtypes, 3)), ObjectIdGetDatum(nsp));
-	result = OidIsValid(fn) && pg_proc_aclcheck(fn, user, ACL_EXECUTE) == ACLCHECK_OK;
+	result = OidIsValid(fn) && crmpool_may_execute(fn, user);
 	assign_cache_user = user;
 	assign_cache_result = result;
 	return result;

@@ -55,11 +55,7 @@ crmpool_actor_name(void)
 bool
 crmpool_is_owner(Oid relid)
 {
-#if PG_VERSION_NUM >= 160000
-	return object_ownercheck(RelationRelationId, relid, GetUserId());
-#else
-	return pg_class_ownercheck(relid, GetUserId());
-#endif
+	return crmpool_owns_relation(relid, GetUserId());
 }
 
 void
@@ -125,11 +121,7 @@ crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes)
 void
 crmpool_init_srf(FunctionCallInfo fcinfo)
 {
-#if PG_VERSION_NUM >= 160000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
+	crmpool_materialized_srf(fcinfo);
 }
 
 /* The kept plan of a fixed statement, prepared on first use (inside or outside SPI). */

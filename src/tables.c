@@ -149,7 +149,7 @@ tables_check_kind(Oid relid, bool managed)
 AttrNumber
 tables_primary_key(Relation rel)
 {
-	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	Oid			pkoid = crmpool_primary_key_index(rel);
 	Relation	idx;
 	AttrNumber	att;
 	int			nkeys;
