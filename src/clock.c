@@ -10,8 +10,6 @@
  */
 #include "postgres.h"
 
-#include <stdlib.h>
-
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -58,7 +56,7 @@ crmpool_check_fake_now(char **newval, void **extra, int source)
 		return false;
 	}
 
-	parsed = malloc(sizeof(TimestampTz));
+	parsed = crmpool_guc_malloc(sizeof(TimestampTz));
 	if (parsed == NULL)
 		return false;
 	*parsed = result;
@@ -101,7 +99,7 @@ crmpool_check_timezone(char **newval, void **extra, int source)
 							*newval);
 		return false;
 	}
-	result = malloc(sizeof(pg_tz *));
+	result = crmpool_guc_malloc(sizeof(pg_tz *));
 	if (result == NULL)
 		return false;
 	*result = tz;

@@ -22,6 +22,7 @@
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/relcache.h"
 
 #if PG_VERSION_NUM >= 160000
@@ -151,6 +152,17 @@ crmpool_primary_key_index(Relation rel)
 	return RelationGetPrimaryKeyIndex(rel);
 #endif
 }
+
+/*
+ * Memory for a setting's "extra", which PostgreSQL frees itself: with free() until 15, with
+ * guc_free() in its own memory context since 16, which refuses (ERROR at commit) anything
+ * malloc'd.  NULL when out of memory, as a check hook must not throw.
+ */
+#if PG_VERSION_NUM >= 160000
+#define crmpool_guc_malloc(size) guc_malloc(LOG, (size))
+#else
+#define crmpool_guc_malloc(size) malloc(size)
+#endif
 
 /* A set-returning function's result in materialize mode (renamed in 16). */
 #if PG_VERSION_NUM >= 160000

@@ -224,7 +224,10 @@ SELECT crmpool.schedule();
 SELECT crmpool.unschedule();
 SELECT crmpool.schedule(NULL);
 ALTER SYSTEM SET crmpool.worker_databases = 'crm,,sales';
+-- PostgreSQL 16 added units to this message's range: the SQLSTATE is what counts here
+\set VERBOSITY sqlstate
 ALTER SYSTEM SET crmpool.worker_naptime = -1;
+\set VERBOSITY default
 SET crmpool.worker_naptime = 5;
 SET crmpool.recycle_batch_size = 0;
 
