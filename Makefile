@@ -51,3 +51,13 @@ $(OBJS): src/crmpool.h
 .PHONY: version
 version:
 	@echo $(EXTVERSION)
+
+# Packages.  `make deb`: the Debian package postgresql-NN-crmpool for this system's PostgreSQL
+# (debian/, pg_buildext); `make dist`: the PGXN archive crmpool-X.Y.Z.zip of HEAD, with the
+# generated scripts.  test/package/run installs and tests both.
+.PHONY: deb dist
+deb:
+	bash scripts/deb.sh
+
+dist:
+	bash scripts/dist.sh $(PG_CONFIG) $(DATA_built)
