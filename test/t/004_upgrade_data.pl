@@ -152,10 +152,15 @@ sub behaviour
 #  - --binary-upgrade pins the OIDs, relfilenodes and attribute LSNs of the dumped database
 #    (binary_upgrade_set_next_*), names the extension's config tables by OID, and restores
 #    relfrozenxid/relminmxid of a table (by OID): OIDs and transaction ids differ between any
-#    two databases, whatever their objects.
+#    two databases, whatever their objects;
+#  - statistics (pg_dump 18 writes them in --binary-upgrade mode) follow ANALYZE, not the
+#    objects: --no-statistics where pg_dump has it.
+my $no_stats = (run_command([ 'pg_dump', '--help' ]))[0] =~ /--no-statistics/ ? '--no-statistics' : ();
+
 sub dump_schema
 {
 	my ($db, @opts) = @_;
+	push @opts, $no_stats if $no_stats;
 	my $out = $node->basedir . "/$db.schema.sql";
 	$node->command_ok([ 'pg_dump', '--schema-only', @opts, '-d', $node->connstr($db), '-f', $out ],
 		"pg_dump --schema-only @opts of $db");
