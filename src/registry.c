@@ -235,7 +235,24 @@ load_managed_rel(Oid relid)
 	}
 	mr->followup_att = resolve_column(relid, followup_column, "follow-up");
 	if (mr->followup_att != InvalidAttrNumber)
+	{
 		mr->followup_type = getBaseType(get_atttype(relid, mr->followup_att));
+
+		/*
+		 * managed_followup() reads the value as one of these three.  The event trigger refuses
+		 * any other type (tables.c), but it is not there to refuse it on 0.1's SQL (a new
+		 * library before ALTER EXTENSION UPDATE) or while disabled: a bigint would be read as
+		 * a timestamp.
+		 */
+		if (mr->followup_type != TIMESTAMPTZOID && mr->followup_type != TIMESTAMPOID &&
+			mr->followup_type != DATEOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("follow-up column \"%s\" of managed table %s must be timestamptz, timestamp or date",
+							followup_column, get_rel_name(relid)),
+					 errdetail("It is of type %s.", format_type_be(get_atttype(relid, mr->followup_att))),
+					 errhint("Change the column back, or attach the table again with crmpool.manage() mapping another follow-up column or none.")));
+	}
 	mr->deal_att = resolve_column(relid, deal_column, "deal");
 	if (mr->deal_att != InvalidAttrNumber)
 		mr->deal_type = getBaseType(get_atttype(relid, mr->deal_att));

@@ -28,6 +28,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
@@ -51,14 +52,23 @@
 /* Rows fetched from each cursor at a time. */
 #define REPAIR_CHUNK 1000
 
-/* The hint of every CR013 error. */
+/*
+ * The hint of every CR013 error.  0.1's SQL has no crmpool.check() (a new library before ALTER
+ * EXTENSION UPDATE): the hint says to update first rather than name a function that is not there.
+ */
 int
 crmpool_repair_hint(Oid relid)
 {
 	char	   *name = quote_literal_cstr(get_rel_name(relid));
+	Oid			argtypes[1] = {REGCLASSOID};
+	bool		has_check;
 
+	has_check = OidIsValid(GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("check"),
+										   PointerGetDatum(buildoidvector(argtypes, 1)),
+										   ObjectIdGetDatum(crmpool_schema_oid())));
 	return errhint("crmpool's triggers on the table were bypassed (DISABLE TRIGGER, session_replication_role = replica). "
-				   "Run crmpool.check(%s) to list what differs and crmpool.repair(%s) to fix it.",
+				   "%sRun crmpool.check(%s) to list what differs and crmpool.repair(%s) to fix it.",
+				   has_check ? "" : "Update the extension first (ALTER EXTENSION crmpool UPDATE), which adds them. ",
 				   name, name);
 }
 

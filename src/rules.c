@@ -714,12 +714,20 @@ crmpool_set_rules(PG_FUNCTION_ARGS)
 				 errhint("Name the level column with crmpool.manage(..., level_column => ...).")));
 
 	extraval = JsonbPGetDatum(rules);
+	/*
+	 * The table's managed_table row is locked as a foreign key's check would (there is none:
+	 * sql/parts/70_dump_restore.sql): an unmanage() committed since managed_rel_get() leaves
+	 * no row to insert for, one under way is waited for, and none can start before this commits.
+	 */
 	merged = rule_set_exec("INSERT INTO crmpool.rule_set AS r (rel, pool, rep, rules) "
-						   "VALUES ($1, $2, $3, $4) "
+						   "SELECT $1, $2, $3, $4 FROM crmpool.managed_table m "
+						   "WHERE m.rel OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF m "
 						   "ON CONFLICT ON CONSTRAINT rule_set_scope "
 						   "DO UPDATE SET rules = r.rules OPERATOR(pg_catalog.||) excluded.rules "
 						   "RETURNING r.rules",
 						   relid, pool, has_rep, rep, 1, &extratype, &extraval);
+	if (merged == NULL)
+		managed_rel_not_managed(relid);
 	rules_parse(merged, &scope);	/* the merged whole must be valid too */
 	managed_rel_changed(relid);
 	rules_parse(rules, &scope);

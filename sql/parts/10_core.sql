@@ -20,7 +20,7 @@ COMMENT ON TABLE crmpool.managed_table IS 'Tables attached with crmpool.manage()
 
 -- Rules, by scope: table (pool and rep NULL), pool, rep, or pool and rep.  Most specific wins.
 CREATE TABLE crmpool.rule_set (
-	rel		regclass	NOT NULL REFERENCES crmpool.managed_table (rel) ON DELETE CASCADE,
+	rel		regclass	NOT NULL,	-- no foreign key: sql/parts/70_dump_restore.sql
 	pool	text,
 	rep		bigint,
 	rules	jsonb		NOT NULL,

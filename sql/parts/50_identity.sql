@@ -5,7 +5,7 @@
 
 -- Which columns identify a customer of a managed table.
 CREATE TABLE crmpool.identity_config (
-	rel				regclass	PRIMARY KEY REFERENCES crmpool.managed_table (rel) ON DELETE CASCADE,
+	rel				regclass	PRIMARY KEY,	-- no foreign key: sql/parts/70_dump_restore.sql
 	name_column		name,
 	phone_columns	name[]		NOT NULL DEFAULT '{}',
 	email_columns	name[]		NOT NULL DEFAULT '{}'

@@ -1,0 +1,25 @@
+-- ---------------------------------------------------------------------------------------------
+-- A managed table's rules (crmpool.rule_set) and identity columns (crmpool.identity_config) go
+-- with its crmpool.managed_table row.  Not by foreign keys: pg_restore -j loads the data of an
+-- extension's configuration tables in parallel, in any order (pg_dump orders them by their
+-- foreign keys for a serial restore only), and a foreign key between two of them fails such a
+-- restore.  This trigger does what their ON DELETE CASCADE did (0.1 had the foreign keys);
+-- crmpool.set_rules() locks the managed_table row as the foreign key's check did (src/rules.c).
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION crmpool.forget_table_config()
+RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) OLD.rel;
+	DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) OLD.rel;
+	RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION crmpool.forget_table_config() IS
+	'Trigger: a managed table''s rules and identity columns go with its crmpool.managed_table row.';
+REVOKE ALL ON FUNCTION crmpool.forget_table_config() FROM PUBLIC;
+
+CREATE TRIGGER forget_table_config AFTER DELETE ON crmpool.managed_table
+	FOR EACH ROW EXECUTE FUNCTION crmpool.forget_table_config();
+-- also under session_replication_role = replica, where crmpool_forget_dropped_tables runs too
+ALTER TABLE crmpool.managed_table ENABLE ALWAYS TRIGGER forget_table_config;

@@ -1,0 +1,1 @@
+../../parts/70_dump_restore.sql
