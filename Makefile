@@ -3,7 +3,7 @@ EXTENSION  = crmpool
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = crmpool
-OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*/*.c)))
 
 # The install script of the current version is generated from the parts under sql/parts
 # (concatenated in name order).  A released version's install script is frozen as
@@ -15,7 +15,7 @@ DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADE)
 DATA        = sql/$(EXTENSION)--$(PREVVERSION).sql
 EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso output_iso
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = $(patsubst %,-I$(srcdir)/%,$(wildcard src/*/))
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 ifdef WERROR
 PG_CFLAGS  += -Werror
@@ -45,8 +45,8 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 	cat $^ > $@
 
-# Every file includes the shared header; PGXS tracks no header dependencies by itself.
-$(OBJS): src/crmpool.h
+# PGXS tracks no header dependencies by itself.
+$(OBJS): $(wildcard src/*/*.h)
 
 .PHONY: version
 version:
