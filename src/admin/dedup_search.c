@@ -21,7 +21,6 @@
 
 #include "identity.h"
 
-#define EQ " OPERATOR(pg_catalog.=) "
 #define MAX_EXACT 1000
 #define CORE_RUN_LIMIT 500		/* pairwise scoring within one core, at most this many names */
 

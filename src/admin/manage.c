@@ -102,16 +102,6 @@ typedef struct AdoptScan
 	MemoryContext cxt;			/* reset per chunk */
 } AdoptScan;
 
-static Datum
-int8_array(Datum *elems, bool *nulls, int n)
-{
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, INT8OID, 8,
-											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
 /* One chunk of (key, owner, has deal) rows: count them, and adopt them (as the extension owner). */
 static void
 adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
@@ -146,7 +136,7 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(customer, owner)",
 						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID},
 						   (Datum[]) {scan->values[0], scan->values[1], scan->values[2],
-						   int8_array(customers, NULL, n), int8_array(owners, nulls, n)});
+						   crmpool_array(customers, NULL, n, INT8OID), crmpool_array(owners, nulls, n, INT8OID)});
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
 }
@@ -180,8 +170,8 @@ write_counts(AdoptScan *scan)
 					   "ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
 					   "with_deal = excluded.with_deal, locked = excluded.locked",
 					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
-					   (Datum[]) {scan->values[0], int8_array(reps, NULL, n), int8_array(owned, NULL, n),
-					   int8_array(with_deal, NULL, n)});
+					   (Datum[]) {scan->values[0], crmpool_array(reps, NULL, n, INT8OID), crmpool_array(owned, NULL, n, INT8OID),
+					   crmpool_array(with_deal, NULL, n, INT8OID)});
 }
 
 /* The name of att in m's list for role (none when att is InvalidAttrNumber). */
@@ -322,7 +312,7 @@ crmpool_manage(PG_FUNCTION_ARGS)
 	crmpool_end_admin(&octx, nestlevel);
 	managed_rel_changed(relid);
 	/* a new mapping of the follow-up, deal, level or pool column moves due times */
-	recycle_recompute(relid);
+	due_recompute(relid);
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
 }

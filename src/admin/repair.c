@@ -46,21 +46,8 @@
 
 #include "identity.h"
 
-#define EQ " OPERATOR(pg_catalog.=) "
-
 /* Rows fetched from each cursor at a time. */
 #define REPAIR_CHUNK 1000
-
-/* The hint of every CR013 error. */
-int
-crmpool_repair_hint(Oid relid)
-{
-	char	   *name = quote_literal_cstr(get_rel_name(relid));
-
-	return errhint("crmpool's triggers on the table were bypassed (DISABLE TRIGGER, session_replication_role = replica). "
-				   "Run crmpool.check(%s) to list what differs and crmpool.repair(%s) to fix it.",
-				   name, name);
-}
 
 /* ---------------------------------------------------------------------------------------------
  * crmpool's side: statements on its tables, each ordered by customer
@@ -304,7 +291,7 @@ row_facts(ManagedRel *mr, HeapTuple row, TupleDesc desc, RowFacts *f)
 	f->has_owner = managed_owner(mr, row, desc, &f->owner);
 	f->deal = f->has_owner && managed_has_deal(mr, row, desc);
 	if (f->has_owner)
-		recycle_due_input(mr, row, desc, &f->in);
+		due_input(mr, row, desc, &f->in);
 	if (mr->has_identity)
 	{
 		char	  **kk;
@@ -521,7 +508,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			if (!isnull)
 				in.followup = DatumGetTimestampTz(at);
 		}
-		want_due = recycle_due_compute(mr, &in, &want);
+		want_due = due_compute(mr, &in, &want);
 	}
 	if (stream_at(followups, r, customer))
 		followups->pos++;
@@ -554,9 +541,9 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			{
 				ledger_begin(&octx);
 				if (want_due)
-					recycle_store_due(mr->relid, customer, &in, &want);
+					due_store(mr->relid, customer, &in, &want);
 				else
-					recycle_drop_due(mr->relid, customer);
+					due_drop(mr->relid, customer);
 				ledger_end(&octx);
 			}
 		}
@@ -688,73 +675,6 @@ counters(Pass *p, Roles *r)
 	stream_close(&s);
 }
 
-/*
- * crmpool's triggers on the table, and whether each fires: this_session, in this session
- * (enabled (origin) triggers do not under session_replication_role = replica, ENABLE REPLICA
- * ones only then, ENABLE ALWAYS ones always; only the ownership triggers, which crmpool's
- * functions rely on); else for the table's ordinary writers (also the identity trigger, when
- * identity columns are named).  Returns the first that does not fire (NULL: all do), and why in
- * *why; a missing one counts as not firing.
- */
-static const char *
-silent_trigger(ManagedRel *mr, bool this_session, const char **why)
-{
-	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
-	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
-	bool		replica = this_session && SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
-	Relation	rel = relation_open(mr->relid, AccessShareLock);
-	const char *silent = NULL;
-	int			ntriggers = lengthof(names);
-	int			i,
-				j;
-
-	/* the identity trigger keeps the identity keys, when identity columns are named */
-	if (this_session || (mr->name_att == InvalidAttrNumber && mr->nphones + mr->nemails == 0))
-		ntriggers--;
-	for (j = 0; j < ntriggers && silent == NULL; j++)
-	{
-		Trigger    *tg = NULL;
-
-		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
-			if (strcmp(rel->trigdesc->triggers[i].tgname, names[j]) == 0)
-				tg = &rel->trigdesc->triggers[i];
-		if (tg == NULL)
-			*why = "missing";
-		else if (tg->tgenabled == TRIGGER_DISABLED)
-			*why = "disabled";
-		else if (tg->tgenabled == TRIGGER_FIRES_ON_ORIGIN && replica)
-			*why = "enabled on origin only, and session_replication_role is replica";
-		else if (tg->tgenabled == TRIGGER_FIRES_ON_REPLICA && !replica)
-			*why = "enabled on replica only";
-		else
-			continue;
-		silent = names[j];
-	}
-	relation_close(rel, NoLock);
-	return silent;
-}
-
-/*
- * crmpool's functions change ownership through the table's triggers: refuse to run when they
- * would not fire (a claim's UPDATE would go unchecked and unrecorded, and the function would
- * then report a misleading refusal), rather than let the bookkeeping drift.
- */
-void
-crmpool_require_triggers(ManagedRel *mr)
-{
-	const char *why;
-	const char *silent = silent_trigger(mr, true, &why);
-
-	if (silent != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("crmpool's triggers on table %s do not fire in this session",
-						get_rel_name(mr->relid)),
-				 errdetail("Trigger %s is %s.", silent, why),
-				 errhint("Enable crmpool's triggers (ALTER TABLE %s ENABLE TRIGGER ALL) and use crmpool's functions with session_replication_role = origin.",
-						 mr->qualname)));
-}
-
 static void
 examine(FunctionCallInfo fcinfo, bool fix)
 {
@@ -806,7 +726,7 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	crmpool_init_srf(fcinfo);
 
 	/* a table whose triggers do not fire (for its ordinary writers) drifts again at once */
-	silent = silent_trigger(p.mr, false, &why);
+	silent = managed_silent_trigger(p.mr, false, &why);
 	if (silent != NULL && fix)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -77,8 +77,18 @@
 /* The actor of recycling's events; crmpool.actor may not take it (guc.c, check_actor). */
 #define CRMPOOL_RECYCLER_ACTOR		"crmpool"
 
+/*
+ * Operators in the text of crmpool's statements, qualified: a kept plan is analyzed again under
+ * the search_path of whoever runs it next, which must not pick an operator of its own.
+ */
+#define EQ " OPERATOR(pg_catalog.=) "
+#define LE " OPERATOR(pg_catalog.<=) "
+#define PLUS " OPERATOR(pg_catalog.+) "
+
 /* The short name of a refusal (claim_many's outcome), or NULL if sqlerrcode is not one. */
 extern const char *crmpool_refusal_name(int sqlerrcode);
+/* The hint of every CR013 error: check() and repair() the table. */
+extern int	crmpool_repair_hint(Oid relid);
 
 /* guc.c */
 typedef enum DirectWritesMode
@@ -92,6 +102,14 @@ extern int	crmpool_direct_writes;
 extern char *crmpool_actor;
 extern char *crmpool_fake_now;
 extern char *crmpool_timezone;
+extern int	crmpool_recycle_batch_size;
+extern int	crmpool_worker_naptime;
+extern char *crmpool_worker_databases;
+extern char *crmpool_default_country;
+extern double crmpool_name_threshold;
+
+/* True if cc is a calling code as crmpool.default_country accepts it: 1-3 digits, no leading 0. */
+extern bool crmpool_valid_country_code(const char *cc);
 extern void crmpool_define_gucs(void);
 
 /* clock.c */
@@ -240,6 +258,8 @@ extern double rule_real(const RuleSet *rs, RuleKey key, double dflt);
 extern bool rules_recycle(int nscopes, const RuleScope *scopes);
 extern bool rules_touch_due(const RuleScope *scope);
 extern bool rules_key_touches_due(const char *name);
+extern Jsonb *rules_jsonb(const RuleSet *rs, int nlevels, char **level_names, RuleSet *level_sets);
+extern void rules_refuse_level_keys(const RuleScope *scope);
 
 /* registry.c */
 typedef struct ManagedRel
@@ -283,6 +303,8 @@ typedef struct ManagedRel
 extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
 extern void managed_rel_changed(Oid relid);
 pg_noreturn extern void managed_rel_not_managed(Oid relid);
+extern const char *managed_silent_trigger(ManagedRel *mr, bool this_session, const char **why);
+extern void crmpool_require_triggers(ManagedRel *mr);
 extern Relation crmpool_open_table(Oid relid, LOCKMODE lockmode);
 extern Relation crmpool_open_owned_table(Oid relid, LOCKMODE lockmode);
 pg_noreturn extern void crmpool_no_such_table(Oid relid);
@@ -431,25 +453,24 @@ typedef struct Due
 	TimestampTz warn_at;
 } Due;
 
-extern int	crmpool_recycle_batch_size;
-extern void recycle_due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in);
-extern bool recycle_due_compute(ManagedRel *mr, const DueInput *in, Due *out);
-extern void recycle_store_due(Oid relid, int64 customer, const DueInput *in, const Due *due);
-extern void recycle_drop_due(Oid relid, int64 customer);
-extern void recycle_define_gucs(void);
-extern void recycle_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
+extern void due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in);
+extern bool due_compute(ManagedRel *mr, const DueInput *in, Due *out);
+extern void due_store(Oid relid, int64 customer, const DueInput *in, const Due *due);
+extern void due_drop(Oid relid, int64 customer);
+extern void due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 						  const TimestampTz *spell_start);
-extern void recycle_untrack(ManagedRel *mr, int64 customer);
-extern void recycle_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
+extern void due_untrack(ManagedRel *mr, int64 customer);
+extern void due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
 								bool check_followup, bool check_deal);
-extern void recycle_forget(Oid relid);
-extern void recycle_recompute(Oid relid);
+extern void due_check_followup(TimestampTz at, TimestampTz now, int64 slack, const char *where);
+extern void due_forget(Oid relid);
+extern void due_recompute(Oid relid);
 extern List *recycle_tables(Oid relid);
+extern Datum crmpool_array(Datum *elems, bool *nulls, int n, Oid type);
 extern int64 recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned);
 extern void recycle_report_failure(const char *name, ErrorData *edata);
 
 /* worker.c */
-extern void worker_define_gucs(void);
 extern void worker_register(void);
 
 /* tables.c */
@@ -480,8 +501,5 @@ extern void tables_check_mapping(Oid relid, const TableMapping *m, bool managed)
 /* identity.c */
 extern void identity_forget_table(Oid relid);
 
-/* repair.c */
-extern int	crmpool_repair_hint(Oid relid);
-extern void crmpool_require_triggers(ManagedRel *mr);
 
 #endif							/* CRMPOOL_H */

@@ -61,9 +61,6 @@ typedef enum LedgerStmt
 	NUM_LEDGER_STMTS
 } LedgerStmt;
 
-#define EQ " OPERATOR(pg_catalog.=) "
-#define PLUS " OPERATOR(pg_catalog.+) "
-
 static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	/*
 	 * The rep's first customer in the table (counter_update found no row).  $1 rel, $2 rep,

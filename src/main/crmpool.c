@@ -28,11 +28,8 @@ _PG_init(void)
 		return;
 
 	crmpool_define_gucs();
-	normalize_define_gucs();
-	recycle_define_gucs();
-	worker_define_gucs();
 
-	/* After every part has defined its settings: unknown crmpool.* names are errors. */
+	/* After every setting is defined: unknown crmpool.* names are errors. */
 	MarkGUCPrefixReserved("crmpool");
 
 	/* last: the worker exists only when the postmaster loads crmpool */

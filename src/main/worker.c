@@ -47,9 +47,6 @@
 PGDLLEXPORT void crmpool_launcher_main(Datum arg);
 PGDLLEXPORT void crmpool_worker_main(Datum arg);
 
-static int	worker_naptime = 60;
-static char *worker_databases = NULL;
-
 /* The launcher's workers, one per database, while they run. */
 typedef struct DatabaseWorker
 {
@@ -58,42 +55,6 @@ typedef struct DatabaseWorker
 } DatabaseWorker;
 
 static List *database_workers = NIL;
-
-static bool
-check_worker_databases(char **newval, void **extra, GucSource source)
-{
-	char	   *raw = pstrdup(*newval);
-	List	   *names;
-	bool		ok = SplitIdentifierString(raw, ',', &names);
-
-	if (!ok)
-		GUC_check_errdetail("Give database names separated by commas; put a name with capitals, commas or spaces in double quotes.");
-	list_free(names);
-	pfree(raw);
-	return ok;
-}
-
-void
-worker_define_gucs(void)
-{
-	DefineCustomIntVariable("crmpool.worker_naptime",
-							"Time between two maintenance rounds of crmpool's background worker.",
-							"Each round warns owners and recycles due customers in every database of crmpool.worker_databases; 0 turns the worker off.",
-							&worker_naptime,
-							60, 0, 7 * 24 * 3600,
-							PGC_SIGHUP,
-							GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("crmpool.worker_databases",
-							   "Databases that crmpool's background worker serves.",
-							   "A comma-separated list; a database that does not exist yet or has no crmpool extension yet is tried again each round.",
-							   &worker_databases,
-							   "",
-							   PGC_SIGHUP,
-							   GUC_LIST_INPUT,
-							   check_worker_databases, NULL, NULL);
-}
 
 void
 worker_register(void)
@@ -205,7 +166,7 @@ static void
 launch_round(MemoryContext roundcxt)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(roundcxt);
-	char	   *raw = pstrdup(worker_databases);
+	char	   *raw = pstrdup(crmpool_worker_databases);
 	List	   *names;
 	List	   *oids = NIL;
 	ListCell   *lc,
@@ -261,10 +222,10 @@ crmpool_launcher_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		if (worker_naptime > 0)
+		if (crmpool_worker_naptime > 0)
 		{
 			TimestampTz now = GetCurrentTimestamp();
-			TimestampTz next = TimestampTzPlusMilliseconds(last_round, worker_naptime * 1000L);
+			TimestampTz next = TimestampTzPlusMilliseconds(last_round, crmpool_worker_naptime * 1000L);
 
 			if (now >= next)
 			{
@@ -273,14 +234,14 @@ crmpool_launcher_main(Datum arg)
 					launch_round(roundcxt);
 				MemoryContextReset(roundcxt);
 				last_round = now;
-				next = TimestampTzPlusMilliseconds(now, worker_naptime * 1000L);
+				next = TimestampTzPlusMilliseconds(now, crmpool_worker_naptime * 1000L);
 			}
 			timeout = TimestampDifferenceMilliseconds(now, next);
 			flags |= WL_TIMEOUT;
 		}
 		/* what it waits for, for pg_stat_activity.query (settings change on SIGHUP) */
 		snprintf(activity, sizeof(activity), "crmpool launcher: naptime %d s, databases \"%s\"",
-				 worker_naptime, worker_databases);
+				 crmpool_worker_naptime, crmpool_worker_databases);
 		pgstat_report_activity(STATE_IDLE, activity);
 		(void) WaitLatch(MyLatch, flags, timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

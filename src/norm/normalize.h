@@ -17,15 +17,9 @@
 #define NORMALIZE_H
 
 #include "postgres.h"
-#include "pg_compat.h"
+#include "crmpool.h"
 
-/* Settings (normalize_guc.c). */
-extern char *crmpool_default_country;
-extern double crmpool_name_threshold;
-extern void normalize_define_gucs(void);
-
-/* True if cc is a calling code as crmpool.default_country accepts it: 1-3 digits, no leading 0. */
-extern bool crmpool_valid_country_code(const char *cc);
+/* Its settings (crmpool.default_country, crmpool.name_threshold) are in base/settings.c. */
 
 /*
  * The canonical form of the first phone number in s, or NULL if s holds none:

@@ -435,7 +435,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 							   rep, locked - 1, limit, get_rel_name(mr->relid)),
 					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
 		/* locked customers are never recycled */
-		recycle_untrack(mr, customer);
+		due_untrack(mr, customer);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(added);
@@ -467,7 +467,7 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 
 		ledger_locked_changed(mr->relid, rep, -1, &locked);
 		/* the spell goes on: the customer is due again by its rules */
-		recycle_track(mr, customer, row, desc, NULL);
+		due_track(mr, customer, row, desc, NULL);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(dropped);

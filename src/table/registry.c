@@ -15,6 +15,7 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -24,6 +25,7 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
@@ -761,4 +763,71 @@ managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
 	if (mr->deal_type == BOOLOID)
 		return DatumGetBool(d);
 	return true;
+}
+
+/*
+ * crmpool's triggers on the table, and whether each fires: this_session, in this session
+ * (enabled (origin) triggers do not under session_replication_role = replica, ENABLE REPLICA
+ * ones only then, ENABLE ALWAYS ones always; only the ownership triggers, which crmpool's
+ * functions rely on); else for the table's ordinary writers (also the identity trigger, when
+ * identity columns are named).  Returns the first that does not fire (NULL: all do), and why in
+ * *why; a missing one counts as not firing.
+ */
+const char *
+managed_silent_trigger(ManagedRel *mr, bool this_session, const char **why)
+{
+	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
+	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
+	bool		replica = this_session && SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+	Relation	rel = relation_open(mr->relid, AccessShareLock);
+	const char *silent = NULL;
+	int			ntriggers = lengthof(names);
+	int			i,
+				j;
+
+	/* the identity trigger keeps the identity keys, when identity columns are named */
+	if (this_session || (mr->name_att == InvalidAttrNumber && mr->nphones + mr->nemails == 0))
+		ntriggers--;
+	for (j = 0; j < ntriggers && silent == NULL; j++)
+	{
+		Trigger    *tg = NULL;
+
+		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+			if (strcmp(rel->trigdesc->triggers[i].tgname, names[j]) == 0)
+				tg = &rel->trigdesc->triggers[i];
+		if (tg == NULL)
+			*why = "missing";
+		else if (tg->tgenabled == TRIGGER_DISABLED)
+			*why = "disabled";
+		else if (tg->tgenabled == TRIGGER_FIRES_ON_ORIGIN && replica)
+			*why = "enabled on origin only, and session_replication_role is replica";
+		else if (tg->tgenabled == TRIGGER_FIRES_ON_REPLICA && !replica)
+			*why = "enabled on replica only";
+		else
+			continue;
+		silent = names[j];
+	}
+	relation_close(rel, NoLock);
+	return silent;
+}
+
+/*
+ * crmpool's functions change ownership through the table's triggers: refuse to run when they
+ * would not fire (a claim's UPDATE would go unchecked and unrecorded, and the function would
+ * then report a misleading refusal), rather than let the bookkeeping drift.
+ */
+void
+crmpool_require_triggers(ManagedRel *mr)
+{
+	const char *why;
+	const char *silent = managed_silent_trigger(mr, true, &why);
+
+	if (silent != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("crmpool's triggers on table %s do not fire in this session",
+						get_rel_name(mr->relid)),
+				 errdetail("Trigger %s is %s.", silent, why),
+				 errhint("Enable crmpool's triggers (ALTER TABLE %s ENABLE TRIGGER ALL) and use crmpool's functions with session_replication_role = origin.",
+						 mr->qualname)));
 }

@@ -48,7 +48,6 @@
 
 #include "crmpool.h"
 
-#define EQ " OPERATOR(pg_catalog.=) "
 /* col = $3 where it was $2 (a renamed column) */
 #define RENAMED(col) col " = CASE WHEN " col EQ "$2 THEN $3 ELSE " col " END"
 

@@ -15,8 +15,6 @@
 
 #include "crmpool.h"
 
-#define EQ " OPERATOR(pg_catalog.=) "
-
 typedef enum ReaderStmt
 {
 	READ_HISTORY,

@@ -43,6 +43,18 @@ typedef struct IdentityMatch
 	char	   *name;			/* name matches: the existing customer's name */
 } IdentityMatch;
 
+/* Which columns of a row are its identity columns. */
+typedef struct IdentityColumns
+{
+	AttrNumber	name_att;
+	int			nphones;
+	AttrNumber *phone_atts;
+	int			nemails;
+	AttrNumber *email_atts;
+} IdentityColumns;
+
+extern void identity_column_keys(const IdentityColumns *ic, HeapTuple tup, TupleDesc desc,
+								 IdentityKeys *ik);
 extern void identity_add_key(IdentityKeys *ik, char kind, char *key);
 extern void identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik);
 extern void identity_replace_keys(Oid relid, int64 customer, const IdentityKeys *ik);

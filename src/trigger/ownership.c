@@ -111,38 +111,6 @@ intent_for(Oid relid, int64 customer, const char **how)
 	return NULL;
 }
 
-const char *
-crmpool_refusal_name(int sqlerrcode)
-{
-	switch (sqlerrcode)
-	{
-		case ERRCODE_CRMPOOL_UNKNOWN_CUSTOMER:
-			return "unknown_customer";
-		case ERRCODE_CRMPOOL_ALREADY_OWNED:
-			return "already_owned";
-		case ERRCODE_CRMPOOL_NOT_OWNER:
-			return "not_owner";
-		case ERRCODE_CRMPOOL_LOCKED:
-			return "locked";
-		case ERRCODE_CRMPOOL_PRIVATE_CAP:
-			return "private_cap_reached";
-		case ERRCODE_CRMPOOL_LOCK_CAP:
-			return "lock_cap_reached";
-		case ERRCODE_CRMPOOL_DAILY_LIMIT:
-			return "daily_limit_reached";
-		case ERRCODE_CRMPOOL_COOLDOWN:
-			return "reclaim_cooldown";
-		case ERRCODE_CRMPOOL_HOLDBACK:
-			return "pool_holdback";
-		case ERRCODE_CRMPOOL_DIRECT_WRITE:
-			return "direct_write_rejected";
-		case ERRCODE_CRMPOOL_DUPLICATE:
-			return "duplicate";
-		default:
-			return NULL;
-	}
-}
-
 /* One row's change, as the trigger sees it. */
 typedef struct Change
 {
@@ -898,7 +866,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 
 	/* A new spell (or none): its recycle clock starts now. */
 	if (ch->had_owner || ch->has_owner)
-		recycle_track(mr, ch->customer, ch->newtup, ch->desc, &now);
+		due_track(mr, ch->customer, ch->newtup, ch->desc, &now);
 }
 
 static void
@@ -1105,7 +1073,7 @@ update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc de
 
 /*
  * A new follow-up or deal time (inserted, or changed by an UPDATE) must be one crmpool can
- * count from (recycle_check_times); checked whatever else the write changes, so that no path
+ * count from (due_check_times); checked whatever else the write changes, so that no path
  * stores an infinite or future follow-up that would keep its customer forever.
  */
 static void
@@ -1117,7 +1085,7 @@ check_new_times(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc de
 		(oldtup == NULL || column_changed(oldtup, newtup, desc, mr->deal_att));
 
 	if (followup || deal)
-		recycle_check_times(mr, newtup, desc, managed_key(mr, newtup, desc), followup, deal);
+		due_check_times(mr, newtup, desc, managed_key(mr, newtup, desc), followup, deal);
 }
 
 /*
@@ -1158,7 +1126,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		ledger_begin(&octx);
 		ledger_truncate(mr->relid, crmpool_now());
-		recycle_forget(mr->relid);
+		due_forget(mr->relid);
 		identity_forget_table(mr->relid);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
@@ -1232,7 +1200,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		if (ch.had_owner && mr->recycles)
 		{
 			ledger_begin(&octx);
-			recycle_track(mr, ch.customer, newtup, desc, NULL);
+			due_track(mr, ch.customer, newtup, desc, NULL);
 			ledger_end(&octx);
 		}
 		return PointerGetDatum(NULL);
