@@ -13,10 +13,13 @@ PREVVERSION = 0.1
 UPGRADE     = sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADE)
 DATA        = sql/$(EXTENSION)--$(PREVVERSION).sql
-EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso output_iso
+EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso output_iso $(OBJS:.o=.d)
 
-PG_CPPFLAGS = $(patsubst %,-I$(srcdir)/%,$(wildcard src/*/))
+PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+# -MMD: each object's .d lists the headers it includes (read below), so a header change
+# rebuilds what includes it.
+PG_CFLAGS  += -MMD -MP
 ifdef WERROR
 PG_CFLAGS  += -Werror
 endif
@@ -45,8 +48,9 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 	cat $^ > $@
 
-# PGXS tracks no header dependencies by itself.
-$(OBJS): $(wildcard src/*/*.h)
+-include $(OBJS:.o=.d)
+# JIT bitcode follows its object.
+$(OBJS:.o=.bc): %.bc: %.o
 
 .PHONY: version
 version:

@@ -19,7 +19,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "identity.h"
+#include "trigger/trigger.h"
 
 #define MAX_EXACT 1000
 #define CORE_RUN_LIMIT 500		/* pairwise scoring within one core, at most this many names */

@@ -28,7 +28,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 
-#include "crmpool.h"
+#include "trigger/trigger.h"
 
 static AttrNumber
 column_arg(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, Oid *type)

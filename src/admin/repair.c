@@ -44,7 +44,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "identity.h"
+#include "trigger/trigger.h"
 
 /* Rows fetched from each cursor at a time. */
 #define REPAIR_CHUNK 1000

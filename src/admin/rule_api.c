@@ -18,7 +18,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
-#include "crmpool.h"
+#include "trigger/trigger.h"
 
 static void
 check_scope_args(FunctionCallInfo fcinfo, int pool_arg, int rep_arg, text **pool, bool *has_rep,

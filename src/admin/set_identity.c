@@ -16,7 +16,7 @@
 #include "utils/rel.h"
 #include "utils/typcache.h"
 
-#include "identity.h"
+#include "trigger/trigger.h"
 
 /* A column of rel named as an identity column; returns its name.  Types: tables.c. */
 static char *

@@ -18,7 +18,7 @@
 #include "pgtime.h"
 #include "utils/timestamp.h"
 
-#include "crmpool.h"
+#include "base/base.h"
 
 static bool fake_now_active = false;
 static TimestampTz fake_now_value = 0;

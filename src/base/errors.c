@@ -6,7 +6,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "crmpool.h"
+#include "base/base.h"
 
 /* The short name of a refusal (claim_many's outcome), or NULL if sqlerrcode is not one. */
 const char *

@@ -25,7 +25,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "crmpool.h"
+#include "base/base.h"
 
 #define MAX_OWN_RELATIONS 32
 

@@ -26,7 +26,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "crmpool.h"
+#include "base/base.h"
 
 void
 crmpool_become_owner(OwnerContext *ctx)

@@ -22,7 +22,7 @@
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
-#include "crmpool.h"
+#include "base/base.h"
 
 int			crmpool_direct_writes = DIRECT_WRITES_ENFORCE;
 char	   *crmpool_actor = NULL;

@@ -9,7 +9,7 @@
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 
-#include "crmpool.h"
+#include "base/base.h"
 
 /* A one-dimensional array of n elements of type (nulls may be NULL: none is null). */
 Datum

@@ -48,7 +48,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "crmpool.h"
+#include "core/core.h"
 
 typedef enum LedgerStmt
 {

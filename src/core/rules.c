@@ -27,8 +27,7 @@
 #include "utils/float.h"
 #include "utils/timestamp.h"
 
-#include "crmpool.h"
-#include "normalize.h"
+#include "core/core.h"
 
 typedef enum RuleType
 {

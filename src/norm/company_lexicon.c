@@ -15,7 +15,7 @@
  */
 #include "postgres.h"
 
-#include "company_lexicon.h"
+#include "norm/company_lexicon.h"
 
 /*
  * Legal forms.  Chinese organisational forms (企业名称的组织形式) are all LEX_CN: under the

@@ -22,9 +22,9 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 
-#include "company_lexicon.h"
-#include "normalize.h"
-#include "utf8_fold.h"
+#include "norm/company_lexicon.h"
+#include "norm/normalize.h"
+#include "norm/utf8_fold.h"
 
 PG_FUNCTION_INFO_V1(crmpool_company_core);
 PG_FUNCTION_INFO_V1(crmpool_company_parts);

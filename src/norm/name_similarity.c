@@ -29,8 +29,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "normalize.h"
-#include "utf8_fold.h"
+#include "norm/normalize.h"
+#include "norm/utf8_fold.h"
 
 PG_FUNCTION_INFO_V1(crmpool_name_similarity);
 PG_FUNCTION_INFO_V1(crmpool_name_bigrams);

@@ -17,7 +17,7 @@
 #define NORMALIZE_H
 
 #include "postgres.h"
-#include "crmpool.h"
+#include "base/base.h"
 
 /* Its settings (crmpool.default_country, crmpool.name_threshold) are in base/settings.c. */
 

@@ -17,8 +17,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "normalize.h"
-#include "utf8_fold.h"
+#include "norm/normalize.h"
+#include "norm/utf8_fold.h"
 
 PG_FUNCTION_INFO_V1(crmpool_normalize_email);
 

@@ -13,7 +13,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
-#include "utf8_fold.h"
+#include "norm/utf8_fold.h"
 
 int
 uf_decode(const unsigned char *s, int len, pg_wchar *cp)

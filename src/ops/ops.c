@@ -23,7 +23,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "crmpool.h"
+#include "ops/ops.h"
 
 static ManagedRel *
 rel_arg(FunctionCallInfo fcinfo)

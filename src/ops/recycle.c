@@ -48,7 +48,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "crmpool.h"
+#include "ops/ops.h"
 
 typedef enum RecycleStmt
 {

@@ -30,7 +30,7 @@
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
-#include "crmpool.h"
+#include "table/table.h"
 
 typedef struct RegistryEntry
 {

@@ -46,7 +46,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "crmpool.h"
+#include "table/table.h"
 
 /* col = $3 where it was $2 (a renamed column) */
 #define RENAMED(col) col " = CASE WHEN " col EQ "$2 THEN $3 ELSE " col " END"

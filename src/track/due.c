@@ -38,7 +38,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "crmpool.h"
+#include "track/track.h"
 
 /* Rows a recompute computes and writes at a time. */
 #define RECOMPUTE_CHUNK 10000

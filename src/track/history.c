@@ -13,7 +13,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "crmpool.h"
+#include "track/track.h"
 
 typedef enum ReaderStmt
 {

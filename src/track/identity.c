@@ -49,7 +49,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "identity.h"
+#include "track/track.h"
 
 typedef enum IdentityStmt
 {

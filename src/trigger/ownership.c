@@ -50,7 +50,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 
-#include "crmpool.h"
+#include "trigger/trigger.h"
 
 static OwnershipIntent *current_intent = NULL;
 

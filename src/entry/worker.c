@@ -42,7 +42,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "crmpool.h"
+#include "entry/entry.h"
 
 PGDLLEXPORT void crmpool_launcher_main(Datum arg);
 PGDLLEXPORT void crmpool_worker_main(Datum arg);

@@ -1,12 +1,49 @@
 /*
- * identity.h: the duplicate-detection module's internal interface (identity.c, dedup_search.c).
+ * track.h: what crmpool keeps per customer on every change: due times (due.c) and identity
+ * keys (identity.c); history.c reads the history.
  */
-#ifndef CRMPOOL_IDENTITY_H
-#define CRMPOOL_IDENTITY_H
+#ifndef CRMPOOL_TRACK_H
+#define CRMPOOL_TRACK_H
 
-#include "crmpool.h"
-#include "normalize.h"
+#include "table/table.h"
+#include "norm/normalize.h"
 
+/* due.c */
+/* What decides one customer's due time. */
+typedef struct DueInput
+{
+	int64		owner;
+	char	   *pool;
+	char	   *level;
+	bool		deal;
+	TimestampTz since;			/* start of the spell */
+	bool		has_followup;
+	TimestampTz followup;		/* last follow-up (may be older than the spell) */
+} DueInput;
+
+/* When a customer is due, by which rule, and when its owner is warned. */
+typedef struct Due
+{
+	TimestampTz due_at;
+	const char *rule;
+	bool		has_warn;
+	TimestampTz warn_at;
+} Due;
+
+extern void due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in);
+extern bool due_compute(ManagedRel *mr, const DueInput *in, Due *out);
+extern void due_store(Oid relid, int64 customer, const DueInput *in, const Due *due);
+extern void due_drop(Oid relid, int64 customer);
+extern void due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
+						  const TimestampTz *spell_start);
+extern void due_untrack(ManagedRel *mr, int64 customer);
+extern void due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
+								bool check_followup, bool check_deal);
+extern void due_check_followup(TimestampTz at, TimestampTz now, int64 slack, const char *where);
+extern void due_forget(Oid relid);
+extern void due_recompute(Oid relid);
+
+/* identity.c */
 #define IDENTITY_KIND_PHONE 'p'
 #define IDENTITY_KIND_EMAIL 'e'
 
@@ -68,5 +105,6 @@ extern int	identity_exact_matches(Oid relid, char kind, const char *key, int64 e
 								   IdentityMatch *out, int max);
 extern int	identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude,
 								  double min_score, IdentityMatch **out);
+extern void identity_forget_table(Oid relid);
 
-#endif							/* CRMPOOL_IDENTITY_H */
+#endif							/* CRMPOOL_TRACK_H */

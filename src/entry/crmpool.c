@@ -13,8 +13,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "crmpool.h"
-#include "normalize.h"
+#include "entry/entry.h"
 
 PG_MODULE_MAGIC;
 
