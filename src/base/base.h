@@ -8,11 +8,14 @@
 
 #include "base/crmpool.h"
 
+#include "access/genam.h"
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "access/xact.h"
 #include "datatype/timestamp.h"
+#include "executor/execdesc.h"
 #include "executor/spi.h"
+#include "nodes/execnodes.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "storage/lockdefs.h"
@@ -78,17 +81,6 @@ extern void crmpool_init_srf(FunctionCallInfo fcinfo);
 extern bool crmpool_xact_ended(XactEvent event);
 extern bool crmpool_xact_finishing(XactEvent event);
 
-/* A fixed statement of one of crmpool's statement tables; its plan is kept once prepared. */
-typedef struct CrmpoolStmt
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[8];
-} CrmpoolStmt;
-
-extern SPIPlanPtr crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot);
-extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values,
-							 const char *nulls, bool latest);
 extern void crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan,
 								  Datum *values, const char *nulls);
 /* Sets keep[i] false for the rows a reader must not see. */
@@ -118,7 +110,53 @@ extern void crmpool_scan_table(Oid relid, const char *sql, int nargs, Oid *types
 							   void *arg);
 extern void crmpool_require_builtin_output(Oid relid, AttrNumber att, const char *role);
 
-/* store.c */
+/*
+ * store.c: crmpool's own tables (as the extension owner): fixed statements through SPI, and
+ * reads by index and row writes without it.  A StoreTable names a table, the index scans use, and the first columns C reads by number.
+ */
+typedef struct StoreTable
+{
+	const char *table;			/* crmpool.<table> */
+	const char *index;
+	const char *columns[8];		/* its first columns, in order */
+	Oid			checked;		/* the table OID whose columns were checked */
+} StoreTable;
+
+typedef struct StoreScan
+{
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;		/* fetch into it with index_getnext_slot(scan, ...) */
+} StoreScan;
+
+typedef struct StoreWriter
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;			/* for BEFORE ROW triggers, if any */
+} StoreWriter;
+
+/* A fixed statement of one of crmpool's statement tables; its plan is kept once prepared. */
+typedef struct CrmpoolStmt
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+} CrmpoolStmt;
+
+extern SPIPlanPtr crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot);
+extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values,
+							 const char *nulls, bool latest);
+extern void store_oids(StoreTable *t, Oid *heap, Oid *index);
+extern void store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool latest,
+							 LOCKMODE lockmode);
+extern void store_scan_end(StoreScan *s);
+extern void store_writer_begin(StoreWriter *w, Relation rel);
+extern void store_writer_end(StoreWriter *w);
+extern TupleTableSlot *store_writer_slot(StoreWriter *w, Relation rel);
+extern Datum store_attr(TupleTableSlot *slot, AttrNumber att);
+extern void store_set(TupleTableSlot *slot, AttrNumber att, Datum value, bool present);
 extern Datum crmpool_array(Datum *elems, bool *nulls, int n, Oid type);
 
 #endif							/* CRMPOOL_BASE_H */

@@ -124,40 +124,6 @@ crmpool_init_srf(FunctionCallInfo fcinfo)
 	crmpool_materialized_srf(fcinfo);
 }
 
-/* The kept plan of a fixed statement, prepared on first use (inside or outside SPI). */
-SPIPlanPtr
-crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot)
-{
-	if (*slot == NULL)
-	{
-		SPI_connect();
-		*slot = crmpool_keep_plan(stmt->sql, stmt->nargs, (Oid *) stmt->argtypes);
-		SPI_finish();
-	}
-	return *slot;
-}
-
-/*
- * Run a fixed statement inside the caller's SPI connection; `latest` reads with the latest
- * snapshot instead of the statement's own.  Returns the SPI result code.
- */
-int
-crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values, const char *nulls,
-				 bool latest)
-{
-	SPIPlanPtr	plan = crmpool_stmt_plan(stmt, slot);
-	int			rc;
-
-	if (latest)
-		rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot,
-								  false, false, 0);
-	else
-		rc = SPI_execute_plan(plan, values, nulls, false, 0);
-	if (rc < 0)
-		elog(ERROR, "crmpool statement failed: %s", SPI_result_code_string(rc));
-	return rc;
-}
-
 /*
  * Run a read-only plan as the extension owner and return its rows as the calling set-returning
  * function's result (materialize mode).  The plan's columns must match the function's result.

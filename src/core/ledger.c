@@ -175,17 +175,8 @@ result_int(int col)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Without SPI: reads, counter updates and event inserts by primary key.
- *
- * A claim reads the customer's events, a release its lock; both change a rep's counters and
- * append an event.  Through SPI each of these statements paid an executor start-up (plan
- * lookup, ExecInitModifyTable, projections), more than the work itself.  Here a read is an
- * index scan; a row is written through ExecSimpleRelationInsert/Update, the executor's own
- * path for one row without a plan, set up as logical replication's apply worker sets it up:
- * constraints, every index and row triggers are honoured.  A read takes the snapshot an SPI
- * statement would take: a fresh one (READ COMMITTED) or the latest, after a command counter
- * increment so that our own changes are seen.  The tables are crmpool's own and private, used
- * as the extension owner, who owns them: no privilege check is made (SPI's would pass).
+ * Without SPI: reads, counter updates and event inserts by primary key (base/store.c says
+ * why and how).
  * -------------------------------------------------------------------------------------------*/
 typedef enum LedgerTable
 {
@@ -195,7 +186,7 @@ typedef enum LedgerTable
 	NUM_LEDGER_TABLES
 } LedgerTable;
 
-/* Column numbers, checked against the names in table_defs when a table is looked up. */
+/* Column numbers, checked against the names in ledger_tables when a table is looked up. */
 #define EVENT_REL		1
 #define EVENT_CUSTOMER	2
 #define EVENT_SEQ		3
@@ -212,12 +203,7 @@ typedef enum LedgerTable
 #define COUNT_DAY		6
 #define COUNT_CLAIMS	7
 
-static const struct
-{
-	const char *table;
-	const char *index;			/* primary key: rel, customer or rep[, seq] */
-	const char *columns[8];		/* the first columns, in order */
-}			table_defs[NUM_LEDGER_TABLES] = {
+static StoreTable ledger_tables[NUM_LEDGER_TABLES] = {
 	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
 	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}},
 	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey", {"rel", "customer", "rep", "since"}},
@@ -226,140 +212,17 @@ static const struct
 };
 
 /*
- * The OIDs of table t and its primary key (objects.c), taken into locals before anything is
- * opened.  The column numbers above are checked once per OID the table has had.
- */
-static void
-ledger_oids(LedgerTable t, Oid *heap, Oid *index)
-{
-	static Oid	checked[NUM_LEDGER_TABLES];
-	int			i;
-
-	*heap = crmpool_relid(table_defs[t].table);
-	*index = crmpool_relid(table_defs[t].index);
-	if (checked[t] == *heap)
-		return;
-	for (i = 0; i < lengthof(table_defs[t].columns) && table_defs[t].columns[i] != NULL; i++)
-		crmpool_check_column(*heap, table_defs[t].table, i + 1, table_defs[t].columns[i]);
-	checked[t] = *heap;
-}
-
-typedef struct KeyScan
-{
-	Relation	heap;
-	Relation	index;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-} KeyScan;
-
-/*
  * Scan table t for (rel, key), key being the customer or the rep; the caller fetches with
  * index_getnext_slot().  lockmode is taken on the table, as a statement would.
  */
 static void
-key_scan_begin(KeyScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LOCKMODE lockmode)
+key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LOCKMODE lockmode)
 {
 	ScanKeyData keys[2];
-	Oid			heapid;
-	Oid			indexid;
 
-	ledger_oids(t, &heapid, &indexid);
-	if (latest)
-		PushCopiedSnapshot(GetLatestSnapshot());
-	else
-		PushActiveSnapshot(GetTransactionSnapshot());
-	CommandCounterIncrement();
-	UpdateActiveSnapshotCommandId();
-
-	ks->heap = table_open(heapid, lockmode);
-	ks->index = index_open(indexid, AccessShareLock);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	ks->scan = crmpool_index_beginscan(ks->heap, ks->index, GetActiveSnapshot(), 2);
-	index_rescan(ks->scan, keys, 2, NULL, 0);
-	ks->slot = table_slot_create(ks->heap, NULL);
-}
-
-/* Locks are kept to the end of the transaction, as a statement would. */
-static void
-key_scan_end(KeyScan *ks)
-{
-	ExecDropSingleTupleTableSlot(ks->slot);
-	index_endscan(ks->scan);
-	index_close(ks->index, NoLock);
-	table_close(ks->heap, NoLock);
-	PopActiveSnapshot();
-}
-
-/* The executor state ExecSimpleRelationInsert/Update need, set up as the apply worker does. */
-typedef struct RowWriter
-{
-	EState	   *estate;
-	ResultRelInfo *rri;
-	EPQState	epq;			/* for BEFORE ROW triggers, if any */
-} RowWriter;
-
-static void
-row_writer_begin(RowWriter *w, Relation rel)
-{
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
-
-	w->estate = CreateExecutorState();
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = RELKIND_RELATION;
-	rte->rellockmode = RowExclusiveLock;
-	crmpool_init_range_table(w->estate, rte);
-	w->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
-	w->estate->es_opened_result_relations = list_make1(w->rri);
-	w->estate->es_output_cid = GetCurrentCommandId(true);
-	w->estate->es_snapshot = GetActiveSnapshot();
-	crmpool_epq_init(&w->epq, w->estate);
-	AfterTriggerBeginQuery();
-	ExecOpenIndices(w->rri, false);
-}
-
-static void
-row_writer_end(RowWriter *w)
-{
-	ExecCloseIndices(w->rri);
-	AfterTriggerEndQuery(w->estate);
-	EvalPlanQualEnd(&w->epq);
-	ExecResetTupleTable(w->estate->es_tupleTable, false);
-	FreeExecutorState(w->estate);
-}
-
-/* An empty virtual slot for a row of rel, every column null. */
-static TupleTableSlot *
-row_writer_slot(RowWriter *w, Relation rel)
-{
-	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel),
-												  &TTSOpsVirtual);
-
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
-	return slot;
-}
-
-/* A column that is never null. */
-static Datum
-slot_attr(TupleTableSlot *slot, AttrNumber att)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, att, &isnull);
-
-	if (isnull)
-		elog(ERROR, "unexpected null in a crmpool table");
-	return d;
-}
-
-/* Set a column of a virtual slot (left null unless present). */
-static void
-slot_set(TupleTableSlot *slot, AttrNumber att, Datum value, bool present)
-{
-	slot->tts_values[att - 1] = value;
-	slot->tts_isnull[att - 1] = !present;
+	store_scan_begin(ks, &ledger_tables[t], keys, 2, latest, lockmode);
 }
 
 static bool
@@ -545,8 +408,8 @@ counter_latest(Relation heap, Oid relid, int64 rep, ItemPointer tid, TupleTableS
 	htup = tuple->t_data;
 	ours = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup)) &&
 		((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask)) &&
-		DatumGetObjectId(slot_attr(slot, 1)) == relid &&
-		DatumGetInt64(slot_attr(slot, 2)) == rep;
+		DatumGetObjectId(store_attr(slot, 1)) == relid &&
+		DatumGetInt64(store_attr(slot, 2)) == rep;
 	if (should_free)
 		heap_freetuple(tuple);
 	if (!ours)
@@ -561,7 +424,7 @@ counter_latest(Relation heap, Oid relid, int64 rep, ItemPointer tid, TupleTableS
  * rep has no row.
  */
 static bool
-counter_lock(KeyScan *ks, TupleTableSlot *current)
+counter_lock(StoreScan *ks, TupleTableSlot *current)
 {
 	ItemPointerData tid;
 	TM_FailureData tmfd;
@@ -608,7 +471,7 @@ counter_lock(KeyScan *ks, TupleTableSlot *current)
  * only while the table is as crmpool made it: no trigger, and only indexes on (rel, rep).
  */
 static void
-counter_write(RowWriter *w, TupleTableSlot *current, TupleTableSlot *next)
+counter_write(StoreWriter *w, TupleTableSlot *current, TupleTableSlot *next)
 {
 	ResultRelInfo *rri = w->rri;
 	Relation	rel = rri->ri_RelationDesc;
@@ -661,10 +524,10 @@ counter_write(RowWriter *w, TupleTableSlot *current, TupleTableSlot *next)
 static bool
 counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 {
-	KeyScan		ks;
+	StoreScan	ks;
 	TupleTableSlot *current;
 	TupleTableSlot *next;
-	RowWriter	w;
+	StoreWriter	w;
 	bool		day_null;
 	Datum		day;
 	int32		claims;
@@ -677,21 +540,21 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 		!counter_lock(&ks, current))
 	{
 		ExecDropSingleTupleTableSlot(current);
-		key_scan_end(&ks);
+		store_scan_end(&ks);
 		return false;
 	}
 
 	/* the new version: the locked one with the change applied */
 	slot_getallattrs(current);
-	row_writer_begin(&w, ks.heap);
-	next = row_writer_slot(&w, ks.heap);
+	store_writer_begin(&w, ks.heap);
+	next = store_writer_slot(&w, ks.heap);
 	for (i = 0; i < next->tts_tupleDescriptor->natts; i++)
-		slot_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
-	after->owned = add_count(DatumGetInt32(slot_attr(current, COUNT_OWNED)), chg->owned);
-	after->with_deal = add_count(DatumGetInt32(slot_attr(current, COUNT_WITH_DEAL)),
+		store_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
+	after->owned = add_count(DatumGetInt32(store_attr(current, COUNT_OWNED)), chg->owned);
+	after->with_deal = add_count(DatumGetInt32(store_attr(current, COUNT_WITH_DEAL)),
 								 chg->with_deal);
-	after->locked = add_count(DatumGetInt32(slot_attr(current, COUNT_LOCKED)), chg->locked);
-	claims = DatumGetInt32(slot_attr(current, COUNT_CLAIMS));
+	after->locked = add_count(DatumGetInt32(store_attr(current, COUNT_LOCKED)), chg->locked);
+	claims = DatumGetInt32(store_attr(current, COUNT_CLAIMS));
 	day = slot_getattr(current, COUNT_DAY, &day_null);
 	if (chg->claims != 0)
 	{
@@ -701,21 +564,21 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 		day_null = false;
 	}
 	after->claims_today = (!day_null && DatumGetDateADT(day) == chg->today) ? claims : 0;
-	slot_set(next, COUNT_OWNED, Int32GetDatum(after->owned), true);
-	slot_set(next, COUNT_WITH_DEAL, Int32GetDatum(after->with_deal), true);
-	slot_set(next, COUNT_LOCKED, Int32GetDatum(after->locked), true);
-	slot_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
-	slot_set(next, COUNT_DAY, day, !day_null);
+	store_set(next, COUNT_OWNED, Int32GetDatum(after->owned), true);
+	store_set(next, COUNT_WITH_DEAL, Int32GetDatum(after->with_deal), true);
+	store_set(next, COUNT_LOCKED, Int32GetDatum(after->locked), true);
+	store_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
+	store_set(next, COUNT_DAY, day, !day_null);
 	ExecStoreVirtualTuple(next);
 	counter_write(&w, current, next);
 	/* the new version's TID, where the next change of this rep in this transaction finds it */
 	ct = counter_tid(relid, rep, true);
 	ct->tid = next->tts_tid;
 	ct->subid = GetCurrentSubTransactionId();
-	row_writer_end(&w);
+	store_writer_end(&w);
 
 	ExecDropSingleTupleTableSlot(current);
-	key_scan_end(&ks);
+	store_scan_end(&ks);
 	return true;
 }
 
@@ -815,7 +678,7 @@ struct LedgerEvents
 {
 	Relation	rel;
 	Oid			seqid;
-	RowWriter	w;
+	StoreWriter	w;
 	bool		by_batch;
 	BulkInsertState bulk;		/* from the first full batch on */
 	int			n;				/* rows waiting in slots */
@@ -831,10 +694,10 @@ ledger_events_begin(void)
 	Oid			heapid;
 	Oid			indexid;
 
-	ledger_oids(LT_EVENTS, &heapid, &indexid);
+	store_oids(&ledger_tables[LT_EVENTS], &heapid, &indexid);
 	le->seqid = crmpool_relid("ownership_event_seq_seq");
 	le->rel = table_open(heapid, RowExclusiveLock);
-	row_writer_begin(&le->w, le->rel);
+	store_writer_begin(&le->w, le->rel);
 	trig = le->w.rri->ri_TrigDesc;
 	le->by_batch = !(trig != NULL && trig->trig_insert_before_row) &&
 		!(le->rel->rd_att->constr != NULL && le->rel->rd_att->constr->has_generated_stored);
@@ -895,20 +758,20 @@ ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, b
 	MemoryContext oldcxt;
 
 	if (le->slots[le->n] == NULL)
-		le->slots[le->n] = row_writer_slot(&le->w, le->rel);
+		le->slots[le->n] = store_writer_slot(&le->w, le->rel);
 	slot = le->slots[le->n++];
 	oldcxt = MemoryContextSwitchTo(le->batchcxt);
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
-	slot_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
-	slot_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
-	slot_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(le->seqid, false)), true);
-	slot_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
-	slot_set(slot, EVENT_OWNER, Int64GetDatum(owner), has_owner);
-	slot_set(slot, EVENT_HOW, CStringGetTextDatum(how), true);
-	slot_set(slot, EVENT_ACTOR, CStringGetTextDatum(actor), true);
+	store_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
+	store_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
+	store_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(le->seqid, false)), true);
+	store_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
+	store_set(slot, EVENT_OWNER, Int64GetDatum(owner), has_owner);
+	store_set(slot, EVENT_HOW, CStringGetTextDatum(how), true);
+	store_set(slot, EVENT_ACTOR, CStringGetTextDatum(actor), true);
 	if (reason != NULL)
-		slot_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
+		store_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
 	ExecStoreVirtualTuple(slot);
 	MemoryContextSwitchTo(oldcxt);
 	if (!le->by_batch || le->n == EVENT_BATCH)
@@ -922,7 +785,7 @@ ledger_events_end(LedgerEvents *le)
 		events_insert(le);
 	if (le->bulk != NULL)
 		FreeBulkInsertState(le->bulk);
-	row_writer_end(&le->w);
+	store_writer_end(&le->w);
 	table_close(le->rel, NoLock);
 	MemoryContextDelete(le->batchcxt);
 	pfree(le);
@@ -947,17 +810,17 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
 bool
 ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since)
 {
-	KeyScan		ks;
+	StoreScan	ks;
 	bool		found;
 
 	key_scan_begin(&ks, LT_LOCKS, relid, customer, true, AccessShareLock);
 	found = index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot);
 	if (found)
 	{
-		*rep = DatumGetInt64(slot_attr(ks.slot, LOCK_REP));
-		*since = DatumGetTimestampTz(slot_attr(ks.slot, LOCK_SINCE));
+		*rep = DatumGetInt64(store_attr(ks.slot, LOCK_REP));
+		*since = DatumGetTimestampTz(store_attr(ks.slot, LOCK_SINCE));
 	}
-	key_scan_end(&ks);
+	store_scan_end(&ks);
 	return found;
 }
 
@@ -993,7 +856,7 @@ ledger_drop_lock(Oid relid, int64 customer)
 void
 ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, CustomerPast *past)
 {
-	KeyScan		ks;
+	StoreScan	ks;
 	bool		newest = true;
 	TimestampTz newer_at = 0;
 
@@ -1001,15 +864,15 @@ ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, Custo
 	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
 	while (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
 	{
-		TimestampTz at = DatumGetTimestampTz(slot_attr(ks.slot, EVENT_AT));
+		TimestampTz at = DatumGetTimestampTz(store_attr(ks.slot, EVENT_AT));
 		bool		isnull;
 		Datum		owner = slot_getattr(ks.slot, EVENT_OWNER, &isnull);
 
 		if (newest)
 		{
 			/* adopted or repaired: when it entered the pool is not known */
-			if (isnull && !text_equals(slot_attr(ks.slot, EVENT_HOW), "adopt") &&
-				!text_equals(slot_attr(ks.slot, EVENT_HOW), "repair"))
+			if (isnull && !text_equals(store_attr(ks.slot, EVENT_HOW), "adopt") &&
+				!text_equals(store_attr(ks.slot, EVENT_HOW), "repair"))
 			{
 				past->entered_known = true;
 				past->entered = at;
@@ -1026,21 +889,21 @@ ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, Custo
 		newest = false;
 		newer_at = at;
 	}
-	key_scan_end(&ks);
+	store_scan_end(&ks);
 }
 
 /* When the customer's current spell began: its last event; false if it has none. */
 bool
 ledger_spell_start(Oid relid, int64 customer, TimestampTz *since)
 {
-	KeyScan		ks;
+	StoreScan	ks;
 	bool		found;
 
 	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
 	found = index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot);
 	if (found)
-		*since = DatumGetTimestampTz(slot_attr(ks.slot, EVENT_AT));
-	key_scan_end(&ks);
+		*since = DatumGetTimestampTz(store_attr(ks.slot, EVENT_AT));
+	store_scan_end(&ks);
 	return found;
 }
 

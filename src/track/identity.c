@@ -249,76 +249,16 @@ tokens_array(const IdentityKeys *ik)
  * have its core; through SPI each read cost an executor start-up, more than the read.  These
  * are btree scans on crmpool's own tables, with the snapshot SPI_execute_snapshot would have
  * used: the latest, after a command counter increment so that this transaction's own keys are
- * seen.  Table and index OIDs come from objects.c; column numbers are fixed and checked by name.
+ * seen (base/store.c).
  * -------------------------------------------------------------------------------------------*/
-/* Column numbers of the two tables, checked by name whenever a table's OID is new. */
+/* Column numbers of the two tables, checked by name whenever a table's OID is new (store.c). */
 #define KEY_CUSTOMER	4
 #define NAME_CUSTOMER	2
 #define NAME_NAME		3
 
-typedef struct IdentityTables
-{
-	Oid			key_rel;		/* crmpool.identity_key */
-	Oid			key_index;		/* its primary key: rel, kind, key, customer */
-	Oid			name_rel;		/* crmpool.identity_name */
-	Oid			name_index;		/* identity_name_core: rel, core */
-} IdentityTables;
-
-/* The tables' OIDs, copied into the caller's struct before anything is opened (objects.c). */
-static void
-identity_tables(IdentityTables *t)
-{
-	static Oid	checked_key = InvalidOid;
-	static Oid	checked_name = InvalidOid;
-
-	t->key_rel = crmpool_relid("identity_key");
-	t->key_index = crmpool_relid("identity_key_pkey");
-	t->name_rel = crmpool_relid("identity_name");
-	t->name_index = crmpool_relid("identity_name_core");
-	if (checked_key != t->key_rel)
-	{
-		crmpool_check_column(t->key_rel, "identity_key", KEY_CUSTOMER, "customer");
-		checked_key = t->key_rel;
-	}
-	if (checked_name != t->name_rel)
-	{
-		crmpool_check_column(t->name_rel, "identity_name", NAME_CUSTOMER, "customer");
-		crmpool_check_column(t->name_rel, "identity_name", NAME_NAME, "name");
-		checked_name = t->name_rel;
-	}
-}
-
-/* An index scan of table relid through index for rows equal to keys, under the latest snapshot. */
-typedef struct IdScan
-{
-	Relation	heap;
-	Relation	index;
-	Snapshot	snapshot;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-} IdScan;
-
-static void
-id_scan_begin(IdScan *s, Oid relid, Oid index, ScanKey keys, int nkeys)
-{
-	CommandCounterIncrement();
-	s->snapshot = RegisterSnapshot(GetLatestSnapshot());
-	s->heap = table_open(relid, AccessShareLock);
-	s->index = index_open(index, AccessShareLock);
-	s->slot = table_slot_create(s->heap, NULL);
-	s->scan = crmpool_index_beginscan(s->heap, s->index, s->snapshot, nkeys);
-	index_rescan(s->scan, keys, nkeys, NULL, 0);
-}
-
-static void
-id_scan_end(IdScan *s)
-{
-	index_endscan(s->scan);
-	ExecDropSingleTupleTableSlot(s->slot);
-	index_close(s->index, AccessShareLock);
-	table_close(s->heap, AccessShareLock);
-	UnregisterSnapshot(s->snapshot);
-}
+/* identity_key by its primary key (rel, kind, key, customer); identity_name by its core. */
+static StoreTable key_table = {"identity_key", "identity_key_pkey", {"rel", "kind", "key", "customer"}};
+static StoreTable name_table = {"identity_name", "identity_name_core", {"rel", "customer", "name"}};
 
 /* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
 static void
@@ -333,16 +273,14 @@ int
 identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
 					   IdentityMatch *out, int max)
 {
-	IdentityTables t;
 	ScanKeyData keys[3];
-	IdScan		s;
+	StoreScan	s;
 	int			n = 0;
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
 	text_key(&keys[2], 3, key);
-	identity_tables(&t);
-	id_scan_begin(&s, t.key_rel, t.key_index, keys, 3);
+	store_scan_begin(&s, &key_table, keys, 3, true, AccessShareLock);
 	while (n < max && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
@@ -356,7 +294,7 @@ identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
 		out[n].name = NULL;
 		n++;
 	}
-	id_scan_end(&s);
+	store_scan_end(&s);
 	return n;
 }
 
@@ -372,17 +310,15 @@ typedef struct NameRow
 static int
 same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
 {
-	IdentityTables t;
 	ScanKeyData keys[2];
-	IdScan		s;
+	StoreScan	s;
 	int			n = 0;
 	int			cap = 8;
 
 	*rows = palloc(sizeof(NameRow) * cap);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	text_key(&keys[1], 2, core);
-	identity_tables(&t);
-	id_scan_begin(&s, t.name_rel, t.name_index, keys, 2);
+	store_scan_begin(&s, &name_table, keys, 2, true, AccessShareLock);
 	while (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
@@ -400,7 +336,7 @@ same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
 		(*rows)[n].tokens = NULL;
 		n++;
 	}
-	id_scan_end(&s);
+	store_scan_end(&s);
 	return n;
 }
 
