@@ -1,25 +1,46 @@
 /*
- * crmpool.h: declarations shared by crmpool's C files.
+ * crmpool.h: what every C file of crmpool needs (SQLSTATEs, limits, statement operators, the
+ * texts of its errors), and the code map.
  *
- * One concern per file:
- *   crmpool.c    module entry point (_PG_init)
- *   guc.c        the crmpool.* settings
- *   clock.c      the one clock every rule reads (crmpool.fake_now)
- *   objects.c    the OIDs of crmpool's own schema, owner and relations
- *   privilege.c  running bookkeeping as the extension owner; SRF helper
- *   registry.c   which tables are managed: cached configuration and plans
- *   rules.c      rule keys, validation, the table -> pool -> rep cascade
- *   ledger.c     bookkeeping tables: rep counters, ownership events, locks
- *   ownership.c  the trigger: every ownership change is checked and recorded here
- *   ops.c        claim, claim_many, release, assign, transfer, lock, unlock
- *   manage.c     manage / unmanage: attaching crmpool to a user's table
- *   tables.c     which tables and column types crmpool accepts; the ALTER TABLE event trigger
- *   history.c    history, owner_at, rep_load, ownership_log readers
- *   identity.c   duplicate detection on write: identity keys, the identity trigger, set_identity
- *   dedup_search.c  find_duplicates, duplicate_groups, duplicate_warnings
- *   recycle.c    recycling: due times, follow-ups, warnings, recycle batches
- *   repair.c     check / repair: crmpool's bookkeeping against the table, after a bypass
- *   worker.c     background worker: launcher and per-database maintenance runs
+ * src/ is one directory per layer, bottom first (src/LAYERS; docs/design.md, "Layers").  A file
+ * uses its own directory and the layers below, through one header per layer; never a layer
+ * above.  Read it bottom-up:
+ *
+ * base/      base.h: what knows nothing of managed tables
+ *   crmpool.h      this file;  pg_compat.h  every difference of PostgreSQL 15, 17 and 18
+ *   settings.c     every crmpool.* setting
+ *   clock.c        the one clock every rule reads (crmpool.fake_now)
+ *   errors.c       refusal names, the hint of CR013
+ *   objects.c      the OIDs of crmpool's own schema, owner and relations
+ *   privilege.c    acting as the extension owner or a table's owner; SRF and argument helpers
+ *   store.c        crmpool's own tables: fixed statements, index scans, row writes
+ * norm/      normalize.h: phone, e-mail and company name to duplicate keys
+ *   utf8_fold.c, company_lexicon.c, company_name.c, name_similarity.c, normalize_phone.c,
+ *   normalize_email.c
+ * core/      core.h
+ *   rules.c        rule keys, validation, the table -> pool -> rep cascade
+ *   ledger.c       bookkeeping: rep counters, ownership events, locks
+ * table/     table.h: managed tables
+ *   registry.c     which tables are managed: cached configuration, plans, row accessors
+ *   tables.c       which tables and column types crmpool accepts; the ALTER TABLE event trigger
+ * track/     track.h: what is kept per customer on every change
+ *   due.c          due times for recycling
+ *   identity.c     identity keys and the identity trigger: duplicate detection on write
+ *   history.c      history, owner_at, rep_load, ownership_log readers
+ * trigger/   trigger.h
+ *   ownership.c    the trigger: every ownership change is checked and recorded here
+ * admin/     (nothing calls it)
+ *   manage.c       manage / unmanage: attaching crmpool to a user's table
+ *   set_identity.c naming the identity columns, indexing the rows already there
+ *   rule_api.c     set_rules, clear_rules, rules
+ *   dedup_search.c find_duplicates, duplicate_groups, duplicate_warnings
+ *   repair.c       check / repair: crmpool's bookkeeping against the table, after a bypass
+ * ops/       ops.h
+ *   ops.c          claim, claim_many, release, assign, transfer, lock, unlock
+ *   recycle.c      recycling: follow-ups, warnings, recycle batches
+ * entry/     entry.h
+ *   crmpool.c      module entry point (_PG_init)
+ *   worker.c       background worker: launcher and per-database maintenance runs
  */
 #ifndef CRMPOOL_H
 #define CRMPOOL_H
@@ -63,7 +84,7 @@
 #define CRMPOOL_NOTE_MAX_CHARS		10000
 #define CRMPOOL_ACTOR_MAX_CHARS		200
 
-/* The actor of recycling's events; crmpool.actor may not take it (guc.c, check_actor). */
+/* The actor of recycling's events; crmpool.actor may not take it (settings.c, check_actor). */
 #define CRMPOOL_RECYCLER_ACTOR		"crmpool"
 
 /*

@@ -45,7 +45,7 @@ typedef struct RuleDef
 	bool		default_flag;	/* RT_BOOL only */
 	int			default_choice; /* RT_POLICY only */
 	const double *default_real; /* RT_FRACTION only: the setting that holds the default */
-	bool		due;			/* decides when customers are recycled (recycle.c); the only
+	bool		due;			/* decides when customers are recycled (due.c); the only
 								 * keys read per customer level */
 } RuleDef;
 
@@ -578,7 +578,7 @@ rules_jsonb(const RuleSet *rs, int nlevels, char **level_names, RuleSet *level_s
 }
 
 /*
- * Only the keys that decide due times are read per customer level (recycle.c): a cap or a
+ * Only the keys that decide due times are read per customer level (due.c): a cap or a
  * limit under "levels" would be stored and shown by rules() but never enforced, so set_rules
  * refuses it.  (Rules stored by 0.1 are still loaded; such a key in them stays without effect.)
  */

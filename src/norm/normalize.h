@@ -11,7 +11,6 @@
  *   company_lexicon.c   legal forms, industry words, branch markers, regions
  *   company_name.c      parsing a company name into its parts; company_core, company_parts
  *   name_similarity.c   bigrams of the distinctive core and the similarity score
- *   normalize_guc.c     crmpool.default_country, crmpool.name_threshold
  */
 #ifndef NORMALIZE_H
 #define NORMALIZE_H

@@ -84,7 +84,7 @@ extern void managed_row_tuple(Datum row, HeapTupleData *tuple);
 extern HeapTuple managed_row_from_datum(Datum row, TupleDesc *desc);
 
 /*
- * crmpool's triggers on a managed table (manage.c installs them; identity.c the last one).
+ * crmpool's triggers on a managed table (manage.c installs them; set_identity.c the last one).
  * "crmpool_identity_row" sorts before "crmpool_ownership_*": identity.c relies on that order.
  */
 #define TRIGGER_ROW "crmpool_ownership_row"

@@ -165,7 +165,7 @@ due_check_followup(TimestampTz at, TimestampTz now, int64 slack, const char *whe
  */
 void
 due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
-					bool check_followup, bool check_deal)
+				bool check_followup, bool check_deal)
 {
 	TimestampTz at;
 
@@ -296,7 +296,7 @@ due_untrack(ManagedRel *mr, int64 customer)
  */
 void
 due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
-			  const TimestampTz *spell_start)
+		  const TimestampTz *spell_start)
 {
 	DueInput	in;
 	Due			due;

@@ -1,8 +1,8 @@
 /*
  * identity.c: duplicate detection (查重) on every write path.
  *
- * crmpool.set_identity() names a managed table's identity columns (a company name, phone and
- * e-mail columns) and installs the identity trigger.  The trigger normalizes the new row's
+ * crmpool.set_identity() (admin/set_identity.c) names a managed table's identity columns (a
+ * company name, phone and e-mail columns) and installs the identity trigger.  The trigger normalizes the new row's
  * values (normalize.h: one canonical phone line, a case-folded e-mail, a parsed company name)
  * and, inside the inserting transaction, compares them with every other customer's keys:
  *

@@ -35,10 +35,10 @@ extern bool due_compute(ManagedRel *mr, const DueInput *in, Due *out);
 extern void due_store(Oid relid, int64 customer, const DueInput *in, const Due *due);
 extern void due_drop(Oid relid, int64 customer);
 extern void due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
-						  const TimestampTz *spell_start);
+					  const TimestampTz *spell_start);
 extern void due_untrack(ManagedRel *mr, int64 customer);
 extern void due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
-								bool check_followup, bool check_deal);
+							bool check_followup, bool check_deal);
 extern void due_check_followup(TimestampTz at, TimestampTz now, int64 slack, const char *where);
 extern void due_forget(Oid relid);
 extern void due_recompute(Oid relid);
