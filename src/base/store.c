@@ -177,26 +177,6 @@ store_writer_slot(StoreWriter *w, Relation rel)
 	return slot;
 }
 
-/* A column that is never null. */
-Datum
-store_attr(TupleTableSlot *slot, AttrNumber att)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, att, &isnull);
-
-	if (isnull)
-		elog(ERROR, "unexpected null in a crmpool table");
-	return d;
-}
-
-/* Set a column of a virtual slot (left null unless present). */
-void
-store_set(TupleTableSlot *slot, AttrNumber att, Datum value, bool present)
-{
-	slot->tts_values[att - 1] = value;
-	slot->tts_isnull[att - 1] = !present;
-}
-
 /* A one-dimensional array of n elements of type (nulls may be NULL: none is null). */
 Datum
 crmpool_array(Datum *elems, bool *nulls, int n, Oid type)
