@@ -136,7 +136,8 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(customer, owner)",
 						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID},
 						   (Datum[]) {scan->values[0], scan->values[1], scan->values[2],
-						   crmpool_array(customers, NULL, n, INT8OID), crmpool_array(owners, nulls, n, INT8OID)});
+						   crmpool_array(customers, NULL, n, INT8OID),
+						   crmpool_array(owners, nulls, n, INT8OID)});
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
 }
@@ -170,8 +171,8 @@ write_counts(AdoptScan *scan)
 					   "ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
 					   "with_deal = excluded.with_deal, locked = excluded.locked",
 					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
-					   (Datum[]) {scan->values[0], crmpool_array(reps, NULL, n, INT8OID), crmpool_array(owned, NULL, n, INT8OID),
-					   crmpool_array(with_deal, NULL, n, INT8OID)});
+					   (Datum[]) {scan->values[0], crmpool_array(reps, NULL, n, INT8OID),
+					   crmpool_array(owned, NULL, n, INT8OID), crmpool_array(with_deal, NULL, n, INT8OID)});
 }
 
 /* The name of att in m's list for role (none when att is InvalidAttrNumber). */

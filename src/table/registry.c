@@ -8,6 +8,9 @@
  * does any ALTER TABLE of it.  The callback only marks entries stale: they are rebuilt on next
  * use.  A stale entry may still be in use further up the stack (a claim whose UPDATE fires the
  * trigger, which reloads), so it is retired and freed only when the transaction ends.
+ *
+ * Also here, for every layer above: whether crmpool's triggers on a table fire
+ * (managed_silent_trigger, crmpool_require_triggers).
  */
 #include "postgres.h"
 
