@@ -3,7 +3,7 @@ EXTENSION  = crmpool
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = crmpool
-OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*/*.c)))
 
 # The install script of the current version is generated from the parts under sql/parts
 # (concatenated in name order).  A released version's install script is frozen as
@@ -13,10 +13,13 @@ PREVVERSION = 0.1
 UPGRADE     = sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADE)
 DATA        = sql/$(EXTENSION)--$(PREVVERSION).sql
-EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso output_iso
+EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso output_iso $(OBJS:.o=.d)
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+# -MMD: each object's .d lists the headers it includes (read below), so a header change
+# rebuilds what includes it.
+PG_CFLAGS  += -MMD -MP
 ifdef WERROR
 PG_CFLAGS  += -Werror
 endif
@@ -45,8 +48,9 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 	cat $^ > $@
 
-# Every file includes the shared header; PGXS tracks no header dependencies by itself.
-$(OBJS): src/crmpool.h
+-include $(OBJS:.o=.d)
+# JIT bitcode follows its object.
+$(OBJS:.o=.bc): %.bc: %.o
 
 .PHONY: version
 version:

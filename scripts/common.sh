@@ -74,10 +74,11 @@ prepare_build() {
 		cp -a "/usr/share/postgresql/$PGMAJOR" "$pgroot/share/postgresql/"
 		cp -a /usr/include/postgresql "$pgroot/include/"
 	fi
-	# --delete-excluded drops old objects too: PGXS does not track header dependencies, so a
-	# stale .o would survive a header change.  A build is a few seconds.
+	# --delete-excluded drops old objects too: the Makefile tracks header dependencies by
+	# time, and a copy's times are the worktree's (an older file checked out keeps an older
+	# time), so a stale .o could survive.  A build is a few seconds.
 	rsync -a --delete --delete-excluded --exclude .git --exclude 'tmp_check*' --exclude output_iso \
-		--exclude results --exclude '*.o' --exclude '*.so' --exclude '*.bc' \
+		--exclude results --exclude '*.o' --exclude '*.d' --exclude '*.so' --exclude '*.bc' \
 		"$SRC_DIR/" "$BUILD_DIR/src/"
 	# shared/ sits beside the checkout; benches read its data.
 	if [ -d "$SRC_DIR/../shared" ]; then

@@ -209,7 +209,7 @@ COMMENT ON FUNCTION crmpool.rep_load(regclass) IS
 -- ---------------------------------------------------------------------------------------------
 -- A dropped managed table takes its crmpool rows with it; a mapped column of a managed table
 -- that stays cannot be dropped (ALTER TABLE ... DROP COLUMN, DROP TYPE ... CASCADE): every write
--- would fail and recycling would skip the table.  src/tables.c says why.
+-- would fail and recycling would skip the table.  src/table/tables.c says why.
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.forget_dropped_tables()
 RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -275,7 +275,7 @@ ALTER EVENT TRIGGER crmpool_forget_dropped_tables ENABLE ALWAYS;
 -- ALTER TABLE of a managed table (and CREATE TABLE ... INHERITS one): a renamed mapped column
 -- is followed; a change that leaves a table crmpool cannot manage (unlogged, a partition, in an
 -- inheritance tree, without its primary key, a mapped column of a type crmpool does not read) is
--- refused.  src/tables.c.
+-- refused.  src/table/tables.c.
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.check_altered_table()
 RETURNS event_trigger LANGUAGE C

@@ -1,5 +1,5 @@
 
--- Duplicate-detection normalizers (src/normalize_*.c, src/company_name.c, src/name_similarity.c).
+-- Duplicate-detection normalizers (src/norm/).
 -- All are locale-independent: the same input gives the same key in every database.
 -- This file is ASCII only: an extension script is read in the database encoding (EUC_CN too).
 

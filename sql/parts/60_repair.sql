@@ -1,6 +1,6 @@
 -- ---------------------------------------------------------------------------------------------
 -- Checking and repairing crmpool's bookkeeping after its triggers were bypassed
--- (DISABLE TRIGGER, session_replication_role = replica): src/repair.c.  Both require ownership
+-- (DISABLE TRIGGER, session_replication_role = replica): src/admin/repair.c.  Both require ownership
 -- of the table, as manage() does, and take the same EXCLUSIVE lock on it.
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.check(rel regclass)

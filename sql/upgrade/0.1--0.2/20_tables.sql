@@ -1,4 +1,4 @@
--- Section 4 of issue 7: tables crmpool must refuse, or handle (src/tables.c).
+-- Section 4 of issue 7: tables crmpool must refuse, or handle (src/table/tables.c).
 
 -- A mapped column of a managed table that stays cannot be dropped.
 CREATE OR REPLACE FUNCTION crmpool.forget_dropped_tables()

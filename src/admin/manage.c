@@ -1,0 +1,364 @@
+/*
+ * manage.c: attaching crmpool to a user's table, and detaching it.
+ *
+ * manage() checks the table's shape (a plain table, one int4/int8 primary key column, an
+ * int4/int8 owner column), records the columns, installs the triggers and adopts the rows that
+ * are already there: one "adopt" event per customer, and counters recounted from the data.
+ * It takes EXCLUSIVE on the table, so no write and no row lock (crmpool.lock() and follow_up()
+ * write bookkeeping under a row lock only) slips in between the count and the trigger.  Calling
+ * it again on a managed table changes the mapping, recounts and recomputes due times; history is
+ * kept.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "trigger/trigger.h"
+
+static AttrNumber
+column_arg(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, Oid *type)
+{
+	char	   *name;
+	AttrNumber	att;
+
+	if (PG_ARGISNULL(argno))
+		return InvalidAttrNumber;
+	name = NameStr(*PG_GETARG_NAME(argno));
+	att = get_attnum(RelationGetRelid(rel), name);
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						name, RelationGetRelationName(rel)),
+				 errdetail("It was given as the %s column.", role)));
+	if (att < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("system column \"%s\" cannot be the %s column", name, role)));
+	*type = getBaseType(get_atttype(RelationGetRelid(rel), att));
+	return att;
+}
+
+static const char *
+colname(Relation rel, AttrNumber att)
+{
+	return quote_identifier(get_attname(RelationGetRelid(rel), att, false));
+}
+
+static void
+drop_triggers(Oid relid, const char *qualname)
+{
+	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
+	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
+	int			i;
+
+	for (i = 0; i < lengthof(names); i++)
+		if (OidIsValid(get_trigger_oid(relid, names[i], true)))
+			crmpool_admin_exec(psprintf("DROP TRIGGER %s ON %s", names[i], qualname), 0, NULL, NULL);
+}
+
+static Relation
+open_for_admin(FunctionCallInfo fcinfo)
+{
+	Oid			relid;
+	Relation	rel;
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	relid = PG_GETARG_OID(0);
+	rel = crmpool_open_owned_table(relid, ExclusiveLock);
+	return rel;
+}
+
+#define ADOPT_CHUNK 10000
+
+/* What manage() counts of the rows already there. */
+typedef struct RepCount
+{
+	int64		rep;			/* hash key */
+	int64		owned;
+	int64		with_deal;
+} RepCount;
+
+typedef struct AdoptScan
+{
+	bool		adopt;			/* record an "adopt" event per customer */
+	Datum	   *values;			/* $1 rel, $2 now, $3 actor */
+	HTAB	   *reps;
+	MemoryContext cxt;			/* reset per chunk */
+} AdoptScan;
+
+/* One chunk of (key, owner, has deal) rows: count them, and adopt them (as the extension owner). */
+static void
+adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
+{
+	AdoptScan  *scan = arg;
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+	Datum	   *customers = palloc(sizeof(Datum) * n);
+	Datum	   *owners = palloc(sizeof(Datum) * n);
+	bool	   *nulls = palloc(sizeof(bool) * n);
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		bool		found;
+		RepCount   *rc;
+
+		customers[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
+		owners[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &nulls[i]);
+		if (nulls[i])
+			continue;
+		rc = hash_search(scan->reps, &owners[i], HASH_ENTER, &found);
+		if (!found)
+			rc->owned = rc->with_deal = 0;
+		rc->owned++;
+		if (DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull)))
+			rc->with_deal++;
+	}
+	if (scan->adopt)
+		crmpool_admin_exec("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
+						   "SELECT $1, u.customer, $2, u.owner, 'adopt', $3 "
+						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(customer, owner)",
+						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID},
+						   (Datum[]) {scan->values[0], scan->values[1], scan->values[2],
+						   crmpool_array(customers, NULL, n, INT8OID),
+						   crmpool_array(owners, nulls, n, INT8OID)});
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(scan->cxt);
+}
+
+/* The recounted counters, with the locks each rep holds (as the extension owner). */
+static void
+write_counts(AdoptScan *scan)
+{
+	long		nreps = hash_get_num_entries(scan->reps);
+	Datum	   *reps = palloc(sizeof(Datum) * Max(nreps, 1));
+	Datum	   *owned = palloc(sizeof(Datum) * Max(nreps, 1));
+	Datum	   *with_deal = palloc(sizeof(Datum) * Max(nreps, 1));
+	HASH_SEQ_STATUS status;
+	RepCount   *rc;
+	int			n = 0;
+
+	if (nreps == 0)
+		return;
+	hash_seq_init(&status, scan->reps);
+	while ((rc = hash_seq_search(&status)) != NULL)
+	{
+		reps[n] = Int64GetDatum(rc->rep);
+		owned[n] = Int64GetDatum(rc->owned);
+		with_deal[n++] = Int64GetDatum(rc->with_deal);
+	}
+	crmpool_admin_exec("INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked) "
+					   "SELECT $1, o.rep, o.owned, o.with_deal, "
+					   "  (SELECT pg_catalog.count(*) FROM crmpool.customer_lock l "
+					   "   WHERE l.rel OPERATOR(pg_catalog.=) $1 AND l.rep OPERATOR(pg_catalog.=) o.rep) "
+					   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS o(rep, owned, with_deal) "
+					   "ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
+					   "with_deal = excluded.with_deal, locked = excluded.locked",
+					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
+					   (Datum[]) {scan->values[0], crmpool_array(reps, NULL, n, INT8OID),
+					   crmpool_array(owned, NULL, n, INT8OID), crmpool_array(with_deal, NULL, n, INT8OID)});
+}
+
+/* The name of att in m's list for role (none when att is InvalidAttrNumber). */
+static void
+map_column(TableMapping *m, ColumnRole role, Relation rel, AttrNumber att)
+{
+	if (att != InvalidAttrNumber)
+		m->columns[role] = list_make1(get_attname(RelationGetRelid(rel), att, false));
+}
+
+PG_FUNCTION_INFO_V1(crmpool_manage);
+Datum
+crmpool_manage(PG_FUNCTION_ARGS)
+{
+	Relation	rel;
+	Oid			relid;
+	char	   *qualname;
+	AttrNumber	key,
+				owner,
+				pool,
+				followup,
+				deal,
+				level;
+	Oid			type,
+				deal_type = InvalidOid;
+	TableMapping mapping = {0};
+	OwnerContext octx;
+	int			nestlevel;
+	bool		adopted;
+	const char *deal_expr;
+	Oid			types[3] = {REGCLASSOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[3];
+
+	rel = open_for_admin(fcinfo);
+	relid = RelationGetRelid(rel);
+	ownership_require_settled(relid, "crmpool.manage()");
+	/* the kind of table first: a view has no primary key to complain about */
+	tables_check_kind(relid, false);
+	crmpool_require_arg(fcinfo, 1, "owner_column");
+	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										  RelationGetRelationName(rel));
+
+	key = tables_primary_key(rel);
+	owner = column_arg(fcinfo, 1, rel, "owner", &type);
+	pool = column_arg(fcinfo, 2, rel, "pool", &type);
+	followup = column_arg(fcinfo, 3, rel, "follow-up", &type);
+	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
+	level = column_arg(fcinfo, 5, rel, "level", &type);
+	if (owner == key || (pool != InvalidAttrNumber && (pool == key || pool == owner)) ||
+		(deal != InvalidAttrNumber && (deal == key || deal == owner || deal == pool)) ||
+		(followup != InvalidAttrNumber && (followup == key || followup == owner || followup == pool || followup == deal)) ||
+		(level != InvalidAttrNumber && (level == key || level == owner || level == pool || level == deal || level == followup)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the key, owner, pool, follow-up, deal and level columns must be different columns")));
+	map_column(&mapping, COLUMN_KEY, rel, key);
+	map_column(&mapping, COLUMN_OWNER, rel, owner);
+	map_column(&mapping, COLUMN_POOL, rel, pool);
+	map_column(&mapping, COLUMN_FOLLOWUP, rel, followup);
+	map_column(&mapping, COLUMN_DEAL, rel, deal);
+	map_column(&mapping, COLUMN_LEVEL, rel, level);
+	tables_check_mapping(relid, &mapping, false);
+	deal_expr = deal == InvalidAttrNumber ? "false" :
+		psprintf(deal_type == BOOLOID ? "%s IS TRUE" : "%s IS NOT NULL", colname(rel, deal));
+
+	nestlevel = crmpool_begin_admin(&octx);
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = TimestampTzGetDatum(crmpool_now());
+	values[2] = CStringGetTextDatum(crmpool_actor_name());
+
+	crmpool_admin_exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+		 1, types, values);
+	adopted = SPI_processed > 0;
+	crmpool_admin_exec(psprintf("INSERT INTO crmpool.managed_table AS m "
+				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column, managed_at) "
+				  "VALUES ($1, %s, %s, %s, %s, %s, %s, $2) "
+				  "ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, "
+				  "owner_column = excluded.owner_column, pool_column = excluded.pool_column, "
+				  "followup_column = excluded.followup_column, deal_column = excluded.deal_column, "
+				  "level_column = excluded.level_column",
+				  quote_literal_cstr(get_attname(relid, key, false)),
+				  quote_literal_cstr(get_attname(relid, owner, false)),
+				  pool ? quote_literal_cstr(get_attname(relid, pool, false)) : "NULL",
+				  followup ? quote_literal_cstr(get_attname(relid, followup, false)) : "NULL",
+				  deal ? quote_literal_cstr(get_attname(relid, deal, false)) : "NULL",
+				  level ? quote_literal_cstr(get_attname(relid, level, false)) : "NULL"),
+		 2, types, values);
+
+	drop_triggers(relid, qualname);
+	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE ON %s FOR EACH ROW "
+				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_ROW, qualname),
+		 0, NULL, NULL);
+	/*
+	 * No WHEN clause and no column list: the trigger itself skips, before anything else, a row
+	 * whose key, owner, deal, follow-up, level and pool did not change.  A WHEN clause is read
+	 * back and planned again by every UPDATE statement (40k instructions, measured: more than
+	 * the C check costs), and a column list would miss an owner changed by a BEFORE trigger of
+	 * the user's.
+	 */
+	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW "
+				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_UPDATE, qualname),
+		 0, NULL, NULL);
+	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT "
+				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_TRUNCATE, qualname),
+		 0, NULL, NULL);
+	/* applies the counter changes queued by the row triggers, in rep order (ownership.c) */
+	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT "
+				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_STATEMENT, qualname),
+		 0, NULL, NULL);
+
+	/*
+	 * Customers already there start their history now ("adopt"), and the counters are recounted
+	 * from the data (claims made today survive a re-attach).  The rows are read as the table's
+	 * owner (crmpool_scan_table), never as the extension owner; this session writes them.
+	 */
+	{
+		AdoptScan	scan;
+		HASHCTL		ctl;
+
+		memset(&scan, 0, sizeof(scan));
+		scan.adopt = !adopted;
+		scan.values = values;
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(RepCount);
+		ctl.hcxt = CurrentMemoryContext;
+		scan.reps = hash_create("crmpool recount", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		scan.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool adopt", ALLOCSET_DEFAULT_SIZES);
+		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, %s FROM ONLY %s",
+										   colname(rel, key), colname(rel, owner), deal_expr, qualname),
+						   0, NULL, NULL, ADOPT_CHUNK, adopt_chunk, &scan);
+		MemoryContextDelete(scan.cxt);
+		crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
+						   "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+		write_counts(&scan);
+	}
+
+	crmpool_end_admin(&octx, nestlevel);
+	managed_rel_changed(relid);
+	/* a new mapping of the follow-up, deal, level or pool column moves due times */
+	due_recompute(relid);
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(crmpool_unmanage);
+Datum
+crmpool_unmanage(PG_FUNCTION_ARGS)
+{
+	Relation	rel = open_for_admin(fcinfo);
+	Oid			relid = RelationGetRelid(rel);
+	OwnerContext octx;
+	int			nestlevel;
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	uint64		events;
+
+	ownership_require_settled(relid, "crmpool.unmanage()");
+
+	/*
+	 * Listed is enough: detaching must work even when the stored columns no longer resolve
+	 * (a table mapped before crmpool followed renames), so the configuration is not loaded.
+	 */
+	nestlevel = crmpool_begin_admin(&octx);
+	crmpool_admin_exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+					   1, types, values);
+	if (SPI_processed == 0)
+		managed_rel_not_managed(relid);
+	drop_triggers(relid, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													RelationGetRelationName(rel)));
+	crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.recycle_due WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.recycle_warning WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.followup WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	events = SPI_processed;
+	crmpool_admin_exec("DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	identity_forget_table(relid);
+	crmpool_admin_exec("DELETE FROM crmpool.duplicate_warning WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_end_admin(&octx, nestlevel);
+	managed_rel_changed(relid);
+	ereport(NOTICE,
+			(errmsg("crmpool no longer manages table %s", RelationGetRelationName(rel)),
+			 errdetail("Its rules, counters, locks, due times, warnings, follow-ups, identity keys and " UINT64_FORMAT " ownership events were removed.",
+					   events)));
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,182 @@
+/*
+ * base.h: the bottom layer: settings, the clock, crmpool's own objects and tables, acting as
+ * the extension owner or a table's owner.  Knows nothing of the layers above (src/LAYERS).
+ */
+#ifndef CRMPOOL_BASE_H
+#define CRMPOOL_BASE_H
+
+
+#include "base/crmpool.h"
+
+#include "access/genam.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "access/xact.h"
+#include "datatype/timestamp.h"
+#include "executor/execdesc.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "storage/lockdefs.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+#include "utils/relcache.h"
+
+/* settings.c */
+typedef enum DirectWritesMode
+{
+	DIRECT_WRITES_ENFORCE,
+	DIRECT_WRITES_REJECT,
+	DIRECT_WRITES_ALLOW
+} DirectWritesMode;
+
+extern int	crmpool_direct_writes;
+extern char *crmpool_actor;
+extern char *crmpool_fake_now;
+extern char *crmpool_timezone;
+extern int	crmpool_recycle_batch_size;
+extern int	crmpool_worker_naptime;
+extern char *crmpool_worker_databases;
+extern char *crmpool_default_country;
+extern double crmpool_name_threshold;
+
+/* True if cc is a calling code as crmpool.default_country accepts it: 1-3 digits, no leading 0. */
+extern bool crmpool_valid_country_code(const char *cc);
+extern void crmpool_define_gucs(void);
+
+/* clock.c */
+extern TimestampTz crmpool_now(void);
+extern DateADT crmpool_date(TimestampTz ts);
+extern bool crmpool_check_fake_now(char **newval, void **extra, int source);
+extern void crmpool_assign_fake_now(const char *newval, void *extra);
+extern bool crmpool_check_timezone(char **newval, void **extra, int source);
+extern void crmpool_assign_timezone(const char *newval, void *extra);
+extern const char *crmpool_day_timezone_name(void);
+extern char *crmpool_timestamp_text(TimestampTz ts);
+extern char *crmpool_interval_text(const Interval *iv);
+extern TimestampTz crmpool_add_interval(TimestampTz ts, const Interval *iv);
+
+/* objects.c: OIDs are returned by value; take them into locals before opening anything */
+extern Oid	crmpool_schema_oid(void);
+extern Oid	crmpool_extension_owner(void);
+extern Oid	crmpool_relid(const char *name);
+extern Oid	crmpool_function_oid(const char *name, int nargs, const Oid *argtypes);
+extern void crmpool_check_column(Oid relid, const char *table, AttrNumber att, const char *column);
+
+/* privilege.c */
+typedef struct OwnerContext
+{
+	Oid			saved_user;
+	int			saved_sec_context;
+} OwnerContext;
+
+extern void crmpool_become_owner(OwnerContext *ctx);
+extern void crmpool_restore_user(OwnerContext *ctx);
+extern const char *crmpool_actor_name(void);
+extern bool crmpool_is_owner(Oid relid);
+extern void crmpool_require_owner(Oid relid);
+extern void crmpool_require_select(Oid relid);
+extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
+extern void crmpool_init_srf(FunctionCallInfo fcinfo);
+extern bool crmpool_xact_ended(XactEvent event);
+extern bool crmpool_xact_finishing(XactEvent event);
+
+extern void crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan,
+								  Datum *values, const char *nulls);
+/* Sets keep[i] false for the rows a reader must not see. */
+typedef void (*CrmpoolRowFilter) (HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg);
+extern void crmpool_srf_from_plan_filtered(FunctionCallInfo fcinfo, SPIPlanPtr plan,
+										   Datum *values, const char *nulls,
+										   CrmpoolRowFilter filter, void *arg);
+extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+extern void crmpool_check_length(const char *what, const char *s, int len, int max_chars);
+extern int	crmpool_begin_admin(OwnerContext *octx);
+extern void crmpool_end_admin(OwnerContext *octx, int nestlevel);
+extern void crmpool_admin_exec(const char *sql, int nargs, Oid *types, Datum *values);
+
+/* Acting as a table's owner, in a security-restricted operation, to read the user's table. */
+typedef struct TableOwnerContext
+{
+	Oid			saved_user;
+	int			saved_sec_context;
+	int			nestlevel;
+} TableOwnerContext;
+
+extern Oid	crmpool_table_owner(Oid relid);
+extern void crmpool_become_table_owner(Oid owner, TableOwnerContext *ctx, bool complete);
+extern void crmpool_leave_table_owner(TableOwnerContext *ctx);
+extern void crmpool_scan_table(Oid relid, const char *sql, int nargs, Oid *types, Datum *values,
+							   int chunk, void (*fn) (SPITupleTable *rows, uint64 n, void *arg),
+							   void *arg);
+extern void crmpool_require_builtin_output(Oid relid, AttrNumber att, const char *role);
+
+/*
+ * store.c: crmpool's own tables (as the extension owner): fixed statements through SPI, and
+ * reads by index and row writes without it.  A StoreTable names a table, the index scans use, and the first columns C reads by number.
+ */
+typedef struct StoreTable
+{
+	const char *table;			/* crmpool.<table> */
+	const char *index;
+	const char *columns[8];		/* its first columns, in order */
+	Oid			checked;		/* the table OID whose columns were checked */
+} StoreTable;
+
+typedef struct StoreScan
+{
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;		/* fetch into it with index_getnext_slot(scan, ...) */
+} StoreScan;
+
+typedef struct StoreWriter
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;			/* for BEFORE ROW triggers, if any */
+} StoreWriter;
+
+/* A fixed statement of one of crmpool's statement tables; its plan is kept once prepared. */
+typedef struct CrmpoolStmt
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+} CrmpoolStmt;
+
+extern SPIPlanPtr crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot);
+extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values,
+							 const char *nulls, bool latest);
+extern void store_oids(StoreTable *t, Oid *heap, Oid *index);
+extern void store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool latest,
+							 LOCKMODE lockmode);
+extern void store_scan_end(StoreScan *s);
+extern void store_writer_begin(StoreWriter *w, Relation rel);
+extern void store_writer_end(StoreWriter *w);
+extern TupleTableSlot *store_writer_slot(StoreWriter *w, Relation rel);
+extern Datum crmpool_array(Datum *elems, bool *nulls, int n, Oid type);
+
+/* A column that is never null.  (Inline: a claim reads and sets a few dozen columns.) */
+static inline Datum
+store_attr(TupleTableSlot *slot, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected null in a crmpool table");
+	return d;
+}
+
+/* Set a column of a virtual slot (left null unless present). */
+static inline void
+store_set(TupleTableSlot *slot, AttrNumber att, Datum value, bool present)
+{
+	slot->tts_values[att - 1] = value;
+	slot->tts_isnull[att - 1] = !present;
+}
+
+#endif							/* CRMPOOL_BASE_H */

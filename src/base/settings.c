@@ -1,0 +1,221 @@
+/*
+ * settings.c: every crmpool.* setting, defined in one place (crmpool_define_gucs, from _PG_init).
+ * Each setting's variable is read by the module named beside it in base.h.
+ *
+ * Contexts are chosen on purpose: what weakens enforcement or moves the clock is superuser-only
+ * (PGC_SUSET); the actor label is a per-session knob (PGC_USERSET): the application's own,
+ * unauthenticated statement of who acts, recorded beside the role, which is what privileges
+ * are checked against.  Only recycling's label is kept from it.
+ *
+ * The normalizers' settings (crmpool.default_country, crmpool.name_threshold) are PGC_SUSET too.
+ * They decide which rows the duplicate check treats as the same customer,
+ * so a rep who could change them in a session could switch duplicate detection off for the
+ * rows he inserts (crmpool.name_threshold = 1, or another default country, and his phone
+ * numbers no longer equal the stored ones).  An administrator sets them per database or role.
+ * Stored keys (indexes on normalize_phone(...)) must be rebuilt when default_country changes;
+ * the two-argument form normalize_phone(phone, '86') does not depend on it.
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+#include "parser/scansup.h"
+#include "utils/guc.h"
+#include "utils/varlena.h"
+
+#include "base/base.h"
+
+int			crmpool_direct_writes = DIRECT_WRITES_ENFORCE;
+char	   *crmpool_actor = NULL;
+char	   *crmpool_fake_now = NULL;
+char	   *crmpool_timezone = NULL;
+char	   *crmpool_default_country = NULL;
+double		crmpool_name_threshold = 0.8;
+int			crmpool_recycle_batch_size = 1000;
+int			crmpool_worker_naptime = 60;
+char	   *crmpool_worker_databases = NULL;
+
+static const struct config_enum_entry direct_writes_options[] = {
+	{"enforce", DIRECT_WRITES_ENFORCE, false},
+	{"reject", DIRECT_WRITES_REJECT, false},
+	{"allow", DIRECT_WRITES_ALLOW, false},
+	{NULL, 0, false}
+};
+
+static bool
+check_fake_now(char **newval, void **extra, GucSource source)
+{
+	return crmpool_check_fake_now(newval, extra, (int) source);
+}
+
+/*
+ * crmpool.actor is recorded in every event: keep it to CRMPOOL_ACTOR_MAX_CHARS, and keep
+ * "crmpool" (any case, any surrounding blanks) for recycling's own events, so that no session
+ * can make its release look like a recycle in the history.
+ */
+static bool
+check_actor(char **newval, void **extra, GucSource source)
+{
+	const char *s;
+	int			len;
+	int			nchars;
+
+	if (*newval == NULL)
+		return true;
+	s = *newval;
+	len = strlen(s);
+	while (len > 0 && scanner_isspace(s[len - 1]))
+		len--;
+	while (len > 0 && scanner_isspace(*s))
+		s++, len--;
+	if (len == strlen(CRMPOOL_RECYCLER_ACTOR) && pg_strncasecmp(s, CRMPOOL_RECYCLER_ACTOR, len) == 0)
+	{
+		GUC_check_errmsg("crmpool.actor cannot be \"%s\"", *newval);
+		GUC_check_errdetail("\"%s\" is reserved for the events of crmpool's own recycling.",
+							CRMPOOL_RECYCLER_ACTOR);
+		GUC_check_errhint("Name the person or service acting, or leave crmpool.actor empty to record the current role.");
+		return false;
+	}
+	nchars = pg_mbstrlen(*newval);
+	if (nchars <= CRMPOOL_ACTOR_MAX_CHARS)
+		return true;
+	GUC_check_errdetail("It has %d characters; crmpool allows at most %d.", nchars,
+						CRMPOOL_ACTOR_MAX_CHARS);
+	return false;
+}
+
+static bool
+check_timezone(char **newval, void **extra, GucSource source)
+{
+	return crmpool_check_timezone(newval, extra, (int) source);
+}
+
+bool
+crmpool_valid_country_code(const char *cc)
+{
+	int			i;
+
+	if (cc == NULL || cc[0] < '1' || cc[0] > '9')
+		return false;
+	for (i = 0; cc[i] != '\0'; i++)
+		if (i == 3 || cc[i] < '0' || cc[i] > '9')
+			return false;
+	return true;
+}
+
+static bool
+check_default_country(char **newval, void **extra, GucSource source)
+{
+	if (crmpool_valid_country_code(*newval))
+		return true;
+	GUC_check_errdetail("A country is given by its calling code: 1 to 3 digits without \"+\", such as \"86\".");
+	return false;
+}
+
+static bool
+check_worker_databases(char **newval, void **extra, GucSource source)
+{
+	char	   *raw = pstrdup(*newval);
+	List	   *names;
+	bool		ok = SplitIdentifierString(raw, ',', &names);
+
+	if (!ok)
+		GUC_check_errdetail("Give database names separated by commas; put a name with capitals, commas or spaces in double quotes.");
+	list_free(names);
+	pfree(raw);
+	return ok;
+}
+
+void
+crmpool_define_gucs(void)
+{
+	DefineCustomEnumVariable("crmpool.direct_writes",
+							 "How crmpool treats ownership changes written by plain SQL.",
+							 "enforce: checked by the rules of crmpool.assign and crmpool.release; "
+							 "reject: refused, ownership changes only through crmpool functions; "
+							 "allow: recorded in the history but not checked.",
+							 &crmpool_direct_writes,
+							 DIRECT_WRITES_ENFORCE,
+							 direct_writes_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("crmpool.actor",
+							   "Who is acting, as recorded in the ownership history.",
+							   "Empty means the current database role.",
+							   &crmpool_actor,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   check_actor, NULL, NULL);
+
+	DefineCustomStringVariable("crmpool.fake_now",
+							   "A fixed time that every crmpool rule reads instead of the clock.",
+							   "For tests and demonstrations; empty means the real clock.",
+							   &crmpool_fake_now,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_fake_now, crmpool_assign_fake_now, NULL);
+
+	DefineCustomStringVariable("crmpool.timezone",
+							   "The time zone of calendar days for daily claim limits.",
+							   "Empty means the server's log_timezone.  Superuser-only, so that no "
+							   "session can move its day (set it per database with ALTER DATABASE).",
+							   &crmpool_timezone,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_timezone, crmpool_assign_timezone, NULL);
+
+	DefineCustomStringVariable("crmpool.default_country",
+							   "Country calling code of phone numbers written without one.",
+							   "Used by crmpool.normalize_phone when no default country is passed.",
+							   &crmpool_default_country,
+							   "86",
+							   PGC_SUSET,
+							   0,
+							   check_default_country, NULL, NULL);
+
+	/*
+	 * 0.8 sits between the scores of the same company (1.0, or 0.90 with region and industry
+	 * missing on one side) and of different ones (at most 0.75 for any difference in the core,
+	 * 0.5 for any conflict): see name_similarity.c.
+	 */
+	DefineCustomRealVariable("crmpool.name_threshold",
+							 "Lowest crmpool.name_similarity at which two company names are duplicates.",
+							 NULL,
+							 &crmpool_name_threshold,
+							 0.8,
+							 0.0, 1.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("crmpool.recycle_batch_size",
+							"How many customers one recycle batch (one transaction) handles.",
+							"crmpool.recycle() commits after each batch; the background worker too.",
+							&crmpool_recycle_batch_size,
+							1000, 1, 100000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("crmpool.worker_naptime",
+							"Time between two maintenance rounds of crmpool's background worker.",
+							"Each round warns owners and recycles due customers in every database of crmpool.worker_databases; 0 turns the worker off.",
+							&crmpool_worker_naptime,
+							60, 0, 7 * 24 * 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("crmpool.worker_databases",
+							   "Databases that crmpool's background worker serves.",
+							   "A comma-separated list; a database that does not exist yet or has no crmpool extension yet is tried again each round.",
+							   &crmpool_worker_databases,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_worker_databases, NULL, NULL);
+}

@@ -1,0 +1,193 @@
+/*
+ * store.c: crmpool's own tables: fixed statements, and reads by index and row writes without SPI
+ * where a claim pays for each statement.
+ *
+ * A claim reads a customer's events or lock, changes a rep's counters and appends an event;
+ * every write of a managed table with identity columns reads the customers holding its keys.
+ * Through SPI each of these statements paid an executor start-up (plan lookup,
+ * ExecInitModifyTable, projections), more than the work itself.  Here a read is an index scan
+ * (StoreScan) and a row is written through ExecSimpleRelationInsert/Update (StoreWriter), the
+ * executor's own path for one row without a plan, set up as logical replication's apply worker
+ * sets it up: constraints, every index and row triggers are honoured.  A read takes the snapshot
+ * an SPI statement would take: a fresh one (READ COMMITTED) or the latest, after a command
+ * counter increment so that this transaction's own changes are seen.  The tables are crmpool's
+ * own and private, used as the extension owner, who owns them: no privilege check is made
+ * (SPI's would pass).  Locks are kept to the end of the transaction, as a statement's are.
+ *
+ * Everything else runs as fixed statements (CrmpoolStmt), each prepared once per backend and
+ * kept, whose text qualifies every table, function and operator.
+ *
+ * Table and index OIDs come from objects.c, taken into locals before anything is opened; the
+ * column numbers C reads by are checked by name once per OID a table has had (StoreTable).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "base/base.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Fixed statements (CrmpoolStmt), through SPI: what is not on the hot path.
+ * -------------------------------------------------------------------------------------------*/
+
+/* The kept plan of a fixed statement, prepared on first use (inside or outside SPI). */
+SPIPlanPtr
+crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot)
+{
+	if (*slot == NULL)
+	{
+		SPI_connect();
+		*slot = crmpool_keep_plan(stmt->sql, stmt->nargs, (Oid *) stmt->argtypes);
+		SPI_finish();
+	}
+	return *slot;
+}
+
+/*
+ * Run a fixed statement inside the caller's SPI connection; `latest` reads with the latest
+ * snapshot instead of the statement's own.  Returns the SPI result code.
+ */
+int
+crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values, const char *nulls,
+				 bool latest)
+{
+	SPIPlanPtr	plan = crmpool_stmt_plan(stmt, slot);
+	int			rc;
+
+	if (latest)
+		rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot,
+								  false, false, 0);
+	else
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "crmpool statement failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Without SPI
+ * -------------------------------------------------------------------------------------------*/
+
+/* The OIDs of t's table and index; its columns are checked whenever the table's OID is new. */
+void
+store_oids(StoreTable *t, Oid *heap, Oid *index)
+{
+	int			i;
+
+	*heap = crmpool_relid(t->table);
+	*index = crmpool_relid(t->index);
+	if (t->checked == *heap)
+		return;
+	for (i = 0; i < lengthof(t->columns) && t->columns[i] != NULL; i++)
+		crmpool_check_column(*heap, t->table, i + 1, t->columns[i]);
+	t->checked = *heap;
+}
+
+/*
+ * Scan t's table through its index for the rows equal to keys (the caller fetches with
+ * index_getnext_slot), under a fresh snapshot or, if latest, the latest one.  lockmode is taken
+ * on the table, as a statement would.
+ */
+void
+store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool latest,
+				 LOCKMODE lockmode)
+{
+	Oid			heapid;
+	Oid			indexid;
+
+	store_oids(t, &heapid, &indexid);
+	if (latest)
+		PushCopiedSnapshot(GetLatestSnapshot());
+	else
+		PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+
+	s->heap = table_open(heapid, lockmode);
+	s->index = index_open(indexid, AccessShareLock);
+	s->scan = crmpool_index_beginscan(s->heap, s->index, GetActiveSnapshot(), nkeys);
+	index_rescan(s->scan, keys, nkeys, NULL, 0);
+	s->slot = table_slot_create(s->heap, NULL);
+}
+
+/* Locks are kept to the end of the transaction, as a statement would. */
+void
+store_scan_end(StoreScan *s)
+{
+	ExecDropSingleTupleTableSlot(s->slot);
+	index_endscan(s->scan);
+	index_close(s->index, NoLock);
+	table_close(s->heap, NoLock);
+	PopActiveSnapshot();
+}
+
+/* The executor state ExecSimpleRelationInsert/Update need, set up as the apply worker does. */
+void
+store_writer_begin(StoreWriter *w, Relation rel)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	w->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	crmpool_init_range_table(w->estate, rte);
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
+	w->estate->es_opened_result_relations = list_make1(w->rri);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	w->estate->es_snapshot = GetActiveSnapshot();
+	crmpool_epq_init(&w->epq, w->estate);
+	AfterTriggerBeginQuery();
+	ExecOpenIndices(w->rri, false);
+}
+
+void
+store_writer_end(StoreWriter *w)
+{
+	ExecCloseIndices(w->rri);
+	AfterTriggerEndQuery(w->estate);
+	EvalPlanQualEnd(&w->epq);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+}
+
+/* An empty virtual slot for a row of rel, every column null. */
+TupleTableSlot *
+store_writer_slot(StoreWriter *w, Relation rel)
+{
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel),
+												  &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
+	return slot;
+}
+
+/* A one-dimensional array of n elements of type (nulls may be NULL: none is null). */
+Datum
+crmpool_array(Datum *elems, bool *nulls, int n, Oid type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
+											  typlen, typbyval, typalign));
+}

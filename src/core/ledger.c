@@ -1,0 +1,920 @@
+/*
+ * ledger.c: crmpool's bookkeeping tables, and the statements that keep them.
+ *
+ *   crmpool.rep_counter      per rep: owned, locked, owned with a deal, claims today
+ *   crmpool.ownership_event  append-only: from this moment the owner is X
+ *   crmpool.customer_lock    locked customers
+ *
+ * Every function here runs between ledger_begin() and ledger_end(), that is inside an SPI
+ * connection and as the extension owner.  What a claim or a release does (read the customer's
+ * events or lock, change the rep's counters, append an event) goes without SPI, by primary key
+ * (see "without SPI" below); the rest runs SPI statements, prepared once per backend and kept,
+ * whose text qualifies every table, function and operator, because a kept plan is re-analyzed
+ * under the search_path of whoever happens to run it next.
+ *
+ * Locking: a rep's rep_counter row is that rep's lock.  counter_update() (or, for the rep's
+ * first customer, the upsert in ledger_apply()) takes it and keeps it to commit, so two claims
+ * by one rep are serialized and the second sees the first's count: caps and daily limits
+ * cannot be overshot.  Callers lock the customer row first and rep rows after it, in ascending
+ * rep order (docs/design.md).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "mb/pg_wchar.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "nodes/makefuncs.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "core/core.h"
+
+typedef enum LedgerStmt
+{
+	STMT_APPLY,
+	STMT_ADD_LOCK,
+	STMT_DROP_LOCK,
+	STMT_TRUNCATE_EVENTS,
+	STMT_TRUNCATE_COUNTERS,
+	STMT_TRUNCATE_LOCKS,
+	NUM_LEDGER_STMTS
+} LedgerStmt;
+
+static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
+	/*
+	 * The rep's first customer in the table (counter_update found no row).  $1 rel, $2 rep,
+	 * then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today.  The upsert also
+	 * covers a concurrent first customer of the same rep, whose new row it waits for and then
+	 * counts on.  Takes the rep's row (the rep's lock) and returns the counts after the change.
+	 */
+	[STMT_APPLY] = {
+		"INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked, claims_day, claims) "
+		"VALUES ($1, $2, $3, $4, $5, $7, $6) "
+		"ON CONFLICT (rel, rep) DO UPDATE SET "
+		"owned = c.owned" PLUS "excluded.owned, "
+		"with_deal = c.with_deal" PLUS "excluded.with_deal, "
+		"locked = c.locked" PLUS "excluded.locked, "
+		"claims = CASE WHEN excluded.claims" EQ "0 THEN c.claims "
+		"WHEN c.claims_day" EQ "excluded.claims_day THEN c.claims" PLUS "excluded.claims "
+		"ELSE excluded.claims END, "
+		"claims_day = CASE WHEN excluded.claims" EQ "0 THEN c.claims_day ELSE excluded.claims_day END "
+		"RETURNING c.owned, c.with_deal, c.locked, "
+		"CASE WHEN c.claims_day" EQ "$7 THEN c.claims ELSE 0 END",
+		7, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID}
+	},
+	[STMT_ADD_LOCK] = {
+		"INSERT INTO crmpool.customer_lock (rel, customer, rep, since) VALUES ($1, $2, $3, $4) "
+		"ON CONFLICT (rel, customer) DO NOTHING",
+		4, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID}
+	},
+	[STMT_DROP_LOCK] = {
+		"DELETE FROM crmpool.customer_lock WHERE rel" EQ "$1 AND customer" EQ "$2",
+		2, {REGCLASSOID, INT8OID}
+	},
+	/* $1 rel, $2 at, $3 actor: close the open spell of every customer still present */
+	[STMT_TRUNCATE_EVENTS] = {
+		"INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
+		"SELECT $1, e.customer, $2, NULL, 'truncate', $3 FROM "
+		"(SELECT DISTINCT ON (customer) customer, how FROM crmpool.ownership_event "
+		" WHERE rel" EQ "$1 ORDER BY customer, seq DESC) e "
+		"WHERE e.how OPERATOR(pg_catalog.<>) ALL (ARRAY['delete', 'truncate'])",
+		3, {REGCLASSOID, TIMESTAMPTZOID, TEXTOID}
+	},
+	[STMT_TRUNCATE_COUNTERS] = {
+		"UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 WHERE rel" EQ "$1",
+		1, {REGCLASSOID}
+	},
+	[STMT_TRUNCATE_LOCKS] = {
+		"DELETE FROM crmpool.customer_lock WHERE rel" EQ "$1",
+		1, {REGCLASSOID}
+	},
+};
+
+static SPIPlanPtr stmt_plans[NUM_LEDGER_STMTS];
+
+/*
+ * Who acts, taken before switching to the extension owner.  ledger_begin saves the enclosing
+ * value and ledger_end restores it; an error in between skips ledger_end, so an abort restores
+ * it too (actor_xact, actor_subxact): otherwise the rest of the session would record a stale
+ * actor, or read freed memory.  Each session keeps a copy of its actor, so that a SET of
+ * crmpool.actor inside it cannot free the string it records.
+ */
+static const char *ledger_actor = NULL;
+
+/* One open ledger session: where it began, the actor it replaced, and its own actor's copy. */
+typedef struct ActorFrame
+{
+	SubTransactionId subid;
+	const char *outer;
+	char		name[CRMPOOL_ACTOR_MAX_CHARS * MAX_MULTIBYTE_CHAR_LEN + 1];
+} ActorFrame;
+
+/* Sessions nest only through crmpool's own code (a trigger fired inside an operation). */
+#define MAX_LEDGER_NESTING 16
+
+static ActorFrame actor_frames[MAX_LEDGER_NESTING];
+static int	actor_depth = 0;
+
+static void
+actor_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+			  void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	while (actor_depth > 0 && actor_frames[actor_depth - 1].subid >= mySubid)
+	{
+		actor_depth--;
+		ledger_actor = actor_frames[actor_depth].outer;
+	}
+}
+
+static void
+actor_xact(XactEvent event, void *arg)
+{
+	if (crmpool_xact_ended(event))
+	{
+		actor_depth = 0;
+		ledger_actor = NULL;
+	}
+}
+
+static int
+run(LedgerStmt stmt, Datum *values, const char *nulls)
+{
+	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, false);
+}
+
+static int64
+result_int(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Without SPI: reads, counter updates and event inserts by primary key (base/store.c says
+ * why and how).
+ * -------------------------------------------------------------------------------------------*/
+typedef enum LedgerTable
+{
+	LT_EVENTS,
+	LT_LOCKS,
+	LT_COUNTERS,
+	NUM_LEDGER_TABLES
+} LedgerTable;
+
+/* Column numbers, checked against the names in ledger_tables when a table is looked up. */
+#define EVENT_REL		1
+#define EVENT_CUSTOMER	2
+#define EVENT_SEQ		3
+#define EVENT_AT		4
+#define EVENT_OWNER		5
+#define EVENT_HOW		6
+#define EVENT_ACTOR		7
+#define EVENT_REASON	8
+#define LOCK_REP		3
+#define LOCK_SINCE		4
+#define COUNT_OWNED		3
+#define COUNT_LOCKED	4
+#define COUNT_WITH_DEAL 5
+#define COUNT_DAY		6
+#define COUNT_CLAIMS	7
+
+static StoreTable ledger_tables[NUM_LEDGER_TABLES] = {
+	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
+	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}},
+	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey", {"rel", "customer", "rep", "since"}},
+	[LT_COUNTERS] = {"rep_counter", "rep_counter_pkey",
+	{"rel", "rep", "owned", "locked", "with_deal", "claims_day", "claims"}},
+};
+
+/*
+ * Scan table t for (rel, key), key being the customer or the rep; the caller fetches with
+ * index_getnext_slot().  lockmode is taken on the table, as a statement would.
+ */
+static void
+key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LOCKMODE lockmode)
+{
+	ScanKeyData keys[2];
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	store_scan_begin(ks, &ledger_tables[t], keys, 2, latest, lockmode);
+}
+
+static bool
+text_equals(Datum d, const char *s)
+{
+	text	   *t = DatumGetTextPP(d);
+
+	return VARSIZE_ANY_EXHDR(t) == strlen(s) && memcmp(VARDATA_ANY(t), s, strlen(s)) == 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The ledger's operations
+ * -------------------------------------------------------------------------------------------*/
+
+void
+ledger_begin(OwnerContext *octx)
+{
+	static bool callbacks = false;
+	ActorFrame *f;
+
+	if (!callbacks)
+	{
+		RegisterXactCallback(actor_xact, NULL);
+		RegisterSubXactCallback(actor_subxact, NULL);
+		callbacks = true;
+	}
+	if (actor_depth == MAX_LEDGER_NESTING)
+		elog(ERROR, "crmpool ledger sessions nested too deeply");
+	f = &actor_frames[actor_depth];
+	f->subid = GetCurrentSubTransactionId();
+	f->outer = ledger_actor;
+	strlcpy(f->name, crmpool_actor_name(), sizeof(f->name));
+	actor_depth++;
+	ledger_actor = f->name;
+	SPI_connect();
+	crmpool_become_owner(octx);
+}
+
+/* Record `actor` instead of the session's actor until ledger_end (recycling records "crmpool"). */
+void
+ledger_set_actor(const char *actor)
+{
+	ledger_actor = actor;
+}
+
+void
+ledger_end(OwnerContext *octx)
+{
+	crmpool_restore_user(octx);
+	SPI_finish();
+	Assert(actor_depth > 0);
+	actor_depth--;
+	ledger_actor = actor_frames[actor_depth].outer;
+}
+
+/* What a change adds to a rep's counters. */
+typedef struct CounterChange
+{
+	int32		owned;
+	int32		with_deal;
+	int32		locked;
+	int32		claims;			/* claims made `today` */
+	DateADT		today;
+} CounterChange;
+
+static int32
+add_count(int32 count, int32 delta)
+{
+	int32		result;
+
+	if (pg_add_s32_overflow(count, delta, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("integer out of range")));
+	return result;
+}
+
+/*
+ * Where this transaction left each rep counter row it updated: the TID of the row's latest
+ * version.  Once a transaction has changed a rep's row it holds that row to commit, so no one
+ * else can make a newer version, and reading it again through the primary key would only walk
+ * the versions the transaction made itself (dead to it, but not prunable before it ends): a
+ * loop of n claims by one rep cost O(n^2), 40,000 claims and releases 88 s.  An entry is only
+ * a hint: counter_latest() checks on the tuple that it still is that rep's row, made by this
+ * transaction and not updated since.
+ *
+ * Each entry remembers the subtransaction that set it, and a subtransaction that rolls back
+ * forgets only the entries it or its children set (ids at least its own: subtransaction ids
+ * grow within a transaction, and its children started after it).  Those point at versions the
+ * rollback killed, and the lock on rep_counter that kept their page from being truncated by
+ * VACUUM may have gone with it: fetching them could read past the end of the table.  Every
+ * other entry was set by a subtransaction still alive (an ancestor, or a sibling committed into
+ * one): its version is still ours and the table lock it took is held to the end of the
+ * transaction.  If the rolled-back work had made a newer version of such a row, it had set that
+ * entry too (so the entry is dropped); any other writer leaves xmax set on the version, and
+ * counter_latest() rejects it.  So a loop that swallows a refusal after each claim (a PL/pgSQL
+ * EXCEPTION block rolls back a subtransaction) keeps its entries, and stays linear.
+ */
+typedef struct CounterKey
+{
+	Oid			relid;
+	int64		rep;
+} CounterKey;
+
+typedef struct CounterTid
+{
+	CounterKey	key;
+	LocalTransactionId lxid;	/* the transaction it was left by */
+	SubTransactionId subid;		/* the subtransaction that set it */
+	ItemPointerData tid;
+} CounterTid;
+
+static HTAB *counter_tids = NULL;
+
+static void
+counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+				void *arg)
+{
+	HASH_SEQ_STATUS seq;
+	CounterTid *ct;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || counter_tids == NULL)
+		return;
+	/* entries of earlier transactions go too: they would be started again anyway */
+	hash_seq_init(&seq, counter_tids);
+	while ((ct = hash_seq_search(&seq)) != NULL)
+		if (ct->subid >= mySubid || ct->lxid != CRMPOOL_MY_LXID)
+			hash_search(counter_tids, &ct->key, HASH_REMOVE, NULL);
+}
+
+/*
+ * The entry of a rep's row for this transaction; NULL if none and not `create`.  Entries of
+ * earlier transactions are reused, not freed one by one (a claim is often a transaction of
+ * its own); the table is started again only once it holds many reps.
+ */
+static CounterTid *
+counter_tid(Oid relid, int64 rep, bool create)
+{
+	CounterKey	key;
+	CounterTid *ct;
+	bool		found;
+
+	if (counter_tids == NULL || (create && hash_get_num_entries(counter_tids) > 1024))
+	{
+		HASHCTL		ctl;
+
+		if (!create)
+			return NULL;
+		if (counter_tids != NULL)
+			hash_destroy(counter_tids);
+		else
+			RegisterSubXactCallback(counter_subxact, NULL);
+		ctl.keysize = sizeof(CounterKey);
+		ctl.entrysize = sizeof(CounterTid);
+		counter_tids = hash_create("crmpool counter rows", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.rep = rep;
+	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
+	if (ct == NULL || (found && ct->lxid == CRMPOOL_MY_LXID))
+		return ct;
+	if (!create)
+		return NULL;
+	ct->lxid = CRMPOOL_MY_LXID;
+	ItemPointerSetInvalid(&ct->tid);
+	return ct;
+}
+
+/* Fetch into slot the rep's row version at tid if it is the latest one, made by us. */
+static bool
+counter_latest(Relation heap, Oid relid, int64 rep, ItemPointer tid, TupleTableSlot *slot)
+{
+	HeapTuple	tuple;
+	HeapTupleHeader htup;
+	bool		should_free;
+	bool		ours;
+
+	if (!ItemPointerIsValid(tid) || heap->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		!table_tuple_fetch_row_version(heap, tid, SnapshotAny, slot))
+		return false;
+	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+	htup = tuple->t_data;
+	ours = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup)) &&
+		((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask)) &&
+		DatumGetObjectId(store_attr(slot, 1)) == relid &&
+		DatumGetInt64(store_attr(slot, 2)) == rep;
+	if (should_free)
+		heap_freetuple(tuple);
+	if (!ours)
+		ExecClearTuple(slot);
+	return ours;
+}
+
+/*
+ * Find the rep's row by primary key and lock it into `current`, waiting for a concurrent change
+ * by the same rep to end; under READ COMMITTED then take its latest version (EvalPlanQual's
+ * rule), under REPEATABLE READ or SERIALIZABLE fail with a serialization error.  False if the
+ * rep has no row.
+ */
+static bool
+counter_lock(StoreScan *ks, TupleTableSlot *current)
+{
+	ItemPointerData tid;
+	TM_FailureData tmfd;
+	TM_Result	res;
+
+	if (!index_getnext_slot(ks->scan, ForwardScanDirection, ks->slot))
+		return false;
+	tid = ks->slot->tts_tid;
+	ExecClearTuple(ks->slot);
+
+	res = table_tuple_lock(ks->heap, &tid, GetActiveSnapshot(), current,
+						   GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
+						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	switch (res)
+	{
+		case TM_Ok:
+			break;
+		case TM_Updated:
+			/* only without TUPLE_LOCK_FLAG_FIND_LAST_VERSION */
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			return false;
+		default:
+			elog(ERROR, "unexpected result %d locking a crmpool counter", (int) res);
+	}
+	return true;
+}
+
+/*
+ * Write the counter row's new version, as ExecSimpleRelationUpdate() would, but without the
+ * unique check of the primary key.  An update that does not fit the row's page (about every
+ * 120th: its versions cannot be pruned before the transaction ends) adds an index entry, and
+ * the unique check would visit every version of the row this transaction made: O(n) for the
+ * n-th change, O(n^2) for n changes of one rep in one transaction.  The key (rel, rep) never
+ * changes and its old version is ours, locked, so the new entry cannot be a duplicate.  Used
+ * only while the table is as crmpool made it: no trigger, and only indexes on (rel, rep).
+ */
+static void
+counter_write(StoreWriter *w, TupleTableSlot *current, TupleTableSlot *next)
+{
+	ResultRelInfo *rri = w->rri;
+	Relation	rel = rri->ri_RelationDesc;
+	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+	CrmpoolUpdateIndexes update_indexes;
+	int			i,
+				k;
+
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+			if (ii->ii_IndexAttrNumbers[k] != 1 && ii->ii_IndexAttrNumbers[k] != 2)
+				break;
+		if (k < ii->ii_NumIndexAttrs || ii->ii_Predicate != NIL)
+			break;
+	}
+	if (rri->ri_TrigDesc != NULL || i < rri->ri_NumIndices ||
+		(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored))
+	{
+		ExecSimpleRelationUpdate(rri, w->estate, &w->epq, current, next);
+		return;
+	}
+	if (rel->rd_att->constr != NULL)
+		ExecConstraints(rri, next, w->estate);
+	simple_table_tuple_update(rel, &current->tts_tid, next, w->estate->es_snapshot,
+							  &update_indexes);
+	if (!update_indexes)
+		return;
+	econtext->ecxt_scantuple = next;
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+
+		FormIndexDatum(rri->ri_IndexRelationInfo[i], next, w->estate, values, isnull);
+		index_insert(rri->ri_IndexRelationDescs[i], values, isnull, &next->tts_tid, rel,
+					 UNIQUE_CHECK_NO, true, rri->ri_IndexRelationInfo[i]);
+	}
+	ResetPerTupleExprContext(w->estate);
+}
+
+/*
+ * Apply a change to the rep's counter row in place, with the semantics of
+ * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2" (counter_lock), or, if this
+ * transaction changed the row before, at the version it left (counter_tids).  The lock is the
+ * rep's: it is kept to commit.  Returns false, changing nothing, if the rep has no row.
+ */
+static bool
+counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
+{
+	StoreScan	ks;
+	TupleTableSlot *current;
+	TupleTableSlot *next;
+	StoreWriter	w;
+	bool		day_null;
+	Datum		day;
+	int32		claims;
+	int			i;
+	CounterTid *ct = counter_tid(relid, rep, false);
+
+	key_scan_begin(&ks, LT_COUNTERS, relid, rep, false, RowExclusiveLock);
+	current = table_slot_create(ks.heap, NULL);
+	if (!(ct != NULL && counter_latest(ks.heap, relid, rep, &ct->tid, current)) &&
+		!counter_lock(&ks, current))
+	{
+		ExecDropSingleTupleTableSlot(current);
+		store_scan_end(&ks);
+		return false;
+	}
+
+	/* the new version: the locked one with the change applied */
+	slot_getallattrs(current);
+	store_writer_begin(&w, ks.heap);
+	next = store_writer_slot(&w, ks.heap);
+	for (i = 0; i < next->tts_tupleDescriptor->natts; i++)
+		store_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
+	after->owned = add_count(DatumGetInt32(store_attr(current, COUNT_OWNED)), chg->owned);
+	after->with_deal = add_count(DatumGetInt32(store_attr(current, COUNT_WITH_DEAL)),
+								 chg->with_deal);
+	after->locked = add_count(DatumGetInt32(store_attr(current, COUNT_LOCKED)), chg->locked);
+	claims = DatumGetInt32(store_attr(current, COUNT_CLAIMS));
+	day = slot_getattr(current, COUNT_DAY, &day_null);
+	if (chg->claims != 0)
+	{
+		claims = (!day_null && DatumGetDateADT(day) == chg->today) ?
+			add_count(claims, chg->claims) : chg->claims;
+		day = DateADTGetDatum(chg->today);
+		day_null = false;
+	}
+	after->claims_today = (!day_null && DatumGetDateADT(day) == chg->today) ? claims : 0;
+	store_set(next, COUNT_OWNED, Int32GetDatum(after->owned), true);
+	store_set(next, COUNT_WITH_DEAL, Int32GetDatum(after->with_deal), true);
+	store_set(next, COUNT_LOCKED, Int32GetDatum(after->locked), true);
+	store_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
+	store_set(next, COUNT_DAY, day, !day_null);
+	ExecStoreVirtualTuple(next);
+	counter_write(&w, current, next);
+	/* the new version's TID, where the next change of this rep in this transaction finds it */
+	ct = counter_tid(relid, rep, true);
+	ct->tid = next->tts_tid;
+	ct->subid = GetCurrentSubTransactionId();
+	store_writer_end(&w);
+
+	ExecDropSingleTupleTableSlot(current);
+	store_scan_end(&ks);
+	return true;
+}
+
+/*
+ * A rep losing what crmpool never counted for it, or a count below zero: the table changed
+ * behind crmpool's back (its triggers were bypassed).  Refuse rather than hide it, and say how
+ * to bring the bookkeeping back in step.
+ */
+static void
+missing_counter(Oid relid, int64 rep)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
+			 errmsg("crmpool has no counters for rep " INT64_FORMAT " of table %s",
+					rep, get_rel_name(relid)),
+			 errdetail("The table says rep " INT64_FORMAT " owns the customer; crmpool never counted it.",
+					   rep),
+			 crmpool_repair_hint(relid)));
+}
+
+static void
+check_counts(Oid relid, int64 rep, const RepCounts *after)
+{
+	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
+				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
+						rep, get_rel_name(relid)),
+				 errdetail("After this change rep " INT64_FORMAT " would own " INT64_FORMAT ", lock " INT64_FORMAT " and have " INT64_FORMAT " with a deal.",
+						   rep, after->owned, after->locked, after->with_deal),
+				 crmpool_repair_hint(relid)));
+}
+
+/*
+ * Apply one rep's counter deltas; returns the counts after them, with the rep's row locked to
+ * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
+ */
+void
+ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
+			 DateADT today, RepCounts *after)
+{
+	CounterChange chg = {.owned = owned, .with_deal = with_deal, .locked = locked,
+	.claims = claims, .today = today};
+
+	if (!counter_update(relid, rep, &chg, after))
+	{
+		Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
+			Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
+		DateADTGetDatum(today)};
+
+		/* only a gain makes a rep's row; a rep losing what it was never counted for cannot */
+		if (owned <= 0)
+			missing_counter(relid, rep);
+		run(STMT_APPLY, v, NULL);
+		if (SPI_processed != 1)
+			elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
+		after->owned = result_int(1);
+		after->with_deal = result_int(2);
+		after->locked = result_int(3);
+		after->claims_today = result_int(4);
+	}
+	check_counts(relid, rep, after);
+}
+
+void
+ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
+{
+	CounterChange chg = {.locked = delta};
+	RepCounts	after;
+
+	if (!counter_update(relid, rep, &chg, &after))
+		missing_counter(relid, rep);
+	check_counts(relid, rep, &after);
+	*locked_after = after.locked;
+}
+
+/* The actor this ledger session records (crmpool.actor, the role, or ledger_set_actor's). */
+const char *
+ledger_current_actor(void)
+{
+	return ledger_actor;
+}
+
+/*
+ * Appending a statement's ownership events.  One executor state serves all of them (setting
+ * one up per row cost more than the insert, and its allocations lived until the end of the
+ * flush: about 1.9 kB per event).  The rows go in by batches of EVENT_BATCH, through
+ * table_multi_insert() and then each row's index entries and AFTER triggers, as COPY does: a
+ * heap page is filled and logged once per batch instead of once per row.  A BEFORE ROW trigger
+ * (crmpool has none; a superuser could add one) makes it insert row by row, as does a statement
+ * with a single event (a claim), where a batch only costs more.  Memory is reset after each
+ * batch, so a flush of any size runs in constant memory.
+ */
+#define EVENT_BATCH 1000
+
+struct LedgerEvents
+{
+	Relation	rel;
+	Oid			seqid;
+	StoreWriter	w;
+	bool		by_batch;
+	BulkInsertState bulk;		/* from the first full batch on */
+	int			n;				/* rows waiting in slots */
+	TupleTableSlot *slots[EVENT_BATCH];
+	MemoryContext batchcxt;		/* their values; reset after each batch */
+};
+
+LedgerEvents *
+ledger_events_begin(void)
+{
+	LedgerEvents *le = palloc0(sizeof(LedgerEvents));
+	TriggerDesc *trig;
+	Oid			heapid;
+	Oid			indexid;
+
+	store_oids(&ledger_tables[LT_EVENTS], &heapid, &indexid);
+	le->seqid = crmpool_relid("ownership_event_seq_seq");
+	le->rel = table_open(heapid, RowExclusiveLock);
+	store_writer_begin(&le->w, le->rel);
+	trig = le->w.rri->ri_TrigDesc;
+	le->by_batch = !(trig != NULL && trig->trig_insert_before_row) &&
+		!(le->rel->rd_att->constr != NULL && le->rel->rd_att->constr->has_generated_stored);
+	le->batchcxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool events",
+										 ALLOCSET_DEFAULT_SIZES);
+	return le;
+}
+
+/* Insert the rows waiting in the slots. */
+static void
+events_insert(LedgerEvents *le)
+{
+	EState	   *estate = le->w.estate;
+	ResultRelInfo *rri = le->w.rri;
+	MemoryContext oldcxt = MemoryContextSwitchTo(le->batchcxt);
+	int			i;
+
+	if (!le->by_batch || le->n == 1)
+		ExecSimpleRelationInsert(rri, estate, le->slots[0]);
+	else
+	{
+		if (le->rel->rd_att->constr != NULL)
+			for (i = 0; i < le->n; i++)
+				ExecConstraints(rri, le->slots[i], estate);
+		if (le->bulk == NULL && le->n == EVENT_BATCH)
+		{
+			/* it lives as long as le, not the batch */
+			MemoryContextSwitchTo(GetMemoryChunkContext(le));
+			le->bulk = GetBulkInsertState();
+			MemoryContextSwitchTo(le->batchcxt);
+		}
+		table_multi_insert(le->rel, le->slots, le->n, estate->es_output_cid, 0, le->bulk);
+		for (i = 0; i < le->n; i++)
+		{
+			List	   *recheck = NIL;
+
+			if (rri->ri_NumIndices > 0)
+				recheck = crmpool_insert_index_tuples(rri, le->slots[i], estate);
+			if (rri->ri_TrigDesc != NULL)
+				ExecARInsertTriggers(estate, rri, le->slots[i], recheck, NULL);
+			ResetPerTupleExprContext(estate);
+		}
+	}
+	for (i = 0; i < le->n; i++)
+		ExecClearTuple(le->slots[i]);
+	le->n = 0;
+	MemoryContextSwitchTo(oldcxt);
+	ResetPerTupleExprContext(estate);
+	MemoryContextReset(le->batchcxt);
+}
+
+/* Append an ownership event. */
+void
+ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, bool has_owner,
+				  int64 owner, const char *how, const char *reason, const char *actor)
+{
+	TupleTableSlot *slot;
+	MemoryContext oldcxt;
+
+	if (le->slots[le->n] == NULL)
+		le->slots[le->n] = store_writer_slot(&le->w, le->rel);
+	slot = le->slots[le->n++];
+	oldcxt = MemoryContextSwitchTo(le->batchcxt);
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
+	store_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
+	store_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
+	store_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(le->seqid, false)), true);
+	store_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
+	store_set(slot, EVENT_OWNER, Int64GetDatum(owner), has_owner);
+	store_set(slot, EVENT_HOW, CStringGetTextDatum(how), true);
+	store_set(slot, EVENT_ACTOR, CStringGetTextDatum(actor), true);
+	if (reason != NULL)
+		store_set(slot, EVENT_REASON, CStringGetTextDatum(reason), true);
+	ExecStoreVirtualTuple(slot);
+	MemoryContextSwitchTo(oldcxt);
+	if (!le->by_batch || le->n == EVENT_BATCH)
+		events_insert(le);
+}
+
+void
+ledger_events_end(LedgerEvents *le)
+{
+	if (le->n > 0)
+		events_insert(le);
+	if (le->bulk != NULL)
+		FreeBulkInsertState(le->bulk);
+	store_writer_end(&le->w);
+	table_close(le->rel, NoLock);
+	MemoryContextDelete(le->batchcxt);
+	pfree(le);
+}
+
+/* Append one event on its own (crmpool.repair()); a statement's events go in by batches. */
+void
+ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
+			  const char *how, const char *reason, const char *actor)
+{
+	LedgerEvents *le = ledger_events_begin();
+
+	ledger_events_add(le, relid, customer, at, has_owner, owner, how, reason, actor);
+	ledger_events_end(le);
+}
+
+/*
+ * Who locked the customer, if anyone.  Read with the latest snapshot: under REPEATABLE READ a
+ * lock taken after our snapshot must still stop a release (crmpool.lock() locks the customer
+ * row without changing it, so no serialization failure would catch it).
+ */
+bool
+ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since)
+{
+	StoreScan	ks;
+	bool		found;
+
+	key_scan_begin(&ks, LT_LOCKS, relid, customer, true, AccessShareLock);
+	found = index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot);
+	if (found)
+	{
+		*rep = DatumGetInt64(store_attr(ks.slot, LOCK_REP));
+		*since = DatumGetTimestampTz(store_attr(ks.slot, LOCK_SINCE));
+	}
+	store_scan_end(&ks);
+	return found;
+}
+
+/* True if the lock is new. */
+bool
+ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at)
+{
+	Datum		v[4] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep),
+	TimestampTzGetDatum(at)};
+
+	run(STMT_ADD_LOCK, v, NULL);
+	return SPI_processed == 1;
+}
+
+/* True if there was a lock. */
+bool
+ledger_drop_lock(Oid relid, int64 customer)
+{
+	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
+
+	run(STMT_DROP_LOCK, v, NULL);
+	return SPI_processed == 1;
+}
+
+/*
+ * What the claim-only rules need of the customer's past, from one backward scan of its events.
+ *
+ * Hold-back: when it entered the pool, if it is there by a recorded event (its last event has
+ * no owner); customers already in the pool when the table was attached ("adopt") have no known
+ * entry time.  Cool-down (only if want_lost): when `rep` last lost it, that is the time of the
+ * event that followed the rep's last spell; unknown if the rep never owned it.
+ */
+void
+ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, CustomerPast *past)
+{
+	StoreScan	ks;
+	bool		newest = true;
+	TimestampTz newer_at = 0;
+
+	memset(past, 0, sizeof(CustomerPast));
+	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
+	while (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
+	{
+		TimestampTz at = DatumGetTimestampTz(store_attr(ks.slot, EVENT_AT));
+		bool		isnull;
+		Datum		owner = slot_getattr(ks.slot, EVENT_OWNER, &isnull);
+
+		if (newest)
+		{
+			/* adopted or repaired: when it entered the pool is not known */
+			if (isnull && !text_equals(store_attr(ks.slot, EVENT_HOW), "adopt") &&
+				!text_equals(store_attr(ks.slot, EVENT_HOW), "repair"))
+			{
+				past->entered_known = true;
+				past->entered = at;
+			}
+			if (!want_lost)
+				break;
+		}
+		if (!isnull && DatumGetInt64(owner) == rep)
+		{
+			past->lost_known = !newest;
+			past->lost = newer_at;
+			break;
+		}
+		newest = false;
+		newer_at = at;
+	}
+	store_scan_end(&ks);
+}
+
+/* When the customer's current spell began: its last event; false if it has none. */
+bool
+ledger_spell_start(Oid relid, int64 customer, TimestampTz *since)
+{
+	StoreScan	ks;
+	bool		found;
+
+	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
+	found = index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot);
+	if (found)
+		*since = DatumGetTimestampTz(store_attr(ks.slot, EVENT_AT));
+	store_scan_end(&ks);
+	return found;
+}
+
+/* TRUNCATE of a managed table: close every open spell, zero the counts, drop the locks. */
+void
+ledger_truncate(Oid relid, TimestampTz at)
+{
+	Datum		v[3] = {ObjectIdGetDatum(relid), TimestampTzGetDatum(at),
+	CStringGetTextDatum(ledger_actor)};
+
+	run(STMT_TRUNCATE_EVENTS, v, NULL);
+	run(STMT_TRUNCATE_COUNTERS, v, NULL);
+	run(STMT_TRUNCATE_LOCKS, v, NULL);
+}

@@ -1,0 +1,853 @@
+/*
+ * registry.c: which tables crmpool manages, cached per backend.
+ *
+ * The configuration (crmpool.managed_table) and rules (crmpool.rule_set) of a managed table
+ * are read once and kept in a hash keyed by relation OID, with the plans that run on the user's
+ * table.  Anything that changes them (manage, unmanage, set_rules, clear_rules) sends a relcache
+ * invalidation for the managed table, which PostgreSQL delivers to every backend at commit; so
+ * does any ALTER TABLE of it.  The callback only marks entries stale: they are rebuilt on next
+ * use.  A stale entry may still be in use further up the stack (a claim whose UPDATE fires the
+ * trigger, which reloads), so it is retired and freed only when the transaction ends.
+ *
+ * Also here, for every layer above: whether crmpool's triggers on a table fire
+ * (managed_silent_trigger, crmpool_require_triggers).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
+#include "utils/inval.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "table/table.h"
+
+typedef struct RegistryEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	ManagedRel *mr;				/* NULL: not managed */
+} RegistryEntry;
+
+static HTAB *registry = NULL;
+static List *retired = NIL;
+static SPIPlanPtr config_plan = NULL;
+static SPIPlanPtr scopes_plan = NULL;
+static SPIPlanPtr identity_plan = NULL;
+
+static void
+registry_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	RegistryEntry *entry;
+
+	if (registry == NULL)
+		return;
+	hash_seq_init(&status, registry);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (relid == InvalidOid || entry->relid == relid)
+			entry->valid = false;
+}
+
+static void
+free_managed_rel(ManagedRel *mr)
+{
+	if (mr->set_owner_plan)
+		SPI_freeplan(mr->set_owner_plan);
+	if (mr->lock_row_plan)
+		SPI_freeplan(mr->lock_row_plan);
+	if (mr->lock_many_plan)
+		SPI_freeplan(mr->lock_many_plan);
+	if (mr->release_many_plan)
+		SPI_freeplan(mr->release_many_plan);
+	if (mr->locate_plan)
+		SPI_freeplan(mr->locate_plan);
+	if (mr->followup_plan)
+		SPI_freeplan(mr->followup_plan);
+	if (mr->lock_due_plan)
+		SPI_freeplan(mr->lock_due_plan);
+	MemoryContextDelete(mr->mcxt);
+}
+
+static void
+registry_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (!crmpool_xact_ended(event))
+		return;
+	foreach(lc, retired)
+		free_managed_rel((ManagedRel *) lfirst(lc));
+	list_free(retired);
+	retired = NIL;
+}
+
+static void
+registry_init(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(RegistryEntry);
+	registry = hash_create("crmpool managed tables", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	CacheRegisterRelcacheCallback(registry_invalidate, (Datum) 0);
+	RegisterXactCallback(registry_xact_callback, NULL);
+}
+
+static char *
+column_or_null(HeapTuple tup, TupleDesc desc, int col)
+{
+	return SPI_getvalue(tup, desc, col);
+}
+
+static AttrNumber
+resolve_column(Oid relid, const char *name, const char *role)
+{
+	AttrNumber	att;
+
+	if (name == NULL)
+		return InvalidAttrNumber;
+	att = get_attnum(relid, name);
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s column \"%s\" of managed table %s no longer exists",
+						role, name, get_rel_name(relid)),
+				 errhint("Attach the table again with crmpool.manage() naming its current columns.")));
+	return att;
+}
+
+/* Column numbers of a text[] of column names. */
+static AttrNumber *
+resolve_columns(Oid relid, Datum names, const char *role, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			i;
+	AttrNumber *atts;
+
+	deconstruct_array(DatumGetArrayTypeP(names), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	atts = palloc(sizeof(AttrNumber) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+		atts[i] = resolve_column(relid, TextDatumGetCString(elems[i]), role);
+	*n = nelems;
+	return atts;
+}
+
+static ManagedRel *
+load_managed_rel(Oid relid)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		args[1];
+	OwnerContext octx;
+	MemoryContext mcxt;
+	MemoryContext oldcxt;
+	ManagedRel *mr;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	char	   *key_column,
+			   *owner_column,
+			   *pool_column,
+			   *followup_column,
+			   *deal_column,
+			   *level_column;
+	uint64		i;
+	bool		isvarlena;
+
+	/*
+	 * Built under the caller's context (so an error frees it) and moved to CacheMemoryContext
+	 * only once complete.
+	 */
+	mcxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool managed table",
+								 ALLOCSET_SMALL_SIZES);
+	args[0] = ObjectIdGetDatum(relid);
+	SPI_connect();
+	crmpool_become_owner(&octx);
+	if (config_plan == NULL)
+		config_plan = crmpool_keep_plan(
+										"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column "
+										"FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
+										1, argtypes);
+	if (scopes_plan == NULL)
+		scopes_plan = crmpool_keep_plan(
+										"SELECT pool, rep, rules FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1",
+										1, argtypes);
+	if (identity_plan == NULL)
+		identity_plan = crmpool_keep_plan(
+										  "SELECT name_column, phone_columns::pg_catalog.text[], email_columns::pg_catalog.text[] "
+										  "FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1",
+										  1, argtypes);
+
+	if (SPI_execute_plan(config_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.managed_table");
+	if (SPI_processed == 0)
+	{
+		crmpool_restore_user(&octx);
+		SPI_finish();
+		MemoryContextDelete(mcxt);
+		return NULL;
+	}
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	key_column = column_or_null(tup, desc, 1);
+	owner_column = column_or_null(tup, desc, 2);
+	pool_column = column_or_null(tup, desc, 3);
+	followup_column = column_or_null(tup, desc, 4);
+	deal_column = column_or_null(tup, desc, 5);
+	level_column = column_or_null(tup, desc, 6);
+
+	oldcxt = MemoryContextSwitchTo(mcxt);
+	mr = palloc0(sizeof(ManagedRel));
+	mr->mcxt = mcxt;
+	mr->relid = relid;
+	mr->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											  get_rel_name(relid));
+	/* domains are read as their base types */
+	mr->key_att = resolve_column(relid, key_column, "key");
+	mr->key_type = getBaseType(get_atttype(relid, mr->key_att));
+	mr->owner_att = resolve_column(relid, owner_column, "owner");
+	mr->owner_type = getBaseType(get_atttype(relid, mr->owner_att));
+	if ((mr->key_type != INT4OID && mr->key_type != INT8OID) ||
+		(mr->owner_type != INT4OID && mr->owner_type != INT8OID))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("key and owner columns of managed table %s must be integer or bigint",
+						get_rel_name(relid)),
+				 errhint("Attach the table again with crmpool.manage() after fixing the column types.")));
+	mr->pool_att = resolve_column(relid, pool_column, "pool");
+	if (mr->pool_att != InvalidAttrNumber)
+	{
+		/* checked by manage() already; again, in case the column's type changed since */
+		crmpool_require_builtin_output(relid, mr->pool_att, "pool");
+		mr->pool_type = get_atttype(relid, mr->pool_att);
+		getTypeOutputInfo(mr->pool_type, &mr->pool_out, &isvarlena);
+	}
+	mr->followup_att = resolve_column(relid, followup_column, "follow-up");
+	if (mr->followup_att != InvalidAttrNumber)
+	{
+		mr->followup_type = getBaseType(get_atttype(relid, mr->followup_att));
+
+		/*
+		 * managed_followup() reads the value as one of these three.  The event trigger refuses
+		 * any other type (tables.c), but it is not there to refuse it on 0.1's SQL (a new
+		 * library before ALTER EXTENSION UPDATE) or while disabled: a bigint would be read as
+		 * a timestamp.
+		 */
+		if (mr->followup_type != TIMESTAMPTZOID && mr->followup_type != TIMESTAMPOID &&
+			mr->followup_type != DATEOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("follow-up column \"%s\" of managed table %s must be timestamptz, timestamp or date",
+							followup_column, get_rel_name(relid)),
+					 errdetail("It is of type %s.", format_type_be(get_atttype(relid, mr->followup_att))),
+					 errhint("Change the column back, or attach the table again with crmpool.manage() mapping another follow-up column or none.")));
+	}
+	mr->deal_att = resolve_column(relid, deal_column, "deal");
+	if (mr->deal_att != InvalidAttrNumber)
+		mr->deal_type = getBaseType(get_atttype(relid, mr->deal_att));
+	mr->level_att = resolve_column(relid, level_column, "level");
+	if (mr->level_att != InvalidAttrNumber)
+	{
+		crmpool_require_builtin_output(relid, mr->level_att, "level");
+		getTypeOutputInfo(get_atttype(relid, mr->level_att), &mr->level_out, &isvarlena);
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	if (SPI_execute_plan(scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.rule_set");
+	oldcxt = MemoryContextSwitchTo(mcxt);
+	mr->nscopes = (int) SPI_processed;
+	mr->scopes = palloc0(sizeof(RuleScope) * Max(mr->nscopes, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		RuleScope  *scope = &mr->scopes[i];
+		bool		isnull;
+		Datum		d;
+
+		tup = SPI_tuptable->vals[i];
+		desc = SPI_tuptable->tupdesc;
+		d = SPI_getbinval(tup, desc, 1, &isnull);
+		scope->pool = isnull ? NULL : TextDatumGetCString(d);
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		scope->has_rep = !isnull;
+		scope->rep = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		rules_parse(DatumGetJsonbP(d), scope);
+	}
+	mr->recycles = rules_recycle(mr->nscopes, mr->scopes);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (SPI_execute_plan(identity_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.identity_config");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		oldcxt = MemoryContextSwitchTo(mcxt);
+		mr->has_identity = true;
+		mr->name_att = resolve_column(relid, column_or_null(tup, desc, 1), "name");
+		mr->phone_atts = resolve_columns(relid, SPI_getbinval(tup, desc, 2, &isnull), "phone",
+										 &mr->nphones);
+		for (i = 0; i < mr->nphones; i++)
+			crmpool_require_builtin_output(relid, mr->phone_atts[i], "phone");
+		mr->email_atts = resolve_columns(relid, SPI_getbinval(tup, desc, 3, &isnull), "e-mail",
+										 &mr->nemails);
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	crmpool_restore_user(&octx);
+	SPI_finish();
+	MemoryContextSetParent(mcxt, CacheMemoryContext);
+	return mr;
+}
+
+/*
+ * The configuration of a managed table; NULL (or an error unless missing_ok) when the table is
+ * not managed.  The result stays valid until the end of the transaction.
+ */
+ManagedRel *
+managed_rel_get(Oid relid, bool missing_ok)
+{
+	RegistryEntry *entry;
+	bool		found;
+
+	if (registry == NULL)
+		registry_init();
+	entry = hash_search(registry, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->mr = NULL;
+	}
+	if (!entry->valid)
+	{
+		ManagedRel *mr;
+
+		if (entry->mr != NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			retired = lappend(retired, entry->mr);
+			MemoryContextSwitchTo(oldcxt);
+			entry->mr = NULL;
+		}
+		/*
+		 * An invalidation that arrives while loading clears valid again.  A load that fails
+		 * leaves the entry invalid, so that the next call tries again and raises the real
+		 * error, not "not managed".
+		 */
+		entry->valid = true;
+		PG_TRY();
+		{
+			mr = load_managed_rel(relid);
+		}
+		PG_CATCH();
+		{
+			entry = hash_search(registry, &relid, HASH_FIND, NULL);
+			entry->valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		entry = hash_search(registry, &relid, HASH_FIND, NULL);
+		entry->mr = mr;
+	}
+	if (entry->mr == NULL && !missing_ok)
+		managed_rel_not_managed(relid);
+	return entry->mr;
+}
+
+/*
+ * Open a relation named by a regclass argument.  A regclass made from a number can name a
+ * relation that does not exist: that is 42P01, as for a name, not relation_open's XX000.
+ */
+Relation
+crmpool_open_table(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel = try_relation_open(relid, lockmode);
+
+	if (rel == NULL)
+		crmpool_no_such_table(relid);
+	return rel;
+}
+
+/*
+ * Open a table the caller must own.  Ownership is checked before the lock is queued, so that a
+ * role that does not own the table cannot queue a strong lock that stops its writers while it
+ * waits (PostgreSQL's RangeVarCallbackOwnsTable does the same), and again once the lock is
+ * held, as ownership may have changed meanwhile.
+ */
+Relation
+crmpool_open_owned_table(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		crmpool_no_such_table(relid);
+	crmpool_require_owner(relid);
+	rel = crmpool_open_table(relid, lockmode);
+	crmpool_require_owner(relid);
+	return rel;
+}
+
+void
+crmpool_no_such_table(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_TABLE),
+			 errmsg("relation with OID %u does not exist", relid),
+			 errhint("The table may have been dropped; crmpool.managed_tables lists the managed tables.")));
+}
+
+/* The error for a table crmpool does not manage (42P01 when there is no such table at all). */
+void
+managed_rel_not_managed(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		crmpool_no_such_table(relid);
+	ereport(ERROR,
+			(errcode(ERRCODE_CRMPOOL_NOT_MANAGED),
+			 errmsg("table %s is not managed by crmpool", name),
+			 errhint("Attach it with crmpool.manage().")));
+}
+
+/* Tell every backend (at commit) that a managed table's configuration or rules changed. */
+void
+managed_rel_changed(Oid relid)
+{
+	CacheInvalidateRelcacheByRelid(relid);
+}
+
+SPIPlanPtr
+managed_set_owner_plan(ManagedRel *mr)
+{
+	if (mr->set_owner_plan == NULL)
+		mr->set_owner_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = $2 WHERE %s OPERATOR(pg_catalog.=) $1",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  2, (Oid[]) {INT8OID, INT8OID});
+	return mr->set_owner_plan;
+}
+
+SPIPlanPtr
+managed_lock_row_plan(ManagedRel *mr)
+{
+	if (mr->lock_row_plan == NULL)
+	{
+		const char *owner = quote_identifier(get_attname(mr->relid, mr->owner_att, false));
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		const char *pool = mr->pool_att == InvalidAttrNumber ? "NULL" :
+			quote_identifier(get_attname(mr->relid, mr->pool_att, false));
+
+		/* the whole row last (alias crmpool_row), for whoever needs more of it */
+		mr->lock_row_plan =
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s, crmpool_row "
+									   "FROM ONLY %s crmpool_row "
+									   "WHERE %s OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+									   owner, pool, mr->qualname, key),
+							  1, (Oid[]) {INT8OID});
+	}
+	return mr->lock_row_plan;
+}
+
+SPIPlanPtr
+managed_lock_many_plan(ManagedRel *mr)
+{
+	if (mr->lock_many_plan == NULL)
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+
+		mr->lock_many_plan =
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s "
+									   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1) ORDER BY %s "
+									   "FOR NO KEY UPDATE",
+									   key, mr->qualname, key, key),
+							  1, (Oid[]) {INT8ARRAYOID});
+	}
+	return mr->lock_many_plan;
+}
+
+SPIPlanPtr
+managed_release_many_plan(ManagedRel *mr)
+{
+	if (mr->release_many_plan == NULL)
+		mr->release_many_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = NULL WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  1, (Oid[]) {INT8ARRAYOID});
+	return mr->release_many_plan;
+}
+
+/*
+ * Where a customer sits: its owner (if any) and pool (as text, NULL for the default pool), read
+ * as the current user, never as the extension owner: a reader's row-level security applies, and
+ * the pool is converted in C by its (built-in) output function, not by a cast.  False if the
+ * customer does not exist or is not visible.  Must be called inside SPI; pool is palloc'd in
+ * the caller's memory (SPI_palloc).
+ */
+bool
+managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner, char **pool)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (mr->locate_plan == NULL)
+	{
+		const char *ownercol = quote_identifier(get_attname(mr->relid, mr->owner_att, false));
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		const char *poolcol = mr->pool_att == InvalidAttrNumber ? "NULL" :
+			quote_identifier(get_attname(mr->relid, mr->pool_att, false));
+
+		mr->locate_plan =
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s "
+									   "WHERE %s OPERATOR(pg_catalog.=) $1",
+									   ownercol, poolcol, mr->qualname, key),
+							  1, (Oid[]) {INT8OID});
+	}
+	if (SPI_execute_plan(mr->locate_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read customer " INT64_FORMAT, customer);
+	if (SPI_processed == 0)
+		return false;
+	*owner = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*has_owner = !isnull;
+	*pool = NULL;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (!isnull && mr->pool_att != InvalidAttrNumber)
+	{
+		char	   *p = OidOutputFunctionCall(mr->pool_out, d);
+
+		*pool = SPI_palloc(strlen(p) + 1);
+		strcpy(*pool, p);
+	}
+	return true;
+}
+
+/*
+ * Row-level security on a reader's view of the managed table.  A reader has SELECT on the
+ * table (crmpool_require_select); when a policy applies to it, crmpool shows only the customers
+ * the reader's own SELECT would show.  Sets visible[i] for each of customers[0..n-1]; runs as
+ * the current user (never inside a ledger session).
+ */
+bool
+managed_rls_applies(ManagedRel *mr)
+{
+	return check_enable_rls(mr->relid, InvalidOid, true) == RLS_ENABLED;
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+void
+managed_visible(ManagedRel *mr, const int64 *customers, int n, bool *visible)
+{
+	Datum	   *elems;
+	int64	   *seen;
+	int			nseen;
+	int			i;
+
+	if (n == 0)
+		return;
+	if (!managed_rls_applies(mr))
+	{
+		for (i = 0; i < n; i++)
+			visible[i] = true;
+		return;
+	}
+	elems = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(customers[i]);
+	SPI_connect();
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		values[1] = {PointerGetDatum(construct_array(elems, n, INT8OID, 8,
+																 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+		uint64		k;
+
+		if (SPI_execute_with_args(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s "
+										   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+										   key, mr->qualname, key),
+								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "crmpool could not read table %s", get_rel_name(mr->relid));
+		nseen = (int) SPI_processed;
+		seen = palloc(sizeof(int64) * Max(nseen, 1));
+		for (k = 0; k < SPI_processed; k++)
+		{
+			bool		isnull;
+
+			seen[k] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
+	qsort(seen, nseen, sizeof(int64), int64_cmp);
+	for (i = 0; i < n; i++)
+		visible[i] = bsearch(&customers[i], seen, nseen, sizeof(int64), int64_cmp) != NULL;
+	SPI_finish();
+}
+
+/* VisibleFilter's filter: one managed_visible() per table and customer column. */
+void
+managed_filter_visible(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg)
+{
+	VisibleFilter *f = arg;
+	int64	   *customers = palloc(sizeof(int64) * n);
+	bool	   *visible = palloc(sizeof(bool) * n);
+	bool	   *done = palloc0(sizeof(bool) * n);
+	int			i,
+				c;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			relid = f->relid;
+		ManagedRel *mr;
+		int			m = 0;
+		int			k;
+
+		if (done[i])
+			continue;
+		if (!OidIsValid(relid))
+			relid = DatumGetObjectId(SPI_getbinval(rows[i], desc, f->relcol, &isnull));
+		mr = managed_rel_get(relid, true);
+		if (mr == NULL || !managed_rls_applies(mr))
+		{
+			for (k = i; k < n; k++)
+				if (OidIsValid(f->relid) ||
+					DatumGetObjectId(SPI_getbinval(rows[k], desc, f->relcol, &isnull)) == relid)
+					done[k] = true;
+			continue;
+		}
+		for (c = 0; c < f->ncols; c++)
+		{
+			m = 0;
+			for (k = i; k < n; k++)
+				if (OidIsValid(f->relid) ||
+					DatumGetObjectId(SPI_getbinval(rows[k], desc, f->relcol, &isnull)) == relid)
+					customers[m++] = DatumGetInt64(SPI_getbinval(rows[k], desc, f->cols[c], &isnull));
+			managed_visible(mr, customers, m, visible);
+			m = 0;
+			for (k = i; k < n; k++)
+				if (OidIsValid(f->relid) ||
+					DatumGetObjectId(SPI_getbinval(rows[k], desc, f->relcol, &isnull)) == relid)
+				{
+					keep[k] = keep[k] && visible[m++];
+					done[k] = true;
+				}
+		}
+	}
+}
+
+int64
+managed_int_value(Oid type, Datum d)
+{
+	return type == INT4OID ? (int64) DatumGetInt32(d) : DatumGetInt64(d);
+}
+
+bool
+managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, mr->owner_att, desc, &isnull);
+
+	if (!isnull)
+		*owner = managed_int_value(mr->owner_type, d);
+	return !isnull;
+}
+
+int64
+managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, mr->key_att, desc, &isnull);
+
+	if (isnull)
+		elog(ERROR, "managed row has a null key");
+	return managed_int_value(mr->key_type, d);
+}
+
+static char *
+column_text(HeapTuple tuple, TupleDesc desc, AttrNumber att, Oid outfn)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (att == InvalidAttrNumber)
+		return NULL;
+	d = heap_getattr(tuple, att, desc, &isnull);
+	if (isnull)
+		return NULL;
+	return OidOutputFunctionCall(outfn, d);
+}
+
+/* The customer's pool as text; NULL for the default pool. */
+char *
+managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	return column_text(tuple, desc, mr->pool_att, mr->pool_out);
+}
+
+/* The customer's level as text; NULL when the table has no level column or the level is null. */
+char *
+managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	return column_text(tuple, desc, mr->level_att, mr->level_out);
+}
+
+/* The follow-up column's value as timestamptz; false when there is none. */
+bool
+managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (mr->followup_att == InvalidAttrNumber)
+		return false;
+	d = heap_getattr(tuple, mr->followup_att, desc, &isnull);
+	if (isnull)
+		return false;
+	if (mr->followup_type == DATEOID)
+		d = DirectFunctionCall1(date_timestamptz, d);
+	else if (mr->followup_type == TIMESTAMPOID)
+		d = DirectFunctionCall1(timestamp_timestamptz, d);
+	*at = DatumGetTimestampTz(d);
+	return true;
+}
+
+/*
+ * A whole-row value of a managed table (a column "crmpool_row" of a query) as a tuple that the
+ * table's own descriptor reads, attribute numbers and all.  *tuple points into the value.
+ */
+void
+managed_row_tuple(Datum row, HeapTupleData *tuple)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
+
+	tuple->t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tuple->t_self);
+	tuple->t_tableOid = InvalidOid;
+	tuple->t_data = th;
+}
+
+/* The same, copied into the current memory context with a copy of its descriptor. */
+HeapTuple
+managed_row_from_datum(Datum row, TupleDesc *desc)
+{
+	HeapTupleData tmp;
+
+	managed_row_tuple(row, &tmp);
+	*desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(tmp.t_data),
+										HeapTupleHeaderGetTypMod(tmp.t_data));
+	return heap_copytuple(&tmp);
+}
+
+/* Whether the customer has a deal: the deal column is set (and, if boolean, true). */
+bool
+managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (mr->deal_att == InvalidAttrNumber)
+		return false;
+	d = heap_getattr(tuple, mr->deal_att, desc, &isnull);
+	if (isnull)
+		return false;
+	if (mr->deal_type == BOOLOID)
+		return DatumGetBool(d);
+	return true;
+}
+
+/*
+ * crmpool's triggers on the table, and whether each fires: this_session, in this session
+ * (enabled (origin) triggers do not under session_replication_role = replica, ENABLE REPLICA
+ * ones only then, ENABLE ALWAYS ones always; only the ownership triggers, which crmpool's
+ * functions rely on); else for the table's ordinary writers (also the identity trigger, when
+ * identity columns are named).  Returns the first that does not fire (NULL: all do), and why in
+ * *why; a missing one counts as not firing.
+ */
+const char *
+managed_silent_trigger(ManagedRel *mr, bool this_session, const char **why)
+{
+	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
+	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
+	bool		replica = this_session && SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+	Relation	rel = relation_open(mr->relid, AccessShareLock);
+	const char *silent = NULL;
+	int			ntriggers = lengthof(names);
+	int			i,
+				j;
+
+	/* the identity trigger keeps the identity keys, when identity columns are named */
+	if (this_session || (mr->name_att == InvalidAttrNumber && mr->nphones + mr->nemails == 0))
+		ntriggers--;
+	for (j = 0; j < ntriggers && silent == NULL; j++)
+	{
+		Trigger    *tg = NULL;
+
+		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+			if (strcmp(rel->trigdesc->triggers[i].tgname, names[j]) == 0)
+				tg = &rel->trigdesc->triggers[i];
+		if (tg == NULL)
+			*why = "missing";
+		else if (tg->tgenabled == TRIGGER_DISABLED)
+			*why = "disabled";
+		else if (tg->tgenabled == TRIGGER_FIRES_ON_ORIGIN && replica)
+			*why = "enabled on origin only, and session_replication_role is replica";
+		else if (tg->tgenabled == TRIGGER_FIRES_ON_REPLICA && !replica)
+			*why = "enabled on replica only";
+		else
+			continue;
+		silent = names[j];
+	}
+	relation_close(rel, NoLock);
+	return silent;
+}
+
+/*
+ * crmpool's functions change ownership through the table's triggers: refuse to run when they
+ * would not fire (a claim's UPDATE would go unchecked and unrecorded, and the function would
+ * then report a misleading refusal), rather than let the bookkeeping drift.
+ */
+void
+crmpool_require_triggers(ManagedRel *mr)
+{
+	const char *why;
+	const char *silent = managed_silent_trigger(mr, true, &why);
+
+	if (silent != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("crmpool's triggers on table %s do not fire in this session",
+						get_rel_name(mr->relid)),
+				 errdetail("Trigger %s is %s.", silent, why),
+				 errhint("Enable crmpool's triggers (ALTER TABLE %s ENABLE TRIGGER ALL) and use crmpool's functions with session_replication_role = origin.",
+						 mr->qualname)));
+}

@@ -1,0 +1,204 @@
+/*
+ * history.c: reading the ownership ledger and the counters.
+ *
+ * The ledger is private to the extension owner; these readers check that the caller may SELECT
+ * from the managed table, then read as the owner.  Under row-level security on the managed
+ * table they show nothing of a customer the caller's SELECT would not show.  A spell is one event up to the next event
+ * of the same customer, so spells never overlap and the open spell is the current owner.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "track/track.h"
+
+typedef enum ReaderStmt
+{
+	READ_HISTORY,
+	READ_OWNER_AT,
+	READ_LOG,
+	READ_LOAD,
+	NUM_READERS
+} ReaderStmt;
+
+static const CrmpoolStmt reader_defs[NUM_READERS] = {
+	[READ_HISTORY] = {
+		"SELECT s.owner, s.at, s.next_at, s.how, s.next_how, s.actor FROM "
+		"(SELECT e.seq, e.owner, e.at, e.how, e.actor, "
+		"        pg_catalog.lead(e.at) OVER w AS next_at, pg_catalog.lead(e.how) OVER w AS next_how "
+		"   FROM crmpool.ownership_event e "
+		"  WHERE e.rel" EQ "$1 AND e.customer" EQ "$2 WINDOW w AS (ORDER BY e.seq)) s "
+		"WHERE s.owner IS NOT NULL ORDER BY s.seq",
+		2, {REGCLASSOID, INT8OID}
+	},
+	[READ_OWNER_AT] = {
+		"SELECT owner FROM crmpool.ownership_event "
+		"WHERE rel" EQ "$1 AND customer" EQ "$2 AND at OPERATOR(pg_catalog.<=) $3 "
+		"ORDER BY seq DESC LIMIT 1",
+		3, {REGCLASSOID, INT8OID, TIMESTAMPTZOID}
+	},
+	[READ_LOG] = {
+		"SELECT seq, at, owner, how, actor, reason FROM crmpool.ownership_event "
+		"WHERE rel" EQ "$1 AND customer" EQ "$2 ORDER BY seq",
+		2, {REGCLASSOID, INT8OID}
+	},
+	[READ_LOAD] = {
+		"SELECT rep, owned, locked, with_deal, "
+		"CASE WHEN claims_day" EQ "$2 THEN claims ELSE 0 END "
+		"FROM crmpool.rep_counter WHERE rel" EQ "$1 AND owned OPERATOR(pg_catalog.+) claims "
+		"OPERATOR(pg_catalog.>) 0 ORDER BY rep",
+		2, {REGCLASSOID, DATEOID}
+	},
+};
+
+static SPIPlanPtr reader_plans[NUM_READERS];
+
+static SPIPlanPtr
+reader_plan(ReaderStmt stmt)
+{
+	return crmpool_stmt_plan(&reader_defs[stmt], &reader_plans[stmt]);
+}
+
+/* The managed table argument, readable by the caller. */
+static Oid
+readable_rel(FunctionCallInfo fcinfo)
+{
+	Oid			relid;
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	relid = PG_GETARG_OID(0);
+	crmpool_require_select(relid);
+	(void) managed_rel_get(relid, false);
+	return relid;
+}
+
+/*
+ * Whether the caller may see the customer: a customer that the caller's row-level security
+ * hides (or that is gone, under such a policy) has no history the caller may read.
+ */
+static bool
+visible_customer(Oid relid, int64 customer)
+{
+	bool		visible;
+
+	managed_visible(managed_rel_get(relid, false), &customer, 1, &visible);
+	return visible;
+}
+
+/*
+ * rep_load's filter under row-level security: only the reps who own a customer the caller can
+ * see, so that a reader learns of no owner its policies hide.
+ */
+static void
+visible_owners(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg)
+{
+	ManagedRel *mr = arg;
+	const char *owner = quote_identifier(get_attname(mr->relid, mr->owner_att, false));
+	int64	   *reps;
+	int			nreps;
+	int			i;
+
+	if (!managed_rls_applies(mr))
+		return;
+	SPI_connect();
+	if (SPI_execute(psprintf("SELECT DISTINCT %s::pg_catalog.int8 FROM ONLY %s WHERE %s IS NOT NULL",
+							 owner, mr->qualname, owner), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read table %s", get_rel_name(mr->relid));
+	nreps = (int) SPI_processed;
+	reps = palloc(sizeof(int64) * Max(nreps, 1));
+	for (i = 0; i < nreps; i++)
+	{
+		bool		isnull;
+
+		reps[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		rep = DatumGetInt64(SPI_getbinval(rows[i], desc, 1, &isnull));
+		int			k;
+
+		keep[i] = false;
+		for (k = 0; k < nreps && !keep[i]; k++)
+			keep[i] = (reps[k] == rep);
+	}
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(crmpool_history);
+Datum
+crmpool_history(PG_FUNCTION_ARGS)
+{
+	Oid			relid = readable_rel(fcinfo);
+
+	crmpool_require_arg(fcinfo, 1, "customer");
+	if (!visible_customer(relid, PG_GETARG_INT64(1)))
+	{
+		crmpool_init_srf(fcinfo);
+		return (Datum) 0;
+	}
+	crmpool_srf_from_plan(fcinfo, reader_plan(READ_HISTORY),
+						  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1)}, NULL);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(crmpool_ownership_log);
+Datum
+crmpool_ownership_log(PG_FUNCTION_ARGS)
+{
+	Oid			relid = readable_rel(fcinfo);
+
+	crmpool_require_arg(fcinfo, 1, "customer");
+	if (!visible_customer(relid, PG_GETARG_INT64(1)))
+	{
+		crmpool_init_srf(fcinfo);
+		return (Datum) 0;
+	}
+	crmpool_srf_from_plan(fcinfo, reader_plan(READ_LOG),
+						  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1)}, NULL);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(crmpool_rep_load);
+Datum
+crmpool_rep_load(PG_FUNCTION_ARGS)
+{
+	Oid			relid = readable_rel(fcinfo);
+
+	crmpool_srf_from_plan_filtered(fcinfo, reader_plan(READ_LOAD),
+								   (Datum[]) {ObjectIdGetDatum(relid), DateADTGetDatum(crmpool_date(crmpool_now()))},
+								   NULL, visible_owners, managed_rel_get(relid, false));
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(crmpool_owner_at);
+Datum
+crmpool_owner_at(PG_FUNCTION_ARGS)
+{
+	Oid			relid = readable_rel(fcinfo);
+	SPIPlanPtr	plan;
+	OwnerContext octx;
+	bool		isnull = true;
+	Datum		owner = (Datum) 0;
+
+	crmpool_require_arg(fcinfo, 1, "customer");
+	crmpool_require_arg(fcinfo, 2, "at");
+	if (!visible_customer(relid, PG_GETARG_INT64(1)))
+		PG_RETURN_NULL();
+	plan = reader_plan(READ_OWNER_AT);
+	SPI_connect();
+	crmpool_become_owner(&octx);
+	if (SPI_execute_plan(plan, (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)},
+						 NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read the ownership history");
+	crmpool_restore_user(&octx);
+	if (SPI_processed > 0)
+		owner = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(owner);
+}

@@ -1,0 +1,869 @@
+/*
+ * identity.c: duplicate detection (查重) on every write path.
+ *
+ * crmpool.set_identity() (admin/set_identity.c) names a managed table's identity columns (a
+ * company name, phone and e-mail columns) and installs the identity trigger.  The trigger normalizes the new row's
+ * values (normalize.h: one canonical phone line, a case-folded e-mail, a parsed company name)
+ * and, inside the inserting transaction, compares them with every other customer's keys:
+ *
+ *   - exact keys (phone, e-mail) through crmpool.identity_key's btree;
+ *   - names through the GIN index on the bigram hashes of their cores, each candidate scored by
+ *     name_similarity (regions, industries, branches and legal forms understood);
+ *
+ * then applies the table's policy per kind (dedup_phone, dedup_email, dedup_name): block raises
+ * CR020 naming the existing customer and where it sits, warn lets the row in with a NOTICE and a
+ * row in crmpool.duplicate_warning, off only keeps the keys (find_duplicates still sees them).
+ *
+ * Races: before comparing, the trigger takes a transaction advisory lock per key (and per name
+ * core), in a fixed order, and compares with the latest snapshot.  Two transactions inserting
+ * the same phone therefore run one after the other, and the second sees the first's committed
+ * key.  The locks come after the customer row (AFTER trigger) and, because "crmpool_identity_row"
+ * sorts before "crmpool_ownership_*", before any rep counter row.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "track/track.h"
+
+typedef enum IdentityStmt
+{
+	ID_CANDIDATES,
+	ID_FORGET_KEYS,
+	ID_FORGET_NAME,
+	ID_ADD_KEY,
+	ID_PUT_NAME,
+	ID_WARN,
+	NUM_ID_STMTS
+} IdentityStmt;
+
+static const CrmpoolStmt id_defs[NUM_ID_STMTS] = {
+	/* names sharing at least one bigram hash, through the GIN index */
+	[ID_CANDIDATES] = {
+		"SELECT customer, name, tokens FROM crmpool.identity_name "
+		"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND rel" EQ "$1 "
+		"AND customer OPERATOR(pg_catalog.<>) $3",
+		3, {REGCLASSOID, INT4ARRAYOID, INT8OID}
+	},
+	[ID_FORGET_KEYS] = {
+		"DELETE FROM crmpool.identity_key WHERE rel" EQ "$1 AND customer" EQ "$2",
+		2, {REGCLASSOID, INT8OID}
+	},
+	[ID_FORGET_NAME] = {
+		"DELETE FROM crmpool.identity_name WHERE rel" EQ "$1 AND customer" EQ "$2",
+		2, {REGCLASSOID, INT8OID}
+	},
+	[ID_ADD_KEY] = {
+		"INSERT INTO crmpool.identity_key (rel, kind, key, customer) VALUES ($1, $2, $3, $4) "
+		"ON CONFLICT DO NOTHING",
+		4, {REGCLASSOID, CHAROID, TEXTOID, INT8OID}
+	},
+	[ID_PUT_NAME] = {
+		"INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) VALUES ($1, $2, $3, $4, $5) "
+		"ON CONFLICT (rel, customer) DO UPDATE SET name = excluded.name, core = excluded.core, "
+		"tokens = excluded.tokens",
+		5, {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID}
+	},
+	[ID_WARN] = {
+		"INSERT INTO crmpool.duplicate_warning (rel, customer, existing, matched_on, score, at, actor) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		7, {REGCLASSOID, INT8OID, INT8OID, TEXTOID, FLOAT4OID, TIMESTAMPTZOID, TEXTOID}
+	},
+};
+
+static SPIPlanPtr id_plans[NUM_ID_STMTS];
+
+static void
+id_run(IdentityStmt stmt, Datum *values, const char *nulls, bool latest)
+{
+	(void) crmpool_run_stmt(&id_defs[stmt], &id_plans[stmt], values, nulls, latest);
+}
+
+const char *
+identity_kind_name(char kind)
+{
+	switch (kind)
+	{
+		case IDENTITY_KIND_PHONE:
+			return "phone";
+		case IDENTITY_KIND_EMAIL:
+			return "email";
+		default:
+			return "name";
+	}
+}
+
+/* The effective name threshold: the rule, else crmpool.name_threshold. */
+double
+identity_threshold(const RuleSet *rules)
+{
+	return rule_real(rules, RULE_NAME_THRESHOLD, crmpool_name_threshold);
+}
+
+void
+identity_add_key(IdentityKeys *ik, char kind, char *key)
+{
+	int			i;
+
+	if (key == NULL)
+		return;
+	for (i = 0; i < ik->nkeys; i++)
+		if (ik->kinds[i] == kind && strcmp(ik->keys[i], key) == 0)
+			return;
+	if (ik->nkeys == ik->maxkeys)
+	{
+		ik->maxkeys = Max(8, ik->maxkeys * 2);
+		ik->kinds = ik->kinds ? repalloc(ik->kinds, ik->maxkeys) : palloc(ik->maxkeys);
+		ik->keys = ik->keys ? repalloc(ik->keys, sizeof(char *) * ik->maxkeys) :
+			palloc(sizeof(char *) * ik->maxkeys);
+	}
+	ik->kinds[ik->nkeys] = kind;
+	ik->keys[ik->nkeys] = key;
+	ik->nkeys++;
+}
+
+void
+identity_set_name(IdentityKeys *ik, const char *name, int len)
+{
+	crmpool_company_parse(name, len, &ik->parsed);
+	if (ik->parsed.ncore == 0)
+		return;
+	ik->has_name = true;
+	ik->name = pnstrdup(name, len);
+	ik->ntokens = crmpool_company_bigrams(&ik->parsed, &ik->tokens);
+}
+
+/* A column's value as text (NULL when null). */
+static char *
+column_text(HeapTuple tup, TupleDesc desc, AttrNumber att, int *len)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att, desc, &isnull);
+	Oid			type = TupleDescAttr(desc, att - 1)->atttypid;
+	char	   *s;
+
+	if (isnull)
+		return NULL;
+	if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID)
+	{
+		text	   *t = DatumGetTextPP(d);
+
+		*len = VARSIZE_ANY_EXHDR(t);
+		return VARDATA_ANY(t);
+	}
+	else
+	{
+		Oid			out;
+		bool		isvarlena;
+
+		getTypeOutputInfo(type, &out, &isvarlena);
+		s = OidOutputFunctionCall(out, d);
+		*len = strlen(s);
+		return s;
+	}
+}
+
+/* The identity keys of a row, given its identity columns. */
+void
+identity_column_keys(const IdentityColumns *ic, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+{
+	int			i;
+	int			len;
+	char	   *s;
+
+	memset(ik, 0, sizeof(IdentityKeys));
+	for (i = 0; i < ic->nphones; i++)
+		if ((s = column_text(tup, desc, ic->phone_atts[i], &len)) != NULL)
+			identity_add_key(ik, IDENTITY_KIND_PHONE, crmpool_phone_canonical(s, len, NULL));
+	for (i = 0; i < ic->nemails; i++)
+		if ((s = column_text(tup, desc, ic->email_atts[i], &len)) != NULL)
+			identity_add_key(ik, IDENTITY_KIND_EMAIL, crmpool_email_canonical(s, len));
+	if (ic->name_att != InvalidAttrNumber &&
+		(s = column_text(tup, desc, ic->name_att, &len)) != NULL)
+		identity_set_name(ik, s, len);
+}
+
+/* The identity keys of a managed table's row (also crmpool.repair()'s). */
+void
+identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+{
+	IdentityColumns ic = {mr->name_att, mr->nphones, mr->phone_atts, mr->nemails, mr->email_atts};
+
+	identity_column_keys(&ic, tup, desc, ik);
+}
+
+static bool
+keys_equal(const IdentityKeys *a, const IdentityKeys *b)
+{
+	int			i;
+
+	if (a->nkeys != b->nkeys || a->has_name != b->has_name)
+		return false;
+	for (i = 0; i < a->nkeys; i++)
+		if (a->kinds[i] != b->kinds[i] || strcmp(a->keys[i], b->keys[i]) != 0)
+			return false;
+	return !a->has_name || strcmp(a->name, b->name) == 0;
+}
+
+/* The bigram hashes of ik's name as an int4[]. */
+static Datum
+tokens_array(const IdentityKeys *ik)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(ik->ntokens, 1));
+	int			i;
+
+	for (i = 0; i < ik->ntokens; i++)
+		elems[i] = Int32GetDatum(ik->tokens[i]);
+	return PointerGetDatum(construct_array(elems, ik->ntokens, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Lookups by index, without the executor.
+ *
+ * Every write reads the customers holding its phone lines and e-mails and those whose names
+ * have its core; through SPI each read cost an executor start-up, more than the read.  These
+ * are btree scans on crmpool's own tables, with the snapshot SPI_execute_snapshot would have
+ * used: the latest, after a command counter increment so that this transaction's own keys are
+ * seen (base/store.c).
+ * -------------------------------------------------------------------------------------------*/
+/* Column numbers of the two tables, checked by name whenever a table's OID is new (store.c). */
+#define KEY_CUSTOMER	4
+#define NAME_CUSTOMER	2
+#define NAME_NAME		3
+
+/* identity_key by its primary key (rel, kind, key, customer); identity_name by its core. */
+static StoreTable key_table = {"identity_key", "identity_key_pkey", {"rel", "kind", "key", "customer"}};
+static StoreTable name_table = {"identity_name", "identity_name_core", {"rel", "customer", "name"}};
+
+/* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
+static void
+text_key(ScanKey key, AttrNumber att, const char *value)
+{
+	ScanKeyEntryInitialize(key, 0, att, BTEqualStrategyNumber, InvalidOid, C_COLLATION_OID,
+						   F_TEXTEQ, CStringGetTextDatum(value));
+}
+
+/* Existing customers other than exclude holding key, at most max, in id order. */
+int
+identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
+					   IdentityMatch *out, int max)
+{
+	ScanKeyData keys[3];
+	StoreScan	s;
+	int			n = 0;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+	text_key(&keys[2], 3, key);
+	store_scan_begin(&s, &key_table, keys, 3, true, AccessShareLock);
+	while (n < max && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	{
+		bool		isnull;
+		int64		customer = DatumGetInt64(slot_getattr(s.slot, KEY_CUSTOMER, &isnull));
+
+		if (customer == exclude)
+			continue;
+		out[n].customer = customer;
+		out[n].kind = kind;
+		out[n].score = 1.0f;
+		out[n].name = NULL;
+		n++;
+	}
+	store_scan_end(&s);
+	return n;
+}
+
+/* A candidate name: its customer and the name as written. */
+typedef struct NameRow
+{
+	int64		customer;
+	text	   *name;
+	ArrayType  *tokens;			/* NULL: not read (same core) */
+} NameRow;
+
+/* The names other than exclude's with the given core, read into rows (palloc'd). */
+static int
+same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
+{
+	ScanKeyData keys[2];
+	StoreScan	s;
+	int			n = 0;
+	int			cap = 8;
+
+	*rows = palloc(sizeof(NameRow) * cap);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	text_key(&keys[1], 2, core);
+	store_scan_begin(&s, &name_table, keys, 2, true, AccessShareLock);
+	while (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	{
+		bool		isnull;
+		int64		customer = DatumGetInt64(slot_getattr(s.slot, NAME_CUSTOMER, &isnull));
+
+		if (customer == exclude)
+			continue;
+		if (n == cap)
+		{
+			cap *= 2;
+			*rows = repalloc(*rows, sizeof(NameRow) * cap);
+		}
+		(*rows)[n].customer = customer;
+		(*rows)[n].name = DatumGetTextPCopy(slot_getattr(s.slot, NAME_NAME, &isnull));
+		(*rows)[n].tokens = NULL;
+		n++;
+	}
+	store_scan_end(&s);
+	return n;
+}
+
+/*
+ * Existing customers whose names score at least min_score against ik's name, best first.
+ *
+ * A name with another core scores at most 0.75 (name_similarity.c), so at the default threshold
+ * (0.8) only names with the same core can match, and the btree on the core finds exactly them.
+ * Below 0.75 the candidates are the names sharing a bigram hash (GIN), which for a common
+ * bigram is a good part of the table; those that share too few hashes to reach min_score are
+ * dropped on their stored hashes, and only the rest are parsed again and scored.
+ */
+int
+identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double min_score,
+					  IdentityMatch **out)
+{
+	bool		other_cores;
+	NameRow    *rows;
+	int			nrows;
+	int			i;
+	int			n = 0;
+	IdentityMatch *matches;
+	MemoryContext per_name;
+
+	*out = NULL;
+	if (!ik->has_name || ik->ntokens == 0)
+		return 0;
+	other_cores = crmpool_company_min_common(ik->ntokens, ik->ntokens, min_score) <= ik->ntokens;
+	if (other_cores)
+	{
+		uint64		k;
+
+		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), tokens_array(ik), Int64GetDatum(exclude)},
+			   NULL, true);
+		nrows = (int) SPI_processed;
+		rows = palloc(sizeof(NameRow) * Max(nrows, 1));
+		for (k = 0; k < SPI_processed; k++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[k];
+			bool		isnull;
+
+			rows[k].customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+			rows[k].name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+			rows[k].tokens = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		}
+	}
+	else
+		nrows = same_core_names(relid, ik->parsed.core, exclude, &rows);
+
+	matches = SPI_palloc(sizeof(IdentityMatch) * Max(nrows, 1));
+	per_name = AllocSetContextCreate(CurrentMemoryContext, "crmpool name candidate",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < nrows; i++)
+	{
+		text	   *name = rows[i].name;
+		CompanyName other;
+		float4		score = 0.0f;
+		MemoryContext old = MemoryContextSwitchTo(per_name);
+
+		if (rows[i].tokens != NULL &&
+			crmpool_bigrams_common(ik->tokens, ik->ntokens, (int32 *) ARR_DATA_PTR(rows[i].tokens),
+								   ArrayGetNItems(ARR_NDIM(rows[i].tokens), ARR_DIMS(rows[i].tokens))) <
+			crmpool_company_min_common(ik->ntokens,
+									   ArrayGetNItems(ARR_NDIM(rows[i].tokens), ARR_DIMS(rows[i].tokens)),
+									   min_score))
+			name = NULL;
+		if (name != NULL)
+		{
+			crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &other);
+			score = crmpool_company_similarity(&ik->parsed, &other);
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(per_name);
+		if (name == NULL || score < min_score || score <= 0.0f)
+			continue;
+		matches[n].customer = rows[i].customer;
+		matches[n].kind = 'n';
+		matches[n].score = score;
+		matches[n].name = SPI_palloc(VARSIZE_ANY_EXHDR(name) + 1);
+		memcpy(matches[n].name, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+		matches[n].name[VARSIZE_ANY_EXHDR(name)] = '\0';
+		n++;
+	}
+	MemoryContextDelete(per_name);
+	/* best first, then lowest customer id: a stable answer */
+	for (i = 1; i < n; i++)
+	{
+		IdentityMatch m = matches[i];
+		int			j = i - 1;
+
+		while (j >= 0 && (matches[j].score < m.score ||
+						  (matches[j].score == m.score && matches[j].customer > m.customer)))
+		{
+			matches[j + 1] = matches[j];
+			j--;
+		}
+		matches[j + 1] = m;
+	}
+	*out = matches;
+	return n;
+}
+
+/*
+ * Serialize writers of the same key: a transaction advisory lock per key of ik and of also (the
+ * keys an update gives up; may be NULL), all in one fixed order so that two writers with several
+ * keys cannot deadlock.
+ */
+static void
+lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also);
+
+/*
+ * Writers of a table's identity keys lock hierarchically.  An ordinary writer takes the table's
+ * identity lock in SHARE mode, then one EXCLUSIVE lock per key.  Every lock lives in the shared
+ * lock table until commit, which holds max_locks_per_transaction * max_connections entries for
+ * the whole server; so a transaction that has taken IDENTITY_KEY_LOCKS_MAX key locks on a table
+ * (a bulk import, a mass delete) takes the table's identity lock in EXCLUSIVE mode instead, which
+ * covers every key, and stops taking key locks.  It then waits for the table's other identity
+ * writers and they for it; two bulk writers of one table that both escalate may deadlock, which
+ * PostgreSQL detects (40P01).
+ */
+#define IDENTITY_KEY_LOCKS_MAX 256
+
+#define BUDGET_TABLES 8
+
+static LocalTransactionId budget_lxid = InvalidLocalTransactionId;
+static int	budget_ntables = 0;
+static Oid	budget_relid[BUDGET_TABLES];
+static int	budget_taken[BUDGET_TABLES];
+
+/* This transaction's count of key locks on relid; NULL (escalate) once too many tables. */
+static int *
+key_lock_budget(Oid relid)
+{
+	int			i;
+
+	if (budget_lxid != CRMPOOL_MY_LXID)
+	{
+		budget_lxid = CRMPOOL_MY_LXID;
+		budget_ntables = 0;
+	}
+	for (i = 0; i < budget_ntables; i++)
+		if (budget_relid[i] == relid)
+			return &budget_taken[i];
+	if (budget_ntables == BUDGET_TABLES)
+		return NULL;
+	budget_relid[budget_ntables] = relid;
+	budget_taken[budget_ntables] = 0;
+	return &budget_taken[budget_ntables++];
+}
+
+static void
+table_identity_lock(Oid relid, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) relid, 0, 0x4300 + 't');
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+static void
+lock_keys(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
+{
+	int			wanted = (ik ? ik->nkeys + ik->has_name : 0) +
+		(also ? also->nkeys + also->has_name : 0);
+	int		   *taken = key_lock_budget(relid);
+
+	/* once escalated, re-taking the held table lock is only a local lookup */
+	if (taken == NULL || *taken + wanted > IDENTITY_KEY_LOCKS_MAX)
+	{
+		table_identity_lock(relid, ExclusiveLock);
+		return;
+	}
+	*taken += wanted;
+	table_identity_lock(relid, ShareLock);
+	lock_keys_one_by_one(relid, ik, also);
+}
+
+static void
+lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
+{
+	int			max = (ik ? ik->nkeys + 1 : 0) + (also ? also->nkeys + 1 : 0);
+	uint32	   *hashes = palloc(sizeof(uint32) * Max(max, 1));
+	uint16	   *kinds = palloc(sizeof(uint16) * Max(max, 1));
+	int			n = 0;
+	int			i,
+				j,
+				set;
+
+	for (set = 0; set < 2; set++)
+	{
+		const IdentityKeys *k = set == 0 ? ik : also;
+
+		if (k == NULL)
+			continue;
+		for (i = 0; i < k->nkeys; i++)
+		{
+			hashes[n] = hash_bytes((const unsigned char *) k->keys[i], strlen(k->keys[i]));
+			kinds[n++] = (uint16) k->kinds[i];
+		}
+		if (k->has_name)
+		{
+			hashes[n] = hash_bytes((const unsigned char *) k->parsed.core, strlen(k->parsed.core));
+			kinds[n++] = (uint16) 'n';
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint32		best = i;
+		LOCKTAG		tag;
+
+		for (j = i + 1; j < n; j++)
+			if (kinds[j] < kinds[best] || (kinds[j] == kinds[best] && hashes[j] < hashes[best]))
+				best = j;
+		if (best != (uint32) i)
+		{
+			uint32		h = hashes[i];
+			uint16		k = kinds[i];
+
+			hashes[i] = hashes[best];
+			kinds[i] = kinds[best];
+			hashes[best] = h;
+			kinds[best] = k;
+		}
+		/* field4 0x4300 + kind: apart from the 1 and 2 used by pg_advisory_lock */
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) relid, hashes[i], 0x4300 + kinds[i]);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	}
+}
+
+/* Whether the writer may read where a customer sits: the key, owner and pool columns. */
+static bool
+may_locate(ManagedRel *mr)
+{
+	Oid			user = GetUserId();
+
+	if (pg_class_aclcheck(mr->relid, user, ACL_SELECT) == ACLCHECK_OK)
+		return true;
+	return pg_attribute_aclcheck(mr->relid, mr->key_att, user, ACL_SELECT) == ACLCHECK_OK &&
+		pg_attribute_aclcheck(mr->relid, mr->owner_att, user, ACL_SELECT) == ACLCHECK_OK &&
+		(mr->pool_att == InvalidAttrNumber ||
+		 pg_attribute_aclcheck(mr->relid, mr->pool_att, user, ACL_SELECT) == ACLCHECK_OK);
+}
+
+/*
+ * Where an existing customer sits, as far as the writer may see it: read as the writer, outside
+ * any ledger session, so that its privileges and row-level security decide what it learns.
+ * NULL when the writer may not see the customer at all (no SELECT on the key, owner and pool
+ * columns, or row-level security hides it): then the message names nothing of it.
+ */
+static char *
+where_it_sits(ManagedRel *mr, int64 customer)
+{
+	bool		has_owner;
+	int64		owner;
+	char	   *pool;
+	bool		found;
+
+	if (!may_locate(mr))
+		return NULL;
+	SPI_connect();
+	found = managed_locate(mr, customer, &has_owner, &owner, &pool);
+	SPI_finish();
+	if (!found)
+		return managed_rls_applies(mr) ? NULL : pstrdup("it is being deleted");
+	if (has_owner)
+		return pool ? psprintf("it is owned by rep " INT64_FORMAT " (pool \"%s\")", owner, pool)
+			: psprintf("it is owned by rep " INT64_FORMAT, owner);
+	return pool ? psprintf("it is in the public pool \"%s\"", pool)
+		: pstrdup("it is in the public pool");
+}
+
+/* A match the table's policy reacts to (block or warn). */
+typedef struct Reaction
+{
+	int			policy;
+	IdentityMatch m;			/* m.name: SPI_palloc'd, outlives the ledger session */
+	const char *key;			/* exact matches: the key matched */
+} Reaction;
+
+/*
+ * The matches of one customer's new keys that the table's policy reacts to, in the order they
+ * are reported; up to and including the first block.  Inside a ledger session; the caller has
+ * locked the keys (and any keys the customer gives up).
+ */
+static int
+find_reactions(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *rules,
+			   Reaction *out)
+{
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < ik->nkeys; i++)
+	{
+		int			policy = rule_choice(rules, ik->kinds[i] == IDENTITY_KIND_PHONE ?
+										 RULE_DEDUP_PHONE : RULE_DEDUP_EMAIL);
+
+		if (policy != DEDUP_OFF &&
+			identity_exact_matches(mr->relid, ik->kinds[i], ik->keys[i], customer, &out[n].m, 1) > 0)
+		{
+			out[n].policy = policy;
+			out[n].key = ik->keys[i];
+			if (out[n++].policy == DEDUP_BLOCK)
+				return n;
+		}
+	}
+	if (ik->has_name && rule_choice(rules, RULE_DEDUP_NAME) != DEDUP_OFF)
+	{
+		IdentityMatch *m;
+
+		if (identity_name_matches(mr->relid, ik, customer, identity_threshold(rules), &m) > 0)
+		{
+			out[n].policy = rule_choice(rules, RULE_DEDUP_NAME);
+			out[n].m = m[0];
+			out[n].key = NULL;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * Refuse (block) or report (warn) a duplicate; outside any ledger session (where_it_sits).
+ * Of a customer the writer may not see, the message says only that one holds the same key
+ * (the writer's own value): not its id, name, owner or pool.
+ */
+static void
+react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
+{
+	const IdentityMatch *m = &r->m;
+	char	   *sits = where_it_sits(mr, m->customer);
+	const char *kind = identity_kind_name(m->kind);
+	const char *table = get_rel_name(mr->relid);
+	char	   *other;
+	char	   *detail;
+	const char *first_hint;
+
+	if (sits == NULL)
+	{
+		other = pstrdup("a customer you cannot see");
+		detail = psprintf("A customer of table %s that is not visible to you has %s.", table,
+						  r->key != NULL ? psprintf("the same %s %s", kind, r->key) :
+						  psprintf("a name like \"%s\"", ik->name));
+		first_hint = "Ask someone who can see the existing customer";
+	}
+	else
+	{
+		other = psprintf("customer " INT64_FORMAT, m->customer);
+		detail = psprintf("Customer " INT64_FORMAT " of table %s has %s; %s.", m->customer, table,
+						  r->key != NULL ? psprintf("the same %s %s", kind, r->key) :
+						  psprintf("the name \"%s\", %.0f%% like \"%s\"", m->name,
+								   m->score * 100.0, ik->name),
+						  sits);
+		first_hint = "Work with the existing customer";
+	}
+	if (r->policy == DEDUP_BLOCK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_DUPLICATE),
+				 errmsg("customer " INT64_FORMAT " duplicates %s by %s", customer, other, kind),
+				 errdetail("%s", detail),
+				 errhint("%s, or set dedup_%s to \"warn\" with crmpool.set_rules().",
+						 first_hint, kind)));
+	ereport(NOTICE,
+			(errcode(ERRCODE_CRMPOOL_DUPLICATE),
+			 errmsg("customer " INT64_FORMAT " may duplicate %s by %s", customer, other, kind),
+			 errdetail("%s", detail)));
+}
+
+/* Record a duplicate let in under "warn"; inside a ledger session. */
+static void
+record_warning(ManagedRel *mr, int64 customer, const IdentityMatch *m)
+{
+	id_run(ID_WARN, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer),
+			   Int64GetDatum(m->customer), CStringGetTextDatum(identity_kind_name(m->kind)),
+			   Float4GetDatum(m->score), TimestampTzGetDatum(crmpool_now()),
+			   CStringGetTextDatum(ledger_current_actor())},
+		   NULL, false);
+}
+
+static void
+forget(Oid relid, int64 customer)
+{
+	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
+
+	id_run(ID_FORGET_KEYS, v, NULL, false);
+	id_run(ID_FORGET_NAME, v, NULL, false);
+}
+
+/*
+ * Forget the keys of every customer of a table: on TRUNCATE (a key left behind would refuse the
+ * same phone forever, as a duplicate of a customer that is gone), set_identity and unmanage.
+ * Inside SPI, as the extension owner.
+ */
+void
+identity_forget_table(Oid relid)
+{
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+}
+
+void
+identity_name_too_long(Oid relid, const char *what, int core_bytes)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+			 errmsg("company name %s of table %s is too long for duplicate detection",
+					what, get_rel_name(relid)),
+			 core_bytes > 0 ?
+			 errdetail("Its distinctive part (crmpool.company_core) is %d bytes; crmpool indexes at most %d.",
+					   core_bytes, IDENTITY_MAX_CORE_BYTES) :
+			 errdetail("Its distinctive part (crmpool.company_core) is over %d bytes.",
+					   IDENTITY_MAX_CORE_BYTES),
+			 errhint("Shorten the name, or leave the name column out of crmpool.set_identity().")));
+}
+
+static void
+store(Oid relid, int64 customer, const IdentityKeys *ik)
+{
+	int			i;
+
+	if (ik->has_name && strlen(ik->parsed.core) > IDENTITY_MAX_CORE_BYTES)
+		identity_name_too_long(relid, psprintf("of customer " INT64_FORMAT, customer),
+							   (int) strlen(ik->parsed.core));
+
+	for (i = 0; i < ik->nkeys; i++)
+		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
+				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer)}, NULL, false);
+	if (ik->has_name)
+		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core), tokens_array(ik)},
+			   NULL, false);
+}
+
+/* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
+void
+identity_replace_keys(Oid relid, int64 customer, const IdentityKeys *ik)
+{
+	forget(relid, customer);
+	store(relid, customer, ik);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_identity_trigger);
+Datum
+crmpool_identity_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	ManagedRel *mr;
+	HeapTuple	tup;
+	OwnerContext octx;
+	IdentityKeys ik;
+	IdentityKeys lock_both;
+	Reaction   *reactions;
+	int			nreactions;
+	int			i;
+	int64		customer;
+	bool		isnull;
+
+	memset(&lock_both, 0, sizeof(lock_both));
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "crmpool.identity_trigger() must be an AFTER ROW trigger");
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	mr = managed_rel_get(RelationGetRelid(rel), false);
+	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	customer = managed_int_value(mr->key_type, heap_getattr(tup, mr->key_att, desc, &isnull));
+
+	/*
+	 * Keys a customer gives up (deleted, or changed by an update) are locked too, so that a
+	 * concurrent writer of the same key waits to see whether they are really given up.
+	 */
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		if (mr->has_identity)
+			identity_row_keys(mr, tup, desc, &ik);
+		ledger_begin(&octx);
+		if (mr->has_identity)
+			lock_keys(mr->relid, &ik, NULL);
+		forget(mr->relid, customer);
+		ledger_end(&octx);
+		return PointerGetDatum(NULL);
+	}
+	if (!mr->has_identity)
+		return PointerGetDatum(NULL);
+
+	identity_row_keys(mr, tup, desc, &ik);
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		IdentityKeys old;
+
+		identity_row_keys(mr, td->tg_trigtuple, desc, &old);
+		if (keys_equal(&old, &ik))
+			return PointerGetDatum(NULL);
+		lock_both = old;
+	}
+
+	{
+		RuleSet		rules;
+		int64		owner = 0;
+		Datum		d = heap_getattr(tup, mr->owner_att, desc, &isnull);
+
+		if (!isnull)
+			owner = managed_int_value(mr->owner_type, d);
+		rules_effective(mr->nscopes, mr->scopes, managed_pool_text(mr, tup, desc), !isnull, owner,
+						NULL, &rules);
+		reactions = palloc(sizeof(Reaction) * (ik.nkeys + 1));
+		ledger_begin(&octx);
+		lock_keys(mr->relid, &ik, &lock_both);
+		nreactions = find_reactions(mr, customer, &ik, &rules, reactions);
+		if (nreactions > 0)
+		{
+			/* the writer learns where the other customer sits as itself, not as crmpool */
+			ledger_end(&octx);
+			for (i = 0; i < nreactions; i++)
+				react(mr, customer, &reactions[i], &ik);
+			ledger_begin(&octx);
+			for (i = 0; i < nreactions; i++)
+				record_warning(mr, customer, &reactions[i].m);
+		}
+		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+			forget(mr->relid, customer);
+		store(mr->relid, customer, &ik);
+		ledger_end(&octx);
+	}
+	return PointerGetDatum(NULL);
+}
