@@ -1,7 +1,8 @@
--- bench/claim: three twin customer tables with identical data, one per pgbench script.
+-- bench/claim: four twin customer tables with identical data, one per pgbench script.
 --   bench.cust_a  bare UPDATEs of the owner column (the floor)
 --   bench.cust_b  managed by crmpool (claim / release)
 --   bench.cust_c  the same rules written in PL/pgSQL (bench/baseline_plpgsql.sql)
+--   bench.cust_d  the racy app code crmpool replaces (yudao's receive / put-back, claim_d.pgbench)
 -- psql variables: size (customers per table), pool_n (customers 1..pool_n start in the public
 -- pool; the rest are owned by reps 101..150, as in a CRM that has been running for a while).
 \set ON_ERROR_STOP on
@@ -53,6 +54,14 @@ INSERT INTO bench.cust_b SELECT * FROM bench.cust_a;
 CREATE TABLE bench.cust_c (LIKE bench.cust_a INCLUDING ALL);
 INSERT INTO bench.cust_c SELECT * FROM bench.cust_a;
 
+-- (d): yudao's crm_customer has the same two indexes as cust_a, PRIMARY KEY (id) and KEY
+-- owner_user_id (YunaiV/ruoyi-vue-pro: sql/mysql/crm.sql at commit 04613af0cd, and the same in
+-- sql/mysql/crm-2024-09-30.sql of its pull request 1169; its master ships no CRM DDL), plus an
+-- owner_time column that receiving sets; here it starts as the owned customers' creation time.
+CREATE TABLE bench.cust_d (LIKE bench.cust_a INCLUDING ALL, owner_time timestamptz);
+INSERT INTO bench.cust_d SELECT a.*, CASE WHEN a.owner_id IS NOT NULL THEN a.created_at END
+FROM bench.cust_a a;
+
 -- (b): crmpool, with every claim rule evaluated but set so that none refuses.
 SELECT crmpool.manage('bench.cust_b', 'owner_id', pool_column => 'pool',
 					  followup_column => 'last_followup', deal_column => 'has_deal');
@@ -71,5 +80,5 @@ INSERT INTO bench.rep_counter_c (rep, owned, with_deal)
 SELECT owner_id, count(*), count(*) FILTER (WHERE has_deal) FROM bench.cust_c
 WHERE owner_id IS NOT NULL GROUP BY owner_id;
 
-VACUUM (ANALYZE, FREEZE) bench.cust_a, bench.cust_b, bench.cust_c, bench.history_c,
+VACUUM (ANALYZE, FREEZE) bench.cust_a, bench.cust_b, bench.cust_c, bench.cust_d, bench.history_c,
 	bench.rep_counter_c, crmpool.ownership_event, crmpool.rep_counter;
