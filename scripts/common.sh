@@ -47,10 +47,12 @@ install_deps() {
 		log "installing packages: $DEPS"
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $DEPS >/dev/null
-	fi
-	# Debian's postgresql-common starts a main cluster on install; we never use it.
-	if [ "$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then
-		pg_ctlcluster "$PGMAJOR" main stop >/dev/null 2>&1 || true
+		# Debian's postgresql-common starts a main cluster on install; we never use it.  Only
+		# the one this install started is stopped: a main cluster that was there before is
+		# someone's server (test/t/023_host_clusters.pl).
+		if command -v pg_ctlcluster >/dev/null; then
+			pg_ctlcluster "$PGMAJOR" main stop >/dev/null 2>&1 || true
+		fi
 	fi
 }
 

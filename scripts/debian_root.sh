@@ -25,7 +25,11 @@ host_mirror() {
 # ensure_root PGMAJOR: build (once) a root with PostgreSQL PGMAJOR and the test tools; sets ROOT.
 ensure_root() {
 	local major=$1 suite mirror script pkgs stamp
-	suite=$(root_suite "$major")
+	# never an empty suite: ROOT would be the directory of every root, which a build removes
+	suite=$(root_suite "$major") || {
+		echo "PostgreSQL $major is not tested in a Debian root (17 or 18)" >&2
+		exit 1
+	}
 	ROOT="${CRMPOOL_ROOTS:-/var/tmp/crmpool-roots}/$suite"
 	pkgs="postgresql-$major postgresql-server-dev-$major postgresql-$major-cron libipc-run-perl rsync make gcc"
 	stamp="$ROOT/.crmpool-root"

@@ -3,18 +3,14 @@
 -- with its crmpool.managed_table row.  Not by foreign keys: pg_restore -j loads the data of an
 -- extension's configuration tables in parallel, in any order (pg_dump orders them by their
 -- foreign keys for a serial restore only), and a foreign key between two of them fails such a
--- restore.  This trigger does what their ON DELETE CASCADE did (0.1 had the foreign keys);
--- crmpool.set_rules() locks the managed_table row as the foreign key's check did (src/rules.c).
+-- restore.  This trigger does what their ON DELETE CASCADE did (0.1 had the foreign keys), with
+-- their snapshots under REPEATABLE READ (src/table/registry.c, crmpool_forget_table_config);
+-- crmpool.set_rules() and crmpool.set_identity() lock the managed_table row as the foreign key's
+-- check did (src/admin/rule_api.c, src/admin/set_identity.c).
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.forget_table_config()
-RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) OLD.rel;
-	DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) OLD.rel;
-	RETURN NULL;
-END;
-$$;
+RETURNS trigger LANGUAGE C
+AS 'MODULE_PATHNAME', 'crmpool_forget_table_config';
 COMMENT ON FUNCTION crmpool.forget_table_config() IS
 	'Trigger: a managed table''s rules and identity columns go with its crmpool.managed_table row.';
 REVOKE ALL ON FUNCTION crmpool.forget_table_config() FROM PUBLIC;

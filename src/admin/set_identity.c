@@ -210,13 +210,24 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 	values[0] = ObjectIdGetDatum(relid);
 
 	nestlevel = crmpool_begin_admin(&octx);
+	/*
+	 * The table's managed_table row is locked as a foreign key's check would (there is none:
+	 * sql/parts/70_dump_restore.sql), as crmpool.set_rules() does.  This statement's snapshot is
+	 * taken now, after the wait for the table's lock: an unmanage() that committed during that
+	 * wait leaves no row (mr was read under the older snapshot of the caller's statement and
+	 * still says managed), and none can start before this commits.
+	 */
 	crmpool_admin_exec(psprintf("INSERT INTO crmpool.identity_config AS c (rel, name_column, phone_columns, email_columns) "
-								"VALUES ($1, %s, %s, %s) ON CONFLICT (rel) DO UPDATE SET "
+								"SELECT $1, %s, %s, %s FROM crmpool.managed_table m "
+								"WHERE m.rel OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF m "
+								"ON CONFLICT (rel) DO UPDATE SET "
 								"name_column = excluded.name_column, phone_columns = excluded.phone_columns, "
 								"email_columns = excluded.email_columns",
-								name ? quote_literal_cstr(name) : "NULL",
+								name ? quote_literal_cstr(name) : "NULL::pg_catalog.name",
 								column_sql(phones, true), column_sql(emails, true)),
 					   1, types, values);
+	if (SPI_processed == 0)
+		managed_rel_not_managed(relid);
 	if (OidIsValid(get_trigger_oid(relid, TRIGGER_IDENTITY, true)))
 		crmpool_admin_exec(psprintf("DROP TRIGGER %s ON %s", TRIGGER_IDENTITY, mr->qualname),
 						   0, NULL, NULL);

@@ -30,6 +30,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -850,4 +851,57 @@ crmpool_require_triggers(ManagedRel *mr)
 				 errdetail("Trigger %s is %s.", silent, why),
 				 errhint("Enable crmpool's triggers (ALTER TABLE %s ENABLE TRIGGER ALL) and use crmpool's functions with session_replication_role = origin.",
 						 mr->qualname)));
+}
+
+/*
+ * Trigger AFTER DELETE ON crmpool.managed_table (sql/parts/70_dump_restore.sql): a table's rules
+ * and identity columns go with its row, as 0.1's ON DELETE CASCADE foreign keys took them, and
+ * with their snapshots (ri_triggers.c, ri_PerformCheck): under REPEATABLE READ or SERIALIZABLE
+ * the rows are found with the latest snapshot, and a row the transaction's own snapshot does not
+ * see (a set_rules() or set_identity() that committed after it was taken) is a serialization
+ * failure.  Deleting only what the old snapshot sees would leave that row behind for good.
+ */
+static const CrmpoolStmt forget_stmts[] = {
+	{"DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+};
+static SPIPlanPtr forget_plans[lengthof(forget_stmts)];
+
+PG_FUNCTION_INFO_V1(crmpool_forget_table_config);
+Datum
+crmpool_forget_table_config(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Datum		rel;
+	bool		isnull;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		elog(ERROR, "crmpool.forget_table_config() must run as an AFTER DELETE row trigger");
+	crmpool_check_column(RelationGetRelid(trigdata->tg_relation), "managed_table", 1, "rel");
+	rel = heap_getattr(trigdata->tg_trigtuple, 1, RelationGetDescr(trigdata->tg_relation), &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+
+	SPI_connect();
+	for (i = 0; i < lengthof(forget_stmts); i++)
+	{
+		SPIPlanPtr	plan = crmpool_stmt_plan(&forget_stmts[i], &forget_plans[i]);
+		int			rc;
+
+		if (IsolationUsesXactSnapshot())
+		{
+			CommandCounterIncrement();	/* as ri_PerformCheck: see this transaction's own rows */
+			rc = SPI_execute_snapshot(plan, &rel, NULL, GetLatestSnapshot(),
+									  GetTransactionSnapshot(), false, false, 0);
+		}
+		else
+			rc = SPI_execute_plan(plan, &rel, NULL, false, 0);
+		if (rc != SPI_OK_DELETE)
+			elog(ERROR, "crmpool could not forget the configuration of a managed table: %s",
+				 SPI_result_code_string(rc));
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }
