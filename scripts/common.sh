@@ -33,20 +33,20 @@ case $PGMAJOR in
 	;;
 esac
 
-# install_deps: apt packages, when running as root and any is missing.
+# install_deps [PACKAGE...]: apt packages (these and DEPS), when running as root and any is missing.
 install_deps() {
-	local missing=0 p
-	for p in $DEPS; do
+	local pkgs="$DEPS $*" missing=0 p
+	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing=1
 	done
 	if [ "$missing" = 1 ]; then
 		if [ "$(id -u)" != 0 ]; then
-			echo "missing packages; run as root or install: $DEPS" >&2
+			echo "missing packages; run as root or install: $pkgs" >&2
 			exit 1
 		fi
-		log "installing packages: $DEPS"
+		log "installing packages: $pkgs"
 		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $DEPS >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
 		# Debian's postgresql-common starts a main cluster on install; we never use it.  Only
 		# the one this install started is stopped: a main cluster that was there before is
 		# someone's server (test/t/023_host_clusters.pl).
