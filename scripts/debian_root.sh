@@ -6,7 +6,9 @@
 #
 # The archive address is read from the host's own apt configuration at run time.  Roots are
 # kept under CRMPOOL_ROOTS (default /var/tmp/crmpool-roots) and reused by later runs; a fresh
-# machine builds them (about 2 minutes each).
+# machine builds them (about 2 minutes each).  A kept root is never upgraded: it tests the minor
+# release that was current when it was built (delete it to test the archive's newest, as CI on a
+# fresh machine does).
 
 # root_suite PGMAJOR: the Debian release whose archive packages that PostgreSQL.
 root_suite() {
