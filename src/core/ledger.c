@@ -468,7 +468,8 @@ counter_lock(StoreScan *ks, TupleTableSlot *current)
  * the unique check would visit every version of the row this transaction made: O(n) for the
  * n-th change, O(n^2) for n changes of one rep in one transaction.  The key (rel, rep) never
  * changes and its old version is ours, locked, so the new entry cannot be a duplicate.  Used
- * only while the table is as crmpool made it: no trigger, and only indexes on (rel, rep).
+ * only while the table is as crmpool made it: no trigger, and only indexes on (rel, rep).  So
+ * update_indexes is never "summarizing only" (16+): that needs an index on a changed column.
  */
 static void
 counter_write(StoreWriter *w, TupleTableSlot *current, TupleTableSlot *next)
