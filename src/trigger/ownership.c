@@ -204,6 +204,11 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
  * into one entry per rep (and subtransaction, table, pool and kind); events are small records
  * whose strings are interned once per transaction, EVENT_CHUNK of them in memory and any more
  * in a temporary file.
+ *
+ * The two hash tables themselves outlive the transaction, emptied at its end (creating them
+ * cost more than a claim's whole queue): they live in pending_cxt, while what their entries
+ * point to (interned strings) is the transaction's.  A transaction that filled them with more
+ * than PENDING_KEEP entries frees them instead, so that a bulk statement's peak is not kept.
  */
 typedef struct PendingKey
 {
@@ -245,8 +250,12 @@ typedef struct PendingEvent
 #define EVENT_CHUNK BLCKSZ
 #define CHUNK_BLOCKS(c) ((long) (c) * sizeof(PendingEvent))
 
+#define PENDING_KEEP 64
+
+static MemoryContext pending_cxt = NULL;
 static HTAB *counts = NULL;
 static HTAB *strings = NULL;
+static long counts_peak = 0;	/* most entries counts held in this transaction */
 static PendingEvent *events = NULL;
 static int	nevents = 0;		/* in memory */
 static BufFile *event_file = NULL;
@@ -342,6 +351,33 @@ pending_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId p
 	events_truncate(events_since(mySubid));
 }
 
+/* Empty the hash tables for the next transaction, or free them if this one made them big. */
+static void
+pending_reset(void)
+{
+	HASH_SEQ_STATUS seq;
+	void	   *entry;
+
+	if (counts == NULL)
+		return;
+	if (counts_peak > PENDING_KEEP || hash_get_num_entries(strings) > PENDING_KEEP)
+	{
+		MemoryContextReset(pending_cxt);
+		counts = strings = NULL;
+	}
+	else
+	{
+		/* removing the entry just returned is allowed during a scan */
+		hash_seq_init(&seq, counts);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			hash_search(counts, entry, HASH_REMOVE, NULL);
+		hash_seq_init(&seq, strings);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			hash_search(strings, entry, HASH_REMOVE, NULL);
+	}
+	counts_peak = 0;
+}
+
 static void
 pending_xact(XactEvent event, void *arg)
 {
@@ -354,8 +390,8 @@ pending_xact(XactEvent event, void *arg)
 				 errhint("Do not disable crmpool's triggers one by one; detach the table with crmpool.unmanage().")));
 	if (crmpool_xact_ended(event))
 	{
+		pending_reset();
 		/* they lived in TopTransactionContext; the file goes with the transaction's resources */
-		counts = strings = NULL;
 		events = NULL;
 		event_file = NULL;
 		nevents = 0;
@@ -389,20 +425,29 @@ pending_start(void)
 		RegisterSubXactCallback(pending_subxact, NULL);
 		pending_callbacks = true;
 	}
+	if (events == NULL)
+		events = MemoryContextAlloc(TopTransactionContext, EVENT_CHUNK * sizeof(PendingEvent));
 	if (counts != NULL)
 		return;
+	if (pending_cxt == NULL)
+		pending_cxt = AllocSetContextCreate(TopMemoryContext, "crmpool pending",
+											ALLOCSET_SMALL_SIZES);
+	/* strings first: counts set means both are there */
+	if (strings == NULL)
+	{
+		ctl.keysize = sizeof(char *);
+		ctl.entrysize = sizeof(char *);
+		ctl.hash = string_hash_ptr;
+		ctl.match = string_match_ptr;
+		ctl.hcxt = pending_cxt;
+		strings = hash_create("crmpool pending strings", 16, &ctl,
+							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	}
 	ctl.keysize = sizeof(PendingKey);
 	ctl.entrysize = sizeof(PendingCount);
-	ctl.hcxt = TopTransactionContext;
+	ctl.hcxt = pending_cxt;
 	counts = hash_create("crmpool pending counts", 16, &ctl,
 						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(char *);
-	ctl.hash = string_hash_ptr;
-	ctl.match = string_match_ptr;
-	strings = hash_create("crmpool pending strings", 16, &ctl,
-						  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	events = MemoryContextAlloc(TopTransactionContext, EVENT_CHUNK * sizeof(PendingEvent));
 }
 
 /* The transaction's copy of s. */
@@ -440,6 +485,7 @@ queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int 
 	p = hash_search(counts, &key, HASH_ENTER, &found);
 	if (!found)
 	{
+		counts_peak = Max(counts_peak, hash_get_num_entries(counts));
 		p->owned = p->with_deal = p->locked = p->claims = p->gains = 0;
 		p->first = customer;
 	}
