@@ -198,16 +198,16 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
  * subtransaction that queued it.  Items queued after a subtransaction began carry it or one of
  * its children, whose ids are all higher, and items queued before carry lower ids: so an
  * aborted subtransaction drops exactly the items whose id is at least its own, and those are
- * the newest events (a suffix of the queue).  Everything lives in TopTransactionContext.
+ * the newest events (a suffix of the queue).  The items live in TopTransactionContext.
  *
  * The queue does not grow in memory with the rows.  Counter changes are summed as they come,
  * into one entry per rep (and subtransaction, table, pool and kind); events are small records
  * whose strings are interned once per transaction, EVENT_CHUNK of them in memory and any more
  * in a temporary file.
  *
- * The two hash tables themselves outlive the transaction, emptied at its end (creating them
- * cost more than a claim's whole queue): they live in pending_cxt, while what their entries
- * point to (interned strings) is the transaction's.  A transaction that filled them with more
+ * The two hash tables themselves outlive the transaction, emptied at its end (creating both
+ * cost about 5,500 instructions per transaction, over 1% of a claim and a release): they live
+ * in pending_cxt, while what their entries point to (interned strings) is the transaction's.  A transaction that filled them with more
  * than PENDING_KEEP entries frees them instead, so that a bulk statement's peak is not kept.
  */
 typedef struct PendingKey
