@@ -367,13 +367,18 @@ pending_reset(void)
 	}
 	else
 	{
-		/* removing the entry just returned is allowed during a scan */
-		hash_seq_init(&seq, counts);
-		while ((entry = hash_seq_search(&seq)) != NULL)
-			hash_search(counts, entry, HASH_REMOVE, NULL);
-		hash_seq_init(&seq, strings);
-		while ((entry = hash_seq_search(&seq)) != NULL)
-			hash_search(strings, entry, HASH_REMOVE, NULL);
+		/* removing the entry just returned is allowed during a scan; an empty one is skipped */
+		HTAB	   *tables[] = {counts, strings};
+		int			i;
+
+		for (i = 0; i < lengthof(tables); i++)
+		{
+			if (hash_get_num_entries(tables[i]) == 0)
+				continue;
+			hash_seq_init(&seq, tables[i]);
+			while ((entry = hash_seq_search(&seq)) != NULL)
+				hash_search(tables[i], entry, HASH_REMOVE, NULL);
+		}
 	}
 	counts_peak = 0;
 }
