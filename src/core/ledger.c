@@ -683,14 +683,16 @@ struct LedgerEvents
 	bool		by_batch;
 	BulkInsertState bulk;		/* from the first full batch on */
 	int			n;				/* rows waiting in slots */
-	TupleTableSlot *slots[EVENT_BATCH];
+	int			nslots;			/* slots made: 1, or EVENT_BATCH once a batch has two rows */
+	TupleTableSlot **slots;
 	MemoryContext batchcxt;		/* their values; reset after each batch */
 };
 
 LedgerEvents *
 ledger_events_begin(void)
 {
-	LedgerEvents *le = palloc0(sizeof(LedgerEvents));
+	/* not zeroed whole: a claim's single event needs one slot, not EVENT_BATCH */
+	LedgerEvents *le = palloc(sizeof(LedgerEvents));
 	TriggerDesc *trig;
 	Oid			heapid;
 	Oid			indexid;
@@ -702,6 +704,10 @@ ledger_events_begin(void)
 	trig = le->w.rri->ri_TrigDesc;
 	le->by_batch = !(trig != NULL && trig->trig_insert_before_row) &&
 		!(le->rel->rd_att->constr != NULL && le->rel->rd_att->constr->has_generated_stored);
+	le->bulk = NULL;
+	le->n = 0;
+	le->nslots = 0;
+	le->slots = NULL;
 	le->batchcxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool events",
 										 ALLOCSET_DEFAULT_SIZES);
 	return le;
@@ -758,6 +764,18 @@ ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, b
 	TupleTableSlot *slot;
 	MemoryContext oldcxt;
 
+	if (le->n == le->nslots)
+	{
+		/* the slot array lives as long as le; 1 slot, then EVENT_BATCH (only when batching) */
+		int			nslots = le->nslots == 0 ? 1 : EVENT_BATCH;
+		TupleTableSlot **slots = MemoryContextAllocZero(GetMemoryChunkContext(le),
+														nslots * sizeof(TupleTableSlot *));
+
+		if (le->nslots > 0)
+			memcpy(slots, le->slots, le->nslots * sizeof(TupleTableSlot *));
+		le->slots = slots;
+		le->nslots = nslots;
+	}
 	if (le->slots[le->n] == NULL)
 		le->slots[le->n] = store_writer_slot(&le->w, le->rel);
 	slot = le->slots[le->n++];
@@ -789,6 +807,8 @@ ledger_events_end(LedgerEvents *le)
 	store_writer_end(&le->w);
 	table_close(le->rel, NoLock);
 	MemoryContextDelete(le->batchcxt);
+	if (le->slots != NULL)
+		pfree(le->slots);
 	pfree(le);
 }
 

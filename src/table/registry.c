@@ -19,6 +19,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -54,13 +55,26 @@ registry_invalidate(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	RegistryEntry *entry;
+	ListCell   *lc;
 
 	if (registry == NULL)
 		return;
 	hash_seq_init(&status, registry);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		if (relid == InvalidOid || entry->relid == relid)
+		{
 			entry->valid = false;
+			/* a caller may still hold it: its cached triggers go stale all the same */
+			if (entry->mr != NULL)
+				entry->mr->triggers_known = false;
+		}
+	foreach(lc, retired)
+	{
+		ManagedRel *mr = lfirst(lc);
+
+		if (relid == InvalidOid || mr->relid == relid)
+			mr->triggers_known = false;
+	}
 }
 
 static void
@@ -800,36 +814,54 @@ managed_silent_trigger(ManagedRel *mr, bool this_session, const char **why)
 	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
 	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
 	bool		replica = this_session && SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
-	Relation	rel = relation_open(mr->relid, AccessShareLock);
-	const char *silent = NULL;
 	int			ntriggers = lengthof(names);
 	int			i,
 				j;
 
+	StaticAssertStmt(lengthof(names) == lengthof(mr->tgenabled), "one tgenabled per trigger");
+
+	/*
+	 * The triggers' states change only with the table's relcache entry, whose invalidation
+	 * clears triggers_known; the lock takes in the invalidations committed since, as opening
+	 * the table did.  session_replication_role is a setting, not a relcache event: applied
+	 * below on every call.
+	 */
+	LockRelationOid(mr->relid, AccessShareLock);
+	if (!mr->triggers_known)
+	{
+		Relation	rel = relation_open(mr->relid, AccessShareLock);
+
+		for (j = 0; j < lengthof(names); j++)
+		{
+			mr->tgenabled[j] = '\0';
+			for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+				if (strcmp(rel->trigdesc->triggers[i].tgname, names[j]) == 0)
+					mr->tgenabled[j] = rel->trigdesc->triggers[i].tgenabled;
+		}
+		relation_close(rel, NoLock);
+		mr->triggers_known = true;
+	}
+
 	/* the identity trigger keeps the identity keys, when identity columns are named */
 	if (this_session || (mr->name_att == InvalidAttrNumber && mr->nphones + mr->nemails == 0))
 		ntriggers--;
-	for (j = 0; j < ntriggers && silent == NULL; j++)
+	for (j = 0; j < ntriggers; j++)
 	{
-		Trigger    *tg = NULL;
+		char		tgenabled = mr->tgenabled[j];
 
-		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
-			if (strcmp(rel->trigdesc->triggers[i].tgname, names[j]) == 0)
-				tg = &rel->trigdesc->triggers[i];
-		if (tg == NULL)
+		if (tgenabled == '\0')
 			*why = "missing";
-		else if (tg->tgenabled == TRIGGER_DISABLED)
+		else if (tgenabled == TRIGGER_DISABLED)
 			*why = "disabled";
-		else if (tg->tgenabled == TRIGGER_FIRES_ON_ORIGIN && replica)
+		else if (tgenabled == TRIGGER_FIRES_ON_ORIGIN && replica)
 			*why = "enabled on origin only, and session_replication_role is replica";
-		else if (tg->tgenabled == TRIGGER_FIRES_ON_REPLICA && !replica)
+		else if (tgenabled == TRIGGER_FIRES_ON_REPLICA && !replica)
 			*why = "enabled on replica only";
 		else
 			continue;
-		silent = names[j];
+		return names[j];
 	}
-	relation_close(rel, NoLock);
-	return silent;
+	return NULL;
 }
 
 /*

@@ -43,6 +43,12 @@ typedef struct ManagedRel
 	AttrNumber *email_atts;
 	SPIPlanPtr	locate_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 */
 	bool		recycles;		/* some scope sets a recycle period */
+	/*
+	 * tgenabled of each of crmpool's triggers on the table ('\0': missing), read on first use
+	 * (managed_silent_trigger); cleared by the relcache invalidations that retire the entry
+	 */
+	bool		triggers_known;
+	char		tgenabled[5];
 	MemoryContext mcxt;
 } ManagedRel;
 
