@@ -36,6 +36,16 @@ rel_arg(FunctionCallInfo fcinfo)
 	return mr;
 }
 
+/* Arguments 1 and 2 of claim, release, assign, lock and unlock: the customer and the rep. */
+static void
+customer_rep_args(FunctionCallInfo fcinfo, int64 *customer, int64 *rep)
+{
+	crmpool_require_arg(fcinfo, 1, "customer");
+	crmpool_require_arg(fcinfo, 2, "rep");
+	*customer = PG_GETARG_INT64(1);
+	*rep = PG_GETARG_INT64(2);
+}
+
 static void
 unknown_customer(ManagedRel *mr, int64 customer)
 {
@@ -169,10 +179,11 @@ Datum
 crmpool_claim(PG_FUNCTION_ARGS)
 {
 	ManagedRel *mr = rel_arg(fcinfo);
+	int64		customer;
+	int64		rep;
 
-	crmpool_require_arg(fcinfo, 1, "customer");
-	crmpool_require_arg(fcinfo, 2, "rep");
-	claim_one(mr, PG_GETARG_INT64(1), PG_GETARG_INT64(2));
+	customer_rep_args(fcinfo, &customer, &rep);
+	claim_one(mr, customer, rep);
 	PG_RETURN_VOID();
 }
 
@@ -289,10 +300,7 @@ crmpool_release(PG_FUNCTION_ARGS)
 	ManagedRel *mr = rel_arg(fcinfo);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_RELEASE};
 
-	crmpool_require_arg(fcinfo, 1, "customer");
-	crmpool_require_arg(fcinfo, 2, "rep");
-	in.customer = PG_GETARG_INT64(1);
-	in.rep = PG_GETARG_INT64(2);
+	customer_rep_args(fcinfo, &in.customer, &in.rep);
 	if (!PG_ARGISNULL(3))
 	{
 		text	   *reason = PG_GETARG_TEXT_PP(3);
@@ -312,10 +320,7 @@ crmpool_assign(PG_FUNCTION_ARGS)
 	ManagedRel *mr = rel_arg(fcinfo);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_ASSIGN};
 
-	crmpool_require_arg(fcinfo, 1, "customer");
-	crmpool_require_arg(fcinfo, 2, "rep");
-	in.customer = PG_GETARG_INT64(1);
-	in.rep = PG_GETARG_INT64(2);
+	customer_rep_args(fcinfo, &in.customer, &in.rep);
 	ops_change_owner(mr, &in, true, in.rep);
 	PG_RETURN_VOID();
 }
@@ -410,10 +415,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 	OwnerContext octx;
 	bool		added;
 
-	crmpool_require_arg(fcinfo, 1, "customer");
-	crmpool_require_arg(fcinfo, 2, "rep");
-	customer = PG_GETARG_INT64(1);
-	rep = PG_GETARG_INT64(2);
+	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "lock", &desc);
 
 	ledger_begin(&octx);
@@ -453,10 +455,7 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 	OwnerContext octx;
 	bool		dropped;
 
-	crmpool_require_arg(fcinfo, 1, "customer");
-	crmpool_require_arg(fcinfo, 2, "rep");
-	customer = PG_GETARG_INT64(1);
-	rep = PG_GETARG_INT64(2);
+	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "unlock", &desc);
 
 	ledger_begin(&octx);
