@@ -51,9 +51,11 @@ sub setup_db
 	});
 }
 
-is($node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'crmpool launcher'"),
-	'1', 'the launcher shows in pg_stat_activity');
+# The postmaster starts the launcher once it accepts connections, which is when pg_ctl -w
+# returns: on a loaded machine the launcher may not be there yet, so wait for it (one, not more).
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'crmpool launcher'", '1'),
+	'the launcher shows in pg_stat_activity');
 
 $node->safe_psql('postgres', 'CREATE DATABASE crm');
 setup_db('crm', 10);
