@@ -727,7 +727,7 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	crmpool_init_srf(fcinfo);
 
 	/* a table whose triggers do not fire (for its ordinary writers) drifts again at once */
-	silent = managed_silent_trigger(p.mr, false, &why);
+	silent = managed_silent_trigger(p.mr, false, AccessShareLock, &why);
 	if (silent != NULL && fix)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -49,6 +49,22 @@ typedef TU_UpdateIndexes CrmpoolUpdateIndexes;
 typedef bool CrmpoolUpdateIndexes;
 #endif
 
+/*
+ * The columns any index of rel reads (keys, expressions, predicates), offset by
+ * FirstLowInvalidHeapAttributeNumber; a copy.  16 split 15's one bitmap in two: the indexes
+ * that block a HOT update and the summarizing ones (BRIN), which do not.
+ */
+static inline Bitmapset *
+crmpool_indexed_attrs(Relation rel)
+{
+#if PG_VERSION_NUM >= 160000
+	return bms_join(RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_HOT_BLOCKING),
+					RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_SUMMARIZED));
+#else
+	return RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_ALL);
+#endif
+}
+
 /* Whether the user may execute function fn. */
 static inline bool
 crmpool_may_execute(Oid fn, Oid user)

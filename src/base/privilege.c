@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -43,13 +44,43 @@ crmpool_restore_user(OwnerContext *ctx)
 	SetUserIdAndSecContext(ctx->saved_user, ctx->saved_sec_context);
 }
 
-/* The actor recorded in history: crmpool.actor, or else the current role. */
+/*
+ * The name of the last role asked for, kept until a role changes (a rename sends a syscache
+ * invalidation of pg_authid): every claim records its actor twice, and looking the name up
+ * each time cost more than anything else in starting a ledger session.
+ */
+static Oid	actor_role = InvalidOid;
+static char actor_role_name[NAMEDATALEN];
+
+static void
+actor_role_forget(Datum arg, int cacheid, uint32 hashvalue)
+{
+	actor_role = InvalidOid;
+}
+
+/* The actor recorded in history: crmpool.actor, or else the current role (valid until the next call). */
 const char *
 crmpool_actor_name(void)
 {
+	static bool registered = false;
+	Oid			user;
+
 	if (crmpool_actor != NULL && crmpool_actor[0] != '\0')
 		return crmpool_actor;
-	return GetUserNameFromId(GetUserId(), false);
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(AUTHOID, actor_role_forget, (Datum) 0);
+		registered = true;
+	}
+	user = GetUserId();
+	if (user != actor_role)
+	{
+		/* cleared first: an invalidation during the lookup makes the next call look again */
+		actor_role = InvalidOid;
+		strlcpy(actor_role_name, GetUserNameFromId(user, false), sizeof(actor_role_name));
+		actor_role = user;
+	}
+	return actor_role_name;
 }
 
 bool

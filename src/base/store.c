@@ -26,7 +26,9 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -163,6 +165,93 @@ store_writer_end(StoreWriter *w)
 	EvalPlanQualEnd(&w->epq);
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	FreeExecutorState(w->estate);
+}
+
+/*
+ * Whether rel is as crmpool made it, for a write without an executor state: no trigger, no
+ * stored generated column, no CHECK constraint, not a partition.  A superuser may have added any
+ * of these; then the row goes through a StoreWriter, which honours them.  Read from the
+ * relcache entry: asking costs no catalog access.
+ */
+static bool
+store_table_plain(Relation rel)
+{
+	TupleConstr *constr = rel->rd_att->constr;
+
+	return rel->trigdesc == NULL && !rel->rd_rel->relispartition &&
+		(constr == NULL || (!constr->has_generated_stored && constr->num_check == 0));
+}
+
+/* Whether every NOT NULL column of the row in slot (virtual, or deformed) has a value. */
+static bool
+store_not_nulls_set(TupleTableSlot *slot)
+{
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	int			i;
+
+	slot_getallattrs(slot);
+	for (i = 0; i < desc->natts; i++)
+		if (TupleDescAttr(desc, i)->attnotnull && slot->tts_isnull[i])
+			return false;
+	return true;
+}
+
+/*
+ * Insert the row in slot into rel (opened RowExclusiveLock) as ExecSimpleRelationInsert() would,
+ * without the executor state it needs: for a claim's one event, setting that state up and
+ * freeing it cost more than the insert.  Only for a plain table (store_table_plain) whose
+ * indexes are all on plain columns, immediate, without predicate; returns false, inserting
+ * nothing, otherwise (or if a NOT NULL column is null): the caller then uses a StoreWriter,
+ * which also raises the constraint's error.  Unique indexes are checked as the executor checks
+ * them.
+ */
+bool
+store_insert_plain(Relation rel, TupleTableSlot *slot)
+{
+	List	   *indexes;
+	ListCell   *lc;
+	Relation	opened[INDEX_MAX_KEYS];
+	int			nopened = 0;
+	bool		plain;
+
+	if (!store_table_plain(rel) || !store_not_nulls_set(slot))
+		return false;
+	indexes = RelationGetIndexList(rel);
+	plain = list_length(indexes) <= lengthof(opened);
+	foreach(lc, indexes)
+	{
+		Relation	index;
+		Form_pg_index form;
+
+		if (!plain)
+			break;
+		index = index_open(lfirst_oid(lc), RowExclusiveLock);
+		opened[nopened++] = index;
+		form = index->rd_index;
+		plain = form->indisready && form->indimmediate && !form->indisexclusion &&
+			RelationGetIndexExpressions(index) == NIL && RelationGetIndexPredicate(index) == NIL;
+	}
+	list_free(indexes);
+	if (plain)
+	{
+		int			i;
+
+		table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+		for (i = 0; i < nopened; i++)
+		{
+			IndexInfo  *ii = BuildIndexInfo(opened[i]);
+			Datum		values[INDEX_MAX_KEYS];
+			bool		isnull[INDEX_MAX_KEYS];
+
+			FormIndexDatum(ii, slot, NULL, values, isnull);
+			index_insert(opened[i], values, isnull, &slot->tts_tid, rel,
+						 opened[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 false, ii);
+		}
+	}
+	while (nopened > 0)
+		index_close(opened[--nopened], NoLock);
+	return plain;
 }
 
 /* An empty virtual slot for a row of rel, every column null. */

@@ -462,58 +462,89 @@ counter_lock(StoreScan *ks, TupleTableSlot *current)
 }
 
 /*
- * Write the counter row's new version, as ExecSimpleRelationUpdate() would, but without the
- * unique check of the primary key.  An update that does not fit the row's page (about every
- * 120th: its versions cannot be pruned before the transaction ends) adds an index entry, and
- * the unique check would visit every version of the row this transaction made: O(n) for the
- * n-th change, O(n^2) for n changes of one rep in one transaction.  The key (rel, rep) never
- * changes and its old version is ours, locked, so the new entry cannot be a duplicate.  Used
- * only while the table is as crmpool made it: no trigger, and only indexes on (rel, rep).  So
- * update_indexes is never "summarizing only" (16+): that needs an index on a changed column.
+ * Whether the counter table is as crmpool made it: no trigger, no stored generated column, no
+ * CHECK constraint, and every index reads only (rel, rep), which a change of the counts never
+ * changes.  Read from the relcache entry (the index columns are cached there too), so asking
+ * costs no catalog access.
+ */
+static bool
+counter_table_plain(Relation rel)
+{
+	TupleConstr *constr = rel->rd_att->constr;
+	Bitmapset  *attrs;
+	int			x = -1;
+	bool		plain = true;
+
+	if (rel->trigdesc != NULL ||
+		(constr != NULL && (constr->has_generated_stored || constr->num_check > 0)))
+		return false;
+	attrs = crmpool_indexed_attrs(rel);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+		if (x + FirstLowInvalidHeapAttributeNumber != 1 &&
+			x + FirstLowInvalidHeapAttributeNumber != 2)
+			plain = false;
+	bms_free(attrs);
+	return plain;
+}
+
+/* Whether every NOT NULL column of the new version has a value (crmpool sets them all). */
+static bool
+counter_not_nulls_set(TupleTableSlot *next)
+{
+	TupleDesc	desc = next->tts_tupleDescriptor;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+		if (TupleDescAttr(desc, i)->attnotnull && next->tts_isnull[i])
+			return false;
+	return true;
+}
+
+/*
+ * Write the counter row's new version (next, a virtual slot) over the locked one (current).
+ *
+ * While the table is as crmpool made it (counter_table_plain), this is a heap update and, for
+ * an update that does not fit the row's page (about every 120th: its versions cannot be pruned
+ * before the transaction ends), index entries without the primary key's unique check: that
+ * check would visit every version of the row this transaction made, O(n) for the n-th change,
+ * O(n^2) for n changes of one rep in one transaction.  The key (rel, rep) never changes and its
+ * old version is ours, locked, so the new entry cannot be a duplicate.  The executor state that
+ * inserting index entries needs is set up only then: setting it up for every change cost a
+ * claim more than the update itself.  update_indexes is never "summarizing only" (16+): that
+ * needs an index on a changed column.
+ *
+ * Otherwise (a superuser added a trigger, a constraint or an index) ExecSimpleRelationUpdate()
+ * writes it, honouring all of them.
  */
 static void
-counter_write(StoreWriter *w, TupleTableSlot *current, TupleTableSlot *next)
+counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
 {
-	ResultRelInfo *rri = w->rri;
-	Relation	rel = rri->ri_RelationDesc;
-	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+	StoreWriter w;
 	CrmpoolUpdateIndexes update_indexes;
-	int			i,
-				k;
+	int			i;
 
-	for (i = 0; i < rri->ri_NumIndices; i++)
+	if (!counter_table_plain(rel) || !counter_not_nulls_set(next))
 	{
-		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
-
-		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
-			if (ii->ii_IndexAttrNumbers[k] != 1 && ii->ii_IndexAttrNumbers[k] != 2)
-				break;
-		if (k < ii->ii_NumIndexAttrs || ii->ii_Predicate != NIL)
-			break;
-	}
-	if (rri->ri_TrigDesc != NULL || i < rri->ri_NumIndices ||
-		(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored))
-	{
-		ExecSimpleRelationUpdate(rri, w->estate, &w->epq, current, next);
+		store_writer_begin(&w, rel);
+		ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, current, next);
+		store_writer_end(&w);
 		return;
 	}
-	if (rel->rd_att->constr != NULL)
-		ExecConstraints(rri, next, w->estate);
-	simple_table_tuple_update(rel, &current->tts_tid, next, w->estate->es_snapshot,
-							  &update_indexes);
+	simple_table_tuple_update(rel, &current->tts_tid, next, GetActiveSnapshot(), &update_indexes);
 	if (!update_indexes)
 		return;
-	econtext->ecxt_scantuple = next;
-	for (i = 0; i < rri->ri_NumIndices; i++)
+	store_writer_begin(&w, rel);
+	GetPerTupleExprContext(w.estate)->ecxt_scantuple = next;
+	for (i = 0; i < w.rri->ri_NumIndices; i++)
 	{
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
 
-		FormIndexDatum(rri->ri_IndexRelationInfo[i], next, w->estate, values, isnull);
-		index_insert(rri->ri_IndexRelationDescs[i], values, isnull, &next->tts_tid, rel,
-					 UNIQUE_CHECK_NO, true, rri->ri_IndexRelationInfo[i]);
+		FormIndexDatum(w.rri->ri_IndexRelationInfo[i], next, w.estate, values, isnull);
+		index_insert(w.rri->ri_IndexRelationDescs[i], values, isnull, &next->tts_tid, rel,
+					 UNIQUE_CHECK_NO, true, w.rri->ri_IndexRelationInfo[i]);
 	}
-	ResetPerTupleExprContext(w->estate);
+	store_writer_end(&w);
 }
 
 /*
@@ -528,7 +559,6 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 	StoreScan	ks;
 	TupleTableSlot *current;
 	TupleTableSlot *next;
-	StoreWriter	w;
 	bool		day_null;
 	Datum		day;
 	int32		claims;
@@ -547,8 +577,8 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 
 	/* the new version: the locked one with the change applied */
 	slot_getallattrs(current);
-	store_writer_begin(&w, ks.heap);
-	next = store_writer_slot(&w, ks.heap);
+	next = MakeSingleTupleTableSlot(RelationGetDescr(ks.heap), &TTSOpsVirtual);
+	ExecClearTuple(next);
 	for (i = 0; i < next->tts_tupleDescriptor->natts; i++)
 		store_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
 	after->owned = add_count(DatumGetInt32(store_attr(current, COUNT_OWNED)), chg->owned);
@@ -571,13 +601,13 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 	store_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
 	store_set(next, COUNT_DAY, day, !day_null);
 	ExecStoreVirtualTuple(next);
-	counter_write(&w, current, next);
+	counter_write(ks.heap, current, next);
 	/* the new version's TID, where the next change of this rep in this transaction finds it */
 	ct = counter_tid(relid, rep, true);
 	ct->tid = next->tts_tid;
 	ct->subid = GetCurrentSubTransactionId();
-	store_writer_end(&w);
 
+	ExecDropSingleTupleTableSlot(next);
 	ExecDropSingleTupleTableSlot(current);
 	store_scan_end(&ks);
 	return true;
@@ -670,8 +700,10 @@ ledger_current_actor(void)
  * table_multi_insert() and then each row's index entries and AFTER triggers, as COPY does: a
  * heap page is filled and logged once per batch instead of once per row.  A BEFORE ROW trigger
  * (crmpool has none; a superuser could add one) makes it insert row by row, as does a statement
- * with a single event (a claim), where a batch only costs more.  Memory is reset after each
- * batch, so a flush of any size runs in constant memory.
+ * with a single event (a claim), where a batch only costs more: that one row needs no executor
+ * state at all while the table is as crmpool made it (store_insert_plain), and the state is set
+ * up only for a statement that needs it.  Memory is reset after each batch, so a flush of any
+ * size runs in constant memory.
  */
 #define EVENT_BATCH 1000
 
@@ -679,7 +711,8 @@ struct LedgerEvents
 {
 	Relation	rel;
 	Oid			seqid;
-	StoreWriter	w;
+	StoreWriter	w;				/* set up with the first insert that needs it */
+	bool		have_writer;
 	bool		by_batch;
 	BulkInsertState bulk;		/* from the first full batch on */
 	int			n;				/* rows waiting in slots */
@@ -693,16 +726,14 @@ ledger_events_begin(void)
 {
 	/* not zeroed whole: a claim's single event needs one slot, not EVENT_BATCH */
 	LedgerEvents *le = palloc(sizeof(LedgerEvents));
-	TriggerDesc *trig;
 	Oid			heapid;
 	Oid			indexid;
 
 	store_oids(&ledger_tables[LT_EVENTS], &heapid, &indexid);
 	le->seqid = crmpool_relid("ownership_event_seq_seq");
 	le->rel = table_open(heapid, RowExclusiveLock);
-	store_writer_begin(&le->w, le->rel);
-	trig = le->w.rri->ri_TrigDesc;
-	le->by_batch = !(trig != NULL && trig->trig_insert_before_row) &&
+	le->have_writer = false;
+	le->by_batch = !(le->rel->trigdesc != NULL && le->rel->trigdesc->trig_insert_before_row) &&
 		!(le->rel->rd_att->constr != NULL && le->rel->rd_att->constr->has_generated_stored);
 	le->bulk = NULL;
 	le->n = 0;
@@ -713,19 +744,47 @@ ledger_events_begin(void)
 	return le;
 }
 
-/* Insert the rows waiting in the slots. */
+static StoreWriter *
+events_writer(LedgerEvents *le)
+{
+	if (!le->have_writer)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(le));
+
+		store_writer_begin(&le->w, le->rel);
+		le->have_writer = true;
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return &le->w;
+}
+
+/*
+ * Insert the rows waiting in the slots.  A single row (a claim's event) goes in without an
+ * executor state while the table is plain (store_insert_plain).
+ */
 static void
 events_insert(LedgerEvents *le)
 {
-	EState	   *estate = le->w.estate;
-	ResultRelInfo *rri = le->w.rri;
 	MemoryContext oldcxt = MemoryContextSwitchTo(le->batchcxt);
+	EState	   *estate;
+	ResultRelInfo *rri;
 	int			i;
 
-	if (!le->by_batch || le->n == 1)
-		ExecSimpleRelationInsert(rri, estate, le->slots[0]);
+	if (le->n == 1 && store_insert_plain(le->rel, le->slots[0]))
+		estate = NULL;
+	else if (!le->by_batch || le->n == 1)
+	{
+		StoreWriter *w = events_writer(le);
+
+		estate = w->estate;
+		ExecSimpleRelationInsert(w->rri, estate, le->slots[0]);
+	}
 	else
 	{
+		StoreWriter *w = events_writer(le);
+
+		estate = w->estate;
+		rri = w->rri;
 		if (le->rel->rd_att->constr != NULL)
 			for (i = 0; i < le->n; i++)
 				ExecConstraints(rri, le->slots[i], estate);
@@ -752,7 +811,8 @@ events_insert(LedgerEvents *le)
 		ExecClearTuple(le->slots[i]);
 	le->n = 0;
 	MemoryContextSwitchTo(oldcxt);
-	ResetPerTupleExprContext(estate);
+	if (estate != NULL)
+		ResetPerTupleExprContext(estate);
 	MemoryContextReset(le->batchcxt);
 }
 
@@ -777,7 +837,11 @@ ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, b
 		le->nslots = nslots;
 	}
 	if (le->slots[le->n] == NULL)
-		le->slots[le->n] = store_writer_slot(&le->w, le->rel);
+	{
+		oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(le));
+		le->slots[le->n] = MakeSingleTupleTableSlot(RelationGetDescr(le->rel), &TTSOpsVirtual);
+		MemoryContextSwitchTo(oldcxt);
+	}
 	slot = le->slots[le->n++];
 	oldcxt = MemoryContextSwitchTo(le->batchcxt);
 	ExecClearTuple(slot);
@@ -800,13 +864,18 @@ ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, b
 void
 ledger_events_end(LedgerEvents *le)
 {
+	int			i;
+
 	if (le->n > 0)
 		events_insert(le);
 	if (le->bulk != NULL)
 		FreeBulkInsertState(le->bulk);
-	store_writer_end(&le->w);
+	if (le->have_writer)
+		store_writer_end(&le->w);
 	table_close(le->rel, NoLock);
 	MemoryContextDelete(le->batchcxt);
+	for (i = 0; i < le->nslots && le->slots[i] != NULL; i++)
+		ExecDropSingleTupleTableSlot(le->slots[i]);
 	if (le->slots != NULL)
 		pfree(le->slots);
 	pfree(le);

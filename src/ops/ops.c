@@ -25,14 +25,18 @@
 
 #include "ops/ops.h"
 
+/*
+ * Argument 0, the managed table, whose triggers must fire; lockmode is the lock the function's
+ * own statement on the table takes (an UPDATE's, or FOR UPDATE's), taken here first.
+ */
 static ManagedRel *
-rel_arg(FunctionCallInfo fcinfo)
+rel_arg(FunctionCallInfo fcinfo, LOCKMODE lockmode)
 {
 	ManagedRel *mr;
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	mr = managed_rel_get(PG_GETARG_OID(0), false);
-	crmpool_require_triggers(mr);
+	crmpool_require_triggers(mr, lockmode);
 	return mr;
 }
 
@@ -178,7 +182,7 @@ PG_FUNCTION_INFO_V1(crmpool_claim);
 Datum
 crmpool_claim(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo);
+	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
 	int64		customer;
 	int64		rep;
 
@@ -208,7 +212,7 @@ Datum
 crmpool_claim_many(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ManagedRel *mr = rel_arg(fcinfo);
+	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
 	ArrayType  *arr;
 	int64		rep;
 	Datum	   *elems;
@@ -297,7 +301,7 @@ PG_FUNCTION_INFO_V1(crmpool_release);
 Datum
 crmpool_release(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo);
+	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_RELEASE};
 
 	customer_rep_args(fcinfo, &in.customer, &in.rep);
@@ -317,7 +321,7 @@ PG_FUNCTION_INFO_V1(crmpool_assign);
 Datum
 crmpool_assign(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo);
+	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_ASSIGN};
 
 	customer_rep_args(fcinfo, &in.customer, &in.rep);
@@ -329,7 +333,7 @@ PG_FUNCTION_INFO_V1(crmpool_transfer);
 Datum
 crmpool_transfer(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo);
+	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_TRANSFER};
 
 	crmpool_require_arg(fcinfo, 1, "customer");
@@ -407,7 +411,7 @@ PG_FUNCTION_INFO_V1(crmpool_lock);
 Datum
 crmpool_lock(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo);
+	ManagedRel *mr = rel_arg(fcinfo, RowShareLock);
 	int64		customer;
 	int64		rep;
 	HeapTuple	row;
@@ -447,7 +451,7 @@ PG_FUNCTION_INFO_V1(crmpool_unlock);
 Datum
 crmpool_unlock(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo);
+	ManagedRel *mr = rel_arg(fcinfo, RowShareLock);
 	int64		customer;
 	int64		rep;
 	HeapTuple	row;

@@ -201,7 +201,7 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 1, "customer");
 	crmpool_require_arg(fcinfo, 2, "rep");
 	mr = managed_rel_get(PG_GETARG_OID(0), false);
-	crmpool_require_triggers(mr);
+	crmpool_require_triggers(mr, RowShareLock);	/* ops_lock_owned's FOR UPDATE */
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
 	at = PG_ARGISNULL(3) ? now : PG_GETARG_TIMESTAMPTZ(3);
@@ -219,7 +219,7 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	row = ops_lock_owned(mr, customer, rep,
 						 mr->followup_att != InvalidAttrNumber ? mr->followup_att : mr->owner_att,
 						 "follow_up", &desc);
-	actor = crmpool_actor_name();
+	actor = pstrdup(crmpool_actor_name());
 	ledger_begin(&octx);
 	run(RS_ADD_FOLLOWUP,
 		(Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer), Int64GetDatum(rep),
@@ -403,7 +403,7 @@ batch_begin(Batch *b, Oid relid)
 		PopActiveSnapshot();
 		return false;
 	}
-	crmpool_require_triggers(b->mr);
+	crmpool_require_triggers(b->mr, RowExclusiveLock);
 	b->cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool recycle batch",
 								   ALLOCSET_DEFAULT_SIZES);
 	b->oldcxt = MemoryContextSwitchTo(b->cxt);

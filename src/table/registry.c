@@ -809,7 +809,7 @@ managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
  * *why; a missing one counts as not firing.
  */
 const char *
-managed_silent_trigger(ManagedRel *mr, bool this_session, const char **why)
+managed_silent_trigger(ManagedRel *mr, bool this_session, LOCKMODE lockmode, const char **why)
 {
 	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
 	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
@@ -824,9 +824,10 @@ managed_silent_trigger(ManagedRel *mr, bool this_session, const char **why)
 	 * The triggers' states change only with the table's relcache entry, whose invalidation
 	 * clears triggers_known; the lock takes in the invalidations committed since, as opening
 	 * the table did.  session_replication_role is a setting, not a relcache event: applied
-	 * below on every call.
+	 * below on every call.  The caller names the lock its own statement on the table will
+	 * take (an UPDATE's RowExclusiveLock), which that statement then finds already held.
 	 */
-	LockRelationOid(mr->relid, AccessShareLock);
+	LockRelationOid(mr->relid, lockmode);
 	if (!mr->triggers_known)
 	{
 		Relation	rel = relation_open(mr->relid, AccessShareLock);
@@ -870,10 +871,10 @@ managed_silent_trigger(ManagedRel *mr, bool this_session, const char **why)
  * then report a misleading refusal), rather than let the bookkeeping drift.
  */
 void
-crmpool_require_triggers(ManagedRel *mr)
+crmpool_require_triggers(ManagedRel *mr, LOCKMODE lockmode)
 {
 	const char *why;
-	const char *silent = managed_silent_trigger(mr, true, &why);
+	const char *silent = managed_silent_trigger(mr, true, lockmode, &why);
 
 	if (silent != NULL)
 		ereport(ERROR,

@@ -55,8 +55,9 @@ typedef struct ManagedRel
 extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
 extern void managed_rel_changed(Oid relid);
 pg_noreturn extern void managed_rel_not_managed(Oid relid);
-extern const char *managed_silent_trigger(ManagedRel *mr, bool this_session, const char **why);
-extern void crmpool_require_triggers(ManagedRel *mr);
+extern const char *managed_silent_trigger(ManagedRel *mr, bool this_session, LOCKMODE lockmode,
+										  const char **why);
+extern void crmpool_require_triggers(ManagedRel *mr, LOCKMODE lockmode);
 extern Relation crmpool_open_table(Oid relid, LOCKMODE lockmode);
 extern Relation crmpool_open_owned_table(Oid relid, LOCKMODE lockmode);
 pg_noreturn extern void crmpool_no_such_table(Oid relid);

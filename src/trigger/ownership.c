@@ -1078,9 +1078,11 @@ op_how(OwnershipOp op)
 /*
  * Whether an UPDATE changed a column crmpool reads.  The comparison is binary: a value written
  * again in another form (1.0 for 1.00) counts as changed, which costs only a needless check.
+ * Read from the trigger's slots, which deform each row once for all the columns asked
+ * (heap_getattr walks the row from its start for every column after a variable-length one).
  */
 static bool
-column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber att)
+column_changed(TupleTableSlot *oldslot, TupleTableSlot *newslot, AttrNumber att)
 {
 	Form_pg_attribute attr;
 	bool		oldnull,
@@ -1090,11 +1092,11 @@ column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber at
 
 	if (att == InvalidAttrNumber)
 		return false;
-	oldval = heap_getattr(oldtup, att, desc, &oldnull);
-	newval = heap_getattr(newtup, att, desc, &newnull);
+	oldval = slot_getattr(oldslot, att, &oldnull);
+	newval = slot_getattr(newslot, att, &newnull);
 	if (oldnull || newnull)
 		return oldnull != newnull;
-	attr = TupleDescAttr(desc, att - 1);
+	attr = TupleDescAttr(oldslot->tts_tupleDescriptor, att - 1);
 	return !datumIsEqual(oldval, newval, attr->attbyval, attr->attlen);
 }
 
@@ -1104,15 +1106,15 @@ column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber at
  * phone number fixed) are none of these, which is why the trigger needs no WHEN clause.
  */
 static bool
-update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
+update_concerns(ManagedRel *mr, TupleTableSlot *oldslot, TupleTableSlot *newslot)
 {
-	return column_changed(oldtup, newtup, desc, mr->owner_att) ||
-		column_changed(oldtup, newtup, desc, mr->key_att) ||
-		column_changed(oldtup, newtup, desc, mr->deal_att) ||
-		column_changed(oldtup, newtup, desc, mr->pool_att) ||
+	return column_changed(oldslot, newslot, mr->owner_att) ||
+		column_changed(oldslot, newslot, mr->key_att) ||
+		column_changed(oldslot, newslot, mr->deal_att) ||
+		column_changed(oldslot, newslot, mr->pool_att) ||
 		(mr->recycles &&
-		 (column_changed(oldtup, newtup, desc, mr->followup_att) ||
-		  column_changed(oldtup, newtup, desc, mr->level_att)));
+		 (column_changed(oldslot, newslot, mr->followup_att) ||
+		  column_changed(oldslot, newslot, mr->level_att)));
 }
 
 /*
@@ -1121,12 +1123,13 @@ update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc de
  * stores an infinite or future follow-up that would keep its customer forever.
  */
 static void
-check_new_times(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
+check_new_times(ManagedRel *mr, TupleTableSlot *oldslot, TupleTableSlot *newslot,
+				HeapTuple newtup, TupleDesc desc)
 {
 	bool		followup = mr->followup_att != InvalidAttrNumber &&
-		(oldtup == NULL || column_changed(oldtup, newtup, desc, mr->followup_att));
+		(oldslot == NULL || column_changed(oldslot, newslot, mr->followup_att));
 	bool		deal = mr->deal_att != InvalidAttrNumber &&
-		(oldtup == NULL || column_changed(oldtup, newtup, desc, mr->deal_att));
+		(oldslot == NULL || column_changed(oldslot, newslot, mr->deal_att));
 
 	if (followup || deal)
 		due_check_times(mr, newtup, desc, managed_key(mr, newtup, desc), followup, deal);
@@ -1184,7 +1187,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		newtup = td->tg_trigtuple;
-		check_new_times(mr, NULL, newtup, desc);
+		check_new_times(mr, NULL, NULL, newtup, desc);
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		oldtup = td->tg_trigtuple;
@@ -1192,8 +1195,11 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	{
 		oldtup = td->tg_trigtuple;
 		newtup = td->tg_newtuple;
-		check_new_times(mr, oldtup, newtup, desc);
-		if (!update_concerns(mr, oldtup, newtup, desc))
+		/* AfterTriggerExecute() fetched both rows into these slots */
+		if (td->tg_trigslot == NULL || td->tg_newslot == NULL)
+			elog(ERROR, "crmpool.ownership_trigger() was called without the rows' slots");
+		check_new_times(mr, td->tg_trigslot, td->tg_newslot, newtup, desc);
+		if (!update_concerns(mr, td->tg_trigslot, td->tg_newslot))
 			return PointerGetDatum(NULL);
 	}
 
@@ -1234,7 +1240,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 			flush_if_no_statement_trigger();
 		}
 		if (ch.had_owner && crmpool_direct_writes != DIRECT_WRITES_ALLOW &&
-			column_changed(oldtup, newtup, desc, mr->pool_att))
+			column_changed(td->tg_trigslot, td->tg_newslot, mr->pool_att))
 		{
 			if (ch.pool == NULL)
 				ch.pool = managed_pool_text(mr, newtup, desc);

@@ -194,6 +194,39 @@ ALTER TABLE crmpool.ownership_event DROP CONSTRAINT not_13;
 DROP TRIGGER event_seen ON crmpool.ownership_event;
 DROP FUNCTION event_seen();
 
+-- The same for each of them alone, and for the counters: a change writes its one event and its
+-- counter row without an executor state only while the tables are as crmpool made them.
+-- A CHECK constraint alone, a NOT NULL column crmpool leaves null, and an index with a
+-- predicate on the history table; a CHECK constraint and an index on a counted column on the
+-- counters.  Each assign below gives customer 7 to rep 8, and each release takes it back.
+SELECT try($$SELECT crmpool.release('cp', 7, 8)$$);
+ALTER TABLE crmpool.ownership_event ADD CONSTRAINT not_14 CHECK (customer <> 14);
+SELECT split_part(try($$INSERT INTO cp VALUES (14, 'customer 14', NULL, NULL, false, NULL)$$), ' / ', 1) AS try;
+ALTER TABLE crmpool.ownership_event DROP CONSTRAINT not_14;
+ALTER TABLE crmpool.ownership_event ADD COLUMN audited text NOT NULL DEFAULT 'no';
+SELECT split_part(try($$SELECT crmpool.assign('cp', 7, 8)$$), ' / ', 1) AS try;
+ALTER TABLE crmpool.ownership_event DROP COLUMN audited;
+CREATE INDEX event_assigns ON crmpool.ownership_event (customer) WHERE how = 'assign';
+SELECT count(*) AS assigns_of_7 FROM crmpool.ownership_event
+WHERE rel = 'cp'::regclass AND customer = 7 AND how = 'assign';
+SELECT try($$SELECT crmpool.assign('cp', 7, 8)$$);
+SET enable_seqscan = off;
+SELECT count(*) AS assigns_of_7 FROM crmpool.ownership_event
+WHERE rel = 'cp'::regclass AND customer = 7 AND how = 'assign';
+RESET enable_seqscan;
+DROP INDEX crmpool.event_assigns;
+SELECT try($$SELECT crmpool.release('cp', 7, 8)$$);
+SELECT owned FROM crmpool.rep_counter WHERE rel = 'cp'::regclass AND rep = 8;
+ALTER TABLE crmpool.rep_counter ADD CONSTRAINT rep_8_owns_none CHECK (rep <> 8 OR owned < 1);
+SELECT split_part(try($$SELECT crmpool.assign('cp', 7, 8)$$), ' / ', 1) AS try;
+ALTER TABLE crmpool.rep_counter DROP CONSTRAINT rep_8_owns_none;
+CREATE INDEX counter_owned ON crmpool.rep_counter (rel, owned);
+SELECT try($$SELECT crmpool.assign('cp', 7, 8)$$);
+SET enable_seqscan = off;
+SELECT rep, owned FROM crmpool.rep_counter WHERE rel = 'cp'::regclass AND owned = 1 AND rep = 8;
+RESET enable_seqscan;
+DROP INDEX crmpool.counter_owned;
+
 -- Counters that were lost are reported, not silently recreated.
 DELETE FROM crmpool.rep_counter WHERE rel = 'cp'::regclass AND rep = 7;
 SELECT try($$SELECT crmpool.release('cp', 1, 7)$$);
