@@ -14,7 +14,11 @@ CREATE TABLE crmpool.managed_table (
 	followup_column	name,
 	deal_column		name,
 	level_column	name,
-	managed_at		timestamptz	NOT NULL
+	managed_at		timestamptz	NOT NULL,
+	-- the app's own lock flag, owner-time and soft-delete columns (docs/reference.md)
+	lock_column		name,
+	owner_since_column	name,
+	deleted_column	name
 );
 COMMENT ON TABLE crmpool.managed_table IS 'Tables attached with crmpool.manage(), and the columns crmpool reads.';
 
@@ -83,7 +87,7 @@ GRANT USAGE ON SCHEMA crmpool TO PUBLIC;
 
 CREATE VIEW crmpool.managed_tables AS
 	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column,
-		managed_at
+		managed_at, lock_column, owner_since_column, deleted_column
 	FROM crmpool.managed_table;
 GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
 
@@ -92,11 +96,12 @@ GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.manage(rel regclass, owner_column name, pool_column name DEFAULT NULL,
 							   followup_column name DEFAULT NULL, deal_column name DEFAULT NULL,
-							   level_column name DEFAULT NULL)
+							   level_column name DEFAULT NULL, lock_column name DEFAULT NULL,
+							   owner_since_column name DEFAULT NULL, deleted_column name DEFAULT NULL)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
-AS 'MODULE_PATHNAME', 'crmpool_manage';
-COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name, name) IS
-	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner; level_column names the customer level (A/B/C) that rules under "levels" apply to.';
+AS 'MODULE_PATHNAME', 'crmpool_manage_v2';
+COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name, name, name, name, name) IS
+	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner; level_column names the customer level (A/B/C) that rules under "levels" apply to; lock_column, owner_since_column and deleted_column are the app''s own lock flag, owner time and soft-delete mark.';
 
 CREATE FUNCTION crmpool.unmanage(rel regclass)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -233,7 +238,8 @@ BEGIN
 	CROSS JOIN LATERAL (
 		VALUES ('primary key', m.key_column), ('owner', m.owner_column), ('pool', m.pool_column),
 			   ('follow-up', m.followup_column), ('deal', m.deal_column), ('level', m.level_column),
-			   ('name', i.name_column)
+			   ('lock', m.lock_column), ('owner-since', m.owner_since_column),
+			   ('deleted', m.deleted_column), ('name', i.name_column)
 		UNION ALL SELECT 'phone', p FROM pg_catalog.unnest(i.phone_columns) AS p
 		UNION ALL SELECT 'e-mail', e FROM pg_catalog.unnest(i.email_columns) AS e
 	) AS c(role, col)

@@ -64,7 +64,7 @@ static void
 drop_triggers(Oid relid, const char *qualname)
 {
 	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
-	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
+	TRIGGER_STATEMENT, TRIGGER_IDENTITY, TRIGGER_BEFORE};
 	int			i;
 
 	for (i = 0; i < lengthof(names); i++)
@@ -98,11 +98,18 @@ typedef struct AdoptScan
 {
 	bool		adopt;			/* record an "adopt" event per customer */
 	Datum	   *values;			/* $1 rel, $2 now, $3 actor */
+	Oid			since_type;		/* the owner-since column's type; InvalidOid: none */
+	bool		lock_column;	/* column 5 is the app's lock flag: locks rebuilt from it */
 	HTAB	   *reps;
 	MemoryContext cxt;			/* reset per chunk */
 } AdoptScan;
 
-/* One chunk of (key, owner, has deal) rows: count them, and adopt them (as the extension owner). */
+/*
+ * One chunk of (key, owner, has deal, owner since, locked) rows: count them, and adopt them (as
+ * the extension owner).  The owner is NULL for a soft-deleted row.  An adopted spell starts at
+ * the app's owner-since time where there is one (not in the future), so that recycle clocks go
+ * on where the app's were; else now.
+ */
 static void
 adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 {
@@ -111,6 +118,11 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	Datum	   *customers = palloc(sizeof(Datum) * n);
 	Datum	   *owners = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
+	Datum	   *ats = palloc(sizeof(Datum) * n);
+	Datum	   *locked = palloc(sizeof(Datum) * n);
+	Datum	   *holders = palloc(sizeof(Datum) * n);
+	TimestampTz now = DatumGetTimestampTz(scan->values[1]);
+	int			nlocked = 0;
 	uint64		i;
 
 	for (i = 0; i < n; i++)
@@ -118,9 +130,11 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		bool		isnull;
 		bool		found;
 		RepCount   *rc;
+		Datum		d;
 
 		customers[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
 		owners[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &nulls[i]);
+		ats[i] = scan->values[1];
 		if (nulls[i])
 			continue;
 		rc = hash_search(scan->reps, &owners[i], HASH_ENTER, &found);
@@ -129,15 +143,37 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		rc->owned++;
 		if (DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull)))
 			rc->with_deal++;
+		d = SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull);
+		if (OidIsValid(scan->since_type) && !isnull)
+		{
+			TimestampTz since = managed_time_value(scan->since_type, d);
+
+			if (!TIMESTAMP_NOT_FINITE(since) && since < now)
+				ats[i] = TimestampTzGetDatum(since);
+		}
+		if (scan->lock_column && DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 5, &isnull)))
+		{
+			locked[nlocked] = customers[i];
+			holders[nlocked++] = owners[i];
+		}
 	}
 	if (scan->adopt)
 		crmpool_admin_exec("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
-						   "SELECT $1, u.customer, $2, u.owner, 'adopt', $3 "
-						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(customer, owner)",
-						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID},
-						   (Datum[]) {scan->values[0], scan->values[1], scan->values[2],
-						   crmpool_array(customers, NULL, n, INT8OID),
+						   "SELECT $1, u.customer, u.at, u.owner, 'adopt', $3 "
+						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($2)) "
+						   "AS u(customer, owner, at)",
+						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZARRAYOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID},
+						   (Datum[]) {scan->values[0], crmpool_array(ats, NULL, n, TIMESTAMPTZOID),
+						   scan->values[2], crmpool_array(customers, NULL, n, INT8OID),
 						   crmpool_array(owners, nulls, n, INT8OID)});
+	if (nlocked > 0)
+		crmpool_admin_exec("INSERT INTO crmpool.customer_lock (rel, customer, rep, since) "
+						   "SELECT $1, u.customer, u.rep, $2 "
+						   "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(customer, rep)",
+						   4, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, INT8ARRAYOID, INT8ARRAYOID},
+						   (Datum[]) {scan->values[0], scan->values[1],
+						   crmpool_array(locked, NULL, nlocked, INT8OID),
+						   crmpool_array(holders, NULL, nlocked, INT8OID)});
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
 }
@@ -183,9 +219,57 @@ map_column(TableMapping *m, ColumnRole role, Relation rel, AttrNumber att)
 		m->columns[role] = list_make1(get_attname(RelationGetRelid(rel), att, false));
 }
 
+/* An argument of manage() that 0.1's six-argument definition does not have is NULL there. */
+static AttrNumber
+column_arg_v2(FunctionCallInfo fcinfo, int argno, Relation rel, const char *role, Oid *type)
+{
+	if (PG_NARGS() <= argno)
+		return InvalidAttrNumber;
+	return column_arg(fcinfo, argno, rel, role, type);
+}
+
+static const char *
+name_literal(Oid relid, AttrNumber att)
+{
+	return att != InvalidAttrNumber ? quote_literal_cstr(get_attname(relid, att, false)) : "NULL";
+}
+
+/* Whether att is one of the n columns before it (InvalidAttrNumber never is). */
+static bool
+column_taken(AttrNumber att, const AttrNumber *before, int n)
+{
+	int			i;
+
+	if (att == InvalidAttrNumber)
+		return false;
+	for (i = 0; i < n; i++)
+		if (before[i] == att)
+			return true;
+	return false;
+}
+
+/*
+ * crmpool.manage(): 0.2's nine arguments (crmpool_manage_v2) and 0.1's six (crmpool_manage,
+ * which a 0.1 install still binds until ALTER EXTENSION UPDATE), one body.
+ */
+static Datum manage_table(FunctionCallInfo fcinfo);
+
 PG_FUNCTION_INFO_V1(crmpool_manage);
 Datum
 crmpool_manage(PG_FUNCTION_ARGS)
+{
+	return manage_table(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_manage_v2);
+Datum
+crmpool_manage_v2(PG_FUNCTION_ARGS)
+{
+	return manage_table(fcinfo);
+}
+
+static Datum
+manage_table(FunctionCallInfo fcinfo)
 {
 	Relation	rel;
 	Oid			relid;
@@ -195,13 +279,19 @@ crmpool_manage(PG_FUNCTION_ARGS)
 				pool,
 				followup,
 				deal,
-				level;
+				level,
+				lock,
+				owner_since,
+				deleted;
 	Oid			type,
-				deal_type = InvalidOid;
+				deal_type = InvalidOid,
+				lock_type = InvalidOid,
+				deleted_type = InvalidOid;
 	TableMapping mapping = {0};
 	OwnerContext octx;
 	int			nestlevel;
 	bool		adopted;
+	bool		app_columns;
 	const char *deal_expr;
 	Oid			types[3] = {REGCLASSOID, TIMESTAMPTZOID, TEXTOID};
 	Datum		values[3];
@@ -221,19 +311,29 @@ crmpool_manage(PG_FUNCTION_ARGS)
 	followup = column_arg(fcinfo, 3, rel, "follow-up", &type);
 	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
 	level = column_arg(fcinfo, 5, rel, "level", &type);
-	if (owner == key || (pool != InvalidAttrNumber && (pool == key || pool == owner)) ||
-		(deal != InvalidAttrNumber && (deal == key || deal == owner || deal == pool)) ||
-		(followup != InvalidAttrNumber && (followup == key || followup == owner || followup == pool || followup == deal)) ||
-		(level != InvalidAttrNumber && (level == key || level == owner || level == pool || level == deal || level == followup)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the key, owner, pool, follow-up, deal and level columns must be different columns")));
+	lock = column_arg_v2(fcinfo, 6, rel, "lock", &lock_type);
+	owner_since = column_arg_v2(fcinfo, 7, rel, "owner-since", &type);
+	deleted = column_arg_v2(fcinfo, 8, rel, "deleted", &deleted_type);
+	{
+		AttrNumber	cols[] = {key, owner, pool, deal, followup, level, lock, owner_since, deleted};
+		int			i;
+
+		for (i = 1; i < lengthof(cols); i++)
+			if (column_taken(cols[i], cols, i))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the key, owner, pool, follow-up, deal, level, lock, owner-since and deleted columns must be different columns"),
+						 errdetail("Column \"%s\" is named twice.", get_attname(relid, cols[i], false))));
+	}
 	map_column(&mapping, COLUMN_KEY, rel, key);
 	map_column(&mapping, COLUMN_OWNER, rel, owner);
 	map_column(&mapping, COLUMN_POOL, rel, pool);
 	map_column(&mapping, COLUMN_FOLLOWUP, rel, followup);
 	map_column(&mapping, COLUMN_DEAL, rel, deal);
 	map_column(&mapping, COLUMN_LEVEL, rel, level);
+	map_column(&mapping, COLUMN_LOCK, rel, lock);
+	map_column(&mapping, COLUMN_OWNER_SINCE, rel, owner_since);
+	map_column(&mapping, COLUMN_DELETED, rel, deleted);
 	tables_check_mapping(relid, &mapping, false);
 	deal_expr = deal == InvalidAttrNumber ? "false" :
 		psprintf(deal_type == BOOLOID ? "%s IS TRUE" : "%s IS NOT NULL", colname(rel, deal));
@@ -246,19 +346,24 @@ crmpool_manage(PG_FUNCTION_ARGS)
 	crmpool_admin_exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 		 1, types, values);
 	adopted = SPI_processed > 0;
+	/* 0.1's SQL (its six-argument manage()) has no columns for the app's own: none is mapped */
+	app_columns = managed_app_columns_stored();
 	crmpool_admin_exec(psprintf("INSERT INTO crmpool.managed_table AS m "
-				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column, managed_at) "
-				  "VALUES ($1, %s, %s, %s, %s, %s, %s, $2) "
+				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column%s, managed_at) "
+				  "VALUES ($1, %s, %s, %s, %s, %s, %s%s, $2) "
 				  "ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, "
 				  "owner_column = excluded.owner_column, pool_column = excluded.pool_column, "
 				  "followup_column = excluded.followup_column, deal_column = excluded.deal_column, "
-				  "level_column = excluded.level_column",
-				  quote_literal_cstr(get_attname(relid, key, false)),
-				  quote_literal_cstr(get_attname(relid, owner, false)),
-				  pool ? quote_literal_cstr(get_attname(relid, pool, false)) : "NULL",
-				  followup ? quote_literal_cstr(get_attname(relid, followup, false)) : "NULL",
-				  deal ? quote_literal_cstr(get_attname(relid, deal, false)) : "NULL",
-				  level ? quote_literal_cstr(get_attname(relid, level, false)) : "NULL"),
+				  "level_column = excluded.level_column%s",
+				  app_columns ? ", lock_column, owner_since_column, deleted_column" : "",
+				  name_literal(relid, key), name_literal(relid, owner), name_literal(relid, pool),
+				  name_literal(relid, followup), name_literal(relid, deal), name_literal(relid, level),
+				  app_columns ? psprintf(", %s, %s, %s", name_literal(relid, lock),
+										 name_literal(relid, owner_since),
+										 name_literal(relid, deleted)) : "",
+				  app_columns ? ", lock_column = excluded.lock_column, "
+				  "owner_since_column = excluded.owner_since_column, "
+				  "deleted_column = excluded.deleted_column" : ""),
 		 2, types, values);
 
 	drop_triggers(relid, qualname);
@@ -275,6 +380,14 @@ crmpool_manage(PG_FUNCTION_ARGS)
 	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_UPDATE, qualname),
 		 0, NULL, NULL);
+	/*
+	 * The app's lock, owner-since and deleted columns are written back into the row on an
+	 * ownership change (ownership.c, before_row): only tables that map one get the trigger.
+	 */
+	if (lock != InvalidAttrNumber || owner_since != InvalidAttrNumber || deleted != InvalidAttrNumber)
+		crmpool_admin_exec(psprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
+									"EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_BEFORE, qualname),
+						   0, NULL, NULL);
 	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_TRUNCATE, qualname),
 		 0, NULL, NULL);
@@ -292,17 +405,37 @@ crmpool_manage(PG_FUNCTION_ARGS)
 		AdoptScan	scan;
 		HASHCTL		ctl;
 
+		const char *owner_expr = colname(rel, owner);
+
 		memset(&scan, 0, sizeof(scan));
 		scan.adopt = !adopted;
 		scan.values = values;
+		if (owner_since != InvalidAttrNumber)
+			scan.since_type = getBaseType(get_atttype(relid, owner_since));
+		/* a soft-deleted row owns nothing; the app's lock flag counts only on an owned row */
+		if (deleted != InvalidAttrNumber)
+			owner_expr = psprintf("CASE WHEN %s THEN NULL ELSE %s END",
+								  managed_flag_sql(deleted_type, colname(rel, deleted), true),
+								  owner_expr);
+		if (lock != InvalidAttrNumber)
+		{
+			/* the column is the lock: crmpool.customer_lock is rebuilt from it */
+			scan.lock_column = true;
+			crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1",
+							   1, types, values);
+		}
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(int64);
 		ctl.entrysize = sizeof(RepCount);
 		ctl.hcxt = CurrentMemoryContext;
 		scan.reps = hash_create("crmpool recount", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		scan.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool adopt", ALLOCSET_DEFAULT_SIZES);
-		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, %s FROM ONLY %s",
-										   colname(rel, key), colname(rel, owner), deal_expr, qualname),
+		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, (%s)::pg_catalog.int8, %s, %s, %s FROM ONLY %s",
+										   colname(rel, key), owner_expr, deal_expr,
+										   owner_since != InvalidAttrNumber ? colname(rel, owner_since) : "NULL",
+										   lock != InvalidAttrNumber ?
+										   managed_flag_sql(lock_type, colname(rel, lock), false) : "false",
+										   qualname),
 						   0, NULL, NULL, ADOPT_CHUNK, adopt_chunk, &scan);
 		MemoryContextDelete(scan.cxt);
 		crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "

@@ -234,6 +234,7 @@ typedef struct RowFacts
 	bool		has_owner;
 	int64		owner;
 	bool		deal;
+	bool		lock_flag;		/* the app's lock flag (lock_column) of an owned customer */
 	DueInput	in;				/* pool, level, follow-up column (no since yet) */
 	IdentityKeys keys;
 	char	   *keys_text;		/* the keys as check() shows them */
@@ -291,6 +292,7 @@ row_facts(ManagedRel *mr, HeapTuple row, TupleDesc desc, RowFacts *f)
 	f->customer = managed_key(mr, row, desc);
 	f->has_owner = managed_owner(mr, row, desc, &f->owner);
 	f->deal = f->has_owner && managed_has_deal(mr, row, desc);
+	f->lock_flag = f->has_owner && managed_lock_flag(mr, row, desc);
 	if (f->has_owner)
 		due_input(mr, row, desc, &f->in);
 	if (mr->has_identity)
@@ -468,14 +470,18 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 	{
 		int64		holder = DatumGetInt64(stream_notnull(locks, 2));
 
-		lock_ok = f != NULL && f->has_owner && f->owner == holder;
+		/* with a lock column, the app's flag is the lock (ownership.c) */
+		lock_ok = f != NULL && f->has_owner && f->owner == holder &&
+			(mr->lock_att == InvalidAttrNumber || f->lock_flag);
 		if (lock_ok)
 			rep_count(p, holder)->locked++;
 		else
 		{
 			report(p, "lock", true, customer, true, holder,
-				   psprintf("none (%s)", f == NULL ? "gone" : f->has_owner ?
-							psprintf("rep " INT64_FORMAT " owns it", f->owner) : "in the pool"),
+				   psprintf("none (%s)", f == NULL ? "gone" : !f->has_owner ? "in the pool" :
+							f->owner != holder ? psprintf("rep " INT64_FORMAT " owns it", f->owner) :
+							psprintf("column \"%s\" is not set",
+									 get_attname(mr->relid, mr->lock_att, false))),
 				   psprintf("locked by rep " INT64_FORMAT, holder));
 			if (p->fix)
 			{
@@ -485,6 +491,22 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			}
 		}
 		locks->pos++;
+	}
+	else if (f != NULL && f->lock_flag)
+	{
+		/* the app's lock flag is set, crmpool holds no lock: the flag wins */
+		report(p, "lock", true, customer, true, f->owner,
+			   psprintf("locked by rep " INT64_FORMAT " (column \"%s\")", f->owner,
+						get_attname(mr->relid, mr->lock_att, false)),
+			   "none");
+		if (p->fix)
+		{
+			ledger_begin(&octx);
+			(void) ledger_add_lock(mr->relid, customer, f->owner, p->now);
+			ledger_end(&octx);
+		}
+		lock_ok = true;
+		rep_count(p, f->owner)->locked++;
 	}
 
 	if (f != NULL && f->has_owner)
@@ -496,10 +518,11 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 	}
 
 	/* the due row: owned, unlocked customers a rule recycles */
-	if (f != NULL && f->has_owner && !lock_ok && mr->recycles)
+	if (f != NULL && f->has_owner && mr->recycles)
 	{
 		in = f->in;
 		in.since = history_at;
+		in.locked = lock_ok;
 		if (mr->followup_att == InvalidAttrNumber && stream_at(followups, r, customer))
 		{
 			bool		isnull;

@@ -97,6 +97,7 @@ typedef struct ExistingRows
 	TupleDesc	rowdesc;
 	AttrNumber	key_att;
 	Oid			key_type;
+	ManagedRel *mr;
 	IdentityColumns cols;
 	MemoryContext cxt;			/* reset per chunk */
 } ExistingRows;
@@ -131,6 +132,9 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		managed_row_tuple(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull), &row);
 		customer = Int64GetDatum(managed_int_value(scan->key_type,
 												   heap_getattr(&row, scan->key_att, scan->rowdesc, &isnull)));
+		/* a soft-deleted row has no keys (identity_row_keys) */
+		if (scan->mr->deleted_att != InvalidAttrNumber && managed_deleted(scan->mr, &row, scan->rowdesc))
+			continue;
 		identity_column_keys(&scan->cols, &row, scan->rowdesc, &ik);
 		for (k = 0; k < ik.nkeys; k++)
 		{
@@ -233,6 +237,9 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 						   0, NULL, NULL);
 	identity_forget_table(relid);
 
+	/* a soft delete gives up the customer's keys, an undelete takes them back */
+	if (watched != NIL && mr->deleted_att != InvalidAttrNumber)
+		watched = lappend(watched, get_attname(relid, mr->deleted_att, false));
 	if (watched != NIL)
 		crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE OR UPDATE OF %s ON %s "
 									"FOR EACH ROW EXECUTE FUNCTION crmpool.identity_trigger()",
@@ -253,6 +260,7 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 		scan.rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
 		scan.key_att = mr->key_att;
 		scan.key_type = mr->key_type;
+		scan.mr = mr;
 		scan.cols.name_att = name ? get_attnum(relid, name) : InvalidAttrNumber;
 		scan.cols.phone_atts = column_atts(relid, phones, &scan.cols.nphones);
 		scan.cols.email_atts = column_atts(relid, emails, &scan.cols.nemails);

@@ -49,6 +49,8 @@ extern void crmpool_define_gucs(void);
 /* clock.c */
 extern TimestampTz crmpool_now(void);
 extern DateADT crmpool_date(TimestampTz ts);
+extern TimestampTz crmpool_from_local(Timestamp local);
+extern Timestamp crmpool_to_local(TimestampTz ts);
 extern bool crmpool_check_fake_now(char **newval, void **extra, int source);
 extern void crmpool_assign_fake_now(const char *newval, void *extra);
 extern bool crmpool_check_timezone(char **newval, void **extra, int source);

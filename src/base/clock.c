@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -140,6 +141,52 @@ crmpool_date(TimestampTz ts)
 	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
 
+/*
+ * A `timestamp without time zone` of a managed table (yudao's owner_time, a follow-up column)
+ * as the moment it names in crmpool.timezone, and back.  Never in the session's TimeZone: a
+ * rule change made from a session in Asia/Shanghai would otherwise move by 8 hours the due
+ * times that a UTC session wrote.  A non-finite value stays what it is.
+ */
+TimestampTz
+crmpool_from_local(Timestamp local)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+	TimestampTz result;
+
+	if (TIMESTAMP_NOT_FINITE(local))
+		return local;
+	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	tz = DetermineTimeZoneOffset(&tm, day_zone());
+	if (tm2timestamp(&tm, fsec, &tz, &result) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return result;
+}
+
+Timestamp
+crmpool_to_local(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+	Timestamp	result;
+
+	if (TIMESTAMP_NOT_FINITE(ts))
+		return ts;
+	if (timestamp2tm(ts, &tz, &tm, &fsec, NULL, day_zone()) != 0 ||
+		tm2timestamp(&tm, fsec, NULL, &result) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return result;
+}
+
 char *
 crmpool_timestamp_text(TimestampTz ts)
 {
@@ -152,10 +199,53 @@ crmpool_interval_text(const Interval *iv)
 	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv)));
 }
 
+/*
+ * ts + iv, with months and days counted on the calendar of crmpool.timezone (as
+ * timestamptz_pl_interval does in the session's TimeZone): "30 days" from a claim ends at the
+ * same moment whichever session computes it, across a daylight-saving change too.
+ */
 TimestampTz
 crmpool_add_interval(TimestampTz ts, const Interval *iv)
 {
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(ts),
-												   IntervalPGetDatum(iv)));
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+
+#ifdef INTERVAL_NOT_FINITE
+	if (INTERVAL_NOT_FINITE(iv))
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(ts),
+													   IntervalPGetDatum(iv)));
+#endif
+	if (TIMESTAMP_NOT_FINITE(ts))
+		return ts;
+	if (iv->month != 0 || iv->day != 0)
+	{
+		if (timestamp2tm(ts, &tz, &tm, &fsec, NULL, day_zone()) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range")));
+		if (iv->month != 0)
+		{
+			int			months = tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + iv->month;
+
+			tm.tm_year = months / MONTHS_PER_YEAR;
+			tm.tm_mon = months % MONTHS_PER_YEAR + 1;
+			if (tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1])
+				tm.tm_mday = day_tab[isleap(tm.tm_year)][tm.tm_mon - 1];
+		}
+		if (iv->day != 0)
+			j2date(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) + iv->day,
+				   &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+		tz = DetermineTimeZoneOffset(&tm, day_zone());
+		if (tm2timestamp(&tm, fsec, &tz, &ts) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range")));
+	}
+	if (pg_add_s64_overflow(ts, iv->time, &ts) || !IS_VALID_TIMESTAMP(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return ts;
 }

@@ -13,6 +13,7 @@ typedef enum RuleKey
 	RULE_PRIVATE_CAP,
 	RULE_COUNT_DEALS_IN_CAP,
 	RULE_LOCK_CAP,
+	RULE_LOCK_BLOCKS,
 	RULE_DAILY_CLAIM_LIMIT,
 	RULE_RECLAIM_COOLDOWN,
 	RULE_POOL_HOLDBACK,
@@ -34,6 +35,12 @@ typedef enum DedupPolicy
 	DEDUP_WARN,
 	DEDUP_BLOCK
 } DedupPolicy;
+
+/* What a lock blocks (rule lock_blocks, a set of these bits; by default all three). */
+#define LOCK_BLOCKS_RELEASE		0x01
+#define LOCK_BLOCKS_TRANSFER	0x02	/* assign and transfer from the owner to another rep */
+#define LOCK_BLOCKS_RECYCLE		0x04
+#define LOCK_BLOCKS_ALL			0x07
 
 typedef struct RuleValue
 {

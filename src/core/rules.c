@@ -35,7 +35,8 @@ typedef enum RuleType
 	RT_BOOL,
 	RT_INTERVAL,				/* interval string >= 0, or null = none */
 	RT_POLICY,					/* "block", "warn" or "off" */
-	RT_FRACTION					/* number from 0 to 1, or null = the setting's default */
+	RT_FRACTION,				/* number from 0 to 1, or null = the setting's default */
+	RT_OPS						/* array of operation names (op_names), a bit set in choice */
 } RuleType;
 
 typedef struct RuleDef
@@ -43,10 +44,11 @@ typedef struct RuleDef
 	const char *name;
 	RuleType	type;
 	bool		default_flag;	/* RT_BOOL only */
-	int			default_choice; /* RT_POLICY only */
+	int			default_choice; /* RT_POLICY and RT_OPS only */
 	const double *default_real; /* RT_FRACTION only: the setting that holds the default */
 	bool		due;			/* decides when customers are recycled (due.c); the only
 								 * keys read per customer level */
+	bool		moves_due;		/* not read per level, but changes which customers are due */
 } RuleDef;
 
 static const char *const policy_names[] = {
@@ -55,10 +57,18 @@ static const char *const policy_names[] = {
 	[DEDUP_BLOCK] = "block",
 };
 
+/* The operations a lock can block (lock_blocks), bit i for name i. */
+static const char *const op_names[] = {"release", "transfer", "recycle"};
+
+StaticAssertDecl(LOCK_BLOCKS_RELEASE == 1 << 0 && LOCK_BLOCKS_TRANSFER == 1 << 1 &&
+				 LOCK_BLOCKS_RECYCLE == 1 << 2, "op_names follows the LOCK_BLOCKS_* bits");
+
 static const RuleDef rule_defs[NUM_RULE_KEYS] = {
 	[RULE_PRIVATE_CAP] = {.name = "private_cap", .type = RT_COUNT},
 	[RULE_COUNT_DEALS_IN_CAP] = {.name = "count_deals_in_cap", .type = RT_BOOL, .default_flag = true},
 	[RULE_LOCK_CAP] = {.name = "lock_cap", .type = RT_COUNT},
+	[RULE_LOCK_BLOCKS] = {.name = "lock_blocks", .type = RT_OPS, .default_choice = LOCK_BLOCKS_ALL,
+	.moves_due = true},
 	[RULE_DAILY_CLAIM_LIMIT] = {.name = "daily_claim_limit", .type = RT_COUNT},
 	[RULE_RECLAIM_COOLDOWN] = {.name = "reclaim_cooldown", .type = RT_INTERVAL},
 	[RULE_POOL_HOLDBACK] = {.name = "pool_holdback", .type = RT_INTERVAL},
@@ -107,6 +117,68 @@ error_context_rule(void *arg)
 	errcontext("rule \"%s\"", (const char *) arg);
 }
 
+static pg_noreturn void
+refuse_ops(const RuleDef *def, const char *given)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("rule \"%s\" must be an array of \"release\", \"transfer\" and \"recycle\"",
+					def->name),
+			 given ? errdetail("\"%s\" is not one of them.", given) : 0,
+			 errhint("For example: {\"%s\": [\"release\", \"recycle\"]}; [] lets a lock block nothing.",
+					 def->name)));
+}
+
+/* An RT_OPS value: a JSON array of names from op_names, as a bit set. */
+static int
+parse_ops(const RuleDef *def, JsonbValue *v)
+{
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	int			set = 0;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		refuse_ops(def, NULL);
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		int			i;
+		int			found = -1;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (elem.type != jbvString)
+			refuse_ops(def, NULL);
+		for (i = 0; i < lengthof(op_names); i++)
+			if (strlen(op_names[i]) == (size_t) elem.val.string.len &&
+				strncmp(op_names[i], elem.val.string.val, elem.val.string.len) == 0)
+				found = i;
+		if (found < 0)
+			refuse_ops(def, pnstrdup(elem.val.string.val, elem.val.string.len));
+		set |= 1 << found;
+	}
+	return set;
+}
+
+static void
+append_ops(StringInfo buf, int set)
+{
+	int			i;
+	bool		first = true;
+
+	appendStringInfoChar(buf, '[');
+	for (i = 0; i < lengthof(op_names); i++)
+		if (set & (1 << i))
+		{
+			if (!first)
+				appendStringInfoString(buf, ", ");
+			escape_json(buf, op_names[i]);
+			first = false;
+		}
+	appendStringInfoChar(buf, ']');
+}
+
 static void
 parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
 {
@@ -125,6 +197,8 @@ parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("rule \"%s\" must be \"block\", \"warn\" or \"off\"", def->name)));
+		if (def->type == RT_OPS)
+			refuse_ops(def, NULL);
 		out->isnull = true;
 		return;
 	}
@@ -224,6 +298,9 @@ parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
 				out->v.real = d;
 				break;
 			}
+		case RT_OPS:
+			out->v.choice = parse_ops(def, v);
+			break;
 	}
 }
 
@@ -455,7 +532,7 @@ ruleset_touches_due(const RuleSet *rs)
 	int			i;
 
 	for (i = 0; i < NUM_RULE_KEYS; i++)
-		if (rule_defs[i].due && rs->key[i].set)
+		if ((rule_defs[i].due || rule_defs[i].moves_due) && rs->key[i].set)
 			return true;
 	return false;
 }
@@ -481,7 +558,7 @@ rules_key_touches_due(const char *name)
 	int			key = rule_key_lookup(name, strlen(name));
 
 	if (key >= 0)
-		return rule_defs[key].due;
+		return rule_defs[key].due || rule_defs[key].moves_due;
 	return strcmp(name, LEVELS_KEY) == 0;
 }
 
@@ -503,6 +580,8 @@ append_value(StringInfo buf, RuleKey key, const RuleValue *v)
 			escape_json(buf, policy_names[def->default_choice]);
 		else if (def->type == RT_FRACTION)
 			appendStringInfo(buf, "%g", *def->default_real);
+		else if (def->type == RT_OPS)
+			append_ops(buf, def->default_choice);
 		else
 			appendStringInfoString(buf, "null");
 		return;
@@ -528,6 +607,9 @@ append_value(StringInfo buf, RuleKey key, const RuleValue *v)
 			break;
 		case RT_FRACTION:
 			appendStringInfo(buf, "%g", v->v.real);
+			break;
+		case RT_OPS:
+			append_ops(buf, v->v.choice);
 			break;
 	}
 }

@@ -383,6 +383,15 @@ ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, AttrNumber att, const 
 		elog(ERROR, "crmpool could not lock customer " INT64_FORMAT, customer);
 	if (SPI_processed == 0)
 		unknown_customer(mr, customer);
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
+
+		row = managed_row_from_datum(d, desc);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	if (managed_deleted(mr, row, *desc))
+		managed_refuse_deleted(mr, customer);
 	owner = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		ereport(ERROR,
@@ -396,15 +405,34 @@ ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, AttrNumber att, const 
 				 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT, rep, customer),
 				 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
 						   customer, get_rel_name(mr->relid), owner)));
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-		MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
-
-		row = managed_row_from_datum(d, desc);
-		MemoryContextSwitchTo(oldcxt);
-	}
 	SPI_finish();
 	return row;
+}
+
+/*
+ * lock() and unlock() on a table with a lock column write the app's flag (as the caller, who
+ * needs UPDATE on that column too); the trigger keeps crmpool's bookkeeping from it, as for the
+ * app's own UPDATE of the flag.  Returns whether the flag changed.
+ */
+static bool
+set_lock_flag(ManagedRel *mr, int64 customer, HeapTuple row, TupleDesc desc, bool locked)
+{
+	if (managed_lock_flag(mr, row, desc) == locked)
+		return false;
+	SPI_connect();
+	if (mr->lock_flag_plan == NULL)
+		mr->lock_flag_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = $2 WHERE %s OPERATOR(pg_catalog.=) $1",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->lock_att, false)),
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  2, (Oid[]) {INT8OID, mr->lock_type});
+	if (SPI_execute_plan(mr->lock_flag_plan,
+						 (Datum[]) {Int64GetDatum(customer), managed_flag_datum(mr->lock_type, locked)},
+						 NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "crmpool could not write the lock flag of customer " INT64_FORMAT, customer);
+	SPI_finish();
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(crmpool_lock);
@@ -421,6 +449,8 @@ crmpool_lock(PG_FUNCTION_ARGS)
 
 	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "lock", &desc);
+	if (mr->lock_att != InvalidAttrNumber)
+		PG_RETURN_BOOL(set_lock_flag(mr, customer, row, desc, true));
 
 	ledger_begin(&octx);
 	added = ledger_add_lock(mr->relid, customer, rep, crmpool_now());
@@ -440,8 +470,8 @@ crmpool_lock(PG_FUNCTION_ARGS)
 					 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s.",
 							   rep, locked - 1, limit, get_rel_name(mr->relid)),
 					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
-		/* locked customers are never recycled */
-		due_untrack(mr, customer);
+		/* locked customers are not recycled (unless lock_blocks leaves out "recycle") */
+		due_track(mr, customer, row, desc, NULL);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(added);
@@ -461,6 +491,8 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 
 	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "unlock", &desc);
+	if (mr->lock_att != InvalidAttrNumber)
+		PG_RETURN_BOOL(set_lock_flag(mr, customer, row, desc, false));
 
 	ledger_begin(&octx);
 	dropped = ledger_drop_lock(mr->relid, customer);

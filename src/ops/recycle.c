@@ -165,13 +165,11 @@ followup_plan(ManagedRel *mr)
 		const char *col = quote_identifier(get_attname(mr->relid, mr->followup_att, false));
 
 		mr->followup_plan =
-			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = GREATEST(%s, $2::%s) "
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = GREATEST(%s, $2) "
 									   "WHERE %s OPERATOR(pg_catalog.=) $1",
 									   mr->qualname, col, col,
-									   format_type_extended(mr->followup_type, -1,
-															FORMAT_TYPE_FORCE_QUALIFY),
 									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
-							  2, (Oid[]) {INT8OID, TIMESTAMPTZOID});
+							  2, (Oid[]) {INT8OID, mr->followup_type});
 	}
 	return mr->followup_plan;
 }
@@ -232,8 +230,10 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	if (mr->followup_att != InvalidAttrNumber)
 	{
 		SPI_connect();
+		/* a timestamp or date column gets the time in crmpool.timezone (managed_time_datum) */
 		if (SPI_execute_plan(followup_plan(mr),
-							 (Datum[]) {Int64GetDatum(customer), TimestampTzGetDatum(at)},
+							 (Datum[]) {Int64GetDatum(customer),
+								 managed_time_datum(mr->followup_type, at)},
 							 NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "crmpool could not record the follow-up of customer " INT64_FORMAT,
 				 customer);

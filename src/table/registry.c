@@ -47,6 +47,7 @@ typedef struct RegistryEntry
 static HTAB *registry = NULL;
 static List *retired = NIL;
 static SPIPlanPtr config_plan = NULL;
+static SPIPlanPtr config_plan_01 = NULL;	/* 0.1's SQL: no lock, owner-since, deleted columns */
 static SPIPlanPtr scopes_plan = NULL;
 static SPIPlanPtr identity_plan = NULL;
 
@@ -94,6 +95,8 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->followup_plan);
 	if (mr->lock_due_plan)
 		SPI_freeplan(mr->lock_due_plan);
+	if (mr->lock_flag_plan)
+		SPI_freeplan(mr->lock_flag_plan);
 	MemoryContextDelete(mr->mcxt);
 }
 
@@ -165,6 +168,60 @@ resolve_columns(Oid relid, Datum names, const char *role, int *n)
 	return atts;
 }
 
+/*
+ * One of the app's own columns (lock, owner-since, deleted), with its base type.  The event
+ * trigger refuses a type crmpool does not read (tables.c), but it is not there while disabled:
+ * checked again here, as for the follow-up column.
+ */
+static AttrNumber
+app_column(Oid relid, const char *name, const char *role, Oid *type)
+{
+	AttrNumber	att = resolve_column(relid, name, role);
+	bool		ok;
+
+	if (att == InvalidAttrNumber)
+		return att;
+	*type = getBaseType(get_atttype(relid, att));
+	switch (*type)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			ok = strcmp(role, "owner-since") != 0;
+			break;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			ok = strcmp(role, "lock") != 0;
+			break;
+		case DATEOID:
+			ok = strcmp(role, "deleted") == 0;
+			break;
+		default:
+			ok = false;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of managed table %s has a type crmpool does not read",
+						role, name, get_rel_name(relid)),
+				 errdetail("It is of type %s.", format_type_be(get_atttype(relid, att))),
+				 errhint("Change the column back, or attach the table again with crmpool.manage() mapping another %s column or none.",
+						 role)));
+	return att;
+}
+
+/*
+ * Whether crmpool.managed_table has 0.2's columns for the app's lock, owner-since and deleted
+ * columns: not under 0.1's SQL (a new library before ALTER EXTENSION crmpool UPDATE), where no
+ * table maps them.
+ */
+bool
+managed_app_columns_stored(void)
+{
+	return get_attnum(crmpool_relid("managed_table"), "deleted_column") != InvalidAttrNumber;
+}
+
 static ManagedRel *
 load_managed_rel(Oid relid)
 {
@@ -181,9 +238,13 @@ load_managed_rel(Oid relid)
 			   *pool_column,
 			   *followup_column,
 			   *deal_column,
-			   *level_column;
+			   *level_column,
+			   *lock_column,
+			   *owner_since_column,
+			   *deleted_column;
 	uint64		i;
 	bool		isvarlena;
+	SPIPlanPtr	plan;
 
 	/*
 	 * Built under the caller's context (so an error frees it) and moved to CacheMemoryContext
@@ -194,11 +255,25 @@ load_managed_rel(Oid relid)
 	args[0] = ObjectIdGetDatum(relid);
 	SPI_connect();
 	crmpool_become_owner(&octx);
-	if (config_plan == NULL)
-		config_plan = crmpool_keep_plan(
-										"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column "
-										"FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
-										1, argtypes);
+	if (managed_app_columns_stored())
+	{
+		if (config_plan == NULL)
+			config_plan = crmpool_keep_plan(
+											"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column, "
+											"lock_column, owner_since_column, deleted_column FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
+											1, argtypes);
+		plan = config_plan;
+	}
+	else
+	{
+		if (config_plan_01 == NULL)
+			config_plan_01 = crmpool_keep_plan(
+											   "SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column, "
+											   "NULL::pg_catalog.name, NULL::pg_catalog.name, NULL::pg_catalog.name "
+											   "FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
+											   1, argtypes);
+		plan = config_plan_01;
+	}
 	if (scopes_plan == NULL)
 		scopes_plan = crmpool_keep_plan(
 										"SELECT pool, rep, rules FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1",
@@ -209,7 +284,7 @@ load_managed_rel(Oid relid)
 										  "FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1",
 										  1, argtypes);
 
-	if (SPI_execute_plan(config_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.managed_table");
 	if (SPI_processed == 0)
 	{
@@ -226,6 +301,9 @@ load_managed_rel(Oid relid)
 	followup_column = column_or_null(tup, desc, 4);
 	deal_column = column_or_null(tup, desc, 5);
 	level_column = column_or_null(tup, desc, 6);
+	lock_column = column_or_null(tup, desc, 7);
+	owner_since_column = column_or_null(tup, desc, 8);
+	deleted_column = column_or_null(tup, desc, 9);
 
 	oldcxt = MemoryContextSwitchTo(mcxt);
 	mr = palloc0(sizeof(ManagedRel));
@@ -282,6 +360,11 @@ load_managed_rel(Oid relid)
 		crmpool_require_builtin_output(relid, mr->level_att, "level");
 		getTypeOutputInfo(get_atttype(relid, mr->level_att), &mr->level_out, &isvarlena);
 	}
+	mr->lock_att = app_column(relid, lock_column, "lock", &mr->lock_type);
+	mr->owner_since_att = app_column(relid, owner_since_column, "owner-since", &mr->owner_since_type);
+	mr->deleted_att = app_column(relid, deleted_column, "deleted", &mr->deleted_type);
+	mr->app_columns = mr->lock_att != InvalidAttrNumber ||
+		mr->owner_since_att != InvalidAttrNumber || mr->deleted_att != InvalidAttrNumber;
 	MemoryContextSwitchTo(oldcxt);
 
 	if (SPI_execute_plan(scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -686,8 +769,9 @@ managed_int_value(Oid type, Datum d)
 	return type == INT4OID ? (int64) DatumGetInt32(d) : DatumGetInt64(d);
 }
 
+/* The owner column as it is, soft-deleted or not. */
 bool
-managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner)
+managed_raw_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner)
 {
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, mr->owner_att, desc, &isnull);
@@ -695,6 +779,129 @@ managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner)
 	if (!isnull)
 		*owner = managed_int_value(mr->owner_type, d);
 	return !isnull;
+}
+
+/*
+ * The customer's owner as crmpool counts it: the owner column, unless the row is soft-deleted
+ * (a deleted row counts nowhere: docs/reference.md, "The app's own columns").  Every reader of
+ * ownership (the trigger, due times, check and repair) goes through here.
+ */
+bool
+managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner)
+{
+	if (mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tuple, desc))
+		return false;
+	return managed_raw_owner(mr, tuple, desc, owner);
+}
+
+/* A flag column's value: a boolean true, a number not 0, a time (or date) not null. */
+static bool
+flag_value(Oid type, Datum d)
+{
+	switch (type)
+	{
+		case BOOLOID:
+			return DatumGetBool(d);
+		case INT2OID:
+			return DatumGetInt16(d) != 0;
+		case INT4OID:
+			return DatumGetInt32(d) != 0;
+		case INT8OID:
+			return DatumGetInt64(d) != 0;
+		default:
+			return true;
+	}
+}
+
+static bool
+flag_column(HeapTuple tuple, TupleDesc desc, AttrNumber att, Oid type)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (att == InvalidAttrNumber)
+		return false;
+	d = heap_getattr(tuple, att, desc, &isnull);
+	return !isnull && flag_value(type, d);
+}
+
+/* Whether the row is soft-deleted (false when the table maps no deleted column). */
+bool
+managed_deleted(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	return flag_column(tuple, desc, mr->deleted_att, mr->deleted_type);
+}
+
+/*
+ * A soft-deleted customer cannot gain an owner, and crmpool's functions do not act on it:
+ * CR002, as for a customer that does not exist.
+ */
+void
+managed_refuse_deleted(ManagedRel *mr, int64 customer)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CRMPOOL_UNKNOWN_CUSTOMER),
+			 errmsg("customer " INT64_FORMAT " of table %s is deleted", customer,
+					get_rel_name(mr->relid)),
+			 errdetail("Column \"%s\" marks customer " INT64_FORMAT " as deleted; a deleted customer cannot be claimed, locked or gain an owner.",
+					   get_attname(mr->relid, mr->deleted_att, false), customer),
+			 errhint("Undelete the customer first: it goes back to its pool.")));
+}
+
+/* Whether the app's lock flag is set (false when the table maps no lock column). */
+bool
+managed_lock_flag(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	return flag_column(tuple, desc, mr->lock_att, mr->lock_type);
+}
+
+/* The value crmpool writes into a lock column: true / 1, or false / 0. */
+Datum
+managed_flag_datum(Oid type, bool set)
+{
+	switch (type)
+	{
+		case BOOLOID:
+			return BoolGetDatum(set);
+		case INT2OID:
+			return Int16GetDatum(set ? 1 : 0);
+		case INT4OID:
+			return Int32GetDatum(set ? 1 : 0);
+		default:
+			return Int64GetDatum(set ? 1 : 0);
+	}
+}
+
+/*
+ * The same test as SQL over a (quoted) column, for the statements that read a whole table
+ * (manage's adoption): deleted marks a time by not null, lock flags have no time type.
+ */
+char *
+managed_flag_sql(Oid type, const char *column, bool deleted)
+{
+	switch (type)
+	{
+		case BOOLOID:
+			return psprintf("(%s IS TRUE)", column);
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return psprintf("(%s IS NOT NULL AND %s OPERATOR(pg_catalog.<>) 0)", column, column);
+		default:
+			Assert(deleted);
+			return psprintf("(%s IS NOT NULL)", column);
+	}
+}
+
+/* A time column's value as timestamptz; a timestamp or date is read in crmpool.timezone. */
+TimestampTz
+managed_time_value(Oid type, Datum d)
+{
+	if (type == DATEOID)
+		return crmpool_from_local(DatumGetTimestamp(DirectFunctionCall1(date_timestamp, d)));
+	if (type == TIMESTAMPOID)
+		return crmpool_from_local(DatumGetTimestamp(d));
+	return DatumGetTimestampTz(d);
 }
 
 int64
@@ -736,6 +943,17 @@ managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
 	return column_text(tuple, desc, mr->level_att, mr->level_out);
 }
 
+/* What crmpool writes into a time column of type `type` for the moment at (the inverse). */
+Datum
+managed_time_datum(Oid type, TimestampTz at)
+{
+	if (type == DATEOID)
+		return DirectFunctionCall1(timestamp_date, TimestampGetDatum(crmpool_to_local(at)));
+	if (type == TIMESTAMPOID)
+		return TimestampGetDatum(crmpool_to_local(at));
+	return TimestampTzGetDatum(at);
+}
+
 /* The follow-up column's value as timestamptz; false when there is none. */
 bool
 managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at)
@@ -748,11 +966,7 @@ managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *a
 	d = heap_getattr(tuple, mr->followup_att, desc, &isnull);
 	if (isnull)
 		return false;
-	if (mr->followup_type == DATEOID)
-		d = DirectFunctionCall1(date_timestamptz, d);
-	else if (mr->followup_type == TIMESTAMPOID)
-		d = DirectFunctionCall1(timestamp_timestamptz, d);
-	*at = DatumGetTimestampTz(d);
+	*at = managed_time_value(mr->followup_type, d);
 	return true;
 }
 
@@ -812,7 +1026,7 @@ const char *
 managed_silent_trigger(ManagedRel *mr, bool this_session, LOCKMODE lockmode, const char **why)
 {
 	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
-	TRIGGER_STATEMENT, TRIGGER_IDENTITY};
+	TRIGGER_STATEMENT, TRIGGER_BEFORE, TRIGGER_IDENTITY};
 	bool		replica = this_session && SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
 	int			ntriggers = lengthof(names);
 	int			i,
@@ -843,12 +1057,16 @@ managed_silent_trigger(ManagedRel *mr, bool this_session, LOCKMODE lockmode, con
 		mr->triggers_known = true;
 	}
 
-	/* the identity trigger keeps the identity keys, when identity columns are named */
+	/* the identity trigger (last) keeps the identity keys, when identity columns are named */
 	if (this_session || (mr->name_att == InvalidAttrNumber && mr->nphones + mr->nemails == 0))
 		ntriggers--;
 	for (j = 0; j < ntriggers; j++)
 	{
 		char		tgenabled = mr->tgenabled[j];
+
+		/* the BEFORE trigger is there only for a table that maps one of the app's columns */
+		if (strcmp(names[j], TRIGGER_BEFORE) == 0 && !mr->app_columns)
+			continue;
 
 		if (tgenabled == '\0')
 			*why = "missing";

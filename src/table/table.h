@@ -25,6 +25,19 @@ typedef struct ManagedRel
 	Oid			deal_type;
 	AttrNumber	level_att;		/* InvalidAttrNumber: no customer levels */
 	Oid			level_out;		/* output function of the level column's type */
+	/*
+	 * The app's own columns (InvalidAttrNumber: not mapped).  lock_att: the lock flag (bool or
+	 * integer, set = locked); owner_since_att: stamped at every gain (timestamptz or timestamp);
+	 * deleted_att: the soft-delete mark (true, not 0, or not null).  app_columns: any of the
+	 * three, so that a table with none pays one branch per row.
+	 */
+	bool		app_columns;
+	AttrNumber	lock_att;
+	Oid			lock_type;
+	AttrNumber	owner_since_att;
+	Oid			owner_since_type;
+	AttrNumber	deleted_att;
+	Oid			deleted_type;
 	/* plans on the user's table, prepared on first use; parameters are bigint */
 	SPIPlanPtr	set_owner_plan; /* UPDATE ONLY t SET owner = $2 WHERE key = $1 */
 	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool, row FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
@@ -32,6 +45,7 @@ typedef struct ManagedRel
 	SPIPlanPtr	release_many_plan;	/* UPDATE ONLY t SET owner = NULL WHERE key = ANY($1) */
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
 	SPIPlanPtr	lock_due_plan;	/* recycle.c: lock the first $2 of the customers $1 */
+	SPIPlanPtr	lock_flag_plan; /* ops.c: UPDATE ONLY t SET lock = $2 WHERE key = $1 */
 	int			nscopes;
 	RuleScope  *scopes;
 	/* identity columns (crmpool.set_identity); InvalidAttrNumber / 0 when none */
@@ -48,11 +62,12 @@ typedef struct ManagedRel
 	 * (managed_silent_trigger); cleared by the relcache invalidations that retire the entry
 	 */
 	bool		triggers_known;
-	char		tgenabled[5];
+	char		tgenabled[6];
 	MemoryContext mcxt;
 } ManagedRel;
 
 extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
+extern bool managed_app_columns_stored(void);
 extern void managed_rel_changed(Oid relid);
 pg_noreturn extern void managed_rel_not_managed(Oid relid);
 extern const char *managed_silent_trigger(ManagedRel *mr, bool this_session, LOCKMODE lockmode,
@@ -82,6 +97,14 @@ typedef struct VisibleFilter
 extern void managed_filter_visible(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg);
 extern int64 managed_int_value(Oid type, Datum d);
 extern bool managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner);
+extern bool managed_raw_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner);
+extern bool managed_deleted(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+pg_noreturn extern void managed_refuse_deleted(ManagedRel *mr, int64 customer);
+extern bool managed_lock_flag(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern Datum managed_flag_datum(Oid type, bool set);
+extern char *managed_flag_sql(Oid type, const char *column, bool deleted);
+extern TimestampTz managed_time_value(Oid type, Datum d);
+extern Datum managed_time_datum(Oid type, TimestampTz at);
 extern int64 managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
@@ -99,6 +122,8 @@ extern HeapTuple managed_row_from_datum(Datum row, TupleDesc *desc);
 #define TRIGGER_TRUNCATE "crmpool_ownership_truncate"
 #define TRIGGER_STATEMENT "crmpool_ownership_stmt"
 #define TRIGGER_IDENTITY "crmpool_identity_row"
+/* BEFORE INSERT OR UPDATE, only on tables that map an app column (lock, owner-since, deleted) */
+#define TRIGGER_BEFORE "crmpool_ownership_before"
 
 /* tables.c */
 typedef enum ColumnRole
@@ -109,6 +134,9 @@ typedef enum ColumnRole
 	COLUMN_FOLLOWUP,
 	COLUMN_DEAL,
 	COLUMN_LEVEL,
+	COLUMN_LOCK,
+	COLUMN_OWNER_SINCE,
+	COLUMN_DELETED,
 	COLUMN_NAME,
 	COLUMN_PHONE,
 	COLUMN_EMAIL,

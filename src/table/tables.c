@@ -63,7 +63,7 @@ typedef struct ColumnRoleDef
 {
 	const char *name;
 	const char *accepted;
-	Oid			types[4];
+	Oid			types[7];
 	bool		as_text;
 } ColumnRoleDef;
 
@@ -75,6 +75,10 @@ static const ColumnRoleDef role_defs[NUM_COLUMN_ROLES] = {
 	{TIMESTAMPTZOID, TIMESTAMPOID, DATEOID}},
 	[COLUMN_DEAL] = {"deal", NULL, {InvalidOid}},
 	[COLUMN_LEVEL] = {"level", NULL, {InvalidOid}, true},
+	[COLUMN_LOCK] = {"lock", "boolean, smallint, integer or bigint", {BOOLOID, INT2OID, INT4OID, INT8OID}},
+	[COLUMN_OWNER_SINCE] = {"owner-since", "timestamptz or timestamp", {TIMESTAMPTZOID, TIMESTAMPOID}},
+	[COLUMN_DELETED] = {"deleted", "boolean, smallint, integer, bigint, timestamptz, timestamp or date",
+	{BOOLOID, INT2OID, INT4OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPOID, DATEOID}},
 	[COLUMN_NAME] = {"name", "text, varchar or char", {TEXTOID, VARCHAROID, BPCHAROID}},
 	[COLUMN_PHONE] = {"phone", NULL, {InvalidOid}, true},
 	[COLUMN_EMAIL] = {"e-mail", "text, varchar or char", {TEXTOID, VARCHAROID, BPCHAROID}},
@@ -323,8 +327,10 @@ static const CrmpoolStmt ts_defs[NUM_TS_STMTS] = {
 	[TS_RENAME_MAPPED] = {
 		"UPDATE crmpool.managed_table SET " RENAMED("key_column") ", " RENAMED("owner_column") ", "
 		RENAMED("pool_column") ", " RENAMED("followup_column") ", " RENAMED("deal_column") ", "
-		RENAMED("level_column") " WHERE rel::pg_catalog.oid" EQ "ANY ($1) AND $2" EQ "ANY (ARRAY["
-		"key_column, owner_column, pool_column, followup_column, deal_column, level_column])",
+		RENAMED("level_column") ", " RENAMED("lock_column") ", " RENAMED("owner_since_column") ", "
+		RENAMED("deleted_column") " WHERE rel::pg_catalog.oid" EQ "ANY ($1) AND $2" EQ "ANY (ARRAY["
+		"key_column, owner_column, pool_column, followup_column, deal_column, level_column, "
+		"lock_column, owner_since_column, deleted_column])",
 		3, {OIDARRAYOID, NAMEOID, NAMEOID}
 	},
 	[TS_RENAME_IDENTITY] = {
@@ -337,7 +343,8 @@ static const CrmpoolStmt ts_defs[NUM_TS_STMTS] = {
 	},
 	[TS_MAPPINGS] = {
 		"SELECT m.rel::pg_catalog.oid, m.key_column, m.owner_column, m.pool_column, "
-		"m.followup_column, m.deal_column, m.level_column, c.name_column, "
+		"m.followup_column, m.deal_column, m.level_column, m.lock_column, "
+		"m.owner_since_column, m.deleted_column, c.name_column, "
 		"c.phone_columns::pg_catalog.text[], c.email_columns::pg_catalog.text[] "
 		"FROM crmpool.managed_table m LEFT JOIN crmpool.identity_config c "
 		"ON c.rel" EQ "m.rel WHERE m.rel::pg_catalog.oid" EQ "ANY ($1)",
@@ -429,21 +436,29 @@ check_type_changes(Node *parsetree, Oid relid, const TableMapping *m)
 				if (strcmp(cmd->name, (const char *) lfirst(lc2)) != 0)
 					continue;
 				if (role == COLUMN_FOLLOWUP || role == COLUMN_DEAL || role == COLUMN_POOL ||
-					role == COLUMN_LEVEL)
+					role == COLUMN_LEVEL || role == COLUMN_LOCK || role == COLUMN_OWNER_SINCE ||
+					role == COLUMN_DELETED)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot change the type of %s column \"%s\" of managed table \"%s\"",
 									role_defs[role].name, cmd->name, get_rel_name(relid)),
 							 role == COLUMN_DEAL ?
 							 errdetail("crmpool counts the true values of a boolean deal column and the non-null values of any other type: a new type can change which customers have a deal.") :
-							 role == COLUMN_FOLLOWUP ?
-							 errdetail("crmpool computed the due times from the follow-up column's values: a new type can move them.") :
+							 role == COLUMN_FOLLOWUP || role == COLUMN_OWNER_SINCE ?
+							 errdetail("crmpool computed the due times from the %s column's values: a new type can move them.",
+									   role_defs[role].name) :
+							 role == COLUMN_LOCK || role == COLUMN_DELETED ?
+							 errdetail("crmpool counts the %s rows by the column's type (true for a boolean, not 0 for a number, not null for a time): a new type can change which rows those are.",
+									   role == COLUMN_LOCK ? "locked" : "deleted") :
 							 errdetail("crmpool's rules and due times name %ss by their text: a new type can change it (char(n) pads, boolean reads \"true\"), and so which rules apply.",
 									   role_defs[role].name),
 							 errhint("Map the table without it first (crmpool.manage() with %s => NULL), change the type, then map it again: manage() recounts and recomputes.",
 									 role == COLUMN_DEAL ? "deal_column" :
 									 role == COLUMN_FOLLOWUP ? "followup_column" :
-									 role == COLUMN_POOL ? "pool_column" : "level_column")));
+									 role == COLUMN_POOL ? "pool_column" :
+									 role == COLUMN_LOCK ? "lock_column" :
+									 role == COLUMN_OWNER_SINCE ? "owner_since_column" :
+									 role == COLUMN_DELETED ? "deleted_column" : "level_column")));
 				if (((ColumnDef *) cmd->def)->raw_default != NULL)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -523,8 +538,8 @@ crmpool_check_altered_table(PG_FUNCTION_ARGS)
 			if (name != NULL)
 				m.columns[role] = list_make1(name);
 		}
-		names_from_array(tup, desc, 9, &m.columns[COLUMN_PHONE]);
-		names_from_array(tup, desc, 10, &m.columns[COLUMN_EMAIL]);
+		names_from_array(tup, desc, 2 + COLUMN_PHONE, &m.columns[COLUMN_PHONE]);
+		names_from_array(tup, desc, 2 + COLUMN_EMAIL, &m.columns[COLUMN_EMAIL]);
 
 		errcb.callback = altered_table_context;
 		errcb.arg = get_rel_name(relid);

@@ -114,6 +114,7 @@ due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in)
 	in->pool = managed_pool_text(mr, tuple, desc);
 	in->level = managed_level_text(mr, tuple, desc);
 	in->deal = managed_has_deal(mr, tuple, desc);
+	in->locked = false;
 	in->has_followup = managed_followup(mr, tuple, desc, &in->followup) &&
 		!TIMESTAMP_NOT_FINITE(in->followup);
 }
@@ -212,6 +213,9 @@ due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 	rules_effective(mr->nscopes, mr->scopes, in->pool, true, in->owner, in->level, &rules);
 	if (in->deal && rule_flag(&rules, RULE_RECYCLE_EXEMPT_DEALS))
 		return false;
+	if (in->locked && (rule_choice(&rules, RULE_LOCK_BLOCKS) & LOCK_BLOCKS_RECYCLE))
+		return false;
+
 	if (rule_span(&rules, RULE_RECYCLE_NO_FOLLOWUP, &span))
 	{
 		TimestampTz from = in->since;
@@ -279,7 +283,7 @@ due_store(Oid relid, int64 customer, const DueInput *in, const Due *due)
 		(char[]) {' ', ' ', ' ', ' ', ' ', ' ', due->has_warn ? ' ' : 'n'});
 }
 
-/* A locked customer's due row is dropped; it is never recycled.  Runs in a ledger session. */
+/* Drop a customer's due row (locked where lock_blocks has "recycle").  Runs in a ledger session. */
 void
 due_untrack(ManagedRel *mr, int64 customer)
 {
@@ -288,18 +292,31 @@ due_untrack(ManagedRel *mr, int64 customer)
 	due_drop(mr->relid, customer);
 }
 
+/* Store or drop the due row that in calls for. */
+static void
+track_input(ManagedRel *mr, int64 customer, const DueInput *in)
+{
+	Due			due;
+
+	if (!due_compute(mr, in, &due))
+		due_untrack(mr, customer);
+	else
+		due_store(mr->relid, customer, in, &due);
+}
+
 /*
  * Bring the customer's due row up to date with its row as it is now (tuple NULL: deleted).
- * spell_start is when the current owner gained it, if that happens in this very change; NULL
- * when the spell goes on (a follow-up, deal, level or pool change, or an unlock), in which case
- * the lock, the spell's start and recorded follow-ups are looked up.  Runs in a ledger session.
+ * spell_start is when the current owner gained it, if that happens in this very change (then
+ * not locked: due_track_spell says otherwise); NULL when the spell goes on (a follow-up, deal,
+ * level or pool change, a lock or an unlock), in which case the lock, the spell's start and
+ * recorded follow-ups are looked up.  A locked customer is due only where lock_blocks leaves
+ * out "recycle".  Runs in a ledger session.
  */
 void
 due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 		  const TimestampTz *spell_start)
 {
 	DueInput	in;
-	Due			due;
 	int64		holder;
 	TimestampTz locked_since;
 
@@ -312,26 +329,36 @@ due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 	}
 	due_input(mr, tuple, desc, &in);
 	if (spell_start != NULL)
-		in.since = *spell_start;	/* new owner: not locked; older follow-ups do not count */
+		in.since = *spell_start;	/* new owner: older follow-ups do not count */
 	else
 	{
-		if (ledger_lock_holder(mr->relid, customer, &holder, &locked_since))
-		{
-			due_untrack(mr, customer);
-			return;
-		}
+		in.locked = ledger_lock_holder(mr->relid, customer, &holder, &locked_since);
 		if (!ledger_spell_start(mr->relid, customer, &in.since))
 			in.since = crmpool_now();
 		if (mr->followup_att == InvalidAttrNumber)
 			in.has_followup = last_followup(mr->relid, customer, &in.followup);
 	}
+	track_input(mr, customer, &in);
+}
 
-	if (!due_compute(mr, &in, &due))
+/* A spell that starts now and is locked from its start (the lock passed with the customer). */
+void
+due_track_spell(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
+				TimestampTz spell_start, bool locked)
+{
+	DueInput	in;
+
+	if (!mr->recycles)
+		return;
+	if (!managed_owner(mr, tuple, desc, &in.owner))
 	{
 		due_untrack(mr, customer);
 		return;
 	}
-	due_store(mr->relid, customer, &in, &due);
+	due_input(mr, tuple, desc, &in);
+	in.since = spell_start;
+	in.locked = locked;
+	track_input(mr, customer, &in);
 }
 
 /* TRUNCATE of a managed table: no customer is left to recycle.  Runs in a ledger session. */
@@ -422,9 +449,11 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		int			c = chunk->n;
 		Datum		d;
 
-		if (DatumGetBool(SPI_getbinval(state->vals[i], state->tupdesc, 3, &isnull)))
-			continue;			/* locked: never recycled */
+		/* soft-deleted rows own nothing */
+		if (!managed_owner(mr, &tuples[i], scan->rowdesc, &in.owner))
+			continue;
 		due_input(mr, &tuples[i], scan->rowdesc, &in);
+		in.locked = DatumGetBool(SPI_getbinval(state->vals[i], state->tupdesc, 3, &isnull));
 		d = SPI_getbinval(state->vals[i], state->tupdesc, 1, &isnull);
 		in.since = isnull ? crmpool_now() : DatumGetTimestampTz(d);
 		if (mr->followup_att == InvalidAttrNumber)

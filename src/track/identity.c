@@ -214,6 +214,12 @@ identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *i
 {
 	IdentityColumns ic = {mr->name_att, mr->nphones, mr->phone_atts, mr->nemails, mr->email_atts};
 
+	/* a soft-deleted customer counts nowhere, duplicate detection included: no keys */
+	if (mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tup, desc))
+	{
+		memset(ik, 0, sizeof(IdentityKeys));
+		return;
+	}
 	identity_column_keys(&ic, tup, desc, ik);
 }
 

@@ -16,6 +16,7 @@ typedef struct DueInput
 	char	   *pool;
 	char	   *level;
 	bool		deal;
+	bool		locked;			/* recycled only if lock_blocks leaves out "recycle" */
 	TimestampTz since;			/* start of the spell */
 	bool		has_followup;
 	TimestampTz followup;		/* last follow-up (may be older than the spell) */
@@ -36,6 +37,8 @@ extern void due_store(Oid relid, int64 customer, const DueInput *in, const Due *
 extern void due_drop(Oid relid, int64 customer);
 extern void due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 					  const TimestampTz *spell_start);
+extern void due_track_spell(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
+							TimestampTz spell_start, bool locked);
 extern void due_untrack(ManagedRel *mr, int64 customer);
 extern void due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
 							bool check_followup, bool check_deal);

@@ -2,9 +2,12 @@
  * ownership.c: the one place where ownership changes are checked and recorded.
  *
  * Every managed table carries crmpool's AFTER ROW trigger (INSERT, UPDATE, DELETE; an UPDATE
- * that changes none of the key, owner, deal, follow-up, level and pool columns is skipped first
- * thing) and an AFTER TRUNCATE trigger.  Whatever wrote the change (a crmpool function, an
- * app's UPDATE, an import, psql), the trigger decides with the same rules:
+ * that changes none of the key, owner, deal, follow-up, level and pool columns, nor the app's
+ * lock or deleted column, is skipped first thing) and an AFTER TRUNCATE trigger; a table that
+ * maps one of the app's own columns (lock, owner-since, deleted) also a BEFORE ROW trigger that
+ * writes what follows from an ownership change into the row (before_row).  Whatever wrote the
+ * change (a crmpool function, an app's UPDATE, an import, psql), the trigger decides with the
+ * same rules:
  *
  *   - crmpool's functions announce what they are doing with an intent (claim, release, assign,
  *     transfer, recycle, and for whom) before running their UPDATE; the trigger applies that
@@ -133,19 +136,36 @@ tabname(ManagedRel *mr)
 	return get_rel_name(mr->relid);
 }
 
-static void
-refuse_locked(ManagedRel *mr, Change *ch)
+/*
+ * The rule lock_blocks of the customer's owner: whether a lock stops this change, which is a
+ * release (to the pool), a recycle, or a transfer (assign, transfer, or a plain write that gives
+ * the customer another rep).
+ */
+static bool
+lock_blocks(ManagedRel *mr, Change *ch, OwnershipIntent *in)
 {
-	int64		holder;
-	TimestampTz since;
+	RuleSet		rules;
+	int			op;
 
-	if (ledger_lock_holder(mr->relid, ch->customer, &holder, &since))
-		ereport(ERROR,
-				(errcode(ERRCODE_CRMPOOL_LOCKED),
-				 errmsg("customer " INT64_FORMAT " is locked", ch->customer),
-				 errdetail("Rep " INT64_FORMAT " locked customer " INT64_FORMAT " of table %s at %s.",
-						   holder, ch->customer, tabname(mr), crmpool_timestamp_text(since)),
-				 errhint("Unlock it with crmpool.unlock() first.")));
+	if (ch->has_owner)
+		op = LOCK_BLOCKS_TRANSFER;
+	else if (in != NULL && in->op == OP_RECYCLE)
+		op = LOCK_BLOCKS_RECYCLE;
+	else
+		op = LOCK_BLOCKS_RELEASE;
+	rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->old_owner, NULL, &rules);
+	return (rule_choice(&rules, RULE_LOCK_BLOCKS) & op) != 0;
+}
+
+static void
+refuse_locked(ManagedRel *mr, Change *ch, int64 holder, TimestampTz since)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CRMPOOL_LOCKED),
+			 errmsg("customer " INT64_FORMAT " is locked", ch->customer),
+			 errdetail("Rep " INT64_FORMAT " locked customer " INT64_FORMAT " of table %s at %s.",
+					   holder, ch->customer, tabname(mr), crmpool_timestamp_text(since)),
+			 errhint("Unlock it with crmpool.unlock() first.")));
 }
 
 /* Claim-only rules on the customer's past: hold-back after entering the pool, reclaim cooldown. */
@@ -218,6 +238,7 @@ typedef struct PendingKey
 	const char *pool;			/* interned; NULL unless checked */
 	bool		check;			/* checked gains: cap (and, for claims, daily limit) */
 	bool		check_lock;		/* locked customers moved to this pool: its lock cap too */
+	bool		lock_gain;		/* the app's lock flag set (lock_column): the lock cap only */
 	bool		claim;
 } PendingKey;
 
@@ -471,8 +492,8 @@ intern(const char *s)
 }
 
 static PendingCount *
-queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
-				bool check_lock, int64 customer, const char *pool)
+queue_count_full(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
+				 bool check_lock, bool lock_gain, int64 customer, const char *pool)
 {
 	PendingKey	key;
 	PendingCount *p;
@@ -485,6 +506,7 @@ queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int 
 	key.rep = rep;
 	key.check = check;
 	key.check_lock = check_lock;
+	key.lock_gain = lock_gain;
 	key.claim = claims > 0;
 	key.pool = check ? intern(pool) : NULL;
 	p = hash_search(counts, &key, HASH_ENTER, &found);
@@ -502,6 +524,14 @@ queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int 
 	p->gains += owned > 0 || (check && owned == 0 && with_deal < 0);
 	p->first = Min(p->first, customer);
 	return p;
+}
+
+static PendingCount *
+queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
+				bool check_lock, int64 customer, const char *pool)
+{
+	return queue_count_full(relid, rep, owned, with_deal, locked, claims, check, check_lock, false,
+							customer, pool);
 }
 
 static void
@@ -663,6 +693,18 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 	int64		rep = p->key.rep;
 
 	rules_effective(mr->nscopes, mr->scopes, p->key.pool, true, rep, NULL, &rules);
+	if (p->key.lock_gain)
+	{
+		/* the app set its lock flag (lock_column): crmpool.lock()'s check, at statement end */
+		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && after->locked > limit)
+			ereport(ERROR,
+					(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
+					 errmsg("rep " INT64_FORMAT " has reached the lock cap", rep),
+					 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s.",
+							   rep, Max(after->locked - p->locked, 0), limit, tabname(mr)),
+					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
+		return;
+	}
 	if (rule_limit(&rules, RULE_PRIVATE_CAP, &limit))
 	{
 		int64		counted = after->owned;
@@ -687,6 +729,9 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
 				 errmsg("rep " INT64_FORMAT " has reached the lock cap", p->key.rep),
+				 p->gains > 0 ?
+				 errdetail("Rep " INT64_FORMAT " would have locked " INT64_FORMAT " customers in table %s with locked customer " INT64_FORMAT ", which it gains; the lock_cap of %s is " INT64_FORMAT ".",
+						   p->key.rep, after->locked, tabname(mr), p->first, pool_words(p->key.pool), limit) :
 				 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " customers in table %s; the lock_cap of %s, where locked customer " INT64_FORMAT " moves, is " INT64_FORMAT ".",
 						   p->key.rep, after->locked, tabname(mr), pool_words(p->key.pool), p->first, limit),
 				 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
@@ -825,6 +870,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	TimestampTz now = crmpool_now();
 	bool		is_claim = (in != NULL && in->op == OP_CLAIM);
 	bool		was_locked = false;
+	bool		now_locked = false;
 
 	if (check && in != NULL)
 	{
@@ -886,15 +932,32 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	}
 
 	/*
-	 * A locked customer keeps its owner.  Unchecked changes (the row is deleted, or
-	 * crmpool.direct_writes = allow) end the lock with the spell.
+	 * A locked customer keeps its owner, for the changes the rule lock_blocks names.  Any other
+	 * change ends the old owner's lock; the customer stays locked for its new owner when the
+	 * app's lock flag (lock_column) says so, or, without a lock column, when a checked change
+	 * passes the lock (a transfer that lock_blocks allows).  Unchecked changes (the row is
+	 * deleted or soft-deleted, or crmpool.direct_writes = allow) end the lock with the spell.
 	 */
 	if (ch->had_owner)
 	{
-		if (check)
-			refuse_locked(mr, ch);
-		else
+		int64		holder;
+		TimestampTz since;
+
+		if (ledger_lock_holder(mr->relid, ch->customer, &holder, &since))
+		{
+			if (check && lock_blocks(mr, ch, in))
+				refuse_locked(mr, ch, holder, since);
 			was_locked = ledger_drop_lock(mr->relid, ch->customer);
+		}
+	}
+	if (ch->has_owner)
+	{
+		if (mr->lock_att != InvalidAttrNumber)
+			now_locked = managed_lock_flag(mr, ch->newtup, ch->desc);
+		else
+			now_locked = was_locked && check;
+		if (now_locked)
+			(void) ledger_add_lock(mr->relid, ch->customer, ch->new_owner, now);
 	}
 
 	if (ch->has_owner && check && is_claim)
@@ -909,15 +972,17 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		queue_count(mr->relid, ch->old_owner, -1, ch->old_deal ? -1 : 0, was_locked ? -1 : 0, 0,
 					false, ch->customer, NULL);
 	if (ch->has_owner)
-		queue_count(mr->relid, ch->new_owner, 1, ch->new_deal ? 1 : 0, 0, is_claim ? 1 : 0,
-					check, ch->customer, ch->pool);
+		(void) queue_count_key(mr->relid, ch->new_owner, 1, ch->new_deal ? 1 : 0, now_locked ? 1 : 0,
+							   is_claim ? 1 : 0, check, check && now_locked, ch->customer, ch->pool);
 
 	queue_event(mr->relid, ch->customer, ch->has_owner, ch->new_owner, ch->how,
 				in != NULL ? in->reason : NULL);
 
 	/* A new spell (or none): its recycle clock starts now. */
-	if (ch->had_owner || ch->has_owner)
-		due_track(mr, ch->customer, ch->newtup, ch->desc, &now);
+	if (ch->has_owner)
+		due_track_spell(mr, ch->customer, ch->newtup, ch->desc, now, now_locked);
+	else if (ch->had_owner)
+		due_untrack(mr, ch->customer);
 }
 
 static void
@@ -1110,6 +1175,9 @@ update_concerns(ManagedRel *mr, TupleTableSlot *oldslot, TupleTableSlot *newslot
 {
 	return column_changed(oldslot, newslot, mr->owner_att) ||
 		column_changed(oldslot, newslot, mr->key_att) ||
+		(mr->app_columns &&
+		 (column_changed(oldslot, newslot, mr->lock_att) ||
+		  column_changed(oldslot, newslot, mr->deleted_att))) ||
 		column_changed(oldslot, newslot, mr->deal_att) ||
 		column_changed(oldslot, newslot, mr->pool_att) ||
 		(mr->recycles &&
@@ -1147,6 +1215,125 @@ flush_if_no_statement_trigger(void)
 		flush_pending();
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The app's own columns: lock flag, owner-since, soft delete (ManagedRel.app_columns)
+ * -------------------------------------------------------------------------------------------*/
+
+static const char *
+attname(ManagedRel *mr, AttrNumber att)
+{
+	return get_attname(mr->relid, att, false);
+}
+
+/*
+ * The BEFORE ROW trigger (INSERT, UPDATE), installed only on tables that map one of the app's
+ * columns, writes what follows from an ownership change into the row itself:
+ *
+ *   - an undeleted row goes back to its pool: its owner (and lock flag) cleared, unless the same
+ *     statement names a new owner;
+ *   - the lock flag goes with the spell: cleared when the customer loses its owner, or when a
+ *     pool customer whose flag was left set gains one; set by the statement on a customer with
+ *     no owner, it is refused (only an owned customer can be locked, crmpool.lock()'s rule);
+ *   - owner_since is stamped with crmpool's clock on every gain.
+ *
+ * The AFTER trigger then sees the row as it is stored and checks and records it as usual.
+ */
+static Datum
+before_row(TriggerData *td, ManagedRel *mr)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	bool		update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+	HeapTuple	oldtup = update ? td->tg_trigtuple : NULL;
+	HeapTuple	newtup = update ? td->tg_newtuple : td->tg_trigtuple;
+	int			cols[3];
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			n = 0;
+	bool		deleted = managed_deleted(mr, newtup, desc);
+	bool		had_owner = false;
+	bool		has_owner;
+	int64		old_owner = 0;
+	int64		new_owner = 0;
+	bool		old_flag = oldtup != NULL && managed_lock_flag(mr, oldtup, desc);
+	bool		new_flag = managed_lock_flag(mr, newtup, desc);
+
+	if (oldtup != NULL)
+		had_owner = managed_owner(mr, oldtup, desc, &old_owner);
+	has_owner = managed_owner(mr, newtup, desc, &new_owner);
+
+	if (oldtup != NULL && !deleted && managed_deleted(mr, oldtup, desc))
+	{
+		int64		raw_old = 0;
+		bool		raw_had = managed_raw_owner(mr, oldtup, desc, &raw_old);
+
+		if (has_owner && raw_had && raw_old == new_owner)
+		{
+			cols[n] = mr->owner_att;
+			nulls[n++] = true;
+			has_owner = false;
+		}
+	}
+	if (mr->lock_att != InvalidAttrNumber && new_flag && !deleted && !has_owner)
+	{
+		if (oldtup == NULL || !old_flag)
+			ereport(ERROR,
+					(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
+					 errmsg("customer " INT64_FORMAT " has no owner and cannot be locked",
+							managed_key(mr, newtup, desc)),
+					 errdetail("Column \"%s\" of customer " INT64_FORMAT " of table %s marks it as locked, but only an owned customer can be locked.",
+							   attname(mr, mr->lock_att), managed_key(mr, newtup, desc),
+							   tabname(mr)),
+					 errhint("Lock a customer after a rep owns it.")));
+		new_flag = false;
+	}
+	else if (mr->lock_att != InvalidAttrNumber && new_flag && has_owner && !had_owner &&
+			 old_flag)
+		new_flag = false;		/* a pool customer's stale flag does not lock it for its new owner */
+	if (mr->lock_att != InvalidAttrNumber && !new_flag && managed_lock_flag(mr, newtup, desc))
+	{
+		cols[n] = mr->lock_att;
+		values[n++] = managed_flag_datum(mr->lock_type, false);
+	}
+	if (mr->owner_since_att != InvalidAttrNumber && has_owner &&
+		(!had_owner || old_owner != new_owner))
+	{
+		cols[n] = mr->owner_since_att;
+		values[n++] = managed_time_datum(mr->owner_since_type, crmpool_now());
+	}
+	if (n > 0)
+		newtup = heap_modify_tuple_by_cols(newtup, desc, n, cols, values, nulls);
+	return PointerGetDatum(newtup);
+}
+
+/*
+ * The app's lock flag of an owned customer changed, its owner did not: a lock or an unlock by
+ * the owner, with crmpool.lock()'s and unlock()'s bookkeeping (crmpool.customer_lock, the
+ * rep's locked count, checked against lock_cap at the end of the statement, the due row).
+ */
+static void
+lock_flag_changed(ManagedRel *mr, Change *ch, bool locked)
+{
+	OwnerContext octx;
+
+	ledger_begin(&octx);
+	if (locked)
+	{
+		if (ledger_add_lock(mr->relid, ch->customer, ch->old_owner, crmpool_now()))
+		{
+			(void) queue_count_full(mr->relid, ch->old_owner, 0, 0, 1, 0, true, false, true,
+									ch->customer, ch->pool);
+			due_track(mr, ch->customer, ch->newtup, ch->desc, NULL);
+		}
+	}
+	else if (ledger_drop_lock(mr->relid, ch->customer))
+	{
+		queue_count(mr->relid, ch->old_owner, 0, 0, -1, 0, false, ch->customer, NULL);
+		/* the spell goes on: the customer is due again by its rules */
+		due_track(mr, ch->customer, ch->newtup, ch->desc, NULL);
+	}
+	ledger_end(&octx);
+}
+
 PG_FUNCTION_INFO_V1(crmpool_ownership_trigger);
 Datum
 crmpool_ownership_trigger(PG_FUNCTION_ARGS)
@@ -1163,11 +1350,21 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	Change		ch;
 	bool		check;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
-		elog(ERROR, "crmpool.ownership_trigger() must be an AFTER trigger");
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "crmpool.ownership_trigger() must be called as a trigger");
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	mr = managed_rel_get(RelationGetRelid(rel), false);
+	if (TRIGGER_FIRED_BEFORE(td->tg_event) && TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
+		!TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		if (!mr->app_columns)
+			return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple :
+								   td->tg_trigtuple);
+		return before_row(td, mr);
+	}
+	if (!TRIGGER_FIRED_AFTER(td->tg_event))
+		elog(ERROR, "crmpool.ownership_trigger() must be an AFTER trigger, or a BEFORE INSERT OR UPDATE row trigger");
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
@@ -1226,12 +1423,44 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 				 errhint("Insert a new customer instead, or detach the table with crmpool.unmanage() first.")));
 
 	/*
-	 * Same owner: the deal, follow-up, level or pool column changed.  The deal flag counts; any
-	 * of them can move the customer's recycle time (the spell goes on).
+	 * A soft-deleted row (deleted_column) owns nothing (managed_owner): a write that gives it an
+	 * owner, or a crmpool function acting on it, is refused; the soft delete itself ends the
+	 * spell like a DELETE (below).
+	 */
+	if (mr->app_columns && mr->deleted_att != InvalidAttrNumber && oldtup != NULL &&
+		newtup != NULL && managed_deleted(mr, newtup, desc))
+	{
+		int64		raw_new;
+		int64		raw_old;
+		bool		raw_has = managed_raw_owner(mr, newtup, desc, &raw_new);
+		bool		raw_had = managed_raw_owner(mr, oldtup, desc, &raw_old);
+		const char *how;
+
+		if ((raw_has && (!raw_had || raw_new != raw_old)) ||
+			intent_for(mr->relid, ch.customer, &how) != NULL)
+			managed_refuse_deleted(mr, ch.customer);
+	}
+
+	/*
+	 * Same owner: the deal, follow-up, level, pool or lock column changed.  The deal flag
+	 * counts, and so does the lock flag; any of them can move the customer's recycle time (the
+	 * spell goes on).
 	 */
 	if (oldtup != NULL && newtup != NULL && ch.had_owner == ch.has_owner &&
 		(!ch.had_owner || ch.old_owner == ch.new_owner))
 	{
+		if (ch.had_owner && mr->app_columns && mr->lock_att != InvalidAttrNumber &&
+			column_changed(td->tg_trigslot, td->tg_newslot, mr->lock_att))
+		{
+			bool		locked = managed_lock_flag(mr, newtup, desc);
+
+			if (locked != managed_lock_flag(mr, oldtup, desc))
+			{
+				ch.pool = managed_pool_text(mr, newtup, desc);
+				lock_flag_changed(mr, &ch, locked);
+				flush_if_no_statement_trigger();
+			}
+		}
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
 		{
 			ch.pool = managed_pool_text(mr, newtup, desc);
@@ -1276,9 +1505,14 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 			ch.how = "delete";
 		else
 			ch.how = "update";
-		/* A row going away is never refused: its spell simply ends. */
+		/* A row going away (or soft-deleted) is never refused: its spell simply ends. */
 		if (oldtup != NULL && newtup == NULL)
 			check = false;
+		else if (mr->app_columns && oldtup != NULL && managed_deleted(mr, newtup, desc))
+		{
+			ch.how = "soft_delete";
+			check = false;
+		}
 		else if (crmpool_direct_writes == DIRECT_WRITES_REJECT && ch.has_owner + ch.had_owner > 0)
 		{
 			refuse_direct_write(mr, &ch);

@@ -248,6 +248,9 @@ is($leftovers, 5, 'rows of a table that no longer exists, before the update');
 $node->safe_psql('old', 'ALTER EXTENSION crmpool UPDATE');
 is($node->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'crmpool'}), '0.2', 'updated to 0.2');
 
+# the update gives every managed table's row the (NULL) lock, owner-since and deleted columns
+$before->{'crmpool.managed_table'} =~ s/\)$/,,,)/mg;
+$readers_01->{managed_tables} =~ s/$/|||/mg;
 my $after = snapshot('old');
 $rows_compared += same($after, $before, 'row by row after the update');
 same(readers('old'), $readers_01, 'readers after the update');
