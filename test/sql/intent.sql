@@ -119,6 +119,16 @@ SELECT intent_own(15, 9) AS transfer_15, intent_own(10, 9) AS transfer_from_pool
 COMMIT;
 SELECT * FROM intent_events(15);
 
+-- a release does not match any intent but release
+BEGIN;
+SET LOCAL crmpool.intent = 'claim';
+SELECT intent_own(4, NULL) AS release_under_claim;
+SET LOCAL crmpool.intent = 'transfer';
+SELECT intent_own(4, NULL) AS release_under_transfer;
+SET LOCAL crmpool.intent = 'distribute';
+SELECT intent_own(4, NULL) AS release_under_distribute;
+ROLLBACK;
+
 -- distribute (issue 10 gives it rules of its own): for now an admin's assign, recorded as such
 BEGIN;
 SET LOCAL crmpool.intent = 'distribute';
