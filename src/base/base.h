@@ -28,11 +28,24 @@
 typedef enum DirectWritesMode
 {
 	DIRECT_WRITES_ENFORCE,
+	DIRECT_WRITES_ENFORCE_OWNED,	/* enforce, and an owned customer moves only with an intent */
 	DIRECT_WRITES_REJECT,
 	DIRECT_WRITES_ALLOW
 } DirectWritesMode;
 
+/* crmpool.intent: what the plain writes of the current transaction are (SET LOCAL). */
+typedef enum WriteIntent
+{
+	WRITE_INTENT_NONE,
+	WRITE_INTENT_CLAIM,
+	WRITE_INTENT_RELEASE,
+	WRITE_INTENT_ASSIGN,
+	WRITE_INTENT_TRANSFER,
+	WRITE_INTENT_DISTRIBUTE
+} WriteIntent;
+
 extern int	crmpool_direct_writes;
+extern int	crmpool_intent;
 extern char *crmpool_actor;
 extern char *crmpool_fake_now;
 extern char *crmpool_timezone;
@@ -45,6 +58,8 @@ extern double crmpool_name_threshold;
 /* True if cc is a calling code as crmpool.default_country accepts it: 1-3 digits, no leading 0. */
 extern bool crmpool_valid_country_code(const char *cc);
 extern void crmpool_define_gucs(void);
+extern WriteIntent crmpool_write_intent(void);
+extern const char *crmpool_intent_name(WriteIntent intent);
 
 /* clock.c */
 extern TimestampTz crmpool_now(void);

@@ -71,6 +71,8 @@
  * the state is known and crmpool.repair() brings it back in step.
  */
 #define ERRCODE_CRMPOOL_OUT_OF_STEP			MAKE_SQLSTATE('C','R','0','1','3')
+/* A claim of a customer with a deal, where the rule claim_with_deal is false. */
+#define ERRCODE_CRMPOOL_HAS_DEAL			MAKE_SQLSTATE('C','R','0','1','5')
 #define ERRCODE_CRMPOOL_DUPLICATE			MAKE_SQLSTATE('C','R','0','2','0')
 
 /*

@@ -19,12 +19,14 @@
 
 #include "mb/pg_wchar.h"
 #include "parser/scansup.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
 #include "base/base.h"
 
 int			crmpool_direct_writes = DIRECT_WRITES_ENFORCE;
+int			crmpool_intent = WRITE_INTENT_NONE;
 char	   *crmpool_actor = NULL;
 char	   *crmpool_fake_now = NULL;
 char	   *crmpool_timezone = NULL;
@@ -36,10 +38,77 @@ char	   *crmpool_worker_databases = NULL;
 
 static const struct config_enum_entry direct_writes_options[] = {
 	{"enforce", DIRECT_WRITES_ENFORCE, false},
+	{"enforce_owned", DIRECT_WRITES_ENFORCE_OWNED, false},
 	{"reject", DIRECT_WRITES_REJECT, false},
 	{"allow", DIRECT_WRITES_ALLOW, false},
 	{NULL, 0, false}
 };
+
+static const struct config_enum_entry intent_options[] = {
+	{"none", WRITE_INTENT_NONE, false},
+	{"claim", WRITE_INTENT_CLAIM, false},
+	{"release", WRITE_INTENT_RELEASE, false},
+	{"assign", WRITE_INTENT_ASSIGN, false},
+	{"transfer", WRITE_INTENT_TRANSFER, false},
+	{"distribute", WRITE_INTENT_DISTRIBUTE, false},
+	{"", WRITE_INTENT_NONE, true},
+	{NULL, 0, false}
+};
+
+/*
+ * crmpool.intent names what the plain writes of one transaction are.  It is meant for SET LOCAL
+ * (or a function's SET clause), which PostgreSQL reverts when the transaction (the function)
+ * ends.  A plain SET would outlive the transaction and silently turn every later write of the
+ * session (a pooled connection: of whoever gets it next) into that operation; so the transaction
+ * that set the value is remembered, and crmpool_write_intent() refuses a value set in an
+ * earlier one.  Defaults from the configuration file, the database, the role or the connection
+ * are refused outright: they are session-wide by nature.
+ */
+static LocalTransactionId intent_lxid = InvalidLocalTransactionId;
+
+static bool
+check_intent(int *newval, void **extra, GucSource source)
+{
+	if (*newval == WRITE_INTENT_NONE || source == PGC_S_DEFAULT ||
+		source == PGC_S_DYNAMIC_DEFAULT || source >= PGC_S_TEST)
+		return true;
+	GUC_check_errdetail("crmpool.intent applies to one transaction; it cannot be a default of the server, a database, a role or a connection.");
+	GUC_check_errhint("Run SET LOCAL crmpool.intent = '%s' in the transaction of the write.",
+					  crmpool_intent_name((WriteIntent) *newval));
+	return false;
+}
+
+static void
+assign_intent(int newval, void *extra)
+{
+	intent_lxid = MyProc != NULL ? CRMPOOL_MY_LXID : InvalidLocalTransactionId;
+}
+
+const char *
+crmpool_intent_name(WriteIntent intent)
+{
+	return intent_options[intent].name;
+}
+
+/*
+ * The intent of the current transaction's plain writes.  The ownership trigger calls it for
+ * each ownership change that no crmpool function announced: one comparison when unset.
+ */
+WriteIntent
+crmpool_write_intent(void)
+{
+	if (likely(crmpool_intent == WRITE_INTENT_NONE))
+		return WRITE_INTENT_NONE;
+	if (intent_lxid != CRMPOOL_MY_LXID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("crmpool.intent \"%s\" was set in an earlier transaction",
+						crmpool_intent_name((WriteIntent) crmpool_intent)),
+				 errdetail("crmpool.intent applies only to the transaction that sets it; a value set with SET instead of SET LOCAL outlives that transaction and is not applied to later writes."),
+				 errhint("Run RESET crmpool.intent, and SET LOCAL crmpool.intent = '%s' inside the transaction of the write.",
+						 crmpool_intent_name((WriteIntent) crmpool_intent))));
+	return (WriteIntent) crmpool_intent;
+}
 
 static bool
 check_fake_now(char **newval, void **extra, GucSource source)
@@ -131,7 +200,9 @@ crmpool_define_gucs(void)
 	DefineCustomEnumVariable("crmpool.direct_writes",
 							 "How crmpool treats ownership changes written by plain SQL.",
 							 "enforce: checked by the rules of crmpool.assign and crmpool.release; "
-							 "reject: refused, ownership changes only through crmpool functions; "
+							 "enforce_owned: as enforce, but taking a pool customer is a claim and "
+							 "moving an owned one needs crmpool.intent assign, transfer or distribute; "
+							 "reject: refused unless crmpool.intent names the operation; "
 							 "allow: recorded in the history but not checked.",
 							 &crmpool_direct_writes,
 							 DIRECT_WRITES_ENFORCE,
@@ -139,6 +210,16 @@ crmpool_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("crmpool.intent",
+							 "Which crmpool operation the plain writes of this transaction are.",
+							 "none, claim, release, assign, transfer or distribute; set it with SET LOCAL.",
+							 &crmpool_intent,
+							 WRITE_INTENT_NONE,
+							 intent_options,
+							 PGC_USERSET,
+							 0,
+							 check_intent, assign_intent, NULL);
 
 	DefineCustomStringVariable("crmpool.actor",
 							   "Who is acting, as recorded in the ownership history.",

@@ -72,6 +72,7 @@ static const RuleDef rule_defs[NUM_RULE_KEYS] = {
 	[RULE_DAILY_CLAIM_LIMIT] = {.name = "daily_claim_limit", .type = RT_COUNT},
 	[RULE_RECLAIM_COOLDOWN] = {.name = "reclaim_cooldown", .type = RT_INTERVAL},
 	[RULE_POOL_HOLDBACK] = {.name = "pool_holdback", .type = RT_INTERVAL},
+	[RULE_CLAIM_WITH_DEAL] = {.name = "claim_with_deal", .type = RT_BOOL, .default_flag = true},
 	[RULE_DEDUP_PHONE] = {.name = "dedup_phone", .type = RT_POLICY, .default_choice = DEDUP_WARN},
 	[RULE_DEDUP_EMAIL] = {.name = "dedup_email", .type = RT_POLICY, .default_choice = DEDUP_WARN},
 	[RULE_DEDUP_NAME] = {.name = "dedup_name", .type = RT_POLICY, .default_choice = DEDUP_WARN},

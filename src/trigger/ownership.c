@@ -12,11 +12,14 @@
  *   - crmpool's functions announce what they are doing with an intent (claim, release, assign,
  *     transfer, recycle, and for whom) before running their UPDATE; the trigger applies that
  *     operation's rules to the row it sees;
- *   - a change with no intent is a direct write, checked according to crmpool.direct_writes:
+ *   - a plain write in a transaction that set crmpool.intent (SET LOCAL) is checked as the
+ *     operation it names, the rep read from the row (marked_write_intent);
+ *   - any other change is a direct write, checked according to crmpool.direct_writes:
  *     a new owner is an assign when the writing role may call crmpool.assign(), otherwise a
- *     claim by the new owner (from another owner: refused); owner NULL is a release.  Moving
- *     an owned customer to another pool is an assign into it (refused to other roles), and
- *     clearing a deal that the cap did not count is a gain: both checked at statement end.
+ *     claim by the new owner (from another owner: refused); under enforce_owned an UPDATE from
+ *     the pool is a claim and one from another owner is refused; owner NULL is a release.
+ *     Moving an owned customer to another pool is an assign into it (refused to other roles),
+ *     and clearing a deal that the cap did not count is a gain: both checked at statement end.
  *
  * Two phases keep the lock order (customer rows, then rep counter rows in ascending rep order;
  * docs/design.md) even for statements that change many rows:
@@ -965,6 +968,14 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		RuleSet		rules;
 
 		rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->new_owner, NULL, &rules);
+		if (ch->new_deal && !rule_flag(&rules, RULE_CLAIM_WITH_DEAL))
+			ereport(ERROR,
+					(errcode(ERRCODE_CRMPOOL_HAS_DEAL),
+					 errmsg("customer " INT64_FORMAT " has a deal and cannot be claimed", ch->customer),
+					 errdetail("Rule claim_with_deal is false in %s of table %s, and column \"%s\" says customer " INT64_FORMAT " has a deal.",
+							   pool_words(ch->pool), tabname(mr),
+							   get_attname(mr->relid, mr->deal_att, false), ch->customer),
+					 errhint("An admin can give it to a rep with crmpool.assign(); or set claim_with_deal to true with crmpool.set_rules().")));
 		check_claim_timing(mr, ch, &rules, now);
 	}
 
@@ -997,48 +1008,76 @@ refuse_direct_write(ManagedRel *mr, Change *ch)
 }
 
 /*
- * Whether the current role may call crmpool.assign().  A direct write that gives a customer an
- * owner is checked as an assign only for such a role (the CRM's admin or import role); for any
- * other role it is a claim by the new owner.  Cached per role; GRANT, REVOKE and role membership
- * changes reset the cache.
+ * Whether the current role may call crmpool.assign() (or crmpool.transfer()).  A direct write
+ * that gives a customer an owner is checked as an assign only for such a role (the CRM's admin
+ * or import role); for any other role it is a claim by the new owner.  crmpool.intent assign and
+ * distribute need the first, transfer the second.  Cached per role; GRANT, REVOKE and role
+ * membership changes reset the cache.
  */
-static bool assign_cache_valid = false;
-static Oid	assign_cache_user = InvalidOid;
-static bool assign_cache_result;
+typedef struct RoleCache
+{
+	const char *function;		/* crmpool.<function>(regclass, bigint, bigint[, bigint]) */
+	int			nargs;
+	bool		valid;
+	Oid			user;
+	bool		result;
+} RoleCache;
+
+static RoleCache may_assign_cache = {"assign", 3};
+static RoleCache may_transfer_cache = {"transfer", 4};
 
 static void
-assign_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
+role_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
 {
-	assign_cache_valid = false;
+	may_assign_cache.valid = false;
+	may_transfer_cache.valid = false;
 }
 
 static bool
-may_assign(void)
+may_call(RoleCache *rc)
 {
 	static bool registered = false;
 	Oid			user = GetUserId();
-	Oid			argtypes[3] = {REGCLASSOID, INT8OID, INT8OID};
+	Oid			argtypes[4] = {REGCLASSOID, INT8OID, INT8OID, INT8OID};
 	Oid			fn;
 	bool		result;
 
 	if (!registered)
 	{
-		CacheRegisterSyscacheCallback(PROCOID, assign_cache_reset, (Datum) 0);
-		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, assign_cache_reset, (Datum) 0);
-		CacheRegisterSyscacheCallback(AUTHOID, assign_cache_reset, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, role_cache_reset, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, role_cache_reset, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, role_cache_reset, (Datum) 0);
 		registered = true;
 	}
-	if (assign_cache_valid && assign_cache_user == user)
-		return assign_cache_result;
+	if (rc->valid && rc->user == user)
+		return rc->result;
 	/* valid first: an invalidation arriving during the lookups makes the next call look again */
-	assign_cache_valid = true;
+	rc->valid = true;
 
 	/* only EXECUTE on the function decides (not USAGE on the schema: see crmpool_function_oid) */
-	fn = crmpool_function_oid("assign", 3, argtypes);
+	fn = crmpool_function_oid(rc->function, rc->nargs, argtypes);
 	result = OidIsValid(fn) && crmpool_may_execute(fn, user);
-	assign_cache_user = user;
-	assign_cache_result = result;
+	rc->user = user;
+	rc->result = result;
 	return result;
+}
+
+static bool
+may_assign(void)
+{
+	return may_call(&may_assign_cache);
+}
+
+/* A claim of the customer by its new owner, in *claim. */
+static OwnershipIntent *
+claim_intent(ManagedRel *mr, Change *ch, OwnershipIntent *claim)
+{
+	memset(claim, 0, sizeof(OwnershipIntent));
+	claim->relid = mr->relid;
+	claim->customer = ch->customer;
+	claim->op = OP_CLAIM;
+	claim->rep = ch->new_owner;
+	return claim;
 }
 
 /*
@@ -1060,12 +1099,109 @@ direct_write_intent(ManagedRel *mr, Change *ch, OwnershipIntent *claim)
 				 errdetail("A direct write that gives an owned customer of table %s another owner is an assign, and the role may not call crmpool.assign().",
 						   tabname(mr)),
 				 errhint("Release the customer first so that the new rep can claim it, or have a role allowed to call crmpool.assign() or crmpool.transfer() move it.")));
-	memset(claim, 0, sizeof(OwnershipIntent));
-	claim->relid = mr->relid;
-	claim->customer = ch->customer;
-	claim->op = OP_CLAIM;
-	claim->rep = ch->new_owner;
-	return claim;
+	return claim_intent(mr, ch, claim);
+}
+
+/*
+ * crmpool.direct_writes = enforce_owned: a plain UPDATE that gives a customer an owner, with no
+ * crmpool.intent.  From the pool it is a claim by the new owner, whoever writes (an app's
+ * receive); an owned customer is refused as crmpool.claim() refuses it (CR003): the app's own
+ * check that it was free was stale, and without enforce_owned an admin role's write would have
+ * overwritten the colleague's claim as an assign.  A deliberate move says so with an intent.
+ */
+static OwnershipIntent *
+owned_write_intent(ManagedRel *mr, Change *ch, OwnershipIntent *claim)
+{
+	if (ch->had_owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_ALREADY_OWNED),
+				 errmsg("customer " INT64_FORMAT " is already owned", ch->customer),
+				 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT "; with crmpool.direct_writes = enforce_owned a plain UPDATE gives an owned customer to rep " INT64_FORMAT " only as an assign, a transfer or a distribute.",
+						   ch->customer, tabname(mr), ch->old_owner, ch->new_owner),
+				 errhint("To move the customer on purpose, run SET LOCAL crmpool.intent = 'transfer' (or 'assign') in the transaction before the UPDATE; a receive that gets this error lost the customer to another rep.")));
+	return claim_intent(mr, ch, claim);
+}
+
+/* Refuse a write marked with an intent that the role may not use (assign, transfer). */
+static void
+require_intent_privilege(WriteIntent wi, RoleCache *rc)
+{
+	if (!may_call(rc))
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
+				 errmsg("role \"%s\" may not write ownership changes as \"%s\"",
+						GetUserNameFromId(GetUserId(), false), crmpool_intent_name(wi)),
+				 errdetail("crmpool.intent = '%s' checks a write as crmpool.%s() does, and the role may not call crmpool.%s().",
+						   crmpool_intent_name(wi), rc->function, rc->function),
+				 errhint("Grant the role EXECUTE on crmpool.%s(), or mark the write as 'claim'.",
+						 rc->function)));
+}
+
+/*
+ * A plain write in a transaction that set crmpool.intent: the ownership change is checked as
+ * that operation, as if the crmpool function had made it, and its event is recorded under the
+ * intent's name.  The rep is read from the row: the new owner (claim, assign, transfer,
+ * distribute) or the old one (release: its owner lets it go, under the lock rules).  A change
+ * of the other direction does not match the intent and is refused (CR011); a claim of an
+ * owned customer (CR003) and a transfer from the pool (CR004) are refused as the functions
+ * refuse them.  distribute is an assign recorded as 'distribute' (issue 10 gives it rules of
+ * its own).
+ */
+static OwnershipIntent *
+marked_write_intent(ManagedRel *mr, Change *ch, WriteIntent wi, OwnershipIntent *out)
+{
+	const char *name = crmpool_intent_name(wi);
+
+	memset(out, 0, sizeof(OwnershipIntent));
+	out->relid = mr->relid;
+	out->customer = ch->customer;
+	out->how = name;
+	if (wi == WRITE_INTENT_RELEASE)
+	{
+		if (ch->has_owner)
+			ereport(ERROR,
+					(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
+					 errmsg("the write gives customer " INT64_FORMAT " to rep " INT64_FORMAT ", but crmpool.intent is \"%s\"",
+							ch->customer, ch->new_owner, name),
+					 errdetail("With crmpool.intent = '%s' every ownership change of the transaction in table %s must put a customer back in the pool.",
+							   name, tabname(mr)),
+					 errhint("Set crmpool.intent to the operation the statement performs, such as SET LOCAL crmpool.intent = 'claim'.")));
+		out->op = OP_RELEASE;
+		out->rep = ch->old_owner;
+		return out;
+	}
+	if (!ch->has_owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
+				 errmsg("the write releases customer " INT64_FORMAT " of rep " INT64_FORMAT ", but crmpool.intent is \"%s\"",
+						ch->customer, ch->old_owner, name),
+				 errdetail("With crmpool.intent = '%s' every ownership change of the transaction in table %s must give a customer an owner.",
+						   name, tabname(mr)),
+				 errhint("Run SET LOCAL crmpool.intent = 'release' before a statement that puts customers back in the pool.")));
+	out->rep = ch->new_owner;
+	switch (wi)
+	{
+		case WRITE_INTENT_CLAIM:
+			out->op = OP_CLAIM;
+			break;
+		case WRITE_INTENT_TRANSFER:
+			require_intent_privilege(wi, &may_transfer_cache);
+			if (!ch->had_owner)
+				ereport(ERROR,
+						(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
+						 errmsg("customer " INT64_FORMAT " has no owner to transfer it from", ch->customer),
+						 errdetail("Customer " INT64_FORMAT " of table %s is in the public pool.",
+								   ch->customer, tabname(mr)),
+						 errhint("Run SET LOCAL crmpool.intent = 'assign' (or 'distribute') to give a pool customer to a rep.")));
+			out->op = OP_TRANSFER;
+			out->from_rep = ch->old_owner;
+			break;
+		default:				/* assign, distribute */
+			require_intent_privilege(wi, &may_assign_cache);
+			out->op = OP_ASSIGN;
+			break;
+	}
+	return out;
 }
 
 /*
@@ -1349,6 +1485,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	OwnerContext octx;
 	Change		ch;
 	bool		check;
+	WriteIntent wi;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "crmpool.ownership_trigger() must be called as a trigger");
@@ -1513,6 +1650,14 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 			ch.how = "soft_delete";
 			check = false;
 		}
+		else if ((wi = crmpool_write_intent()) != WRITE_INTENT_NONE)
+		{
+			/* marked with crmpool.intent; under allow it only names the event */
+			check = (crmpool_direct_writes != DIRECT_WRITES_ALLOW);
+			if (check)
+				in = marked_write_intent(mr, &ch, wi, &claim);
+			ch.how = crmpool_intent_name(wi);
+		}
 		else if (crmpool_direct_writes == DIRECT_WRITES_REJECT && ch.has_owner + ch.had_owner > 0)
 		{
 			refuse_direct_write(mr, &ch);
@@ -1522,7 +1667,9 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		{
 			check = (crmpool_direct_writes != DIRECT_WRITES_ALLOW);
 			if (check && ch.has_owner)
-				in = direct_write_intent(mr, &ch, &claim);
+				in = (crmpool_direct_writes == DIRECT_WRITES_ENFORCE_OWNED && oldtup != NULL) ?
+					owned_write_intent(mr, &ch, &claim) :
+					direct_write_intent(mr, &ch, &claim);
 		}
 	}
 
