@@ -35,6 +35,8 @@ crmpool_refusal_name(int sqlerrcode)
 			return "pool_holdback";
 		case ERRCODE_CRMPOOL_DIRECT_WRITE:
 			return "direct_write_rejected";
+		case ERRCODE_CRMPOOL_INACTIVE_REP:
+			return "inactive_rep";
 		case ERRCODE_CRMPOOL_DUPLICATE:
 			return "duplicate";
 		default:

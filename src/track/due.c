@@ -209,7 +209,7 @@ due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 	Interval	span;
 	bool		found = false;
 
-	rules_effective(mr->nscopes, mr->scopes, in->pool, true, in->owner, in->level, &rules);
+	managed_rules(mr, NULL, in->pool, true, in->owner, in->level, &rules);
 	if (in->deal && rule_flag(&rules, RULE_RECYCLE_EXEMPT_DEALS))
 		return false;
 	if (rule_span(&rules, RULE_RECYCLE_NO_FOLLOWUP, &span))

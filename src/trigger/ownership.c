@@ -148,6 +148,27 @@ refuse_locked(ManagedRel *mr, Change *ch)
 				 errhint("Unlock it with crmpool.unlock() first.")));
 }
 
+/*
+ * A rep set inactive (crmpool.set_rep(..., active => false): left the company) cannot gain the
+ * customer.  The cached state is current: set_rep() takes a lock on the table that waits for
+ * every writer under way and that every later writer waits for, and a writer that waited
+ * reads the configuration again after it (crmpool.set_rep, src/admin/reps.c).
+ */
+static void
+refuse_inactive(ManagedRel *mr, Change *ch)
+{
+	/* the customer's tenant once the table has a tenant column; none today */
+	const RepInfo *ri = managed_rep(mr, NULL, ch->new_owner);
+
+	if (ri != NULL && !ri->active)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_INACTIVE_REP),
+				 errmsg("rep " INT64_FORMAT " is inactive", ch->new_owner),
+				 errdetail("Rep " INT64_FORMAT " of table %s was set inactive with crmpool.set_rep(), so it cannot gain customer " INT64_FORMAT ".",
+						   ch->new_owner, tabname(mr), ch->customer),
+				 errhint("Give the customer to an active rep, or set the rep active again with crmpool.set_rep(..., active => true).")));
+}
+
 /* Claim-only rules on the customer's past: hold-back after entering the pool, reclaim cooldown. */
 static void
 check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz now)
@@ -662,7 +683,7 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 	int64		limit;
 	int64		rep = p->key.rep;
 
-	rules_effective(mr->nscopes, mr->scopes, p->key.pool, true, rep, NULL, &rules);
+	managed_rules(mr, NULL, p->key.pool, true, rep, NULL, &rules);
 	if (rule_limit(&rules, RULE_PRIVATE_CAP, &limit))
 	{
 		int64		counted = after->owned;
@@ -897,11 +918,18 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 			was_locked = ledger_drop_lock(mr->relid, ch->customer);
 	}
 
+	/*
+	 * An inactive rep gains nothing, by any path; losing customers stays allowed.  A table with
+	 * no crmpool.set_rep() rows has no inactive rep: one branch on the cached count.
+	 */
+	if (ch->has_owner && check && mr->nreps > 0)
+		refuse_inactive(mr, ch);
+
 	if (ch->has_owner && check && is_claim)
 	{
 		RuleSet		rules;
 
-		rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->new_owner, NULL, &rules);
+		managed_rules(mr, NULL, ch->pool, true, ch->new_owner, NULL, &rules);
 		check_claim_timing(mr, ch, &rules, now);
 	}
 
@@ -1050,7 +1078,7 @@ deal_clear_counts(ManagedRel *mr, Change *ch)
 
 	if (ch->new_deal || crmpool_direct_writes == DIRECT_WRITES_ALLOW)
 		return false;
-	rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->old_owner, NULL, &rules);
+	managed_rules(mr, NULL, ch->pool, true, ch->old_owner, NULL, &rules);
 	return !rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP);
 }
 
