@@ -139,9 +139,10 @@ change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 ow
 	PG_TRY();
 	{
 		ArrayType  *arr = construct_array(keys, in->nbatch, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-		int			rc = SPI_execute_plan(managed_set_owner_many_plan(mr),
+		int			rc = SPI_execute_plan(has_owner ? managed_set_owner_many_plan(mr) :
+										  managed_release_many_plan(mr),
 										  (Datum[]) {PointerGetDatum(arr), Int64GetDatum(owner)},
-										  has_owner ? NULL : " n", false, 0);
+										  NULL, false, 0);
 
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));

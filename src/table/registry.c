@@ -88,6 +88,8 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->lock_row_plan);
 	if (mr->lock_many_plan)
 		SPI_freeplan(mr->lock_many_plan);
+	if (mr->release_many_plan)
+		SPI_freeplan(mr->release_many_plan);
 	if (mr->set_owner_many_plan)
 		SPI_freeplan(mr->set_owner_many_plan);
 	if (mr->owned_by_plan)
@@ -616,17 +618,32 @@ managed_lock_many_plan(ManagedRel *mr)
 	return mr->lock_many_plan;
 }
 
+/* UPDATE ONLY t SET owner = <value> WHERE key = ANY($1), kept in *slot */
+static SPIPlanPtr
+owner_many_plan(ManagedRel *mr, SPIPlanPtr *slot, const char *value, int nargs)
+{
+	if (*slot == NULL)
+		*slot = crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+										   mr->qualname,
+										   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+										   value,
+										   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+								  nargs, (Oid[]) {INT8ARRAYOID, INT8OID});
+	return *slot;
+}
+
+/* The customers $1 (bigint[]) to the pool: recycling's batches. */
+SPIPlanPtr
+managed_release_many_plan(ManagedRel *mr)
+{
+	return owner_many_plan(mr, &mr->release_many_plan, "NULL", 1);
+}
+
+/* The customers $1 (bigint[]) to rep $2 (bigint): hand_over. */
 SPIPlanPtr
 managed_set_owner_many_plan(ManagedRel *mr)
 {
-	if (mr->set_owner_many_plan == NULL)
-		mr->set_owner_many_plan =
-			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = $2 WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
-									   mr->qualname,
-									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
-							  2, (Oid[]) {INT8ARRAYOID, INT8OID});
-	return mr->set_owner_many_plan;
+	return owner_many_plan(mr, &mr->set_owner_many_plan, "$2", 2);
 }
 
 /* A rep's customers, locked in key order (hand_over). */

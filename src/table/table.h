@@ -39,6 +39,7 @@ typedef struct ManagedRel
 	SPIPlanPtr	set_owner_plan; /* UPDATE ONLY t SET owner = $2 WHERE key = $1 */
 	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool, row FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
+	SPIPlanPtr	release_many_plan;	/* UPDATE ONLY t SET owner = NULL WHERE key = ANY($1) */
 	SPIPlanPtr	set_owner_many_plan;	/* UPDATE ONLY t SET owner = $2 WHERE key = ANY($1) */
 	SPIPlanPtr	owned_by_plan;	/* SELECT key FROM ONLY t WHERE owner = $1 ORDER BY key FOR NO KEY UPDATE */
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
@@ -80,6 +81,7 @@ pg_noreturn extern void crmpool_no_such_table(Oid relid);
 extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_release_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_set_owner_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_owned_by_plan(ManagedRel *mr);
 extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner,

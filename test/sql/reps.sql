@@ -5,7 +5,7 @@
 SET crmpool.fake_now = '2026-03-02 09:00:00+00';
 SET TimeZone = 'UTC';
 SET crmpool.timezone = 'UTC';
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION reps_try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	st text;
 	msg text;
@@ -121,19 +121,19 @@ SELECT crmpool.clear_rules('crm_customer', tenant => '1', team => 'dept:100');
 SELECT crmpool.set_rules('crm_customer', '{"private_cap": 3}');
 SELECT crmpool.set_rules('crm_customer', '{"private_cap": 1}', team => 'dept:100');
 SELECT crmpool.set_rules('crm_customer', '{"private_cap": 2}', rep => 1);
-SELECT try($$crmpool.claim('crm_customer', 1, 2)$$) AS rep2_first,	-- dept:100: cap 1
-	   try($$crmpool.claim('crm_customer', 2, 2)$$) AS rep2_second;
-SELECT try($$crmpool.claim('crm_customer', 3, 1)$$) AS rep1_first,	-- own rule: cap 2
-	   try($$crmpool.claim('crm_customer', 4, 1)$$) AS rep1_second,
-	   try($$crmpool.claim('crm_customer', 5, 1)$$) AS rep1_third;
-SELECT try($$crmpool.claim('crm_customer', 6, 3)$$) AS rep3_1,		-- dept:101: the table's 3
-	   try($$crmpool.claim('crm_customer', 7, 3)$$) AS rep3_2,
-	   try($$crmpool.claim('crm_customer', 8, 3)$$) AS rep3_3,
-	   try($$crmpool.claim('crm_customer', 9, 3)$$) AS rep3_4;
+SELECT reps_try($$crmpool.claim('crm_customer', 1, 2)$$) AS rep2_first,	-- dept:100: cap 1
+	   reps_try($$crmpool.claim('crm_customer', 2, 2)$$) AS rep2_second;
+SELECT reps_try($$crmpool.claim('crm_customer', 3, 1)$$) AS rep1_first,	-- own rule: cap 2
+	   reps_try($$crmpool.claim('crm_customer', 4, 1)$$) AS rep1_second,
+	   reps_try($$crmpool.claim('crm_customer', 5, 1)$$) AS rep1_third;
+SELECT reps_try($$crmpool.claim('crm_customer', 6, 3)$$) AS rep3_1,		-- dept:101: the table's 3
+	   reps_try($$crmpool.claim('crm_customer', 7, 3)$$) AS rep3_2,
+	   reps_try($$crmpool.claim('crm_customer', 8, 3)$$) AS rep3_3,
+	   reps_try($$crmpool.claim('crm_customer', 9, 3)$$) AS rep3_4;
 -- a rep moved to another team gets that team's rules from the next write on
 SELECT crmpool.set_rep('crm_customer', 3, team => 'dept:100');
-SELECT try($$crmpool.release('crm_customer', 8, 3)$$) AS rep3_release,
-	   try($$crmpool.claim('crm_customer', 8, 3)$$) AS rep3_now_dept100;
+SELECT reps_try($$crmpool.release('crm_customer', 8, 3)$$) AS rep3_release,
+	   reps_try($$crmpool.claim('crm_customer', 8, 3)$$) AS rep3_now_dept100;
 -- and so does a plain UPDATE (a claim by the new owner for a role that may not assign)
 CREATE ROLE reps_app;
 GRANT SELECT, UPDATE ON crm_customer TO reps_app;
@@ -147,25 +147,25 @@ SELECT id, owner_user_id FROM crm_customer WHERE owner_user_id IS NOT NULL ORDER
 -- trigger passes none (the table has no tenant column: src/trigger/ownership.c), so a tenant
 -- scope does not touch these claims
 SELECT crmpool.set_rules('crm_customer', '{"private_cap": 0}', tenant => '1');
-SELECT try($$crmpool.claim('crm_customer', 11, 4)$$) AS rep4_no_tenant_scope;
+SELECT reps_try($$crmpool.claim('crm_customer', 11, 4)$$) AS rep4_no_tenant_scope;
 SELECT crmpool.clear_rules('crm_customer', tenant => '1');
 
 -- readers need SELECT on the table, set_rep its ownership
 SET ROLE reps_app;
 SELECT count(*) AS reps_visible FROM crmpool.reps('crm_customer');
-SELECT try($$crmpool.set_rep('crm_customer', 9)$$) AS set_rep_not_owner;
+SELECT reps_try($$crmpool.set_rep('crm_customer', 9)$$) AS set_rep_not_owner;
 RESET ROLE;
 REVOKE SELECT ON crm_customer FROM reps_app;
 SET ROLE reps_app;
-SELECT try($$* FROM crmpool.reps('crm_customer')$$) AS reps_no_select;
+SELECT reps_try($$* FROM crmpool.reps('crm_customer')$$) AS reps_no_select;
 RESET ROLE;
 
 -- unmanage forgets the reps with the rules
 SELECT crmpool.unmanage('crm_customer');
 SELECT count(*) AS rep_rows_left FROM crmpool.rep_config WHERE rel = 'crm_customer'::regclass;
-SELECT try($$* FROM crmpool.reps('crm_customer')$$) AS reps_unmanaged;
+SELECT reps_try($$* FROM crmpool.reps('crm_customer')$$) AS reps_unmanaged;
 
 DROP TABLE crm_customer, system_users, system_dept;
 DROP OWNED BY reps_app;
 DROP ROLE reps_app;
-DROP FUNCTION try(text);
+DROP FUNCTION reps_try(text);

@@ -4,7 +4,7 @@
 SET crmpool.fake_now = '2026-03-02 09:00:00+00';
 SET TimeZone = 'UTC';
 SET crmpool.timezone = 'UTC';
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION reps_try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	st text;
 	msg text;
@@ -35,11 +35,11 @@ SELECT crmpool.set_rep('crm_customer', 7, team => 'sales', active => false);
 SELECT crmpool.set_rep('crm_customer', 8, team => 'sales');
 
 -- it gains nothing, by any path
-SELECT try($$crmpool.claim('crm_customer', 20, 7)$$) AS claim;
+SELECT reps_try($$crmpool.claim('crm_customer', 20, 7)$$) AS claim;
 SELECT * FROM crmpool.claim_many('crm_customer', '{21, 22}', 7);
-SELECT try($$crmpool.assign('crm_customer', 20, 7)$$) AS assign_from_pool;
-SELECT try($$crmpool.assign('crm_customer', 7, 7)$$) AS assign_from_rep8;
-SELECT try($$crmpool.transfer('crm_customer', 7, 8, 7)$$) AS transfer_to_it;
+SELECT reps_try($$crmpool.assign('crm_customer', 20, 7)$$) AS assign_from_pool;
+SELECT reps_try($$crmpool.assign('crm_customer', 7, 7)$$) AS assign_from_rep8;
+SELECT reps_try($$crmpool.transfer('crm_customer', 7, 8, 7)$$) AS transfer_to_it;
 UPDATE crm_customer SET owner_user_id = 7 WHERE id = 20;	-- the table owner: an assign
 \echo :LAST_ERROR_SQLSTATE
 INSERT INTO crm_customer (id, name, owner_user_id) VALUES (31, 'new', 7);
@@ -52,8 +52,8 @@ RESET ROLE;
 UPDATE crm_customer SET owner_user_id = CASE WHEN id = 20 THEN 8 ELSE 7 END WHERE id IN (20, 21);
 SELECT count(*) AS owned_by_7 FROM crm_customer WHERE owner_user_id = 7;
 -- it still loses customers: release, transfer away, a plain UPDATE to the pool, delete
-SELECT try($$crmpool.release('crm_customer', 1, 7, 'leaving')$$) AS release;
-SELECT try($$crmpool.transfer('crm_customer', 2, 7, 8)$$) AS transfer_away;
+SELECT reps_try($$crmpool.release('crm_customer', 1, 7, 'leaving')$$) AS release;
+SELECT reps_try($$crmpool.transfer('crm_customer', 2, 7, 8)$$) AS transfer_away;
 UPDATE crm_customer SET owner_user_id = NULL WHERE id = 3;
 DELETE FROM crm_customer WHERE id = 4;
 SELECT id, owner_user_id FROM crm_customer WHERE id <= 8 ORDER BY id;
@@ -63,7 +63,7 @@ UPDATE crm_customer SET owner_user_id = 7 WHERE id = 3;
 RESET crmpool.direct_writes;
 -- active again: it gains again (no lock taken for that)
 SELECT crmpool.set_rep('crm_customer', 7, team => 'sales');
-SELECT try($$crmpool.claim('crm_customer', 20, 7)$$) AS claim_when_active;
+SELECT reps_try($$crmpool.claim('crm_customer', 20, 7)$$) AS claim_when_active;
 SELECT crmpool.set_rep('crm_customer', 7, team => 'sales', active => false);
 
 -- hand_over: bad input
@@ -77,7 +77,7 @@ SELECT * FROM crmpool.hand_over('crm_customer', 9, 8);	-- set, owns nothing: not
 SELECT * FROM crmpool.hand_over(0, 7);
 -- only roles granted EXECUTE may hand over (as transfer)
 SET ROLE hand_over_app;
-SELECT try($$* FROM crmpool.hand_over('crm_customer', 7)$$) AS hand_over_public;
+SELECT reps_try($$* FROM crmpool.hand_over('crm_customer', 7)$$) AS hand_over_public;
 RESET ROLE;
 
 -- to an inactive colleague, or over the colleague's cap: nothing moves (all or nothing)
@@ -103,8 +103,8 @@ SELECT count(*) AS owned_by_7 FROM crm_customer WHERE owner_user_id = 7;
 SELECT owner, how_gained, how_ended FROM crmpool.history('crm_customer', 5);
 SELECT rep, owned, locked FROM crmpool.rep_load('crm_customer') ORDER BY rep;
 -- colleagues claim them; rep 7 cannot
-SELECT try($$crmpool.claim('crm_customer', 5, 7)$$) AS claim_back;
-SELECT try($$crmpool.claim('crm_customer', 5, 9)$$) AS colleague_claims;
+SELECT reps_try($$crmpool.claim('crm_customer', 5, 7)$$) AS claim_back;
+SELECT reps_try($$crmpool.claim('crm_customer', 5, 9)$$) AS colleague_claims;
 -- nothing left: an empty result
 SELECT * FROM crmpool.hand_over('crm_customer', 7);
 SELECT * FROM crmpool.check('crm_customer');
@@ -113,4 +113,4 @@ SELECT crmpool.unmanage('crm_customer');
 DROP TABLE crm_customer;
 DROP OWNED BY hand_over_app;
 DROP ROLE hand_over_app;
-DROP FUNCTION try(text);
+DROP FUNCTION reps_try(text);
