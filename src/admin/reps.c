@@ -29,7 +29,7 @@
  * the table and is waited for by every later one; a writer that waited for it takes in its
  * invalidation and reads the configuration again under a snapshot that sees the change.
  * Activating a rep or changing its team takes no such lock: like a rule change, it applies to
- * the writes that start after it commits.
+ * the writes that start after it commits (due times aside, recomputed at once below).
  */
 PG_FUNCTION_INFO_V1(crmpool_set_rep);
 Datum

@@ -1,11 +1,11 @@
 /*
  * registry.c: which tables crmpool manages, cached per backend.
  *
- * The configuration (crmpool.managed_table) and rules (crmpool.rule_set) of a managed table
- * are read once and kept in a hash keyed by relation OID, with the plans that run on the user's
- * table.  Anything that changes them (manage, unmanage, set_rules, clear_rules) sends a relcache
- * invalidation for the managed table, which PostgreSQL delivers to every backend at commit; so
- * does any ALTER TABLE of it.  The callback only marks entries stale: they are rebuilt on next
+ * The configuration (crmpool.managed_table), rules (crmpool.rule_set) and reps
+ * (crmpool.rep_config) of a managed table are read once and kept in a hash keyed by relation
+ * OID, with the plans that run on the user's table.  Anything that changes them (manage,
+ * unmanage, set_rules, clear_rules, set_rep) sends a relcache invalidation for the managed
+ * table, which PostgreSQL delivers to every backend at commit; so does any ALTER TABLE of it.  The callback only marks entries stale: they are rebuilt on next
  * use.  A stale entry may still be in use further up the stack (a claim whose UPDATE fires the
  * trigger, which reloads), so it is retired and freed only when the transaction ends.
  *
