@@ -22,13 +22,17 @@ CREATE TABLE crmpool.managed_table (
 );
 COMMENT ON TABLE crmpool.managed_table IS 'Tables attached with crmpool.manage(), and the columns crmpool reads.';
 
--- Rules, by scope: table (pool and rep NULL), pool, rep, or pool and rep.  Most specific wins.
+-- Rules, by scope: the table (every part NULL) narrowed by a tenant, a pool, and a team or a
+-- rep.  Most specific wins (src/core/rules.c).  tenant and team come last: 0.1 had neither.
 CREATE TABLE crmpool.rule_set (
 	rel		regclass	NOT NULL,	-- no foreign key: sql/parts/70_dump_restore.sql
 	pool	text,
 	rep		bigint,
 	rules	jsonb		NOT NULL,
-	CONSTRAINT rule_set_scope UNIQUE NULLS NOT DISTINCT (rel, pool, rep)
+	tenant	text,
+	team	text,
+	CONSTRAINT rule_set_scope UNIQUE NULLS NOT DISTINCT (tenant, rel, pool, team, rep),
+	CONSTRAINT rule_set_team_or_rep CHECK (team IS NULL OR rep IS NULL)
 );
 COMMENT ON TABLE crmpool.rule_set IS 'Rules set with crmpool.set_rules(), one row per scope.';
 
@@ -114,27 +118,6 @@ RETURNS trigger LANGUAGE C
 AS 'MODULE_PATHNAME', 'crmpool_ownership_trigger';
 COMMENT ON FUNCTION crmpool.ownership_trigger() IS
 	'Checks and records every ownership change of a managed table, whatever path wrote it.';
-
--- ---------------------------------------------------------------------------------------------
--- Rules
--- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION crmpool.set_rules(rel regclass, rules jsonb, pool text DEFAULT NULL, rep bigint DEFAULT NULL)
-RETURNS jsonb LANGUAGE C CALLED ON NULL INPUT VOLATILE
-AS 'MODULE_PATHNAME', 'crmpool_set_rules';
-COMMENT ON FUNCTION crmpool.set_rules(regclass, jsonb, text, bigint) IS
-	'Merge rules into the scope (table, pool, rep, or pool and rep); returns the scope''s rules.';
-
-CREATE FUNCTION crmpool.clear_rules(rel regclass, pool text DEFAULT NULL, rep bigint DEFAULT NULL, keys text[] DEFAULT NULL)
-RETURNS jsonb LANGUAGE C CALLED ON NULL INPUT VOLATILE
-AS 'MODULE_PATHNAME', 'crmpool_clear_rules';
-COMMENT ON FUNCTION crmpool.clear_rules(regclass, text, bigint, text[]) IS
-	'Remove the given rule keys (all, when keys is NULL) from one scope; returns what is left.';
-
-CREATE FUNCTION crmpool.rules(rel regclass, pool text DEFAULT NULL, rep bigint DEFAULT NULL)
-RETURNS jsonb LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_rules';
-COMMENT ON FUNCTION crmpool.rules(regclass, text, bigint) IS
-	'The effective rules for a pool and rep after the table -> pool -> rep cascade.';
 
 -- ---------------------------------------------------------------------------------------------
 -- Ownership operations

@@ -127,7 +127,7 @@ crmpool_find_duplicates(PG_FUNCTION_ARGS)
 
 		identity_set_name(&ik, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	}
-	rules_effective(mr->nscopes, mr->scopes, NULL, false, 0, NULL, &rules);
+	managed_rules(mr, NULL, NULL, false, 0, NULL, &rules);
 	threshold = identity_threshold(&rules);
 	if (!PG_ARGISNULL(4))
 	{
@@ -463,7 +463,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	int			nrows = 0;
 	int			i;
 
-	rules_effective(mr->nscopes, mr->scopes, NULL, false, 0, NULL, &rules);
+	managed_rules(mr, NULL, NULL, false, 0, NULL, &rules);
 	crmpool_init_srf(fcinfo);
 
 	memset(&ctl, 0, sizeof(ctl));

@@ -79,6 +79,7 @@ extern TimestampTz crmpool_add_interval(TimestampTz ts, const Interval *iv);
 extern Oid	crmpool_schema_oid(void);
 extern Oid	crmpool_extension_owner(void);
 extern Oid	crmpool_relid(const char *name);
+extern bool crmpool_has_relation(const char *name);
 extern Oid	crmpool_function_oid(const char *name, int nargs, const Oid *argtypes);
 extern void crmpool_check_column(Oid relid, const char *table, AttrNumber att, const char *column);
 
@@ -109,6 +110,8 @@ extern void crmpool_srf_from_plan_filtered(FunctionCallInfo fcinfo, SPIPlanPtr p
 										   CrmpoolRowFilter filter, void *arg);
 extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern void crmpool_check_length(const char *what, const char *s, int len, int max_chars);
+extern text *crmpool_name_arg(FunctionCallInfo fcinfo, int argno, const char *what,
+							  int max_chars, const char *hint);
 extern int	crmpool_begin_admin(OwnerContext *octx);
 extern void crmpool_end_admin(OwnerContext *octx, int nestlevel);
 extern void crmpool_admin_exec(const char *sql, int nargs, Oid *types, Datum *values);

@@ -18,7 +18,7 @@
  *   utf8_fold.c, company_lexicon.c, company_name.c, name_similarity.c, normalize_phone.c,
  *   normalize_email.c
  * core/      core.h
- *   rules.c        rule keys, validation, the table -> pool -> rep cascade
+ *   rules.c        rule keys, validation, the table -> tenant -> pool -> team -> rep cascade
  *   ledger.c       bookkeeping: rep counters, ownership events, locks
  * table/     table.h: managed tables
  *   registry.c     which tables are managed: cached configuration, plans, row accessors
@@ -33,10 +33,11 @@
  *   manage.c       manage / unmanage: attaching crmpool to a user's table
  *   set_identity.c naming the identity columns, indexing the rows already there
  *   rule_api.c     set_rules, clear_rules, rules
+ *   reps.c         set_rep, reps: the reps of a table, their teams, who is inactive
  *   dedup_search.c find_duplicates, duplicate_groups, duplicate_warnings
  *   repair.c       check / repair: crmpool's bookkeeping against the table, after a bypass
  * ops/       ops.h
- *   ops.c          claim, claim_many, release, assign, transfer, lock, unlock
+ *   ops.c          claim, claim_many, release, assign, transfer, hand_over, lock, unlock
  *   recycle.c      recycling: follow-ups, warnings, recycle batches
  * entry/     entry.h
  *   crmpool.c      module entry point (_PG_init)
@@ -65,6 +66,8 @@
 #define ERRCODE_CRMPOOL_COOLDOWN			MAKE_SQLSTATE('C','R','0','0','9')
 #define ERRCODE_CRMPOOL_HOLDBACK			MAKE_SQLSTATE('C','R','0','1','0')
 #define ERRCODE_CRMPOOL_DIRECT_WRITE		MAKE_SQLSTATE('C','R','0','1','1')
+/* The rep was set inactive (crmpool.set_rep(..., active => false)): it gains no customer. */
+#define ERRCODE_CRMPOOL_INACTIVE_REP		MAKE_SQLSTATE('C','R','0','1','4')
 /*
  * crmpool's bookkeeping disagrees with the table: its triggers were bypassed (DISABLE TRIGGER,
  * session_replication_role = replica).  Not XX001 (data_corrupted): nothing is corrupt on disk,
@@ -76,12 +79,15 @@
 #define ERRCODE_CRMPOOL_DUPLICATE			MAKE_SQLSTATE('C','R','0','2','0')
 
 /*
- * Lengths of text crmpool stores, in characters (docs/reference.md, "Limits").  A pool name is
- * part of crmpool.rule_set's unique index, whose entries must stay under 2.7 kB: 200 characters
- * of at most 4 bytes fit with room to spare.  Reasons, notes and actors are not indexed; their
- * limits keep the history readable and the ledger's rows small.
+ * Lengths of text crmpool stores, in characters (docs/reference.md, "Limits").  A pool name, a
+ * tenant and a team are parts of crmpool.rule_set's unique index, whose entries must stay under
+ * 2.7 kB: three times 200 characters of at most 4 bytes (2,400 bytes) fit with room to spare.
+ * Reasons, notes and actors are not indexed; their limits keep the history readable and the
+ * ledger's rows small.
  */
 #define CRMPOOL_POOL_MAX_CHARS		200
+#define CRMPOOL_TENANT_MAX_CHARS	200
+#define CRMPOOL_TEAM_MAX_CHARS		200
 #define CRMPOOL_REASON_MAX_CHARS	1000
 #define CRMPOOL_NOTE_MAX_CHARS		10000
 #define CRMPOOL_ACTOR_MAX_CHARS		200

@@ -37,6 +37,8 @@ crmpool_refusal_name(int sqlerrcode)
 			return "direct_write_rejected";
 		case ERRCODE_CRMPOOL_HAS_DEAL:
 			return "has_deal";
+		case ERRCODE_CRMPOOL_INACTIVE_REP:
+			return "inactive_rep";
 		case ERRCODE_CRMPOOL_DUPLICATE:
 			return "duplicate";
 		default:

@@ -170,6 +170,16 @@ crmpool_relid(const char *name)
 }
 
 /*
+ * Whether this installation's SQL has relation crmpool.<name>: a new library runs under 0.1's
+ * SQL until ALTER EXTENSION crmpool UPDATE, and reads what 0.1 stored where 0.2 added to it.
+ */
+bool
+crmpool_has_relation(const char *name)
+{
+	return OidIsValid(get_relname_relid(name, crmpool_schema_oid()));
+}
+
+/*
  * crmpool's own function name(argtypes), or InvalidOid if this installation's SQL has none (a
  * new library under 0.1's SQL, before ALTER EXTENSION crmpool UPDATE).  Straight from the
  * catalog: LookupFuncName would check USAGE on schema crmpool, and a DBA who revokes that from

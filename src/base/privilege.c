@@ -115,6 +115,29 @@ crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 				 errmsg("%s must not be null", name)));
 }
 
+/*
+ * An optional name argument (a pool, tenant or team, `what`): NULL, or text that is neither
+ * empty (`hint` says what NULL means instead) nor longer than max_chars.
+ */
+text *
+crmpool_name_arg(FunctionCallInfo fcinfo, int argno, const char *what, int max_chars,
+				 const char *hint)
+{
+	text	   *t;
+
+	if (argno < 0 || PG_ARGISNULL(argno))
+		return NULL;
+	t = PG_GETARG_TEXT_PP(argno);
+	if (VARSIZE_ANY_EXHDR(t) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s name must not be empty", what),
+				 errhint("%s", hint)));
+	crmpool_check_length(psprintf("%s name", what), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
+						 max_chars);
+	return t;
+}
+
 /* Refuse text longer than crmpool stores (the CRMPOOL_*_MAX_CHARS limits), up front. */
 void
 crmpool_check_length(const char *what, const char *s, int len, int max_chars)

@@ -62,10 +62,15 @@ typedef struct RuleSet
 	RuleValue	key[NUM_RULE_KEYS];
 } RuleSet;
 
-/* One row of crmpool.rule_set: a scope and its rules, with optional per-level overrides. */
+/*
+ * One row of crmpool.rule_set: a scope and its rules, with optional per-level overrides.  A
+ * scope names at most one of team and rep (set_rules refuses both).
+ */
 typedef struct RuleScope
 {
+	char	   *tenant;			/* NULL: every tenant */
 	char	   *pool;			/* NULL: every pool */
+	char	   *team;			/* NULL: every team (crmpool.set_rep) */
 	bool		has_rep;
 	int64		rep;
 	RuleSet		rules;
@@ -75,8 +80,10 @@ typedef struct RuleScope
 } RuleScope;
 
 extern void rules_parse(Jsonb *jb, RuleScope *scope);
-extern void rules_effective(int nscopes, const RuleScope *scopes, const char *pool,
-							bool has_rep, int64 rep, const char *level, RuleSet *out);
+extern void rules_sort_scopes(int nscopes, RuleScope *scopes);
+extern void rules_effective(int nscopes, const RuleScope *scopes, const char *tenant,
+							const char *pool, const char *team, bool has_rep, int64 rep,
+							const char *level, RuleSet *out);
 extern bool rule_limit(const RuleSet *rs, RuleKey key, int64 *limit);
 extern bool rule_span(const RuleSet *rs, RuleKey key, Interval *span);
 extern bool rule_flag(const RuleSet *rs, RuleKey key);

@@ -1,9 +1,10 @@
 /*
- * rules.c: rule keys, their validation, and the cascade table -> pool -> rep.
+ * rules.c: rule keys, their validation, and the cascade table -> tenant -> pool -> team -> rep.
  *
  * Rules are stored as jsonb per scope in crmpool.rule_set and parsed here into RuleSets.  A
- * scope is the whole table (pool and rep NULL), one pool, one rep, or one rep in one pool; the
- * effective value of a key is the one from the most specific scope that sets it.  Inside a
+ * scope is the whole table (every part NULL) narrowed by any of a tenant, a pool, and either a
+ * team (the reps crmpool.set_rep() put in it) or one rep; the effective value of a key is the
+ * one from the most specific scope that sets it (rules_effective says which that is).  Inside a
  * scope, "levels" may override the recycle keys (those marked `due`) for customers of one level
  * (A/B/C); a level override beats the same scope's plain value but not a more specific scope.
  *
@@ -422,40 +423,66 @@ overlay_scope(RuleSet *out, const RuleScope *scope, const char *level)
 }
 
 /*
- * The effective rules for a customer in `pool` (NULL: the default pool) owned or claimed by
- * `rep`, of level `level` (NULL: none).  Scopes are few (one per rule row of the table), so a
- * pass per specificity is cheaper than any index.
+ * How specific a scope is: a rep beats any scope without one, then a team, then a pool, then a
+ * tenant; among scopes of the same most specific part, the next part decides (a rep in a pool
+ * beats the rep alone).  A rep's own rule therefore overrides its team's, whatever the team's
+ * other parts.
+ */
+static int
+scope_rank(const RuleScope *s)
+{
+	return (s->tenant != NULL ? 1 : 0) | (s->pool != NULL ? 2 : 0) |
+		(s->team != NULL ? 4 : 0) | (s->has_rep ? 8 : 0);
+}
+
+static int
+scope_order(const void *a, const void *b)
+{
+	int			x = scope_rank((const RuleScope *) a),
+				y = scope_rank((const RuleScope *) b);
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Sort a table's scopes, least specific first, as rules_effective() needs them (once per load). */
+void
+rules_sort_scopes(int nscopes, RuleScope *scopes)
+{
+	if (nscopes > 1)
+		qsort(scopes, nscopes, sizeof(RuleScope), scope_order);
+}
+
+static bool
+part_matches(const char *scope_part, const char *value)
+{
+	return scope_part == NULL || (value != NULL && strcmp(scope_part, value) == 0);
+}
+
+/*
+ * The effective rules for a customer of `tenant` (NULL or "": the table has no tenant column)
+ * in `pool` (NULL: the default pool) owned or claimed by `rep` of `team` (NULL: none), of level
+ * `level` (NULL: none).  `scopes` are sorted by rules_sort_scopes(): one pass overlays every
+ * matching scope, least specific first, so the most specific one that sets a key wins.  Two
+ * matching scopes of the same rank would be the same scope, which crmpool.rule_set's unique
+ * constraint forbids.
  */
 void
-rules_effective(int nscopes, const RuleScope *scopes, const char *pool,
-				bool has_rep, int64 rep, const char *level, RuleSet *out)
+rules_effective(int nscopes, const RuleScope *scopes, const char *tenant, const char *pool,
+				const char *team, bool has_rep, int64 rep, const char *level, RuleSet *out)
 {
-	int			pass;
 	int			i;
 
+	if (tenant != NULL && tenant[0] == '\0')
+		tenant = NULL;
 	memset(out, 0, sizeof(RuleSet));
-	/* 0: table, 1: pool, 2: rep, 3: pool and rep */
-	for (pass = 0; pass < 4; pass++)
+	for (i = 0; i < nscopes; i++)
 	{
-		bool		want_pool = (pass & 1) != 0;
-		bool		want_rep = (pass & 2) != 0;
+		const RuleScope *s = &scopes[i];
 
-		if (want_pool && pool == NULL)
+		if (!part_matches(s->tenant, tenant) || !part_matches(s->pool, pool) ||
+			!part_matches(s->team, team) || (s->has_rep && (!has_rep || s->rep != rep)))
 			continue;
-		if (want_rep && !has_rep)
-			continue;
-		for (i = 0; i < nscopes; i++)
-		{
-			const RuleScope *s = &scopes[i];
-
-			if ((s->pool != NULL) != want_pool || s->has_rep != want_rep)
-				continue;
-			if (want_pool && strcmp(s->pool, pool) != 0)
-				continue;
-			if (want_rep && s->rep != rep)
-				continue;
-			overlay_scope(out, s, level);
-		}
+		overlay_scope(out, s, level);
 	}
 }
 

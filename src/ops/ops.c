@@ -125,11 +125,12 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
 }
 
 /*
- * Release a batch of customers (all locked by the caller and all owned by in->rep) with one
- * set-based UPDATE, so that their counter change is applied once, as for any multi-row write.
+ * Give a batch of customers (all locked by the caller, in->batch ascending) to `owner` (or the
+ * pool) with one set-based UPDATE, so that their counter change is applied once, as for any
+ * multi-row write.  Returns how many rows the UPDATE changed.
  */
-void
-ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
+static uint64
+change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
 {
 	Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
 	uint64		processed;
@@ -142,8 +143,10 @@ ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 	PG_TRY();
 	{
 		ArrayType  *arr = construct_array(keys, in->nbatch, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-		int			rc = SPI_execute_plan(managed_release_many_plan(mr),
-										  (Datum[]) {PointerGetDatum(arr)}, NULL, false, 0);
+		int			rc = SPI_execute_plan(has_owner ? managed_set_owner_many_plan(mr) :
+										  managed_release_many_plan(mr),
+										  (Datum[]) {PointerGetDatum(arr), Int64GetDatum(owner)},
+										  NULL, false, 0);
 
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));
@@ -155,6 +158,15 @@ ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 	PG_END_TRY();
 	processed = SPI_processed;
 	SPI_finish();
+	return processed;
+}
+
+/* Release a batch of customers (all locked by the caller and all owned by in->rep): recycling. */
+void
+ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
+{
+	uint64		processed = change_owner_batch(mr, in, false, 0);
+
 	/*
 	 * The rows were locked and their due rows re-checked by the caller: every one must have
 	 * changed owner.  One that did not was no longer owned by in->rep although its due row said
@@ -351,6 +363,119 @@ crmpool_transfer(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Move every customer of from_rep to to_rep (NULL: to the pool) in one statement: a rep who
+ * leaves (销售人员离职: set_rep(..., active => false), then hand_over(rel, rep, NULL)).
+ *
+ * The customers are locked first, in key order (customers before reps, as every path), as the
+ * caller.  A locked customer keeps its owner, as the lock rules say for a release or a transfer:
+ * it is left out and reported with outcome "locked" (unlock it, then hand over again).  The rest
+ * move by one UPDATE announced as a transfer (or, to the pool, a release) whose history says
+ * "hand_over": the trigger applies the same rules as to crmpool.transfer(), and to_rep's private
+ * cap is checked once, with the counts after the whole move.  So the move is all or nothing: a
+ * cap that cannot take the whole book refuses it (CR006), as does an inactive to_rep (CR014).
+ */
+PG_FUNCTION_INFO_V1(crmpool_hand_over);
+Datum
+crmpool_hand_over(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	OwnershipIntent in = {.relid = mr->relid};
+	bool		to_pool = PG_ARGISNULL(2);
+	int64		from_rep;
+	int64		to_rep = 0;
+	int64	   *customers;
+	int64	   *moving;
+	bool	   *locked;
+	char	  **hows;
+	uint64		n;
+	uint64		i;
+	OwnerContext octx;
+
+	crmpool_require_arg(fcinfo, 1, "from_rep");
+	from_rep = PG_GETARG_INT64(1);
+	if (!to_pool)
+	{
+		to_rep = PG_GETARG_INT64(2);
+		if (to_rep == from_rep)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("from_rep and to_rep are the same rep " INT64_FORMAT, to_rep)));
+	}
+	crmpool_init_srf(fcinfo);
+
+	SPI_connect();
+	if (SPI_execute_plan(managed_owned_by_plan(mr), (Datum[]) {Int64GetDatum(from_rep)}, NULL,
+						 false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not lock the customers of rep " INT64_FORMAT, from_rep);
+	n = SPI_processed;
+	customers = MemoryContextAlloc(rsinfo->econtext->ecxt_per_query_memory,
+								   sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		customers[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+
+	if (n == 0 && managed_rep(mr, NULL, from_rep) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("rep " INT64_FORMAT " is unknown in table %s", from_rep,
+						get_rel_name(mr->relid)),
+				 errdetail("Rep " INT64_FORMAT " owns no customer of the table and was not set with crmpool.set_rep().",
+						   from_rep),
+				 errhint("Check the rep id: crmpool.reps() lists the reps set with crmpool.set_rep(), crmpool.rep_load() those who own customers.")));
+
+	/* the lock table cannot change meanwhile: lock() and unlock() take the row lock we hold */
+	locked = palloc0(sizeof(bool) * Max(n, 1));
+	moving = palloc(sizeof(int64) * Max(n, 1));
+	hows = palloc(sizeof(char *) * Max(n, 1));
+	ledger_begin(&octx);
+	for (i = 0; i < n; i++)
+	{
+		int64		holder;
+		TimestampTz since;
+
+		locked[i] = ledger_lock_holder(mr->relid, customers[i], &holder, &since);
+		if (!locked[i])
+		{
+			hows[in.nbatch] = "hand_over";
+			moving[in.nbatch++] = customers[i];
+		}
+	}
+	ledger_end(&octx);
+
+	if (in.nbatch > 0)
+	{
+		uint64		processed;
+
+		in.op = to_pool ? OP_RELEASE : OP_TRANSFER;
+		in.rep = to_pool ? from_rep : to_rep;
+		in.from_rep = from_rep;
+		in.batch = moving;
+		in.batch_how = hows;
+		processed = change_owner_batch(mr, &in, !to_pool, to_rep);
+		/* the rows are locked by us and owned by from_rep; the trigger fires (rel_arg) */
+		if (processed != (uint64) in.nbatch || in.nfired != in.nbatch)
+			elog(ERROR, "crmpool handed over %d of %d customers of rep " INT64_FORMAT,
+				 in.nfired, in.nbatch, from_rep);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[2] = {Int64GetDatum(customers[i]),
+		CStringGetTextDatum(locked[i] ? "locked" : "handed_over")};
+		bool		nulls[2] = {false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
  * Lock the customer row and check that `rep` owns it; returns the row (with its descriptor).
  * Lock, unlock and follow_up change no ownership, so they take the row lock themselves, as the
  * caller.  FOR NO KEY UPDATE needs UPDATE on any one column; what they change is crmpool's
@@ -461,7 +586,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 		int64		limit;
 
 		ledger_locked_changed(mr->relid, rep, 1, &locked);
-		rules_effective(mr->nscopes, mr->scopes, managed_pool_text(mr, row, desc), true, rep,
+		managed_rules(mr, NULL, managed_pool_text(mr, row, desc), true, rep,
 						NULL, &rules);
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && locked > limit)
 			ereport(ERROR,

@@ -1,11 +1,11 @@
 /*
  * registry.c: which tables crmpool manages, cached per backend.
  *
- * The configuration (crmpool.managed_table) and rules (crmpool.rule_set) of a managed table
- * are read once and kept in a hash keyed by relation OID, with the plans that run on the user's
- * table.  Anything that changes them (manage, unmanage, set_rules, clear_rules) sends a relcache
- * invalidation for the managed table, which PostgreSQL delivers to every backend at commit; so
- * does any ALTER TABLE of it.  The callback only marks entries stale: they are rebuilt on next
+ * The configuration (crmpool.managed_table), rules (crmpool.rule_set) and reps
+ * (crmpool.rep_config) of a managed table are read once and kept in a hash keyed by relation
+ * OID, with the plans that run on the user's table.  Anything that changes them (manage,
+ * unmanage, set_rules, clear_rules, set_rep) sends a relcache invalidation for the managed
+ * table, which PostgreSQL delivers to every backend at commit; so does any ALTER TABLE of it.  The callback only marks entries stale: they are rebuilt on next
  * use.  A stale entry may still be in use further up the stack (a claim whose UPDATE fires the
  * trigger, which reloads), so it is retired and freed only when the transaction ends.
  *
@@ -49,6 +49,8 @@ static List *retired = NIL;
 static SPIPlanPtr config_plan = NULL;
 static SPIPlanPtr config_plan_01 = NULL;	/* 0.1's SQL: no lock, owner-since, deleted columns */
 static SPIPlanPtr scopes_plan = NULL;
+static SPIPlanPtr scopes_v2_plan = NULL;
+static SPIPlanPtr reps_plan = NULL;
 static SPIPlanPtr identity_plan = NULL;
 
 static void
@@ -89,6 +91,10 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->lock_many_plan);
 	if (mr->release_many_plan)
 		SPI_freeplan(mr->release_many_plan);
+	if (mr->set_owner_many_plan)
+		SPI_freeplan(mr->set_owner_many_plan);
+	if (mr->owned_by_plan)
+		SPI_freeplan(mr->owned_by_plan);
 	if (mr->locate_plan)
 		SPI_freeplan(mr->locate_plan);
 	if (mr->followup_plan)
@@ -222,6 +228,18 @@ managed_app_columns_stored(void)
 	return get_attnum(crmpool_relid("managed_table"), "deleted_column") != InvalidAttrNumber;
 }
 
+/* crmpool.rep_config rows in the order managed_rep() searches them: by rep, then tenant. */
+static int
+rep_order(const void *a, const void *b)
+{
+	const RepInfo *x = (const RepInfo *) a,
+			   *y = (const RepInfo *) b;
+
+	if (x->rep != y->rep)
+		return x->rep < y->rep ? -1 : 1;
+	return strcmp(x->tenant, y->tenant);
+}
+
 static ManagedRel *
 load_managed_rel(Oid relid)
 {
@@ -245,6 +263,7 @@ load_managed_rel(Oid relid)
 	uint64		i;
 	bool		isvarlena;
 	SPIPlanPtr	plan;
+	bool		schema_v2;
 
 	/*
 	 * Built under the caller's context (so an error frees it) and moved to CacheMemoryContext
@@ -274,10 +293,26 @@ load_managed_rel(Oid relid)
 											   1, argtypes);
 		plan = config_plan_01;
 	}
-	if (scopes_plan == NULL)
+	/*
+	 * 0.1's SQL under this library (before ALTER EXTENSION UPDATE) has no crmpool.rep_config
+	 * and no tenant or team scopes: its rules are read as they are stored.
+	 */
+	schema_v2 = crmpool_has_relation("rep_config");
+	if (!schema_v2 && scopes_plan == NULL)
 		scopes_plan = crmpool_keep_plan(
-										"SELECT pool, rep, rules FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1",
+										"SELECT NULL::pg_catalog.text, pool, NULL::pg_catalog.text, rep, rules "
+										"FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1",
 										1, argtypes);
+	if (schema_v2 && scopes_v2_plan == NULL)
+		scopes_v2_plan = crmpool_keep_plan(
+										   "SELECT tenant, pool, team, rep, rules "
+										   "FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1",
+										   1, argtypes);
+	if (schema_v2 && reps_plan == NULL)
+		reps_plan = crmpool_keep_plan(
+									  "SELECT tenant, rep, team, active FROM crmpool.rep_config "
+									  "WHERE rel OPERATOR(pg_catalog.=) $1",
+									  1, argtypes);
 	if (identity_plan == NULL)
 		identity_plan = crmpool_keep_plan(
 										  "SELECT name_column, phone_columns::pg_catalog.text[], email_columns::pg_catalog.text[] "
@@ -367,7 +402,7 @@ load_managed_rel(Oid relid)
 		mr->owner_since_att != InvalidAttrNumber || mr->deleted_att != InvalidAttrNumber;
 	MemoryContextSwitchTo(oldcxt);
 
-	if (SPI_execute_plan(scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(schema_v2 ? scopes_v2_plan : scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.rule_set");
 	oldcxt = MemoryContextSwitchTo(mcxt);
 	mr->nscopes = (int) SPI_processed;
@@ -380,16 +415,43 @@ load_managed_rel(Oid relid)
 
 		tup = SPI_tuptable->vals[i];
 		desc = SPI_tuptable->tupdesc;
-		d = SPI_getbinval(tup, desc, 1, &isnull);
-		scope->pool = isnull ? NULL : TextDatumGetCString(d);
-		d = SPI_getbinval(tup, desc, 2, &isnull);
+		scope->tenant = column_or_null(tup, desc, 1);
+		scope->pool = column_or_null(tup, desc, 2);
+		scope->team = column_or_null(tup, desc, 3);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
 		scope->has_rep = !isnull;
 		scope->rep = isnull ? 0 : DatumGetInt64(d);
-		d = SPI_getbinval(tup, desc, 3, &isnull);
+		d = SPI_getbinval(tup, desc, 5, &isnull);
 		rules_parse(DatumGetJsonbP(d), scope);
+		mr->team_rules |= (scope->team != NULL);
 	}
+	rules_sort_scopes(mr->nscopes, mr->scopes);
 	mr->recycles = rules_recycle(mr->nscopes, mr->scopes);
 	MemoryContextSwitchTo(oldcxt);
+
+	if (schema_v2)
+	{
+		if (SPI_execute_plan(reps_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read crmpool.rep_config");
+		oldcxt = MemoryContextSwitchTo(mcxt);
+		mr->nreps = (int) SPI_processed;
+		mr->reps = palloc0(sizeof(RepInfo) * Max(mr->nreps, 1));
+		for (i = 0; i < SPI_processed; i++)
+		{
+			RepInfo    *ri = &mr->reps[i];
+			bool		isnull;
+
+			tup = SPI_tuptable->vals[i];
+			desc = SPI_tuptable->tupdesc;
+			ri->tenant = column_or_null(tup, desc, 1);
+			ri->rep = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			ri->team = column_or_null(tup, desc, 3);
+			ri->active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		}
+		if (mr->nreps > 1)
+			qsort(mr->reps, mr->nreps, sizeof(RepInfo), rep_order);
+		MemoryContextSwitchTo(oldcxt);
+	}
 
 	if (SPI_execute_plan(identity_plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.identity_config");
@@ -535,6 +597,59 @@ managed_rel_changed(Oid relid)
 	CacheInvalidateRelcacheByRelid(relid);
 }
 
+/*
+ * What crmpool.set_rep() says of a rep for a customer of `tenant` (NULL or "": none): the row
+ * set for that tenant, else the one set for every tenant (""); NULL when neither is set.  A
+ * binary search of the cached rows: no catalog or table access.
+ */
+const RepInfo *
+managed_rep(ManagedRel *mr, const char *tenant, int64 rep)
+{
+	int			lo = 0,
+				hi = mr->nreps;
+	const RepInfo *every = NULL;
+
+	if (tenant == NULL)
+		tenant = "";
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (mr->reps[mid].rep < rep)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < mr->nreps && mr->reps[lo].rep == rep; lo++)
+	{
+		if (strcmp(mr->reps[lo].tenant, tenant) == 0)
+			return &mr->reps[lo];
+		if (mr->reps[lo].tenant[0] == '\0')
+			every = &mr->reps[lo];
+	}
+	return every;
+}
+
+/*
+ * The effective rules for a customer of `tenant` in `pool`, owned or claimed by `rep`, of level
+ * `level` (core/rules.c, rules_effective).  The rep's team is looked up only when some scope
+ * names a team: a table without team rules pays nothing for them.
+ */
+void
+managed_rules(ManagedRel *mr, const char *tenant, const char *pool, bool has_rep, int64 rep,
+			  const char *level, RuleSet *out)
+{
+	const char *team = NULL;
+
+	if (mr->team_rules && has_rep)
+	{
+		const RepInfo *ri = managed_rep(mr, tenant, rep);
+
+		team = ri != NULL ? ri->team : NULL;
+	}
+	rules_effective(mr->nscopes, mr->scopes, tenant, pool, team, has_rep, rep, level, out);
+}
+
 SPIPlanPtr
 managed_set_owner_plan(ManagedRel *mr)
 {
@@ -586,17 +701,51 @@ managed_lock_many_plan(ManagedRel *mr)
 	return mr->lock_many_plan;
 }
 
+/* UPDATE ONLY t SET owner = <value> WHERE key = ANY($1), kept in *slot */
+static SPIPlanPtr
+owner_many_plan(ManagedRel *mr, SPIPlanPtr *slot, const char *value, int nargs)
+{
+	if (*slot == NULL)
+		*slot = crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+										   mr->qualname,
+										   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+										   value,
+										   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+								  nargs, (Oid[]) {INT8ARRAYOID, INT8OID});
+	return *slot;
+}
+
+/* The customers $1 (bigint[]) to the pool: recycling's batches. */
 SPIPlanPtr
 managed_release_many_plan(ManagedRel *mr)
 {
-	if (mr->release_many_plan == NULL)
-		mr->release_many_plan =
-			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = NULL WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
-									   mr->qualname,
+	return owner_many_plan(mr, &mr->release_many_plan, "NULL", 1);
+}
+
+/* The customers $1 (bigint[]) to rep $2 (bigint): hand_over. */
+SPIPlanPtr
+managed_set_owner_many_plan(ManagedRel *mr)
+{
+	return owner_many_plan(mr, &mr->set_owner_many_plan, "$2", 2);
+}
+
+/* A rep's customers, locked in key order (hand_over). */
+SPIPlanPtr
+managed_owned_by_plan(ManagedRel *mr)
+{
+	if (mr->owned_by_plan == NULL)
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+
+		mr->owned_by_plan =
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1 "
+									   "ORDER BY %s FOR NO KEY UPDATE",
+									   key, mr->qualname,
 									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
-							  1, (Oid[]) {INT8ARRAYOID});
-	return mr->release_many_plan;
+									   key),
+							  1, (Oid[]) {INT8OID});
+	}
+	return mr->owned_by_plan;
 }
 
 /*
@@ -1115,6 +1264,7 @@ crmpool_require_triggers(ManagedRel *mr, LOCKMODE lockmode)
 static const CrmpoolStmt forget_stmts[] = {
 	{"DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.rep_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 };
 static SPIPlanPtr forget_plans[lengthof(forget_stmts)];
 

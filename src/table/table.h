@@ -8,6 +8,16 @@
 #include "core/core.h"
 
 /* registry.c */
+
+/* A row of crmpool.rep_config (crmpool.set_rep). */
+typedef struct RepInfo
+{
+	char	   *tenant;			/* "": every tenant of the table */
+	int64		rep;
+	char	   *team;			/* NULL: none */
+	bool		active;
+} RepInfo;
+
 typedef struct ManagedRel
 {
 	Oid			relid;
@@ -43,11 +53,16 @@ typedef struct ManagedRel
 	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool, row FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
 	SPIPlanPtr	release_many_plan;	/* UPDATE ONLY t SET owner = NULL WHERE key = ANY($1) */
+	SPIPlanPtr	set_owner_many_plan;	/* UPDATE ONLY t SET owner = $2 WHERE key = ANY($1) */
+	SPIPlanPtr	owned_by_plan;	/* SELECT key FROM ONLY t WHERE owner = $1 ORDER BY key FOR NO KEY UPDATE */
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
 	SPIPlanPtr	lock_due_plan;	/* recycle.c: lock the first $2 of the customers $1 */
 	SPIPlanPtr	lock_flag_plan; /* ops.c: UPDATE ONLY t SET lock = $2 WHERE key = $1 */
 	int			nscopes;
-	RuleScope  *scopes;
+	RuleScope  *scopes;			/* sorted by rules_sort_scopes() */
+	bool		team_rules;		/* some scope names a team: rules need the rep's team */
+	int			nreps;			/* crmpool.rep_config rows; 0: no rep is set, none inactive */
+	RepInfo    *reps;			/* sorted by rep, then tenant */
 	/* identity columns (crmpool.set_identity); InvalidAttrNumber / 0 when none */
 	bool		has_identity;
 	AttrNumber	name_att;
@@ -69,6 +84,9 @@ typedef struct ManagedRel
 extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
 extern bool managed_app_columns_stored(void);
 extern void managed_rel_changed(Oid relid);
+extern const RepInfo *managed_rep(ManagedRel *mr, const char *tenant, int64 rep);
+extern void managed_rules(ManagedRel *mr, const char *tenant, const char *pool, bool has_rep,
+						  int64 rep, const char *level, RuleSet *out);
 pg_noreturn extern void managed_rel_not_managed(Oid relid);
 extern const char *managed_silent_trigger(ManagedRel *mr, bool this_session, LOCKMODE lockmode,
 										  const char **why);
@@ -80,6 +98,8 @@ extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_release_many_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_set_owner_many_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_owned_by_plan(ManagedRel *mr);
 extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner,
 						   char **pool);
 extern bool managed_rls_applies(ManagedRel *mr);

@@ -210,7 +210,7 @@ due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 	Interval	span;
 	bool		found = false;
 
-	rules_effective(mr->nscopes, mr->scopes, in->pool, true, in->owner, in->level, &rules);
+	managed_rules(mr, NULL, in->pool, true, in->owner, in->level, &rules);
 	if (in->deal && rule_flag(&rules, RULE_RECYCLE_EXEMPT_DEALS))
 		return false;
 	if (in->locked && (rule_choice(&rules, RULE_LOCK_BLOCKS) & LOCK_BLOCKS_RECYCLE))

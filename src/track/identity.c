@@ -850,7 +850,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 
 		if (!isnull)
 			owner = managed_int_value(mr->owner_type, d);
-		rules_effective(mr->nscopes, mr->scopes, managed_pool_text(mr, tup, desc), !isnull, owner,
+		managed_rules(mr, NULL, managed_pool_text(mr, tup, desc), !isnull, owner,
 						NULL, &rules);
 		reactions = palloc(sizeof(Reaction) * (ik.nkeys + 1));
 		ledger_begin(&octx);

@@ -156,7 +156,7 @@ lock_blocks(ManagedRel *mr, Change *ch, OwnershipIntent *in)
 		op = LOCK_BLOCKS_RECYCLE;
 	else
 		op = LOCK_BLOCKS_RELEASE;
-	rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->old_owner, NULL, &rules);
+	managed_rules(mr, NULL, ch->pool, true, ch->old_owner, NULL, &rules);
 	return (rule_choice(&rules, RULE_LOCK_BLOCKS) & op) != 0;
 }
 
@@ -169,6 +169,27 @@ refuse_locked(ManagedRel *mr, Change *ch, int64 holder, TimestampTz since)
 			 errdetail("Rep " INT64_FORMAT " locked customer " INT64_FORMAT " of table %s at %s.",
 					   holder, ch->customer, tabname(mr), crmpool_timestamp_text(since)),
 			 errhint("Unlock it with crmpool.unlock() first.")));
+}
+
+/*
+ * A rep set inactive (crmpool.set_rep(..., active => false): left the company) cannot gain the
+ * customer.  The cached state is current: set_rep() takes a lock on the table that waits for
+ * every writer under way and that every later writer waits for, and a writer that waited
+ * reads the configuration again after it (crmpool.set_rep, src/admin/reps.c).
+ */
+static void
+refuse_inactive(ManagedRel *mr, Change *ch)
+{
+	/* the customer's tenant once the table has a tenant column; none today */
+	const RepInfo *ri = managed_rep(mr, NULL, ch->new_owner);
+
+	if (ri != NULL && !ri->active)
+		ereport(ERROR,
+				(errcode(ERRCODE_CRMPOOL_INACTIVE_REP),
+				 errmsg("rep " INT64_FORMAT " is inactive", ch->new_owner),
+				 errdetail("Rep " INT64_FORMAT " of table %s was set inactive with crmpool.set_rep(), so it cannot gain customer " INT64_FORMAT ".",
+						   ch->new_owner, tabname(mr), ch->customer),
+				 errhint("Give the customer to an active rep, or set the rep active again with crmpool.set_rep(..., active => true).")));
 }
 
 /* Claim-only rules on the customer's past: hold-back after entering the pool, reclaim cooldown. */
@@ -695,7 +716,7 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 	int64		limit;
 	int64		rep = p->key.rep;
 
-	rules_effective(mr->nscopes, mr->scopes, p->key.pool, true, rep, NULL, &rules);
+	managed_rules(mr, NULL, p->key.pool, true, rep, NULL, &rules);
 	if (p->key.lock_gain)
 	{
 		/* the app set its lock flag (lock_column): crmpool.lock()'s check, at statement end */
@@ -963,11 +984,18 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 			(void) ledger_add_lock(mr->relid, ch->customer, ch->new_owner, now);
 	}
 
+	/*
+	 * An inactive rep gains nothing, by any path; losing customers stays allowed.  A table with
+	 * no crmpool.set_rep() rows has no inactive rep: one branch on the cached count.
+	 */
+	if (ch->has_owner && check && mr->nreps > 0)
+		refuse_inactive(mr, ch);
+
 	if (ch->has_owner && check && is_claim)
 	{
 		RuleSet		rules;
 
-		rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->new_owner, NULL, &rules);
+		managed_rules(mr, NULL, ch->pool, true, ch->new_owner, NULL, &rules);
 		if (ch->new_deal && !rule_flag(&rules, RULE_CLAIM_WITH_DEAL))
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_HAS_DEAL),
@@ -1251,7 +1279,7 @@ deal_clear_counts(ManagedRel *mr, Change *ch)
 
 	if (ch->new_deal || crmpool_direct_writes == DIRECT_WRITES_ALLOW)
 		return false;
-	rules_effective(mr->nscopes, mr->scopes, ch->pool, true, ch->old_owner, NULL, &rules);
+	managed_rules(mr, NULL, ch->pool, true, ch->old_owner, NULL, &rules);
 	return !rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP);
 }
 

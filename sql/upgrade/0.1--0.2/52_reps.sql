@@ -1,0 +1,1 @@
+../../parts/15_reps.sql
