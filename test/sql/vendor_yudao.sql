@@ -64,3 +64,8 @@ SELECT crmpool.claim('crm_customer', 1006, 101);
 UPDATE crm_customer SET owner_user_id = 101, owner_time = '2026-01-01 17:00' WHERE id = 1007;
 SELECT id, owner_user_id FROM crm_customer WHERE id IN (1005, 1006, 1007) ORDER BY id;
 SELECT * FROM crmpool.check('crm_customer');
+-- leave nothing behind for the tests after this one
+\set VERBOSITY default
+DROP TABLE crm_customer, crm_customer_pool_config, crm_customer_limit_config, system_users;
+SET client_min_messages = warning;
+DROP SCHEMA crmpool_yudao CASCADE;
