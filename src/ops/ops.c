@@ -51,8 +51,43 @@ unknown_customer(ManagedRel *mr, int64 customer)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_UNKNOWN_CUSTOMER),
-			 errmsg("customer " INT64_FORMAT " does not exist in table %s",
-					customer, get_rel_name(mr->relid))));
+			 errmsg("customer %lld does not exist in table %s",
+					(long long) customer, get_rel_name(mr->relid)),
+			 crmpool_refusal(mr->relid, mr->key_att, "unknown_customer", ERR_CUSTOMER(customer))));
+}
+
+/*
+ * Run one of crmpool's owner UPDATEs with the intent announced; returns the number of rows it
+ * changed.  A refusal raised inside it (by the trigger) does not show the UPDATE in its CONTEXT.
+ */
+static uint64
+run_owner_update(ManagedRel *mr, SPIPlanPtr (*plan_of) (ManagedRel *mr), OwnershipIntent *in,
+				 Datum *values, const char *nulls)
+{
+	ErrorContextCallback mark;
+	SPIPlanPtr	plan;
+	uint64		processed;
+
+	SPI_connect();
+	plan = plan_of(mr);			/* prepared in SPI on first use */
+	ownership_push_intent(in);
+	crmpool_statement_begin(&mark, plan);
+	PG_TRY();
+	{
+		int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		ownership_pop_intent(in);
+	}
+	PG_END_TRY();
+	crmpool_statement_end(&mark);
+	processed = SPI_processed;
+	SPI_finish();
+	return processed;
 }
 
 /*
@@ -64,24 +99,7 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
 {
 	Datum		values[2] = {Int64GetDatum(in->customer), Int64GetDatum(owner)};
 	char		nulls[2] = {' ', has_owner ? ' ' : 'n'};
-	uint64		processed;
-
-	SPI_connect();
-	ownership_push_intent(in);
-	PG_TRY();
-	{
-		int			rc = SPI_execute_plan(managed_set_owner_plan(mr), values, nulls, false, 0);
-
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));
-	}
-	PG_FINALLY();
-	{
-		ownership_pop_intent(in);
-	}
-	PG_END_TRY();
-	processed = SPI_processed;
-	SPI_finish();
+	uint64		processed = run_owner_update(mr, managed_set_owner_plan, in, values, nulls);
 
 	if (processed == 0)
 		unknown_customer(mr, in->customer);
@@ -94,26 +112,32 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
 		case OP_ASSIGN:
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_ALREADY_OWNED),
-					 errmsg("customer " INT64_FORMAT " is already owned", in->customer),
-					 errdetail("Customer " INT64_FORMAT " of table %s is already owned by rep " INT64_FORMAT ".",
-							   in->customer, get_rel_name(mr->relid), owner)));
+					 errmsg("customer %lld is already owned", (long long) in->customer),
+					 errdetail("Customer %lld of table %s is already owned by rep %lld.",
+							   (long long) in->customer, get_rel_name(mr->relid), (long long) owner),
+					 crmpool_refusal(mr->relid, mr->owner_att, "already_owned", ERR_REP(in->rep),
+									 ERR_CUSTOMER(in->customer), ERR_OWNER(owner))));
 			break;
 		case OP_RELEASE:
 		case OP_RECYCLE:
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-					 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-							in->rep, in->customer),
-					 errdetail("Customer " INT64_FORMAT " of table %s is in the public pool.",
-							   in->customer, get_rel_name(mr->relid))));
+					 errmsg("rep %lld does not own customer %lld",
+							(long long) in->rep, (long long) in->customer),
+					 errdetail("Customer %lld of table %s is in the public pool.",
+							   (long long) in->customer, get_rel_name(mr->relid)),
+					 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(in->rep),
+									 ERR_CUSTOMER(in->customer))));
 			break;
 		case OP_TRANSFER:
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-					 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-							in->from_rep, in->customer),
-					 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-							   in->customer, get_rel_name(mr->relid), owner)));
+					 errmsg("rep %lld does not own customer %lld",
+							(long long) in->from_rep, (long long) in->customer),
+					 errdetail("Customer %lld of table %s is owned by rep %lld.",
+							   (long long) in->customer, get_rel_name(mr->relid), (long long) owner),
+					 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(in->from_rep),
+									 ERR_CUSTOMER(in->customer), ERR_OWNER(owner))));
 			break;
 		case OP_DIRECT:
 			break;
@@ -128,29 +152,15 @@ void
 ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 {
 	Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
+	ArrayType  *arr;
 	uint64		processed;
 	int			i;
 
 	for (i = 0; i < in->nbatch; i++)
 		keys[i] = Int64GetDatum(in->batch[i]);
-	SPI_connect();
-	ownership_push_intent(in);
-	PG_TRY();
-	{
-		ArrayType  *arr = construct_array(keys, in->nbatch, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-		int			rc = SPI_execute_plan(managed_release_many_plan(mr),
-										  (Datum[]) {PointerGetDatum(arr)}, NULL, false, 0);
-
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));
-	}
-	PG_FINALLY();
-	{
-		ownership_pop_intent(in);
-	}
-	PG_END_TRY();
-	processed = SPI_processed;
-	SPI_finish();
+	arr = construct_array(keys, in->nbatch, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	processed = run_owner_update(mr, managed_release_many_plan, in,
+								 (Datum[]) {PointerGetDatum(arr)}, NULL);
 	/*
 	 * The rows were locked and their due rows re-checked by the caller: every one must have
 	 * changed owner.  One that did not was no longer owned by in->rep although its due row said
@@ -161,9 +171,10 @@ ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 				(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
 				 errmsg("crmpool's due times of table %s are out of step with the table",
 						get_rel_name(mr->relid)),
-				 errdetail("Of %d customers due to be recycled from rep " INT64_FORMAT ", the table had %d owned by that rep.",
-						   in->nbatch, in->rep, in->nfired),
-				 crmpool_repair_hint(mr->relid)));
+				 errdetail("Of %d customers due to be recycled from rep %lld, the table had %d owned by that rep.",
+						   in->nbatch, (long long) in->rep, in->nfired),
+				 crmpool_repair_hint(mr->relid),
+				 crmpool_refusal(mr->relid, mr->owner_att, "out_of_step", ERR_REP(in->rep))));
 }
 
 static void
@@ -341,7 +352,7 @@ crmpool_transfer(PG_FUNCTION_ARGS)
 	if (in.from_rep == in.rep)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("from_rep and to_rep are the same rep " INT64_FORMAT, in.rep)));
+				 errmsg("from_rep and to_rep are the same rep %lld", (long long) in.rep)));
 	ops_change_owner(mr, &in, true, in.rep);
 	PG_RETURN_VOID();
 }
@@ -376,22 +387,26 @@ ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, AttrNumber att, const 
 	SPI_connect();
 	if (SPI_execute_plan(managed_lock_row_plan(mr), (Datum[]) {Int64GetDatum(customer)}, NULL,
 						 false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "crmpool could not lock customer " INT64_FORMAT, customer);
+		elog(ERROR, "crmpool could not lock customer %lld", (long long) customer);
 	if (SPI_processed == 0)
 		unknown_customer(mr, customer);
 	owner = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-				 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT, rep, customer),
-				 errdetail("Customer " INT64_FORMAT " of table %s is in the public pool.",
-						   customer, get_rel_name(mr->relid))));
+				 errmsg("rep %lld does not own customer %lld", (long long) rep, (long long) customer),
+				 errdetail("Customer %lld of table %s is in the public pool.",
+						   (long long) customer, get_rel_name(mr->relid)),
+				 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(rep),
+								 ERR_CUSTOMER(customer))));
 	if (owner != rep)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-				 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT, rep, customer),
-				 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-						   customer, get_rel_name(mr->relid), owner)));
+				 errmsg("rep %lld does not own customer %lld", (long long) rep, (long long) customer),
+				 errdetail("Customer %lld of table %s is owned by rep %lld.",
+						   (long long) customer, get_rel_name(mr->relid), (long long) owner),
+				 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(rep),
+								 ERR_CUSTOMER(customer), ERR_OWNER(owner))));
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 		MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
@@ -432,10 +447,13 @@ crmpool_lock(PG_FUNCTION_ARGS)
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && locked > limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
-					 errmsg("rep " INT64_FORMAT " has reached the lock cap", rep),
-					 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s.",
-							   rep, locked - 1, limit, get_rel_name(mr->relid)),
-					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
+					 errmsg("rep %lld has reached the lock cap", (long long) rep),
+					 errdetail("Rep %lld has locked %lld of %lld customers allowed in table %s.",
+							   (long long) rep, (long long) (locked - 1), (long long) limit,
+							   get_rel_name(mr->relid)),
+					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules()."),
+					 crmpool_refusal(mr->relid, mr->owner_att, "lock_cap", ERR_REP(rep),
+									 ERR_CUSTOMER(customer), ERR_COUNT(locked - 1), ERR_LIMIT(limit))));
 		/* locked customers are never recycled */
 		due_untrack(mr, customer);
 	}

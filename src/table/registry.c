@@ -442,7 +442,8 @@ managed_rel_not_managed(Oid relid)
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_NOT_MANAGED),
 			 errmsg("table %s is not managed by crmpool", name),
-			 errhint("Attach it with crmpool.manage().")));
+			 errhint("Attach it with crmpool.manage()."),
+			 crmpool_refusal(relid, InvalidAttrNumber, "not_managed")));
 }
 
 /* Tell every backend (at commit) that a managed table's configuration or rules changed. */

@@ -142,10 +142,13 @@ refuse_locked(ManagedRel *mr, Change *ch)
 	if (ledger_lock_holder(mr->relid, ch->customer, &holder, &since))
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_LOCKED),
-				 errmsg("customer " INT64_FORMAT " is locked", ch->customer),
-				 errdetail("Rep " INT64_FORMAT " locked customer " INT64_FORMAT " of table %s at %s.",
-						   holder, ch->customer, tabname(mr), crmpool_timestamp_text(since)),
-				 errhint("Unlock it with crmpool.unlock() first.")));
+				 errmsg("customer %lld is locked", (long long) ch->customer),
+				 errdetail("Rep %lld locked customer %lld of table %s at %s.",
+						   (long long) holder, (long long) ch->customer, tabname(mr),
+						   crmpool_timestamp_text(since)),
+				 errhint("Unlock it with crmpool.unlock() first."),
+				 crmpool_refusal(mr->relid, mr->owner_att, "locked", ERR_CUSTOMER(ch->customer),
+								 ERR_OWNER(holder))));
 }
 
 /* Claim-only rules on the customer's past: hold-back after entering the pool, reclaim cooldown. */
@@ -169,10 +172,12 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 		if (now < from)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_HOLDBACK),
-					 errmsg("customer " INT64_FORMAT " is held back in the pool", ch->customer),
+					 errmsg("customer %lld is held back in the pool", (long long) ch->customer),
 					 errdetail("The customer entered the pool at %s; pool_holdback is %s, so it can be claimed from %s.",
 							   crmpool_timestamp_text(past.entered), crmpool_interval_text(&holdback),
-							   crmpool_timestamp_text(from))));
+							   crmpool_timestamp_text(from)),
+					 crmpool_refusal(mr->relid, mr->owner_att, "pool_holdback", ERR_REP(ch->new_owner),
+									 ERR_CUSTOMER(ch->customer), ERR_UNTIL(from))));
 	}
 	if (has_cooldown && past.lost_known)
 	{
@@ -181,11 +186,13 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 		if (now < from)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_COOLDOWN),
-					 errmsg("rep " INT64_FORMAT " may not reclaim customer " INT64_FORMAT " yet",
-							ch->new_owner, ch->customer),
-					 errdetail("Rep " INT64_FORMAT " lost the customer at %s; reclaim_cooldown is %s, so the rep may claim it again from %s.",
-							   ch->new_owner, crmpool_timestamp_text(past.lost),
-							   crmpool_interval_text(&cooldown), crmpool_timestamp_text(from))));
+					 errmsg("rep %lld may not reclaim customer %lld yet",
+							(long long) ch->new_owner, (long long) ch->customer),
+					 errdetail("Rep %lld lost the customer at %s; reclaim_cooldown is %s, so the rep may claim it again from %s.",
+							   (long long) ch->new_owner, crmpool_timestamp_text(past.lost),
+							   crmpool_interval_text(&cooldown), crmpool_timestamp_text(from)),
+					 crmpool_refusal(mr->relid, mr->owner_att, "reclaim_cooldown", ERR_REP(ch->new_owner),
+									 ERR_CUSTOMER(ch->customer), ERR_UNTIL(from))));
 	}
 }
 
@@ -651,7 +658,7 @@ pending_order(const void *a, const void *b)
 static char *
 pool_words(const char *pool)
 {
-	return pool != NULL ? psprintf("pool \"%s\"", pool) : pstrdup("the default pool");
+	return pool != NULL ? psprintf(_("pool \"%s\""), pool) : pstrdup(_("the default pool"));
 }
 
 static void
@@ -666,41 +673,54 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 	if (rule_limit(&rules, RULE_PRIVATE_CAP, &limit))
 	{
 		int64		counted = after->owned;
+		const char *deals_words = "";
 
 		if (!rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP))
+		{
 			counted -= after->with_deal;
+			deals_words = _(" (customers with a deal not counted)");
+		}
 		if (counted > limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_PRIVATE_CAP),
-					 errmsg("rep " INT64_FORMAT " has reached the private cap", rep),
+					 errmsg("rep %lld has reached the private cap", (long long) rep),
 					 gained > 1 ?
-					 errdetail("Rep " INT64_FORMAT " owns " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s%s; the statement would give it %d more.",
-							   rep, Max(counted - gained, 0), limit, tabname(mr),
-							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)",
-							   gained) :
-					 errdetail("Rep " INT64_FORMAT " owns " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s%s.",
-							   rep, Max(counted - gained, 0), limit, tabname(mr),
-							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)"),
-					 errhint("Release a customer first, or raise private_cap with crmpool.set_rules().")));
+					 errdetail("Rep %lld owns %lld of %lld customers allowed in table %s%s; the statement would give it %d more.",
+							   (long long) rep, (long long) Max(counted - gained, 0), (long long) limit,
+							   tabname(mr), deals_words, gained) :
+					 errdetail("Rep %lld owns %lld of %lld customers allowed in table %s%s.",
+							   (long long) rep, (long long) Max(counted - gained, 0), (long long) limit,
+							   tabname(mr), deals_words),
+					 errhint("Release a customer first, or raise private_cap with crmpool.set_rules()."),
+					 crmpool_refusal(mr->relid, mr->owner_att, "private_cap", ERR_REP(rep),
+									 ERR_CUSTOMER(p->first), ERR_COUNT(Max(counted - gained, 0)),
+									 ERR_LIMIT(limit))));
 	}
 	if (p->key.check_lock && rule_limit(&rules, RULE_LOCK_CAP, &limit) && after->locked > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
-				 errmsg("rep " INT64_FORMAT " has reached the lock cap", p->key.rep),
-				 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " customers in table %s; the lock_cap of %s, where locked customer " INT64_FORMAT " moves, is " INT64_FORMAT ".",
-						   p->key.rep, after->locked, tabname(mr), pool_words(p->key.pool), p->first, limit),
-				 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
+				 errmsg("rep %lld has reached the lock cap", (long long) rep),
+				 errdetail("Rep %lld has locked %lld customers in table %s; the lock_cap of %s, where locked customer %lld moves, is %lld.",
+						   (long long) rep, (long long) after->locked, tabname(mr),
+						   pool_words(p->key.pool), (long long) p->first, (long long) limit),
+				 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules()."),
+				 crmpool_refusal(mr->relid, mr->owner_att, "lock_cap", ERR_REP(rep),
+								 ERR_CUSTOMER(p->first), ERR_COUNT(after->locked), ERR_LIMIT(limit))));
 	if (p->key.claim && rule_limit(&rules, RULE_DAILY_CLAIM_LIMIT, &limit) &&
 		after->claims_today > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DAILY_LIMIT),
-				 errmsg("rep " INT64_FORMAT " has reached the daily claim limit", rep),
-				 errdetail("Rep " INT64_FORMAT " has claimed " INT64_FORMAT " of " INT64_FORMAT " customers allowed today (%s) in table %s.",
-						   rep, Max(after->claims_today - gained, 0), limit,
+				 errmsg("rep %lld has reached the daily claim limit", (long long) rep),
+				 errdetail("Rep %lld has claimed %lld of %lld customers allowed today (%s) in table %s.",
+						   (long long) rep, (long long) Max(after->claims_today - gained, 0),
+						   (long long) limit,
 						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(today))),
 						   tabname(mr)),
 				 errhint("The count starts again at midnight in time zone \"%s\" (crmpool.timezone).",
-						 crmpool_day_timezone_name())));
+						 crmpool_day_timezone_name()),
+				 crmpool_refusal(mr->relid, mr->owner_att, "daily_claim_limit", ERR_REP(rep),
+								 ERR_CUSTOMER(p->first),
+								 ERR_COUNT(Max(after->claims_today - gained, 0)), ERR_LIMIT(limit))));
 }
 
 /* Record the queued events from position `from` on, oldest first, and drop them. */
@@ -834,9 +854,12 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 				if (ch->had_owner)
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_ALREADY_OWNED),
-							 errmsg("customer " INT64_FORMAT " is already owned", ch->customer),
-							 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-									   ch->customer, tabname(mr), ch->old_owner)));
+							 errmsg("customer %lld is already owned", (long long) ch->customer),
+							 errdetail("Customer %lld of table %s is owned by rep %lld.",
+									   (long long) ch->customer, tabname(mr), (long long) ch->old_owner),
+							 crmpool_refusal(mr->relid, mr->owner_att, "already_owned",
+											 ERR_REP(in->rep), ERR_CUSTOMER(ch->customer),
+											 ERR_OWNER(ch->old_owner))));
 				break;
 			case OP_RECYCLE:
 				/* the due row named this owner, under the customer's row lock: drift */
@@ -845,20 +868,24 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 							(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
 							 errmsg("crmpool's due times of table %s are out of step with the table",
 									tabname(mr)),
-							 errdetail("Customer " INT64_FORMAT " was due to be recycled from rep " INT64_FORMAT ", but the table says %s.",
-									   ch->customer, in->rep,
-									   ch->had_owner ? psprintf("rep " INT64_FORMAT " owns it", ch->old_owner) :
-									   pstrdup("it is in the pool")),
-							 crmpool_repair_hint(mr->relid)));
+							 errdetail("Customer %lld was due to be recycled from rep %lld, but the table says %s.",
+									   (long long) ch->customer, (long long) in->rep,
+									   ch->had_owner ? psprintf(_("rep %lld owns it"), (long long) ch->old_owner) :
+									   pstrdup(_("it is in the pool"))),
+							 crmpool_repair_hint(mr->relid),
+							 crmpool_refusal(mr->relid, mr->owner_att, "out_of_step", ERR_REP(in->rep),
+											 ERR_CUSTOMER(ch->customer))));
 				break;
 			case OP_RELEASE:
 				if (!ch->had_owner || ch->old_owner != in->rep)
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-							 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-									in->rep, ch->customer),
-							 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-									   ch->customer, tabname(mr), ch->old_owner)));
+							 errmsg("rep %lld does not own customer %lld",
+									(long long) in->rep, (long long) ch->customer),
+							 errdetail("Customer %lld of table %s is owned by rep %lld.",
+									   (long long) ch->customer, tabname(mr), (long long) ch->old_owner),
+							 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(in->rep),
+											 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 				break;
 			case OP_TRANSFER:
 				if (!ch->had_owner || ch->old_owner != in->from_rep)
@@ -866,17 +893,22 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 					if (ch->had_owner)
 						ereport(ERROR,
 								(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-								 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-										in->from_rep, ch->customer),
-								 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-										   ch->customer, tabname(mr), ch->old_owner)));
+								 errmsg("rep %lld does not own customer %lld",
+										(long long) in->from_rep, (long long) ch->customer),
+								 errdetail("Customer %lld of table %s is owned by rep %lld.",
+										   (long long) ch->customer, tabname(mr), (long long) ch->old_owner),
+								 crmpool_refusal(mr->relid, mr->owner_att, "not_owner",
+												 ERR_REP(in->from_rep), ERR_CUSTOMER(ch->customer),
+												 ERR_OWNER(ch->old_owner))));
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-							 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-									in->from_rep, ch->customer),
-							 errdetail("Customer " INT64_FORMAT " of table %s is in the public pool.",
-									   ch->customer, tabname(mr)),
-							 errhint("Use crmpool.assign() to give a pool customer to a rep.")));
+							 errmsg("rep %lld does not own customer %lld",
+									(long long) in->from_rep, (long long) ch->customer),
+							 errdetail("Customer %lld of table %s is in the public pool.",
+									   (long long) ch->customer, tabname(mr)),
+							 errhint("Use crmpool.assign() to give a pool customer to a rep."),
+							 crmpool_refusal(mr->relid, mr->owner_att, "not_owner",
+											 ERR_REP(in->from_rep), ERR_CUSTOMER(ch->customer))));
 				}
 				break;
 			case OP_ASSIGN:
@@ -926,9 +958,13 @@ refuse_direct_write(ManagedRel *mr, Change *ch)
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
 			 errmsg("direct ownership changes to table %s are rejected", tabname(mr)),
-			 errdetail("crmpool.direct_writes is \"reject\": the owner of customer " INT64_FORMAT " may change only through crmpool functions.",
-					   ch->customer),
-			 errhint("Use crmpool.claim(), crmpool.assign(), crmpool.transfer() or crmpool.release().")));
+			 errdetail("crmpool.direct_writes is \"reject\": the owner of customer %lld may change only through crmpool functions.",
+					   (long long) ch->customer),
+			 errhint("Use crmpool.claim(), crmpool.assign(), crmpool.transfer() or crmpool.release()."),
+			 ch->has_owner ?
+			 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_REP(ch->new_owner),
+							 ERR_CUSTOMER(ch->customer)) :
+			 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_CUSTOMER(ch->customer))));
 }
 
 /*
@@ -989,12 +1025,14 @@ direct_write_intent(ManagedRel *mr, Change *ch, OwnershipIntent *claim)
 	if (ch->had_owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
-				 errmsg("role \"%s\" may not move customer " INT64_FORMAT " from rep " INT64_FORMAT " to rep " INT64_FORMAT,
-						GetUserNameFromId(GetUserId(), false), ch->customer, ch->old_owner,
-						ch->new_owner),
+				 errmsg("role \"%s\" may not move customer %lld from rep %lld to rep %lld",
+						GetUserNameFromId(GetUserId(), false), (long long) ch->customer,
+						(long long) ch->old_owner, (long long) ch->new_owner),
 				 errdetail("A direct write that gives an owned customer of table %s another owner is an assign, and the role may not call crmpool.assign().",
 						   tabname(mr)),
-				 errhint("Release the customer first so that the new rep can claim it, or have a role allowed to call crmpool.assign() or crmpool.transfer() move it.")));
+				 errhint("Release the customer first so that the new rep can claim it, or have a role allowed to call crmpool.assign() or crmpool.transfer() move it."),
+				 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_REP(ch->new_owner),
+								 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 	memset(claim, 0, sizeof(OwnershipIntent));
 	claim->relid = mr->relid;
 	claim->customer = ch->customer;
@@ -1024,12 +1062,15 @@ pool_move(ManagedRel *mr, Change *ch, HeapTuple oldtup, TupleDesc desc)
 	if (!may_assign())
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
-				 errmsg("role \"%s\" may not move customer " INT64_FORMAT " of rep " INT64_FORMAT " from %s to %s",
-						GetUserNameFromId(GetUserId(), false), ch->customer, ch->old_owner,
+				 errmsg("role \"%s\" may not move customer %lld of rep %lld from %s to %s",
+						GetUserNameFromId(GetUserId(), false), (long long) ch->customer,
+						(long long) ch->old_owner,
 						pool_words(managed_pool_text(mr, oldtup, desc)), pool_words(ch->pool)),
 				 errdetail("A direct write that moves an owned customer of table %s to another pool is an assign into that pool, and the role may not call crmpool.assign().",
 						   tabname(mr)),
-				 errhint("Release the customer first so that a rep can claim it in its new pool, or have a role allowed to call crmpool.assign() move it.")));
+				 errhint("Release the customer first so that a rep can claim it in its new pool, or have a role allowed to call crmpool.assign() move it."),
+				 crmpool_refusal(mr->relid, mr->pool_att, "direct_write", ERR_REP(ch->old_owner),
+								 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 	ledger_begin(&octx);
 	locked = ledger_lock_holder(mr->relid, ch->customer, &holder, &since);
 	ledger_end(&octx);
@@ -1215,8 +1256,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the key of a customer in managed table %s cannot change", tabname(mr)),
-				 errdetail("Customer " INT64_FORMAT " would become " INT64_FORMAT "; its ownership history is kept by key.",
-						   managed_key(mr, oldtup, desc), ch.customer),
+				 errdetail("Customer %lld would become %lld; its ownership history is kept by key.",
+						   (long long) managed_key(mr, oldtup, desc), (long long) ch.customer),
 				 errhint("Insert a new customer instead, or detach the table with crmpool.unmanage() first.")));
 
 	/*
