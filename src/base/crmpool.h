@@ -10,7 +10,8 @@
  *   crmpool.h      this file;  pg_compat.h  every difference of PostgreSQL 15, 17 and 18
  *   settings.c     every crmpool.* setting
  *   clock.c        the one clock every rule reads (crmpool.fake_now)
- *   errors.c       refusal names, the hint of CR013
+ *   nls.c          crmpool's gettext domain (translations: po/)
+ *   errors.c       the error fields and CONTEXT of refusals, refusal names, the hint of CR013
  *   objects.c      the OIDs of crmpool's own schema, owner and relations
  *   privilege.c    acting as the extension owner or a table's owner; SRF and argument helpers
  *   store.c        crmpool's own tables: fixed statements, index scans, row writes
@@ -103,8 +104,11 @@
  * a message through %s is looked up with _().  Translatable text has no INT64_FORMAT (xgettext
  * cannot see through the macro): int64 values go as %lld with a (long long) cast.
  */
+/* nls.c */
+extern const char *crmpool_textdomain(void);
+
 #undef TEXTDOMAIN
-#define TEXTDOMAIN PG_TEXTDOMAIN("crmpool")
+#define TEXTDOMAIN crmpool_textdomain()
 #undef _
 #define _(x) dgettext(TEXTDOMAIN, x)
 
