@@ -83,10 +83,11 @@ po/$(CATALOG_NAME).pot: $(GETTEXT_FILES) po/nls.mk
 		--package-version=$(EXTVERSION) $(addprefix -k,$(GETTEXT_TRIGGERS)) \
 		$(addprefix --flag=,$(GETTEXT_FLAGS)) $(GETTEXT_FILES)
 
-update-po:
+update-po: po/$(CATALOG_NAME).pot
 	for lang in $(AVAIL_LANGUAGES); do \
 		$(MSGMERGE) --update --no-wrap --sort-by-file --previous po/$$lang.po $< || exit 1; \
 	done
+
 # JIT bitcode follows its object.
 $(OBJS:.o=.bc): %.bc: %.o
 
@@ -101,5 +102,6 @@ version:
 deb:
 	bash scripts/deb.sh
 
+# The archive carries the compiled translations too: building it needs no msgfmt.
 dist:
-	bash scripts/dist.sh $(PG_CONFIG) $(DATA_built)
+	bash scripts/dist.sh $(PG_CONFIG) $(DATA_built) $(MO_FILES)

@@ -1,7 +1,8 @@
 # crmpool's messages in Simplified Chinese (po/zh_CN.po), PostgreSQL's NLS:
 #  - po/zh_CN.po matches the code: no msgid the code no longer has, no refusal message left
-#    untranslated (scripts/check_po.pl against xgettext's catalog of this build's sources), and
-#    the check fails on a catalog that breaks either rule;
+#    untranslated, and every refusal fills its error fields (scripts/check_messages.pl against
+#    xgettext's catalog of this build's sources); the check fails on a catalog or a source that
+#    breaks a rule;
 #  - the catalog is installed where the server looks for crmpool's domain;
 #  - with lc_messages = 'zh_CN.UTF-8' a refusal reads in Chinese, with its SQLSTATE and its
 #    error fields unchanged, in a database whose LC_CTYPE is C (crmpool binds its domain to the
@@ -31,16 +32,16 @@ $pg_config .= '/pg_config';
 	  or die "make po/crmpool.pot: $out$err";
 }
 
-sub check_po
+sub check_messages
 {
-	my ($po) = @_;
+	my ($po, $src) = @_;
 	my ($out, $err);
-	my $ok = IPC::Run::run([ 'perl', "$top/scripts/check_po.pl", $top, "$top/po/crmpool.pot", $po ],
+	my $ok = IPC::Run::run([ 'perl', "$top/scripts/check_messages.pl", $src // $top, "$top/po/crmpool.pot", $po ],
 		'>', \$out, '2>', \$err);
 	return ($ok, $out . $err);
 }
 
-my ($ok, $out) = check_po("$top/po/zh_CN.po");
+my ($ok, $out) = check_messages("$top/po/zh_CN.po");
 ok($ok, 'po/zh_CN.po matches the messages of the code') or diag $out;
 like($out, qr/checked (\d+) refusal messages/, 'and it checked the refusals');
 my ($nref) = $out =~ /checked (\d+) refusal messages/;
@@ -55,11 +56,25 @@ $po .= qq{\nmsgid "a message the code no longer has"\nmsgstr "代码里已经没
 open my $fh, '>', "$dir/zh_CN.po" or die $!;
 print $fh $po;
 close $fh;
-($ok, $out) = check_po("$dir/zh_CN.po");
+($ok, $out) = check_messages("$dir/zh_CN.po");
 ok(!$ok, 'a stale or incomplete catalog fails');
 like($out, qr/stale: msgid "a message the code no longer has"/, 'naming the stale msgid');
 like($out, qr/untranslated refusal message \(src\/trigger\/ownership\.c:\d+\): "rep %lld has reached the private cap"/,
 	'and the untranslated refusal with its place');
+
+# a refusal that leaves out crmpool_refusal() fails, naming its place
+my $src = tempdir(CLEANUP => 1);
+system('cp', '-a', "$top/src", "$src/src") == 0 or die "cp: $?";
+my $c = slurp_file("$src/src/trigger/ownership.c");
+$c =~ s/,\s*crmpool_refusal\(mr->relid, mr->owner_att, "locked",[^;]*?\)\)\);/));/s
+  or die 'no refusal "locked" in ownership.c';
+open $fh, '>', "$src/src/trigger/ownership.c" or die $!;
+print $fh $c;
+close $fh;
+($ok, $out) = check_messages("$top/po/zh_CN.po", $src);
+ok(!$ok, 'a refusal without crmpool_refusal() fails');
+like($out, qr{src/trigger/ownership\.c:\d+: a refusal \(ERRCODE_CRMPOOL_\*\) without crmpool_refusal\(\)},
+	'naming its place');
 
 # installed as <localedir>/zh_CN/LC_MESSAGES/crmpool-<major>.mo
 my $localedir = `$pg_config --localedir`;

@@ -1,7 +1,10 @@
 #!/usr/bin/perl
-# check_po.pl SRC POT PO...: the translations in po/LANG.po against the messages of the code.
+# check_messages.pl SRC POT PO...: crmpool's messages: the translations in po/LANG.po against
+# the messages of the code, and the error fields of every refusal.
 #   POT is the catalog xgettext extracts from SRC's code now (make -B po/crmpool.pot).
 # Fails (exit 1, one line each) on:
+#   - an ereport with an ERRCODE_CRMPOOL_* code that does not call crmpool_refusal() (its error
+#     fields would be empty: docs/reference.md, "Error fields");
 #   - a msgid of a .po that the code no longer has (a message changed or removed: its
 #     translation is stale and would never be used);
 #   - a refusal's errmsg, errdetail or errhint (an ereport with an ERRCODE_CRMPOOL_* code) that
@@ -11,7 +14,7 @@ use strict;
 use warnings;
 
 my ($src, $pot, @pos) = @ARGV;
-die "usage: check_po.pl SRC POT PO...\n" unless $src && $pot && @pos;
+die "usage: check_messages.pl SRC POT PO...\n" unless $src && $pot && @pos;
 
 # msgid => [msgstr, fuzzy] of a .po or .pot (one-line or multi-line strings; no plurals used)
 sub read_po
@@ -39,7 +42,10 @@ sub read_po
 }
 
 # The text of each errmsg/errdetail/errhint of every ereport with a crmpool SQLSTATE, as C
-# string literals (the escapes as a .po writes them): file:line => [msgid...]
+# string literals (the escapes as a .po writes them): file:line => [msgid...]; and the places
+# of those ereports that do not call crmpool_refusal()
+my @no_fields;
+
 sub refusal_messages
 {
 	my %out;
@@ -68,6 +74,7 @@ sub refusal_messages
 			next unless $call =~ /ERRCODE_CRMPOOL_/;
 			my $line = 1 + (substr($text, 0, $start) =~ tr/\n//);
 			(my $rel = $file) =~ s{^\Q$src\E/}{};
+			push @no_fields, "$rel:$line" unless $call =~ /\bcrmpool_refusal\s*\(/;
 			while ($call =~ /\b(?:errmsg|errdetail|errhint)\s*\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)/g)
 			{
 				my $lits = $1;
@@ -83,6 +90,11 @@ my $code = read_po($pot);
 my $refusals = refusal_messages();
 die "no refusal messages found under $src/src\n" unless %$refusals;
 my $failed = 0;
+for my $where (@no_fields)
+{
+	print "$where: a refusal (ERRCODE_CRMPOOL_*) without crmpool_refusal(): its error fields are empty\n";
+	$failed = 1;
+}
 for my $po (@pos)
 {
 	my $cat = read_po($po);
