@@ -98,13 +98,12 @@
 
 /*
  * Translations.  crmpool's messages are in its own gettext domain, "crmpool-<major>" (po/;
- * _PG_init binds it), defined here as PL/pgSQL's plpgsql.h does: every file that reports an
- * error includes this header through its layer's.  ereport's
- * errmsg, errdetail, errhint and errcontext look their text up there; a fragment that goes into
- * a message through %s is looked up with _().  Translatable text has no INT64_FORMAT (xgettext
+ * _PG_init binds it; nls.c returns its name), defined here as PL/pgSQL's plpgsql.h does: every
+ * file that reports an error includes this header through its layer's.  ereport's errmsg,
+ * errdetail, errhint and errcontext look their text up there; a fragment that goes into a
+ * message through %s is looked up with _().  Translatable text has no INT64_FORMAT (xgettext
  * cannot see through the macro): int64 values go as %lld with a (long long) cast.
  */
-/* nls.c */
 extern const char *crmpool_textdomain(void);
 
 #undef TEXTDOMAIN
