@@ -49,6 +49,45 @@ $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 	cat $^ > $@
 
 -include $(OBJS:.o=.d)
+
+# Translations: po/LANG.po is compiled to po/LANG.mo and installed as
+# <localedir>/LANG/LC_MESSAGES/crmpool-<major>.mo (localedir: pg_config --localedir), where the
+# server looks for the domain.  A server built without NLS translates nothing: nothing to build.
+# `make update-po` extracts the messages of the code into po/crmpool.pot and merges them into
+# every po/LANG.po (msgmerge), for a translator to fill in.
+include $(srcdir)/po/nls.mk
+MO_FILES = $(addprefix po/,$(addsuffix .mo,$(AVAIL_LANGUAGES)))
+EXTRA_CLEAN += $(MO_FILES)
+
+ifeq ($(enable_nls),yes)
+all: $(MO_FILES)
+install: install-po
+uninstall: uninstall-po
+endif
+
+po/%.mo: po/%.po
+	$(MSGFMT) -c -o $@ $<
+
+.PHONY: install-po uninstall-po update-po
+install-po: $(MO_FILES)
+	for lang in $(AVAIL_LANGUAGES); do \
+		$(MKDIR_P) '$(DESTDIR)$(localedir)'/$$lang/LC_MESSAGES && \
+		$(INSTALL_DATA) po/$$lang.mo '$(DESTDIR)$(localedir)'/$$lang/LC_MESSAGES/$(CATALOG_NAME)-$(MAJORVERSION).mo || exit 1; \
+	done
+
+uninstall-po:
+	rm -f $(foreach lang,$(AVAIL_LANGUAGES),'$(DESTDIR)$(localedir)'/$(lang)/LC_MESSAGES/$(CATALOG_NAME)-$(MAJORVERSION).mo)
+
+po/$(CATALOG_NAME).pot: $(GETTEXT_FILES) po/nls.mk
+	$(XGETTEXT) -o $@ --no-wrap --sort-by-file --from-code=UTF-8 --package-name=crmpool \
+		--package-version=$(EXTVERSION) $(addprefix -k,$(GETTEXT_TRIGGERS)) \
+		$(addprefix --flag=,$(GETTEXT_FLAGS)) $(GETTEXT_FILES)
+
+update-po: po/$(CATALOG_NAME).pot
+	for lang in $(AVAIL_LANGUAGES); do \
+		$(MSGMERGE) --update --no-wrap --sort-by-file --previous po/$$lang.po $< || exit 1; \
+	done
+
 # JIT bitcode follows its object.
 $(OBJS:.o=.bc): %.bc: %.o
 
@@ -63,5 +102,6 @@ version:
 deb:
 	bash scripts/deb.sh
 
+# The archive carries the compiled translations too: building it needs no msgfmt.
 dist:
-	bash scripts/dist.sh $(PG_CONFIG) $(DATA_built)
+	bash scripts/dist.sh $(PG_CONFIG) $(DATA_built) $(MO_FILES)

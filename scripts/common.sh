@@ -13,7 +13,11 @@ set -euo pipefail
 PGMAJOR=${CRMPOOL_PG:-15}
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${CRMPOOL_USER:=postgres}"
-DEPS="postgresql-$PGMAJOR postgresql-server-dev-$PGMAJOR postgresql-$PGMAJOR-cron libipc-run-perl rsync make gcc"
+# gettext: msgfmt builds the translations (po/); locales: zh_CN.UTF-8, which the test of the
+# Chinese messages sets as lc_messages (install_deps generates it).
+DEPS="postgresql-$PGMAJOR postgresql-server-dev-$PGMAJOR postgresql-$PGMAJOR-cron libipc-run-perl rsync make gcc gettext locales"
+# Locales the tests use, beyond C.UTF-8 (locale -a spells them in lower case without the dash).
+LOCALES="zh_CN.UTF-8"
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -53,6 +57,21 @@ install_deps() {
 		if command -v pg_ctlcluster >/dev/null; then
 			pg_ctlcluster "$PGMAJOR" main stop >/dev/null 2>&1 || true
 		fi
+	fi
+	local loc missing_locales=()
+	for loc in $LOCALES; do
+		locale -a | grep -qix "$(echo "$loc" | sed 's/UTF-8/utf8/')" || missing_locales+=("$loc")
+	done
+	if [ ${#missing_locales[@]} -gt 0 ]; then
+		if [ "$(id -u)" != 0 ]; then
+			echo "missing locales; run as root or generate: ${missing_locales[*]}" >&2
+			exit 1
+		fi
+		log "generating locales: ${missing_locales[*]}"
+		for loc in "${missing_locales[@]}"; do
+			grep -qx "$loc UTF-8" /etc/locale.gen 2>/dev/null || echo "$loc UTF-8" >>/etc/locale.gen
+		done
+		locale-gen >/dev/null
 	fi
 }
 

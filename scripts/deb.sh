@@ -33,8 +33,9 @@ need() {
 }
 
 # debian/control.in's Build-Depends (pg_buildext comes with postgresql-common, which
-# postgresql-server-dev-all brings), then the headers of the version to build for.
-need debhelper postgresql-server-dev-all
+# postgresql-server-dev-all brings; gettext's msgfmt compiles po/), then the headers of the
+# version to build for.
+need debhelper postgresql-server-dev-all gettext
 PGMAJOR=${CRMPOOL_PG:-$(/usr/share/postgresql-common/supported-versions | tail -n 1)}
 need "postgresql-server-dev-$PGMAJOR"
 

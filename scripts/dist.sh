@@ -3,9 +3,10 @@
 # of the checkout.  Usage (from the Makefile): scripts/dist.sh PG_CONFIG GENERATED...
 #
 # GENERATED are the scripts the Makefile makes from sql/parts and sql/upgrade (the install
-# script of the current version and the upgrade script).  They are built from HEAD's sources
-# and added to the archive, so that META.json's provides.crmpool.file, the install script, is
-# in it as PGXN expects; `make` in the unpacked archive finds them up to date or remakes them.
+# script of the current version and the upgrade script) and the compiled translations
+# (po/LANG.mo).  They are built from HEAD's sources and added to the archive, so that
+# META.json's provides.crmpool.file, the install script, is in it as PGXN expects, and building
+# needs no msgfmt; `make` in the unpacked archive finds them up to date or remakes them.
 set -euo pipefail
 
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -490,8 +490,8 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	managed_rel_changed(relid);
 	ereport(NOTICE,
 			(errmsg("crmpool no longer manages table %s", RelationGetRelationName(rel)),
-			 errdetail("Its rules, counters, locks, due times, warnings, follow-ups, identity keys and " UINT64_FORMAT " ownership events were removed.",
-					   events)));
+			 errdetail("Its rules, counters, locks, due times, warnings, follow-ups, identity keys and %llu ownership events were removed.",
+					   (unsigned long long) events)));
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
 }

@@ -55,10 +55,10 @@ crmpool_set_rep(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	rep = PG_GETARG_INT64(1);
 	team = crmpool_name_arg(fcinfo, 2, "team", CRMPOOL_TEAM_MAX_CHARS,
-							"Pass NULL for a rep in no team.");
+							_("Pass NULL for a rep in no team."));
 	active = PG_GETARG_BOOL(3);
 	tenant = crmpool_name_arg(fcinfo, 4, "tenant", CRMPOOL_TENANT_MAX_CHARS,
-							  "Pass NULL for a rep of every tenant.");
+							  _("Pass NULL for a rep of every tenant."));
 	crmpool_require_owner(relid);
 	mr = managed_rel_get(relid, false);
 	if (!active)
@@ -86,7 +86,7 @@ crmpool_set_rep(PG_FUNCTION_ARGS)
 	processed = SPI_processed;
 	crmpool_end_admin(&octx, nestlevel);
 	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "crmpool could not set rep " INT64_FORMAT ": %s", rep,
+		elog(ERROR, "crmpool could not set rep %lld: %s", (long long) rep,
 			 SPI_result_code_string(rc));
 	if (processed == 0)
 		managed_rel_not_managed(relid);

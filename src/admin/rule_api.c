@@ -39,19 +39,19 @@ scope_args(FunctionCallInfo fcinfo, int pool_arg, int rep_arg, int tenant_arg, i
 		   ScopeArgs *sc)
 {
 	sc->pool = crmpool_name_arg(fcinfo, pool_arg, "pool", CRMPOOL_POOL_MAX_CHARS,
-								"Pass NULL for rules of the whole table.");
+								_("Pass NULL for rules of the whole table."));
 	sc->has_rep = !PG_ARGISNULL(rep_arg);
 	sc->rep = sc->has_rep ? PG_GETARG_INT64(rep_arg) : 0;
 	sc->tenant = crmpool_name_arg(fcinfo, tenant_arg, "tenant", CRMPOOL_TENANT_MAX_CHARS,
-								  "Pass NULL for rules of every tenant.");
+								  _("Pass NULL for rules of every tenant."));
 	sc->team = crmpool_name_arg(fcinfo, team_arg, "team", CRMPOOL_TEAM_MAX_CHARS,
-								"Pass NULL for rules of every team.");
+								_("Pass NULL for rules of every team."));
 	if (sc->team != NULL && sc->has_rep)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a rule scope names a team or a rep, not both"),
-				 errdetail("Team \"%s\" and rep " INT64_FORMAT " were given.",
-						   text_to_cstring(sc->team), sc->rep),
+				 errdetail("Team \"%s\" and rep %lld were given.",
+						   text_to_cstring(sc->team), (long long) sc->rep),
 				 errhint("A rep's own rules override its team's: set them with rep alone.")));
 }
 

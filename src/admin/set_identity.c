@@ -146,7 +146,7 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		{
 			if (strlen(ik.parsed.core) > IDENTITY_MAX_CORE_BYTES)
 				identity_name_too_long(scan->relid,
-									   psprintf("of customer " INT64_FORMAT, DatumGetInt64(customer)),
+									   psprintf(_("of customer %lld"), (long long) DatumGetInt64(customer)),
 									   (int) strlen(ik.parsed.core));
 			names[nnames] = CStringGetTextDatum(ik.name);
 			cores[nnames] = CStringGetTextDatum(ik.parsed.core);

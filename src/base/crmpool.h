@@ -10,7 +10,8 @@
  *   crmpool.h      this file;  pg_compat.h  every difference of PostgreSQL 15, 17 and 18
  *   settings.c     every crmpool.* setting
  *   clock.c        the one clock every rule reads (crmpool.fake_now)
- *   errors.c       refusal names, the hint of CR013
+ *   nls.c          crmpool's gettext domain (translations: po/)
+ *   errors.c       the error fields and CONTEXT of refusals, refusal names, the hint of CR013
  *   objects.c      the OIDs of crmpool's own schema, owner and relations
  *   privilege.c    acting as the extension owner or a table's owner; SRF and argument helpers
  *   store.c        crmpool's own tables: fixed statements, index scans, row writes
@@ -103,7 +104,60 @@
 #define LE " OPERATOR(pg_catalog.<=) "
 #define PLUS " OPERATOR(pg_catalog.+) "
 
-/* errors.c: the short name of a refusal (claim_many's outcome), or NULL if sqlerrcode is not one. */
+/*
+ * Translations.  crmpool's messages are in its own gettext domain, "crmpool-<major>" (po/;
+ * _PG_init binds it; nls.c returns its name), defined here as PL/pgSQL's plpgsql.h does: every
+ * file that reports an error includes this header through its layer's.  ereport's errmsg,
+ * errdetail, errhint and errcontext look their text up there; a fragment that goes into a
+ * message through %s is looked up with _().  Translatable text has no INT64_FORMAT (xgettext
+ * cannot see through the macro): int64 values go as %lld with a (long long) cast.
+ */
+extern const char *crmpool_textdomain(void);
+
+#undef TEXTDOMAIN
+#define TEXTDOMAIN crmpool_textdomain()
+#undef _
+#define _(x) dgettext(TEXTDOMAIN, x)
+
+/*
+ * errors.c: the error fields of a refusal (docs/reference.md, "Error fields").  Every ereport
+ * with a crmpool SQLSTATE ends its list with
+ *     crmpool_refusal(relid, att, "rule", ERR_REP(rep), ERR_CUSTOMER(customer), ...)
+ * which sets schema_name and table_name (relid), column_name (att, or InvalidAttrNumber),
+ * constraint_name (the rule key or refusal name) and datatype_name (the facts, as JSON), and
+ * drops crmpool's own statement from the error's CONTEXT (crmpool_statement_begin).
+ */
+typedef enum RefusalFact
+{
+	REFUSAL_END,
+	REFUSAL_REP,
+	REFUSAL_CUSTOMER,
+	REFUSAL_OWNER,
+	REFUSAL_COUNT,
+	REFUSAL_LIMIT,
+	REFUSAL_UNTIL,				/* a TimestampTz */
+	REFUSAL_DUPLICATE_OF
+} RefusalFact;
+
+#define ERR_REP(v)		REFUSAL_REP, ((int64) (v))
+#define ERR_CUSTOMER(v) REFUSAL_CUSTOMER, ((int64) (v))
+#define ERR_OWNER(v)	REFUSAL_OWNER, ((int64) (v))
+#define ERR_COUNT(v)	REFUSAL_COUNT, ((int64) (v))
+#define ERR_LIMIT(v)	REFUSAL_LIMIT, ((int64) (v))
+#define ERR_UNTIL(v)	REFUSAL_UNTIL, ((int64) (v))
+#define ERR_DUPLICATE_OF(v) REFUSAL_DUPLICATE_OF, ((int64) (v))
+#define crmpool_refusal(...) crmpool_refusal_fields(__VA_ARGS__, REFUSAL_END)
+extern int	crmpool_refusal_fields(Oid relid, AttrNumber att, const char *rule,...);
+
+/*
+ * Around SPI_execute_plan of a statement crmpool runs for an operation (claim, release, ...):
+ * a refusal raised inside it does not show that statement in its CONTEXT.
+ */
+struct _SPI_plan;
+extern void crmpool_statement_begin(ErrorContextCallback *mark, struct _SPI_plan *plan);
+extern void crmpool_statement_end(ErrorContextCallback *mark);
+
+/* The short name of a refusal (claim_many's outcome), or NULL if sqlerrcode is not one. */
 extern const char *crmpool_refusal_name(int sqlerrcode);
 /* The hint of every CR013 error: check() and repair() the table. */
 extern int	crmpool_repair_hint(Oid relid);

@@ -623,11 +623,12 @@ missing_counter(Oid relid, int64 rep)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
-			 errmsg("crmpool has no counters for rep " INT64_FORMAT " of table %s",
-					rep, get_rel_name(relid)),
-			 errdetail("The table says rep " INT64_FORMAT " owns the customer; crmpool never counted it.",
-					   rep),
-			 crmpool_repair_hint(relid)));
+			 errmsg("crmpool has no counters for rep %lld of table %s",
+					(long long) rep, get_rel_name(relid)),
+			 errdetail("The table says rep %lld owns the customer; crmpool never counted it.",
+					   (long long) rep),
+			 crmpool_repair_hint(relid),
+			 crmpool_refusal(relid, InvalidAttrNumber, "out_of_step", ERR_REP(rep))));
 }
 
 static void
@@ -636,11 +637,13 @@ check_counts(Oid relid, int64 rep, const RepCounts *after)
 	if (after->owned < 0 || after->with_deal < 0 || after->locked < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
-				 errmsg("crmpool counters of rep " INT64_FORMAT " in table %s went below zero",
-						rep, get_rel_name(relid)),
-				 errdetail("After this change rep " INT64_FORMAT " would own " INT64_FORMAT ", lock " INT64_FORMAT " and have " INT64_FORMAT " with a deal.",
-						   rep, after->owned, after->locked, after->with_deal),
-				 crmpool_repair_hint(relid)));
+				 errmsg("crmpool counters of rep %lld in table %s went below zero",
+						(long long) rep, get_rel_name(relid)),
+				 errdetail("After this change rep %lld would own %lld, lock %lld and have %lld with a deal.",
+						   (long long) rep, (long long) after->owned, (long long) after->locked,
+						   (long long) after->with_deal),
+				 crmpool_repair_hint(relid),
+				 crmpool_refusal(relid, InvalidAttrNumber, "out_of_step", ERR_REP(rep))));
 }
 
 /*
@@ -665,7 +668,7 @@ ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int cla
 			missing_counter(relid, rep);
 		run(STMT_APPLY, v, NULL);
 		if (SPI_processed != 1)
-			elog(ERROR, "crmpool could not count rep " INT64_FORMAT, rep);
+			elog(ERROR, "crmpool could not count rep %lld", (long long) rep);
 		after->owned = result_int(1);
 		after->with_deal = result_int(2);
 		after->locked = result_int(3);

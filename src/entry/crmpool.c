@@ -22,6 +22,9 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* crmpool's messages are in its own domain (po/): <localedir>/LANG/LC_MESSAGES/crmpool-NN.mo */
+	pg_bindtextdomain(TEXTDOMAIN);
+
 	/* pg_upgrade loads libraries only to check them; define nothing there. */
 	if (IsBinaryUpgrade)
 		return;

@@ -283,8 +283,8 @@ maintain_table(Oid relid, MemoryContext tablecxt)
 			recycled = recycle_table(relid, crmpool_recycle_batch_size, worker_commit, &warned);
 			if (recycled > 0 || warned > 0)
 				ereport(LOG,
-						(errmsg("crmpool recycled " INT64_FORMAT " customers of table %s and sent " INT64_FORMAT " warnings",
-								recycled, name, warned)));
+						(errmsg("crmpool recycled %lld customers of table %s and sent %lld warnings",
+								(long long) recycled, name, (long long) warned)));
 		}
 		CommitTransactionCommand();
 	}

@@ -55,8 +55,43 @@ unknown_customer(ManagedRel *mr, int64 customer)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_UNKNOWN_CUSTOMER),
-			 errmsg("customer " INT64_FORMAT " does not exist in table %s",
-					customer, get_rel_name(mr->relid))));
+			 errmsg("customer %lld does not exist in table %s",
+					(long long) customer, get_rel_name(mr->relid)),
+			 crmpool_refusal(mr->relid, mr->key_att, "unknown_customer", ERR_CUSTOMER(customer))));
+}
+
+/*
+ * Run one of crmpool's owner UPDATEs with the intent announced; returns the number of rows it
+ * changed.  A refusal raised inside it (by the trigger) does not show the UPDATE in its CONTEXT.
+ */
+static uint64
+run_owner_update(ManagedRel *mr, SPIPlanPtr (*plan_of) (ManagedRel *mr), OwnershipIntent *in,
+				 Datum *values, const char *nulls)
+{
+	ErrorContextCallback mark;
+	SPIPlanPtr	plan;
+	uint64		processed;
+
+	SPI_connect();
+	plan = plan_of(mr);			/* prepared in SPI on first use */
+	ownership_push_intent(in);
+	crmpool_statement_begin(&mark, plan);
+	PG_TRY();
+	{
+		int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		ownership_pop_intent(in);
+	}
+	PG_END_TRY();
+	crmpool_statement_end(&mark);
+	processed = SPI_processed;
+	SPI_finish();
+	return processed;
 }
 
 /*
@@ -68,24 +103,7 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
 {
 	Datum		values[2] = {Int64GetDatum(in->customer), Int64GetDatum(owner)};
 	char		nulls[2] = {' ', has_owner ? ' ' : 'n'};
-	uint64		processed;
-
-	SPI_connect();
-	ownership_push_intent(in);
-	PG_TRY();
-	{
-		int			rc = SPI_execute_plan(managed_set_owner_plan(mr), values, nulls, false, 0);
-
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));
-	}
-	PG_FINALLY();
-	{
-		ownership_pop_intent(in);
-	}
-	PG_END_TRY();
-	processed = SPI_processed;
-	SPI_finish();
+	uint64		processed = run_owner_update(mr, managed_set_owner_plan, in, values, nulls);
 
 	if (processed == 0)
 		unknown_customer(mr, in->customer);
@@ -98,26 +116,32 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
 		case OP_ASSIGN:
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_ALREADY_OWNED),
-					 errmsg("customer " INT64_FORMAT " is already owned", in->customer),
-					 errdetail("Customer " INT64_FORMAT " of table %s is already owned by rep " INT64_FORMAT ".",
-							   in->customer, get_rel_name(mr->relid), owner)));
+					 errmsg("customer %lld is already owned", (long long) in->customer),
+					 errdetail("Customer %lld of table %s is already owned by rep %lld.",
+							   (long long) in->customer, get_rel_name(mr->relid), (long long) owner),
+					 crmpool_refusal(mr->relid, mr->owner_att, "already_owned", ERR_REP(in->rep),
+									 ERR_CUSTOMER(in->customer), ERR_OWNER(owner))));
 			break;
 		case OP_RELEASE:
 		case OP_RECYCLE:
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-					 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-							in->rep, in->customer),
-					 errdetail("Customer " INT64_FORMAT " of table %s is in the public pool.",
-							   in->customer, get_rel_name(mr->relid))));
+					 errmsg("rep %lld does not own customer %lld",
+							(long long) in->rep, (long long) in->customer),
+					 errdetail("Customer %lld of table %s is in the public pool.",
+							   (long long) in->customer, get_rel_name(mr->relid)),
+					 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(in->rep),
+									 ERR_CUSTOMER(in->customer))));
 			break;
 		case OP_TRANSFER:
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-					 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-							in->from_rep, in->customer),
-					 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-							   in->customer, get_rel_name(mr->relid), owner)));
+					 errmsg("rep %lld does not own customer %lld",
+							(long long) in->from_rep, (long long) in->customer),
+					 errdetail("Customer %lld of table %s is owned by rep %lld.",
+							   (long long) in->customer, get_rel_name(mr->relid), (long long) owner),
+					 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(in->from_rep),
+									 ERR_CUSTOMER(in->customer), ERR_OWNER(owner))));
 			break;
 		case OP_DIRECT:
 			break;
@@ -133,32 +157,14 @@ static uint64
 change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
 {
 	Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
-	uint64		processed;
+	ArrayType  *arr;
 	int			i;
 
 	for (i = 0; i < in->nbatch; i++)
 		keys[i] = Int64GetDatum(in->batch[i]);
-	SPI_connect();
-	ownership_push_intent(in);
-	PG_TRY();
-	{
-		ArrayType  *arr = construct_array(keys, in->nbatch, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-		int			rc = SPI_execute_plan(has_owner ? managed_set_owner_many_plan(mr) :
-										  managed_release_many_plan(mr),
-										  (Datum[]) {PointerGetDatum(arr), Int64GetDatum(owner)},
-										  NULL, false, 0);
-
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "crmpool owner update failed: %s", SPI_result_code_string(rc));
-	}
-	PG_FINALLY();
-	{
-		ownership_pop_intent(in);
-	}
-	PG_END_TRY();
-	processed = SPI_processed;
-	SPI_finish();
-	return processed;
+	arr = construct_array(keys, in->nbatch, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	return run_owner_update(mr, has_owner ? managed_set_owner_many_plan : managed_release_many_plan,
+							in, (Datum[]) {PointerGetDatum(arr), Int64GetDatum(owner)}, NULL);
 }
 
 /* Release a batch of customers (all locked by the caller and all owned by in->rep): recycling. */
@@ -177,9 +183,10 @@ ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 				(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
 				 errmsg("crmpool's due times of table %s are out of step with the table",
 						get_rel_name(mr->relid)),
-				 errdetail("Of %d customers due to be recycled from rep " INT64_FORMAT ", the table had %d owned by that rep.",
-						   in->nbatch, in->rep, in->nfired),
-				 crmpool_repair_hint(mr->relid)));
+				 errdetail("Of %d customers due to be recycled from rep %lld, the table had %d owned by that rep.",
+						   in->nbatch, (long long) in->rep, in->nfired),
+				 crmpool_repair_hint(mr->relid),
+				 crmpool_refusal(mr->relid, mr->owner_att, "out_of_step", ERR_REP(in->rep))));
 }
 
 static void
@@ -357,7 +364,7 @@ crmpool_transfer(PG_FUNCTION_ARGS)
 	if (in.from_rep == in.rep)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("from_rep and to_rep are the same rep " INT64_FORMAT, in.rep)));
+				 errmsg("from_rep and to_rep are the same rep %lld", (long long) in.rep)));
 	ops_change_owner(mr, &in, true, in.rep);
 	PG_RETURN_VOID();
 }
@@ -400,14 +407,14 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 		if (to_rep == from_rep)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("from_rep and to_rep are the same rep " INT64_FORMAT, to_rep)));
+					 errmsg("from_rep and to_rep are the same rep %lld", (long long) to_rep)));
 	}
 	crmpool_init_srf(fcinfo);
 
 	SPI_connect();
 	if (SPI_execute_plan(managed_owned_by_plan(mr), (Datum[]) {Int64GetDatum(from_rep)}, NULL,
 						 false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "crmpool could not lock the customers of rep " INT64_FORMAT, from_rep);
+		elog(ERROR, "crmpool could not lock the customers of rep %lld", (long long) from_rep);
 	n = SPI_processed;
 	customers = MemoryContextAlloc(rsinfo->econtext->ecxt_per_query_memory,
 								   sizeof(int64) * Max(n, 1));
@@ -423,10 +430,10 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 	if (n == 0 && managed_rep(mr, NULL, from_rep) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("rep " INT64_FORMAT " is unknown in table %s", from_rep,
+				 errmsg("rep %lld is unknown in table %s", (long long) from_rep,
 						get_rel_name(mr->relid)),
-				 errdetail("Rep " INT64_FORMAT " owns no customer of the table and was not set with crmpool.set_rep().",
-						   from_rep),
+				 errdetail("Rep %lld owns no customer of the table and was not set with crmpool.set_rep().",
+						   (long long) from_rep),
 				 errhint("Check the rep id: crmpool.reps() lists the reps set with crmpool.set_rep(), crmpool.rep_load() those who own customers.")));
 
 	/* the lock table cannot change meanwhile: lock() and unlock() take the row lock we hold */
@@ -460,8 +467,8 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 		processed = change_owner_batch(mr, &in, !to_pool, to_rep);
 		/* the rows are locked by us and owned by from_rep; the trigger fires (rel_arg) */
 		if (processed != (uint64) in.nbatch || in.nfired != in.nbatch)
-			elog(ERROR, "crmpool handed over %d of %d customers of rep " INT64_FORMAT,
-				 in.nfired, in.nbatch, from_rep);
+			elog(ERROR, "crmpool handed over %d of %d customers of rep %lld",
+				 in.nfired, in.nbatch, (long long) from_rep);
 	}
 
 	for (i = 0; i < n; i++)
@@ -505,7 +512,7 @@ ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, AttrNumber att, const 
 	SPI_connect();
 	if (SPI_execute_plan(managed_lock_row_plan(mr), (Datum[]) {Int64GetDatum(customer)}, NULL,
 						 false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "crmpool could not lock customer " INT64_FORMAT, customer);
+		elog(ERROR, "crmpool could not lock customer %lld", (long long) customer);
 	if (SPI_processed == 0)
 		unknown_customer(mr, customer);
 	{
@@ -521,15 +528,19 @@ ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, AttrNumber att, const 
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-				 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT, rep, customer),
-				 errdetail("Customer " INT64_FORMAT " of table %s is in the public pool.",
-						   customer, get_rel_name(mr->relid))));
+				 errmsg("rep %lld does not own customer %lld", (long long) rep, (long long) customer),
+				 errdetail("Customer %lld of table %s is in the public pool.",
+						   (long long) customer, get_rel_name(mr->relid)),
+				 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(rep),
+								 ERR_CUSTOMER(customer))));
 	if (owner != rep)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-				 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT, rep, customer),
-				 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-						   customer, get_rel_name(mr->relid), owner)));
+				 errmsg("rep %lld does not own customer %lld", (long long) rep, (long long) customer),
+				 errdetail("Customer %lld of table %s is owned by rep %lld.",
+						   (long long) customer, get_rel_name(mr->relid), (long long) owner),
+				 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(rep),
+								 ERR_CUSTOMER(customer), ERR_OWNER(owner))));
 	SPI_finish();
 	return row;
 }
@@ -542,6 +553,8 @@ ops_lock_owned(ManagedRel *mr, int64 customer, int64 rep, AttrNumber att, const 
 static bool
 set_lock_flag(ManagedRel *mr, int64 customer, HeapTuple row, TupleDesc desc, bool locked)
 {
+	ErrorContextCallback mark;
+
 	if (managed_lock_flag(mr, row, desc) == locked)
 		return false;
 	SPI_connect();
@@ -552,10 +565,13 @@ set_lock_flag(ManagedRel *mr, int64 customer, HeapTuple row, TupleDesc desc, boo
 									   quote_identifier(get_attname(mr->relid, mr->lock_att, false)),
 									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
 							  2, (Oid[]) {INT8OID, mr->lock_type});
+	/* a lock_cap refusal at the UPDATE's end does not show crmpool's UPDATE in its CONTEXT */
+	crmpool_statement_begin(&mark, mr->lock_flag_plan);
 	if (SPI_execute_plan(mr->lock_flag_plan,
 						 (Datum[]) {Int64GetDatum(customer), managed_flag_datum(mr->lock_type, locked)},
 						 NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "crmpool could not write the lock flag of customer " INT64_FORMAT, customer);
+		elog(ERROR, "crmpool could not write the lock flag of customer %lld", (long long) customer);
+	crmpool_statement_end(&mark);
 	SPI_finish();
 	return true;
 }
@@ -591,10 +607,13 @@ crmpool_lock(PG_FUNCTION_ARGS)
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && locked > limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
-					 errmsg("rep " INT64_FORMAT " has reached the lock cap", rep),
-					 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s.",
-							   rep, locked - 1, limit, get_rel_name(mr->relid)),
-					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
+					 errmsg("rep %lld has reached the lock cap", (long long) rep),
+					 errdetail("Rep %lld has locked %lld of %lld customers allowed in table %s.",
+							   (long long) rep, (long long) (locked - 1), (long long) limit,
+							   get_rel_name(mr->relid)),
+					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules()."),
+					 crmpool_refusal(mr->relid, mr->owner_att, "lock_cap", ERR_REP(rep),
+									 ERR_CUSTOMER(customer), ERR_COUNT(locked - 1), ERR_LIMIT(limit))));
 		/* locked customers are not recycled (unless lock_blocks leaves out "recycle") */
 		due_track(mr, customer, row, desc, NULL);
 	}

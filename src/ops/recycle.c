@@ -235,8 +235,8 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 							 (Datum[]) {Int64GetDatum(customer),
 								 managed_time_datum(mr->followup_type, at)},
 							 NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "crmpool could not record the follow-up of customer " INT64_FORMAT,
-				 customer);
+			elog(ERROR, "crmpool could not record the follow-up of customer %lld",
+				 (long long) customer);
 		SPI_finish();
 	}
 	PG_RETURN_VOID();

@@ -587,7 +587,8 @@ managed_rel_not_managed(Oid relid)
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_NOT_MANAGED),
 			 errmsg("table %s is not managed by crmpool", name),
-			 errhint("Attach it with crmpool.manage().")));
+			 errhint("Attach it with crmpool.manage()."),
+			 crmpool_refusal(relid, InvalidAttrNumber, "not_managed")));
 }
 
 /* Tell every backend (at commit) that a managed table's configuration or rules changed. */
@@ -775,7 +776,7 @@ managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner, ch
 							  1, (Oid[]) {INT8OID});
 	}
 	if (SPI_execute_plan(mr->locate_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "crmpool could not read customer " INT64_FORMAT, customer);
+		elog(ERROR, "crmpool could not read customer %lld", (long long) customer);
 	if (SPI_processed == 0)
 		return false;
 	*owner = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -990,11 +991,12 @@ managed_refuse_deleted(ManagedRel *mr, int64 customer)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_UNKNOWN_CUSTOMER),
-			 errmsg("customer " INT64_FORMAT " of table %s is deleted", customer,
+			 errmsg("customer %lld of table %s is deleted", (long long) customer,
 					get_rel_name(mr->relid)),
-			 errdetail("Column \"%s\" marks customer " INT64_FORMAT " as deleted; a deleted customer cannot be claimed, locked or gain an owner.",
-					   get_attname(mr->relid, mr->deleted_att, false), customer),
-			 errhint("Undelete the customer first: it goes back to its pool.")));
+			 errdetail("Column \"%s\" marks customer %lld as deleted; a deleted customer cannot be claimed, locked or gain an owner.",
+					   get_attname(mr->relid, mr->deleted_att, false), (long long) customer),
+			 errhint("Undelete the customer first: it goes back to its pool."),
+			 crmpool_refusal(mr->relid, mr->deleted_att, "deleted", ERR_CUSTOMER(customer))));
 }
 
 /* Whether the app's lock flag is set (false when the table maps no lock column). */

@@ -172,8 +172,8 @@ due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
 
 	if (check_followup && managed_followup(mr, tuple, desc, &at))
 		due_check_followup(at, crmpool_now(), FOLLOWUP_COLUMN_SLACK,
-							psprintf("Column \"%s\" of customer " INT64_FORMAT " of table %s",
-									 get_attname(mr->relid, mr->followup_att, false), customer,
+							psprintf(_("Column \"%s\" of customer %lld of table %s"),
+									 get_attname(mr->relid, mr->followup_att, false), (long long) customer,
 									 get_rel_name(mr->relid)));
 	if (check_deal && mr->deal_att != InvalidAttrNumber &&
 		(mr->deal_type == TIMESTAMPTZOID || mr->deal_type == TIMESTAMPOID ||
@@ -193,8 +193,8 @@ due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("deal time must be finite"),
-					 errdetail("Column \"%s\" of customer " INT64_FORMAT " of table %s is %s.",
-							   get_attname(mr->relid, mr->deal_att, false), customer,
+					 errdetail("Column \"%s\" of customer %lld of table %s is %s.",
+							   get_attname(mr->relid, mr->deal_att, false), (long long) customer,
 							   get_rel_name(mr->relid),
 							   OidOutputFunctionCall(mr->deal_type == DATEOID ? F_DATE_OUT :
 													 mr->deal_type == TIMESTAMPOID ? F_TIMESTAMP_OUT :

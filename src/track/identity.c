@@ -606,12 +606,12 @@ where_it_sits(ManagedRel *mr, int64 customer)
 	found = managed_locate(mr, customer, &has_owner, &owner, &pool);
 	SPI_finish();
 	if (!found)
-		return managed_rls_applies(mr) ? NULL : pstrdup("it is being deleted");
+		return managed_rls_applies(mr) ? NULL : pstrdup(_("it is being deleted"));
 	if (has_owner)
-		return pool ? psprintf("it is owned by rep " INT64_FORMAT " (pool \"%s\")", owner, pool)
-			: psprintf("it is owned by rep " INT64_FORMAT, owner);
-	return pool ? psprintf("it is in the public pool \"%s\"", pool)
-		: pstrdup("it is in the public pool");
+		return pool ? psprintf(_("it is owned by rep %lld (pool \"%s\")"), (long long) owner, pool)
+			: psprintf(_("it is owned by rep %lld"), (long long) owner);
+	return pool ? psprintf(_("it is in the public pool \"%s\""), pool)
+		: pstrdup(_("it is in the public pool"));
 }
 
 /* A match the table's policy reacts to (block or warn). */
@@ -664,6 +664,20 @@ find_reactions(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *
 }
 
 /*
+ * The column a duplicate of this kind is about (its error's column_name): the name column, or
+ * the table's phone (e-mail) column when it has only one.
+ */
+static AttrNumber
+kind_column(ManagedRel *mr, char kind)
+{
+	if (kind == IDENTITY_KIND_PHONE)
+		return mr->nphones == 1 ? mr->phone_atts[0] : InvalidAttrNumber;
+	if (kind == IDENTITY_KIND_EMAIL)
+		return mr->nemails == 1 ? mr->email_atts[0] : InvalidAttrNumber;
+	return mr->name_att;
+}
+
+/*
  * Refuse (block) or report (warn) a duplicate; outside any ledger session (where_it_sits).
  * Of a customer the writer may not see, the message says only that one holds the same key
  * (the writer's own value): not its id, name, owner or pool.
@@ -674,40 +688,53 @@ react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
 	const IdentityMatch *m = &r->m;
 	char	   *sits = where_it_sits(mr, m->customer);
 	const char *kind = identity_kind_name(m->kind);
+	const char *kind_words = m->kind == IDENTITY_KIND_PHONE ? _("phone") :
+		m->kind == IDENTITY_KIND_EMAIL ? _("email") : _("name");
 	const char *table = get_rel_name(mr->relid);
+	const char *rule = psprintf("dedup_%s", kind);
+	AttrNumber	att = kind_column(mr, m->kind);
 	char	   *other;
 	char	   *detail;
 	const char *first_hint;
 
 	if (sits == NULL)
 	{
-		other = pstrdup("a customer you cannot see");
-		detail = psprintf("A customer of table %s that is not visible to you has %s.", table,
-						  r->key != NULL ? psprintf("the same %s %s", kind, r->key) :
-						  psprintf("a name like \"%s\"", ik->name));
-		first_hint = "Ask someone who can see the existing customer";
+		other = pstrdup(_("a customer you cannot see"));
+		detail = psprintf(_("A customer of table %s that is not visible to you has %s."), table,
+						  r->key != NULL ? psprintf(_("the same %s %s"), kind_words, r->key) :
+						  psprintf(_("a name like \"%s\""), ik->name));
+		first_hint = _("Ask someone who can see the existing customer");
 	}
 	else
 	{
-		other = psprintf("customer " INT64_FORMAT, m->customer);
-		detail = psprintf("Customer " INT64_FORMAT " of table %s has %s; %s.", m->customer, table,
-						  r->key != NULL ? psprintf("the same %s %s", kind, r->key) :
-						  psprintf("the name \"%s\", %.0f%% like \"%s\"", m->name,
+		other = psprintf(_("customer %lld"), (long long) m->customer);
+		detail = psprintf(_("Customer %lld of table %s has %s; %s."), (long long) m->customer, table,
+						  r->key != NULL ? psprintf(_("the same %s %s"), kind_words, r->key) :
+						  psprintf(_("the name \"%s\", %.0f%% like \"%s\""), m->name,
 								   m->score * 100.0, ik->name),
 						  sits);
-		first_hint = "Work with the existing customer";
+		first_hint = _("Work with the existing customer");
 	}
+	/* the other customer's id only when the writer may see it, as in the message */
 	if (r->policy == DEDUP_BLOCK)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DUPLICATE),
-				 errmsg("customer " INT64_FORMAT " duplicates %s by %s", customer, other, kind),
-				 errdetail("%s", detail),
+				 errmsg("customer %lld duplicates %s by %s", (long long) customer, other, kind_words),
+				 errdetail_internal("%s", detail),
 				 errhint("%s, or set dedup_%s to \"warn\" with crmpool.set_rules().",
-						 first_hint, kind)));
+						 first_hint, kind),
+				 sits == NULL ?
+				 crmpool_refusal(mr->relid, att, rule, ERR_CUSTOMER(customer)) :
+				 crmpool_refusal(mr->relid, att, rule, ERR_CUSTOMER(customer),
+								 ERR_DUPLICATE_OF(m->customer))));
 	ereport(NOTICE,
 			(errcode(ERRCODE_CRMPOOL_DUPLICATE),
-			 errmsg("customer " INT64_FORMAT " may duplicate %s by %s", customer, other, kind),
-			 errdetail("%s", detail)));
+			 errmsg("customer %lld may duplicate %s by %s", (long long) customer, other, kind_words),
+			 errdetail_internal("%s", detail),
+			 sits == NULL ?
+			 crmpool_refusal(mr->relid, att, rule, ERR_CUSTOMER(customer)) :
+			 crmpool_refusal(mr->relid, att, rule, ERR_CUSTOMER(customer),
+							 ERR_DUPLICATE_OF(m->customer))));
 }
 
 /* Record a duplicate let in under "warn"; inside a ledger session. */
@@ -766,7 +793,7 @@ store(Oid relid, int64 customer, const IdentityKeys *ik)
 	int			i;
 
 	if (ik->has_name && strlen(ik->parsed.core) > IDENTITY_MAX_CORE_BYTES)
-		identity_name_too_long(relid, psprintf("of customer " INT64_FORMAT, customer),
+		identity_name_too_long(relid, psprintf(_("of customer %lld"), (long long) customer),
 							   (int) strlen(ik->parsed.core));
 
 	for (i = 0; i < ik->nkeys; i++)

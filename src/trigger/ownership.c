@@ -160,15 +160,25 @@ lock_blocks(ManagedRel *mr, Change *ch, OwnershipIntent *in)
 	return (rule_choice(&rules, RULE_LOCK_BLOCKS) & op) != 0;
 }
 
+/* The column a lock refusal is about: the app's lock flag, or the owner a lock in crmpool keeps. */
+static AttrNumber
+lock_column(ManagedRel *mr)
+{
+	return mr->lock_att != InvalidAttrNumber ? mr->lock_att : mr->owner_att;
+}
+
 static void
 refuse_locked(ManagedRel *mr, Change *ch, int64 holder, TimestampTz since)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_LOCKED),
-			 errmsg("customer " INT64_FORMAT " is locked", ch->customer),
-			 errdetail("Rep " INT64_FORMAT " locked customer " INT64_FORMAT " of table %s at %s.",
-					   holder, ch->customer, tabname(mr), crmpool_timestamp_text(since)),
-			 errhint("Unlock it with crmpool.unlock() first.")));
+			 errmsg("customer %lld is locked", (long long) ch->customer),
+			 errdetail("Rep %lld locked customer %lld of table %s at %s.",
+					   (long long) holder, (long long) ch->customer, tabname(mr),
+					   crmpool_timestamp_text(since)),
+			 errhint("Unlock it with crmpool.unlock() first."),
+			 crmpool_refusal(mr->relid, lock_column(mr), "lock_blocks", ERR_CUSTOMER(ch->customer),
+							 ERR_OWNER(holder))));
 }
 
 /*
@@ -186,10 +196,12 @@ refuse_inactive(ManagedRel *mr, Change *ch)
 	if (ri != NULL && !ri->active)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_INACTIVE_REP),
-				 errmsg("rep " INT64_FORMAT " is inactive", ch->new_owner),
-				 errdetail("Rep " INT64_FORMAT " of table %s was set inactive with crmpool.set_rep(), so it cannot gain customer " INT64_FORMAT ".",
-						   ch->new_owner, tabname(mr), ch->customer),
-				 errhint("Give the customer to an active rep, or set the rep active again with crmpool.set_rep(..., active => true).")));
+				 errmsg("rep %lld is inactive", (long long) ch->new_owner),
+				 errdetail("Rep %lld of table %s was set inactive with crmpool.set_rep(), so it cannot gain customer %lld.",
+						   (long long) ch->new_owner, tabname(mr), (long long) ch->customer),
+				 errhint("Give the customer to an active rep, or set the rep active again with crmpool.set_rep(..., active => true)."),
+				 crmpool_refusal(mr->relid, mr->owner_att, "inactive_rep", ERR_REP(ch->new_owner),
+								 ERR_CUSTOMER(ch->customer))));
 }
 
 /* Claim-only rules on the customer's past: hold-back after entering the pool, reclaim cooldown. */
@@ -213,10 +225,12 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 		if (now < from)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_HOLDBACK),
-					 errmsg("customer " INT64_FORMAT " is held back in the pool", ch->customer),
+					 errmsg("customer %lld is held back in the pool", (long long) ch->customer),
 					 errdetail("The customer entered the pool at %s; pool_holdback is %s, so it can be claimed from %s.",
 							   crmpool_timestamp_text(past.entered), crmpool_interval_text(&holdback),
-							   crmpool_timestamp_text(from))));
+							   crmpool_timestamp_text(from)),
+					 crmpool_refusal(mr->relid, mr->owner_att, "pool_holdback", ERR_REP(ch->new_owner),
+									 ERR_CUSTOMER(ch->customer), ERR_UNTIL(from))));
 	}
 	if (has_cooldown && past.lost_known)
 	{
@@ -225,11 +239,13 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 		if (now < from)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_COOLDOWN),
-					 errmsg("rep " INT64_FORMAT " may not reclaim customer " INT64_FORMAT " yet",
-							ch->new_owner, ch->customer),
-					 errdetail("Rep " INT64_FORMAT " lost the customer at %s; reclaim_cooldown is %s, so the rep may claim it again from %s.",
-							   ch->new_owner, crmpool_timestamp_text(past.lost),
-							   crmpool_interval_text(&cooldown), crmpool_timestamp_text(from))));
+					 errmsg("rep %lld may not reclaim customer %lld yet",
+							(long long) ch->new_owner, (long long) ch->customer),
+					 errdetail("Rep %lld lost the customer at %s; reclaim_cooldown is %s, so the rep may claim it again from %s.",
+							   (long long) ch->new_owner, crmpool_timestamp_text(past.lost),
+							   crmpool_interval_text(&cooldown), crmpool_timestamp_text(from)),
+					 crmpool_refusal(mr->relid, mr->owner_att, "reclaim_cooldown", ERR_REP(ch->new_owner),
+									 ERR_CUSTOMER(ch->customer), ERR_UNTIL(from))));
 	}
 }
 
@@ -705,7 +721,7 @@ pending_order(const void *a, const void *b)
 static char *
 pool_words(const char *pool)
 {
-	return pool != NULL ? psprintf("pool \"%s\"", pool) : pstrdup("the default pool");
+	return pool != NULL ? psprintf(_("pool \"%s\""), pool) : pstrdup(_("the default pool"));
 }
 
 static void
@@ -723,53 +739,71 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && after->locked > limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
-					 errmsg("rep " INT64_FORMAT " has reached the lock cap", rep),
-					 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s.",
-							   rep, Max(after->locked - p->locked, 0), limit, tabname(mr)),
-					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
+					 errmsg("rep %lld has reached the lock cap", (long long) rep),
+					 errdetail("Rep %lld has locked %lld of %lld customers allowed in table %s.",
+							   (long long) rep, (long long) Max(after->locked - p->locked, 0),
+							   (long long) limit, tabname(mr)),
+					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules()."),
+					 crmpool_refusal(mr->relid, mr->lock_att, "lock_cap", ERR_REP(rep),
+									 ERR_CUSTOMER(p->first),
+									 ERR_COUNT(Max(after->locked - p->locked, 0)), ERR_LIMIT(limit))));
 		return;
 	}
 	if (rule_limit(&rules, RULE_PRIVATE_CAP, &limit))
 	{
 		int64		counted = after->owned;
+		const char *deals_words = "";
 
 		if (!rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP))
+		{
 			counted -= after->with_deal;
+			deals_words = _(" (customers with a deal not counted)");
+		}
 		if (counted > limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_PRIVATE_CAP),
-					 errmsg("rep " INT64_FORMAT " has reached the private cap", rep),
+					 errmsg("rep %lld has reached the private cap", (long long) rep),
 					 gained > 1 ?
-					 errdetail("Rep " INT64_FORMAT " owns " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s%s; the statement would give it %d more.",
-							   rep, Max(counted - gained, 0), limit, tabname(mr),
-							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)",
-							   gained) :
-					 errdetail("Rep " INT64_FORMAT " owns " INT64_FORMAT " of " INT64_FORMAT " customers allowed in table %s%s.",
-							   rep, Max(counted - gained, 0), limit, tabname(mr),
-							   rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP) ? "" : " (customers with a deal not counted)"),
-					 errhint("Release a customer first, or raise private_cap with crmpool.set_rules().")));
+					 errdetail("Rep %lld owns %lld of %lld customers allowed in table %s%s; the statement would give it %d more.",
+							   (long long) rep, (long long) Max(counted - gained, 0), (long long) limit,
+							   tabname(mr), deals_words, gained) :
+					 errdetail("Rep %lld owns %lld of %lld customers allowed in table %s%s.",
+							   (long long) rep, (long long) Max(counted - gained, 0), (long long) limit,
+							   tabname(mr), deals_words),
+					 errhint("Release a customer first, or raise private_cap with crmpool.set_rules()."),
+					 crmpool_refusal(mr->relid, mr->owner_att, "private_cap", ERR_REP(rep),
+									 ERR_CUSTOMER(p->first), ERR_COUNT(Max(counted - gained, 0)),
+									 ERR_LIMIT(limit))));
 	}
 	if (p->key.check_lock && rule_limit(&rules, RULE_LOCK_CAP, &limit) && after->locked > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_LOCK_CAP),
-				 errmsg("rep " INT64_FORMAT " has reached the lock cap", p->key.rep),
+				 errmsg("rep %lld has reached the lock cap", (long long) rep),
 				 p->gains > 0 ?
-				 errdetail("Rep " INT64_FORMAT " would have locked " INT64_FORMAT " customers in table %s with locked customer " INT64_FORMAT ", which it gains; the lock_cap of %s is " INT64_FORMAT ".",
-						   p->key.rep, after->locked, tabname(mr), p->first, pool_words(p->key.pool), limit) :
-				 errdetail("Rep " INT64_FORMAT " has locked " INT64_FORMAT " customers in table %s; the lock_cap of %s, where locked customer " INT64_FORMAT " moves, is " INT64_FORMAT ".",
-						   p->key.rep, after->locked, tabname(mr), pool_words(p->key.pool), p->first, limit),
-				 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
+				 errdetail("Rep %lld would have locked %lld customers in table %s with locked customer %lld, which it gains; the lock_cap of %s is %lld.",
+						   (long long) rep, (long long) after->locked, tabname(mr),
+						   (long long) p->first, pool_words(p->key.pool), (long long) limit) :
+				 errdetail("Rep %lld has locked %lld customers in table %s; the lock_cap of %s, where locked customer %lld moves, is %lld.",
+						   (long long) rep, (long long) after->locked, tabname(mr),
+						   pool_words(p->key.pool), (long long) p->first, (long long) limit),
+				 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules()."),
+				 crmpool_refusal(mr->relid, mr->owner_att, "lock_cap", ERR_REP(rep),
+								 ERR_CUSTOMER(p->first), ERR_COUNT(after->locked), ERR_LIMIT(limit))));
 	if (p->key.claim && rule_limit(&rules, RULE_DAILY_CLAIM_LIMIT, &limit) &&
 		after->claims_today > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DAILY_LIMIT),
-				 errmsg("rep " INT64_FORMAT " has reached the daily claim limit", rep),
-				 errdetail("Rep " INT64_FORMAT " has claimed " INT64_FORMAT " of " INT64_FORMAT " customers allowed today (%s) in table %s.",
-						   rep, Max(after->claims_today - gained, 0), limit,
+				 errmsg("rep %lld has reached the daily claim limit", (long long) rep),
+				 errdetail("Rep %lld has claimed %lld of %lld customers allowed today (%s) in table %s.",
+						   (long long) rep, (long long) Max(after->claims_today - gained, 0),
+						   (long long) limit,
 						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(today))),
 						   tabname(mr)),
 				 errhint("The count starts again at midnight in time zone \"%s\" (crmpool.timezone).",
-						 crmpool_day_timezone_name())));
+						 crmpool_day_timezone_name()),
+				 crmpool_refusal(mr->relid, mr->owner_att, "daily_claim_limit", ERR_REP(rep),
+								 ERR_CUSTOMER(p->first),
+								 ERR_COUNT(Max(after->claims_today - gained, 0)), ERR_LIMIT(limit))));
 }
 
 /* Record the queued events from position `from` on, oldest first, and drop them. */
@@ -904,9 +938,12 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 				if (ch->had_owner)
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_ALREADY_OWNED),
-							 errmsg("customer " INT64_FORMAT " is already owned", ch->customer),
-							 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-									   ch->customer, tabname(mr), ch->old_owner)));
+							 errmsg("customer %lld is already owned", (long long) ch->customer),
+							 errdetail("Customer %lld of table %s is owned by rep %lld.",
+									   (long long) ch->customer, tabname(mr), (long long) ch->old_owner),
+							 crmpool_refusal(mr->relid, mr->owner_att, "already_owned",
+											 ERR_REP(in->rep), ERR_CUSTOMER(ch->customer),
+											 ERR_OWNER(ch->old_owner))));
 				break;
 			case OP_RECYCLE:
 				/* the due row named this owner, under the customer's row lock: drift */
@@ -915,20 +952,24 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 							(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
 							 errmsg("crmpool's due times of table %s are out of step with the table",
 									tabname(mr)),
-							 errdetail("Customer " INT64_FORMAT " was due to be recycled from rep " INT64_FORMAT ", but the table says %s.",
-									   ch->customer, in->rep,
-									   ch->had_owner ? psprintf("rep " INT64_FORMAT " owns it", ch->old_owner) :
-									   pstrdup("it is in the pool")),
-							 crmpool_repair_hint(mr->relid)));
+							 errdetail("Customer %lld was due to be recycled from rep %lld, but the table says %s.",
+									   (long long) ch->customer, (long long) in->rep,
+									   ch->had_owner ? psprintf(_("rep %lld owns it"), (long long) ch->old_owner) :
+									   pstrdup(_("it is in the pool"))),
+							 crmpool_repair_hint(mr->relid),
+							 crmpool_refusal(mr->relid, mr->owner_att, "out_of_step", ERR_REP(in->rep),
+											 ERR_CUSTOMER(ch->customer))));
 				break;
 			case OP_RELEASE:
 				if (!ch->had_owner || ch->old_owner != in->rep)
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-							 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-									in->rep, ch->customer),
-							 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-									   ch->customer, tabname(mr), ch->old_owner)));
+							 errmsg("rep %lld does not own customer %lld",
+									(long long) in->rep, (long long) ch->customer),
+							 errdetail("Customer %lld of table %s is owned by rep %lld.",
+									   (long long) ch->customer, tabname(mr), (long long) ch->old_owner),
+							 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(in->rep),
+											 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 				break;
 			case OP_TRANSFER:
 				if (!ch->had_owner || ch->old_owner != in->from_rep)
@@ -936,17 +977,22 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 					if (ch->had_owner)
 						ereport(ERROR,
 								(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-								 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-										in->from_rep, ch->customer),
-								 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT ".",
-										   ch->customer, tabname(mr), ch->old_owner)));
+								 errmsg("rep %lld does not own customer %lld",
+										(long long) in->from_rep, (long long) ch->customer),
+								 errdetail("Customer %lld of table %s is owned by rep %lld.",
+										   (long long) ch->customer, tabname(mr), (long long) ch->old_owner),
+								 crmpool_refusal(mr->relid, mr->owner_att, "not_owner",
+												 ERR_REP(in->from_rep), ERR_CUSTOMER(ch->customer),
+												 ERR_OWNER(ch->old_owner))));
 					ereport(ERROR,
 							(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-							 errmsg("rep " INT64_FORMAT " does not own customer " INT64_FORMAT,
-									in->from_rep, ch->customer),
-							 errdetail("Customer " INT64_FORMAT " of table %s is in the public pool.",
-									   ch->customer, tabname(mr)),
-							 errhint("Use crmpool.assign() to give a pool customer to a rep.")));
+							 errmsg("rep %lld does not own customer %lld",
+									(long long) in->from_rep, (long long) ch->customer),
+							 errdetail("Customer %lld of table %s is in the public pool.",
+									   (long long) ch->customer, tabname(mr)),
+							 errhint("Use crmpool.assign() to give a pool customer to a rep."),
+							 crmpool_refusal(mr->relid, mr->owner_att, "not_owner",
+											 ERR_REP(in->from_rep), ERR_CUSTOMER(ch->customer))));
 				}
 				break;
 			case OP_ASSIGN:
@@ -999,11 +1045,13 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		if (ch->new_deal && !rule_flag(&rules, RULE_CLAIM_WITH_DEAL))
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_HAS_DEAL),
-					 errmsg("customer " INT64_FORMAT " has a deal and cannot be claimed", ch->customer),
-					 errdetail("Rule claim_with_deal is false in %s of table %s, and column \"%s\" says customer " INT64_FORMAT " has a deal.",
+					 errmsg("customer %lld has a deal and cannot be claimed", (long long) ch->customer),
+					 errdetail("Rule claim_with_deal is false in %s of table %s, and column \"%s\" says customer %lld has a deal.",
 							   pool_words(ch->pool), tabname(mr),
-							   get_attname(mr->relid, mr->deal_att, false), ch->customer),
-					 errhint("An admin can give it to a rep with crmpool.assign(); or set claim_with_deal to true with crmpool.set_rules().")));
+							   get_attname(mr->relid, mr->deal_att, false), (long long) ch->customer),
+					 errhint("An admin can give it to a rep with crmpool.assign(); or set claim_with_deal to true with crmpool.set_rules()."),
+					 crmpool_refusal(mr->relid, mr->deal_att, "claim_with_deal", ERR_REP(ch->new_owner),
+									 ERR_CUSTOMER(ch->customer))));
 		check_claim_timing(mr, ch, &rules, now);
 	}
 
@@ -1030,9 +1078,13 @@ refuse_direct_write(ManagedRel *mr, Change *ch)
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
 			 errmsg("direct ownership changes to table %s are rejected", tabname(mr)),
-			 errdetail("crmpool.direct_writes is \"reject\": the owner of customer " INT64_FORMAT " may change only through crmpool functions.",
-					   ch->customer),
-			 errhint("Use crmpool.claim(), crmpool.assign(), crmpool.transfer() or crmpool.release().")));
+			 errdetail("crmpool.direct_writes is \"reject\": the owner of customer %lld may change only through crmpool functions.",
+					   (long long) ch->customer),
+			 errhint("Use crmpool.claim(), crmpool.assign(), crmpool.transfer() or crmpool.release()."),
+			 ch->has_owner ?
+			 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_REP(ch->new_owner),
+							 ERR_CUSTOMER(ch->customer)) :
+			 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_CUSTOMER(ch->customer))));
 }
 
 /*
@@ -1121,12 +1173,14 @@ direct_write_intent(ManagedRel *mr, Change *ch, OwnershipIntent *claim)
 	if (ch->had_owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
-				 errmsg("role \"%s\" may not move customer " INT64_FORMAT " from rep " INT64_FORMAT " to rep " INT64_FORMAT,
-						GetUserNameFromId(GetUserId(), false), ch->customer, ch->old_owner,
-						ch->new_owner),
+				 errmsg("role \"%s\" may not move customer %lld from rep %lld to rep %lld",
+						GetUserNameFromId(GetUserId(), false), (long long) ch->customer,
+						(long long) ch->old_owner, (long long) ch->new_owner),
 				 errdetail("A direct write that gives an owned customer of table %s another owner is an assign, and the role may not call crmpool.assign().",
 						   tabname(mr)),
-				 errhint("Release the customer first so that the new rep can claim it, or have a role allowed to call crmpool.assign() or crmpool.transfer() move it.")));
+				 errhint("Release the customer first so that the new rep can claim it, or have a role allowed to call crmpool.assign() or crmpool.transfer() move it."),
+				 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_REP(ch->new_owner),
+								 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 	return claim_intent(mr, ch, claim);
 }
 
@@ -1143,16 +1197,19 @@ owned_write_intent(ManagedRel *mr, Change *ch, OwnershipIntent *claim)
 	if (ch->had_owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_ALREADY_OWNED),
-				 errmsg("customer " INT64_FORMAT " is already owned", ch->customer),
-				 errdetail("Customer " INT64_FORMAT " of table %s is owned by rep " INT64_FORMAT "; with crmpool.direct_writes = enforce_owned a plain UPDATE gives an owned customer to rep " INT64_FORMAT " only as an assign, a transfer or a distribute.",
-						   ch->customer, tabname(mr), ch->old_owner, ch->new_owner),
-				 errhint("To move the customer on purpose, run SET LOCAL crmpool.intent = 'transfer' (or 'assign') in the transaction before the UPDATE; a receive that gets this error lost the customer to another rep.")));
+				 errmsg("customer %lld is already owned", (long long) ch->customer),
+				 errdetail("Customer %lld of table %s is owned by rep %lld; with crmpool.direct_writes = enforce_owned a plain UPDATE gives an owned customer to rep %lld only as an assign, a transfer or a distribute.",
+						   (long long) ch->customer, tabname(mr), (long long) ch->old_owner,
+						   (long long) ch->new_owner),
+				 errhint("To move the customer on purpose, run SET LOCAL crmpool.intent = 'transfer' (or 'assign') in the transaction before the UPDATE; a receive that gets this error lost the customer to another rep."),
+				 crmpool_refusal(mr->relid, mr->owner_att, "enforce_owned", ERR_REP(ch->new_owner),
+								 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 	return claim_intent(mr, ch, claim);
 }
 
 /* Refuse a write marked with an intent that the role may not use (assign, transfer). */
 static void
-require_intent_privilege(WriteIntent wi, RoleCache *rc)
+require_intent_privilege(ManagedRel *mr, Change *ch, WriteIntent wi, RoleCache *rc)
 {
 	if (!may_call(rc))
 		ereport(ERROR,
@@ -1162,7 +1219,9 @@ require_intent_privilege(WriteIntent wi, RoleCache *rc)
 				 errdetail("crmpool.intent = '%s' checks a write as crmpool.%s() does, and the role may not call crmpool.%s().",
 						   crmpool_intent_name(wi), rc->function, rc->function),
 				 errhint("Grant the role EXECUTE on crmpool.%s(), or mark the write as 'claim'.",
-						 rc->function)));
+						 rc->function),
+				 crmpool_refusal(mr->relid, mr->owner_att, "intent", ERR_REP(ch->new_owner),
+								 ERR_CUSTOMER(ch->customer))));
 }
 
 /*
@@ -1189,11 +1248,13 @@ marked_write_intent(ManagedRel *mr, Change *ch, WriteIntent wi, OwnershipIntent 
 		if (ch->has_owner)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
-					 errmsg("the write gives customer " INT64_FORMAT " to rep " INT64_FORMAT ", but crmpool.intent is \"%s\"",
-							ch->customer, ch->new_owner, name),
+					 errmsg("the write gives customer %lld to rep %lld, but crmpool.intent is \"%s\"",
+							(long long) ch->customer, (long long) ch->new_owner, name),
 					 errdetail("With crmpool.intent = '%s' every ownership change of the transaction in table %s must put a customer back in the pool.",
 							   name, tabname(mr)),
-					 errhint("Set crmpool.intent to the operation the statement performs, such as SET LOCAL crmpool.intent = 'claim'.")));
+					 errhint("Set crmpool.intent to the operation the statement performs, such as SET LOCAL crmpool.intent = 'claim'."),
+					 crmpool_refusal(mr->relid, mr->owner_att, "intent", ERR_REP(ch->new_owner),
+									 ERR_CUSTOMER(ch->customer))));
 		out->op = OP_RELEASE;
 		out->rep = ch->old_owner;
 		return out;
@@ -1201,11 +1262,13 @@ marked_write_intent(ManagedRel *mr, Change *ch, WriteIntent wi, OwnershipIntent 
 	if (!ch->has_owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
-				 errmsg("the write releases customer " INT64_FORMAT " of rep " INT64_FORMAT ", but crmpool.intent is \"%s\"",
-						ch->customer, ch->old_owner, name),
+				 errmsg("the write releases customer %lld of rep %lld, but crmpool.intent is \"%s\"",
+						(long long) ch->customer, (long long) ch->old_owner, name),
 				 errdetail("With crmpool.intent = '%s' every ownership change of the transaction in table %s must give a customer an owner.",
 						   name, tabname(mr)),
-				 errhint("Run SET LOCAL crmpool.intent = 'release' before a statement that puts customers back in the pool.")));
+				 errhint("Run SET LOCAL crmpool.intent = 'release' before a statement that puts customers back in the pool."),
+				 crmpool_refusal(mr->relid, mr->owner_att, "intent", ERR_REP(ch->old_owner),
+								 ERR_CUSTOMER(ch->customer))));
 	out->rep = ch->new_owner;
 	switch (wi)
 	{
@@ -1213,19 +1276,21 @@ marked_write_intent(ManagedRel *mr, Change *ch, WriteIntent wi, OwnershipIntent 
 			out->op = OP_CLAIM;
 			break;
 		case WRITE_INTENT_TRANSFER:
-			require_intent_privilege(wi, &may_transfer_cache);
+			require_intent_privilege(mr, ch, wi, &may_transfer_cache);
 			if (!ch->had_owner)
 				ereport(ERROR,
 						(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-						 errmsg("customer " INT64_FORMAT " has no owner to transfer it from", ch->customer),
-						 errdetail("Customer " INT64_FORMAT " of table %s is in the public pool.",
-								   ch->customer, tabname(mr)),
-						 errhint("Run SET LOCAL crmpool.intent = 'assign' (or 'distribute') to give a pool customer to a rep.")));
+						 errmsg("customer %lld has no owner to transfer it from", (long long) ch->customer),
+						 errdetail("Customer %lld of table %s is in the public pool.",
+								   (long long) ch->customer, tabname(mr)),
+						 errhint("Run SET LOCAL crmpool.intent = 'assign' (or 'distribute') to give a pool customer to a rep."),
+						 crmpool_refusal(mr->relid, mr->owner_att, "not_owner", ERR_REP(ch->new_owner),
+										 ERR_CUSTOMER(ch->customer))));
 			out->op = OP_TRANSFER;
 			out->from_rep = ch->old_owner;
 			break;
 		default:				/* assign, distribute */
-			require_intent_privilege(wi, &may_assign_cache);
+			require_intent_privilege(mr, ch, wi, &may_assign_cache);
 			out->op = OP_ASSIGN;
 			break;
 	}
@@ -1253,12 +1318,15 @@ pool_move(ManagedRel *mr, Change *ch, HeapTuple oldtup, TupleDesc desc)
 	if (!may_assign())
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_DIRECT_WRITE),
-				 errmsg("role \"%s\" may not move customer " INT64_FORMAT " of rep " INT64_FORMAT " from %s to %s",
-						GetUserNameFromId(GetUserId(), false), ch->customer, ch->old_owner,
+				 errmsg("role \"%s\" may not move customer %lld of rep %lld from %s to %s",
+						GetUserNameFromId(GetUserId(), false), (long long) ch->customer,
+						(long long) ch->old_owner,
 						pool_words(managed_pool_text(mr, oldtup, desc)), pool_words(ch->pool)),
 				 errdetail("A direct write that moves an owned customer of table %s to another pool is an assign into that pool, and the role may not call crmpool.assign().",
 						   tabname(mr)),
-				 errhint("Release the customer first so that a rep can claim it in its new pool, or have a role allowed to call crmpool.assign() move it.")));
+				 errhint("Release the customer first so that a rep can claim it in its new pool, or have a role allowed to call crmpool.assign() move it."),
+				 crmpool_refusal(mr->relid, mr->pool_att, "direct_write", ERR_REP(ch->old_owner),
+								 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 	ledger_begin(&octx);
 	locked = ledger_lock_holder(mr->relid, ch->customer, &holder, &since);
 	ledger_end(&octx);
@@ -1442,12 +1510,14 @@ before_row(TriggerData *td, ManagedRel *mr)
 		if (oldtup == NULL || !old_flag)
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_NOT_OWNER),
-					 errmsg("customer " INT64_FORMAT " has no owner and cannot be locked",
-							managed_key(mr, newtup, desc)),
-					 errdetail("Column \"%s\" of customer " INT64_FORMAT " of table %s marks it as locked, but only an owned customer can be locked.",
-							   attname(mr, mr->lock_att), managed_key(mr, newtup, desc),
+					 errmsg("customer %lld has no owner and cannot be locked",
+							(long long) managed_key(mr, newtup, desc)),
+					 errdetail("Column \"%s\" of customer %lld of table %s marks it as locked, but only an owned customer can be locked.",
+							   attname(mr, mr->lock_att), (long long) managed_key(mr, newtup, desc),
 							   tabname(mr)),
-					 errhint("Lock a customer after a rep owns it.")));
+					 errhint("Lock a customer after a rep owns it."),
+					 crmpool_refusal(mr->relid, mr->lock_att, "not_owner",
+									 ERR_CUSTOMER(managed_key(mr, newtup, desc)))));
 		new_flag = false;
 	}
 	else if (mr->lock_att != InvalidAttrNumber && new_flag && has_owner && !had_owner &&
@@ -1583,8 +1653,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the key of a customer in managed table %s cannot change", tabname(mr)),
-				 errdetail("Customer " INT64_FORMAT " would become " INT64_FORMAT "; its ownership history is kept by key.",
-						   managed_key(mr, oldtup, desc), ch.customer),
+				 errdetail("Customer %lld would become %lld; its ownership history is kept by key.",
+						   (long long) managed_key(mr, oldtup, desc), (long long) ch.customer),
 				 errhint("Insert a new customer instead, or detach the table with crmpool.unmanage() first.")));
 
 	/*
