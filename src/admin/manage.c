@@ -86,23 +86,47 @@ open_for_admin(FunctionCallInfo fcinfo)
 
 #define ADOPT_CHUNK 10000
 
-/* What manage() counts of the rows already there. */
-typedef struct RepCount
-{
-	int64		rep;			/* hash key */
-	int64		owned;
-	int64		with_deal;
-} RepCount;
-
 typedef struct AdoptScan
 {
 	bool		adopt;			/* record an "adopt" event per customer */
 	Datum	   *values;			/* $1 rel, $2 now, $3 actor */
-	HTAB	   *reps;
+	const char *relname;
 	MemoryContext cxt;			/* reset per chunk */
 } AdoptScan;
 
-/* One chunk of (key, owner, has deal) rows: count them, and adopt them (as the extension owner). */
+/* Statements of manage(), for 0.2's tables and (WITHOUT_TENANT) 0.1's: base.h, CrmpoolStmt */
+#define ADOPT_EVENTS_SQL(T) \
+	"INSERT INTO crmpool.ownership_event (" T("tenant, ") "rel, customer, at, owner, how, actor) " \
+	"SELECT " T("u.tenant, ") "$1, u.customer, $2, u.owner, 'adopt', $3 " \
+	"FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) " \
+	"AS u(customer, owner, tenant)"
+#define ADOPT_COUNTS_SQL(T) \
+	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") "rel, rep, owned, with_deal) " \
+	"SELECT " T("u.tenant, ") "$1, u.owner, pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE u.deal) " \
+	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) " \
+	"AS u(owner, deal, tenant) WHERE u.owner IS NOT NULL GROUP BY u.tenant, u.owner " \
+	"ON CONFLICT (" T("tenant, ") "rel, rep) DO UPDATE SET owned = c.owned" PLUS "excluded.owned, " \
+	"with_deal = c.with_deal" PLUS "excluded.with_deal"
+#define LOCKED_COUNTS_SQL(T) \
+	"UPDATE crmpool.rep_counter c SET locked = " \
+	"(SELECT pg_catalog.count(*) FROM crmpool.customer_lock l " \
+	" WHERE " T("l.tenant" EQ "c.tenant AND ") "l.rel" EQ "c.rel AND l.rep" EQ "c.rep) " \
+	"WHERE c.rel" EQ "$1"
+#define MANAGED_ROW_SQL(T) \
+	"SELECT " T("tenant_column") " FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE"
+#define MANAGED_UPSERT_SQL(T) \
+	"INSERT INTO crmpool.managed_table AS m " \
+	"(rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column, " \
+	T("tenant_column, ") "managed_at) VALUES ($1, %s, %s, %s, %s, %s, %s, " T("%s, ") "$2) " \
+	"ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, " \
+	"owner_column = excluded.owner_column, pool_column = excluded.pool_column, " \
+	"followup_column = excluded.followup_column, deal_column = excluded.deal_column, " \
+	"level_column = excluded.level_column"
+
+/*
+ * One chunk of (key, owner, has deal, tenant) rows: count them per tenant and rep, and adopt
+ * them (as the extension owner).  The counters were zeroed before the first chunk.
+ */
 static void
 adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 {
@@ -111,68 +135,68 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	Datum	   *customers = palloc(sizeof(Datum) * n);
 	Datum	   *owners = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
+	Datum	   *deals = palloc(sizeof(Datum) * n);
+	Datum	   *tenants = palloc(sizeof(Datum) * n);
 	uint64		i;
 
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
-		bool		found;
-		RepCount   *rc;
 
 		customers[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
 		owners[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &nulls[i]);
-		if (nulls[i])
-			continue;
-		rc = hash_search(scan->reps, &owners[i], HASH_ENTER, &found);
-		if (!found)
-			rc->owned = rc->with_deal = 0;
-		rc->owned++;
-		if (DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull)))
-			rc->with_deal++;
+		deals[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull);
+		tenants[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("customer " INT64_FORMAT " of table %s has no tenant",
+							DatumGetInt64(customers[i]), scan->relname),
+					 errdetail("crmpool keeps every count, cap and history per tenant; a customer without one belongs to none."),
+					 errhint("Set the tenant of every customer before attaching the table.")));
+		if (VARSIZE_ANY_EXHDR(DatumGetPointer(tenants[i])) > CRMPOOL_TENANT_MAX_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					 errmsg("the tenant of customer " INT64_FORMAT " of table %s is too long",
+							DatumGetInt64(customers[i]), scan->relname),
+					 errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
+							   (int) VARSIZE_ANY_EXHDR(DatumGetPointer(tenants[i])),
+							   CRMPOOL_TENANT_MAX_BYTES)));
 	}
 	if (scan->adopt)
-		crmpool_admin_exec("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
-						   "SELECT $1, u.customer, $2, u.owner, 'adopt', $3 "
-						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(customer, owner)",
-						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID},
+		crmpool_admin_exec(crmpool_has_tenants() ? ADOPT_EVENTS_SQL(WITH_TENANT) : ADOPT_EVENTS_SQL(WITHOUT_TENANT),
+						   6, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID},
 						   (Datum[]) {scan->values[0], scan->values[1], scan->values[2],
 						   crmpool_array(customers, NULL, n, INT8OID),
-						   crmpool_array(owners, nulls, n, INT8OID)});
+						   crmpool_array(owners, nulls, n, INT8OID),
+						   crmpool_array(tenants, NULL, n, TEXTOID)});
+	crmpool_admin_exec(crmpool_has_tenants() ? ADOPT_COUNTS_SQL(WITH_TENANT) : ADOPT_COUNTS_SQL(WITHOUT_TENANT),
+					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, BOOLARRAYOID, TEXTARRAYOID},
+					   (Datum[]) {scan->values[0], crmpool_array(owners, nulls, n, INT8OID),
+					   crmpool_array(deals, NULL, n, BOOLOID), crmpool_array(tenants, NULL, n, TEXTOID)});
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
 }
 
-/* The recounted counters, with the locks each rep holds (as the extension owner). */
+/*
+ * Re-attaching a managed table (SPI's current row: its stored tenant_column) cannot change its
+ * tenant column: every bookkeeping row is kept under the tenant it was written with.
+ */
 static void
-write_counts(AdoptScan *scan)
+refuse_tenant_change(Relation rel, AttrNumber tenant)
 {
-	long		nreps = hash_get_num_entries(scan->reps);
-	Datum	   *reps = palloc(sizeof(Datum) * Max(nreps, 1));
-	Datum	   *owned = palloc(sizeof(Datum) * Max(nreps, 1));
-	Datum	   *with_deal = palloc(sizeof(Datum) * Max(nreps, 1));
-	HASH_SEQ_STATUS status;
-	RepCount   *rc;
-	int			n = 0;
+	char	   *stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	const char *given = tenant ? get_attname(RelationGetRelid(rel), tenant, false) : NULL;
 
-	if (nreps == 0)
-		return;
-	hash_seq_init(&status, scan->reps);
-	while ((rc = hash_seq_search(&status)) != NULL)
-	{
-		reps[n] = Int64GetDatum(rc->rep);
-		owned[n] = Int64GetDatum(rc->owned);
-		with_deal[n++] = Int64GetDatum(rc->with_deal);
-	}
-	crmpool_admin_exec("INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked) "
-					   "SELECT $1, o.rep, o.owned, o.with_deal, "
-					   "  (SELECT pg_catalog.count(*) FROM crmpool.customer_lock l "
-					   "   WHERE l.rel OPERATOR(pg_catalog.=) $1 AND l.rep OPERATOR(pg_catalog.=) o.rep) "
-					   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS o(rep, owned, with_deal) "
-					   "ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
-					   "with_deal = excluded.with_deal, locked = excluded.locked",
-					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
-					   (Datum[]) {scan->values[0], crmpool_array(reps, NULL, n, INT8OID),
-					   crmpool_array(owned, NULL, n, INT8OID), crmpool_array(with_deal, NULL, n, INT8OID)});
+	if ((stored == NULL) != (given == NULL) ||
+		(stored != NULL && strcmp(stored, given) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change the tenant column of managed table %s",
+						RelationGetRelationName(rel)),
+				 errdetail("It is \"%s\"; this call names \"%s\".  crmpool keeps its counters, history and keys under each customer's tenant.",
+						   stored ? stored : "(none)", given ? given : "(none)"),
+				 errhint("Detach the table with crmpool.unmanage() and attach it again with the tenant column you want.")));
 }
 
 /* The name of att in m's list for role (none when att is InvalidAttrNumber). */
@@ -183,9 +207,28 @@ map_column(TableMapping *m, ColumnRole role, Relation rel, AttrNumber att)
 		m->columns[role] = list_make1(get_attname(RelationGetRelid(rel), att, false));
 }
 
+/*
+ * manage(): 0.1's six arguments (crmpool_manage, still bound by 0.1's SQL) and 0.2's seven
+ * (crmpool_manage_v2, with tenant_column).
+ */
+static Datum manage(FunctionCallInfo fcinfo, bool has_tenant);
+
 PG_FUNCTION_INFO_V1(crmpool_manage);
 Datum
 crmpool_manage(PG_FUNCTION_ARGS)
+{
+	return manage(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_manage_v2);
+Datum
+crmpool_manage_v2(PG_FUNCTION_ARGS)
+{
+	return manage(fcinfo, true);
+}
+
+static Datum
+manage(FunctionCallInfo fcinfo, bool has_tenant)
 {
 	Relation	rel;
 	Oid			relid;
@@ -195,7 +238,8 @@ crmpool_manage(PG_FUNCTION_ARGS)
 				pool,
 				followup,
 				deal,
-				level;
+				level,
+				tenant = InvalidAttrNumber;
 	Oid			type,
 				deal_type = InvalidOid;
 	TableMapping mapping = {0};
@@ -221,6 +265,8 @@ crmpool_manage(PG_FUNCTION_ARGS)
 	followup = column_arg(fcinfo, 3, rel, "follow-up", &type);
 	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
 	level = column_arg(fcinfo, 5, rel, "level", &type);
+	if (has_tenant)
+		tenant = column_arg(fcinfo, 6, rel, "tenant", &type);
 	if (owner == key || (pool != InvalidAttrNumber && (pool == key || pool == owner)) ||
 		(deal != InvalidAttrNumber && (deal == key || deal == owner || deal == pool)) ||
 		(followup != InvalidAttrNumber && (followup == key || followup == owner || followup == pool || followup == deal)) ||
@@ -228,12 +274,19 @@ crmpool_manage(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the key, owner, pool, follow-up, deal and level columns must be different columns")));
+	if (tenant != InvalidAttrNumber &&
+		(tenant == key || tenant == owner || tenant == pool || tenant == deal || tenant == followup || tenant == level))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tenant column \"%s\" is already mapped to another role", get_attname(relid, tenant, false)),
+				 errdetail("The tenant column must differ from the key, owner, pool, follow-up, deal and level columns.")));
 	map_column(&mapping, COLUMN_KEY, rel, key);
 	map_column(&mapping, COLUMN_OWNER, rel, owner);
 	map_column(&mapping, COLUMN_POOL, rel, pool);
 	map_column(&mapping, COLUMN_FOLLOWUP, rel, followup);
 	map_column(&mapping, COLUMN_DEAL, rel, deal);
 	map_column(&mapping, COLUMN_LEVEL, rel, level);
+	map_column(&mapping, COLUMN_TENANT, rel, tenant);
 	tables_check_mapping(relid, &mapping, false);
 	deal_expr = deal == InvalidAttrNumber ? "false" :
 		psprintf(deal_type == BOOLOID ? "%s IS TRUE" : "%s IS NOT NULL", colname(rel, deal));
@@ -243,22 +296,23 @@ crmpool_manage(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(crmpool_now());
 	values[2] = CStringGetTextDatum(crmpool_actor_name());
 
-	crmpool_admin_exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	if (has_tenant && !crmpool_has_tenants())
+		elog(ERROR, "crmpool's 0.1 tables cannot keep a tenant column");	/* 0.2's SQL binds v2 */
+	crmpool_admin_exec(crmpool_has_tenants() ? MANAGED_ROW_SQL(WITH_TENANT) : MANAGED_ROW_SQL(WITHOUT_TENANT),
 		 1, types, values);
 	adopted = SPI_processed > 0;
-	crmpool_admin_exec(psprintf("INSERT INTO crmpool.managed_table AS m "
-				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column, managed_at) "
-				  "VALUES ($1, %s, %s, %s, %s, %s, %s, $2) "
-				  "ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, "
-				  "owner_column = excluded.owner_column, pool_column = excluded.pool_column, "
-				  "followup_column = excluded.followup_column, deal_column = excluded.deal_column, "
-				  "level_column = excluded.level_column",
-				  quote_literal_cstr(get_attname(relid, key, false)),
-				  quote_literal_cstr(get_attname(relid, owner, false)),
-				  pool ? quote_literal_cstr(get_attname(relid, pool, false)) : "NULL",
-				  followup ? quote_literal_cstr(get_attname(relid, followup, false)) : "NULL",
-				  deal ? quote_literal_cstr(get_attname(relid, deal, false)) : "NULL",
-				  level ? quote_literal_cstr(get_attname(relid, level, false)) : "NULL"),
+	if (adopted && crmpool_has_tenants())
+		refuse_tenant_change(rel, tenant);
+	/* 0.1's text has no %s for the tenant column: the last argument is left unread */
+	crmpool_admin_exec(psprintf(crmpool_has_tenants() ? MANAGED_UPSERT_SQL(WITH_TENANT) :
+								MANAGED_UPSERT_SQL(WITHOUT_TENANT),
+								quote_literal_cstr(get_attname(relid, key, false)),
+								quote_literal_cstr(get_attname(relid, owner, false)),
+								pool ? quote_literal_cstr(get_attname(relid, pool, false)) : "NULL",
+								followup ? quote_literal_cstr(get_attname(relid, followup, false)) : "NULL",
+								deal ? quote_literal_cstr(get_attname(relid, deal, false)) : "NULL",
+								level ? quote_literal_cstr(get_attname(relid, level, false)) : "NULL",
+								tenant ? quote_literal_cstr(get_attname(relid, tenant, false)) : "NULL"),
 		 2, types, values);
 
 	drop_triggers(relid, qualname);
@@ -285,29 +339,30 @@ crmpool_manage(PG_FUNCTION_ARGS)
 
 	/*
 	 * Customers already there start their history now ("adopt"), and the counters are recounted
-	 * from the data (claims made today survive a re-attach).  The rows are read as the table's
-	 * owner (crmpool_scan_table), never as the extension owner; this session writes them.
+	 * from the data, per tenant (claims made today survive a re-attach).  The rows are read as
+	 * the table's owner (crmpool_scan_table), never as the extension owner; this session writes
+	 * them.  A tenant is read as text (the cast of its integer or text type, which is what its
+	 * output function gives: managed_tenant()); a table without one is all CRMPOOL_NO_TENANT.
 	 */
 	{
 		AdoptScan	scan;
-		HASHCTL		ctl;
 
 		memset(&scan, 0, sizeof(scan));
 		scan.adopt = !adopted;
 		scan.values = values;
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(RepCount);
-		ctl.hcxt = CurrentMemoryContext;
-		scan.reps = hash_create("crmpool recount", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		scan.relname = RelationGetRelationName(rel);
 		scan.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool adopt", ALLOCSET_DEFAULT_SIZES);
-		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, %s FROM ONLY %s",
-										   colname(rel, key), colname(rel, owner), deal_expr, qualname),
-						   0, NULL, NULL, ADOPT_CHUNK, adopt_chunk, &scan);
-		MemoryContextDelete(scan.cxt);
 		crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
 						   "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-		write_counts(&scan);
+		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, %s, %s FROM ONLY %s",
+										   colname(rel, key), colname(rel, owner), deal_expr,
+										   tenant ? psprintf("%s::pg_catalog.text", colname(rel, tenant)) :
+										   quote_literal_cstr(CRMPOOL_NO_TENANT),
+										   qualname),
+						   0, NULL, NULL, ADOPT_CHUNK, adopt_chunk, &scan);
+		MemoryContextDelete(scan.cxt);
+		crmpool_admin_exec(crmpool_has_tenants() ? LOCKED_COUNTS_SQL(WITH_TENANT) :
+						   LOCKED_COUNTS_SQL(WITHOUT_TENANT), 1, types, values);
 	}
 
 	crmpool_end_admin(&octx, nestlevel);

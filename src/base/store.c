@@ -42,17 +42,23 @@
  * Fixed statements (CrmpoolStmt), through SPI: what is not on the hot path.
  * -------------------------------------------------------------------------------------------*/
 
-/* The kept plan of a fixed statement, prepared on first use (inside or outside SPI). */
+/*
+ * The kept plan of a fixed statement, prepared on first use (inside or outside SPI): 0.2's, or
+ * 0.1's text while crmpool's tables are still 0.1's.
+ */
 SPIPlanPtr
-crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot)
+crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr slot[2])
 {
-	if (*slot == NULL)
+	int			v = (stmt->sql01 != NULL && !crmpool_has_tenants()) ? 1 : 0;
+
+	if (slot[v] == NULL)
 	{
 		SPI_connect();
-		*slot = crmpool_keep_plan(stmt->sql, stmt->nargs, (Oid *) stmt->argtypes);
+		slot[v] = crmpool_keep_plan(v == 1 ? stmt->sql01 : stmt->sql, stmt->nargs,
+									(Oid *) stmt->argtypes);
 		SPI_finish();
 	}
-	return *slot;
+	return slot[v];
 }
 
 /*
@@ -60,7 +66,7 @@ crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot)
  * snapshot instead of the statement's own.  Returns the SPI result code.
  */
 int
-crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values, const char *nulls,
+crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr slot[2], Datum *values, const char *nulls,
 				 bool latest)
 {
 	SPIPlanPtr	plan = crmpool_stmt_plan(stmt, slot);
@@ -86,13 +92,18 @@ store_oids(StoreTable *t, Oid *heap, Oid *index)
 {
 	int			i;
 
+	bool		tenants = crmpool_has_tenants();
+
 	*heap = crmpool_relid(t->table);
 	*index = crmpool_relid(t->index);
-	if (t->checked == *heap)
+	if (t->checked == *heap && t->checked_tenants == tenants)
 		return;
 	for (i = 0; i < lengthof(t->columns) && t->columns[i] != NULL; i++)
 		crmpool_check_column(*heap, t->table, i + 1, t->columns[i]);
+	if (tenants && t->tenant_att != 0)
+		crmpool_check_column(*heap, t->table, t->tenant_att, "tenant");
 	t->checked = *heap;
+	t->checked_tenants = tenants;
 }
 
 /*

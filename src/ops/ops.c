@@ -414,19 +414,22 @@ crmpool_lock(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	OwnerContext octx;
 	bool		added;
+	const char *tenant;
 
 	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "lock", &desc);
 
+	tenant = managed_tenant(mr, row, desc);
 	ledger_begin(&octx);
-	added = ledger_add_lock(mr->relid, customer, rep, crmpool_now());
+	added = ledger_add_lock(mr->relid, tenant, customer, rep, crmpool_now());
 	if (added)
 	{
 		RuleSet		rules;
 		int64		locked;
 		int64		limit;
 
-		ledger_locked_changed(mr->relid, rep, 1, &locked);
+		ledger_locked_changed(mr->relid, tenant, rep, 1, &locked);
+		/* the rules of the customer's tenant (tenant): issue 9's tenant scope reads them here */
 		rules_effective(mr->nscopes, mr->scopes, managed_pool_text(mr, row, desc), true, rep,
 						NULL, &rules);
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && locked > limit)
@@ -437,7 +440,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 							   rep, locked - 1, limit, get_rel_name(mr->relid)),
 					 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules().")));
 		/* locked customers are never recycled */
-		due_untrack(mr, customer);
+		due_untrack(mr, tenant, customer);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(added);
@@ -454,19 +457,21 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	OwnerContext octx;
 	bool		dropped;
+	const char *tenant;
 
 	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "unlock", &desc);
 
+	tenant = managed_tenant(mr, row, desc);
 	ledger_begin(&octx);
-	dropped = ledger_drop_lock(mr->relid, customer);
+	dropped = ledger_drop_lock(mr->relid, tenant, customer);
 	if (dropped)
 	{
 		int64		locked;
 
-		ledger_locked_changed(mr->relid, rep, -1, &locked);
+		ledger_locked_changed(mr->relid, tenant, rep, -1, &locked);
 		/* the spell goes on: the customer is due again by its rules */
-		due_track(mr, customer, row, desc, NULL);
+		due_track(mr, tenant, customer, row, desc, NULL);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(dropped);

@@ -46,7 +46,12 @@ typedef struct RegistryEntry
 
 static HTAB *registry = NULL;
 static List *retired = NIL;
-static SPIPlanPtr config_plan = NULL;
+/* 0.1's managed_table has no tenant_column (crmpool_has_tenants) */
+#define CONFIG_SQL(T) \
+	"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column" \
+	T(", tenant_column") " FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1"
+static const CrmpoolStmt config_stmt = TENANT_STMT(CONFIG_SQL, 1, {REGCLASSOID});
+static SPIPlanPtr config_plans[2];
 static SPIPlanPtr scopes_plan = NULL;
 static SPIPlanPtr identity_plan = NULL;
 
@@ -181,7 +186,8 @@ load_managed_rel(Oid relid)
 			   *pool_column,
 			   *followup_column,
 			   *deal_column,
-			   *level_column;
+			   *level_column,
+			   *tenant_column;
 	uint64		i;
 	bool		isvarlena;
 
@@ -194,11 +200,6 @@ load_managed_rel(Oid relid)
 	args[0] = ObjectIdGetDatum(relid);
 	SPI_connect();
 	crmpool_become_owner(&octx);
-	if (config_plan == NULL)
-		config_plan = crmpool_keep_plan(
-										"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column "
-										"FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
-										1, argtypes);
 	if (scopes_plan == NULL)
 		scopes_plan = crmpool_keep_plan(
 										"SELECT pool, rep, rules FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1",
@@ -209,7 +210,8 @@ load_managed_rel(Oid relid)
 										  "FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1",
 										  1, argtypes);
 
-	if (SPI_execute_plan(config_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(crmpool_stmt_plan(&config_stmt, config_plans), args, NULL, true, 1) !=
+		SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.managed_table");
 	if (SPI_processed == 0)
 	{
@@ -226,6 +228,7 @@ load_managed_rel(Oid relid)
 	followup_column = column_or_null(tup, desc, 4);
 	deal_column = column_or_null(tup, desc, 5);
 	level_column = column_or_null(tup, desc, 6);
+	tenant_column = desc->natts >= 7 ? column_or_null(tup, desc, 7) : NULL;
 
 	oldcxt = MemoryContextSwitchTo(mcxt);
 	mr = palloc0(sizeof(ManagedRel));
@@ -281,6 +284,12 @@ load_managed_rel(Oid relid)
 	{
 		crmpool_require_builtin_output(relid, mr->level_att, "level");
 		getTypeOutputInfo(get_atttype(relid, mr->level_att), &mr->level_out, &isvarlena);
+	}
+	mr->tenant_att = resolve_column(relid, tenant_column, "tenant");
+	if (mr->tenant_att != InvalidAttrNumber)
+	{
+		crmpool_require_builtin_output(relid, mr->tenant_att, "tenant");
+		getTypeOutputInfo(get_atttype(relid, mr->tenant_att), &mr->tenant_out, &isvarlena);
 	}
 	MemoryContextSwitchTo(oldcxt);
 
@@ -729,6 +738,111 @@ managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
 	return column_text(tuple, desc, mr->pool_att, mr->pool_out);
 }
 
+/*
+ * The customer's tenant as text (its column's built-in output), CRMPOOL_NO_TENANT for a table
+ * without a tenant column: only a branch on the hot path of such a table.  A row without a
+ * tenant belongs to no tenant's counts, caps or duplicates: it is refused (docs/reference.md).
+ */
+const char *
+managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	char	   *tenant;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return CRMPOOL_NO_TENANT;
+	tenant = column_text(tuple, desc, mr->tenant_att, mr->tenant_out);
+	if (tenant == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("customer " INT64_FORMAT " of managed table %s has no tenant",
+						managed_key(mr, tuple, desc), get_rel_name(mr->relid)),
+				 errdetail("Its tenant column \"%s\" is null; crmpool keeps every count, cap and history per tenant.",
+						   get_attname(mr->relid, mr->tenant_att, false)),
+				 errhint("Set the tenant of every customer, or declare the column NOT NULL.")));
+	if (strlen(tenant) > CRMPOOL_TENANT_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("the tenant of customer " INT64_FORMAT " of managed table %s is too long",
+						managed_key(mr, tuple, desc), get_rel_name(mr->relid)),
+				 errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
+						   (int) strlen(tenant), CRMPOOL_TENANT_MAX_BYTES)));
+	return tenant;
+}
+
+/*
+ * The tenant of a customer as its row says, read as the current user (its privileges and
+ * row-level security apply, as in managed_locate); NULL if the row is not there.  palloc'd in
+ * the caller's memory context.
+ */
+char *
+managed_customer_tenant(ManagedRel *mr, int64 customer)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	char	   *tenant = NULL;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return pstrdup(CRMPOOL_NO_TENANT);
+	SPI_connect();
+	if (mr->tenant_plan == NULL)
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		const char *col = quote_identifier(get_attname(mr->relid, mr->tenant_att, false));
+
+		mr->tenant_plan =
+			crmpool_keep_plan(psprintf("SELECT %s FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1",
+									   col, mr->qualname, key),
+							  1, (Oid[]) {INT8OID});
+	}
+	if (SPI_execute_plan(mr->tenant_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) !=
+		SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read customer " INT64_FORMAT, customer);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
+
+		if (!isnull)
+			tenant = OidOutputFunctionCall(mr->tenant_out, d);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	SPI_finish();
+	return tenant;
+}
+
+/*
+ * A function's tenant argument (argno; -1: the function's SQL has none, as in 0.1): required
+ * for a table with a tenant column, whose bookkeeping is kept per tenant, and refused for a
+ * table without one (its one tenant is CRMPOOL_NO_TENANT).  fname names the function.
+ */
+const char *
+managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno, const char *fname)
+{
+	bool		given = argno >= 0 && !PG_ARGISNULL(argno);
+	char	   *tenant;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+	{
+		if (given)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("table %s has no tenant column", get_rel_name(mr->relid)),
+					 errdetail("%s was given tenant \"%s\".", fname,
+							   TextDatumGetCString(PG_GETARG_DATUM(argno))),
+					 errhint("Leave tenant out for a table attached without tenant_column.")));
+		return CRMPOOL_NO_TENANT;
+	}
+	if (!given)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s needs a tenant for table %s", fname, get_rel_name(mr->relid)),
+				 errdetail("The table keeps its customers per tenant in column \"%s\".",
+						   get_attname(mr->relid, mr->tenant_att, false)),
+				 errhint("Pass tenant => the tenant's value as text.")));
+	tenant = TextDatumGetCString(PG_GETARG_DATUM(argno));
+	return tenant;
+}
+
 /* The customer's level as text; NULL when the table has no level column or the level is null. */
 char *
 managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
@@ -897,7 +1011,7 @@ static const CrmpoolStmt forget_stmts[] = {
 	{"DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 };
-static SPIPlanPtr forget_plans[lengthof(forget_stmts)];
+static SPIPlanPtr forget_plans[lengthof(forget_stmts)][2];
 
 PG_FUNCTION_INFO_V1(crmpool_forget_table_config);
 Datum
@@ -919,7 +1033,7 @@ crmpool_forget_table_config(PG_FUNCTION_ARGS)
 	SPI_connect();
 	for (i = 0; i < lengthof(forget_stmts); i++)
 	{
-		SPIPlanPtr	plan = crmpool_stmt_plan(&forget_stmts[i], &forget_plans[i]);
+		SPIPlanPtr	plan = crmpool_stmt_plan(&forget_stmts[i], forget_plans[i]);
 		int			rc;
 
 		if (IsolationUsesXactSnapshot())

@@ -25,6 +25,8 @@ typedef struct ManagedRel
 	Oid			deal_type;
 	AttrNumber	level_att;		/* InvalidAttrNumber: no customer levels */
 	Oid			level_out;		/* output function of the level column's type */
+	AttrNumber	tenant_att;		/* InvalidAttrNumber: one tenant, CRMPOOL_NO_TENANT */
+	Oid			tenant_out;		/* output function of the tenant column's type */
 	/* plans on the user's table, prepared on first use; parameters are bigint */
 	SPIPlanPtr	set_owner_plan; /* UPDATE ONLY t SET owner = $2 WHERE key = $1 */
 	SPIPlanPtr	lock_row_plan;	/* SELECT owner, pool, row FROM ONLY t WHERE key = $1 FOR NO KEY UPDATE */
@@ -42,6 +44,7 @@ typedef struct ManagedRel
 	int			nemails;
 	AttrNumber *email_atts;
 	SPIPlanPtr	locate_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 */
+	SPIPlanPtr	tenant_plan;	/* SELECT tenant FROM ONLY t WHERE key = $1 */
 	bool		recycles;		/* some scope sets a recycle period */
 	/*
 	 * tgenabled of each of crmpool's triggers on the table ('\0': missing), read on first use
@@ -84,6 +87,10 @@ extern bool managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64
 extern int64 managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern const char *managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern char *managed_customer_tenant(ManagedRel *mr, int64 customer);
+extern const char *managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno,
+									  const char *fname);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
 extern void managed_row_tuple(Datum row, HeapTupleData *tuple);
@@ -108,6 +115,7 @@ typedef enum ColumnRole
 	COLUMN_FOLLOWUP,
 	COLUMN_DEAL,
 	COLUMN_LEVEL,
+	COLUMN_TENANT,
 	COLUMN_NAME,
 	COLUMN_PHONE,
 	COLUMN_EMAIL,

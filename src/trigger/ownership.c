@@ -115,6 +115,7 @@ intent_for(Oid relid, int64 customer, const char **how)
 typedef struct Change
 {
 	int64		customer;
+	const char *tenant;			/* the row's tenant (managed_tenant) */
 	bool		had_owner;
 	int64		old_owner;
 	bool		has_owner;
@@ -139,7 +140,7 @@ refuse_locked(ManagedRel *mr, Change *ch)
 	int64		holder;
 	TimestampTz since;
 
-	if (ledger_lock_holder(mr->relid, ch->customer, &holder, &since))
+	if (ledger_lock_holder(mr->relid, ch->tenant, ch->customer, &holder, &since))
 		ereport(ERROR,
 				(errcode(ERRCODE_CRMPOOL_LOCKED),
 				 errmsg("customer " INT64_FORMAT " is locked", ch->customer),
@@ -160,7 +161,7 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 
 	if (!has_holdback && !has_cooldown)
 		return;
-	ledger_customer_past(mr->relid, ch->customer, ch->new_owner, has_cooldown, &past);
+	ledger_customer_past(mr->relid, ch->tenant, ch->customer, ch->new_owner, has_cooldown, &past);
 
 	if (has_holdback && past.entered_known)
 	{
@@ -214,6 +215,7 @@ typedef struct PendingKey
 {
 	SubTransactionId subid;
 	Oid			relid;
+	const char *tenant;			/* interned: equal tenants are one pointer */
 	int64		rep;
 	const char *pool;			/* interned; NULL unless checked */
 	bool		check;			/* checked gains: cap (and, for claims, daily limit) */
@@ -238,6 +240,7 @@ typedef struct PendingEvent
 {
 	SubTransactionId subid;
 	Oid			relid;
+	const char *tenant;			/* interned */
 	int64		customer;
 	int64		owner;
 	bool		has_owner;
@@ -470,9 +473,19 @@ intern(const char *s)
 	return *entry;
 }
 
+/*
+ * The queue's copy of a tenant: equal tenants are one pointer (the queue compares them so).  A
+ * table without tenants costs no lookup: its "" is this function's own constant.
+ */
+static const char *
+intern_tenant(const char *tenant)
+{
+	return tenant[0] == '\0' ? "" : intern(tenant);
+}
+
 static PendingCount *
-queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
-				bool check_lock, int64 customer, const char *pool)
+queue_count_key(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+				int claims, bool check, bool check_lock, int64 customer, const char *pool)
 {
 	PendingKey	key;
 	PendingCount *p;
@@ -482,6 +495,7 @@ queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int 
 	memset(&key, 0, sizeof(key));	/* the key is hashed as bytes, padding included */
 	key.subid = GetCurrentSubTransactionId();
 	key.relid = relid;
+	key.tenant = intern_tenant(tenant);
 	key.rep = rep;
 	key.check = check;
 	key.check_lock = check_lock;
@@ -505,16 +519,16 @@ queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int 
 }
 
 static void
-queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
-			int64 customer, const char *pool)
+queue_count(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+			int claims, bool check, int64 customer, const char *pool)
 {
-	(void) queue_count_key(relid, rep, owned, with_deal, locked, claims, check, false, customer,
-						   pool);
+	(void) queue_count_key(relid, tenant, rep, owned, with_deal, locked, claims, check, false,
+						   customer, pool);
 }
 
 static void
-queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *how,
-			const char *reason)
+queue_event(Oid relid, const char *tenant, int64 customer, bool has_owner, int64 owner,
+			const char *how, const char *reason)
 {
 	PendingEvent *e;
 
@@ -545,6 +559,7 @@ queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *
 	e = &events[nevents++];
 	e->subid = GetCurrentSubTransactionId();
 	e->relid = relid;
+	e->tenant = intern_tenant(tenant);
 	e->customer = customer;
 	e->has_owner = has_owner;
 	e->owner = owner;
@@ -642,6 +657,8 @@ pending_order(const void *a, const void *b)
 
 	if (x->key.relid != y->key.relid)
 		return x->key.relid < y->key.relid ? -1 : 1;
+	if (x->key.tenant != y->key.tenant)
+		return strcmp(x->key.tenant, y->key.tenant);
 	if (x->key.rep != y->key.rep)
 		return x->key.rep < y->key.rep ? -1 : 1;
 	return x->first < y->first ? -1 : x->first > y->first ? 1 : 0;
@@ -718,11 +735,13 @@ flush_events(TimestampTz now, int64 from)
 			chunk = palloc(EVENT_CHUNK * sizeof(PendingEvent));
 		event_chunk_read(c, chunk);
 		for (i = (c == from / EVENT_CHUNK) ? from % EVENT_CHUNK : 0; i < EVENT_CHUNK; i++)
-			ledger_events_add(le, chunk[i].relid, chunk[i].customer, now, chunk[i].has_owner,
+			ledger_events_add(le, chunk[i].relid, chunk[i].tenant, chunk[i].customer, now,
+							  chunk[i].has_owner,
 							  chunk[i].owner, chunk[i].how, chunk[i].reason, chunk[i].actor);
 	}
 	for (i = Max(from - event_chunks * EVENT_CHUNK, 0); i < nevents; i++)
-		ledger_events_add(le, events[i].relid, events[i].customer, now, events[i].has_owner,
+		ledger_events_add(le, events[i].relid, events[i].tenant, events[i].customer, now,
+						  events[i].has_owner,
 						  events[i].owner, events[i].how, events[i].reason, events[i].actor);
 	ledger_events_end(le);
 	if (chunk != NULL)
@@ -783,6 +802,7 @@ flush_pending(void)
 		int			k;
 
 		for (j = i; j < npending && pending[j]->key.relid == pending[i]->key.relid &&
+			 pending[j]->key.tenant == pending[i]->key.tenant &&
 			 pending[j]->key.rep == pending[i]->key.rep; j++)
 		{
 			owned += pending[j]->owned;
@@ -795,8 +815,8 @@ flush_pending(void)
 				claimed += pending[j]->key.claim ? pending[j]->gains : 0;
 			}
 		}
-		ledger_apply(pending[i]->key.relid, pending[i]->key.rep, owned, with_deal, locked, claims,
-					 today, &after);
+		ledger_apply(pending[i]->key.relid, pending[i]->key.tenant, pending[i]->key.rep, owned,
+					 with_deal, locked, claims, today, &after);
 		for (k = i; k < j; k++)
 			if (pending[k]->key.check)
 				check_quota(managed_rel_get(pending[k]->key.relid, false), pending[k], &after,
@@ -894,7 +914,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		if (check)
 			refuse_locked(mr, ch);
 		else
-			was_locked = ledger_drop_lock(mr->relid, ch->customer);
+			was_locked = ledger_drop_lock(mr->relid, ch->tenant, ch->customer);
 	}
 
 	if (ch->has_owner && check && is_claim)
@@ -906,18 +926,18 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	}
 
 	if (ch->had_owner)
-		queue_count(mr->relid, ch->old_owner, -1, ch->old_deal ? -1 : 0, was_locked ? -1 : 0, 0,
-					false, ch->customer, NULL);
+		queue_count(mr->relid, ch->tenant, ch->old_owner, -1, ch->old_deal ? -1 : 0,
+					was_locked ? -1 : 0, 0, false, ch->customer, NULL);
 	if (ch->has_owner)
-		queue_count(mr->relid, ch->new_owner, 1, ch->new_deal ? 1 : 0, 0, is_claim ? 1 : 0,
-					check, ch->customer, ch->pool);
+		queue_count(mr->relid, ch->tenant, ch->new_owner, 1, ch->new_deal ? 1 : 0, 0,
+					is_claim ? 1 : 0, check, ch->customer, ch->pool);
 
-	queue_event(mr->relid, ch->customer, ch->has_owner, ch->new_owner, ch->how,
+	queue_event(mr->relid, ch->tenant, ch->customer, ch->has_owner, ch->new_owner, ch->how,
 				in != NULL ? in->reason : NULL);
 
 	/* A new spell (or none): its recycle clock starts now. */
 	if (ch->had_owner || ch->has_owner)
-		due_track(mr, ch->customer, ch->newtup, ch->desc, &now);
+		due_track(mr, ch->tenant, ch->customer, ch->newtup, ch->desc, &now);
 }
 
 static void
@@ -1031,10 +1051,10 @@ pool_move(ManagedRel *mr, Change *ch, HeapTuple oldtup, TupleDesc desc)
 						   tabname(mr)),
 				 errhint("Release the customer first so that a rep can claim it in its new pool, or have a role allowed to call crmpool.assign() move it.")));
 	ledger_begin(&octx);
-	locked = ledger_lock_holder(mr->relid, ch->customer, &holder, &since);
+	locked = ledger_lock_holder(mr->relid, ch->tenant, ch->customer, &holder, &since);
 	ledger_end(&octx);
-	(void) queue_count_key(mr->relid, ch->old_owner, 0, 0, 0, 0, true, locked, ch->customer,
-						   ch->pool);
+	(void) queue_count_key(mr->relid, ch->tenant, ch->old_owner, 0, 0, 0, 0, true, locked,
+						   ch->customer, ch->pool);
 }
 
 /*
@@ -1108,6 +1128,7 @@ update_concerns(ManagedRel *mr, HeapTuple oldtup, HeapTuple newtup, TupleDesc de
 {
 	return column_changed(oldtup, newtup, desc, mr->owner_att) ||
 		column_changed(oldtup, newtup, desc, mr->key_att) ||
+		column_changed(oldtup, newtup, desc, mr->tenant_att) ||
 		column_changed(oldtup, newtup, desc, mr->deal_att) ||
 		column_changed(oldtup, newtup, desc, mr->pool_att) ||
 		(mr->recycles &&
@@ -1218,6 +1239,15 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 				 errdetail("Customer " INT64_FORMAT " would become " INT64_FORMAT "; its ownership history is kept by key.",
 						   managed_key(mr, oldtup, desc), ch.customer),
 				 errhint("Insert a new customer instead, or detach the table with crmpool.unmanage() first.")));
+	ch.tenant = managed_tenant(mr, newtup ? newtup : oldtup, desc);
+	if (oldtup != NULL && newtup != NULL && mr->tenant_att != InvalidAttrNumber &&
+		strcmp(managed_tenant(mr, oldtup, desc), ch.tenant) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the tenant of a customer in managed table %s cannot change", tabname(mr)),
+				 errdetail("Customer " INT64_FORMAT " would move from tenant \"%s\" to tenant \"%s\"; its counts, history and keys are kept under its tenant.",
+						   ch.customer, managed_tenant(mr, oldtup, desc), ch.tenant),
+				 errhint("Delete the customer and insert it again under the new tenant.")));
 
 	/*
 	 * Same owner: the deal, follow-up, level or pool column changed.  The deal flag counts; any
@@ -1229,7 +1259,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
 		{
 			ch.pool = managed_pool_text(mr, newtup, desc);
-			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0,
+			queue_count(mr->relid, ch.tenant, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0,
 						deal_clear_counts(mr, &ch), ch.customer, ch.pool);
 			flush_if_no_statement_trigger();
 		}
@@ -1244,7 +1274,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		if (ch.had_owner && mr->recycles)
 		{
 			ledger_begin(&octx);
-			due_track(mr, ch.customer, newtup, desc, NULL);
+			due_track(mr, ch.tenant, ch.customer, newtup, desc, NULL);
 			ledger_end(&octx);
 		}
 		return PointerGetDatum(NULL);
