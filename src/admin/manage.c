@@ -194,9 +194,15 @@ refuse_tenant_change(Relation rel, AttrNumber tenant)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot change the tenant column of managed table %s",
 						RelationGetRelationName(rel)),
-				 errdetail("It is \"%s\"; this call names \"%s\".  crmpool keeps its counters, history and keys under each customer's tenant.",
-						   stored ? stored : "(none)", given ? given : "(none)"),
-				 errhint("Detach the table with crmpool.unmanage() and attach it again with the tenant column you want.")));
+				 stored == NULL ?
+				 errdetail("The table was attached without a tenant column; this call names column \"%s\".",
+						   given) :
+				 given == NULL ?
+				 errdetail("The table was attached with tenant column \"%s\"; this call names none.",
+						   stored) :
+				 errdetail("The table was attached with tenant column \"%s\"; this call names column \"%s\".",
+						   stored, given),
+				 errhint("crmpool keeps each customer's counters, history and keys under its tenant: detach the table with crmpool.unmanage() and attach it again with the tenant column you want.")));
 }
 
 /* The name of att in m's list for role (none when att is InvalidAttrNumber). */

@@ -4,7 +4,7 @@
 SET crmpool.fake_now = '2026-03-02 09:00:00+00';
 SET TimeZone = 'UTC';
 SET crmpool.timezone = 'UTC';
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION tenant_try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	st text;
 	msg text;
@@ -36,12 +36,12 @@ SELECT g, 'customer ' || g, CASE WHEN g <= 10 THEN 1 ELSE 2 END FROM generate_se
 UPDATE crm_customer SET owner_user_id = 7 WHERE id IN (10, 20);
 
 -- manage(): what a tenant column may be
-SELECT try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'no_such')$$);
-SELECT try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'owner_time')$$);
-SELECT try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'owner_user_id')$$);
-SELECT try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'id')$$);
+SELECT tenant_try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'no_such')$$);
+SELECT tenant_try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'owner_time')$$);
+SELECT tenant_try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'owner_user_id')$$);
+SELECT tenant_try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'id')$$);
 UPDATE crm_customer SET tenant_id = NULL WHERE id = 5;
-SELECT try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'tenant_id')$$);
+SELECT tenant_try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'tenant_id')$$);
 SELECT count(*) AS nothing_kept FROM crmpool.managed_table;
 UPDATE crm_customer SET tenant_id = 1 WHERE id = 5;
 SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'tenant_id');
@@ -51,51 +51,51 @@ SELECT tenant, rep, owned FROM crmpool.rep_counter ORDER BY tenant, rep;
 SELECT tenant, customer, owner, how FROM crmpool.ownership_event WHERE owner IS NOT NULL ORDER BY tenant, customer;
 -- a second manage() keeps the tenant column; another one is refused
 SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'tenant_id');
-SELECT try($$SELECT crmpool.manage('crm_customer', 'owner_user_id')$$);
-SELECT try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'name')$$);
+SELECT tenant_try($$SELECT crmpool.manage('crm_customer', 'owner_user_id')$$);
+SELECT tenant_try($$SELECT crmpool.manage('crm_customer', 'owner_user_id', tenant_column => 'name')$$);
 
 -- caps count only the tenant's customers: rep 7 owns one in each tenant
 SELECT crmpool.set_rules('crm_customer', '{"private_cap": 2, "daily_claim_limit": 5}');
 SELECT crmpool.claim('crm_customer', 1, 7);
-SELECT try($$SELECT crmpool.claim('crm_customer', 2, 7)$$);
+SELECT tenant_try($$SELECT crmpool.claim('crm_customer', 2, 7)$$);
 SELECT crmpool.claim('crm_customer', 11, 7);
-SELECT try($$SELECT crmpool.claim('crm_customer', 12, 7)$$);
+SELECT tenant_try($$SELECT crmpool.claim('crm_customer', 12, 7)$$);
 SELECT * FROM crmpool.rep_load('crm_customer', tenant => '1');
 SELECT * FROM crmpool.rep_load('crm_customer', tenant => '2');
 SELECT * FROM crmpool.rep_load('crm_customer', tenant => '3');
-SELECT try($$SELECT * FROM crmpool.rep_load('crm_customer')$$);
+SELECT tenant_try($$SELECT * FROM crmpool.rep_load('crm_customer')$$);
 SELECT tenant, rep, owned, claims FROM crmpool.rep_counter ORDER BY tenant, rep;
 
 -- the daily limit is per tenant
 SELECT crmpool.set_rules('crm_customer', '{"private_cap": null, "daily_claim_limit": 2}');
 SELECT crmpool.claim('crm_customer', 2, 8);
 SELECT crmpool.claim('crm_customer', 3, 8);
-SELECT try($$SELECT crmpool.claim('crm_customer', 4, 8)$$);
+SELECT tenant_try($$SELECT crmpool.claim('crm_customer', 4, 8)$$);
 SELECT crmpool.claim('crm_customer', 13, 8);
 SELECT crmpool.claim('crm_customer', 14, 8);
-SELECT try($$SELECT crmpool.claim('crm_customer', 15, 8)$$);
+SELECT tenant_try($$SELECT crmpool.claim('crm_customer', 15, 8)$$);
 
 -- the reclaim cooldown is per customer, and so per tenant
 SELECT crmpool.set_rules('crm_customer', '{"daily_claim_limit": null, "reclaim_cooldown": "1 day"}');
 SELECT crmpool.release('crm_customer', 2, 8, 'not interested');
-SELECT try($$SELECT crmpool.claim('crm_customer', 2, 8)$$);
+SELECT tenant_try($$SELECT crmpool.claim('crm_customer', 2, 8)$$);
 SELECT crmpool.claim('crm_customer', 15, 8);
 
 -- locks and the lock cap, per tenant
 SELECT crmpool.set_rules('crm_customer', '{"reclaim_cooldown": null, "lock_cap": 1}');
 SELECT crmpool.lock('crm_customer', 1, 7);
-SELECT try($$SELECT crmpool.lock('crm_customer', 10, 7)$$);
+SELECT tenant_try($$SELECT crmpool.lock('crm_customer', 10, 7)$$);
 SELECT crmpool.lock('crm_customer', 11, 7);
 SELECT tenant, customer, rep FROM crmpool.customer_lock ORDER BY tenant, customer;
-SELECT try($$SELECT crmpool.release('crm_customer', 11, 7)$$);
+SELECT tenant_try($$SELECT crmpool.release('crm_customer', 11, 7)$$);
 SELECT crmpool.unlock('crm_customer', 11, 7);
 SELECT tenant, rep, owned, locked FROM crmpool.rep_counter WHERE rep = 7 ORDER BY tenant;
 
 -- plain SQL: an insert counts under its tenant; no tenant, or a new tenant, is refused
 INSERT INTO crm_customer (id, name, owner_user_id, tenant_id) VALUES (21, 'new in 2', 8, 2);
-SELECT try($$INSERT INTO crm_customer (id, name, tenant_id) VALUES (22, 'no tenant', NULL)$$);
-SELECT try($$UPDATE crm_customer SET tenant_id = 2 WHERE id = 3$$);
-SELECT try($$UPDATE crm_customer SET tenant_id = 2, owner_user_id = NULL WHERE id = 3$$);
+SELECT tenant_try($$INSERT INTO crm_customer (id, name, tenant_id) VALUES (22, 'no tenant', NULL)$$);
+SELECT tenant_try($$UPDATE crm_customer SET tenant_id = 2 WHERE id = 3$$);
+SELECT tenant_try($$UPDATE crm_customer SET tenant_id = 2, owner_user_id = NULL WHERE id = 3$$);
 UPDATE crm_customer SET name = 'renamed' WHERE id = 3;
 SELECT tenant, rep, owned FROM crmpool.rep_counter WHERE rep = 8 ORDER BY tenant;
 
@@ -106,19 +106,19 @@ SELECT owner, how_gained FROM crmpool.history('crm_customer', 2, tenant => '2');
 SELECT crmpool.owner_at('crm_customer', 11, '2026-03-02 09:00:00+00');
 SELECT how, owner, reason FROM crmpool.ownership_log('crm_customer', 2);
 DELETE FROM crm_customer WHERE id = 21;
-SELECT try($$SELECT * FROM crmpool.history('crm_customer', 21)$$);
+SELECT tenant_try($$SELECT * FROM crmpool.history('crm_customer', 21)$$);
 SELECT owner, how_gained, how_ended FROM crmpool.history('crm_customer', 21, tenant => '2');
-SELECT try($$SELECT crmpool.owner_at('crm_customer', 21, '2026-03-02 09:00:00+00')$$);
+SELECT tenant_try($$SELECT crmpool.owner_at('crm_customer', 21, '2026-03-02 09:00:00+00')$$);
 SELECT crmpool.owner_at('crm_customer', 21, '2026-03-02 09:00:00+00', tenant => '2');
-SELECT try($$SELECT * FROM crmpool.ownership_log('crm_customer', 21)$$);
+SELECT tenant_try($$SELECT * FROM crmpool.ownership_log('crm_customer', 21)$$);
 SELECT count(*) FROM crmpool.ownership_log('crm_customer', 21, tenant => '2');
 
 -- a table without a tenant column refuses a tenant argument
 CREATE TABLE tenantless (id int PRIMARY KEY, owner int);
 INSERT INTO tenantless VALUES (1, NULL);
 SELECT crmpool.manage('tenantless', 'owner');
-SELECT try($$SELECT * FROM crmpool.rep_load('tenantless', tenant => '1')$$);
-SELECT try($$SELECT * FROM crmpool.history('tenantless', 1, tenant => '1')$$);
+SELECT tenant_try($$SELECT * FROM crmpool.rep_load('tenantless', tenant => '1')$$);
+SELECT tenant_try($$SELECT * FROM crmpool.history('tenantless', 1, tenant => '1')$$);
 SELECT crmpool.claim('tenantless', 1, 3);
 SELECT tenant = '' AS no_tenant, rep, owned FROM crmpool.rep_counter WHERE rel = 'tenantless'::regclass;
 SELECT owner FROM crmpool.history('tenantless', 1);
@@ -169,9 +169,9 @@ SELECT crmpool.set_rules('accounts', '{"dedup_phone": "block", "dedup_name": "bl
 SELECT tenant, kind, key, customer FROM crmpool.identity_key ORDER BY tenant, customer;
 -- the same phone and name in another tenant is no duplicate
 INSERT INTO accounts VALUES (3, 'Acme Trading Co', '+1 212 555 0100', NULL, 'globex');
-SELECT try($$INSERT INTO accounts VALUES (4, 'Other', '+1 212 555 0100', NULL, 'acme')$$);
-SELECT try($$INSERT INTO accounts VALUES (4, 'Acme Trading Company', '+1 212 555 0111', NULL, 'globex')$$);
-SELECT try($$SELECT * FROM crmpool.find_duplicates('accounts', phone => '+1 212 555 0100')$$);
+SELECT tenant_try($$INSERT INTO accounts VALUES (4, 'Other', '+1 212 555 0100', NULL, 'acme')$$);
+SELECT tenant_try($$INSERT INTO accounts VALUES (4, 'Acme Trading Company', '+1 212 555 0111', NULL, 'globex')$$);
+SELECT tenant_try($$SELECT * FROM crmpool.find_duplicates('accounts', phone => '+1 212 555 0100')$$);
 SELECT customer, matched_on FROM crmpool.find_duplicates('accounts', phone => '+1 212 555 0100', tenant => 'acme');
 SELECT customer, matched_on FROM crmpool.find_duplicates('accounts', name => 'Acme Trading', tenant => 'globex');
 SELECT customer, matched_on FROM crmpool.find_duplicates('accounts', phone => '+1 212 555 0199', tenant => 'acme');
@@ -181,13 +181,13 @@ INSERT INTO accounts VALUES (5, 'Acme Again', '+1 212 555 0100', NULL, 'acme');
 SELECT tenant, customer, existing, matched_on FROM crmpool.duplicate_warning;
 SELECT group_id, customer, matched_on FROM crmpool.duplicate_groups('accounts') ORDER BY group_id, customer;
 -- a tenant longer than 63 bytes is refused
-SELECT try($$INSERT INTO accounts VALUES (6, 'Long', NULL, NULL, repeat('t', 70))$$);
+SELECT tenant_try($$INSERT INTO accounts VALUES (6, 'Long', NULL, NULL, repeat('t', 70))$$);
 
 -- DDL: the tenant column is followed when renamed, and cannot change type or be dropped
 ALTER TABLE crm_customer RENAME COLUMN tenant_id TO tenant;
 SELECT tenant_column FROM crmpool.managed_tables WHERE rel = 'crm_customer'::regclass;
-SELECT try($$ALTER TABLE crm_customer ALTER COLUMN tenant TYPE text$$);
-SELECT try($$ALTER TABLE crm_customer DROP COLUMN tenant$$);
+SELECT tenant_try($$ALTER TABLE crm_customer ALTER COLUMN tenant TYPE text$$);
+SELECT tenant_try($$ALTER TABLE crm_customer DROP COLUMN tenant$$);
 SELECT crmpool.claim('crm_customer', 5, 9);
 SELECT tenant, rep, owned FROM crmpool.rep_counter WHERE rep = 9 ORDER BY tenant;
 
@@ -200,3 +200,4 @@ SELECT crmpool.unmanage('crm_customer');
 SELECT crmpool.unmanage('accounts');
 SELECT crmpool.unmanage('tenantless');
 DROP TABLE crm_customer, accounts, tenantless;
+DROP FUNCTION tenant_try(text);
