@@ -58,7 +58,7 @@ foreach my $variant ('plain', 'tenants')
 		{
 			my $sql = "SELECT oracle_try('$op', :c, :r);\n";
 			$sql = "BEGIN ISOLATION LEVEL $level;\n${sql}END;\n" if defined $level;
-			$scripts{"001_oracle_$prefix$op\@$mix_weights->{$op}"} =
+			$scripts{"001_oracle_${variant}_$prefix$op\@$mix_weights->{$op}"} =
 			  "\\set c random(1, 2100)\n\\set r random(1, 20)\n$sql";
 		}
 }
