@@ -429,7 +429,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 		int64		limit;
 
 		ledger_locked_changed(mr->relid, tenant, rep, 1, &locked);
-		/* the rules of the customer's tenant (tenant): issue 9's tenant scope reads them here */
+		/* tenant: for the rules' tenant scope once rules_effective() takes one (docs/design.md) */
 		rules_effective(mr->nscopes, mr->scopes, managed_pool_text(mr, row, desc), true, rep,
 						NULL, &rules);
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && locked > limit)
