@@ -184,9 +184,14 @@ extern Datum crmpool_array(Datum *elems, bool *nulls, int n, Oid type);
  */
 #define CRMPOOL_NO_TENANT ""
 
+extern Datum crmpool_no_tenant_datum(void);
+
+/* The tenant as a text Datum; a table without tenants costs no allocation (hot path). */
 static inline Datum
 crmpool_tenant_datum(const char *tenant)
 {
+	if (tenant[0] == '\0')
+		return crmpool_no_tenant_datum();
 	return PointerGetDatum(cstring_to_text(tenant));
 }
 

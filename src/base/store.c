@@ -33,6 +33,7 @@
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -201,4 +202,18 @@ crmpool_array(Datum *elems, bool *nulls, int n, Oid type)
 	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
 											  typlen, typbyval, typalign));
+}
+
+/* The text '' of CRMPOOL_NO_TENANT, built once: only ever read (scan keys, slots, parameters). */
+Datum
+crmpool_no_tenant_datum(void)
+{
+	static text *empty = NULL;
+
+	if (empty == NULL)
+	{
+		empty = MemoryContextAlloc(TopMemoryContext, VARHDRSZ);
+		SET_VARSIZE(empty, VARHDRSZ);
+	}
+	return PointerGetDatum(empty);
 }
