@@ -15,6 +15,7 @@ CREATE TABLE crmpool.managed_table (
 	deal_column		name,
 	level_column	name,
 	managed_at		timestamptz	NOT NULL,
+	tenant_column	name,		-- NULL: one tenant, '' in the bookkeeping (docs/design.md)
 	-- the app's own lock flag, owner-time and soft-delete columns (docs/reference.md)
 	lock_column		name,
 	owner_since_column	name,
@@ -48,7 +49,8 @@ CREATE TABLE crmpool.rep_counter (
 	with_deal	integer		NOT NULL DEFAULT 0,
 	claims_day	date,
 	claims		integer		NOT NULL DEFAULT 0,
-	PRIMARY KEY (rel, rep)
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, rel, rep)
 ) WITH (fillfactor = 10);
 COMMENT ON TABLE crmpool.rep_counter IS 'Per-rep counts kept by crmpool; always equal to the counts in the managed table.';
 
@@ -64,7 +66,8 @@ CREATE TABLE crmpool.ownership_event (
 	how			text		NOT NULL,
 	actor		text,
 	reason		text,
-	PRIMARY KEY (rel, customer, seq)
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, rel, customer, seq)
 );
 COMMENT ON TABLE crmpool.ownership_event IS 'Append-only ownership history; read it through crmpool.history() and crmpool.ownership_log().';
 
@@ -74,7 +77,8 @@ CREATE TABLE crmpool.customer_lock (
 	customer	bigint		NOT NULL,
 	rep			bigint		NOT NULL,
 	since		timestamptz	NOT NULL,
-	PRIMARY KEY (rel, customer)
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, rel, customer)
 );
 COMMENT ON TABLE crmpool.customer_lock IS 'Locked customers and the rep who locked them.';
 
@@ -91,7 +95,7 @@ GRANT USAGE ON SCHEMA crmpool TO PUBLIC;
 
 CREATE VIEW crmpool.managed_tables AS
 	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column,
-		managed_at, lock_column, owner_since_column, deleted_column
+		managed_at, tenant_column, lock_column, owner_since_column, deleted_column
 	FROM crmpool.managed_table;
 GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
 
@@ -100,12 +104,13 @@ GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.manage(rel regclass, owner_column name, pool_column name DEFAULT NULL,
 							   followup_column name DEFAULT NULL, deal_column name DEFAULT NULL,
-							   level_column name DEFAULT NULL, lock_column name DEFAULT NULL,
-							   owner_since_column name DEFAULT NULL, deleted_column name DEFAULT NULL)
+							   level_column name DEFAULT NULL, tenant_column name DEFAULT NULL,
+							   lock_column name DEFAULT NULL, owner_since_column name DEFAULT NULL,
+							   deleted_column name DEFAULT NULL)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'crmpool_manage_v2';
-COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name, name, name, name, name) IS
-	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner; level_column names the customer level (A/B/C) that rules under "levels" apply to; lock_column, owner_since_column and deleted_column are the app''s own lock flag, owner time and soft-delete mark.';
+COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name, name, name, name, name, name) IS
+	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner; level_column names the customer level (A/B/C) that rules under "levels" apply to; tenant_column (integer or text, never NULL) keeps every count, cap, history and duplicate key per tenant; lock_column, owner_since_column and deleted_column are the app''s own lock flag, owner time and soft-delete mark.';
 
 CREATE FUNCTION crmpool.unmanage(rel regclass)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -167,32 +172,32 @@ COMMENT ON FUNCTION crmpool.unlock(regclass, bigint, bigint) IS
 -- ---------------------------------------------------------------------------------------------
 -- History and counters (readers check SELECT privilege on the managed table)
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION crmpool.history(rel regclass, customer bigint)
+CREATE FUNCTION crmpool.history(rel regclass, customer bigint, tenant text DEFAULT NULL)
 RETURNS TABLE(owner bigint, since timestamptz, until timestamptz, how_gained text, how_ended text, actor text)
 LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_history';
-COMMENT ON FUNCTION crmpool.history(regclass, bigint) IS
-	'Ownership spells of a customer, oldest first; until is NULL for the current owner.';
+AS 'MODULE_PATHNAME', 'crmpool_history_v2';
+COMMENT ON FUNCTION crmpool.history(regclass, bigint, text) IS
+	'Ownership spells of a customer, oldest first; until is NULL for the current owner.  tenant: the customer''s tenant (read from its row when NULL; needed once the row is gone).';
 
-CREATE FUNCTION crmpool.owner_at(rel regclass, customer bigint, at timestamptz)
+CREATE FUNCTION crmpool.owner_at(rel regclass, customer bigint, at timestamptz, tenant text DEFAULT NULL)
 RETURNS bigint LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_owner_at';
-COMMENT ON FUNCTION crmpool.owner_at(regclass, bigint, timestamptz) IS
-	'Who owned the customer at the given time (NULL: the pool, or unknown before crmpool managed it).';
+AS 'MODULE_PATHNAME', 'crmpool_owner_at_v2';
+COMMENT ON FUNCTION crmpool.owner_at(regclass, bigint, timestamptz, text) IS
+	'Who owned the customer at the given time (NULL: the pool, or unknown before crmpool managed it).  tenant as in crmpool.history().';
 
-CREATE FUNCTION crmpool.ownership_log(rel regclass, customer bigint)
+CREATE FUNCTION crmpool.ownership_log(rel regclass, customer bigint, tenant text DEFAULT NULL)
 RETURNS TABLE(seq bigint, at timestamptz, owner bigint, how text, actor text, reason text)
 LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_ownership_log';
-COMMENT ON FUNCTION crmpool.ownership_log(regclass, bigint) IS
-	'The raw ownership events of a customer, with release reasons.';
+AS 'MODULE_PATHNAME', 'crmpool_ownership_log_v2';
+COMMENT ON FUNCTION crmpool.ownership_log(regclass, bigint, text) IS
+	'The raw ownership events of a customer, with release reasons.  tenant as in crmpool.history().';
 
-CREATE FUNCTION crmpool.rep_load(rel regclass)
+CREATE FUNCTION crmpool.rep_load(rel regclass, tenant text DEFAULT NULL)
 RETURNS TABLE(rep bigint, owned integer, locked integer, with_deal integer, claims_today integer)
 LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_rep_load';
-COMMENT ON FUNCTION crmpool.rep_load(regclass) IS
-	'Per rep: customers owned, locked, owned with a deal, and claimed today.';
+AS 'MODULE_PATHNAME', 'crmpool_rep_load_v2';
+COMMENT ON FUNCTION crmpool.rep_load(regclass, text) IS
+	'Per rep: customers owned, locked, owned with a deal, and claimed today; of one tenant (required for a table with a tenant column).';
 
 -- ---------------------------------------------------------------------------------------------
 -- A dropped managed table takes its crmpool rows with it; a mapped column of a managed table
@@ -221,8 +226,9 @@ BEGIN
 	CROSS JOIN LATERAL (
 		VALUES ('primary key', m.key_column), ('owner', m.owner_column), ('pool', m.pool_column),
 			   ('follow-up', m.followup_column), ('deal', m.deal_column), ('level', m.level_column),
-			   ('lock', m.lock_column), ('owner-since', m.owner_since_column),
-			   ('deleted', m.deleted_column), ('name', i.name_column)
+			   ('tenant', m.tenant_column), ('lock', m.lock_column),
+			   ('owner-since', m.owner_since_column), ('deleted', m.deleted_column),
+			   ('name', i.name_column)
 		UNION ALL SELECT 'phone', p FROM pg_catalog.unnest(i.phone_columns) AS p
 		UNION ALL SELECT 'e-mail', e FROM pg_catalog.unnest(i.email_columns) AS e
 	) AS c(role, col)

@@ -18,10 +18,11 @@ CREATE TABLE crmpool.recycle_due (
 	rule		text		NOT NULL,	-- no_followup or no_deal
 	warn_at		timestamptz,			-- due_at - warn_before; NULL: no warning
 	warned		boolean		NOT NULL DEFAULT false,
-	PRIMARY KEY (rel, customer)
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, rel, customer)
 );
 CREATE INDEX recycle_due_by_time ON crmpool.recycle_due (rel, due_at);
-CREATE INDEX recycle_due_by_owner ON crmpool.recycle_due (rel, owner, due_at);
+CREATE INDEX recycle_due_by_owner ON crmpool.recycle_due (tenant, rel, owner, due_at);
 CREATE INDEX recycle_due_to_warn ON crmpool.recycle_due (rel, warn_at) WHERE NOT warned;
 COMMENT ON TABLE crmpool.recycle_due IS 'When each owned customer is recycled; read it through crmpool.due().';
 
@@ -36,9 +37,12 @@ CREATE TABLE crmpool.recycle_warning (
 	due_at		timestamptz	NOT NULL,
 	rule		text		NOT NULL,
 	warned_at	timestamptz	NOT NULL,
-	PRIMARY KEY (rel, seq)
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, rel, seq)
 );
-CREATE INDEX recycle_warning_by_customer ON crmpool.recycle_warning (rel, customer);
+CREATE INDEX recycle_warning_by_customer ON crmpool.recycle_warning (tenant, rel, customer);
+-- recycle_warnings(rel, after) polls a table's warnings of every tenant in seq order
+CREATE INDEX recycle_warning_by_seq ON crmpool.recycle_warning (rel, seq);
 COMMENT ON TABLE crmpool.recycle_warning IS 'Warnings sent to owners before recycling; read them through crmpool.recycle_warnings().';
 
 -- Follow-ups recorded by crmpool.follow_up(), with their notes.  For a table without a mapped
@@ -51,7 +55,8 @@ CREATE TABLE crmpool.followup (
 	at			timestamptz	NOT NULL,
 	note		text,
 	actor		text,
-	PRIMARY KEY (rel, customer, seq)
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, rel, customer, seq)
 );
 COMMENT ON TABLE crmpool.followup IS 'Follow-ups recorded with crmpool.follow_up().';
 

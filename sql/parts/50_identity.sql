@@ -20,9 +20,10 @@ CREATE TABLE crmpool.identity_key (
 	kind		"char"		NOT NULL,
 	key			text		COLLATE pg_catalog."C" NOT NULL,
 	customer	bigint		NOT NULL,
-	PRIMARY KEY (rel, kind, key, customer)
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, rel, kind, key, customer)
 );
-CREATE INDEX identity_key_customer ON crmpool.identity_key (rel, customer);
+CREATE INDEX identity_key_customer ON crmpool.identity_key (tenant, rel, customer);
 COMMENT ON TABLE crmpool.identity_key IS 'Normalized phone (p) and e-mail (e) keys of managed customers.';
 
 -- Company names: the name as written (re-parsed to score a candidate), its distinctive core
@@ -34,22 +35,25 @@ CREATE TABLE crmpool.identity_name (
 	name		text		NOT NULL,
 	core		text		COLLATE pg_catalog."C" NOT NULL,
 	tokens		integer[]	NOT NULL,
-	PRIMARY KEY (rel, customer)
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, rel, customer)
 );
 CREATE INDEX identity_name_tokens ON crmpool.identity_name USING gin (tokens);
-CREATE INDEX identity_name_core ON crmpool.identity_name (rel, core);
+CREATE INDEX identity_name_core ON crmpool.identity_name (tenant, rel, core);
 COMMENT ON TABLE crmpool.identity_name IS 'Company names of managed customers and the bigram hashes of their cores.';
 
 -- Duplicates let through under the "warn" policy, for the app to review.
 CREATE TABLE crmpool.duplicate_warning (
-	id			bigint		GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id			bigint		GENERATED ALWAYS AS IDENTITY,
 	rel			regclass	NOT NULL,
 	customer	bigint		NOT NULL,
 	existing	bigint		NOT NULL,
 	matched_on	text		NOT NULL,
 	score		real		NOT NULL,
 	at			timestamptz	NOT NULL,
-	actor		text
+	actor		text,
+	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	PRIMARY KEY (tenant, id)
 );
 CREATE INDEX duplicate_warning_rel ON crmpool.duplicate_warning (rel, at);
 COMMENT ON TABLE crmpool.duplicate_warning IS 'Duplicates inserted under a "warn" policy; read them with crmpool.duplicate_warnings().';
@@ -76,12 +80,13 @@ COMMENT ON FUNCTION crmpool.identity_trigger() IS
 	'Keeps the identity keys of a managed table current and applies the duplicate policies.';
 
 CREATE FUNCTION crmpool.find_duplicates(rel regclass, name text DEFAULT NULL, phone text DEFAULT NULL,
-										email text DEFAULT NULL, min_score real DEFAULT NULL)
+										email text DEFAULT NULL, min_score real DEFAULT NULL,
+										tenant text DEFAULT NULL)
 RETURNS TABLE(customer bigint, matched_on text, score real, owner bigint, pool text)
 LANGUAGE C CALLED ON NULL INPUT STABLE ROWS 10
-AS 'MODULE_PATHNAME', 'crmpool_find_duplicates';
-COMMENT ON FUNCTION crmpool.find_duplicates(regclass, text, text, text, real) IS
-	'The 查重 screen: existing customers matching a name, phone or e-mail, best first, with where they sit.';
+AS 'MODULE_PATHNAME', 'crmpool_find_duplicates_v2';
+COMMENT ON FUNCTION crmpool.find_duplicates(regclass, text, text, text, real, text) IS
+	'The 查重 screen: existing customers of one tenant (required for a table with a tenant column) matching a name, phone or e-mail, best first, with where they sit.';
 
 CREATE FUNCTION crmpool.duplicate_groups(rel regclass)
 RETURNS TABLE(group_id bigint, customer bigint, matched_on text)

@@ -22,6 +22,19 @@
 #include "trigger/trigger.h"
 
 #define MAX_EXACT 1000
+/*
+ * duplicate_groups' runs: a tenant as "length:tenant:" leads each run's text; for 0.2's tables
+ * and (WITHOUT_TENANT) 0.1's, which have none (base.h, CrmpoolStmt)
+ */
+#define TENANT_PREFIX \
+	"pg_catalog.octet_length(tenant)::pg_catalog.text OPERATOR(pg_catalog.||) ':' " \
+	"OPERATOR(pg_catalog.||) tenant OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) "
+#define GROUP_KEYS_SQL(T) \
+	"SELECT kind::pg_catalog.text OPERATOR(pg_catalog.||) " T(TENANT_PREFIX) "key, customer " \
+	"FROM crmpool.identity_key WHERE rel" EQ "$1 ORDER BY " T("tenant, ") "kind, key, customer"
+#define GROUP_NAMES_SQL(T) \
+	"SELECT " T(TENANT_PREFIX) "core, customer, name " \
+	"FROM crmpool.identity_name WHERE rel" EQ "$1 ORDER BY " T("tenant, ") "core, customer"
 #define CORE_RUN_LIMIT 500		/* pairwise scoring within one core, at most this many names */
 
 static ManagedRel *
@@ -90,12 +103,34 @@ kinds_text(int kinds)
 	return buf.data;
 }
 
+/*
+ * find_duplicates(): 0.1's five arguments (crmpool_find_duplicates, still bound by 0.1's SQL)
+ * and 0.2's six (crmpool_find_duplicates_v2): the tenant whose customers are searched, which a
+ * table with a tenant column needs.
+ */
+static Datum find_duplicates(FunctionCallInfo fcinfo, bool has_tenant);
+
 PG_FUNCTION_INFO_V1(crmpool_find_duplicates);
 Datum
 crmpool_find_duplicates(PG_FUNCTION_ARGS)
 {
+	return find_duplicates(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_find_duplicates_v2);
+Datum
+crmpool_find_duplicates_v2(PG_FUNCTION_ARGS)
+{
+	return find_duplicates(fcinfo, true);
+}
+
+static Datum
+find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
+{
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ManagedRel *mr = identity_rel(fcinfo);
+	const char *tenant = managed_tenant_arg(mr, fcinfo, has_tenant ? 5 : -1,
+											"crmpool.find_duplicates()");
 	IdentityKeys ik;
 	RuleSet		rules;
 	double		threshold;
@@ -127,7 +162,7 @@ crmpool_find_duplicates(PG_FUNCTION_ARGS)
 
 		identity_set_name(&ik, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	}
-	managed_rules(mr, NULL, NULL, false, 0, NULL, &rules);
+	managed_rules(mr, tenant, NULL, false, 0, NULL, &rules);
 	threshold = identity_threshold(&rules);
 	if (!PG_ARGISNULL(4))
 	{
@@ -143,12 +178,13 @@ crmpool_find_duplicates(PG_FUNCTION_ARGS)
 	ledger_begin(&octx);
 	all = palloc(sizeof(IdentityMatch) * (ik.nkeys * MAX_EXACT + 1));
 	for (i = 0; i < ik.nkeys; i++)
-		nall += identity_exact_matches(mr->relid, ik.kinds[i], ik.keys[i], PG_INT64_MIN,
+		nall += identity_exact_matches(mr->relid, tenant, ik.kinds[i], ik.keys[i], PG_INT64_MIN,
 									   all + nall, MAX_EXACT);
 	if (ik.has_name)
 	{
 		IdentityMatch *names;
-		int			n = identity_name_matches(mr->relid, &ik, PG_INT64_MIN, threshold, &names);
+		int			n = identity_name_matches(mr->relid, tenant, &ik, PG_INT64_MIN, threshold,
+											  &names);
 
 		all = repalloc(all, sizeof(IdentityMatch) * (nall + n + 1));
 		memcpy(all + nall, names, sizeof(IdentityMatch) * n);
@@ -302,7 +338,9 @@ for_each_row(const char *sql, Oid relid, void (*fn) (HeapTuple, TupleDesc, void 
 }
 
 /*
- * Rows come sorted by key (and names by core), so customers sharing a key are runs of rows.
+ * Rows come sorted by tenant and key (and names by tenant and core), so customers sharing a
+ * key within a tenant are runs of rows: the run's text leads with its tenant, length first
+ * (TENANT_PREFIX), so that no two tenants' keys compare equal.
  * Most keys and cores belong to one customer: a run's first row costs a copy of its key, and a
  * union-find node (and a parsed name) is made only once a second row joins the run.
  */
@@ -463,6 +501,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	int			nrows = 0;
 	int			i;
 
+	/* groups of every tenant: the threshold of the table-wide scope (a tenant scope is not read) */
 	managed_rules(mr, NULL, NULL, false, 0, NULL, &rules);
 	crmpool_init_srf(fcinfo);
 
@@ -481,15 +520,13 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	memset(&krun, 0, sizeof(krun));
 	krun.uf = &uf;
 	krun.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool key run", ALLOCSET_SMALL_SIZES);
-	for_each_row("SELECT kind::pg_catalog.text OPERATOR(pg_catalog.||) key, customer "
-				 "FROM crmpool.identity_key WHERE rel" EQ "$1 ORDER BY kind, key, customer",
+	for_each_row(crmpool_has_tenants() ? GROUP_KEYS_SQL(WITH_TENANT) : GROUP_KEYS_SQL(WITHOUT_TENANT),
 				 mr->relid, key_row, &krun);
 	nrun = palloc0(sizeof(NameRun));
 	nrun->uf = &uf;
 	nrun->threshold = identity_threshold(&rules);
 	nrun->cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool name run", ALLOCSET_DEFAULT_SIZES);
-	for_each_row("SELECT core, customer, name FROM crmpool.identity_name "
-				 "WHERE rel" EQ "$1 ORDER BY core, customer",
+	for_each_row(crmpool_has_tenants() ? GROUP_NAMES_SQL(WITH_TENANT) : GROUP_NAMES_SQL(WITHOUT_TENANT),
 				 mr->relid, name_row, nrun);
 	ledger_end(&octx);
 
@@ -539,12 +576,12 @@ crmpool_duplicate_warnings(PG_FUNCTION_ARGS)
 		"FROM crmpool.duplicate_warning WHERE rel" EQ "$1 ORDER BY id DESC",
 		1, {REGCLASSOID}
 	};
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan[2];
 	ManagedRel *mr = identity_rel(fcinfo);
 
 	VisibleFilter filter = {.relid = mr->relid, .ncols = 2, .cols = {2, 3}};
 
-	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&warnings, &plan),
+	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&warnings, plan),
 								   (Datum[]) {ObjectIdGetDatum(mr->relid)}, NULL,
 								   managed_filter_visible, &filter);
 	return (Datum) 0;

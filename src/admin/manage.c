@@ -86,29 +86,61 @@ open_for_admin(FunctionCallInfo fcinfo)
 
 #define ADOPT_CHUNK 10000
 
-/* What manage() counts of the rows already there. */
-typedef struct RepCount
-{
-	int64		rep;			/* hash key */
-	int64		owned;
-	int64		with_deal;
-} RepCount;
-
 typedef struct AdoptScan
 {
 	bool		adopt;			/* record an "adopt" event per customer */
 	Datum	   *values;			/* $1 rel, $2 now, $3 actor */
 	Oid			since_type;		/* the owner-since column's type; InvalidOid: none */
-	bool		lock_column;	/* column 5 is the app's lock flag: locks rebuilt from it */
-	HTAB	   *reps;
+	bool		lock_column;	/* column 6 is the app's lock flag: locks rebuilt from it */
+	const char *relname;
 	MemoryContext cxt;			/* reset per chunk */
 } AdoptScan;
 
+/* Statements of manage(), for 0.2's tables and (WITHOUT_TENANT) 0.1's: base.h, CrmpoolStmt */
+#define ADOPT_EVENTS_SQL(T) \
+	"INSERT INTO crmpool.ownership_event (" T("tenant, ") "rel, customer, at, owner, how, actor) " \
+	"SELECT " T("u.tenant, ") "$1, u.customer, u.at, u.owner, 'adopt', $3 " \
+	"FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
+	"pg_catalog.unnest($2)) AS u(customer, owner, tenant, at)"
+#define ADOPT_COUNTS_SQL(T) \
+	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") "rel, rep, owned, with_deal) " \
+	"SELECT " T("u.tenant, ") "$1, u.owner, pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE u.deal) " \
+	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) " \
+	"AS u(owner, deal, tenant) WHERE u.owner IS NOT NULL GROUP BY u.tenant, u.owner " \
+	"ON CONFLICT (" T("tenant, ") "rel, rep) DO UPDATE SET owned = c.owned" PLUS "excluded.owned, " \
+	"with_deal = c.with_deal" PLUS "excluded.with_deal"
+/* the app's lock flags (lock_column) of owned rows: crmpool.customer_lock is rebuilt from them */
+#define ADOPT_LOCKS_SQL(T) \
+	"INSERT INTO crmpool.customer_lock (" T("tenant, ") "rel, customer, rep, since) " \
+	"SELECT " T("u.tenant, ") "$1, u.customer, u.rep, $2 " \
+	"FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) " \
+	"AS u(customer, rep, tenant)"
+#define LOCKED_COUNTS_SQL(T) \
+	"UPDATE crmpool.rep_counter c SET locked = " \
+	"(SELECT pg_catalog.count(*) FROM crmpool.customer_lock l " \
+	" WHERE " T("l.tenant" EQ "c.tenant AND ") "l.rel" EQ "c.rel AND l.rep" EQ "c.rep) " \
+	"WHERE c.rel" EQ "$1"
+#define MANAGED_ROW_SQL(T) \
+	"SELECT " T("tenant_column") " FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE"
+/* 0.1's managed_table has neither the tenant column nor the app's lock, owner-since, deleted */
+#define MANAGED_UPSERT_SQL(T) \
+	"INSERT INTO crmpool.managed_table AS m " \
+	"(rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column, " \
+	T("tenant_column, lock_column, owner_since_column, deleted_column, ") "managed_at) " \
+	"VALUES ($1, %s, %s, %s, %s, %s, %s, " T("%s, %s, %s, %s, ") "$2) " \
+	"ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, " \
+	"owner_column = excluded.owner_column, pool_column = excluded.pool_column, " \
+	"followup_column = excluded.followup_column, deal_column = excluded.deal_column, " \
+	"level_column = excluded.level_column" \
+	T(", lock_column = excluded.lock_column, owner_since_column = excluded.owner_since_column, " \
+	  "deleted_column = excluded.deleted_column")
+
 /*
- * One chunk of (key, owner, has deal, owner since, locked) rows: count them, and adopt them (as
- * the extension owner).  The owner is NULL for a soft-deleted row.  An adopted spell starts at
- * the app's owner-since time where there is one (not in the future), so that recycle clocks go
- * on where the app's were; else now.
+ * One chunk of (key, owner, has deal, tenant, owner since, locked) rows: count them per tenant
+ * and rep, and adopt them (as the extension owner).  The counters were zeroed before the first
+ * chunk.  The owner is NULL for a soft-deleted row.  An adopted spell starts at the app's
+ * owner-since time where there is one (not in the future), so that recycle clocks go on where
+ * the app's were; else now.
  */
 static void
 adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
@@ -118,9 +150,12 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	Datum	   *customers = palloc(sizeof(Datum) * n);
 	Datum	   *owners = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
+	Datum	   *deals = palloc(sizeof(Datum) * n);
+	Datum	   *tenants = palloc(sizeof(Datum) * n);
 	Datum	   *ats = palloc(sizeof(Datum) * n);
 	Datum	   *locked = palloc(sizeof(Datum) * n);
 	Datum	   *holders = palloc(sizeof(Datum) * n);
+	Datum	   *lock_tenants = palloc(sizeof(Datum) * n);
 	TimestampTz now = DatumGetTimestampTz(scan->values[1]);
 	int			nlocked = 0;
 	uint64		i;
@@ -128,22 +163,31 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
-		bool		found;
-		RepCount   *rc;
 		Datum		d;
 
 		customers[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
 		owners[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &nulls[i]);
+		deals[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull);
+		tenants[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("customer %lld of table %s has no tenant",
+							(long long) DatumGetInt64(customers[i]), scan->relname),
+					 errdetail("crmpool keeps every count, cap and history per tenant; a customer without one belongs to none."),
+					 errhint("Set the tenant of every customer before attaching the table.")));
+		if (VARSIZE_ANY_EXHDR(DatumGetPointer(tenants[i])) > CRMPOOL_TENANT_MAX_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					 errmsg("the tenant of customer %lld of table %s is too long",
+							(long long) DatumGetInt64(customers[i]), scan->relname),
+					 errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
+							   (int) VARSIZE_ANY_EXHDR(DatumGetPointer(tenants[i])),
+							   CRMPOOL_TENANT_MAX_BYTES)));
 		ats[i] = scan->values[1];
 		if (nulls[i])
 			continue;
-		rc = hash_search(scan->reps, &owners[i], HASH_ENTER, &found);
-		if (!found)
-			rc->owned = rc->with_deal = 0;
-		rc->owned++;
-		if (DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull)))
-			rc->with_deal++;
-		d = SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull);
+		d = SPI_getbinval(rows->vals[i], rows->tupdesc, 5, &isnull);
 		if (OidIsValid(scan->since_type) && !isnull)
 		{
 			TimestampTz since = managed_time_value(scan->since_type, d);
@@ -151,64 +195,61 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 			if (!TIMESTAMP_NOT_FINITE(since) && since < now)
 				ats[i] = TimestampTzGetDatum(since);
 		}
-		if (scan->lock_column && DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 5, &isnull)))
+		if (scan->lock_column && DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 6, &isnull)))
 		{
 			locked[nlocked] = customers[i];
-			holders[nlocked++] = owners[i];
+			holders[nlocked] = owners[i];
+			lock_tenants[nlocked++] = tenants[i];
 		}
 	}
 	if (scan->adopt)
-		crmpool_admin_exec("INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
-						   "SELECT $1, u.customer, u.at, u.owner, 'adopt', $3 "
-						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($2)) "
-						   "AS u(customer, owner, at)",
-						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZARRAYOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID},
+		crmpool_admin_exec(crmpool_has_tenants() ? ADOPT_EVENTS_SQL(WITH_TENANT) : ADOPT_EVENTS_SQL(WITHOUT_TENANT),
+						   6, (Oid[]) {REGCLASSOID, TIMESTAMPTZARRAYOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID},
 						   (Datum[]) {scan->values[0], crmpool_array(ats, NULL, n, TIMESTAMPTZOID),
 						   scan->values[2], crmpool_array(customers, NULL, n, INT8OID),
-						   crmpool_array(owners, nulls, n, INT8OID)});
+						   crmpool_array(owners, nulls, n, INT8OID),
+						   crmpool_array(tenants, NULL, n, TEXTOID)});
+	crmpool_admin_exec(crmpool_has_tenants() ? ADOPT_COUNTS_SQL(WITH_TENANT) : ADOPT_COUNTS_SQL(WITHOUT_TENANT),
+					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, BOOLARRAYOID, TEXTARRAYOID},
+					   (Datum[]) {scan->values[0], crmpool_array(owners, nulls, n, INT8OID),
+					   crmpool_array(deals, NULL, n, BOOLOID), crmpool_array(tenants, NULL, n, TEXTOID)});
+	/* lock_column is mapped only under 0.2's SQL, whose tables have tenants */
 	if (nlocked > 0)
-		crmpool_admin_exec("INSERT INTO crmpool.customer_lock (rel, customer, rep, since) "
-						   "SELECT $1, u.customer, u.rep, $2 "
-						   "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(customer, rep)",
-						   4, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, INT8ARRAYOID, INT8ARRAYOID},
+		crmpool_admin_exec(ADOPT_LOCKS_SQL(WITH_TENANT),
+						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID},
 						   (Datum[]) {scan->values[0], scan->values[1],
 						   crmpool_array(locked, NULL, nlocked, INT8OID),
-						   crmpool_array(holders, NULL, nlocked, INT8OID)});
+						   crmpool_array(holders, NULL, nlocked, INT8OID),
+						   crmpool_array(lock_tenants, NULL, nlocked, TEXTOID)});
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
 }
 
-/* The recounted counters, with the locks each rep holds (as the extension owner). */
+/*
+ * Re-attaching a managed table (SPI's current row: its stored tenant_column) cannot change its
+ * tenant column: every bookkeeping row is kept under the tenant it was written with.
+ */
 static void
-write_counts(AdoptScan *scan)
+refuse_tenant_change(Relation rel, AttrNumber tenant)
 {
-	long		nreps = hash_get_num_entries(scan->reps);
-	Datum	   *reps = palloc(sizeof(Datum) * Max(nreps, 1));
-	Datum	   *owned = palloc(sizeof(Datum) * Max(nreps, 1));
-	Datum	   *with_deal = palloc(sizeof(Datum) * Max(nreps, 1));
-	HASH_SEQ_STATUS status;
-	RepCount   *rc;
-	int			n = 0;
+	char	   *stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	const char *given = tenant ? get_attname(RelationGetRelid(rel), tenant, false) : NULL;
 
-	if (nreps == 0)
-		return;
-	hash_seq_init(&status, scan->reps);
-	while ((rc = hash_seq_search(&status)) != NULL)
-	{
-		reps[n] = Int64GetDatum(rc->rep);
-		owned[n] = Int64GetDatum(rc->owned);
-		with_deal[n++] = Int64GetDatum(rc->with_deal);
-	}
-	crmpool_admin_exec("INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked) "
-					   "SELECT $1, o.rep, o.owned, o.with_deal, "
-					   "  (SELECT pg_catalog.count(*) FROM crmpool.customer_lock l "
-					   "   WHERE l.rel OPERATOR(pg_catalog.=) $1 AND l.rep OPERATOR(pg_catalog.=) o.rep) "
-					   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS o(rep, owned, with_deal) "
-					   "ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
-					   "with_deal = excluded.with_deal, locked = excluded.locked",
-					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
-					   (Datum[]) {scan->values[0], crmpool_array(reps, NULL, n, INT8OID),
-					   crmpool_array(owned, NULL, n, INT8OID), crmpool_array(with_deal, NULL, n, INT8OID)});
+	if ((stored == NULL) != (given == NULL) ||
+		(stored != NULL && strcmp(stored, given) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change the tenant column of managed table %s",
+						RelationGetRelationName(rel)),
+				 stored == NULL ?
+				 errdetail("The table was attached without a tenant column; this call names column \"%s\".",
+						   given) :
+				 given == NULL ?
+				 errdetail("The table was attached with tenant column \"%s\"; this call names none.",
+						   stored) :
+				 errdetail("The table was attached with tenant column \"%s\"; this call names column \"%s\".",
+						   stored, given),
+				 errhint("crmpool keeps each customer's counters, history and keys under its tenant: detach the table with crmpool.unmanage() and attach it again with the tenant column you want.")));
 }
 
 /* The name of att in m's list for role (none when att is InvalidAttrNumber). */
@@ -249,8 +290,9 @@ column_taken(AttrNumber att, const AttrNumber *before, int n)
 }
 
 /*
- * crmpool.manage(): 0.2's nine arguments (crmpool_manage_v2) and 0.1's six (crmpool_manage,
- * which a 0.1 install still binds until ALTER EXTENSION UPDATE), one body.
+ * crmpool.manage(): 0.2's ten arguments (crmpool_manage_v2: tenant_column, then the app's lock,
+ * owner-since and deleted columns) and 0.1's six (crmpool_manage, which a 0.1 install still
+ * binds until ALTER EXTENSION UPDATE), one body.
  */
 static Datum manage_table(FunctionCallInfo fcinfo);
 
@@ -280,6 +322,7 @@ manage_table(FunctionCallInfo fcinfo)
 				followup,
 				deal,
 				level,
+				tenant,
 				lock,
 				owner_since,
 				deleted;
@@ -291,7 +334,6 @@ manage_table(FunctionCallInfo fcinfo)
 	OwnerContext octx;
 	int			nestlevel;
 	bool		adopted;
-	bool		app_columns;
 	const char *deal_expr;
 	Oid			types[3] = {REGCLASSOID, TIMESTAMPTZOID, TEXTOID};
 	Datum		values[3];
@@ -311,18 +353,20 @@ manage_table(FunctionCallInfo fcinfo)
 	followup = column_arg(fcinfo, 3, rel, "follow-up", &type);
 	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
 	level = column_arg(fcinfo, 5, rel, "level", &type);
-	lock = column_arg_v2(fcinfo, 6, rel, "lock", &lock_type);
-	owner_since = column_arg_v2(fcinfo, 7, rel, "owner-since", &type);
-	deleted = column_arg_v2(fcinfo, 8, rel, "deleted", &deleted_type);
+	tenant = column_arg_v2(fcinfo, 6, rel, "tenant", &type);
+	lock = column_arg_v2(fcinfo, 7, rel, "lock", &lock_type);
+	owner_since = column_arg_v2(fcinfo, 8, rel, "owner-since", &type);
+	deleted = column_arg_v2(fcinfo, 9, rel, "deleted", &deleted_type);
 	{
-		AttrNumber	cols[] = {key, owner, pool, deal, followup, level, lock, owner_since, deleted};
+		AttrNumber	cols[] = {key, owner, pool, deal, followup, level, tenant, lock, owner_since,
+		deleted};
 		int			i;
 
 		for (i = 1; i < lengthof(cols); i++)
 			if (column_taken(cols[i], cols, i))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("the key, owner, pool, follow-up, deal, level, lock, owner-since and deleted columns must be different columns"),
+						 errmsg("the key, owner, pool, follow-up, deal, level, tenant, lock, owner-since and deleted columns must be different columns"),
 						 errdetail("Column \"%s\" is named twice.", get_attname(relid, cols[i], false))));
 	}
 	map_column(&mapping, COLUMN_KEY, rel, key);
@@ -331,6 +375,7 @@ manage_table(FunctionCallInfo fcinfo)
 	map_column(&mapping, COLUMN_FOLLOWUP, rel, followup);
 	map_column(&mapping, COLUMN_DEAL, rel, deal);
 	map_column(&mapping, COLUMN_LEVEL, rel, level);
+	map_column(&mapping, COLUMN_TENANT, rel, tenant);
 	map_column(&mapping, COLUMN_LOCK, rel, lock);
 	map_column(&mapping, COLUMN_OWNER_SINCE, rel, owner_since);
 	map_column(&mapping, COLUMN_DELETED, rel, deleted);
@@ -343,27 +388,22 @@ manage_table(FunctionCallInfo fcinfo)
 	values[1] = TimestampTzGetDatum(crmpool_now());
 	values[2] = CStringGetTextDatum(crmpool_actor_name());
 
-	crmpool_admin_exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	/* 0.2's SQL binds crmpool_manage_v2; 0.1's six-argument crmpool_manage maps none of these */
+	if (PG_NARGS() > 6 && !crmpool_has_tenants())
+		elog(ERROR, "crmpool's 0.1 tables cannot keep a tenant, lock, owner-since or deleted column");
+	crmpool_admin_exec(crmpool_has_tenants() ? MANAGED_ROW_SQL(WITH_TENANT) : MANAGED_ROW_SQL(WITHOUT_TENANT),
 		 1, types, values);
 	adopted = SPI_processed > 0;
-	/* 0.1's SQL (its six-argument manage()) has no columns for the app's own: none is mapped */
-	app_columns = managed_app_columns_stored();
-	crmpool_admin_exec(psprintf("INSERT INTO crmpool.managed_table AS m "
-				  "(rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column%s, managed_at) "
-				  "VALUES ($1, %s, %s, %s, %s, %s, %s%s, $2) "
-				  "ON CONFLICT (rel) DO UPDATE SET key_column = excluded.key_column, "
-				  "owner_column = excluded.owner_column, pool_column = excluded.pool_column, "
-				  "followup_column = excluded.followup_column, deal_column = excluded.deal_column, "
-				  "level_column = excluded.level_column%s",
-				  app_columns ? ", lock_column, owner_since_column, deleted_column" : "",
-				  name_literal(relid, key), name_literal(relid, owner), name_literal(relid, pool),
-				  name_literal(relid, followup), name_literal(relid, deal), name_literal(relid, level),
-				  app_columns ? psprintf(", %s, %s, %s", name_literal(relid, lock),
-										 name_literal(relid, owner_since),
-										 name_literal(relid, deleted)) : "",
-				  app_columns ? ", lock_column = excluded.lock_column, "
-				  "owner_since_column = excluded.owner_since_column, "
-				  "deleted_column = excluded.deleted_column" : ""),
+	if (adopted && crmpool_has_tenants())
+		refuse_tenant_change(rel, tenant);
+	/* 0.1's text has no %s for the last four columns: those arguments are left unread */
+	crmpool_admin_exec(psprintf(crmpool_has_tenants() ? MANAGED_UPSERT_SQL(WITH_TENANT) :
+								MANAGED_UPSERT_SQL(WITHOUT_TENANT),
+								name_literal(relid, key), name_literal(relid, owner),
+								name_literal(relid, pool), name_literal(relid, followup),
+								name_literal(relid, deal), name_literal(relid, level),
+								name_literal(relid, tenant), name_literal(relid, lock),
+								name_literal(relid, owner_since), name_literal(relid, deleted)),
 		 2, types, values);
 
 	drop_triggers(relid, qualname);
@@ -398,18 +438,20 @@ manage_table(FunctionCallInfo fcinfo)
 
 	/*
 	 * Customers already there start their history now ("adopt"), and the counters are recounted
-	 * from the data (claims made today survive a re-attach).  The rows are read as the table's
-	 * owner (crmpool_scan_table), never as the extension owner; this session writes them.
+	 * from the data, per tenant (claims made today survive a re-attach).  The rows are read as
+	 * the table's owner (crmpool_scan_table), never as the extension owner; this session writes
+	 * them.  A tenant is read as text (the cast of its integer or text type, which is what its
+	 * output function gives: managed_tenant()); a table without one is all CRMPOOL_NO_TENANT.
 	 */
 	{
 		AdoptScan	scan;
-		HASHCTL		ctl;
 
 		const char *owner_expr = colname(rel, owner);
 
 		memset(&scan, 0, sizeof(scan));
 		scan.adopt = !adopted;
 		scan.values = values;
+		scan.relname = RelationGetRelationName(rel);
 		if (owner_since != InvalidAttrNumber)
 			scan.since_type = getBaseType(get_atttype(relid, owner_since));
 		/* a soft-deleted row owns nothing; the app's lock flag counts only on an owned row */
@@ -424,23 +466,21 @@ manage_table(FunctionCallInfo fcinfo)
 			crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1",
 							   1, types, values);
 		}
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(RepCount);
-		ctl.hcxt = CurrentMemoryContext;
-		scan.reps = hash_create("crmpool recount", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		scan.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool adopt", ALLOCSET_DEFAULT_SIZES);
-		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, (%s)::pg_catalog.int8, %s, %s, %s FROM ONLY %s",
+		crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
+						   "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, (%s)::pg_catalog.int8, %s, %s, %s, %s FROM ONLY %s",
 										   colname(rel, key), owner_expr, deal_expr,
+										   tenant ? psprintf("%s::pg_catalog.text", colname(rel, tenant)) :
+										   quote_literal_cstr(CRMPOOL_NO_TENANT),
 										   owner_since != InvalidAttrNumber ? colname(rel, owner_since) : "NULL",
 										   lock != InvalidAttrNumber ?
 										   managed_flag_sql(lock_type, colname(rel, lock), false) : "false",
 										   qualname),
 						   0, NULL, NULL, ADOPT_CHUNK, adopt_chunk, &scan);
 		MemoryContextDelete(scan.cxt);
-		crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
-						   "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-		write_counts(&scan);
+		crmpool_admin_exec(crmpool_has_tenants() ? LOCKED_COUNTS_SQL(WITH_TENANT) :
+						   LOCKED_COUNTS_SQL(WITHOUT_TENANT), 1, types, values);
 	}
 
 	crmpool_end_admin(&octx, nestlevel);

@@ -66,50 +66,51 @@ typedef enum RepairStmt
 	NUM_REPAIR_STMTS
 } RepairStmt;
 
+#define RP_EVENTS_SQL(T) \
+	"SELECT DISTINCT ON (customer) customer, owner, how, at" T(", tenant") " FROM crmpool.ownership_event " \
+	"WHERE rel" EQ "$1 ORDER BY customer, seq DESC"
+
+#define RP_LOCKS_SQL(T) \
+	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE rel" EQ "$1 ORDER BY customer"
+
+#define RP_DUE_SQL(T) \
+	"SELECT customer, owner, since, due_at, rule, warn_at" T(", tenant") " FROM crmpool.recycle_due " \
+	"WHERE rel" EQ "$1 ORDER BY customer"
+
+#define RP_FOLLOWUPS_SQL(T) \
+	"SELECT customer, pg_catalog.max(at)" T(", pg_catalog.min(tenant)") " FROM crmpool.followup WHERE rel" EQ "$1 " \
+	"GROUP BY customer ORDER BY customer"
+
+#define RP_KEYS_SQL(T) \
+	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE rel" EQ "$1 " \
+	"ORDER BY customer, kind, key"
+
+#define RP_NAMES_SQL(T) \
+	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE rel" EQ "$1 ORDER BY customer"
+
+#define RP_COUNTERS_SQL(T) \
+	"SELECT rep, owned, locked, with_deal" T(", tenant") " FROM crmpool.rep_counter WHERE rel" EQ "$1 " \
+	"ORDER BY " T("tenant, ") "rep"
+
+#define RP_SET_COUNTER_SQL(T) \
+	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") "rel, rep, owned, locked, with_deal) " \
+	"VALUES (" T("$6, ") "$1, $2, $3, $4, $5) ON CONFLICT (" T("tenant, ") "rel, rep) DO UPDATE SET owned = excluded.owned, " \
+	"locked = excluded.locked, with_deal = excluded.with_deal"
+
 static const CrmpoolStmt stmt_defs[NUM_REPAIR_STMTS] = {
 	/* each customer's last event */
-	[RP_EVENTS] = {
-		"SELECT DISTINCT ON (customer) customer, owner, how, at FROM crmpool.ownership_event "
-		"WHERE rel" EQ "$1 ORDER BY customer, seq DESC",
-		1, {REGCLASSOID}
-	},
-	[RP_LOCKS] = {
-		"SELECT customer, rep FROM crmpool.customer_lock WHERE rel" EQ "$1 ORDER BY customer",
-		1, {REGCLASSOID}
-	},
-	[RP_DUE] = {
-		"SELECT customer, owner, since, due_at, rule, warn_at FROM crmpool.recycle_due "
-		"WHERE rel" EQ "$1 ORDER BY customer",
-		1, {REGCLASSOID}
-	},
-	[RP_FOLLOWUPS] = {
-		"SELECT customer, pg_catalog.max(at) FROM crmpool.followup WHERE rel" EQ "$1 "
-		"GROUP BY customer ORDER BY customer",
-		1, {REGCLASSOID}
-	},
-	[RP_KEYS] = {
-		"SELECT customer, kind, key FROM crmpool.identity_key WHERE rel" EQ "$1 "
-		"ORDER BY customer, kind, key",
-		1, {REGCLASSOID}
-	},
-	[RP_NAMES] = {
-		"SELECT customer, name, core FROM crmpool.identity_name WHERE rel" EQ "$1 ORDER BY customer",
-		1, {REGCLASSOID}
-	},
-	[RP_COUNTERS] = {
-		"SELECT rep, owned, locked, with_deal FROM crmpool.rep_counter WHERE rel" EQ "$1 ORDER BY rep",
-		1, {REGCLASSOID}
-	},
+	[RP_EVENTS] = TENANT_STMT(RP_EVENTS_SQL, 1, {REGCLASSOID}),
+	[RP_LOCKS] = TENANT_STMT(RP_LOCKS_SQL, 1, {REGCLASSOID}),
+	[RP_DUE] = TENANT_STMT(RP_DUE_SQL, 1, {REGCLASSOID}),
+	[RP_FOLLOWUPS] = TENANT_STMT(RP_FOLLOWUPS_SQL, 1, {REGCLASSOID}),
+	[RP_KEYS] = TENANT_STMT(RP_KEYS_SQL, 1, {REGCLASSOID}),
+	[RP_NAMES] = TENANT_STMT(RP_NAMES_SQL, 1, {REGCLASSOID}),
+	[RP_COUNTERS] = TENANT_STMT(RP_COUNTERS_SQL, 1, {REGCLASSOID}),
 	/* claims made today are not the table's to say: kept */
-	[RP_SET_COUNTER] = {
-		"INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, locked, with_deal) "
-		"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rel, rep) DO UPDATE SET owned = excluded.owned, "
-		"locked = excluded.locked, with_deal = excluded.with_deal",
-		5, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID}
-	},
+	[RP_SET_COUNTER] = TENANT_STMT(RP_SET_COUNTER_SQL, 6, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, TEXTOID}),
 };
 
-static SPIPlanPtr stmt_plans[NUM_REPAIR_STMTS];
+static SPIPlanPtr stmt_plans[NUM_REPAIR_STMTS][2];
 
 /* ---------------------------------------------------------------------------------------------
  * Who reads what
@@ -154,7 +155,7 @@ typedef struct Stream
 static void
 stream_open(Stream *s, Roles *r, RepairStmt stmt, Oid relid)
 {
-	SPIPlanPtr	plan = crmpool_stmt_plan(&stmt_defs[stmt], &stmt_plans[stmt]);
+	SPIPlanPtr	plan = crmpool_stmt_plan(&stmt_defs[stmt], stmt_plans[stmt]);
 	Datum		arg = ObjectIdGetDatum(relid);
 
 	memset(s, 0, sizeof(Stream));
@@ -210,6 +211,18 @@ stream_notnull(Stream *s, int col)
 	return d;
 }
 
+/*
+ * The tenant of the stream's current row: every stream reads it as its last column (0.1's
+ * tables have none: the one tenant "").
+ */
+static char *
+stream_tenant(Stream *s)
+{
+	if (!crmpool_has_tenants())
+		return pstrdup(CRMPOOL_NO_TENANT);
+	return TextDatumGetCString(stream_notnull(s, s->tt->tupdesc->natts));
+}
+
 /* Whether the stream's current row is of `customer` (column 1). */
 static bool
 stream_at(Stream *s, Roles *r, int64 customer)
@@ -231,6 +244,7 @@ stream_close(Stream *s)
 typedef struct RowFacts
 {
 	int64		customer;
+	const char *tenant;
 	bool		has_owner;
 	int64		owner;
 	bool		deal;
@@ -290,6 +304,7 @@ row_facts(ManagedRel *mr, HeapTuple row, TupleDesc desc, RowFacts *f)
 {
 	memset(f, 0, sizeof(RowFacts));
 	f->customer = managed_key(mr, row, desc);
+	f->tenant = managed_tenant(mr, row, desc);
 	f->has_owner = managed_owner(mr, row, desc, &f->owner);
 	f->deal = f->has_owner && managed_has_deal(mr, row, desc);
 	f->lock_flag = f->has_owner && managed_lock_flag(mr, row, desc);
@@ -347,7 +362,8 @@ table_row(TableReader *t, ManagedRel *mr, Roles *r, TupleDesc rowdesc)
  * -------------------------------------------------------------------------------------------*/
 typedef struct RepCount
 {
-	int64		rep;			/* hash key */
+	char		tenant[CRMPOOL_TENANT_MAX_BYTES + 1];	/* hash key: tenant and rep */
+	int64		rep;
 	int32		owned;
 	int32		locked;
 	int32		with_deal;
@@ -380,11 +396,16 @@ report(Pass *p, const char *kind, bool has_customer, int64 customer, bool has_re
 }
 
 static RepCount *
-rep_count(Pass *p, int64 rep)
+rep_count(Pass *p, const char *tenant, int64 rep)
 {
 	bool		found;
-	RepCount   *c = hash_search(p->counts, &rep, HASH_ENTER, &found);
+	RepCount	key;
+	RepCount   *c;
 
+	memset(&key, 0, sizeof(key));
+	strlcpy(key.tenant, tenant, sizeof(key.tenant));
+	key.rep = rep;
+	c = hash_search(p->counts, &key, HASH_ENTER, &found);
 	if (!found)
 		c->owned = c->locked = c->with_deal = 0;
 	return c;
@@ -426,6 +447,25 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 	bool		want_due = false;
 	DueInput	in;
 	Due			want;
+	const char *tenant = f != NULL ? f->tenant : NULL;
+
+	/*
+	 * The tenant the fixes are written under: the row's, or for a customer gone from the table
+	 * the tenant its bookkeeping was kept under.
+	 */
+	if (tenant == NULL)
+	{
+		Stream	   *all[] = {events, locks, due, followups, keys, names};
+		int			i;
+
+		tenant = CRMPOOL_NO_TENANT;
+		for (i = 0; i < lengthof(all); i++)
+			if (stream_at(all[i], r, customer))
+			{
+				tenant = stream_tenant(all[i]);
+				break;
+			}
+	}
 
 	/* history: the last event must say what the table says */
 	if (has_history)
@@ -455,10 +495,10 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 		{
 			ledger_begin(&octx);
 			if (f != NULL)
-				ledger_record(mr->relid, customer, p->now, f->has_owner, f->owner, "repair",
-							  "repair", ledger_current_actor());
+				ledger_record(mr->relid, tenant, customer, p->now, f->has_owner, f->owner,
+							  "repair", "repair", ledger_current_actor());
 			else
-				ledger_record(mr->relid, customer, p->now, false, 0, "delete", "repair",
+				ledger_record(mr->relid, tenant, customer, p->now, false, 0, "delete", "repair",
 							  ledger_current_actor());
 			ledger_end(&octx);
 		}
@@ -474,7 +514,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 		lock_ok = f != NULL && f->has_owner && f->owner == holder &&
 			(mr->lock_att == InvalidAttrNumber || f->lock_flag);
 		if (lock_ok)
-			rep_count(p, holder)->locked++;
+			rep_count(p, tenant, holder)->locked++;
 		else
 		{
 			report(p, "lock", true, customer, true, holder,
@@ -486,7 +526,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			if (p->fix)
 			{
 				ledger_begin(&octx);
-				(void) ledger_drop_lock(mr->relid, customer);
+				(void) ledger_drop_lock(mr->relid, stream_tenant(locks), customer);
 				ledger_end(&octx);
 			}
 		}
@@ -502,16 +542,16 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 		if (p->fix)
 		{
 			ledger_begin(&octx);
-			(void) ledger_add_lock(mr->relid, customer, f->owner, p->now);
+			(void) ledger_add_lock(mr->relid, tenant, customer, f->owner, p->now);
 			ledger_end(&octx);
 		}
 		lock_ok = true;
-		rep_count(p, f->owner)->locked++;
+		rep_count(p, tenant, f->owner)->locked++;
 	}
 
 	if (f != NULL && f->has_owner)
 	{
-		RepCount   *c = rep_count(p, f->owner);
+		RepCount   *c = rep_count(p, tenant, f->owner);
 
 		c->owned++;
 		c->with_deal += f->deal;
@@ -565,9 +605,9 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			{
 				ledger_begin(&octx);
 				if (want_due)
-					due_store(mr->relid, customer, &in, &want);
+					due_store(mr->relid, tenant, customer, &in, &want);
 				else
-					due_drop(mr->relid, customer);
+					due_drop(mr->relid, tenant, customer);
 				ledger_end(&octx);
 			}
 		}
@@ -614,7 +654,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			if (p->fix)
 			{
 				ledger_begin(&octx);
-				identity_replace_keys(mr->relid, customer,
+				identity_replace_keys(mr->relid, tenant, customer,
 									  (f != NULL && mr->has_identity) ? &f->keys : &none);
 				ledger_end(&octx);
 			}
@@ -628,6 +668,10 @@ rep_order(const void *a, const void *b)
 	const RepCount *x = a,
 			   *y = b;
 
+	int			c = strcmp(x->tenant, y->tenant);
+
+	if (c != 0)
+		return c;
 	return x->rep < y->rep ? -1 : x->rep > y->rep ? 1 : 0;
 }
 
@@ -664,21 +708,29 @@ counters(Pass *p, Roles *r)
 
 		if (!has_row && i == n)
 			break;
-		if (has_row && (i == n || DatumGetInt64(stream_notnull(&s, 1)) <= want[i].rep))
+		if (has_row)
 		{
+			strlcpy(have.tenant, stream_tenant(&s), sizeof(have.tenant));
 			have.rep = DatumGetInt64(stream_notnull(&s, 1));
+		}
+		if (has_row && (i == n || rep_order(&have, &want[i]) <= 0))
+		{
 			have.owned = DatumGetInt32(stream_notnull(&s, 2));
 			have.locked = DatumGetInt32(stream_notnull(&s, 3));
 			have.with_deal = DatumGetInt32(stream_notnull(&s, 4));
 			s.pos++;
-			if (i < n && want[i].rep == have.rep)
+			if (i < n && rep_order(&want[i], &have) == 0)
 				should = want[i++];
+			memcpy(should.tenant, have.tenant, sizeof(should.tenant));
 			should.rep = have.rep;
 		}
 		else
 		{
 			should = want[i++];
-			have.rep = should.rep;	/* crmpool has no row: it counts zero */
+			/* crmpool has no row: it counts zero */
+			memset(&have, 0, sizeof(have));
+			memcpy(have.tenant, should.tenant, sizeof(have.tenant));
+			have.rep = should.rep;
 		}
 		report_counter(p, "owned", have.rep, should.owned, have.owned);
 		report_counter(p, "locked", have.rep, should.locked, have.locked);
@@ -689,10 +741,10 @@ counters(Pass *p, Roles *r)
 			OwnerContext octx;
 
 			ledger_begin(&octx);
-			crmpool_run_stmt(&stmt_defs[RP_SET_COUNTER], &stmt_plans[RP_SET_COUNTER],
+			crmpool_run_stmt(&stmt_defs[RP_SET_COUNTER], stmt_plans[RP_SET_COUNTER],
 							 (Datum[]) {ObjectIdGetDatum(p->mr->relid), Int64GetDatum(have.rep),
 				Int32GetDatum(should.owned), Int32GetDatum(should.locked),
-			Int32GetDatum(should.with_deal)}, NULL, false);
+			Int32GetDatum(should.with_deal), CStringGetTextDatum(have.tenant)}, NULL, false);
 			ledger_end(&octx);
 		}
 	}
@@ -762,7 +814,7 @@ examine(FunctionCallInfo fcinfo, bool fix)
 		report(&p, "trigger", false, 0, false, 0, psprintf("%s enabled", silent), why);
 
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
+	ctl.keysize = offsetof(RepCount, owned);
 	ctl.entrysize = sizeof(RepCount);
 	ctl.hcxt = CurrentMemoryContext;
 	p.counts = hash_create("crmpool repair counts", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);

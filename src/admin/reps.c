@@ -107,14 +107,14 @@ crmpool_reps(PG_FUNCTION_ARGS)
 		"WHERE rel OPERATOR(pg_catalog.=) $1 ORDER BY tenant, rep",
 		1, {REGCLASSOID}
 	};
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
 	Oid			relid;
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
 	crmpool_require_select(relid);
 	(void) managed_rel_get(relid, false);
-	crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&stmt, &plan),
+	crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&stmt, plans),
 						  (Datum[]) {ObjectIdGetDatum(relid)}, NULL);
 	return (Datum) 0;
 }

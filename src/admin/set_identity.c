@@ -97,10 +97,22 @@ typedef struct ExistingRows
 	TupleDesc	rowdesc;
 	AttrNumber	key_att;
 	Oid			key_type;
-	ManagedRel *mr;
+	ManagedRel *mr;				/* the tenant of each row (managed_tenant) */
 	IdentityColumns cols;
 	MemoryContext cxt;			/* reset per chunk */
 } ExistingRows;
+
+/* The keys of existing rows, for 0.2's tables and (WITHOUT_TENANT) 0.1's: base.h, CrmpoolStmt */
+#define INDEX_KEYS_SQL(T) \
+	"INSERT INTO crmpool.identity_key (" T("tenant, ") "rel, kind, key, customer) " \
+	"SELECT " T("u.tenant, ") "$1, u.kind, u.key, u.customer " \
+	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
+	"pg_catalog.unnest($5)) AS u(kind, key, customer, tenant)"
+#define INDEX_NAMES_SQL(T) \
+	"INSERT INTO crmpool.identity_name (" T("tenant, ") "rel, customer, name, core, tokens) " \
+	"SELECT " T("u.tenant, ") "$1, u.customer, u.name, u.core, crmpool.name_bigrams(u.name) " \
+	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
+	"pg_catalog.unnest($5)) AS u(customer, name, core, tenant)"
 
 /* Keys of one chunk of rows, written as the extension owner (crmpool_scan_table's callback). */
 static void
@@ -113,6 +125,8 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	Datum	   *kinds = palloc(sizeof(Datum) * n * row_keys);
 	Datum	   *keys = palloc(sizeof(Datum) * n * row_keys);
 	Datum	   *key_customers = palloc(sizeof(Datum) * n * row_keys);
+	Datum	   *key_tenants = palloc(sizeof(Datum) * n * row_keys);
+	Datum	   *name_tenants = palloc(sizeof(Datum) * n);
 	Datum	   *names = palloc(sizeof(Datum) * n);
 	Datum	   *cores = palloc(sizeof(Datum) * n);
 	Datum	   *name_customers = palloc(sizeof(Datum) * n);
@@ -127,6 +141,7 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		HeapTupleData row;
 		IdentityKeys ik;
 		Datum		customer;
+		Datum		tenant;
 		int			k;
 
 		managed_row_tuple(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull), &row);
@@ -135,11 +150,13 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		/* a soft-deleted row has no keys (identity_row_keys) */
 		if (scan->mr->deleted_att != InvalidAttrNumber && managed_deleted(scan->mr, &row, scan->rowdesc))
 			continue;
+		tenant = crmpool_tenant_datum(managed_tenant(scan->mr, &row, scan->rowdesc));
 		identity_column_keys(&scan->cols, &row, scan->rowdesc, &ik);
 		for (k = 0; k < ik.nkeys; k++)
 		{
 			kinds[nkeys] = CharGetDatum(ik.kinds[k]);
 			keys[nkeys] = CStringGetTextDatum(ik.keys[k]);
+			key_tenants[nkeys] = tenant;
 			key_customers[nkeys++] = customer;
 		}
 		if (ik.has_name)
@@ -150,28 +167,27 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 									   (int) strlen(ik.parsed.core));
 			names[nnames] = CStringGetTextDatum(ik.name);
 			cores[nnames] = CStringGetTextDatum(ik.parsed.core);
+			name_tenants[nnames] = tenant;
 			name_customers[nnames++] = customer;
 		}
 	}
 	/* a customer's keys are distinct (identity_add_key), so no conflict can arise */
 	if (nkeys > 0)
-		crmpool_admin_exec("INSERT INTO crmpool.identity_key (rel, kind, key, customer) "
-						   "SELECT $1, u.kind, u.key, u.customer "
-						   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(kind, key, customer)",
-						   4, (Oid[]) {REGCLASSOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
+		crmpool_admin_exec(crmpool_has_tenants() ? INDEX_KEYS_SQL(WITH_TENANT) : INDEX_KEYS_SQL(WITHOUT_TENANT),
+						   5, (Oid[]) {REGCLASSOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID},
 						   (Datum[]) {rel,
 							   PointerGetDatum(construct_array(kinds, nkeys, CHAROID, 1, true, TYPALIGN_CHAR)),
 							   PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT)),
-						   PointerGetDatum(construct_array(key_customers, nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))});
+							   PointerGetDatum(construct_array(key_customers, nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+						   crmpool_array(key_tenants, NULL, nkeys, TEXTOID)});
 	if (nnames > 0)
-		crmpool_admin_exec("INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) "
-						   "SELECT $1, u.customer, u.name, u.core, crmpool.name_bigrams(u.name) "
-						   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(customer, name, core)",
-						   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID},
+		crmpool_admin_exec(crmpool_has_tenants() ? INDEX_NAMES_SQL(WITH_TENANT) : INDEX_NAMES_SQL(WITHOUT_TENANT),
+						   5, (Oid[]) {REGCLASSOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID},
 						   (Datum[]) {rel,
 							   PointerGetDatum(construct_array(name_customers, nnames, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
 							   PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false, TYPALIGN_INT)),
-						   PointerGetDatum(construct_array(cores, nnames, TEXTOID, -1, false, TYPALIGN_INT))});
+							   PointerGetDatum(construct_array(cores, nnames, TEXTOID, -1, false, TYPALIGN_INT)),
+						   crmpool_array(name_tenants, NULL, nnames, TEXTOID)});
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
 }

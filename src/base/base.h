@@ -20,6 +20,7 @@
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "storage/lockdefs.h"
+#include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
@@ -141,7 +142,9 @@ typedef struct StoreTable
 	const char *table;			/* crmpool.<table> */
 	const char *index;
 	const char *columns[8];		/* its first columns, in order */
+	AttrNumber	tenant_att;		/* column "tenant" (0.2's tables only; 0: none) */
 	Oid			checked;		/* the table OID whose columns were checked */
+	bool		checked_tenants;	/* ... and whether with 0.2's tenant column */
 } StoreTable;
 
 typedef struct StoreScan
@@ -159,17 +162,33 @@ typedef struct StoreWriter
 	EPQState	epq;			/* for BEFORE ROW triggers, if any */
 } StoreWriter;
 
-/* A fixed statement of one of crmpool's statement tables; its plan is kept once prepared. */
+/*
+ * A fixed statement of one of crmpool's statement tables; its plan is kept once prepared, in
+ * slot[0] (0.2's tables) or slot[1] (0.1's, sql01).  sql01: the statement for 0.1's tables,
+ * which have no tenant column (a new library before ALTER EXTENSION crmpool UPDATE); NULL when
+ * sql is the same there.  TENANT_STMT writes both from one text: TENANT(x) is x in sql and left
+ * out of sql01 (a parameter it names is passed either way, unused under 0.1).
+ */
 typedef struct CrmpoolStmt
 {
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[8];
+	const char *sql01;
 } CrmpoolStmt;
 
-extern SPIPlanPtr crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot);
-extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values,
+#define WITH_TENANT(x) x
+#define WITHOUT_TENANT(x) ""
+#define TENANT_STMT(text, nargs, ...) {text(WITH_TENANT), nargs, __VA_ARGS__, text(WITHOUT_TENANT)}
+/* The same for a text(T, O) whose O(x) is x only in sql01 (what 0.1 reads instead) */
+#define TENANT_STMT2(text, nargs, ...) \
+	{text(WITH_TENANT, WITHOUT_TENANT), nargs, __VA_ARGS__, text(WITHOUT_TENANT, WITH_TENANT)}
+
+extern SPIPlanPtr crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr slot[2]);
+extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr slot[2], Datum *values,
 							 const char *nulls, bool latest);
+/* objects.c: crmpool's tables have 0.2's tenant columns (false under 0.1's SQL) */
+extern bool crmpool_has_tenants(void);
 extern void store_oids(StoreTable *t, Oid *heap, Oid *index);
 extern void store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool latest,
 							 LOCKMODE lockmode);
@@ -179,6 +198,23 @@ extern void store_writer_end(StoreWriter *w);
 extern TupleTableSlot *store_writer_slot(StoreWriter *w, Relation rel);
 extern bool store_insert_plain(Relation rel, TupleTableSlot *slot);
 extern Datum crmpool_array(Datum *elems, bool *nulls, int n, Oid type);
+
+/*
+ * The tenant of a table without a tenant column, in every bookkeeping row (docs/design.md,
+ * "Tenants and distribution").  A tenant is passed in C as a NUL-terminated string.
+ */
+#define CRMPOOL_NO_TENANT ""
+
+extern Datum crmpool_no_tenant_datum(void);
+
+/* The tenant as a text Datum; a table without tenants costs no allocation (hot path). */
+static inline Datum
+crmpool_tenant_datum(const char *tenant)
+{
+	if (tenant[0] == '\0')
+		return crmpool_no_tenant_datum();
+	return PointerGetDatum(cstring_to_text(tenant));
+}
 
 /* A column that is never null.  (Inline: a claim reads and sets a few dozen columns.) */
 static inline Datum

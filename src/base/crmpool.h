@@ -92,6 +92,11 @@
 #define CRMPOOL_REASON_MAX_CHARS	1000
 #define CRMPOOL_NOTE_MAX_CHARS		10000
 #define CRMPOOL_ACTOR_MAX_CHARS		200
+/*
+ * A tenant's text (its column's value: an integer, or a text such as a UUID) in bytes.  Short
+ * enough to key fixed-size hash entries (repair.c) and to lead every bookkeeping index.
+ */
+#define CRMPOOL_TENANT_MAX_BYTES	63
 
 /* The actor of recycling's events; crmpool.actor may not take it (settings.c, check_actor). */
 #define CRMPOOL_RECYCLER_ACTOR		"crmpool"

@@ -205,3 +205,26 @@ crmpool_check_column(Oid relid, const char *table, AttrNumber att, const char *c
 				 errmsg("column \"%s\" of crmpool.%s is not column %d", column, table, att),
 				 errhint("The crmpool extension is damaged; drop and create it again, or restore it.")));
 }
+
+/*
+ * Whether crmpool's bookkeeping tables have 0.2's tenant column.  Under 0.1's SQL (a new library
+ * before ALTER EXTENSION crmpool UPDATE) they do not, and every table is the one tenant '':
+ * crmpool runs 0.1's statements (CrmpoolStmt.sql01).  The update adds the column to
+ * crmpool.rep_counter, whose relcache invalidation starts a new generation.
+ */
+static bool has_tenants = true;
+static uint64 tenants_generation = 0;
+
+bool
+crmpool_has_tenants(void)
+{
+	uint64		seen = generation;
+	Oid			relid;
+
+	if (tenants_generation == generation)
+		return has_tenants;
+	relid = crmpool_relid("rep_counter");
+	has_tenants = get_attnum(relid, "tenant") != InvalidAttrNumber;
+	tenants_generation = seen;
+	return has_tenants;
+}

@@ -35,6 +35,7 @@
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -44,17 +45,23 @@
  * Fixed statements (CrmpoolStmt), through SPI: what is not on the hot path.
  * -------------------------------------------------------------------------------------------*/
 
-/* The kept plan of a fixed statement, prepared on first use (inside or outside SPI). */
+/*
+ * The kept plan of a fixed statement, prepared on first use (inside or outside SPI): 0.2's, or
+ * 0.1's text while crmpool's tables are still 0.1's.
+ */
 SPIPlanPtr
-crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot)
+crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr slot[2])
 {
-	if (*slot == NULL)
+	int			v = (stmt->sql01 != NULL && !crmpool_has_tenants()) ? 1 : 0;
+
+	if (slot[v] == NULL)
 	{
 		SPI_connect();
-		*slot = crmpool_keep_plan(stmt->sql, stmt->nargs, (Oid *) stmt->argtypes);
+		slot[v] = crmpool_keep_plan(v == 1 ? stmt->sql01 : stmt->sql, stmt->nargs,
+									(Oid *) stmt->argtypes);
 		SPI_finish();
 	}
-	return *slot;
+	return slot[v];
 }
 
 /*
@@ -62,7 +69,7 @@ crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr *slot)
  * snapshot instead of the statement's own.  Returns the SPI result code.
  */
 int
-crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr *slot, Datum *values, const char *nulls,
+crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr slot[2], Datum *values, const char *nulls,
 				 bool latest)
 {
 	SPIPlanPtr	plan = crmpool_stmt_plan(stmt, slot);
@@ -88,13 +95,18 @@ store_oids(StoreTable *t, Oid *heap, Oid *index)
 {
 	int			i;
 
+	bool		tenants = crmpool_has_tenants();
+
 	*heap = crmpool_relid(t->table);
 	*index = crmpool_relid(t->index);
-	if (t->checked == *heap)
+	if (t->checked == *heap && t->checked_tenants == tenants)
 		return;
 	for (i = 0; i < lengthof(t->columns) && t->columns[i] != NULL; i++)
 		crmpool_check_column(*heap, t->table, i + 1, t->columns[i]);
+	if (tenants && t->tenant_att != 0)
+		crmpool_check_column(*heap, t->table, t->tenant_att, "tenant");
 	t->checked = *heap;
+	t->checked_tenants = tenants;
 }
 
 /*
@@ -279,4 +291,18 @@ crmpool_array(Datum *elems, bool *nulls, int n, Oid type)
 	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
 											  typlen, typbyval, typalign));
+}
+
+/* The text '' of CRMPOOL_NO_TENANT, built once: only ever read (scan keys, slots, parameters). */
+Datum
+crmpool_no_tenant_datum(void)
+{
+	static text *empty = NULL;
+
+	if (empty == NULL)
+	{
+		empty = MemoryContextAlloc(TopMemoryContext, VARHDRSZ);
+		SET_VARSIZE(empty, VARHDRSZ);
+	}
+	return PointerGetDatum(empty);
 }

@@ -106,22 +106,30 @@ typedef struct RepCounts
 
 extern void ledger_begin(OwnerContext *octx);
 extern void ledger_end(OwnerContext *octx);
-extern void ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
-						 DateADT today, RepCounts *after);
+/*
+ * Every function taking a relid and a tenant keeps its state under (tenant, rel): the tenant is
+ * the row's tenant column as text, "" (CRMPOOL_NO_TENANT) for a table without one.
+ */
+extern void ledger_apply(Oid relid, const char *tenant, int64 rep, int owned, int with_deal,
+						 int locked, int claims, DateADT today, RepCounts *after);
 extern void ledger_set_actor(const char *actor);
-extern void ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after);
+extern void ledger_locked_changed(Oid relid, const char *tenant, int64 rep, int delta,
+								  int64 *locked_after);
 typedef struct LedgerEvents LedgerEvents;
 extern LedgerEvents *ledger_events_begin(void);
-extern void ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at,
-							  bool has_owner, int64 owner, const char *how, const char *reason,
-							  const char *actor);
+extern void ledger_events_add(LedgerEvents *le, Oid relid, const char *tenant, int64 customer,
+							  TimestampTz at, bool has_owner, int64 owner, const char *how,
+							  const char *reason, const char *actor);
 extern void ledger_events_end(LedgerEvents *le);
-extern void ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner,
-						  int64 owner, const char *how, const char *reason, const char *actor);
+extern void ledger_record(Oid relid, const char *tenant, int64 customer, TimestampTz at,
+						  bool has_owner, int64 owner, const char *how, const char *reason,
+						  const char *actor);
 extern const char *ledger_current_actor(void);
-extern bool ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since);
-extern bool ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at);
-extern bool ledger_drop_lock(Oid relid, int64 customer);
+extern bool ledger_lock_holder(Oid relid, const char *tenant, int64 customer, int64 *rep,
+							   TimestampTz *since);
+extern bool ledger_add_lock(Oid relid, const char *tenant, int64 customer, int64 rep,
+							TimestampTz at);
+extern bool ledger_drop_lock(Oid relid, const char *tenant, int64 customer);
 
 /* What the claim-only rules need of a customer's past (ledger_customer_past). */
 typedef struct CustomerPast
@@ -132,9 +140,9 @@ typedef struct CustomerPast
 	TimestampTz lost;
 } CustomerPast;
 
-extern void ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost,
-								 CustomerPast *past);
-extern bool ledger_spell_start(Oid relid, int64 customer, TimestampTz *since);
+extern void ledger_customer_past(Oid relid, const char *tenant, int64 customer, int64 rep,
+								 bool want_lost, CustomerPast *past);
+extern bool ledger_spell_start(Oid relid, const char *tenant, int64 customer, TimestampTz *since);
 extern void ledger_truncate(Oid relid, TimestampTz at);
 
 #endif							/* CRMPOOL_CORE_H */

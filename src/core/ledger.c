@@ -40,6 +40,7 @@
 #include "nodes/makefuncs.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "common/hashfn.h"
 #include "utils/hsearch.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -61,46 +62,46 @@ typedef enum LedgerStmt
 	NUM_LEDGER_STMTS
 } LedgerStmt;
 
+#define APPLY_SQL(T) \
+	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") "rel, rep, owned, with_deal, locked, claims_day, claims) " \
+	"VALUES (" T("$8, ") "$1, $2, $3, $4, $5, $7, $6) " \
+	"ON CONFLICT (" T("tenant, ") "rel, rep) DO UPDATE SET " \
+	"owned = c.owned" PLUS "excluded.owned, " \
+	"with_deal = c.with_deal" PLUS "excluded.with_deal, " \
+	"locked = c.locked" PLUS "excluded.locked, " \
+	"claims = CASE WHEN excluded.claims" EQ "0 THEN c.claims " \
+	"WHEN c.claims_day" EQ "excluded.claims_day THEN c.claims" PLUS "excluded.claims " \
+	"ELSE excluded.claims END, " \
+	"claims_day = CASE WHEN excluded.claims" EQ "0 THEN c.claims_day ELSE excluded.claims_day END " \
+	"RETURNING c.owned, c.with_deal, c.locked, " \
+	"CASE WHEN c.claims_day" EQ "$7 THEN c.claims ELSE 0 END"
+
+#define ADD_LOCK_SQL(T) \
+	"INSERT INTO crmpool.customer_lock (" T("tenant, ") "rel, customer, rep, since) VALUES (" T("$5, ") "$1, $2, $3, $4) " \
+	"ON CONFLICT (" T("tenant, ") "rel, customer) DO NOTHING"
+
+#define DROP_LOCK_SQL(T) \
+	"DELETE FROM crmpool.customer_lock WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+
+#define TRUNCATE_EVENTS_SQL(T) \
+	"INSERT INTO crmpool.ownership_event (" T("tenant, ") "rel, customer, at, owner, how, actor) " \
+	"SELECT " T("e.tenant, ") "$1, e.customer, $2, NULL, 'truncate', $3 FROM " \
+	"(SELECT DISTINCT ON (" T("tenant, ") "customer) " T("tenant, ") "customer, how FROM crmpool.ownership_event " \
+	" WHERE rel" EQ "$1 ORDER BY " T("tenant, ") "customer, seq DESC) e " \
+	"WHERE e.how OPERATOR(pg_catalog.<>) ALL (ARRAY['delete', 'truncate'])"
+
 static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	/*
 	 * The rep's first customer in the table (counter_update found no row).  $1 rel, $2 rep,
-	 * then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today.  The upsert also
+	 * then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today; $8 tenant.  The upsert also
 	 * covers a concurrent first customer of the same rep, whose new row it waits for and then
 	 * counts on.  Takes the rep's row (the rep's lock) and returns the counts after the change.
 	 */
-	[STMT_APPLY] = {
-		"INSERT INTO crmpool.rep_counter AS c (rel, rep, owned, with_deal, locked, claims_day, claims) "
-		"VALUES ($1, $2, $3, $4, $5, $7, $6) "
-		"ON CONFLICT (rel, rep) DO UPDATE SET "
-		"owned = c.owned" PLUS "excluded.owned, "
-		"with_deal = c.with_deal" PLUS "excluded.with_deal, "
-		"locked = c.locked" PLUS "excluded.locked, "
-		"claims = CASE WHEN excluded.claims" EQ "0 THEN c.claims "
-		"WHEN c.claims_day" EQ "excluded.claims_day THEN c.claims" PLUS "excluded.claims "
-		"ELSE excluded.claims END, "
-		"claims_day = CASE WHEN excluded.claims" EQ "0 THEN c.claims_day ELSE excluded.claims_day END "
-		"RETURNING c.owned, c.with_deal, c.locked, "
-		"CASE WHEN c.claims_day" EQ "$7 THEN c.claims ELSE 0 END",
-		7, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID}
-	},
-	[STMT_ADD_LOCK] = {
-		"INSERT INTO crmpool.customer_lock (rel, customer, rep, since) VALUES ($1, $2, $3, $4) "
-		"ON CONFLICT (rel, customer) DO NOTHING",
-		4, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID}
-	},
-	[STMT_DROP_LOCK] = {
-		"DELETE FROM crmpool.customer_lock WHERE rel" EQ "$1 AND customer" EQ "$2",
-		2, {REGCLASSOID, INT8OID}
-	},
+	[STMT_APPLY] = TENANT_STMT(APPLY_SQL, 8, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID, TEXTOID}),
+	[STMT_ADD_LOCK] = TENANT_STMT(ADD_LOCK_SQL, 5, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID}),
+	[STMT_DROP_LOCK] = TENANT_STMT(DROP_LOCK_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
 	/* $1 rel, $2 at, $3 actor: close the open spell of every customer still present */
-	[STMT_TRUNCATE_EVENTS] = {
-		"INSERT INTO crmpool.ownership_event (rel, customer, at, owner, how, actor) "
-		"SELECT $1, e.customer, $2, NULL, 'truncate', $3 FROM "
-		"(SELECT DISTINCT ON (customer) customer, how FROM crmpool.ownership_event "
-		" WHERE rel" EQ "$1 ORDER BY customer, seq DESC) e "
-		"WHERE e.how OPERATOR(pg_catalog.<>) ALL (ARRAY['delete', 'truncate'])",
-		3, {REGCLASSOID, TIMESTAMPTZOID, TEXTOID}
-	},
+	[STMT_TRUNCATE_EVENTS] = TENANT_STMT(TRUNCATE_EVENTS_SQL, 3, {REGCLASSOID, TIMESTAMPTZOID, TEXTOID}),
 	[STMT_TRUNCATE_COUNTERS] = {
 		"UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 WHERE rel" EQ "$1",
 		1, {REGCLASSOID}
@@ -111,7 +112,7 @@ static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	},
 };
 
-static SPIPlanPtr stmt_plans[NUM_LEDGER_STMTS];
+static SPIPlanPtr stmt_plans[NUM_LEDGER_STMTS][2];
 
 /*
  * Who acts, taken before switching to the extension owner.  ledger_begin saves the enclosing
@@ -162,7 +163,7 @@ actor_xact(XactEvent event, void *arg)
 static int
 run(LedgerStmt stmt, Datum *values, const char *nulls)
 {
-	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, false);
+	return crmpool_run_stmt(&stmt_defs[stmt], stmt_plans[stmt], values, nulls, false);
 }
 
 static int64
@@ -195,6 +196,9 @@ typedef enum LedgerTable
 #define EVENT_HOW		6
 #define EVENT_ACTOR		7
 #define EVENT_REASON	8
+#define EVENT_TENANT	9
+#define LOCK_TENANT		5
+#define COUNT_TENANT	8
 #define LOCK_REP		3
 #define LOCK_SINCE		4
 #define COUNT_OWNED		3
@@ -205,24 +209,32 @@ typedef enum LedgerTable
 
 static StoreTable ledger_tables[NUM_LEDGER_TABLES] = {
 	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
-	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}},
-	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey", {"rel", "customer", "rep", "since"}},
+	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}, EVENT_TENANT},
+	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey",
+	{"rel", "customer", "rep", "since"}, LOCK_TENANT},
 	[LT_COUNTERS] = {"rep_counter", "rep_counter_pkey",
-	{"rel", "rep", "owned", "locked", "with_deal", "claims_day", "claims"}},
+	{"rel", "rep", "owned", "locked", "with_deal", "claims_day", "claims"}, COUNT_TENANT},
 };
 
 /*
- * Scan table t for (rel, key), key being the customer or the rep; the caller fetches with
- * index_getnext_slot().  lockmode is taken on the table, as a statement would.
+ * Scan table t for (tenant, rel, key), key being the customer or the rep (each primary key
+ * starts so; 0.1's with (rel, key)); the caller fetches with index_getnext_slot().  lockmode is
+ * taken on the table, as a statement would.
  */
 static void
-key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, int64 key, bool latest, LOCKMODE lockmode)
+key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, const char *tenant, int64 key,
+			   bool latest, LOCKMODE lockmode)
 {
-	ScanKeyData keys[2];
+	ScanKeyData keys[3];
+	int			n = 0;
 
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	store_scan_begin(ks, &ledger_tables[t], keys, 2, latest, lockmode);
+	if (crmpool_has_tenants())
+		ScanKeyInit(&keys[n++], 1, BTEqualStrategyNumber, F_TEXTEQ, crmpool_tenant_datum(tenant));
+	ScanKeyInit(&keys[n], n + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	n++;
+	ScanKeyInit(&keys[n], n + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	n++;
+	store_scan_begin(ks, &ledger_tables[t], keys, n, latest, lockmode);
 }
 
 static bool
@@ -324,6 +336,7 @@ add_count(int32 count, int32 delta)
 typedef struct CounterKey
 {
 	Oid			relid;
+	uint32		tenant_hash;	/* the tenant's hash: counter_latest() checks the tenant itself */
 	int64		rep;
 } CounterKey;
 
@@ -359,7 +372,7 @@ counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId p
  * its own); the table is started again only once it holds many reps.
  */
 static CounterTid *
-counter_tid(Oid relid, int64 rep, bool create)
+counter_tid(Oid relid, const char *tenant, int64 rep, bool create)
 {
 	CounterKey	key;
 	CounterTid *ct;
@@ -381,6 +394,7 @@ counter_tid(Oid relid, int64 rep, bool create)
 	}
 	memset(&key, 0, sizeof(key));
 	key.relid = relid;
+	key.tenant_hash = tenant[0] == '\0' ? 0 : string_hash(tenant, strlen(tenant) + 1);
 	key.rep = rep;
 	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
 	if (ct == NULL || (found && ct->lxid == CRMPOOL_MY_LXID))
@@ -394,7 +408,8 @@ counter_tid(Oid relid, int64 rep, bool create)
 
 /* Fetch into slot the rep's row version at tid if it is the latest one, made by us. */
 static bool
-counter_latest(Relation heap, Oid relid, int64 rep, ItemPointer tid, TupleTableSlot *slot)
+counter_latest(Relation heap, Oid relid, const char *tenant, int64 rep, ItemPointer tid,
+			   TupleTableSlot *slot)
 {
 	HeapTuple	tuple;
 	HeapTupleHeader htup;
@@ -409,7 +424,8 @@ counter_latest(Relation heap, Oid relid, int64 rep, ItemPointer tid, TupleTableS
 	ours = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup)) &&
 		((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask)) &&
 		DatumGetObjectId(store_attr(slot, 1)) == relid &&
-		DatumGetInt64(store_attr(slot, 2)) == rep;
+		DatumGetInt64(store_attr(slot, 2)) == rep &&
+		(!crmpool_has_tenants() || text_equals(store_attr(slot, COUNT_TENANT), tenant));
 	if (should_free)
 		heap_freetuple(tuple);
 	if (!ours)
@@ -463,8 +479,8 @@ counter_lock(StoreScan *ks, TupleTableSlot *current)
 
 /*
  * Whether the counter table is as crmpool made it: no trigger, no stored generated column, no
- * CHECK constraint, and every index reads only (rel, rep), which a change of the counts never
- * changes.  Read from the relcache entry (the index columns are cached there too), so asking
+ * CHECK constraint, and every index reads only (tenant, rel, rep), which a change of the counts
+ * never changes.  Read from the relcache entry (the index columns are cached there too), so asking
  * costs no catalog access.
  */
 static bool
@@ -481,7 +497,8 @@ counter_table_plain(Relation rel)
 	attrs = crmpool_indexed_attrs(rel);
 	while ((x = bms_next_member(attrs, x)) >= 0)
 		if (x + FirstLowInvalidHeapAttributeNumber != 1 &&
-			x + FirstLowInvalidHeapAttributeNumber != 2)
+			x + FirstLowInvalidHeapAttributeNumber != 2 &&
+			x + FirstLowInvalidHeapAttributeNumber != COUNT_TENANT)
 			plain = false;
 	bms_free(attrs);
 	return plain;
@@ -507,7 +524,7 @@ counter_not_nulls_set(TupleTableSlot *next)
  * an update that does not fit the row's page (about every 120th: its versions cannot be pruned
  * before the transaction ends), index entries without the primary key's unique check: that
  * check would visit every version of the row this transaction made, O(n) for the n-th change,
- * O(n^2) for n changes of one rep in one transaction.  The key (rel, rep) never changes and its
+ * O(n^2) for n changes of one rep in one transaction.  The key (tenant, rel, rep) never changes and its
  * old version is ours, locked, so the new entry cannot be a duplicate.  The executor state that
  * inserting index entries needs is set up only then: setting it up for every change cost a
  * claim more than the update itself.  update_indexes is never "summarizing only" (16+): that
@@ -554,7 +571,8 @@ counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
  * rep's: it is kept to commit.  Returns false, changing nothing, if the rep has no row.
  */
 static bool
-counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
+counter_update(Oid relid, const char *tenant, int64 rep, const CounterChange *chg,
+			   RepCounts *after)
 {
 	StoreScan	ks;
 	TupleTableSlot *current;
@@ -563,11 +581,11 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 	Datum		day;
 	int32		claims;
 	int			i;
-	CounterTid *ct = counter_tid(relid, rep, false);
+	CounterTid *ct = counter_tid(relid, tenant, rep, false);
 
-	key_scan_begin(&ks, LT_COUNTERS, relid, rep, false, RowExclusiveLock);
+	key_scan_begin(&ks, LT_COUNTERS, relid, tenant, rep, false, RowExclusiveLock);
 	current = table_slot_create(ks.heap, NULL);
-	if (!(ct != NULL && counter_latest(ks.heap, relid, rep, &ct->tid, current)) &&
+	if (!(ct != NULL && counter_latest(ks.heap, relid, tenant, rep, &ct->tid, current)) &&
 		!counter_lock(&ks, current))
 	{
 		ExecDropSingleTupleTableSlot(current);
@@ -603,7 +621,7 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
 	ExecStoreVirtualTuple(next);
 	counter_write(ks.heap, current, next);
 	/* the new version's TID, where the next change of this rep in this transaction finds it */
-	ct = counter_tid(relid, rep, true);
+	ct = counter_tid(relid, tenant, rep, true);
 	ct->tid = next->tts_tid;
 	ct->subid = GetCurrentSubTransactionId();
 
@@ -619,14 +637,17 @@ counter_update(Oid relid, int64 rep, const CounterChange *chg, RepCounts *after)
  * to bring the bookkeeping back in step.
  */
 static void
-missing_counter(Oid relid, int64 rep)
+missing_counter(Oid relid, const char *tenant, int64 rep)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
 			 errmsg("crmpool has no counters for rep %lld of table %s",
 					(long long) rep, get_rel_name(relid)),
+			 tenant[0] == '\0' ?
 			 errdetail("The table says rep %lld owns the customer; crmpool never counted it.",
-					   (long long) rep),
+					   (long long) rep) :
+			 errdetail("The table says rep %lld of tenant \"%s\" owns the customer; crmpool never counted it.",
+					   (long long) rep, tenant),
 			 crmpool_repair_hint(relid),
 			 crmpool_refusal(relid, InvalidAttrNumber, "out_of_step", ERR_REP(rep))));
 }
@@ -651,21 +672,21 @@ check_counts(Oid relid, int64 rep, const RepCounts *after)
  * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
  */
 void
-ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims,
-			 DateADT today, RepCounts *after)
+ledger_apply(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+			 int claims, DateADT today, RepCounts *after)
 {
 	CounterChange chg = {.owned = owned, .with_deal = with_deal, .locked = locked,
 	.claims = claims, .today = today};
 
-	if (!counter_update(relid, rep, &chg, after))
+	if (!counter_update(relid, tenant, rep, &chg, after))
 	{
-		Datum		v[7] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
+		Datum		v[8] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
 			Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
-		DateADTGetDatum(today)};
+		DateADTGetDatum(today), crmpool_tenant_datum(tenant)};
 
 		/* only a gain makes a rep's row; a rep losing what it was never counted for cannot */
 		if (owned <= 0)
-			missing_counter(relid, rep);
+			missing_counter(relid, tenant, rep);
 		run(STMT_APPLY, v, NULL);
 		if (SPI_processed != 1)
 			elog(ERROR, "crmpool could not count rep %lld", (long long) rep);
@@ -678,13 +699,13 @@ ledger_apply(Oid relid, int64 rep, int owned, int with_deal, int locked, int cla
 }
 
 void
-ledger_locked_changed(Oid relid, int64 rep, int delta, int64 *locked_after)
+ledger_locked_changed(Oid relid, const char *tenant, int64 rep, int delta, int64 *locked_after)
 {
 	CounterChange chg = {.locked = delta};
 	RepCounts	after;
 
-	if (!counter_update(relid, rep, &chg, &after))
-		missing_counter(relid, rep);
+	if (!counter_update(relid, tenant, rep, &chg, &after))
+		missing_counter(relid, tenant, rep);
 	check_counts(relid, rep, &after);
 	*locked_after = after.locked;
 }
@@ -821,8 +842,9 @@ events_insert(LedgerEvents *le)
 
 /* Append an ownership event. */
 void
-ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, bool has_owner,
-				  int64 owner, const char *how, const char *reason, const char *actor)
+ledger_events_add(LedgerEvents *le, Oid relid, const char *tenant, int64 customer, TimestampTz at,
+				  bool has_owner, int64 owner, const char *how, const char *reason,
+				  const char *actor)
 {
 	TupleTableSlot *slot;
 	MemoryContext oldcxt;
@@ -850,6 +872,8 @@ ledger_events_add(LedgerEvents *le, Oid relid, int64 customer, TimestampTz at, b
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
 	store_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
+	if (crmpool_has_tenants())
+		store_set(slot, EVENT_TENANT, crmpool_tenant_datum(tenant), true);
 	store_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
 	store_set(slot, EVENT_SEQ, Int64GetDatum(nextval_internal(le->seqid, false)), true);
 	store_set(slot, EVENT_AT, TimestampTzGetDatum(at), true);
@@ -886,12 +910,12 @@ ledger_events_end(LedgerEvents *le)
 
 /* Append one event on its own (crmpool.repair()); a statement's events go in by batches. */
 void
-ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 owner,
-			  const char *how, const char *reason, const char *actor)
+ledger_record(Oid relid, const char *tenant, int64 customer, TimestampTz at, bool has_owner,
+			  int64 owner, const char *how, const char *reason, const char *actor)
 {
 	LedgerEvents *le = ledger_events_begin();
 
-	ledger_events_add(le, relid, customer, at, has_owner, owner, how, reason, actor);
+	ledger_events_add(le, relid, tenant, customer, at, has_owner, owner, how, reason, actor);
 	ledger_events_end(le);
 }
 
@@ -901,12 +925,12 @@ ledger_record(Oid relid, int64 customer, TimestampTz at, bool has_owner, int64 o
  * row without changing it, so no serialization failure would catch it).
  */
 bool
-ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since)
+ledger_lock_holder(Oid relid, const char *tenant, int64 customer, int64 *rep, TimestampTz *since)
 {
 	StoreScan	ks;
 	bool		found;
 
-	key_scan_begin(&ks, LT_LOCKS, relid, customer, true, AccessShareLock);
+	key_scan_begin(&ks, LT_LOCKS, relid, tenant, customer, true, AccessShareLock);
 	found = index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot);
 	if (found)
 	{
@@ -919,10 +943,10 @@ ledger_lock_holder(Oid relid, int64 customer, int64 *rep, TimestampTz *since)
 
 /* True if the lock is new. */
 bool
-ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at)
+ledger_add_lock(Oid relid, const char *tenant, int64 customer, int64 rep, TimestampTz at)
 {
-	Datum		v[4] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep),
-	TimestampTzGetDatum(at)};
+	Datum		v[5] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep),
+	TimestampTzGetDatum(at), crmpool_tenant_datum(tenant)};
 
 	run(STMT_ADD_LOCK, v, NULL);
 	return SPI_processed == 1;
@@ -930,9 +954,9 @@ ledger_add_lock(Oid relid, int64 customer, int64 rep, TimestampTz at)
 
 /* True if there was a lock. */
 bool
-ledger_drop_lock(Oid relid, int64 customer)
+ledger_drop_lock(Oid relid, const char *tenant, int64 customer)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
+	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
 
 	run(STMT_DROP_LOCK, v, NULL);
 	return SPI_processed == 1;
@@ -947,14 +971,15 @@ ledger_drop_lock(Oid relid, int64 customer)
  * event that followed the rep's last spell; unknown if the rep never owned it.
  */
 void
-ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, CustomerPast *past)
+ledger_customer_past(Oid relid, const char *tenant, int64 customer, int64 rep, bool want_lost,
+					 CustomerPast *past)
 {
 	StoreScan	ks;
 	bool		newest = true;
 	TimestampTz newer_at = 0;
 
 	memset(past, 0, sizeof(CustomerPast));
-	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
+	key_scan_begin(&ks, LT_EVENTS, relid, tenant, customer, false, AccessShareLock);
 	while (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
 	{
 		TimestampTz at = DatumGetTimestampTz(store_attr(ks.slot, EVENT_AT));
@@ -987,12 +1012,12 @@ ledger_customer_past(Oid relid, int64 customer, int64 rep, bool want_lost, Custo
 
 /* When the customer's current spell began: its last event; false if it has none. */
 bool
-ledger_spell_start(Oid relid, int64 customer, TimestampTz *since)
+ledger_spell_start(Oid relid, const char *tenant, int64 customer, TimestampTz *since)
 {
 	StoreScan	ks;
 	bool		found;
 
-	key_scan_begin(&ks, LT_EVENTS, relid, customer, false, AccessShareLock);
+	key_scan_begin(&ks, LT_EVENTS, relid, tenant, customer, false, AccessShareLock);
 	found = index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot);
 	if (found)
 		*since = DatumGetTimestampTz(store_attr(ks.slot, EVENT_AT));

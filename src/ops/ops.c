@@ -395,6 +395,8 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 	int64	   *moving;
 	bool	   *locked;
 	char	  **hows;
+	const char **tenants;
+	MemoryContext callcxt = CurrentMemoryContext;
 	uint64		n;
 	uint64		i;
 	OwnerContext octx;
@@ -418,16 +420,22 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 	n = SPI_processed;
 	customers = MemoryContextAlloc(rsinfo->econtext->ecxt_per_query_memory,
 								   sizeof(int64) * Max(n, 1));
+	tenants = MemoryContextAlloc(callcxt, sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
+		Datum		t;
 
 		customers[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
 												   SPI_tuptable->tupdesc, 1, &isnull));
+		/* never NULL: the trigger refuses an owned row without a tenant */
+		t = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		tenants[i] = mr->tenant_att == InvalidAttrNumber || isnull ? CRMPOOL_NO_TENANT :
+			MemoryContextStrdup(callcxt, OidOutputFunctionCall(mr->tenant_out, t));
 	}
 	SPI_finish();
 
-	if (n == 0 && managed_rep(mr, NULL, from_rep) == NULL)
+	if (n == 0 && !managed_rep_known(mr, from_rep))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("rep %lld is unknown in table %s", (long long) from_rep,
@@ -446,7 +454,7 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 		int64		holder;
 		TimestampTz since;
 
-		locked[i] = ledger_lock_holder(mr->relid, customers[i], &holder, &since);
+		locked[i] = ledger_lock_holder(mr->relid, tenants[i], customers[i], &holder, &since);
 		if (!locked[i])
 		{
 			hows[in.nbatch] = "hand_over";
@@ -587,22 +595,24 @@ crmpool_lock(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	OwnerContext octx;
 	bool		added;
+	const char *tenant;
 
 	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "lock", &desc);
 	if (mr->lock_att != InvalidAttrNumber)
 		PG_RETURN_BOOL(set_lock_flag(mr, customer, row, desc, true));
 
+	tenant = managed_tenant(mr, row, desc);
 	ledger_begin(&octx);
-	added = ledger_add_lock(mr->relid, customer, rep, crmpool_now());
+	added = ledger_add_lock(mr->relid, tenant, customer, rep, crmpool_now());
 	if (added)
 	{
 		RuleSet		rules;
 		int64		locked;
 		int64		limit;
 
-		ledger_locked_changed(mr->relid, rep, 1, &locked);
-		managed_rules(mr, NULL, managed_pool_text(mr, row, desc), true, rep,
+		ledger_locked_changed(mr->relid, tenant, rep, 1, &locked);
+		managed_rules(mr, tenant, managed_pool_text(mr, row, desc), true, rep,
 						NULL, &rules);
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && locked > limit)
 			ereport(ERROR,
@@ -615,7 +625,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 					 crmpool_refusal(mr->relid, mr->owner_att, "lock_cap", ERR_REP(rep),
 									 ERR_CUSTOMER(customer), ERR_COUNT(locked - 1), ERR_LIMIT(limit))));
 		/* locked customers are not recycled (unless lock_blocks leaves out "recycle") */
-		due_track(mr, customer, row, desc, NULL);
+		due_track(mr, tenant, customer, row, desc, NULL);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(added);
@@ -632,21 +642,23 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	OwnerContext octx;
 	bool		dropped;
+	const char *tenant;
 
 	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "unlock", &desc);
 	if (mr->lock_att != InvalidAttrNumber)
 		PG_RETURN_BOOL(set_lock_flag(mr, customer, row, desc, false));
 
+	tenant = managed_tenant(mr, row, desc);
 	ledger_begin(&octx);
-	dropped = ledger_drop_lock(mr->relid, customer);
+	dropped = ledger_drop_lock(mr->relid, tenant, customer);
 	if (dropped)
 	{
 		int64		locked;
 
-		ledger_locked_changed(mr->relid, rep, -1, &locked);
+		ledger_locked_changed(mr->relid, tenant, rep, -1, &locked);
 		/* the spell goes on: the customer is due again by its rules */
-		due_track(mr, customer, row, desc, NULL);
+		due_track(mr, tenant, customer, row, desc, NULL);
 	}
 	ledger_end(&octx);
 	PG_RETURN_BOOL(dropped);

@@ -82,44 +82,47 @@ typedef enum RecycleStmt
 	"GREATEST(0, pg_catalog.ceil(EXTRACT(epoch FROM d.due_at OPERATOR(pg_catalog.-) $1) " \
 	"OPERATOR(pg_catalog./) 86400))::pg_catalog.int4 END"
 
+#define ADD_FOLLOWUP_SQL(T) \
+	"INSERT INTO crmpool.followup (" T("tenant, ") "rel, customer, rep, at, note, actor) " \
+	"VALUES (" T("$7, ") "$1, $2, $3, $4, $5, $6)"
+
+#define RECHECK_SQL(T) \
+	"SELECT d.customer, d.owner, d.rule FROM crmpool.recycle_due d " \
+	"WHERE " T("d.tenant" EQ "$4 AND ") "d.rel" EQ "$1 AND d.customer" EQ "ANY ($2) AND d.due_at" LE "$3 " \
+	"ORDER BY d.customer"
+
+#define WARN_SQL(T) \
+	"WITH c AS (SELECT " T("tenant, ") "customer FROM crmpool.recycle_due " \
+	"  WHERE rel" EQ "$1 AND NOT warned AND warn_at" LE "$2 AND due_at OPERATOR(pg_catalog.>) $2 " \
+	"  ORDER BY warn_at LIMIT $3 FOR UPDATE SKIP LOCKED), " \
+	"u AS (UPDATE crmpool.recycle_due d SET warned = true FROM c " \
+	"  WHERE " T("d.tenant" EQ "c.tenant AND ") "d.rel" EQ "$1 AND d.customer" EQ "c.customer " \
+	"  RETURNING " T("d.tenant, ") "d.customer, d.owner, d.since, d.due_at, d.rule), " \
+	"w AS (INSERT INTO crmpool.recycle_warning (" T("tenant, ") "rel, customer, owner, since, due_at, rule, warned_at) " \
+	"  SELECT " T("tenant, ") "$1, customer, owner, since, due_at, rule, $2 FROM u RETURNING *) " \
+	"SELECT " WARN_PAYLOAD " FROM w ORDER BY w.seq"
+
+#define DUE_FIRST_SQL(T) \
+	"SELECT customer, owner" T(", tenant") " FROM crmpool.recycle_due " \
+	"WHERE rel" EQ "$1 AND due_at" LE "$2 ORDER BY due_at, customer LIMIT $3 OFFSET $4"
+
+#define DUE_OF_REP_SQL(T) \
+	"SELECT customer FROM crmpool.recycle_due " \
+	"WHERE " T("tenant" EQ "$5 AND ") "rel" EQ "$1 AND owner" EQ "$3 AND due_at" LE "$2 ORDER BY due_at LIMIT $4"
+
 static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
-	[RS_ADD_FOLLOWUP] = {
-		"INSERT INTO crmpool.followup (rel, customer, rep, at, note, actor) "
-		"VALUES ($1, $2, $3, $4, $5, $6)",
-		6, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID}
-	},
-	/* $1 rel, $2 locked customers (of one rep), $3 now: those still due */
-	[RS_RECHECK] = {
-		"SELECT d.customer, d.owner, d.rule FROM crmpool.recycle_due d "
-		"WHERE d.rel" EQ "$1 AND d.customer" EQ "ANY ($2) AND d.due_at" LE "$3 "
-		"ORDER BY d.customer",
-		3, {REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID}
-	},
+	[RS_ADD_FOLLOWUP] = TENANT_STMT(ADD_FOLLOWUP_SQL, 7, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID}),
+	/* $1 rel, $2 locked customers (of one rep of tenant $4), $3 now: those still due */
+	[RS_RECHECK] = TENANT_STMT(RECHECK_SQL, 4, {REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID, TEXTOID}),
 	/* $1 rel, $2 now, $3 batch size, $4 table name: warn the next customers in their window */
-	[RS_WARN] = {
-		"WITH c AS (SELECT customer FROM crmpool.recycle_due "
-		"  WHERE rel" EQ "$1 AND NOT warned AND warn_at" LE "$2 AND due_at OPERATOR(pg_catalog.>) $2 "
-		"  ORDER BY warn_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
-		"u AS (UPDATE crmpool.recycle_due d SET warned = true FROM c "
-		"  WHERE d.rel" EQ "$1 AND d.customer" EQ "c.customer "
-		"  RETURNING d.customer, d.owner, d.since, d.due_at, d.rule), "
-		"w AS (INSERT INTO crmpool.recycle_warning (rel, customer, owner, since, due_at, rule, warned_at) "
-		"  SELECT $1, customer, owner, since, due_at, rule, $2 FROM u RETURNING *) "
-		"SELECT " WARN_PAYLOAD " FROM w ORDER BY w.seq",
-		4, {REGCLASSOID, TIMESTAMPTZOID, INT4OID, TEXTOID}
-	},
+	[RS_WARN] = TENANT_STMT(WARN_SQL, 4, {REGCLASSOID, TIMESTAMPTZOID, INT4OID, TEXTOID}),
 	/* $1 rel, $2 now, $3 limit, $4 offset: due customers, the one due first first */
-	[RS_DUE_FIRST] = {
-		"SELECT customer, owner FROM crmpool.recycle_due "
-		"WHERE rel" EQ "$1 AND due_at" LE "$2 ORDER BY due_at, customer LIMIT $3 OFFSET $4",
-		4, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID}
-	},
-	/* $1 rel, $2 now, $3 owner, $4 limit: one rep's due customers, by the (rel, owner, due_at) index */
-	[RS_DUE_OF_REP] = {
-		"SELECT customer FROM crmpool.recycle_due "
-		"WHERE rel" EQ "$1 AND owner" EQ "$3 AND due_at" LE "$2 ORDER BY due_at LIMIT $4",
-		4, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID}
-	},
+	[RS_DUE_FIRST] = TENANT_STMT(DUE_FIRST_SQL, 4, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID}),
+	/*
+	 * $1 rel, $2 now, $3 owner, $4 limit, $5 tenant: one rep's due customers, by the
+	 * (tenant, rel, owner, due_at) index
+	 */
+	[RS_DUE_OF_REP] = TENANT_STMT(DUE_OF_REP_SQL, 5, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID}),
 	[RS_TABLES] = {
 		"SELECT rel FROM crmpool.managed_table ORDER BY rel",
 		0, {InvalidOid}
@@ -145,12 +148,12 @@ static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
 	},
 };
 
-static SPIPlanPtr stmt_plans[NUM_RECYCLE_STMTS];
+static SPIPlanPtr stmt_plans[NUM_RECYCLE_STMTS][2];
 
 static int
 run(RecycleStmt stmt, Datum *values, const char *nulls)
 {
-	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, false);
+	return crmpool_run_stmt(&stmt_defs[stmt], stmt_plans[stmt], values, nulls, false);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -193,6 +196,7 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	OwnerContext octx;
 	const char *actor;
+	const char *tenant;
 	Datum		note;
 
 	crmpool_require_arg(fcinfo, 0, "rel");
@@ -218,13 +222,14 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 						 mr->followup_att != InvalidAttrNumber ? mr->followup_att : mr->owner_att,
 						 "follow_up", &desc);
 	actor = pstrdup(crmpool_actor_name());
+	tenant = managed_tenant(mr, row, desc);
 	ledger_begin(&octx);
 	run(RS_ADD_FOLLOWUP,
 		(Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer), Int64GetDatum(rep),
-			TimestampTzGetDatum(at), note, CStringGetTextDatum(actor)},
-		(char[]) {' ', ' ', ' ', ' ', PG_ARGISNULL(4) ? 'n' : ' ', ' '});
+			TimestampTzGetDatum(at), note, CStringGetTextDatum(actor), crmpool_tenant_datum(tenant)},
+		(char[]) {' ', ' ', ' ', ' ', PG_ARGISNULL(4) ? 'n' : ' ', ' ', ' '});
 	if (mr->followup_att == InvalidAttrNumber)
-		due_track(mr, customer, row, desc, NULL);
+		due_track(mr, tenant, customer, row, desc, NULL);
 	ledger_end(&octx);
 
 	if (mr->followup_att != InvalidAttrNumber)
@@ -304,8 +309,9 @@ lock_due(ManagedRel *mr, Datum *customers, int n, int limit, int64 *locked)
 
 /* Due customers (and owners) from crmpool.recycle_due, read as the extension owner. */
 static int
-due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners)
+due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners, char **tenants)
 {
+	MemoryContext callcxt = CurrentMemoryContext;
 	OwnerContext octx;
 	int			n;
 	int			i;
@@ -318,6 +324,13 @@ due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners)
 		customers[i] = due_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		if (owners != NULL)
 			owners[i] = due_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		/* 0.1's tables have no tenant: the one tenant "" */
+		if (tenants != NULL)
+			tenants[i] = crmpool_has_tenants() ?
+				MemoryContextStrdup(callcxt,
+									TextDatumGetCString(due_value(SPI_tuptable->vals[i],
+																  SPI_tuptable->tupdesc, 3))) :
+				MemoryContextStrdup(callcxt, CRMPOOL_NO_TENANT);
 	}
 	ledger_end(&octx);
 	return n;
@@ -331,10 +344,11 @@ due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners)
  * Returns how many are locked (in *locked); 0 when no due customer is left to lock.
  */
 static int
-lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked)
+lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked, const char **tenant)
 {
 	Datum		customers[FIRST_DUE_STEP];
 	Datum		owners[FIRST_DUE_STEP];
+	char	   *tenants[FIRST_DUE_STEP];
 	Datum	   *mine;
 	int64		first;
 	int64		owner = 0;
@@ -347,7 +361,7 @@ lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked)
 		n = due_candidates(RS_DUE_FIRST,
 						   (Datum[]) {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now),
 							   Int64GetDatum(FIRST_DUE_STEP), Int64GetDatum(offset)},
-						   customers, owners);
+						   customers, owners, tenants);
 		if (n == 0)
 			return 0;
 		if (lock_due(mr, customers, n, 1, &first) == 1)
@@ -355,14 +369,17 @@ lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked)
 	}
 	for (i = 0; i < n; i++)
 		if (DatumGetInt64(customers[i]) == first)
+		{
 			owner = DatumGetInt64(owners[i]);
+			*tenant = tenants[i];
+		}
 
 	/* that rep's due customers, the first one (already ours) first */
 	mine = palloc(sizeof(Datum) * (batch + 1));
 	n = due_candidates(RS_DUE_OF_REP,
 					   (Datum[]) {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now),
-						   Int64GetDatum(owner), Int64GetDatum(batch)},
-					   mine + 1, NULL);
+						   Int64GetDatum(owner), Int64GetDatum(batch), crmpool_tenant_datum(*tenant)},
+					   mine + 1, NULL, NULL);
 	mine[0] = Int64GetDatum(first);
 	offset = 1;
 	for (i = 1; i <= n; i++)
@@ -475,10 +492,11 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 	int64	   *customers = NULL;
 	char	  **rules = NULL;
 	int64		owner = 0;
+	const char *tenant = CRMPOOL_NO_TENANT;
 	int			i;
 
 	keys = palloc(sizeof(int64) * (batch + 1));
-	picked = lock_batch(mr, now, batch, keys);
+	picked = lock_batch(mr, now, batch, keys, &tenant);
 	if (picked > 0)
 	{
 		Datum	   *keyvals = palloc(sizeof(Datum) * picked);
@@ -490,7 +508,7 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 		/* under the row locks, with a fresh snapshot: a follow-up committed meanwhile wins */
 		run(RS_RECHECK,
 			(Datum[]) {ObjectIdGetDatum(mr->relid), crmpool_array(keyvals, NULL, picked, INT8OID),
-				TimestampTzGetDatum(now)},
+				TimestampTzGetDatum(now), crmpool_tenant_datum(tenant)},
 			NULL);
 		n = (int) SPI_processed;
 		spicxt = MemoryContextSwitchTo(b->cxt);
@@ -762,7 +780,7 @@ crmpool_due(PG_FUNCTION_ARGS)
 	VisibleFilter filter = {.relcol = 1, .ncols = 1, .cols = {2}};
 
 	if (PG_ARGISNULL(0))
-		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ALL], &stmt_plans[RS_DUE_ALL]),
+		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ALL], stmt_plans[RS_DUE_ALL]),
 									   (Datum[]) {now, ObjectIdGetDatum(GetUserId())}, NULL,
 									   managed_filter_visible, &filter);
 	else
@@ -771,7 +789,7 @@ crmpool_due(PG_FUNCTION_ARGS)
 
 		crmpool_require_select(relid);
 		(void) managed_rel_get(relid, false);
-		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ONE], &stmt_plans[RS_DUE_ONE]),
+		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ONE], stmt_plans[RS_DUE_ONE]),
 									   (Datum[]) {now, ObjectIdGetDatum(relid)}, NULL,
 									   managed_filter_visible, &filter);
 	}
@@ -790,7 +808,7 @@ crmpool_recycle_warnings(PG_FUNCTION_ARGS)
 	crmpool_require_select(relid);
 	(void) managed_rel_get(relid, false);
 	filter.relid = relid;
-	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_WARNINGS], &stmt_plans[RS_WARNINGS]),
+	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_WARNINGS], stmt_plans[RS_WARNINGS]),
 								   (Datum[]) {ObjectIdGetDatum(relid),
 		Int64GetDatum(PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1))},
 								   NULL, managed_filter_visible, &filter);

@@ -46,8 +46,16 @@ typedef struct RegistryEntry
 
 static HTAB *registry = NULL;
 static List *retired = NIL;
-static SPIPlanPtr config_plan = NULL;
-static SPIPlanPtr config_plan_01 = NULL;	/* 0.1's SQL: no lock, owner-since, deleted columns */
+/*
+ * 0.1's managed_table has neither tenant_column (crmpool_has_tenants) nor the app's lock,
+ * owner-since and deleted columns: one update script adds them all.
+ */
+#define CONFIG_SQL(T) \
+	"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column" \
+	T(", tenant_column, lock_column, owner_since_column, deleted_column") \
+	" FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1"
+static const CrmpoolStmt config_stmt = TENANT_STMT(CONFIG_SQL, 1, {REGCLASSOID});
+static SPIPlanPtr config_plans[2];
 static SPIPlanPtr scopes_plan = NULL;
 static SPIPlanPtr scopes_v2_plan = NULL;
 static SPIPlanPtr reps_plan = NULL;
@@ -257,12 +265,12 @@ load_managed_rel(Oid relid)
 			   *followup_column,
 			   *deal_column,
 			   *level_column,
+			   *tenant_column,
 			   *lock_column,
 			   *owner_since_column,
 			   *deleted_column;
 	uint64		i;
 	bool		isvarlena;
-	SPIPlanPtr	plan;
 	bool		schema_v2;
 
 	/*
@@ -274,25 +282,6 @@ load_managed_rel(Oid relid)
 	args[0] = ObjectIdGetDatum(relid);
 	SPI_connect();
 	crmpool_become_owner(&octx);
-	if (managed_app_columns_stored())
-	{
-		if (config_plan == NULL)
-			config_plan = crmpool_keep_plan(
-											"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column, "
-											"lock_column, owner_since_column, deleted_column FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
-											1, argtypes);
-		plan = config_plan;
-	}
-	else
-	{
-		if (config_plan_01 == NULL)
-			config_plan_01 = crmpool_keep_plan(
-											   "SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column, "
-											   "NULL::pg_catalog.name, NULL::pg_catalog.name, NULL::pg_catalog.name "
-											   "FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1",
-											   1, argtypes);
-		plan = config_plan_01;
-	}
 	/*
 	 * 0.1's SQL under this library (before ALTER EXTENSION UPDATE) has no crmpool.rep_config
 	 * and no tenant or team scopes: its rules are read as they are stored.
@@ -319,7 +308,8 @@ load_managed_rel(Oid relid)
 										  "FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1",
 										  1, argtypes);
 
-	if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(crmpool_stmt_plan(&config_stmt, config_plans), args, NULL, true, 1) !=
+		SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.managed_table");
 	if (SPI_processed == 0)
 	{
@@ -336,9 +326,15 @@ load_managed_rel(Oid relid)
 	followup_column = column_or_null(tup, desc, 4);
 	deal_column = column_or_null(tup, desc, 5);
 	level_column = column_or_null(tup, desc, 6);
-	lock_column = column_or_null(tup, desc, 7);
-	owner_since_column = column_or_null(tup, desc, 8);
-	deleted_column = column_or_null(tup, desc, 9);
+	if (desc->natts >= 10)
+	{
+		tenant_column = column_or_null(tup, desc, 7);
+		lock_column = column_or_null(tup, desc, 8);
+		owner_since_column = column_or_null(tup, desc, 9);
+		deleted_column = column_or_null(tup, desc, 10);
+	}
+	else
+		tenant_column = lock_column = owner_since_column = deleted_column = NULL;
 
 	oldcxt = MemoryContextSwitchTo(mcxt);
 	mr = palloc0(sizeof(ManagedRel));
@@ -400,6 +396,12 @@ load_managed_rel(Oid relid)
 	mr->deleted_att = app_column(relid, deleted_column, "deleted", &mr->deleted_type);
 	mr->app_columns = mr->lock_att != InvalidAttrNumber ||
 		mr->owner_since_att != InvalidAttrNumber || mr->deleted_att != InvalidAttrNumber;
+	mr->tenant_att = resolve_column(relid, tenant_column, "tenant");
+	if (mr->tenant_att != InvalidAttrNumber)
+	{
+		crmpool_require_builtin_output(relid, mr->tenant_att, "tenant");
+		getTypeOutputInfo(get_atttype(relid, mr->tenant_att), &mr->tenant_out, &isvarlena);
+	}
 	MemoryContextSwitchTo(oldcxt);
 
 	if (SPI_execute_plan(schema_v2 ? scopes_v2_plan : scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -631,6 +633,18 @@ managed_rep(ManagedRel *mr, const char *tenant, int64 rep)
 	return every;
 }
 
+/* Whether crmpool.set_rep() set `rep` for any tenant of the table. */
+bool
+managed_rep_known(ManagedRel *mr, int64 rep)
+{
+	int			i;
+
+	for (i = 0; i < mr->nreps; i++)
+		if (mr->reps[i].rep == rep)
+			return true;
+	return false;
+}
+
 /*
  * The effective rules for a customer of `tenant` in `pool`, owned or claimed by `rep`, of level
  * `level` (core/rules.c, rules_effective).  The rep's team is looked up only when some scope
@@ -738,11 +752,23 @@ managed_owned_by_plan(ManagedRel *mr)
 	{
 		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
 
+		/*
+		 * Second column: the tenant (NULL for a table without a tenant column).  A soft-deleted
+		 * row owns nothing (managed_owner), whatever its owner column still says.
+		 */
 		mr->owned_by_plan =
-			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1 "
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1%s "
 									   "ORDER BY %s FOR NO KEY UPDATE",
-									   key, mr->qualname,
+									   key,
+									   mr->tenant_att == InvalidAttrNumber ? "NULL" :
+									   quote_identifier(get_attname(mr->relid, mr->tenant_att, false)),
+									   mr->qualname,
 									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   mr->deleted_att == InvalidAttrNumber ? "" :
+									   psprintf(" AND NOT %s",
+												managed_flag_sql(mr->deleted_type,
+																 quote_identifier(get_attname(mr->relid, mr->deleted_att, false)),
+																 true)),
 									   key),
 							  1, (Oid[]) {INT8OID});
 	}
@@ -1087,6 +1113,111 @@ managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
 	return column_text(tuple, desc, mr->pool_att, mr->pool_out);
 }
 
+/*
+ * The customer's tenant as text (its column's built-in output), CRMPOOL_NO_TENANT for a table
+ * without a tenant column: only a branch on the hot path of such a table.  A row without a
+ * tenant belongs to no tenant's counts, caps or duplicates: it is refused (docs/reference.md).
+ */
+const char *
+managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	char	   *tenant;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return CRMPOOL_NO_TENANT;
+	tenant = column_text(tuple, desc, mr->tenant_att, mr->tenant_out);
+	if (tenant == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("customer %lld of managed table %s has no tenant",
+						(long long) managed_key(mr, tuple, desc), get_rel_name(mr->relid)),
+				 errdetail("Its tenant column \"%s\" is null; crmpool keeps every count, cap and history per tenant.",
+						   get_attname(mr->relid, mr->tenant_att, false)),
+				 errhint("Set the tenant of every customer, or declare the column NOT NULL.")));
+	if (strlen(tenant) > CRMPOOL_TENANT_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("the tenant of customer %lld of managed table %s is too long",
+						(long long) managed_key(mr, tuple, desc), get_rel_name(mr->relid)),
+				 errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
+						   (int) strlen(tenant), CRMPOOL_TENANT_MAX_BYTES)));
+	return tenant;
+}
+
+/*
+ * The tenant of a customer as its row says, read as the current user (its privileges and
+ * row-level security apply, as in managed_locate); NULL if the row is not there.  palloc'd in
+ * the caller's memory context.
+ */
+char *
+managed_customer_tenant(ManagedRel *mr, int64 customer)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	char	   *tenant = NULL;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return pstrdup(CRMPOOL_NO_TENANT);
+	SPI_connect();
+	if (mr->tenant_plan == NULL)
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		const char *col = quote_identifier(get_attname(mr->relid, mr->tenant_att, false));
+
+		mr->tenant_plan =
+			crmpool_keep_plan(psprintf("SELECT %s FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1",
+									   col, mr->qualname, key),
+							  1, (Oid[]) {INT8OID});
+	}
+	if (SPI_execute_plan(mr->tenant_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) !=
+		SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read customer %lld", (long long) customer);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
+
+		if (!isnull)
+			tenant = OidOutputFunctionCall(mr->tenant_out, d);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	SPI_finish();
+	return tenant;
+}
+
+/*
+ * A function's tenant argument (argno; -1: the function's SQL has none, as in 0.1): required
+ * for a table with a tenant column, whose bookkeeping is kept per tenant, and refused for a
+ * table without one (its one tenant is CRMPOOL_NO_TENANT).  fname names the function.
+ */
+const char *
+managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno, const char *fname)
+{
+	bool		given = argno >= 0 && !PG_ARGISNULL(argno);
+	char	   *tenant;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+	{
+		if (given)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("table %s has no tenant column", get_rel_name(mr->relid)),
+					 errdetail("%s was given tenant \"%s\".", fname,
+							   TextDatumGetCString(PG_GETARG_DATUM(argno))),
+					 errhint("Leave tenant out for a table attached without tenant_column.")));
+		return CRMPOOL_NO_TENANT;
+	}
+	if (!given)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s needs a tenant for table %s", fname, get_rel_name(mr->relid)),
+				 errdetail("The table keeps its customers per tenant in column \"%s\".",
+						   get_attname(mr->relid, mr->tenant_att, false)),
+				 errhint("Pass tenant => the tenant's value as text.")));
+	tenant = TextDatumGetCString(PG_GETARG_DATUM(argno));
+	return tenant;
+}
+
 /* The customer's level as text; NULL when the table has no level column or the level is null. */
 char *
 managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
@@ -1268,7 +1399,7 @@ static const CrmpoolStmt forget_stmts[] = {
 	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.rep_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 };
-static SPIPlanPtr forget_plans[lengthof(forget_stmts)];
+static SPIPlanPtr forget_plans[lengthof(forget_stmts)][2];
 
 PG_FUNCTION_INFO_V1(crmpool_forget_table_config);
 Datum
@@ -1290,7 +1421,7 @@ crmpool_forget_table_config(PG_FUNCTION_ARGS)
 	SPI_connect();
 	for (i = 0; i < lengthof(forget_stmts); i++)
 	{
-		SPIPlanPtr	plan = crmpool_stmt_plan(&forget_stmts[i], &forget_plans[i]);
+		SPIPlanPtr	plan = crmpool_stmt_plan(&forget_stmts[i], forget_plans[i]);
 		int			rc;
 
 		if (IsolationUsesXactSnapshot())

@@ -35,6 +35,8 @@ typedef struct ManagedRel
 	Oid			deal_type;
 	AttrNumber	level_att;		/* InvalidAttrNumber: no customer levels */
 	Oid			level_out;		/* output function of the level column's type */
+	AttrNumber	tenant_att;		/* InvalidAttrNumber: one tenant, CRMPOOL_NO_TENANT */
+	Oid			tenant_out;		/* output function of the tenant column's type */
 	/*
 	 * The app's own columns (InvalidAttrNumber: not mapped).  lock_att: the lock flag (bool or
 	 * integer, set = locked); owner_since_att: stamped at every gain (timestamptz or timestamp);
@@ -71,6 +73,7 @@ typedef struct ManagedRel
 	int			nemails;
 	AttrNumber *email_atts;
 	SPIPlanPtr	locate_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 */
+	SPIPlanPtr	tenant_plan;	/* SELECT tenant FROM ONLY t WHERE key = $1 */
 	bool		recycles;		/* some scope sets a recycle period */
 	/*
 	 * tgenabled of each of crmpool's triggers on the table ('\0': missing), read on first use
@@ -85,6 +88,7 @@ extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
 extern bool managed_app_columns_stored(void);
 extern void managed_rel_changed(Oid relid);
 extern const RepInfo *managed_rep(ManagedRel *mr, const char *tenant, int64 rep);
+extern bool managed_rep_known(ManagedRel *mr, int64 rep);
 extern void managed_rules(ManagedRel *mr, const char *tenant, const char *pool, bool has_rep,
 						  int64 rep, const char *level, RuleSet *out);
 pg_noreturn extern void managed_rel_not_managed(Oid relid);
@@ -128,6 +132,10 @@ extern Datum managed_time_datum(Oid type, TimestampTz at);
 extern int64 managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern const char *managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern char *managed_customer_tenant(ManagedRel *mr, int64 customer);
+extern const char *managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno,
+									  const char *fname);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
 extern void managed_row_tuple(Datum row, HeapTupleData *tuple);
@@ -154,6 +162,7 @@ typedef enum ColumnRole
 	COLUMN_FOLLOWUP,
 	COLUMN_DEAL,
 	COLUMN_LEVEL,
+	COLUMN_TENANT,
 	COLUMN_LOCK,
 	COLUMN_OWNER_SINCE,
 	COLUMN_DELETED,

@@ -75,6 +75,8 @@ static const ColumnRoleDef role_defs[NUM_COLUMN_ROLES] = {
 	{TIMESTAMPTZOID, TIMESTAMPOID, DATEOID}},
 	[COLUMN_DEAL] = {"deal", NULL, {InvalidOid}},
 	[COLUMN_LEVEL] = {"level", NULL, {InvalidOid}, true},
+	[COLUMN_TENANT] = {"tenant", "smallint, integer, bigint, text or varchar",
+	{INT2OID, INT4OID, INT8OID, TEXTOID, VARCHAROID}, true},
 	[COLUMN_LOCK] = {"lock", "boolean, smallint, integer or bigint", {BOOLOID, INT2OID, INT4OID, INT8OID}},
 	[COLUMN_OWNER_SINCE] = {"owner-since", "timestamptz or timestamp", {TIMESTAMPTZOID, TIMESTAMPOID}},
 	[COLUMN_DELETED] = {"deleted", "boolean, smallint, integer, bigint, timestamptz, timestamp or date",
@@ -323,16 +325,31 @@ typedef enum TablesStmt
 	NUM_TS_STMTS
 } TablesStmt;
 
+/*
+ * 0.1's managed_table has neither tenant_column (crmpool_has_tenants) nor the lock,
+ * owner-since and deleted columns: one update script adds them all.
+ */
+#define TS_RENAME_MAPPED_SQL(T) \
+	"UPDATE crmpool.managed_table SET " RENAMED("key_column") ", " RENAMED("owner_column") ", " \
+	RENAMED("pool_column") ", " RENAMED("followup_column") ", " RENAMED("deal_column") ", " \
+	RENAMED("level_column") T(", " RENAMED("tenant_column") ", " RENAMED("lock_column") ", " \
+	RENAMED("owner_since_column") ", " RENAMED("deleted_column")) \
+	" WHERE rel::pg_catalog.oid" EQ "ANY ($1) " \
+	"AND $2" EQ "ANY (ARRAY[key_column, owner_column, pool_column, followup_column, deal_column, " \
+	"level_column" T(", tenant_column, lock_column, owner_since_column, deleted_column") "])"
+
+/* the columns in ColumnRole order, from column 2 on */
+#define TS_MAPPINGS_SQL(T, O) \
+	"SELECT m.rel::pg_catalog.oid, m.key_column, m.owner_column, m.pool_column, " \
+	"m.followup_column, m.deal_column, m.level_column, " \
+	T("m.tenant_column, m.lock_column, m.owner_since_column, m.deleted_column") \
+	O("NULL::pg_catalog.name, NULL::pg_catalog.name, NULL::pg_catalog.name, NULL::pg_catalog.name") ", " \
+	"c.name_column, c.phone_columns::pg_catalog.text[], c.email_columns::pg_catalog.text[] " \
+	"FROM crmpool.managed_table m LEFT JOIN crmpool.identity_config c " \
+	"ON c.rel" EQ "m.rel WHERE m.rel::pg_catalog.oid" EQ "ANY ($1)"
+
 static const CrmpoolStmt ts_defs[NUM_TS_STMTS] = {
-	[TS_RENAME_MAPPED] = {
-		"UPDATE crmpool.managed_table SET " RENAMED("key_column") ", " RENAMED("owner_column") ", "
-		RENAMED("pool_column") ", " RENAMED("followup_column") ", " RENAMED("deal_column") ", "
-		RENAMED("level_column") ", " RENAMED("lock_column") ", " RENAMED("owner_since_column") ", "
-		RENAMED("deleted_column") " WHERE rel::pg_catalog.oid" EQ "ANY ($1) AND $2" EQ "ANY (ARRAY["
-		"key_column, owner_column, pool_column, followup_column, deal_column, level_column, "
-		"lock_column, owner_since_column, deleted_column])",
-		3, {OIDARRAYOID, NAMEOID, NAMEOID}
-	},
+	[TS_RENAME_MAPPED] = TENANT_STMT(TS_RENAME_MAPPED_SQL, 3, {OIDARRAYOID, NAMEOID, NAMEOID}),
 	[TS_RENAME_IDENTITY] = {
 		"UPDATE crmpool.identity_config SET " RENAMED("name_column") ", "
 		"phone_columns = pg_catalog.array_replace(phone_columns, $2, $3), "
@@ -341,24 +358,16 @@ static const CrmpoolStmt ts_defs[NUM_TS_STMTS] = {
 		"OR $2" EQ "ANY (phone_columns) OR $2" EQ "ANY (email_columns))",
 		3, {OIDARRAYOID, NAMEOID, NAMEOID}
 	},
-	[TS_MAPPINGS] = {
-		"SELECT m.rel::pg_catalog.oid, m.key_column, m.owner_column, m.pool_column, "
-		"m.followup_column, m.deal_column, m.level_column, m.lock_column, "
-		"m.owner_since_column, m.deleted_column, c.name_column, "
-		"c.phone_columns::pg_catalog.text[], c.email_columns::pg_catalog.text[] "
-		"FROM crmpool.managed_table m LEFT JOIN crmpool.identity_config c "
-		"ON c.rel" EQ "m.rel WHERE m.rel::pg_catalog.oid" EQ "ANY ($1)",
-		1, {OIDARRAYOID}
-	},
+	[TS_MAPPINGS] = TENANT_STMT2(TS_MAPPINGS_SQL, 1, {OIDARRAYOID}),
 };
 
-static SPIPlanPtr ts_plans[NUM_TS_STMTS];
+static SPIPlanPtr ts_plans[NUM_TS_STMTS][2];
 
 /* Run one of them with the latest snapshot, firing the foreign key triggers of its table. */
 static void
 ts_run(TablesStmt stmt, Datum *values)
 {
-	int			rc = SPI_execute_snapshot(crmpool_stmt_plan(&ts_defs[stmt], &ts_plans[stmt]),
+	int			rc = SPI_execute_snapshot(crmpool_stmt_plan(&ts_defs[stmt], ts_plans[stmt]),
 										  values, NULL, GetLatestSnapshot(), InvalidSnapshot,
 										  false, true, 0);
 
@@ -436,8 +445,8 @@ check_type_changes(Node *parsetree, Oid relid, const TableMapping *m)
 				if (strcmp(cmd->name, (const char *) lfirst(lc2)) != 0)
 					continue;
 				if (role == COLUMN_FOLLOWUP || role == COLUMN_DEAL || role == COLUMN_POOL ||
-					role == COLUMN_LEVEL || role == COLUMN_LOCK || role == COLUMN_OWNER_SINCE ||
-					role == COLUMN_DELETED)
+					role == COLUMN_LEVEL || role == COLUMN_TENANT || role == COLUMN_LOCK ||
+					role == COLUMN_OWNER_SINCE || role == COLUMN_DELETED)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot change the type of %s column \"%s\" of managed table \"%s\"",
@@ -450,8 +459,12 @@ check_type_changes(Node *parsetree, Oid relid, const TableMapping *m)
 							 role == COLUMN_LOCK || role == COLUMN_DELETED ?
 							 errdetail("crmpool counts the %s rows by the column's type (true for a boolean, not 0 for a number, not null for a time): a new type can change which rows those are.",
 									   role == COLUMN_LOCK ? "locked" : "deleted") :
+							 role == COLUMN_TENANT ?
+							 errdetail("crmpool keeps its bookkeeping under each tenant's text: a new type can change it, and so whose counts a customer is in.") :
 							 errdetail("crmpool's rules and due times name %ss by their text: a new type can change it (char(n) pads, boolean reads \"true\"), and so which rules apply.",
 									   role_defs[role].name),
+							 role == COLUMN_TENANT ?
+							 errhint("Detach the table with crmpool.unmanage(), change the type, then attach it again.") :
 							 errhint("Map the table without it first (crmpool.manage() with %s => NULL), change the type, then map it again: manage() recounts and recomputes.",
 									 role == COLUMN_DEAL ? "deal_column" :
 									 role == COLUMN_FOLLOWUP ? "followup_column" :

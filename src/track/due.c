@@ -53,53 +53,52 @@ typedef enum DueStmt
 	NUM_DUE_STMTS
 } DueStmt;
 
+#define UPSERT_DUE_SQL(T) \
+	"INSERT INTO crmpool.recycle_due AS d (" T("tenant, ") "rel, customer, owner, since, due_at, rule, warn_at, warned) " \
+	"VALUES (" T("$8, ") "$1, $2, $3, $4, $5, $6, $7, false) " \
+	"ON CONFLICT (" T("tenant, ") "rel, customer) DO UPDATE SET owner = excluded.owner, since = excluded.since, " \
+	"due_at = excluded.due_at, rule = excluded.rule, warn_at = excluded.warn_at, " \
+	"warned = d.warned AND d.owner" EQ "excluded.owner AND d.since" EQ "excluded.since " \
+	"AND d.due_at" EQ "excluded.due_at"
+
+#define DELETE_DUE_SQL(T) \
+	"DELETE FROM crmpool.recycle_due WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+
+#define BULK_DUE_SQL(T) \
+	"INSERT INTO crmpool.recycle_due (" T("tenant, ") "rel, customer, owner, since, due_at, rule, warn_at, warned) " \
+	"SELECT " T("u.tenant, ") "$1, u.customer, u.owner, u.since, u.due_at, u.rule, u.warn_at, " \
+	"EXISTS (SELECT FROM crmpool.recycle_warning w WHERE " T("w.tenant" EQ "u.tenant AND ") "w.rel" EQ "$1 " \
+	"  AND w.customer" EQ "u.customer AND w.owner" EQ "u.owner AND w.since" EQ "u.since " \
+	"  AND w.due_at" EQ "u.due_at) " \
+	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
+	"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)" T(", pg_catalog.unnest($8)") ") " \
+	"AS u(customer, owner, since, due_at, rule, warn_at" T(", tenant") ")"
+
+#define LAST_FOLLOWUP_SQL(T) \
+	"SELECT pg_catalog.max(at) FROM crmpool.followup WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+
 static const CrmpoolStmt stmt_defs[NUM_DUE_STMTS] = {
 	/*
-	 * $1 rel, $2 customer, $3 owner, $4 since, $5 due_at, $6 rule, $7 warn_at.  A warning
+	 * $1 rel, $2 customer, $3 owner, $4 since, $5 due_at, $6 rule, $7 warn_at, $8 tenant.  A warning
 	 * stands while the spell and its due time stay the same: a follow-up opens a new window.
 	 */
-	[RS_UPSERT_DUE] = {
-		"INSERT INTO crmpool.recycle_due AS d (rel, customer, owner, since, due_at, rule, warn_at, warned) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, false) "
-		"ON CONFLICT (rel, customer) DO UPDATE SET owner = excluded.owner, since = excluded.since, "
-		"due_at = excluded.due_at, rule = excluded.rule, warn_at = excluded.warn_at, "
-		"warned = d.warned AND d.owner" EQ "excluded.owner AND d.since" EQ "excluded.since "
-		"AND d.due_at" EQ "excluded.due_at",
-		7, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}
-	},
-	[RS_DELETE_DUE] = {
-		"DELETE FROM crmpool.recycle_due WHERE rel" EQ "$1 AND customer" EQ "$2",
-		2, {REGCLASSOID, INT8OID}
-	},
+	[RS_UPSERT_DUE] = TENANT_STMT(UPSERT_DUE_SQL, 8, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}),
+	[RS_DELETE_DUE] = TENANT_STMT(DELETE_DUE_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
 	[RS_FORGET_DUE] = {
 		"DELETE FROM crmpool.recycle_due WHERE rel" EQ "$1",
 		1, {REGCLASSOID}
 	},
 	/* a recompute: warned is remembered by the warnings already sent for the same window */
-	[RS_BULK_DUE] = {
-		"INSERT INTO crmpool.recycle_due (rel, customer, owner, since, due_at, rule, warn_at, warned) "
-		"SELECT $1, u.customer, u.owner, u.since, u.due_at, u.rule, u.warn_at, "
-		"EXISTS (SELECT FROM crmpool.recycle_warning w WHERE w.rel" EQ "$1 "
-		"  AND w.customer" EQ "u.customer AND w.owner" EQ "u.owner AND w.since" EQ "u.since "
-		"  AND w.due_at" EQ "u.due_at) "
-		"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
-		"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)) "
-		"AS u(customer, owner, since, due_at, rule, warn_at)",
-		7, {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-		TEXTARRAYOID, TIMESTAMPTZARRAYOID}
-	},
-	[RS_LAST_FOLLOWUP] = {
-		"SELECT pg_catalog.max(at) FROM crmpool.followup WHERE rel" EQ "$1 AND customer" EQ "$2",
-		2, {REGCLASSOID, INT8OID}
-	},
+	[RS_BULK_DUE] = TENANT_STMT(BULK_DUE_SQL, 8, {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID}),
+	[RS_LAST_FOLLOWUP] = TENANT_STMT(LAST_FOLLOWUP_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
 };
 
-static SPIPlanPtr stmt_plans[NUM_DUE_STMTS];
+static SPIPlanPtr stmt_plans[NUM_DUE_STMTS][2];
 
 static int
 run(DueStmt stmt, Datum *values, const char *nulls)
 {
-	return crmpool_run_stmt(&stmt_defs[stmt], &stmt_plans[stmt], values, nulls, false);
+	return crmpool_run_stmt(&stmt_defs[stmt], stmt_plans[stmt], values, nulls, false);
 }
 
 /*
@@ -111,6 +110,7 @@ void
 due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in)
 {
 	(void) managed_owner(mr, tuple, desc, &in->owner);
+	in->tenant = managed_tenant(mr, tuple, desc);
 	in->pool = managed_pool_text(mr, tuple, desc);
 	in->level = managed_level_text(mr, tuple, desc);
 	in->deal = managed_has_deal(mr, tuple, desc);
@@ -210,7 +210,7 @@ due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 	Interval	span;
 	bool		found = false;
 
-	managed_rules(mr, NULL, in->pool, true, in->owner, in->level, &rules);
+	managed_rules(mr, in->tenant, in->pool, true, in->owner, in->level, &rules);
 	if (in->deal && rule_flag(&rules, RULE_RECYCLE_EXEMPT_DEALS))
 		return false;
 	if (in->locked && (rule_choice(&rules, RULE_LOCK_BLOCKS) & LOCK_BLOCKS_RECYCLE))
@@ -253,12 +253,13 @@ due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 
 /* The last follow-up recorded by crmpool.follow_up() (tables without a follow-up column). */
 static bool
-last_followup(Oid relid, int64 customer, TimestampTz *at)
+last_followup(Oid relid, const char *tenant, int64 customer, TimestampTz *at)
 {
 	bool		isnull;
 	Datum		d;
 
-	run(RS_LAST_FOLLOWUP, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer)}, NULL);
+	run(RS_LAST_FOLLOWUP, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+		crmpool_tenant_datum(tenant)}, NULL);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		*at = DatumGetTimestampTz(d);
@@ -267,41 +268,43 @@ last_followup(Oid relid, int64 customer, TimestampTz *at)
 
 /* Drop a customer's due row, if any.  Runs in a ledger session. */
 void
-due_drop(Oid relid, int64 customer)
+due_drop(Oid relid, const char *tenant, int64 customer)
 {
-	run(RS_DELETE_DUE, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer)}, NULL);
+	run(RS_DELETE_DUE, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+		crmpool_tenant_datum(tenant)}, NULL);
 }
 
 /* Write a customer's due row.  Runs in a ledger session. */
 void
-due_store(Oid relid, int64 customer, const DueInput *in, const Due *due)
+due_store(Oid relid, const char *tenant, int64 customer, const DueInput *in, const Due *due)
 {
 	run(RS_UPSERT_DUE,
 		(Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(in->owner),
 			TimestampTzGetDatum(in->since), TimestampTzGetDatum(due->due_at),
-			CStringGetTextDatum(due->rule), TimestampTzGetDatum(due->warn_at)},
-		(char[]) {' ', ' ', ' ', ' ', ' ', ' ', due->has_warn ? ' ' : 'n'});
+			CStringGetTextDatum(due->rule), TimestampTzGetDatum(due->warn_at),
+		crmpool_tenant_datum(tenant)},
+		(char[]) {' ', ' ', ' ', ' ', ' ', ' ', due->has_warn ? ' ' : 'n', ' '});
 }
 
 /* Drop a customer's due row (locked where lock_blocks has "recycle").  Runs in a ledger session. */
 void
-due_untrack(ManagedRel *mr, int64 customer)
+due_untrack(ManagedRel *mr, const char *tenant, int64 customer)
 {
 	if (!mr->recycles)
 		return;
-	due_drop(mr->relid, customer);
+	due_drop(mr->relid, tenant, customer);
 }
 
 /* Store or drop the due row that in calls for. */
 static void
-track_input(ManagedRel *mr, int64 customer, const DueInput *in)
+track_input(ManagedRel *mr, const char *tenant, int64 customer, const DueInput *in)
 {
 	Due			due;
 
 	if (!due_compute(mr, in, &due))
-		due_untrack(mr, customer);
+		due_untrack(mr, tenant, customer);
 	else
-		due_store(mr->relid, customer, in, &due);
+		due_store(mr->relid, tenant, customer, in, &due);
 }
 
 /*
@@ -313,7 +316,7 @@ track_input(ManagedRel *mr, int64 customer, const DueInput *in)
  * out "recycle".  Runs in a ledger session.
  */
 void
-due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
+due_track(ManagedRel *mr, const char *tenant, int64 customer, HeapTuple tuple, TupleDesc desc,
 		  const TimestampTz *spell_start)
 {
 	DueInput	in;
@@ -324,7 +327,7 @@ due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 		return;
 	if (tuple == NULL || !managed_owner(mr, tuple, desc, &in.owner))
 	{
-		due_untrack(mr, customer);
+		due_untrack(mr, tenant, customer);
 		return;
 	}
 	due_input(mr, tuple, desc, &in);
@@ -332,19 +335,19 @@ due_track(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 		in.since = *spell_start;	/* new owner: older follow-ups do not count */
 	else
 	{
-		in.locked = ledger_lock_holder(mr->relid, customer, &holder, &locked_since);
-		if (!ledger_spell_start(mr->relid, customer, &in.since))
+		in.locked = ledger_lock_holder(mr->relid, tenant, customer, &holder, &locked_since);
+		if (!ledger_spell_start(mr->relid, tenant, customer, &in.since))
 			in.since = crmpool_now();
 		if (mr->followup_att == InvalidAttrNumber)
-			in.has_followup = last_followup(mr->relid, customer, &in.followup);
+			in.has_followup = last_followup(mr->relid, tenant, customer, &in.followup);
 	}
-	track_input(mr, customer, &in);
+	track_input(mr, tenant, customer, &in);
 }
 
 /* A spell that starts now and is locked from its start (the lock passed with the customer). */
 void
-due_track_spell(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
-				TimestampTz spell_start, bool locked)
+due_track_spell(ManagedRel *mr, const char *tenant, int64 customer, HeapTuple tuple,
+				TupleDesc desc, TimestampTz spell_start, bool locked)
 {
 	DueInput	in;
 
@@ -352,13 +355,13 @@ due_track_spell(ManagedRel *mr, int64 customer, HeapTuple tuple, TupleDesc desc,
 		return;
 	if (!managed_owner(mr, tuple, desc, &in.owner))
 	{
-		due_untrack(mr, customer);
+		due_untrack(mr, tenant, customer);
 		return;
 	}
 	due_input(mr, tuple, desc, &in);
 	in.since = spell_start;
 	in.locked = locked;
-	track_input(mr, customer, &in);
+	track_input(mr, tenant, customer, &in);
 }
 
 /* TRUNCATE of a managed table: no customer is left to recycle.  Runs in a ledger session. */
@@ -379,6 +382,7 @@ typedef struct DueChunk
 	Datum		rule[RECOMPUTE_CHUNK];
 	Datum		warn_at[RECOMPUTE_CHUNK];
 	bool		warn_null[RECOMPUTE_CHUNK];
+	Datum		tenant[RECOMPUTE_CHUNK];
 } DueChunk;
 
 static void
@@ -393,7 +397,8 @@ write_chunk(Oid relid, DueChunk *c)
 			crmpool_array(c->since, NULL, c->n, TIMESTAMPTZOID),
 			crmpool_array(c->due_at, NULL, c->n, TIMESTAMPTZOID),
 			crmpool_array(c->rule, NULL, c->n, TEXTOID),
-			crmpool_array(c->warn_at, c->warn_null, c->n, TIMESTAMPTZOID)},
+			crmpool_array(c->warn_at, c->warn_null, c->n, TIMESTAMPTZOID),
+			crmpool_array(c->tenant, NULL, c->n, TEXTOID)},
 		NULL);
 	c->n = 0;
 }
@@ -406,14 +411,22 @@ typedef struct RecomputeScan
 	MemoryContext cxt;			/* reset per chunk */
 } RecomputeScan;
 
-/* $1 rel, $2 customers: each one's spell start, last recorded follow-up, and lock, in order */
-#define CUSTOMER_STATE \
-	"SELECT (SELECT e.at FROM crmpool.ownership_event e WHERE e.rel" EQ "$1 " \
+/*
+ * $1 rel, $2 customers, $3 their tenants: each one's spell start, last recorded follow-up, and
+ * lock, in order
+ */
+#define CUSTOMER_STATE_SQL(T) \
+	"SELECT (SELECT e.at FROM crmpool.ownership_event e WHERE " T("e.tenant" EQ "u.t AND ") "e.rel" EQ "$1 " \
 	"  AND e.customer" EQ "u.c ORDER BY e.seq DESC LIMIT 1), " \
-	"(SELECT pg_catalog.max(f.at) FROM crmpool.followup f WHERE f.rel" EQ "$1 " \
+	"(SELECT pg_catalog.max(f.at) FROM crmpool.followup f WHERE " T("f.tenant" EQ "u.t AND ") "f.rel" EQ "$1 " \
 	"  AND f.customer" EQ "u.c), " \
-	"EXISTS (SELECT FROM crmpool.customer_lock l WHERE l.rel" EQ "$1 AND l.customer" EQ "u.c) " \
-	"FROM pg_catalog.unnest($2) WITH ORDINALITY AS u(c, i) ORDER BY u.i"
+	"EXISTS (SELECT FROM crmpool.customer_lock l WHERE " T("l.tenant" EQ "u.t AND ") "l.rel" EQ "$1 " \
+	"  AND l.customer" EQ "u.c) " \
+	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) WITH ORDINALITY AS u(c, t, i) " \
+	"ORDER BY u.i"
+static const CrmpoolStmt customer_state = TENANT_STMT(CUSTOMER_STATE_SQL, 3,
+													 {REGCLASSOID, INT8ARRAYOID, TEXTARRAYOID});
+static SPIPlanPtr customer_state_plans[2];
 
 /* One chunk of owned rows (crmpool_scan_table's callback, as the extension owner). */
 static void
@@ -425,6 +438,7 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
 	HeapTupleData *tuples = palloc(sizeof(HeapTupleData) * n);
 	Datum	   *keys = palloc(sizeof(Datum) * n);
+	Datum	   *tenants = palloc(sizeof(Datum) * n);
 	SPITupleTable *state;
 	uint64		i;
 
@@ -434,10 +448,12 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 
 		managed_row_tuple(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull), &tuples[i]);
 		keys[i] = Int64GetDatum(managed_key(mr, &tuples[i], scan->rowdesc));
+		tenants[i] = crmpool_tenant_datum(managed_tenant(mr, &tuples[i], scan->rowdesc));
 	}
-	if (SPI_execute_with_args(CUSTOMER_STATE, 2, (Oid[]) {REGCLASSOID, INT8ARRAYOID},
-							  (Datum[]) {ObjectIdGetDatum(mr->relid), crmpool_array(keys, NULL, (int) n, INT8OID)},
-							  NULL, true, 0) != SPI_OK_SELECT || SPI_processed != n)
+	if (SPI_execute_plan(crmpool_stmt_plan(&customer_state, customer_state_plans),
+						 (Datum[]) {ObjectIdGetDatum(mr->relid), crmpool_array(keys, NULL, (int) n, INT8OID),
+						 crmpool_array(tenants, NULL, (int) n, TEXTOID)},
+						 NULL, true, 0) != SPI_OK_SELECT || SPI_processed != n)
 		elog(ERROR, "crmpool could not read the state of the customers of table %s",
 			 get_rel_name(mr->relid));
 	state = SPI_tuptable;
@@ -466,6 +482,7 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		if (!due_compute(mr, &in, &due))
 			continue;
 		chunk->customer[c] = keys[i];
+		chunk->tenant[c] = tenants[i];
 		chunk->owner[c] = Int64GetDatum(in.owner);
 		chunk->since[c] = TimestampTzGetDatum(in.since);
 		chunk->due_at[c] = TimestampTzGetDatum(due.due_at);

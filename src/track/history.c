@@ -24,42 +24,42 @@ typedef enum ReaderStmt
 	NUM_READERS
 } ReaderStmt;
 
+#define READ_HISTORY_SQL(T) \
+	"SELECT s.owner, s.at, s.next_at, s.how, s.next_how, s.actor FROM " \
+	"(SELECT e.seq, e.owner, e.at, e.how, e.actor, " \
+	"        pg_catalog.lead(e.at) OVER w AS next_at, pg_catalog.lead(e.how) OVER w AS next_how " \
+	"   FROM crmpool.ownership_event e " \
+	"  WHERE " T("e.tenant" EQ "$3 AND ") "e.rel" EQ "$1 AND e.customer" EQ "$2 WINDOW w AS (ORDER BY e.seq)) s " \
+	"WHERE s.owner IS NOT NULL ORDER BY s.seq"
+
+#define READ_OWNER_AT_SQL(T) \
+	"SELECT owner FROM crmpool.ownership_event " \
+	"WHERE " T("tenant" EQ "$4 AND ") "rel" EQ "$1 AND customer" EQ "$2 AND at OPERATOR(pg_catalog.<=) $3 " \
+	"ORDER BY seq DESC LIMIT 1"
+
+#define READ_LOG_SQL(T) \
+	"SELECT seq, at, owner, how, actor, reason FROM crmpool.ownership_event " \
+	"WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2 ORDER BY seq"
+
+#define READ_LOAD_SQL(T) \
+	"SELECT rep, owned, locked, with_deal, " \
+	"CASE WHEN claims_day" EQ "$2 THEN claims ELSE 0 END " \
+	"FROM crmpool.rep_counter WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND owned OPERATOR(pg_catalog.+) claims " \
+	"OPERATOR(pg_catalog.>) 0 ORDER BY rep"
+
 static const CrmpoolStmt reader_defs[NUM_READERS] = {
-	[READ_HISTORY] = {
-		"SELECT s.owner, s.at, s.next_at, s.how, s.next_how, s.actor FROM "
-		"(SELECT e.seq, e.owner, e.at, e.how, e.actor, "
-		"        pg_catalog.lead(e.at) OVER w AS next_at, pg_catalog.lead(e.how) OVER w AS next_how "
-		"   FROM crmpool.ownership_event e "
-		"  WHERE e.rel" EQ "$1 AND e.customer" EQ "$2 WINDOW w AS (ORDER BY e.seq)) s "
-		"WHERE s.owner IS NOT NULL ORDER BY s.seq",
-		2, {REGCLASSOID, INT8OID}
-	},
-	[READ_OWNER_AT] = {
-		"SELECT owner FROM crmpool.ownership_event "
-		"WHERE rel" EQ "$1 AND customer" EQ "$2 AND at OPERATOR(pg_catalog.<=) $3 "
-		"ORDER BY seq DESC LIMIT 1",
-		3, {REGCLASSOID, INT8OID, TIMESTAMPTZOID}
-	},
-	[READ_LOG] = {
-		"SELECT seq, at, owner, how, actor, reason FROM crmpool.ownership_event "
-		"WHERE rel" EQ "$1 AND customer" EQ "$2 ORDER BY seq",
-		2, {REGCLASSOID, INT8OID}
-	},
-	[READ_LOAD] = {
-		"SELECT rep, owned, locked, with_deal, "
-		"CASE WHEN claims_day" EQ "$2 THEN claims ELSE 0 END "
-		"FROM crmpool.rep_counter WHERE rel" EQ "$1 AND owned OPERATOR(pg_catalog.+) claims "
-		"OPERATOR(pg_catalog.>) 0 ORDER BY rep",
-		2, {REGCLASSOID, DATEOID}
-	},
+	[READ_HISTORY] = TENANT_STMT(READ_HISTORY_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
+	[READ_OWNER_AT] = TENANT_STMT(READ_OWNER_AT_SQL, 4, {REGCLASSOID, INT8OID, TIMESTAMPTZOID, TEXTOID}),
+	[READ_LOG] = TENANT_STMT(READ_LOG_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
+	[READ_LOAD] = TENANT_STMT(READ_LOAD_SQL, 3, {REGCLASSOID, DATEOID, TEXTOID}),
 };
 
-static SPIPlanPtr reader_plans[NUM_READERS];
+static SPIPlanPtr reader_plans[NUM_READERS][2];
 
 static SPIPlanPtr
 reader_plan(ReaderStmt stmt)
 {
-	return crmpool_stmt_plan(&reader_defs[stmt], &reader_plans[stmt]);
+	return crmpool_stmt_plan(&reader_defs[stmt], reader_plans[stmt]);
 }
 
 /* The managed table argument, readable by the caller. */
@@ -128,37 +128,95 @@ visible_owners(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg)
 	SPI_finish();
 }
 
-PG_FUNCTION_INFO_V1(crmpool_history);
-Datum
-crmpool_history(PG_FUNCTION_ARGS)
+/*
+ * The tenant a customer reader reads under: its tenant argument (argno; -1 for 0.1's SQL, which
+ * has none) or, on a table with a tenant column, the customer's own tenant, read as the caller.
+ * A customer no longer in the table (or hidden from the caller) needs the argument.
+ */
+static const char *
+customer_tenant(FunctionCallInfo fcinfo, Oid relid, int64 customer, int argno, const char *fname)
+{
+	ManagedRel *mr = managed_rel_get(relid, false);
+	const char *tenant;
+
+	if (mr->tenant_att == InvalidAttrNumber || (argno >= 0 && !PG_ARGISNULL(argno)))
+		return managed_tenant_arg(mr, fcinfo, argno, fname);
+	tenant = managed_customer_tenant(mr, customer);
+	if (tenant == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s needs a tenant for customer %lld of table %s", fname,
+						(long long) customer, get_rel_name(relid)),
+				 errdetail("The customer is not in the table, so its tenant cannot be read from its row."),
+				 errhint("Pass tenant => the tenant's value as text.")));
+	return tenant;
+}
+
+/*
+ * history() and ownership_log(): the rows of stmt for one customer.  0.1's SQL binds
+ * crmpool_history and crmpool_ownership_log (no tenant argument), 0.2's the _v2 symbols.
+ */
+static Datum
+customer_rows(FunctionCallInfo fcinfo, ReaderStmt stmt, int tenant_argno, const char *fname)
 {
 	Oid			relid = readable_rel(fcinfo);
+	int64		customer;
+	const char *tenant;
 
 	crmpool_require_arg(fcinfo, 1, "customer");
-	if (!visible_customer(relid, PG_GETARG_INT64(1)))
+	customer = PG_GETARG_INT64(1);
+	if (!visible_customer(relid, customer))
 	{
 		crmpool_init_srf(fcinfo);
 		return (Datum) 0;
 	}
-	crmpool_srf_from_plan(fcinfo, reader_plan(READ_HISTORY),
-						  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1)}, NULL);
+	tenant = customer_tenant(fcinfo, relid, customer, tenant_argno, fname);
+	crmpool_srf_from_plan(fcinfo, reader_plan(stmt),
+						  (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+						  crmpool_tenant_datum(tenant)}, NULL);
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(crmpool_history);
+Datum
+crmpool_history(PG_FUNCTION_ARGS)
+{
+	return customer_rows(fcinfo, READ_HISTORY, -1, "crmpool.history()");
+}
+
+PG_FUNCTION_INFO_V1(crmpool_history_v2);
+Datum
+crmpool_history_v2(PG_FUNCTION_ARGS)
+{
+	return customer_rows(fcinfo, READ_HISTORY, 2, "crmpool.history()");
 }
 
 PG_FUNCTION_INFO_V1(crmpool_ownership_log);
 Datum
 crmpool_ownership_log(PG_FUNCTION_ARGS)
 {
-	Oid			relid = readable_rel(fcinfo);
+	return customer_rows(fcinfo, READ_LOG, -1, "crmpool.ownership_log()");
+}
 
-	crmpool_require_arg(fcinfo, 1, "customer");
-	if (!visible_customer(relid, PG_GETARG_INT64(1)))
-	{
-		crmpool_init_srf(fcinfo);
-		return (Datum) 0;
-	}
-	crmpool_srf_from_plan(fcinfo, reader_plan(READ_LOG),
-						  (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1)}, NULL);
+PG_FUNCTION_INFO_V1(crmpool_ownership_log_v2);
+Datum
+crmpool_ownership_log_v2(PG_FUNCTION_ARGS)
+{
+	return customer_rows(fcinfo, READ_LOG, 2, "crmpool.ownership_log()");
+}
+
+/* rep_load(rel [, tenant]): one tenant's reps; a table with a tenant column needs it. */
+static Datum
+rep_load(FunctionCallInfo fcinfo, int tenant_argno)
+{
+	Oid			relid = readable_rel(fcinfo);
+	ManagedRel *mr = managed_rel_get(relid, false);
+	const char *tenant = managed_tenant_arg(mr, fcinfo, tenant_argno, "crmpool.rep_load()");
+
+	crmpool_srf_from_plan_filtered(fcinfo, reader_plan(READ_LOAD),
+								   (Datum[]) {ObjectIdGetDatum(relid), DateADTGetDatum(crmpool_date(crmpool_now())),
+								   crmpool_tenant_datum(tenant)},
+								   NULL, visible_owners, mr);
 	return (Datum) 0;
 }
 
@@ -166,32 +224,38 @@ PG_FUNCTION_INFO_V1(crmpool_rep_load);
 Datum
 crmpool_rep_load(PG_FUNCTION_ARGS)
 {
-	Oid			relid = readable_rel(fcinfo);
-
-	crmpool_srf_from_plan_filtered(fcinfo, reader_plan(READ_LOAD),
-								   (Datum[]) {ObjectIdGetDatum(relid), DateADTGetDatum(crmpool_date(crmpool_now()))},
-								   NULL, visible_owners, managed_rel_get(relid, false));
-	return (Datum) 0;
+	return rep_load(fcinfo, -1);
 }
 
-PG_FUNCTION_INFO_V1(crmpool_owner_at);
+PG_FUNCTION_INFO_V1(crmpool_rep_load_v2);
 Datum
-crmpool_owner_at(PG_FUNCTION_ARGS)
+crmpool_rep_load_v2(PG_FUNCTION_ARGS)
+{
+	return rep_load(fcinfo, 1);
+}
+
+static Datum
+owner_at(FunctionCallInfo fcinfo, int tenant_argno)
 {
 	Oid			relid = readable_rel(fcinfo);
 	SPIPlanPtr	plan;
 	OwnerContext octx;
 	bool		isnull = true;
 	Datum		owner = (Datum) 0;
+	int64		customer;
+	const char *tenant;
 
 	crmpool_require_arg(fcinfo, 1, "customer");
 	crmpool_require_arg(fcinfo, 2, "at");
-	if (!visible_customer(relid, PG_GETARG_INT64(1)))
+	customer = PG_GETARG_INT64(1);
+	if (!visible_customer(relid, customer))
 		PG_RETURN_NULL();
+	tenant = customer_tenant(fcinfo, relid, customer, tenant_argno, "crmpool.owner_at()");
 	plan = reader_plan(READ_OWNER_AT);
 	SPI_connect();
 	crmpool_become_owner(&octx);
-	if (SPI_execute_plan(plan, (Datum[]) {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)},
+	if (SPI_execute_plan(plan, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+						 PG_GETARG_DATUM(2), crmpool_tenant_datum(tenant)},
 						 NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "crmpool could not read the ownership history");
 	crmpool_restore_user(&octx);
@@ -201,4 +265,18 @@ crmpool_owner_at(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(owner);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_owner_at);
+Datum
+crmpool_owner_at(PG_FUNCTION_ARGS)
+{
+	return owner_at(fcinfo, -1);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_owner_at_v2);
+Datum
+crmpool_owner_at_v2(PG_FUNCTION_ARGS)
+{
+	return owner_at(fcinfo, 3);
 }

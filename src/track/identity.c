@@ -62,46 +62,46 @@ typedef enum IdentityStmt
 	NUM_ID_STMTS
 } IdentityStmt;
 
+#define CANDIDATES_SQL(T) \
+	"SELECT customer, name, tokens FROM crmpool.identity_name " \
+	"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND rel" EQ "$1 " T("AND tenant" EQ "$4 ") \
+	"AND customer OPERATOR(pg_catalog.<>) $3"
+
+#define FORGET_KEYS_SQL(T) \
+	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+
+#define FORGET_NAME_SQL(T) \
+	"DELETE FROM crmpool.identity_name WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+
+#define ADD_KEY_SQL(T) \
+	"INSERT INTO crmpool.identity_key (" T("tenant, ") "rel, kind, key, customer) VALUES (" T("$5, ") "$1, $2, $3, $4) " \
+	"ON CONFLICT DO NOTHING"
+
+#define PUT_NAME_SQL(T) \
+	"INSERT INTO crmpool.identity_name (" T("tenant, ") "rel, customer, name, core, tokens) VALUES (" T("$6, ") "$1, $2, $3, $4, $5) " \
+	"ON CONFLICT (" T("tenant, ") "rel, customer) DO UPDATE SET name = excluded.name, core = excluded.core, " \
+	"tokens = excluded.tokens"
+
+#define WARN_SQL(T) \
+	"INSERT INTO crmpool.duplicate_warning (" T("tenant, ") "rel, customer, existing, matched_on, score, at, actor) " \
+	"VALUES (" T("$8, ") "$1, $2, $3, $4, $5, $6, $7)"
+
 static const CrmpoolStmt id_defs[NUM_ID_STMTS] = {
 	/* names sharing at least one bigram hash, through the GIN index */
-	[ID_CANDIDATES] = {
-		"SELECT customer, name, tokens FROM crmpool.identity_name "
-		"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND rel" EQ "$1 "
-		"AND customer OPERATOR(pg_catalog.<>) $3",
-		3, {REGCLASSOID, INT4ARRAYOID, INT8OID}
-	},
-	[ID_FORGET_KEYS] = {
-		"DELETE FROM crmpool.identity_key WHERE rel" EQ "$1 AND customer" EQ "$2",
-		2, {REGCLASSOID, INT8OID}
-	},
-	[ID_FORGET_NAME] = {
-		"DELETE FROM crmpool.identity_name WHERE rel" EQ "$1 AND customer" EQ "$2",
-		2, {REGCLASSOID, INT8OID}
-	},
-	[ID_ADD_KEY] = {
-		"INSERT INTO crmpool.identity_key (rel, kind, key, customer) VALUES ($1, $2, $3, $4) "
-		"ON CONFLICT DO NOTHING",
-		4, {REGCLASSOID, CHAROID, TEXTOID, INT8OID}
-	},
-	[ID_PUT_NAME] = {
-		"INSERT INTO crmpool.identity_name (rel, customer, name, core, tokens) VALUES ($1, $2, $3, $4, $5) "
-		"ON CONFLICT (rel, customer) DO UPDATE SET name = excluded.name, core = excluded.core, "
-		"tokens = excluded.tokens",
-		5, {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID}
-	},
-	[ID_WARN] = {
-		"INSERT INTO crmpool.duplicate_warning (rel, customer, existing, matched_on, score, at, actor) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		7, {REGCLASSOID, INT8OID, INT8OID, TEXTOID, FLOAT4OID, TIMESTAMPTZOID, TEXTOID}
-	},
+	[ID_CANDIDATES] = TENANT_STMT(CANDIDATES_SQL, 4, {REGCLASSOID, INT4ARRAYOID, INT8OID, TEXTOID}),
+	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
+	[ID_FORGET_NAME] = TENANT_STMT(FORGET_NAME_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
+	[ID_ADD_KEY] = TENANT_STMT(ADD_KEY_SQL, 5, {REGCLASSOID, CHAROID, TEXTOID, INT8OID, TEXTOID}),
+	[ID_PUT_NAME] = TENANT_STMT(PUT_NAME_SQL, 6, {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID, TEXTOID}),
+	[ID_WARN] = TENANT_STMT(WARN_SQL, 8, {REGCLASSOID, INT8OID, INT8OID, TEXTOID, FLOAT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID}),
 };
 
-static SPIPlanPtr id_plans[NUM_ID_STMTS];
+static SPIPlanPtr id_plans[NUM_ID_STMTS][2];
 
 static void
 id_run(IdentityStmt stmt, Datum *values, const char *nulls, bool latest)
 {
-	(void) crmpool_run_stmt(&id_defs[stmt], &id_plans[stmt], values, nulls, latest);
+	(void) crmpool_run_stmt(&id_defs[stmt], id_plans[stmt], values, nulls, latest);
 }
 
 const char *
@@ -262,9 +262,12 @@ tokens_array(const IdentityKeys *ik)
 #define NAME_CUSTOMER	2
 #define NAME_NAME		3
 
-/* identity_key by its primary key (rel, kind, key, customer); identity_name by its core. */
-static StoreTable key_table = {"identity_key", "identity_key_pkey", {"rel", "kind", "key", "customer"}};
-static StoreTable name_table = {"identity_name", "identity_name_core", {"rel", "customer", "name"}};
+/*
+ * identity_key by its primary key (tenant, rel, kind, key, customer); identity_name by its core
+ * (tenant, rel, core).  Duplicates are only ever looked for within the customer's tenant.
+ */
+static StoreTable key_table = {"identity_key", "identity_key_pkey", {"rel", "kind", "key", "customer"}, 5};
+static StoreTable name_table = {"identity_name", "identity_name_core", {"rel", "customer", "name"}, 6};
 
 /* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
 static void
@@ -276,17 +279,24 @@ text_key(ScanKey key, AttrNumber att, const char *value)
 
 /* Existing customers other than exclude holding key, at most max, in id order. */
 int
-identity_exact_matches(Oid relid, char kind, const char *key, int64 exclude,
+identity_exact_matches(Oid relid, const char *tenant, char kind, const char *key, int64 exclude,
 					   IdentityMatch *out, int max)
 {
-	ScanKeyData keys[3];
+	ScanKeyData keys[4];
 	StoreScan	s;
 	int			n = 0;
+	int			k = 0;
 
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
-	text_key(&keys[2], 3, key);
-	store_scan_begin(&s, &key_table, keys, 3, true, AccessShareLock);
+	/* 0.1's index has no tenant (crmpool_has_tenants) */
+	if (crmpool_has_tenants())
+		text_key(&keys[k++], 1, tenant);
+	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	k++;
+	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+	k++;
+	text_key(&keys[k], k + 1, key);
+	k++;
+	store_scan_begin(&s, &key_table, keys, k, true, AccessShareLock);
 	while (n < max && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
@@ -314,17 +324,22 @@ typedef struct NameRow
 
 /* The names other than exclude's with the given core, read into rows (palloc'd). */
 static int
-same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
+same_core_names(Oid relid, const char *tenant, const char *core, int64 exclude, NameRow **rows)
 {
-	ScanKeyData keys[2];
+	ScanKeyData keys[3];
 	StoreScan	s;
 	int			n = 0;
 	int			cap = 8;
+	int			k = 0;
 
 	*rows = palloc(sizeof(NameRow) * cap);
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	text_key(&keys[1], 2, core);
-	store_scan_begin(&s, &name_table, keys, 2, true, AccessShareLock);
+	if (crmpool_has_tenants())
+		text_key(&keys[k++], 1, tenant);
+	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	k++;
+	text_key(&keys[k], k + 1, core);
+	k++;
+	store_scan_begin(&s, &name_table, keys, k, true, AccessShareLock);
 	while (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
@@ -356,8 +371,8 @@ same_core_names(Oid relid, const char *core, int64 exclude, NameRow **rows)
  * dropped on their stored hashes, and only the rest are parsed again and scored.
  */
 int
-identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double min_score,
-					  IdentityMatch **out)
+identity_name_matches(Oid relid, const char *tenant, const IdentityKeys *ik, int64 exclude,
+					  double min_score, IdentityMatch **out)
 {
 	bool		other_cores;
 	NameRow    *rows;
@@ -375,8 +390,8 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
 	{
 		uint64		k;
 
-		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), tokens_array(ik), Int64GetDatum(exclude)},
-			   NULL, true);
+		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), tokens_array(ik), Int64GetDatum(exclude),
+			   crmpool_tenant_datum(tenant)}, NULL, true);
 		nrows = (int) SPI_processed;
 		rows = palloc(sizeof(NameRow) * Max(nrows, 1));
 		for (k = 0; k < SPI_processed; k++)
@@ -390,7 +405,7 @@ identity_name_matches(Oid relid, const IdentityKeys *ik, int64 exclude, double m
 		}
 	}
 	else
-		nrows = same_core_names(relid, ik->parsed.core, exclude, &rows);
+		nrows = same_core_names(relid, tenant, ik->parsed.core, exclude, &rows);
 
 	matches = SPI_palloc(sizeof(IdentityMatch) * Max(nrows, 1));
 	per_name = AllocSetContextCreate(CurrentMemoryContext, "crmpool name candidate",
@@ -628,8 +643,8 @@ typedef struct Reaction
  * locked the keys (and any keys the customer gives up).
  */
 static int
-find_reactions(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *rules,
-			   Reaction *out)
+find_reactions(ManagedRel *mr, const char *tenant, int64 customer, IdentityKeys *ik,
+			   const RuleSet *rules, Reaction *out)
 {
 	int			n = 0;
 	int			i;
@@ -640,7 +655,8 @@ find_reactions(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *
 										 RULE_DEDUP_PHONE : RULE_DEDUP_EMAIL);
 
 		if (policy != DEDUP_OFF &&
-			identity_exact_matches(mr->relid, ik->kinds[i], ik->keys[i], customer, &out[n].m, 1) > 0)
+			identity_exact_matches(mr->relid, tenant, ik->kinds[i], ik->keys[i], customer,
+								   &out[n].m, 1) > 0)
 		{
 			out[n].policy = policy;
 			out[n].key = ik->keys[i];
@@ -652,7 +668,7 @@ find_reactions(ManagedRel *mr, int64 customer, IdentityKeys *ik, const RuleSet *
 	{
 		IdentityMatch *m;
 
-		if (identity_name_matches(mr->relid, ik, customer, identity_threshold(rules), &m) > 0)
+		if (identity_name_matches(mr->relid, tenant, ik, customer, identity_threshold(rules), &m) > 0)
 		{
 			out[n].policy = rule_choice(rules, RULE_DEDUP_NAME);
 			out[n].m = m[0];
@@ -739,19 +755,19 @@ react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
 
 /* Record a duplicate let in under "warn"; inside a ledger session. */
 static void
-record_warning(ManagedRel *mr, int64 customer, const IdentityMatch *m)
+record_warning(ManagedRel *mr, const char *tenant, int64 customer, const IdentityMatch *m)
 {
 	id_run(ID_WARN, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer),
 			   Int64GetDatum(m->customer), CStringGetTextDatum(identity_kind_name(m->kind)),
 			   Float4GetDatum(m->score), TimestampTzGetDatum(crmpool_now()),
-			   CStringGetTextDatum(ledger_current_actor())},
+			   CStringGetTextDatum(ledger_current_actor()), crmpool_tenant_datum(tenant)},
 		   NULL, false);
 }
 
 static void
-forget(Oid relid, int64 customer)
+forget(Oid relid, const char *tenant, int64 customer)
 {
-	Datum		v[2] = {ObjectIdGetDatum(relid), Int64GetDatum(customer)};
+	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
 
 	id_run(ID_FORGET_KEYS, v, NULL, false);
 	id_run(ID_FORGET_NAME, v, NULL, false);
@@ -788,7 +804,7 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
 }
 
 static void
-store(Oid relid, int64 customer, const IdentityKeys *ik)
+store(Oid relid, const char *tenant, int64 customer, const IdentityKeys *ik)
 {
 	int			i;
 
@@ -798,19 +814,20 @@ store(Oid relid, int64 customer, const IdentityKeys *ik)
 
 	for (i = 0; i < ik->nkeys; i++)
 		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
-				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer)}, NULL, false);
+				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer),
+			   crmpool_tenant_datum(tenant)}, NULL, false);
 	if (ik->has_name)
 		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
-				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core), tokens_array(ik)},
-			   NULL, false);
+				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core), tokens_array(ik),
+			   crmpool_tenant_datum(tenant)}, NULL, false);
 }
 
 /* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
 void
-identity_replace_keys(Oid relid, int64 customer, const IdentityKeys *ik)
+identity_replace_keys(Oid relid, const char *tenant, int64 customer, const IdentityKeys *ik)
 {
-	forget(relid, customer);
-	store(relid, customer, ik);
+	forget(relid, tenant, customer);
+	store(relid, tenant, customer, ik);
 }
 
 PG_FUNCTION_INFO_V1(crmpool_identity_trigger);
@@ -829,6 +846,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	int			nreactions;
 	int			i;
 	int64		customer;
+	const char *tenant;
 	bool		isnull;
 
 	memset(&lock_both, 0, sizeof(lock_both));
@@ -840,6 +858,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	mr = managed_rel_get(RelationGetRelid(rel), false);
 	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	customer = managed_int_value(mr->key_type, heap_getattr(tup, mr->key_att, desc, &isnull));
+	tenant = managed_tenant(mr, tup, desc);
 
 	/*
 	 * Keys a customer gives up (deleted, or changed by an update) are locked too, so that a
@@ -852,7 +871,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		ledger_begin(&octx);
 		if (mr->has_identity)
 			lock_keys(mr->relid, &ik, NULL);
-		forget(mr->relid, customer);
+		forget(mr->relid, tenant, customer);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
 	}
@@ -877,12 +896,12 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 
 		if (!isnull)
 			owner = managed_int_value(mr->owner_type, d);
-		managed_rules(mr, NULL, managed_pool_text(mr, tup, desc), !isnull, owner,
+		managed_rules(mr, tenant, managed_pool_text(mr, tup, desc), !isnull, owner,
 						NULL, &rules);
 		reactions = palloc(sizeof(Reaction) * (ik.nkeys + 1));
 		ledger_begin(&octx);
 		lock_keys(mr->relid, &ik, &lock_both);
-		nreactions = find_reactions(mr, customer, &ik, &rules, reactions);
+		nreactions = find_reactions(mr, tenant, customer, &ik, &rules, reactions);
 		if (nreactions > 0)
 		{
 			/* the writer learns where the other customer sits as itself, not as crmpool */
@@ -891,11 +910,11 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 				react(mr, customer, &reactions[i], &ik);
 			ledger_begin(&octx);
 			for (i = 0; i < nreactions; i++)
-				record_warning(mr, customer, &reactions[i].m);
+				record_warning(mr, tenant, customer, &reactions[i].m);
 		}
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-			forget(mr->relid, customer);
-		store(mr->relid, customer, &ik);
+			forget(mr->relid, tenant, customer);
+		store(mr->relid, tenant, customer, &ik);
 		ledger_end(&octx);
 	}
 	return PointerGetDatum(NULL);

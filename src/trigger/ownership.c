@@ -121,6 +121,7 @@ intent_for(Oid relid, int64 customer, const char **how)
 typedef struct Change
 {
 	int64		customer;
+	const char *tenant;			/* the row's tenant (managed_tenant) */
 	bool		had_owner;
 	int64		old_owner;
 	bool		has_owner;
@@ -156,7 +157,7 @@ lock_blocks(ManagedRel *mr, Change *ch, OwnershipIntent *in)
 		op = LOCK_BLOCKS_RECYCLE;
 	else
 		op = LOCK_BLOCKS_RELEASE;
-	managed_rules(mr, NULL, ch->pool, true, ch->old_owner, NULL, &rules);
+	managed_rules(mr, ch->tenant, ch->pool, true, ch->old_owner, NULL, &rules);
 	return (rule_choice(&rules, RULE_LOCK_BLOCKS) & op) != 0;
 }
 
@@ -190,8 +191,7 @@ refuse_locked(ManagedRel *mr, Change *ch, int64 holder, TimestampTz since)
 static void
 refuse_inactive(ManagedRel *mr, Change *ch)
 {
-	/* the customer's tenant once the table has a tenant column; none today */
-	const RepInfo *ri = managed_rep(mr, NULL, ch->new_owner);
+	const RepInfo *ri = managed_rep(mr, ch->tenant, ch->new_owner);
 
 	if (ri != NULL && !ri->active)
 		ereport(ERROR,
@@ -216,7 +216,7 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 
 	if (!has_holdback && !has_cooldown)
 		return;
-	ledger_customer_past(mr->relid, ch->customer, ch->new_owner, has_cooldown, &past);
+	ledger_customer_past(mr->relid, ch->tenant, ch->customer, ch->new_owner, has_cooldown, &past);
 
 	if (has_holdback && past.entered_known)
 	{
@@ -274,6 +274,7 @@ typedef struct PendingKey
 {
 	SubTransactionId subid;
 	Oid			relid;
+	const char *tenant;			/* interned: equal tenants are one pointer */
 	int64		rep;
 	const char *pool;			/* interned; NULL unless checked */
 	bool		check;			/* checked gains: cap (and, for claims, daily limit) */
@@ -299,6 +300,7 @@ typedef struct PendingEvent
 {
 	SubTransactionId subid;
 	Oid			relid;
+	const char *tenant;			/* interned */
 	int64		customer;
 	int64		owner;
 	bool		has_owner;
@@ -531,9 +533,20 @@ intern(const char *s)
 	return *entry;
 }
 
+/*
+ * The queue's copy of a tenant: equal tenants are one pointer (the queue compares them so).  A
+ * table without tenants costs no lookup: its "" is this function's own constant.
+ */
+static const char *
+intern_tenant(const char *tenant)
+{
+	return tenant[0] == '\0' ? "" : intern(tenant);
+}
+
 static PendingCount *
-queue_count_full(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
-				 bool check_lock, bool lock_gain, int64 customer, const char *pool)
+queue_count_full(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+				 int claims, bool check, bool check_lock, bool lock_gain, int64 customer,
+				 const char *pool)
 {
 	PendingKey	key;
 	PendingCount *p;
@@ -543,6 +556,7 @@ queue_count_full(Oid relid, int64 rep, int owned, int with_deal, int locked, int
 	memset(&key, 0, sizeof(key));	/* the key is hashed as bytes, padding included */
 	key.subid = GetCurrentSubTransactionId();
 	key.relid = relid;
+	key.tenant = intern_tenant(tenant);
 	key.rep = rep;
 	key.check = check;
 	key.check_lock = check_lock;
@@ -567,24 +581,24 @@ queue_count_full(Oid relid, int64 rep, int owned, int with_deal, int locked, int
 }
 
 static PendingCount *
-queue_count_key(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
-				bool check_lock, int64 customer, const char *pool)
+queue_count_key(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+				int claims, bool check, bool check_lock, int64 customer, const char *pool)
 {
-	return queue_count_full(relid, rep, owned, with_deal, locked, claims, check, check_lock, false,
-							customer, pool);
+	return queue_count_full(relid, tenant, rep, owned, with_deal, locked, claims, check,
+							check_lock, false, customer, pool);
 }
 
 static void
-queue_count(Oid relid, int64 rep, int owned, int with_deal, int locked, int claims, bool check,
-			int64 customer, const char *pool)
+queue_count(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+			int claims, bool check, int64 customer, const char *pool)
 {
-	(void) queue_count_key(relid, rep, owned, with_deal, locked, claims, check, false, customer,
-						   pool);
+	(void) queue_count_key(relid, tenant, rep, owned, with_deal, locked, claims, check, false,
+						   customer, pool);
 }
 
 static void
-queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *how,
-			const char *reason)
+queue_event(Oid relid, const char *tenant, int64 customer, bool has_owner, int64 owner,
+			const char *how, const char *reason)
 {
 	PendingEvent *e;
 
@@ -615,6 +629,7 @@ queue_event(Oid relid, int64 customer, bool has_owner, int64 owner, const char *
 	e = &events[nevents++];
 	e->subid = GetCurrentSubTransactionId();
 	e->relid = relid;
+	e->tenant = intern_tenant(tenant);
 	e->customer = customer;
 	e->has_owner = has_owner;
 	e->owner = owner;
@@ -712,6 +727,8 @@ pending_order(const void *a, const void *b)
 
 	if (x->key.relid != y->key.relid)
 		return x->key.relid < y->key.relid ? -1 : 1;
+	if (x->key.tenant != y->key.tenant)
+		return strcmp(x->key.tenant, y->key.tenant);
 	if (x->key.rep != y->key.rep)
 		return x->key.rep < y->key.rep ? -1 : 1;
 	return x->first < y->first ? -1 : x->first > y->first ? 1 : 0;
@@ -732,7 +749,7 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 	int64		limit;
 	int64		rep = p->key.rep;
 
-	managed_rules(mr, NULL, p->key.pool, true, rep, NULL, &rules);
+	managed_rules(mr, p->key.tenant, p->key.pool, true, rep, NULL, &rules);
 	if (p->key.lock_gain)
 	{
 		/* the app set its lock flag (lock_column): crmpool.lock()'s check, at statement end */
@@ -821,11 +838,13 @@ flush_events(TimestampTz now, int64 from)
 			chunk = palloc(EVENT_CHUNK * sizeof(PendingEvent));
 		event_chunk_read(c, chunk);
 		for (i = (c == from / EVENT_CHUNK) ? from % EVENT_CHUNK : 0; i < EVENT_CHUNK; i++)
-			ledger_events_add(le, chunk[i].relid, chunk[i].customer, now, chunk[i].has_owner,
+			ledger_events_add(le, chunk[i].relid, chunk[i].tenant, chunk[i].customer, now,
+							  chunk[i].has_owner,
 							  chunk[i].owner, chunk[i].how, chunk[i].reason, chunk[i].actor);
 	}
 	for (i = Max(from - event_chunks * EVENT_CHUNK, 0); i < nevents; i++)
-		ledger_events_add(le, events[i].relid, events[i].customer, now, events[i].has_owner,
+		ledger_events_add(le, events[i].relid, events[i].tenant, events[i].customer, now,
+						  events[i].has_owner,
 						  events[i].owner, events[i].how, events[i].reason, events[i].actor);
 	ledger_events_end(le);
 	if (chunk != NULL)
@@ -886,6 +905,7 @@ flush_pending(void)
 		int			k;
 
 		for (j = i; j < npending && pending[j]->key.relid == pending[i]->key.relid &&
+			 pending[j]->key.tenant == pending[i]->key.tenant &&
 			 pending[j]->key.rep == pending[i]->key.rep; j++)
 		{
 			owned += pending[j]->owned;
@@ -898,8 +918,8 @@ flush_pending(void)
 				claimed += pending[j]->key.claim ? pending[j]->gains : 0;
 			}
 		}
-		ledger_apply(pending[i]->key.relid, pending[i]->key.rep, owned, with_deal, locked, claims,
-					 today, &after);
+		ledger_apply(pending[i]->key.relid, pending[i]->key.tenant, pending[i]->key.rep, owned,
+					 with_deal, locked, claims, today, &after);
 		for (k = i; k < j; k++)
 			if (pending[k]->key.check)
 				check_quota(managed_rel_get(pending[k]->key.relid, false), pending[k], &after,
@@ -1013,11 +1033,11 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		int64		holder;
 		TimestampTz since;
 
-		if (ledger_lock_holder(mr->relid, ch->customer, &holder, &since))
+		if (ledger_lock_holder(mr->relid, ch->tenant, ch->customer, &holder, &since))
 		{
 			if (check && lock_blocks(mr, ch, in))
 				refuse_locked(mr, ch, holder, since);
-			was_locked = ledger_drop_lock(mr->relid, ch->customer);
+			was_locked = ledger_drop_lock(mr->relid, ch->tenant, ch->customer);
 		}
 	}
 	if (ch->has_owner)
@@ -1027,7 +1047,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		else
 			now_locked = was_locked && check;
 		if (now_locked)
-			(void) ledger_add_lock(mr->relid, ch->customer, ch->new_owner, now);
+			(void) ledger_add_lock(mr->relid, ch->tenant, ch->customer, ch->new_owner, now);
 	}
 
 	/*
@@ -1041,7 +1061,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	{
 		RuleSet		rules;
 
-		managed_rules(mr, NULL, ch->pool, true, ch->new_owner, NULL, &rules);
+		managed_rules(mr, ch->tenant, ch->pool, true, ch->new_owner, NULL, &rules);
 		if (ch->new_deal && !rule_flag(&rules, RULE_CLAIM_WITH_DEAL))
 			ereport(ERROR,
 					(errcode(ERRCODE_CRMPOOL_HAS_DEAL),
@@ -1056,20 +1076,21 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	}
 
 	if (ch->had_owner)
-		queue_count(mr->relid, ch->old_owner, -1, ch->old_deal ? -1 : 0, was_locked ? -1 : 0, 0,
-					false, ch->customer, NULL);
+		queue_count(mr->relid, ch->tenant, ch->old_owner, -1, ch->old_deal ? -1 : 0,
+					was_locked ? -1 : 0, 0, false, ch->customer, NULL);
 	if (ch->has_owner)
-		(void) queue_count_key(mr->relid, ch->new_owner, 1, ch->new_deal ? 1 : 0, now_locked ? 1 : 0,
-							   is_claim ? 1 : 0, check, check && now_locked, ch->customer, ch->pool);
+		(void) queue_count_key(mr->relid, ch->tenant, ch->new_owner, 1, ch->new_deal ? 1 : 0,
+							   now_locked ? 1 : 0, is_claim ? 1 : 0, check, check && now_locked,
+							   ch->customer, ch->pool);
 
-	queue_event(mr->relid, ch->customer, ch->has_owner, ch->new_owner, ch->how,
+	queue_event(mr->relid, ch->tenant, ch->customer, ch->has_owner, ch->new_owner, ch->how,
 				in != NULL ? in->reason : NULL);
 
 	/* A new spell (or none): its recycle clock starts now. */
 	if (ch->has_owner)
-		due_track_spell(mr, ch->customer, ch->newtup, ch->desc, now, now_locked);
+		due_track_spell(mr, ch->tenant, ch->customer, ch->newtup, ch->desc, now, now_locked);
 	else if (ch->had_owner)
-		due_untrack(mr, ch->customer);
+		due_untrack(mr, ch->tenant, ch->customer);
 }
 
 static void
@@ -1328,10 +1349,10 @@ pool_move(ManagedRel *mr, Change *ch, HeapTuple oldtup, TupleDesc desc)
 				 crmpool_refusal(mr->relid, mr->pool_att, "direct_write", ERR_REP(ch->old_owner),
 								 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 	ledger_begin(&octx);
-	locked = ledger_lock_holder(mr->relid, ch->customer, &holder, &since);
+	locked = ledger_lock_holder(mr->relid, ch->tenant, ch->customer, &holder, &since);
 	ledger_end(&octx);
-	(void) queue_count_key(mr->relid, ch->old_owner, 0, 0, 0, 0, true, locked, ch->customer,
-						   ch->pool);
+	(void) queue_count_key(mr->relid, ch->tenant, ch->old_owner, 0, 0, 0, 0, true, locked,
+						   ch->customer, ch->pool);
 }
 
 /*
@@ -1347,7 +1368,7 @@ deal_clear_counts(ManagedRel *mr, Change *ch)
 
 	if (ch->new_deal || crmpool_direct_writes == DIRECT_WRITES_ALLOW)
 		return false;
-	managed_rules(mr, NULL, ch->pool, true, ch->old_owner, NULL, &rules);
+	managed_rules(mr, ch->tenant, ch->pool, true, ch->old_owner, NULL, &rules);
 	return !rule_flag(&rules, RULE_COUNT_DEALS_IN_CAP);
 }
 
@@ -1407,6 +1428,7 @@ update_concerns(ManagedRel *mr, TupleTableSlot *oldslot, TupleTableSlot *newslot
 {
 	return column_changed(oldslot, newslot, mr->owner_att) ||
 		column_changed(oldslot, newslot, mr->key_att) ||
+		column_changed(oldslot, newslot, mr->tenant_att) ||
 		(mr->app_columns &&
 		 (column_changed(oldslot, newslot, mr->lock_att) ||
 		  column_changed(oldslot, newslot, mr->deleted_att))) ||
@@ -1552,18 +1574,18 @@ lock_flag_changed(ManagedRel *mr, Change *ch, bool locked)
 	ledger_begin(&octx);
 	if (locked)
 	{
-		if (ledger_add_lock(mr->relid, ch->customer, ch->old_owner, crmpool_now()))
+		if (ledger_add_lock(mr->relid, ch->tenant, ch->customer, ch->old_owner, crmpool_now()))
 		{
-			(void) queue_count_full(mr->relid, ch->old_owner, 0, 0, 1, 0, true, false, true,
-									ch->customer, ch->pool);
-			due_track(mr, ch->customer, ch->newtup, ch->desc, NULL);
+			(void) queue_count_full(mr->relid, ch->tenant, ch->old_owner, 0, 0, 1, 0, true, false,
+									true, ch->customer, ch->pool);
+			due_track(mr, ch->tenant, ch->customer, ch->newtup, ch->desc, NULL);
 		}
 	}
-	else if (ledger_drop_lock(mr->relid, ch->customer))
+	else if (ledger_drop_lock(mr->relid, ch->tenant, ch->customer))
 	{
-		queue_count(mr->relid, ch->old_owner, 0, 0, -1, 0, false, ch->customer, NULL);
+		queue_count(mr->relid, ch->tenant, ch->old_owner, 0, 0, -1, 0, false, ch->customer, NULL);
 		/* the spell goes on: the customer is due again by its rules */
-		due_track(mr, ch->customer, ch->newtup, ch->desc, NULL);
+		due_track(mr, ch->tenant, ch->customer, ch->newtup, ch->desc, NULL);
 	}
 	ledger_end(&octx);
 }
@@ -1656,6 +1678,15 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 				 errdetail("Customer %lld would become %lld; its ownership history is kept by key.",
 						   (long long) managed_key(mr, oldtup, desc), (long long) ch.customer),
 				 errhint("Insert a new customer instead, or detach the table with crmpool.unmanage() first.")));
+	ch.tenant = managed_tenant(mr, newtup ? newtup : oldtup, desc);
+	if (oldtup != NULL && newtup != NULL && mr->tenant_att != InvalidAttrNumber &&
+		strcmp(managed_tenant(mr, oldtup, desc), ch.tenant) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the tenant of a customer in managed table %s cannot change", tabname(mr)),
+				 errdetail("Customer %lld would move from tenant \"%s\" to tenant \"%s\"; its counts, history and keys are kept under its tenant.",
+						   (long long) ch.customer, managed_tenant(mr, oldtup, desc), ch.tenant),
+				 errhint("Delete the customer and insert it again under the new tenant.")));
 
 	/*
 	 * A soft-deleted row (deleted_column) owns nothing (managed_owner): a write that gives it an
@@ -1699,7 +1730,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
 		{
 			ch.pool = managed_pool_text(mr, newtup, desc);
-			queue_count(mr->relid, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0,
+			queue_count(mr->relid, ch.tenant, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0,
 						deal_clear_counts(mr, &ch), ch.customer, ch.pool);
 			flush_if_no_statement_trigger();
 		}
@@ -1714,7 +1745,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		if (ch.had_owner && mr->recycles)
 		{
 			ledger_begin(&octx);
-			due_track(mr, ch.customer, newtup, desc, NULL);
+			due_track(mr, ch.tenant, ch.customer, newtup, desc, NULL);
 			ledger_end(&octx);
 		}
 		return PointerGetDatum(NULL);

@@ -9,6 +9,10 @@
 # (001_oracle_setup.sql), which records crmpool's refusals (class CR) and raises anything else,
 # so an unexpected error aborts its client and fails the run.  pgbench also retries deadlocks,
 # so the server log is searched for them; retried serialization failures are correct answers.
+#
+# It runs twice: on a table without tenants, and on the same table managed with a tenant
+# column (three tenants, the same rep ids in each), where every count, cap, lock and daily
+# limit must hold per tenant (001_oracle_setup.sql, oracle.tenants).
 use strict;
 use warnings;
 
@@ -24,31 +28,39 @@ my $node = PostgreSQL::Test::Cluster->new('oracle');
 $node->init;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'crmpool'\n");
 $node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION crmpool');
-$node->safe_psql('postgres', slurp_file(dirname(__FILE__) . '/001_oracle_setup.sql'));
 
-# One pgbench script per operation and isolation level, named "name@weight"; pgbench retries
-# the serialization failures of the REPEATABLE READ and SERIALIZABLE ones.
-my %weights = (
-	claim => 12, claim_pool => 12, claim_many => 6, release => 10, assign => 6,
-	transfer => 8, lock => 8, unlock => 4, update => 6, update_null => 4,
-	insert => 5, delete => 3, deal => 4,
-	multi_release => 3, multi_assign => 3, multi_deal => 2, multi_insert => 2);
-my @mixes = (
-	[ '', undef, \%weights ],
-	[ 'rr_', 'REPEATABLE READ', { claim => 6, transfer => 3, release => 3 } ],
-	[ 'ser_', 'SERIALIZABLE', { claim => 3, claim_many => 2 } ]);
-my %scripts;
-foreach my $mix (@mixes)
+foreach my $variant ('plain', 'tenants')
 {
-	my ($prefix, $level, $mix_weights) = @$mix;
-	foreach my $op (keys %$mix_weights)
+	my $db = "oracle_$variant";
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, 'CREATE EXTENSION crmpool');
+	$node->safe_psql($db,
+		'SET oracle.tenants = ' . ($variant eq 'tenants' ? 'on' : 'off') . ";\n"
+		  . slurp_file(dirname(__FILE__) . '/001_oracle_setup.sql'));
+	my $log_offset = -s $node->logfile;
+
+	# One pgbench script per operation and isolation level, named "name@weight"; pgbench retries
+	# the serialization failures of the REPEATABLE READ and SERIALIZABLE ones.
+	my %weights = (
+		claim => 12, claim_pool => 12, claim_many => 6, release => 10, assign => 6,
+		transfer => 8, lock => 8, unlock => 4, update => 6, update_null => 4,
+		insert => 5, delete => 3, deal => 4,
+		multi_release => 3, multi_assign => 3, multi_deal => 2, multi_insert => 2);
+	my @mixes = (
+		[ '', undef, \%weights ],
+		[ 'rr_', 'REPEATABLE READ', { claim => 6, transfer => 3, release => 3 } ],
+		[ 'ser_', 'SERIALIZABLE', { claim => 3, claim_many => 2 } ]);
+	my %scripts;
+	foreach my $mix (@mixes)
 	{
-		my $sql = "SELECT oracle_try('$op', :c, :r);\n";
-		$sql = "BEGIN ISOLATION LEVEL $level;\n${sql}END;\n" if defined $level;
-		$scripts{"001_oracle_$prefix$op\@$mix_weights->{$op}"} =
-		  "\\set c random(1, 2100)\n\\set r random(1, 20)\n$sql";
-	}
+		my ($prefix, $level, $mix_weights) = @$mix;
+		foreach my $op (keys %$mix_weights)
+		{
+			my $sql = "SELECT oracle_try('$op', :c, :r);\n";
+			$sql = "BEGIN ISOLATION LEVEL $level;\n${sql}END;\n" if defined $level;
+			$scripts{"001_oracle_${variant}_$prefix$op\@$mix_weights->{$op}"} =
+			  "\\set c random(1, 2100)\n\\set r random(1, 20)\n$sql";
+		}
 }
 
 my $total = $clients * $per_client;
@@ -60,22 +72,22 @@ $node->pgbench(
 		qr{number of failed transactions: 0 \(}
 	],
 	[qr{^$}],
-	'concurrent clients run every ownership path without an unexpected error',
+	"$variant: concurrent clients run every ownership path without an unexpected error",
 	\%scripts,
-	'postgres');
+	$db);
 
-unlike(slurp_file($node->logfile), qr/deadlock detected/, 'no deadlock, not even a retried one');
+unlike(slurp_file($node->logfile, $log_offset), qr/deadlock detected/,
+	"$variant: no deadlock, not even a retried one");
 
 # Returns the rows of a query as text, for comparing with '' (no offending row).
-sub rows
-{
+my $rows = sub {
 	my ($sql) = @_;
-	return $node->safe_psql('postgres', $sql);
-}
+	return $node->safe_psql($db, $sql);
+};
 
 # The run cannot pass vacuously: every operation succeeded somewhere, and every refusal
 # happened.
-my $outcomes = rows(
+my $outcomes = $rows->(
 	"SELECT op || ':' || code || ' ' || count(*) FROM oracle_outcome GROUP BY op, code ORDER BY 1");
 my %seen;
 foreach (split /\n/, $outcomes)
@@ -84,17 +96,17 @@ foreach (split /\n/, $outcomes)
 	$seen{"$op:$code"} += $count;
 	$seen{$code} += $count;
 }
-ok($seen{"$_:ok"}, "some $_ succeeded") foreach (sort(keys %weights));
-ok($seen{$_}, "refusal $_ happened") foreach (
+ok($seen{"$_:ok"}, "$variant: some $_ succeeded") foreach (sort(keys %weights));
+ok($seen{$_}, "$variant: refusal $_ happened") foreach (
 	'CR002', 'CR003', 'CR004', 'CR005', 'CR006', 'CR007', 'CR008',
 	'already_owned', 'private_cap_reached', 'daily_limit_reached');
-note "outcomes:\n$outcomes";
+note "$variant outcomes:\n$outcomes";
 note "serialization failures retried: "
-  . (() = slurp_file($node->logfile) =~ /could not serialize access/g);
+  . (() = slurp_file($node->logfile, $log_offset) =~ /could not serialize access/g);
 
 # (1) The ledger's last event of every customer is its current owner: no customer has two
 # owners, an open spell is the current owner, and a deleted customer's history ends with it.
-is( rows(
+is( $rows->(
 		q{WITH last AS (
 			SELECT DISTINCT ON (customer) customer, owner, how
 			FROM crmpool.ownership_event WHERE rel = 'customers'::regclass
@@ -107,42 +119,48 @@ is( rows(
 			 OR (c.id IS NOT NULL AND (l.owner IS DISTINCT FROM c.owner_id OR l.how = 'delete'))
 		  ORDER BY 1 LIMIT 10}),
 	'',
-	'the last ownership event of every customer is its owner now');
-is( rows(
+	"$variant: the last ownership event of every customer is its owner now");
+is( $rows->(
 		q{SELECT c.id FROM customers c
 		  WHERE c.owner_id IS DISTINCT FROM
 				(SELECT h.owner FROM crmpool.history('customers', c.id) h WHERE h.until IS NULL)
 		  ORDER BY 1 LIMIT 10}),
 	'',
-	'the open spell of crmpool.history() is the current owner');
+	"$variant: the open spell of crmpool.history() is the current owner");
 
 # (2) Every counter equals count(*).
-is( rows(
+is( $rows->(
 		q{WITH truth AS (
-			SELECT owner_id AS rep, count(*) AS owned, count(*) FILTER (WHERE has_deal) AS with_deal
-			FROM customers WHERE owner_id IS NOT NULL GROUP BY 1),
+			SELECT oracle_tenant(id) AS tenant, owner_id AS rep, count(*) AS owned,
+				   count(*) FILTER (WHERE has_deal) AS with_deal
+			FROM customers WHERE owner_id IS NOT NULL GROUP BY 1, 2),
 		  locks AS (
-			SELECT rep, count(*) AS locked FROM crmpool.customer_lock
-			WHERE rel = 'customers'::regclass GROUP BY 1),
+			SELECT tenant, rep, count(*) AS locked FROM crmpool.customer_lock
+			WHERE rel = 'customers'::regclass GROUP BY 1, 2),
 		  claims AS (
-			SELECT owner AS rep, count(*) AS claims FROM crmpool.ownership_event
-			WHERE rel = 'customers'::regclass AND how = 'claim' AND at::date = current_date GROUP BY 1),
+			SELECT tenant, owner AS rep, count(*) AS claims FROM crmpool.ownership_event
+			WHERE rel = 'customers'::regclass AND how = 'claim' AND at::date = current_date GROUP BY 1, 2),
 		  expected AS (
-			SELECT rep, coalesce(t.owned, 0) AS owned, coalesce(k.locked, 0) AS locked,
+			SELECT tenant, rep, coalesce(t.owned, 0) AS owned, coalesce(k.locked, 0) AS locked,
 				   coalesce(t.with_deal, 0) AS with_deal, coalesce(c.claims, 0) AS claims_today
-			FROM truth t FULL JOIN locks k USING (rep) FULL JOIN claims c USING (rep))
-		  SELECT coalesce(e.rep, l.rep) || ': ' || e::text || ' vs ' || l::text
-		  FROM expected e FULL JOIN crmpool.rep_load('customers') l USING (rep)
+			FROM truth t FULL JOIN locks k USING (tenant, rep) FULL JOIN claims c USING (tenant, rep)),
+		  loads AS (
+			SELECT t.tenant, l.* FROM (SELECT DISTINCT oracle_tenant(g) AS tenant
+									   FROM generate_series(0, 2) g) t,
+				 crmpool.rep_load('customers', nullif(t.tenant, '')) l)
+		  SELECT coalesce(e.tenant, l.tenant) || '/' || coalesce(e.rep, l.rep) || ': '
+				 || e::text || ' vs ' || l::text
+		  FROM expected e FULL JOIN loads l USING (tenant, rep)
 		  WHERE (e.owned, e.locked, e.with_deal, e.claims_today)
 				IS DISTINCT FROM (l.owned, l.locked, l.with_deal, l.claims_today)
 		  ORDER BY 1}),
 	'',
-	'rep_load: owned, locked, with_deal and claims_today equal count(*)');
-is( rows(
+	"$variant: rep_load of every tenant: owned, locked, with_deal and claims_today equal count(*)");
+is( $rows->(
 		q{SELECT k.customer FROM crmpool.customer_lock k LEFT JOIN customers c ON c.id = k.customer
 		  WHERE k.rel = 'customers'::regclass AND c.owner_id IS DISTINCT FROM k.rep}),
 	'',
-	'every lock is held by the current owner');
+	"$variant: every lock is held by the current owner");
 
 # (3) Caps.  A rep's events are all recorded under its counter row lock, so replaying them in
 # seq order gives its exact count after each statement: no statement in which the rep gains
@@ -151,64 +169,69 @@ is( rows(
 # after its last event (its events share the transaction and the time): a set-based UPDATE
 # that gives a rep at the cap one customer and takes another records the gain first, and the
 # rep is never over the cap.
-is( rows(
+is( $rows->(
 		q{WITH ev AS (
-			SELECT seq, owner, how, xmin::text AS tx, at,
-				   lag(owner) OVER (PARTITION BY customer ORDER BY seq) AS prev
+			SELECT seq, tenant, owner, how, xmin::text AS tx, at,
+				   lag(owner) OVER (PARTITION BY tenant, customer ORDER BY seq) AS prev
 			FROM crmpool.ownership_event WHERE rel = 'customers'::regclass),
 		  delta AS (
-			SELECT seq, owner AS rep, 1 AS d, how, tx, at FROM ev WHERE owner IS NOT NULL
+			SELECT seq, tenant, owner AS rep, 1 AS d, how, tx, at FROM ev WHERE owner IS NOT NULL
 			UNION ALL
-			SELECT seq, prev, -1, how, tx, at FROM ev WHERE prev IS NOT NULL),
+			SELECT seq, tenant, prev, -1, how, tx, at FROM ev WHERE prev IS NOT NULL),
 		  run AS (
-			SELECT rep, seq, d, how, sum(d) OVER (PARTITION BY rep ORDER BY seq, d) AS owned,
-				   row_number() OVER (PARTITION BY rep, tx, at ORDER BY seq DESC, d DESC) AS from_last,
-				   bool_or(d = 1 AND how <> 'adopt') OVER (PARTITION BY rep, tx, at) AS gained
+			SELECT tenant, rep, seq, d, how,
+				   sum(d) OVER (PARTITION BY tenant, rep ORDER BY seq, d) AS owned,
+				   row_number() OVER (PARTITION BY tenant, rep, tx, at ORDER BY seq DESC, d DESC) AS from_last,
+				   bool_or(d = 1 AND how <> 'adopt') OVER (PARTITION BY tenant, rep, tx, at) AS gained
 			FROM delta)
-		  SELECT r.rep || ' owned ' || r.owned || ' after ' || r.how || ' #' || r.seq
+		  SELECT r.tenant || '/' || r.rep || ' owned ' || r.owned || ' after ' || r.how || ' #' || r.seq
 		  FROM run r
 		  WHERE r.from_last = 1 AND r.gained
 			AND r.owned > (crmpool.rules('customers', NULL, r.rep) ->> 'private_cap')::int
 		  ORDER BY r.seq LIMIT 10}),
 	'',
-	'no gain ever took a rep over its private cap');
-is( rows(
-		q{SELECT l.rep FROM crmpool.rep_load('customers') l LEFT JOIN oracle_adopted a USING (rep)
+	"$variant: no gain ever took a rep over its private cap in its tenant");
+is( $rows->(
+		q{SELECT t.tenant || '/' || l.rep
+		  FROM (SELECT DISTINCT oracle_tenant(g) AS tenant FROM generate_series(0, 2) g) t
+			   CROSS JOIN crmpool.rep_load('customers', nullif(t.tenant, '')) l
+			   LEFT JOIN oracle_adopted a ON a.tenant = t.tenant AND a.rep = l.rep
 		  WHERE l.owned > greatest((crmpool.rules('customers', NULL, l.rep) ->> 'private_cap')::int,
 								   coalesce(a.owned, 0))
 			 OR l.locked > (crmpool.rules('customers', NULL, l.rep) ->> 'lock_cap')::int}),
 	'',
-	'no rep ends above its private cap (or adopted count) or its lock cap');
+	"$variant: no rep ends above its private cap (or adopted count) or its lock cap in any tenant");
 
 # (4) History replays.  Events of one customer are serialized by its row lock, so their times
 # rise with seq; owner_at() at each event's time is that event's owner, and just before it the
 # previous one's.  Checked on the 200 customers with the most events.
-rows(
+$rows->(
 	q{CREATE TABLE oracle_sample AS
-	  SELECT customer FROM crmpool.ownership_event WHERE rel = 'customers'::regclass
+	  SELECT customer, nullif(min(tenant), '') AS tenant FROM crmpool.ownership_event
+	  WHERE rel = 'customers'::regclass
 	  GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 200});
-is( rows(
+is( $rows->(
 		q{WITH ev AS (
-			SELECT e.customer, e.seq, e.at, e.owner,
+			SELECT e.customer, s.tenant, e.seq, e.at, e.owner,
 				   lag(e.at) OVER w AS prev_at, lag(e.owner) OVER w AS prev_owner,
 				   lead(e.at) OVER w AS next_at
-			FROM crmpool.ownership_event e JOIN oracle_sample USING (customer)
+			FROM crmpool.ownership_event e JOIN oracle_sample s USING (customer)
 			WHERE e.rel = 'customers'::regclass WINDOW w AS (PARTITION BY e.customer ORDER BY e.seq))
 		  SELECT customer || ' #' || seq FROM ev
 		  WHERE at < prev_at
 			 OR (coalesce(next_at > at, true)
-				 AND crmpool.owner_at('customers', customer, at) IS DISTINCT FROM owner)
-			 OR (prev_at < at AND crmpool.owner_at('customers', customer, at - interval '1 microsecond')
-								  IS DISTINCT FROM prev_owner)
+				 AND crmpool.owner_at('customers', customer, at, tenant) IS DISTINCT FROM owner)
+			 OR (prev_at < at AND crmpool.owner_at('customers', customer, at - interval '1 microsecond',
+												   tenant) IS DISTINCT FROM prev_owner)
 		  ORDER BY 1 LIMIT 10}),
 	'',
-	'owner_at() replays every event of the busiest customers');
-is( rows(
+	"$variant: owner_at() replays every event of the busiest customers");
+is( $rows->(
 		q{WITH spell AS (
 			SELECT s.customer, h.n, h.owner, h.since, h.until, h.how_ended,
 				   lead(h.since) OVER w AS next_since, count(*) OVER (PARTITION BY s.customer) AS spells
 			FROM oracle_sample s,
-				 crmpool.history('customers', s.customer)
+				 crmpool.history('customers', s.customer, s.tenant)
 					WITH ORDINALITY h(owner, since, until, how_gained, how_ended, actor, n)
 			WINDOW w AS (PARTITION BY s.customer ORDER BY h.n))
 		  SELECT customer || ' spell ' || n FROM spell
@@ -220,17 +243,23 @@ is( rows(
 			 OR (how_ended IN ('release', 'delete') AND next_since <= until)
 		  ORDER BY 1 LIMIT 10}),
 	'',
-	'history() spells are ordered and never overlap; a handover starts the next as it ends one');
+	"$variant: history() spells are ordered and never overlap; a handover starts the next as it ends one");
 
 # (5) Daily limits, from the ledger: successful claims per rep and day.
-is( rows(
-		q{SELECT owner || ' on ' || at::date || ': ' || count(*)
+is( $rows->(
+		q{SELECT tenant || '/' || owner || ' on ' || at::date || ': ' || count(*)
 		  FROM crmpool.ownership_event
 		  WHERE rel = 'customers'::regclass AND how = 'claim'
-		  GROUP BY owner, at::date
+		  GROUP BY tenant, owner, at::date
 		  HAVING count(*) > (crmpool.rules('customers', NULL, owner) ->> 'daily_claim_limit')::int}),
 	'',
-	'no rep claimed more than its daily limit on any day');
+	"$variant: no rep claimed more than its daily limit on any day in its tenant");
+
+# the tenant run really ran in three tenants, with the same reps in each
+is( $rows->(q{SELECT count(DISTINCT tenant) FROM crmpool.rep_counter WHERE owned > 0}),
+	$variant eq 'tenants' ? '3' : '1',
+	"$variant: counters kept under " . ($variant eq 'tenants' ? 'three tenants' : 'one tenant'));
+}
 
 $node->stop;
 done_testing();

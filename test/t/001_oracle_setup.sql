@@ -2,12 +2,19 @@
 --
 -- 2000 customers, every third one owned by one of 20 reps, rep 20 adopted over the cap; every
 -- seventh has a deal.  Small caps, so that every kind of refusal happens under load: private
--- cap 40, lock cap 5, 200 claims a day, and only 8 a day for reps 1 to 4 (a rep-scope rule).
+-- cap 40 (14 per tenant), lock cap 5, 200 claims a day, and only 8 a day for reps 1 to 4 (a rep-scope rule).
+-- With oracle.tenants = on the table is managed with its tenant column: three tenants (id % 3,
+-- never null and never changing), the same 20 rep ids working in each, every count per tenant.
+CREATE TABLE oracle_config AS SELECT current_setting('oracle.tenants', true) = 'on' AS tenants;
+-- The tenant crmpool keeps a customer's bookkeeping under ('' without a tenant column).
+CREATE FUNCTION oracle_tenant(id bigint) RETURNS text LANGUAGE sql STABLE
+AS $$ SELECT CASE WHEN tenants THEN (id % 3)::text ELSE '' END FROM oracle_config $$;
 CREATE TABLE customers (
 	id			bigint PRIMARY KEY,
 	owner_id	bigint,
 	has_deal	boolean NOT NULL DEFAULT false,
-	name		text
+	name		text,
+	tenant_id	bigint GENERATED ALWAYS AS (id % 3) STORED
 );
 CREATE INDEX customers_owner ON customers (owner_id);
 INSERT INTO customers (id, owner_id, has_deal, name)
@@ -16,13 +23,20 @@ INSERT INTO customers (id, owner_id, has_deal, name)
 		   g % 7 = 0,
 		   'customer ' || g
 	FROM generate_series(1, 2000) g;
-SELECT crmpool.manage('customers', 'owner_id', deal_column => 'has_deal');
-SELECT crmpool.set_rules('customers', '{"private_cap": 40, "lock_cap": 5, "daily_claim_limit": 200}');
+SELECT crmpool.manage('customers', 'owner_id', deal_column => 'has_deal',
+					  tenant_column => CASE WHEN tenants THEN 'tenant_id' END)
+FROM oracle_config;
+-- with three tenants each rep's customers are spread over three counters: a third of the cap
+-- keeps every refusal happening (rep 20, adopted with 15 in each tenant, stays over it)
+SELECT crmpool.set_rules('customers', jsonb_build_object('private_cap', CASE WHEN tenants THEN 14 ELSE 40 END,
+														 'lock_cap', 5, 'daily_claim_limit', 200))
+FROM oracle_config;
 SELECT crmpool.set_rules('customers', '{"daily_claim_limit": 8}', rep => r) FROM generate_series(1, 4) r;
 
 -- What each rep owned when the table was adopted (the cap check allows the adopted excess).
 CREATE TABLE oracle_adopted AS
-	SELECT owner_id AS rep, count(*) AS owned FROM customers WHERE owner_id IS NOT NULL GROUP BY 1;
+	SELECT oracle_tenant(id) AS tenant, owner_id AS rep, count(*) AS owned
+	FROM customers WHERE owner_id IS NOT NULL GROUP BY 1, 2;
 
 -- Every outcome, by operation: 'ok' (something changed), 'noop', a refusal's SQLSTATE, or a
 -- claim_many outcome.

@@ -6,20 +6,22 @@ ALTER TABLE crmpool.managed_table ADD COLUMN lock_column name, ADD COLUMN owner_
 
 CREATE OR REPLACE VIEW crmpool.managed_tables AS
 	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column,
-		managed_at, lock_column, owner_since_column, deleted_column
+		managed_at, tenant_column, lock_column, owner_since_column, deleted_column
 	FROM crmpool.managed_table;
 
 -- 0.1's six-argument manage() (C symbol crmpool_manage, which the library keeps) makes way for
--- the nine-argument one; calls that name six or fewer arguments resolve to it unchanged.
+-- the ten-argument one (tenant_column from 50_tenant.sql, then this part's three); calls that
+-- name six or fewer arguments resolve to it unchanged.
 DROP FUNCTION crmpool.manage(regclass, name, name, name, name, name);
 CREATE FUNCTION crmpool.manage(rel regclass, owner_column name, pool_column name DEFAULT NULL,
 							   followup_column name DEFAULT NULL, deal_column name DEFAULT NULL,
-							   level_column name DEFAULT NULL, lock_column name DEFAULT NULL,
-							   owner_since_column name DEFAULT NULL, deleted_column name DEFAULT NULL)
+							   level_column name DEFAULT NULL, tenant_column name DEFAULT NULL,
+							   lock_column name DEFAULT NULL, owner_since_column name DEFAULT NULL,
+							   deleted_column name DEFAULT NULL)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'crmpool_manage_v2';
-COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name, name, name, name, name) IS
-	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner; level_column names the customer level (A/B/C) that rules under "levels" apply to; lock_column, owner_since_column and deleted_column are the app''s own lock flag, owner time and soft-delete mark.';
+COMMENT ON FUNCTION crmpool.manage(regclass, name, name, name, name, name, name, name, name, name) IS
+	'Attach crmpool to an existing table: its single-column integer primary key is the customer id, owner_column (int4/int8, NULL = public pool) the owner; level_column names the customer level (A/B/C) that rules under "levels" apply to; tenant_column (integer or text, never NULL) keeps every count, cap, history and duplicate key per tenant; lock_column, owner_since_column and deleted_column are the app''s own lock flag, owner time and soft-delete mark.';
 
 -- the new mapped columns cannot be dropped either
 CREATE OR REPLACE FUNCTION crmpool.forget_dropped_tables()
@@ -44,8 +46,9 @@ BEGIN
 	CROSS JOIN LATERAL (
 		VALUES ('primary key', m.key_column), ('owner', m.owner_column), ('pool', m.pool_column),
 			   ('follow-up', m.followup_column), ('deal', m.deal_column), ('level', m.level_column),
-			   ('lock', m.lock_column), ('owner-since', m.owner_since_column),
-			   ('deleted', m.deleted_column), ('name', i.name_column)
+			   ('tenant', m.tenant_column), ('lock', m.lock_column),
+			   ('owner-since', m.owner_since_column), ('deleted', m.deleted_column),
+			   ('name', i.name_column)
 		UNION ALL SELECT 'phone', p FROM pg_catalog.unnest(i.phone_columns) AS p
 		UNION ALL SELECT 'e-mail', e FROM pg_catalog.unnest(i.email_columns) AS e
 	) AS c(role, col)
