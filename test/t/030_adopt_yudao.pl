@@ -4,9 +4,6 @@
 # configuration and its users into crmpool, and each of yudao's refusals comes back as crmpool's
 # SQLSTATE (docs/adopting.md, the translation table), through crmpool's functions and through
 # yudao's own plain UPDATE marked with crmpool.intent.
-#
-# PENDING (test/pending/README): needs the tenant, reps, columns and intent parts of issue 9.
-# Move it to test/t/ once they are merged.
 use strict;
 use warnings;
 use File::Basename qw(dirname);
@@ -101,7 +98,7 @@ is(sql(attempt(q{SELECT crmpool.claim('crm_customer', 1008, 103)})), 'CR015',
 	'1008 has a deal: CUSTOMER_ALREADY_DEAL');
 is(sql(attempt(q{SELECT crmpool.claim('crm_customer', 1009, 102)})), 'CR002',
 	'1009 is soft-deleted: CUSTOMER_NOT_EXISTS');
-is(sql(q{SELECT owned FROM crmpool.rep_load('crm_customer') WHERE rep = 103}), '1',
+is(sql(q{SELECT owned FROM crmpool.rep_load('crm_customer', tenant => '1') WHERE rep = 103}), '1',
 	'rep 103 owns 1004 only: his soft-deleted 1009 counts nowhere');
 is(sql(attempt(q{SELECT crmpool.release('crm_customer', 1003, 102)})), 'CR005',
 	'locked 1003 cannot be put in the pool: CUSTOMER_LOCKED_PUT_POOL_FAIL');
