@@ -60,14 +60,18 @@ colname(Relation rel, AttrNumber att)
 	return quote_identifier(get_attname(RelationGetRelid(rel), att, false));
 }
 
+/*
+ * Drop crmpool's triggers on the table; the identity trigger too only with_identity (unmanage):
+ * manage() run again keeps the identity columns set_identity() named, so their trigger stays.
+ */
 static void
-drop_triggers(Oid relid, const char *qualname)
+drop_triggers(Oid relid, const char *qualname, bool with_identity)
 {
 	static const char *const names[] = {TRIGGER_ROW, TRIGGER_UPDATE, TRIGGER_TRUNCATE,
-	TRIGGER_STATEMENT, TRIGGER_IDENTITY, TRIGGER_BEFORE};
+	TRIGGER_STATEMENT, TRIGGER_BEFORE, TRIGGER_IDENTITY};
 	int			i;
 
-	for (i = 0; i < lengthof(names); i++)
+	for (i = 0; i < lengthof(names) - (with_identity ? 0 : 1); i++)
 		if (OidIsValid(get_trigger_oid(relid, names[i], true)))
 			crmpool_admin_exec(psprintf("DROP TRIGGER %s ON %s", names[i], qualname), 0, NULL, NULL);
 }
@@ -406,7 +410,7 @@ manage_table(FunctionCallInfo fcinfo)
 								name_literal(relid, owner_since), name_literal(relid, deleted)),
 		 2, types, values);
 
-	drop_triggers(relid, qualname);
+	drop_triggers(relid, qualname, false);
 	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE ON %s FOR EACH ROW "
 				  "EXECUTE FUNCTION crmpool.ownership_trigger()", TRIGGER_ROW, qualname),
 		 0, NULL, NULL);
@@ -515,7 +519,7 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 		managed_rel_not_managed(relid);
 	drop_triggers(relid, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-													RelationGetRelationName(rel)));
+													RelationGetRelationName(rel)), true);
 	crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	crmpool_admin_exec("DELETE FROM crmpool.recycle_due WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	crmpool_admin_exec("DELETE FROM crmpool.recycle_warning WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);

@@ -185,7 +185,7 @@ store_writer_end(StoreWriter *w)
  * of these; then the row goes through a StoreWriter, which honours them.  Read from the
  * relcache entry: asking costs no catalog access.
  */
-static bool
+bool
 store_table_plain(Relation rel)
 {
 	TupleConstr *constr = rel->rd_att->constr;
@@ -195,7 +195,7 @@ store_table_plain(Relation rel)
 }
 
 /* Whether every NOT NULL column of the row in slot (virtual, or deformed) has a value. */
-static bool
+bool
 store_not_nulls_set(TupleTableSlot *slot)
 {
 	TupleDesc	desc = slot->tts_tupleDescriptor;

@@ -478,23 +478,21 @@ counter_lock(StoreScan *ks, TupleTableSlot *current)
 }
 
 /*
- * Whether the counter table is as crmpool made it: no trigger, no stored generated column, no
- * CHECK constraint, and every index reads only (tenant, rel, rep), which a change of the counts
- * never changes.  Read from the relcache entry (the index columns are cached there too), so asking
- * costs no catalog access.
+ * Whether the counter table is plain (store_table_plain) and every index reads only (tenant, rel, rep),
+ * which a change of the counts never changes.  The index columns are cached in the relcache
+ * entry too, so asking costs no catalog access.
  */
 static bool
 counter_table_plain(Relation rel)
 {
-	TupleConstr *constr = rel->rd_att->constr;
 	Bitmapset  *attrs;
 	int			x = -1;
-	bool		plain = true;
+	bool		plain;
 
-	if (rel->trigdesc != NULL ||
-		(constr != NULL && (constr->has_generated_stored || constr->num_check > 0)))
+	if (!store_table_plain(rel))
 		return false;
 	attrs = crmpool_indexed_attrs(rel);
+	plain = true;
 	while ((x = bms_next_member(attrs, x)) >= 0)
 		if (x + FirstLowInvalidHeapAttributeNumber != 1 &&
 			x + FirstLowInvalidHeapAttributeNumber != 2 &&
@@ -502,19 +500,6 @@ counter_table_plain(Relation rel)
 			plain = false;
 	bms_free(attrs);
 	return plain;
-}
-
-/* Whether every NOT NULL column of the new version has a value (crmpool sets them all). */
-static bool
-counter_not_nulls_set(TupleTableSlot *next)
-{
-	TupleDesc	desc = next->tts_tupleDescriptor;
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-		if (TupleDescAttr(desc, i)->attnotnull && next->tts_isnull[i])
-			return false;
-	return true;
 }
 
 /*
@@ -540,7 +525,7 @@ counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
 	CrmpoolUpdateIndexes update_indexes;
 	int			i;
 
-	if (!counter_table_plain(rel) || !counter_not_nulls_set(next))
+	if (!counter_table_plain(rel) || !store_not_nulls_set(next))
 	{
 		store_writer_begin(&w, rel);
 		ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, current, next);
