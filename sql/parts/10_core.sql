@@ -49,7 +49,7 @@ CREATE TABLE crmpool.rep_counter (
 	with_deal	integer		NOT NULL DEFAULT 0,
 	claims_day	date,
 	claims		integer		NOT NULL DEFAULT 0,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, rel, rep)
 ) WITH (fillfactor = 10);
 COMMENT ON TABLE crmpool.rep_counter IS 'Per-rep counts kept by crmpool; always equal to the counts in the managed table.';
@@ -66,7 +66,7 @@ CREATE TABLE crmpool.ownership_event (
 	how			text		NOT NULL,
 	actor		text,
 	reason		text,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, rel, customer, seq)
 );
 COMMENT ON TABLE crmpool.ownership_event IS 'Append-only ownership history; read it through crmpool.history() and crmpool.ownership_log().';
@@ -77,7 +77,7 @@ CREATE TABLE crmpool.customer_lock (
 	customer	bigint		NOT NULL,
 	rep			bigint		NOT NULL,
 	since		timestamptz	NOT NULL,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, rel, customer)
 );
 COMMENT ON TABLE crmpool.customer_lock IS 'Locked customers and the rep who locked them.';

@@ -18,7 +18,7 @@ CREATE TABLE crmpool.recycle_due (
 	rule		text		NOT NULL,	-- no_followup or no_deal
 	warn_at		timestamptz,			-- due_at - warn_before; NULL: no warning
 	warned		boolean		NOT NULL DEFAULT false,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, rel, customer)
 );
 CREATE INDEX recycle_due_by_time ON crmpool.recycle_due (rel, due_at);
@@ -37,7 +37,7 @@ CREATE TABLE crmpool.recycle_warning (
 	due_at		timestamptz	NOT NULL,
 	rule		text		NOT NULL,
 	warned_at	timestamptz	NOT NULL,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, rel, seq)
 );
 CREATE INDEX recycle_warning_by_customer ON crmpool.recycle_warning (tenant, rel, customer);
@@ -55,7 +55,7 @@ CREATE TABLE crmpool.followup (
 	at			timestamptz	NOT NULL,
 	note		text,
 	actor		text,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, rel, customer, seq)
 );
 COMMENT ON TABLE crmpool.followup IS 'Follow-ups recorded with crmpool.follow_up().';

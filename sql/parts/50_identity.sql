@@ -20,7 +20,7 @@ CREATE TABLE crmpool.identity_key (
 	kind		"char"		NOT NULL,
 	key			text		COLLATE pg_catalog."C" NOT NULL,
 	customer	bigint		NOT NULL,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, rel, kind, key, customer)
 );
 CREATE INDEX identity_key_customer ON crmpool.identity_key (tenant, rel, customer);
@@ -35,7 +35,7 @@ CREATE TABLE crmpool.identity_name (
 	name		text		NOT NULL,
 	core		text		COLLATE pg_catalog."C" NOT NULL,
 	tokens		integer[]	NOT NULL,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, rel, customer)
 );
 CREATE INDEX identity_name_tokens ON crmpool.identity_name USING gin (tokens);
@@ -52,7 +52,7 @@ CREATE TABLE crmpool.duplicate_warning (
 	score		real		NOT NULL,
 	at			timestamptz	NOT NULL,
 	actor		text,
-	tenant		text		COLLATE pg_catalog."C" NOT NULL,
+	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, id)
 );
 CREATE INDEX duplicate_warning_rel ON crmpool.duplicate_warning (rel, at);

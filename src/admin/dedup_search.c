@@ -23,12 +23,11 @@
 
 #define MAX_EXACT 1000
 /*
- * duplicate_groups' runs: a tenant as "length:tenant:" leads each run's text; for 0.2's tables
+ * duplicate_groups' runs: a tenant key as "tenant:" leads each run's text; for 0.2's tables
  * and (WITHOUT_TENANT) 0.1's, which have none (base.h, CrmpoolStmt)
  */
 #define TENANT_PREFIX \
-	"pg_catalog.octet_length(tenant)::pg_catalog.text OPERATOR(pg_catalog.||) ':' " \
-	"OPERATOR(pg_catalog.||) tenant OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) "
+	"tenant::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) "
 #define GROUP_KEYS_SQL(T) \
 	"SELECT kind::pg_catalog.text OPERATOR(pg_catalog.||) " T(TENANT_PREFIX) "key, customer " \
 	"FROM crmpool.identity_key WHERE rel" EQ "$1 ORDER BY " T("tenant, ") "kind, key, customer"
@@ -129,8 +128,8 @@ find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ManagedRel *mr = identity_rel(fcinfo);
-	const char *tenant = managed_tenant_arg(mr, fcinfo, has_tenant ? 5 : -1,
-											"crmpool.find_duplicates()");
+	CrmpoolTenant tenant = managed_tenant_arg(mr, fcinfo, has_tenant ? 5 : -1,
+											"crmpool.find_duplicates()", NULL);
 	IdentityKeys ik;
 	RuleSet		rules;
 	double		threshold;
@@ -502,7 +501,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	int			i;
 
 	/* groups of every tenant: the threshold of the table-wide scope (a tenant scope is not read) */
-	managed_rules(mr, NULL, NULL, false, 0, NULL, &rules);
+	rules_effective(mr->nscopes, mr->scopes, NULL, NULL, NULL, false, 0, NULL, &rules);
 	crmpool_init_srf(fcinfo);
 
 	memset(&ctl, 0, sizeof(ctl));

@@ -97,6 +97,7 @@ typedef struct AdoptScan
 	Oid			since_type;		/* the owner-since column's type; InvalidOid: none */
 	bool		lock_column;	/* column 6 is the app's lock flag: locks rebuilt from it */
 	const char *relname;
+	ManagedRel *tenants;		/* the table's tenant column (tenants.c); NULL: none */
 	MemoryContext cxt;			/* reset per chunk */
 } AdoptScan;
 
@@ -180,14 +181,9 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 							(long long) DatumGetInt64(customers[i]), scan->relname),
 					 errdetail("crmpool keeps every count, cap and history per tenant; a customer without one belongs to none."),
 					 errhint("Set the tenant of every customer before attaching the table.")));
-		if (VARSIZE_ANY_EXHDR(DatumGetPointer(tenants[i])) > CRMPOOL_TENANT_MAX_BYTES)
-			ereport(ERROR,
-					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-					 errmsg("the tenant of customer %lld of table %s is too long",
-							(long long) DatumGetInt64(customers[i]), scan->relname),
-					 errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
-							   (int) VARSIZE_ANY_EXHDR(DatumGetPointer(tenants[i])),
-							   CRMPOOL_TENANT_MAX_BYTES)));
+		if (scan->tenants != NULL)
+			tenants[i] = crmpool_tenant_datum(managed_tenant_value(scan->tenants, tenants[i],
+																   DatumGetInt64(customers[i])));
 		ats[i] = scan->values[1];
 		if (nulls[i])
 			continue;
@@ -208,23 +204,23 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	}
 	if (scan->adopt)
 		crmpool_admin_exec(crmpool_has_tenants() ? ADOPT_EVENTS_SQL(WITH_TENANT) : ADOPT_EVENTS_SQL(WITHOUT_TENANT),
-						   6, (Oid[]) {REGCLASSOID, TIMESTAMPTZARRAYOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID},
+						   6, (Oid[]) {REGCLASSOID, TIMESTAMPTZARRAYOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
 						   (Datum[]) {scan->values[0], crmpool_array(ats, NULL, n, TIMESTAMPTZOID),
 						   scan->values[2], crmpool_array(customers, NULL, n, INT8OID),
 						   crmpool_array(owners, nulls, n, INT8OID),
-						   crmpool_array(tenants, NULL, n, TEXTOID)});
+						   crmpool_array(tenants, NULL, n, INT8OID)});
 	crmpool_admin_exec(crmpool_has_tenants() ? ADOPT_COUNTS_SQL(WITH_TENANT) : ADOPT_COUNTS_SQL(WITHOUT_TENANT),
-					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, BOOLARRAYOID, TEXTARRAYOID},
+					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID},
 					   (Datum[]) {scan->values[0], crmpool_array(owners, nulls, n, INT8OID),
-					   crmpool_array(deals, NULL, n, BOOLOID), crmpool_array(tenants, NULL, n, TEXTOID)});
+					   crmpool_array(deals, NULL, n, BOOLOID), crmpool_array(tenants, NULL, n, INT8OID)});
 	/* lock_column is mapped only under 0.2's SQL, whose tables have tenants */
 	if (nlocked > 0)
 		crmpool_admin_exec(ADOPT_LOCKS_SQL(WITH_TENANT),
-						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID},
+						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
 						   (Datum[]) {scan->values[0], scan->values[1],
 						   crmpool_array(locked, NULL, nlocked, INT8OID),
 						   crmpool_array(holders, NULL, nlocked, INT8OID),
-						   crmpool_array(lock_tenants, NULL, nlocked, TEXTOID)});
+						   crmpool_array(lock_tenants, NULL, nlocked, INT8OID)});
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
 }
@@ -444,11 +440,12 @@ manage_table(FunctionCallInfo fcinfo)
 	 * Customers already there start their history now ("adopt"), and the counters are recounted
 	 * from the data, per tenant (claims made today survive a re-attach).  The rows are read as
 	 * the table's owner (crmpool_scan_table), never as the extension owner; this session writes
-	 * them.  A tenant is read as text (the cast of its integer or text type, which is what its
-	 * output function gives: managed_tenant()); a table without one is all CRMPOOL_NO_TENANT.
+	 * them.  A tenant is read as it is and keyed as managed_tenant() keys a row's (tenants.c); a
+	 * table without one is all CRMPOOL_NO_TENANT.
 	 */
 	{
 		AdoptScan	scan;
+		ManagedRel	tenants;
 
 		const char *owner_expr = colname(rel, owner);
 
@@ -456,6 +453,14 @@ manage_table(FunctionCallInfo fcinfo)
 		scan.adopt = !adopted;
 		scan.values = values;
 		scan.relname = RelationGetRelationName(rel);
+		if (tenant != InvalidAttrNumber)
+		{
+			memset(&tenants, 0, sizeof(tenants));
+			tenants.relid = relid;
+			tenants.mcxt = CurrentMemoryContext;
+			managed_tenant_init(&tenants, tenant);
+			scan.tenants = &tenants;
+		}
 		if (owner_since != InvalidAttrNumber)
 			scan.since_type = getBaseType(get_atttype(relid, owner_since));
 		/* a soft-deleted row owns nothing; the app's lock flag counts only on an owned row */
@@ -475,8 +480,7 @@ manage_table(FunctionCallInfo fcinfo)
 						   "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, (%s)::pg_catalog.int8, %s, %s, %s, %s FROM ONLY %s",
 										   colname(rel, key), owner_expr, deal_expr,
-										   tenant ? psprintf("%s::pg_catalog.text", colname(rel, tenant)) :
-										   quote_literal_cstr(CRMPOOL_NO_TENANT),
+										   tenant ? colname(rel, tenant) : "0::pg_catalog.int8",
 										   owner_since != InvalidAttrNumber ? colname(rel, owner_since) : "NULL",
 										   lock != InvalidAttrNumber ?
 										   managed_flag_sql(lock_type, colname(rel, lock), false) : "false",

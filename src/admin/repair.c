@@ -107,7 +107,7 @@ static const CrmpoolStmt stmt_defs[NUM_REPAIR_STMTS] = {
 	[RP_NAMES] = TENANT_STMT(RP_NAMES_SQL, 1, {REGCLASSOID}),
 	[RP_COUNTERS] = TENANT_STMT(RP_COUNTERS_SQL, 1, {REGCLASSOID}),
 	/* claims made today are not the table's to say: kept */
-	[RP_SET_COUNTER] = TENANT_STMT(RP_SET_COUNTER_SQL, 6, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, TEXTOID}),
+	[RP_SET_COUNTER] = TENANT_STMT(RP_SET_COUNTER_SQL, 6, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT8OID}),
 };
 
 static SPIPlanPtr stmt_plans[NUM_REPAIR_STMTS][2];
@@ -213,14 +213,14 @@ stream_notnull(Stream *s, int col)
 
 /*
  * The tenant of the stream's current row: every stream reads it as its last column (0.1's
- * tables have none: the one tenant "").
+ * tables have none: the one tenant CRMPOOL_NO_TENANT).
  */
-static char *
+static CrmpoolTenant
 stream_tenant(Stream *s)
 {
 	if (!crmpool_has_tenants())
-		return pstrdup(CRMPOOL_NO_TENANT);
-	return TextDatumGetCString(stream_notnull(s, s->tt->tupdesc->natts));
+		return CRMPOOL_NO_TENANT;
+	return DatumGetInt64(stream_notnull(s, s->tt->tupdesc->natts));
 }
 
 /* Whether the stream's current row is of `customer` (column 1). */
@@ -244,7 +244,7 @@ stream_close(Stream *s)
 typedef struct RowFacts
 {
 	int64		customer;
-	const char *tenant;
+	CrmpoolTenant tenant;
 	bool		has_owner;
 	int64		owner;
 	bool		deal;
@@ -362,7 +362,7 @@ table_row(TableReader *t, ManagedRel *mr, Roles *r, TupleDesc rowdesc)
  * -------------------------------------------------------------------------------------------*/
 typedef struct RepCount
 {
-	char		tenant[CRMPOOL_TENANT_MAX_BYTES + 1];	/* hash key: tenant and rep */
+	CrmpoolTenant tenant;		/* hash key: tenant and rep */
 	int64		rep;
 	int32		owned;
 	int32		locked;
@@ -396,14 +396,14 @@ report(Pass *p, const char *kind, bool has_customer, int64 customer, bool has_re
 }
 
 static RepCount *
-rep_count(Pass *p, const char *tenant, int64 rep)
+rep_count(Pass *p, CrmpoolTenant tenant, int64 rep)
 {
 	bool		found;
 	RepCount	key;
 	RepCount   *c;
 
 	memset(&key, 0, sizeof(key));
-	strlcpy(key.tenant, tenant, sizeof(key.tenant));
+	key.tenant = tenant;
 	key.rep = rep;
 	c = hash_search(p->counts, &key, HASH_ENTER, &found);
 	if (!found)
@@ -447,18 +447,17 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 	bool		want_due = false;
 	DueInput	in;
 	Due			want;
-	const char *tenant = f != NULL ? f->tenant : NULL;
+	CrmpoolTenant tenant = f != NULL ? f->tenant : CRMPOOL_NO_TENANT;
 
 	/*
 	 * The tenant the fixes are written under: the row's, or for a customer gone from the table
 	 * the tenant its bookkeeping was kept under.
 	 */
-	if (tenant == NULL)
+	if (f == NULL)
 	{
 		Stream	   *all[] = {events, locks, due, followups, keys, names};
 		int			i;
 
-		tenant = CRMPOOL_NO_TENANT;
 		for (i = 0; i < lengthof(all); i++)
 			if (stream_at(all[i], r, customer))
 			{
@@ -668,10 +667,8 @@ rep_order(const void *a, const void *b)
 	const RepCount *x = a,
 			   *y = b;
 
-	int			c = strcmp(x->tenant, y->tenant);
-
-	if (c != 0)
-		return c;
+	if (x->tenant != y->tenant)
+		return x->tenant < y->tenant ? -1 : 1;
 	return x->rep < y->rep ? -1 : x->rep > y->rep ? 1 : 0;
 }
 
@@ -710,7 +707,7 @@ counters(Pass *p, Roles *r)
 			break;
 		if (has_row)
 		{
-			strlcpy(have.tenant, stream_tenant(&s), sizeof(have.tenant));
+			have.tenant = stream_tenant(&s);
 			have.rep = DatumGetInt64(stream_notnull(&s, 1));
 		}
 		if (has_row && (i == n || rep_order(&have, &want[i]) <= 0))
@@ -721,7 +718,7 @@ counters(Pass *p, Roles *r)
 			s.pos++;
 			if (i < n && rep_order(&want[i], &have) == 0)
 				should = want[i++];
-			memcpy(should.tenant, have.tenant, sizeof(should.tenant));
+			should.tenant = have.tenant;
 			should.rep = have.rep;
 		}
 		else
@@ -729,7 +726,7 @@ counters(Pass *p, Roles *r)
 			should = want[i++];
 			/* crmpool has no row: it counts zero */
 			memset(&have, 0, sizeof(have));
-			memcpy(have.tenant, should.tenant, sizeof(have.tenant));
+			have.tenant = should.tenant;
 			have.rep = should.rep;
 		}
 		report_counter(p, "owned", have.rep, should.owned, have.owned);
@@ -744,7 +741,7 @@ counters(Pass *p, Roles *r)
 			crmpool_run_stmt(&stmt_defs[RP_SET_COUNTER], stmt_plans[RP_SET_COUNTER],
 							 (Datum[]) {ObjectIdGetDatum(p->mr->relid), Int64GetDatum(have.rep),
 				Int32GetDatum(should.owned), Int32GetDatum(should.locked),
-			Int32GetDatum(should.with_deal), CStringGetTextDatum(have.tenant)}, NULL, false);
+			Int32GetDatum(should.with_deal), crmpool_tenant_datum(have.tenant)}, NULL, false);
 			ledger_end(&octx);
 		}
 	}

@@ -61,6 +61,7 @@ crmpool_set_rep(PG_FUNCTION_ARGS)
 							  _("Pass NULL for a rep of every tenant."));
 	crmpool_require_owner(relid);
 	mr = managed_rel_get(relid, false);
+	managed_tenant_scope(mr, tenant);
 	if (!active)
 		LockRelationOid(relid, ExclusiveLock);
 

@@ -160,6 +160,7 @@ set_rules(FunctionCallInfo fcinfo, int tenant_arg, int team_arg)
 				 errmsg("table %s has no level column", get_rel_name(relid)),
 				 errdetail("Rules under \"levels\" apply to customers by the value of their level column."),
 				 errhint("Name the level column with crmpool.manage(..., level_column => ...).")));
+	managed_tenant_scope(mr, sc.tenant);
 
 	extraval = JsonbPGetDatum(rules);
 	/*
@@ -284,6 +285,8 @@ effective_rules(FunctionCallInfo fcinfo, int tenant_arg, int team_arg)
 	ManagedRel *mr;
 	char	   *poolstr;
 	char	   *tenantstr;
+	CrmpoolTenant tenant = CRMPOOL_NO_TENANT;
+	const CrmpoolTenant *tenantp = NULL;
 	const char *teamstr;
 	RuleSet		eff;
 	int			nlevels = 0;
@@ -300,18 +303,25 @@ effective_rules(FunctionCallInfo fcinfo, int tenant_arg, int team_arg)
 	mr = managed_rel_get(relid, false);
 	poolstr = sc.pool ? text_to_cstring(sc.pool) : NULL;
 	tenantstr = sc.tenant ? text_to_cstring(sc.tenant) : NULL;
+	/* a tenant crmpool has never seen has no tenant scope: NULL, the table's other scopes */
+	if (tenantstr != NULL)
+	{
+		managed_tenant_check_name(mr, tenantstr);
+		if (managed_tenant_key(mr, tenantstr, false, &tenant))
+			tenantp = &tenant;
+	}
 	if (sc.team != NULL)
 		teamstr = text_to_cstring(sc.team);
 	else if (sc.has_rep)
 	{
-		const RepInfo *ri = managed_rep(mr, tenantstr, sc.rep);
+		const RepInfo *ri = managed_rep(mr, tenant, sc.rep);
 
 		teamstr = ri != NULL ? ri->team : NULL;
 	}
 	else
 		teamstr = NULL;
 
-	rules_effective(mr->nscopes, mr->scopes, tenantstr, poolstr, teamstr, sc.has_rep, sc.rep,
+	rules_effective(mr->nscopes, mr->scopes, tenantp, poolstr, teamstr, sc.has_rep, sc.rep,
 					NULL, &eff);
 
 	/* every level named in any scope, with its effective rules; at most all of them */
@@ -330,7 +340,7 @@ effective_rules(FunctionCallInfo fcinfo, int tenant_arg, int team_arg)
 		}
 	level_sets = palloc(sizeof(RuleSet) * Max(nlevels, 1));
 	for (k = 0; k < nlevels; k++)
-		rules_effective(mr->nscopes, mr->scopes, tenantstr, poolstr, teamstr, sc.has_rep, sc.rep,
+		rules_effective(mr->nscopes, mr->scopes, tenantp, poolstr, teamstr, sc.has_rep, sc.rep,
 						level_names[k], &level_sets[k]);
 
 	PG_RETURN_JSONB_P(rules_jsonb(&eff, nlevels, level_names, level_sets));

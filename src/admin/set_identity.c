@@ -174,20 +174,20 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	/* a customer's keys are distinct (identity_add_key), so no conflict can arise */
 	if (nkeys > 0)
 		crmpool_admin_exec(crmpool_has_tenants() ? INDEX_KEYS_SQL(WITH_TENANT) : INDEX_KEYS_SQL(WITHOUT_TENANT),
-						   5, (Oid[]) {REGCLASSOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID},
+						   5, (Oid[]) {REGCLASSOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
 						   (Datum[]) {rel,
 							   PointerGetDatum(construct_array(kinds, nkeys, CHAROID, 1, true, TYPALIGN_CHAR)),
 							   PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT)),
 							   PointerGetDatum(construct_array(key_customers, nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-						   crmpool_array(key_tenants, NULL, nkeys, TEXTOID)});
+						   crmpool_array(key_tenants, NULL, nkeys, INT8OID)});
 	if (nnames > 0)
 		crmpool_admin_exec(crmpool_has_tenants() ? INDEX_NAMES_SQL(WITH_TENANT) : INDEX_NAMES_SQL(WITHOUT_TENANT),
-						   5, (Oid[]) {REGCLASSOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID},
+						   5, (Oid[]) {REGCLASSOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
 						   (Datum[]) {rel,
 							   PointerGetDatum(construct_array(name_customers, nnames, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
 							   PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false, TYPALIGN_INT)),
 							   PointerGetDatum(construct_array(cores, nnames, TEXTOID, -1, false, TYPALIGN_INT)),
-						   crmpool_array(name_tenants, NULL, nnames, TEXTOID)});
+						   crmpool_array(name_tenants, NULL, nnames, INT8OID)});
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
 }

@@ -202,20 +202,22 @@ extern bool store_insert_plain(Relation rel, TupleTableSlot *slot);
 extern Datum crmpool_array(Datum *elems, bool *nulls, int n, Oid type);
 
 /*
- * The tenant of a table without a tenant column, in every bookkeeping row (docs/design.md,
- * "Tenants and distribution").  A tenant is passed in C as a NUL-terminated string.
+ * A tenant as crmpool's tables key it (docs/design.md, "Tenants and distribution"): a bigint,
+ * fixed-width first column of every state table's key.  The value itself for an integer tenant
+ * column, the id crmpool.tenant_name gives a text one, CRMPOOL_NO_TENANT for a table without a
+ * tenant column (the one tenant of such a table: a table has tenants or not, so 0 never meets
+ * a tenant 0 of another kind under the same table).  managed_tenant() (src/table) is the one
+ * place that turns a row's tenant into its key; managed_tenant_name() turns it back.
  */
-#define CRMPOOL_NO_TENANT ""
+typedef int64 CrmpoolTenant;
 
-extern Datum crmpool_no_tenant_datum(void);
+#define CRMPOOL_NO_TENANT ((CrmpoolTenant) 0)
 
-/* The tenant as a text Datum; a table without tenants costs no allocation (hot path). */
+/* The tenant as a Datum of crmpool's tenant columns (bigint). */
 static inline Datum
-crmpool_tenant_datum(const char *tenant)
+crmpool_tenant_datum(CrmpoolTenant tenant)
 {
-	if (tenant[0] == '\0')
-		return crmpool_no_tenant_datum();
-	return PointerGetDatum(cstring_to_text(tenant));
+	return Int64GetDatum(tenant);
 }
 
 /* A column that is never null.  (Inline: a claim reads and sets a few dozen columns.) */

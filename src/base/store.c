@@ -292,17 +292,3 @@ crmpool_array(Datum *elems, bool *nulls, int n, Oid type)
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
 											  typlen, typbyval, typalign));
 }
-
-/* The text '' of CRMPOOL_NO_TENANT, built once: only ever read (scan keys, slots, parameters). */
-Datum
-crmpool_no_tenant_datum(void)
-{
-	static text *empty = NULL;
-
-	if (empty == NULL)
-	{
-		empty = MemoryContextAlloc(TopMemoryContext, VARHDRSZ);
-		SET_VARSIZE(empty, VARHDRSZ);
-	}
-	return PointerGetDatum(empty);
-}

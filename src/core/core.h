@@ -68,7 +68,9 @@ typedef struct RuleSet
  */
 typedef struct RuleScope
 {
-	char	   *tenant;			/* NULL: every tenant */
+	char	   *tenant;			/* NULL: every tenant; else the app's value as set */
+	bool		tenant_known;	/* tenant_key is its key (src/table/tenants.c) */
+	CrmpoolTenant tenant_key;
 	char	   *pool;			/* NULL: every pool */
 	char	   *team;			/* NULL: every team (crmpool.set_rep) */
 	bool		has_rep;
@@ -81,7 +83,7 @@ typedef struct RuleScope
 
 extern void rules_parse(Jsonb *jb, RuleScope *scope);
 extern void rules_sort_scopes(int nscopes, RuleScope *scopes);
-extern void rules_effective(int nscopes, const RuleScope *scopes, const char *tenant,
+extern void rules_effective(int nscopes, const RuleScope *scopes, const CrmpoolTenant *tenant,
 							const char *pool, const char *team, bool has_rep, int64 rep,
 							const char *level, RuleSet *out);
 extern bool rule_limit(const RuleSet *rs, RuleKey key, int64 *limit);
@@ -108,28 +110,28 @@ extern void ledger_begin(OwnerContext *octx);
 extern void ledger_end(OwnerContext *octx);
 /*
  * Every function taking a relid and a tenant keeps its state under (tenant, rel): the tenant is
- * the row's tenant column as text, "" (CRMPOOL_NO_TENANT) for a table without one.
+ * the key of the row's tenant (managed_tenant), CRMPOOL_NO_TENANT for a table without one.
  */
-extern void ledger_apply(Oid relid, const char *tenant, int64 rep, int owned, int with_deal,
+extern void ledger_apply(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal,
 						 int locked, int claims, DateADT today, RepCounts *after);
 extern void ledger_set_actor(const char *actor);
-extern void ledger_locked_changed(Oid relid, const char *tenant, int64 rep, int delta,
+extern void ledger_locked_changed(Oid relid, CrmpoolTenant tenant, int64 rep, int delta,
 								  int64 *locked_after);
 typedef struct LedgerEvents LedgerEvents;
 extern LedgerEvents *ledger_events_begin(void);
-extern void ledger_events_add(LedgerEvents *le, Oid relid, const char *tenant, int64 customer,
+extern void ledger_events_add(LedgerEvents *le, Oid relid, CrmpoolTenant tenant, int64 customer,
 							  TimestampTz at, bool has_owner, int64 owner, const char *how,
 							  const char *reason, const char *actor);
 extern void ledger_events_end(LedgerEvents *le);
-extern void ledger_record(Oid relid, const char *tenant, int64 customer, TimestampTz at,
+extern void ledger_record(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz at,
 						  bool has_owner, int64 owner, const char *how, const char *reason,
 						  const char *actor);
 extern const char *ledger_current_actor(void);
-extern bool ledger_lock_holder(Oid relid, const char *tenant, int64 customer, int64 *rep,
+extern bool ledger_lock_holder(Oid relid, CrmpoolTenant tenant, int64 customer, int64 *rep,
 							   TimestampTz *since);
-extern bool ledger_add_lock(Oid relid, const char *tenant, int64 customer, int64 rep,
+extern bool ledger_add_lock(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep,
 							TimestampTz at);
-extern bool ledger_drop_lock(Oid relid, const char *tenant, int64 customer);
+extern bool ledger_drop_lock(Oid relid, CrmpoolTenant tenant, int64 customer);
 
 /* What the claim-only rules need of a customer's past (ledger_customer_past). */
 typedef struct CustomerPast
@@ -140,9 +142,9 @@ typedef struct CustomerPast
 	TimestampTz lost;
 } CustomerPast;
 
-extern void ledger_customer_past(Oid relid, const char *tenant, int64 customer, int64 rep,
+extern void ledger_customer_past(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep,
 								 bool want_lost, CustomerPast *past);
-extern bool ledger_spell_start(Oid relid, const char *tenant, int64 customer, TimestampTz *since);
+extern bool ledger_spell_start(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz *since);
 extern void ledger_truncate(Oid relid, TimestampTz at);
 
 #endif							/* CRMPOOL_CORE_H */

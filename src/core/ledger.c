@@ -97,11 +97,11 @@ static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	 * covers a concurrent first customer of the same rep, whose new row it waits for and then
 	 * counts on.  Takes the rep's row (the rep's lock) and returns the counts after the change.
 	 */
-	[STMT_APPLY] = TENANT_STMT(APPLY_SQL, 8, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID, TEXTOID}),
-	[STMT_ADD_LOCK] = TENANT_STMT(ADD_LOCK_SQL, 5, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID}),
-	[STMT_DROP_LOCK] = TENANT_STMT(DROP_LOCK_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
+	[STMT_APPLY] = TENANT_STMT(APPLY_SQL, 8, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID, INT8OID}),
+	[STMT_ADD_LOCK] = TENANT_STMT(ADD_LOCK_SQL, 5, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID}),
+	[STMT_DROP_LOCK] = TENANT_STMT(DROP_LOCK_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
 	/* $1 rel, $2 at, $3 actor: close the open spell of every customer still present */
-	[STMT_TRUNCATE_EVENTS] = TENANT_STMT(TRUNCATE_EVENTS_SQL, 3, {REGCLASSOID, TIMESTAMPTZOID, TEXTOID}),
+	[STMT_TRUNCATE_EVENTS] = TENANT_STMT(TRUNCATE_EVENTS_SQL, 3, {REGCLASSOID, TIMESTAMPTZOID, INT8OID}),
 	[STMT_TRUNCATE_COUNTERS] = {
 		"UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 WHERE rel" EQ "$1",
 		1, {REGCLASSOID}
@@ -222,14 +222,14 @@ static StoreTable ledger_tables[NUM_LEDGER_TABLES] = {
  * taken on the table, as a statement would.
  */
 static void
-key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, const char *tenant, int64 key,
+key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, CrmpoolTenant tenant, int64 key,
 			   bool latest, LOCKMODE lockmode)
 {
 	ScanKeyData keys[3];
 	int			n = 0;
 
 	if (crmpool_has_tenants())
-		ScanKeyInit(&keys[n++], 1, BTEqualStrategyNumber, F_TEXTEQ, crmpool_tenant_datum(tenant));
+		ScanKeyInit(&keys[n++], 1, BTEqualStrategyNumber, F_INT8EQ, crmpool_tenant_datum(tenant));
 	ScanKeyInit(&keys[n], n + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	n++;
 	ScanKeyInit(&keys[n], n + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
@@ -336,7 +336,7 @@ add_count(int32 count, int32 delta)
 typedef struct CounterKey
 {
 	Oid			relid;
-	uint32		tenant_hash;	/* the tenant's hash: counter_latest() checks the tenant itself */
+	CrmpoolTenant tenant;
 	int64		rep;
 } CounterKey;
 
@@ -372,7 +372,7 @@ counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId p
  * its own); the table is started again only once it holds many reps.
  */
 static CounterTid *
-counter_tid(Oid relid, const char *tenant, int64 rep, bool create)
+counter_tid(Oid relid, CrmpoolTenant tenant, int64 rep, bool create)
 {
 	CounterKey	key;
 	CounterTid *ct;
@@ -394,7 +394,7 @@ counter_tid(Oid relid, const char *tenant, int64 rep, bool create)
 	}
 	memset(&key, 0, sizeof(key));
 	key.relid = relid;
-	key.tenant_hash = tenant[0] == '\0' ? 0 : string_hash(tenant, strlen(tenant) + 1);
+	key.tenant = tenant;
 	key.rep = rep;
 	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
 	if (ct == NULL || (found && ct->lxid == CRMPOOL_MY_LXID))
@@ -408,7 +408,7 @@ counter_tid(Oid relid, const char *tenant, int64 rep, bool create)
 
 /* Fetch into slot the rep's row version at tid if it is the latest one, made by us. */
 static bool
-counter_latest(Relation heap, Oid relid, const char *tenant, int64 rep, ItemPointer tid,
+counter_latest(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, ItemPointer tid,
 			   TupleTableSlot *slot)
 {
 	HeapTuple	tuple;
@@ -425,7 +425,7 @@ counter_latest(Relation heap, Oid relid, const char *tenant, int64 rep, ItemPoin
 		((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask)) &&
 		DatumGetObjectId(store_attr(slot, 1)) == relid &&
 		DatumGetInt64(store_attr(slot, 2)) == rep &&
-		(!crmpool_has_tenants() || text_equals(store_attr(slot, COUNT_TENANT), tenant));
+		(!crmpool_has_tenants() || DatumGetInt64(store_attr(slot, COUNT_TENANT)) == tenant);
 	if (should_free)
 		heap_freetuple(tuple);
 	if (!ours)
@@ -556,7 +556,7 @@ counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
  * rep's: it is kept to commit.  Returns false, changing nothing, if the rep has no row.
  */
 static bool
-counter_update(Oid relid, const char *tenant, int64 rep, const CounterChange *chg,
+counter_update(Oid relid, CrmpoolTenant tenant, int64 rep, const CounterChange *chg,
 			   RepCounts *after)
 {
 	StoreScan	ks;
@@ -622,17 +622,17 @@ counter_update(Oid relid, const char *tenant, int64 rep, const CounterChange *ch
  * to bring the bookkeeping back in step.
  */
 static void
-missing_counter(Oid relid, const char *tenant, int64 rep)
+missing_counter(Oid relid, CrmpoolTenant tenant, int64 rep)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CRMPOOL_OUT_OF_STEP),
 			 errmsg("crmpool has no counters for rep %lld of table %s",
 					(long long) rep, get_rel_name(relid)),
-			 tenant[0] == '\0' ?
+			 tenant == CRMPOOL_NO_TENANT ?
 			 errdetail("The table says rep %lld owns the customer; crmpool never counted it.",
 					   (long long) rep) :
 			 errdetail("The table says rep %lld of tenant \"%s\" owns the customer; crmpool never counted it.",
-					   (long long) rep, tenant),
+					   (long long) rep, psprintf(INT64_FORMAT, tenant)),
 			 crmpool_repair_hint(relid),
 			 crmpool_refusal(relid, InvalidAttrNumber, "out_of_step", ERR_REP(rep))));
 }
@@ -657,7 +657,7 @@ check_counts(Oid relid, int64 rep, const RepCounts *after)
  * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
  */
 void
-ledger_apply(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+ledger_apply(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal, int locked,
 			 int claims, DateADT today, RepCounts *after)
 {
 	CounterChange chg = {.owned = owned, .with_deal = with_deal, .locked = locked,
@@ -684,7 +684,7 @@ ledger_apply(Oid relid, const char *tenant, int64 rep, int owned, int with_deal,
 }
 
 void
-ledger_locked_changed(Oid relid, const char *tenant, int64 rep, int delta, int64 *locked_after)
+ledger_locked_changed(Oid relid, CrmpoolTenant tenant, int64 rep, int delta, int64 *locked_after)
 {
 	CounterChange chg = {.locked = delta};
 	RepCounts	after;
@@ -827,7 +827,7 @@ events_insert(LedgerEvents *le)
 
 /* Append an ownership event. */
 void
-ledger_events_add(LedgerEvents *le, Oid relid, const char *tenant, int64 customer, TimestampTz at,
+ledger_events_add(LedgerEvents *le, Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz at,
 				  bool has_owner, int64 owner, const char *how, const char *reason,
 				  const char *actor)
 {
@@ -895,7 +895,7 @@ ledger_events_end(LedgerEvents *le)
 
 /* Append one event on its own (crmpool.repair()); a statement's events go in by batches. */
 void
-ledger_record(Oid relid, const char *tenant, int64 customer, TimestampTz at, bool has_owner,
+ledger_record(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz at, bool has_owner,
 			  int64 owner, const char *how, const char *reason, const char *actor)
 {
 	LedgerEvents *le = ledger_events_begin();
@@ -910,7 +910,7 @@ ledger_record(Oid relid, const char *tenant, int64 customer, TimestampTz at, boo
  * row without changing it, so no serialization failure would catch it).
  */
 bool
-ledger_lock_holder(Oid relid, const char *tenant, int64 customer, int64 *rep, TimestampTz *since)
+ledger_lock_holder(Oid relid, CrmpoolTenant tenant, int64 customer, int64 *rep, TimestampTz *since)
 {
 	StoreScan	ks;
 	bool		found;
@@ -928,7 +928,7 @@ ledger_lock_holder(Oid relid, const char *tenant, int64 customer, int64 *rep, Ti
 
 /* True if the lock is new. */
 bool
-ledger_add_lock(Oid relid, const char *tenant, int64 customer, int64 rep, TimestampTz at)
+ledger_add_lock(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep, TimestampTz at)
 {
 	Datum		v[5] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep),
 	TimestampTzGetDatum(at), crmpool_tenant_datum(tenant)};
@@ -939,7 +939,7 @@ ledger_add_lock(Oid relid, const char *tenant, int64 customer, int64 rep, Timest
 
 /* True if there was a lock. */
 bool
-ledger_drop_lock(Oid relid, const char *tenant, int64 customer)
+ledger_drop_lock(Oid relid, CrmpoolTenant tenant, int64 customer)
 {
 	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
 
@@ -956,7 +956,7 @@ ledger_drop_lock(Oid relid, const char *tenant, int64 customer)
  * event that followed the rep's last spell; unknown if the rep never owned it.
  */
 void
-ledger_customer_past(Oid relid, const char *tenant, int64 customer, int64 rep, bool want_lost,
+ledger_customer_past(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep, bool want_lost,
 					 CustomerPast *past)
 {
 	StoreScan	ks;
@@ -997,7 +997,7 @@ ledger_customer_past(Oid relid, const char *tenant, int64 customer, int64 rep, b
 
 /* When the customer's current spell began: its last event; false if it has none. */
 bool
-ledger_spell_start(Oid relid, const char *tenant, int64 customer, TimestampTz *since)
+ledger_spell_start(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz *since)
 {
 	StoreScan	ks;
 	bool		found;

@@ -459,7 +459,7 @@ part_matches(const char *scope_part, const char *value)
 }
 
 /*
- * The effective rules for a customer of `tenant` (NULL or "": the table has no tenant column)
+ * The effective rules for a customer of `tenant` (its key; NULL: the table has no tenant column)
  * in `pool` (NULL: the default pool) owned or claimed by `rep` of `team` (NULL: none), of level
  * `level` (NULL: none).  `scopes` are sorted by rules_sort_scopes(): one pass overlays every
  * matching scope, least specific first, so the most specific one that sets a key wins.  Two
@@ -467,19 +467,20 @@ part_matches(const char *scope_part, const char *value)
  * constraint forbids.
  */
 void
-rules_effective(int nscopes, const RuleScope *scopes, const char *tenant, const char *pool,
-				const char *team, bool has_rep, int64 rep, const char *level, RuleSet *out)
+rules_effective(int nscopes, const RuleScope *scopes, const CrmpoolTenant *tenant,
+				const char *pool, const char *team, bool has_rep, int64 rep, const char *level,
+				RuleSet *out)
 {
 	int			i;
 
-	if (tenant != NULL && tenant[0] == '\0')
-		tenant = NULL;
 	memset(out, 0, sizeof(RuleSet));
 	for (i = 0; i < nscopes; i++)
 	{
 		const RuleScope *s = &scopes[i];
 
-		if (!part_matches(s->tenant, tenant) || !part_matches(s->pool, pool) ||
+		if ((s->tenant != NULL &&
+			 (tenant == NULL || !s->tenant_known || s->tenant_key != *tenant)) ||
+			!part_matches(s->pool, pool) ||
 			!part_matches(s->team, team) || (s->has_rep && (!has_rep || s->rep != rep)))
 			continue;
 		overlay_scope(out, s, level);

@@ -395,7 +395,7 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 	int64	   *moving;
 	bool	   *locked;
 	char	  **hows;
-	const char **tenants;
+	CrmpoolTenant *tenants;
 	MemoryContext callcxt = CurrentMemoryContext;
 	uint64		n;
 	uint64		i;
@@ -420,7 +420,7 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 	n = SPI_processed;
 	customers = MemoryContextAlloc(rsinfo->econtext->ecxt_per_query_memory,
 								   sizeof(int64) * Max(n, 1));
-	tenants = MemoryContextAlloc(callcxt, sizeof(char *) * Max(n, 1));
+	tenants = MemoryContextAlloc(callcxt, sizeof(CrmpoolTenant) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -431,7 +431,7 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 		/* never NULL: the trigger refuses an owned row without a tenant */
 		t = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
 		tenants[i] = mr->tenant_att == InvalidAttrNumber || isnull ? CRMPOOL_NO_TENANT :
-			MemoryContextStrdup(callcxt, OidOutputFunctionCall(mr->tenant_out, t));
+			managed_tenant_value(mr, t, customers[i]);
 	}
 	SPI_finish();
 
@@ -595,7 +595,7 @@ crmpool_lock(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	OwnerContext octx;
 	bool		added;
-	const char *tenant;
+	CrmpoolTenant tenant;
 
 	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "lock", &desc);
@@ -642,7 +642,7 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	OwnerContext octx;
 	bool		dropped;
-	const char *tenant;
+	CrmpoolTenant tenant;
 
 	customer_rep_args(fcinfo, &customer, &rep);
 	row = ops_lock_owned(mr, customer, rep, mr->owner_att, "unlock", &desc);

@@ -111,9 +111,9 @@ typedef enum RecycleStmt
 	"WHERE " T("tenant" EQ "$5 AND ") "rel" EQ "$1 AND owner" EQ "$3 AND due_at" LE "$2 ORDER BY due_at LIMIT $4"
 
 static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
-	[RS_ADD_FOLLOWUP] = TENANT_STMT(ADD_FOLLOWUP_SQL, 7, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID}),
+	[RS_ADD_FOLLOWUP] = TENANT_STMT(ADD_FOLLOWUP_SQL, 7, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID}),
 	/* $1 rel, $2 locked customers (of one rep of tenant $4), $3 now: those still due */
-	[RS_RECHECK] = TENANT_STMT(RECHECK_SQL, 4, {REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID, TEXTOID}),
+	[RS_RECHECK] = TENANT_STMT(RECHECK_SQL, 4, {REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID, INT8OID}),
 	/* $1 rel, $2 now, $3 batch size, $4 table name: warn the next customers in their window */
 	[RS_WARN] = TENANT_STMT(WARN_SQL, 4, {REGCLASSOID, TIMESTAMPTZOID, INT4OID, TEXTOID}),
 	/* $1 rel, $2 now, $3 limit, $4 offset: due customers, the one due first first */
@@ -122,7 +122,7 @@ static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
 	 * $1 rel, $2 now, $3 owner, $4 limit, $5 tenant: one rep's due customers, by the
 	 * (tenant, rel, owner, due_at) index
 	 */
-	[RS_DUE_OF_REP] = TENANT_STMT(DUE_OF_REP_SQL, 5, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID}),
+	[RS_DUE_OF_REP] = TENANT_STMT(DUE_OF_REP_SQL, 5, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID}),
 	[RS_TABLES] = {
 		"SELECT rel FROM crmpool.managed_table ORDER BY rel",
 		0, {InvalidOid}
@@ -196,7 +196,7 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	OwnerContext octx;
 	const char *actor;
-	const char *tenant;
+	CrmpoolTenant tenant;
 	Datum		note;
 
 	crmpool_require_arg(fcinfo, 0, "rel");
@@ -309,9 +309,9 @@ lock_due(ManagedRel *mr, Datum *customers, int n, int limit, int64 *locked)
 
 /* Due customers (and owners) from crmpool.recycle_due, read as the extension owner. */
 static int
-due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners, char **tenants)
+due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners,
+			   CrmpoolTenant *tenants)
 {
-	MemoryContext callcxt = CurrentMemoryContext;
 	OwnerContext octx;
 	int			n;
 	int			i;
@@ -324,13 +324,11 @@ due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners, c
 		customers[i] = due_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		if (owners != NULL)
 			owners[i] = due_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-		/* 0.1's tables have no tenant: the one tenant "" */
+		/* 0.1's tables have no tenant: the one tenant CRMPOOL_NO_TENANT */
 		if (tenants != NULL)
 			tenants[i] = crmpool_has_tenants() ?
-				MemoryContextStrdup(callcxt,
-									TextDatumGetCString(due_value(SPI_tuptable->vals[i],
-																  SPI_tuptable->tupdesc, 3))) :
-				MemoryContextStrdup(callcxt, CRMPOOL_NO_TENANT);
+				DatumGetInt64(due_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3)) :
+				CRMPOOL_NO_TENANT;
 	}
 	ledger_end(&octx);
 	return n;
@@ -344,11 +342,11 @@ due_candidates(RecycleStmt stmt, Datum *args, Datum *customers, Datum *owners, c
  * Returns how many are locked (in *locked); 0 when no due customer is left to lock.
  */
 static int
-lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked, const char **tenant)
+lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked, CrmpoolTenant *tenant)
 {
 	Datum		customers[FIRST_DUE_STEP];
 	Datum		owners[FIRST_DUE_STEP];
-	char	   *tenants[FIRST_DUE_STEP];
+	CrmpoolTenant tenants[FIRST_DUE_STEP];
 	Datum	   *mine;
 	int64		first;
 	int64		owner = 0;
@@ -492,7 +490,7 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 	int64	   *customers = NULL;
 	char	  **rules = NULL;
 	int64		owner = 0;
-	const char *tenant = CRMPOOL_NO_TENANT;
+	CrmpoolTenant tenant = CRMPOOL_NO_TENANT;
 	int			i;
 
 	keys = palloc(sizeof(int64) * (batch + 1));

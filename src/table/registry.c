@@ -245,7 +245,7 @@ rep_order(const void *a, const void *b)
 
 	if (x->rep != y->rep)
 		return x->rep < y->rep ? -1 : 1;
-	return strcmp(x->tenant, y->tenant);
+	return strcmp(x->tenant, y->tenant);	/* the row for every tenant ("") first */
 }
 
 static ManagedRel *
@@ -396,12 +396,7 @@ load_managed_rel(Oid relid)
 	mr->deleted_att = app_column(relid, deleted_column, "deleted", &mr->deleted_type);
 	mr->app_columns = mr->lock_att != InvalidAttrNumber ||
 		mr->owner_since_att != InvalidAttrNumber || mr->deleted_att != InvalidAttrNumber;
-	mr->tenant_att = resolve_column(relid, tenant_column, "tenant");
-	if (mr->tenant_att != InvalidAttrNumber)
-	{
-		crmpool_require_builtin_output(relid, mr->tenant_att, "tenant");
-		getTypeOutputInfo(get_atttype(relid, mr->tenant_att), &mr->tenant_out, &isvarlena);
-	}
+	managed_tenant_init(mr, resolve_column(relid, tenant_column, "tenant"));
 	MemoryContextSwitchTo(oldcxt);
 
 	if (SPI_execute_plan(schema_v2 ? scopes_v2_plan : scopes_plan, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -453,6 +448,19 @@ load_managed_rel(Oid relid)
 		if (mr->nreps > 1)
 			qsort(mr->reps, mr->nreps, sizeof(RepInfo), rep_order);
 		MemoryContextSwitchTo(oldcxt);
+	}
+	/* the tenants of scopes and reps as keys (tenants.c); a name never seen keys no row */
+	for (i = 0; i < (uint64) mr->nscopes; i++)
+		if (mr->scopes[i].tenant != NULL)
+			mr->scopes[i].tenant_known = managed_tenant_key(mr, mr->scopes[i].tenant, false,
+															&mr->scopes[i].tenant_key);
+	for (i = 0; i < (uint64) mr->nreps; i++)
+	{
+		RepInfo    *ri = &mr->reps[i];
+
+		ri->every = ri->tenant == NULL || ri->tenant[0] == '\0';
+		if (!ri->every)
+			ri->known = managed_tenant_key(mr, ri->tenant, false, &ri->tenant_key);
 	}
 
 	if (SPI_execute_plan(identity_plan, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -606,14 +614,12 @@ managed_rel_changed(Oid relid)
  * binary search of the cached rows: no catalog or table access.
  */
 const RepInfo *
-managed_rep(ManagedRel *mr, const char *tenant, int64 rep)
+managed_rep(ManagedRel *mr, CrmpoolTenant tenant, int64 rep)
 {
 	int			lo = 0,
 				hi = mr->nreps;
 	const RepInfo *every = NULL;
 
-	if (tenant == NULL)
-		tenant = "";
 	while (lo < hi)
 	{
 		int			mid = (lo + hi) / 2;
@@ -625,10 +631,10 @@ managed_rep(ManagedRel *mr, const char *tenant, int64 rep)
 	}
 	for (; lo < mr->nreps && mr->reps[lo].rep == rep; lo++)
 	{
-		if (strcmp(mr->reps[lo].tenant, tenant) == 0)
-			return &mr->reps[lo];
-		if (mr->reps[lo].tenant[0] == '\0')
+		if (mr->reps[lo].every)
 			every = &mr->reps[lo];
+		else if (mr->reps[lo].known && mr->reps[lo].tenant_key == tenant)
+			return &mr->reps[lo];
 	}
 	return every;
 }
@@ -651,7 +657,7 @@ managed_rep_known(ManagedRel *mr, int64 rep)
  * names a team: a table without team rules pays nothing for them.
  */
 void
-managed_rules(ManagedRel *mr, const char *tenant, const char *pool, bool has_rep, int64 rep,
+managed_rules(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, bool has_rep, int64 rep,
 			  const char *level, RuleSet *out)
 {
 	const char *team = NULL;
@@ -662,7 +668,8 @@ managed_rules(ManagedRel *mr, const char *tenant, const char *pool, bool has_rep
 
 		team = ri != NULL ? ri->team : NULL;
 	}
-	rules_effective(mr->nscopes, mr->scopes, tenant, pool, team, has_rep, rep, level, out);
+	rules_effective(mr->nscopes, mr->scopes, mr->tenant_att != InvalidAttrNumber ? &tenant : NULL,
+					pool, team, has_rep, rep, level, out);
 }
 
 SPIPlanPtr
@@ -1113,111 +1120,6 @@ managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
 	return column_text(tuple, desc, mr->pool_att, mr->pool_out);
 }
 
-/*
- * The customer's tenant as text (its column's built-in output), CRMPOOL_NO_TENANT for a table
- * without a tenant column: only a branch on the hot path of such a table.  A row without a
- * tenant belongs to no tenant's counts, caps or duplicates: it is refused (docs/reference.md).
- */
-const char *
-managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
-{
-	char	   *tenant;
-
-	if (mr->tenant_att == InvalidAttrNumber)
-		return CRMPOOL_NO_TENANT;
-	tenant = column_text(tuple, desc, mr->tenant_att, mr->tenant_out);
-	if (tenant == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("customer %lld of managed table %s has no tenant",
-						(long long) managed_key(mr, tuple, desc), get_rel_name(mr->relid)),
-				 errdetail("Its tenant column \"%s\" is null; crmpool keeps every count, cap and history per tenant.",
-						   get_attname(mr->relid, mr->tenant_att, false)),
-				 errhint("Set the tenant of every customer, or declare the column NOT NULL.")));
-	if (strlen(tenant) > CRMPOOL_TENANT_MAX_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("the tenant of customer %lld of managed table %s is too long",
-						(long long) managed_key(mr, tuple, desc), get_rel_name(mr->relid)),
-				 errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
-						   (int) strlen(tenant), CRMPOOL_TENANT_MAX_BYTES)));
-	return tenant;
-}
-
-/*
- * The tenant of a customer as its row says, read as the current user (its privileges and
- * row-level security apply, as in managed_locate); NULL if the row is not there.  palloc'd in
- * the caller's memory context.
- */
-char *
-managed_customer_tenant(ManagedRel *mr, int64 customer)
-{
-	MemoryContext callcxt = CurrentMemoryContext;
-	char	   *tenant = NULL;
-
-	if (mr->tenant_att == InvalidAttrNumber)
-		return pstrdup(CRMPOOL_NO_TENANT);
-	SPI_connect();
-	if (mr->tenant_plan == NULL)
-	{
-		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
-		const char *col = quote_identifier(get_attname(mr->relid, mr->tenant_att, false));
-
-		mr->tenant_plan =
-			crmpool_keep_plan(psprintf("SELECT %s FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1",
-									   col, mr->qualname, key),
-							  1, (Oid[]) {INT8OID});
-	}
-	if (SPI_execute_plan(mr->tenant_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) !=
-		SPI_OK_SELECT)
-		elog(ERROR, "crmpool could not read customer %lld", (long long) customer);
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
-
-		if (!isnull)
-			tenant = OidOutputFunctionCall(mr->tenant_out, d);
-		MemoryContextSwitchTo(oldcxt);
-	}
-	SPI_finish();
-	return tenant;
-}
-
-/*
- * A function's tenant argument (argno; -1: the function's SQL has none, as in 0.1): required
- * for a table with a tenant column, whose bookkeeping is kept per tenant, and refused for a
- * table without one (its one tenant is CRMPOOL_NO_TENANT).  fname names the function.
- */
-const char *
-managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno, const char *fname)
-{
-	bool		given = argno >= 0 && !PG_ARGISNULL(argno);
-	char	   *tenant;
-
-	if (mr->tenant_att == InvalidAttrNumber)
-	{
-		if (given)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("table %s has no tenant column", get_rel_name(mr->relid)),
-					 errdetail("%s was given tenant \"%s\".", fname,
-							   TextDatumGetCString(PG_GETARG_DATUM(argno))),
-					 errhint("Leave tenant out for a table attached without tenant_column.")));
-		return CRMPOOL_NO_TENANT;
-	}
-	if (!given)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s needs a tenant for table %s", fname, get_rel_name(mr->relid)),
-				 errdetail("The table keeps its customers per tenant in column \"%s\".",
-						   get_attname(mr->relid, mr->tenant_att, false)),
-				 errhint("Pass tenant => the tenant's value as text.")));
-	tenant = TextDatumGetCString(PG_GETARG_DATUM(argno));
-	return tenant;
-}
-
 /* The customer's level as text; NULL when the table has no level column or the level is null. */
 char *
 managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
@@ -1387,8 +1289,8 @@ crmpool_require_triggers(ManagedRel *mr, LOCKMODE lockmode)
 }
 
 /*
- * Trigger AFTER DELETE ON crmpool.managed_table (sql/parts/70_dump_restore.sql): a table's rules
- * and identity columns go with its row, as 0.1's ON DELETE CASCADE foreign keys took them, and
+ * Trigger AFTER DELETE ON crmpool.managed_table (sql/parts/70_dump_restore.sql): a table's rules,
+ * identity columns, reps and tenant keys (crmpool.tenant_name) go with its row, as 0.1's ON DELETE CASCADE foreign keys took them, and
  * with their snapshots (ri_triggers.c, ri_PerformCheck): under REPEATABLE READ or SERIALIZABLE
  * the rows are found with the latest snapshot, and a row the transaction's own snapshot does not
  * see (a set_rules() or set_identity() that committed after it was taken) is a serialization
@@ -1398,6 +1300,7 @@ static const CrmpoolStmt forget_stmts[] = {
 	{"DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.rep_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.tenant_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 };
 static SPIPlanPtr forget_plans[lengthof(forget_stmts)][2];
 

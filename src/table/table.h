@@ -12,7 +12,10 @@
 /* A row of crmpool.rep_config (crmpool.set_rep). */
 typedef struct RepInfo
 {
-	char	   *tenant;			/* "": every tenant of the table */
+	char	   *tenant;			/* the app's value as set; "": every tenant of the table */
+	bool		every;			/* tenant "" */
+	bool		known;			/* tenant_key is the key of tenant (managed_tenant_key) */
+	CrmpoolTenant tenant_key;
 	int64		rep;
 	char	   *team;			/* NULL: none */
 	bool		active;
@@ -36,7 +39,10 @@ typedef struct ManagedRel
 	AttrNumber	level_att;		/* InvalidAttrNumber: no customer levels */
 	Oid			level_out;		/* output function of the level column's type */
 	AttrNumber	tenant_att;		/* InvalidAttrNumber: one tenant, CRMPOOL_NO_TENANT */
+	Oid			tenant_type;
 	Oid			tenant_out;		/* output function of the tenant column's type */
+	HTAB	   *tenant_names;	/* tenants.c: dictionary cache, name -> key (text tenants) */
+	HTAB	   *tenant_keys;	/* and key -> name */
 	/*
 	 * The app's own columns (InvalidAttrNumber: not mapped).  lock_att: the lock flag (bool or
 	 * integer, set = locked); owner_since_att: stamped at every gain (timestamptz or timestamp);
@@ -87,9 +93,9 @@ typedef struct ManagedRel
 extern ManagedRel *managed_rel_get(Oid relid, bool missing_ok);
 extern bool managed_app_columns_stored(void);
 extern void managed_rel_changed(Oid relid);
-extern const RepInfo *managed_rep(ManagedRel *mr, const char *tenant, int64 rep);
+extern const RepInfo *managed_rep(ManagedRel *mr, CrmpoolTenant tenant, int64 rep);
 extern bool managed_rep_known(ManagedRel *mr, int64 rep);
-extern void managed_rules(ManagedRel *mr, const char *tenant, const char *pool, bool has_rep,
+extern void managed_rules(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, bool has_rep,
 						  int64 rep, const char *level, RuleSet *out);
 pg_noreturn extern void managed_rel_not_managed(Oid relid);
 extern const char *managed_silent_trigger(ManagedRel *mr, bool this_session, LOCKMODE lockmode,
@@ -132,10 +138,18 @@ extern Datum managed_time_datum(Oid type, TimestampTz at);
 extern int64 managed_key(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_pool_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern char *managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
-extern const char *managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
-extern char *managed_customer_tenant(ManagedRel *mr, int64 customer);
-extern const char *managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno,
-									  const char *fname);
+/* tenants.c */
+extern CrmpoolTenant managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern CrmpoolTenant managed_tenant_value(ManagedRel *mr, Datum d, int64 customer);
+extern void managed_tenant_init(ManagedRel *mr, AttrNumber att);
+extern bool managed_tenant_key(ManagedRel *mr, const char *name, bool create, CrmpoolTenant *key);
+extern char *managed_tenant_name(ManagedRel *mr, CrmpoolTenant key);
+extern Datum managed_tenant_datum_out(ManagedRel *mr, CrmpoolTenant key, bool *isnull);
+extern bool managed_customer_tenant(ManagedRel *mr, int64 customer, CrmpoolTenant *tenant);
+extern CrmpoolTenant managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno,
+										const char *fname, bool *known);
+extern void managed_tenant_check_name(ManagedRel *mr, const char *name);
+extern void managed_tenant_scope(ManagedRel *mr, text *tenant);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
 extern void managed_row_tuple(Datum row, HeapTupleData *tuple);

@@ -75,8 +75,8 @@ static const ColumnRoleDef role_defs[NUM_COLUMN_ROLES] = {
 	{TIMESTAMPTZOID, TIMESTAMPOID, DATEOID}},
 	[COLUMN_DEAL] = {"deal", NULL, {InvalidOid}},
 	[COLUMN_LEVEL] = {"level", NULL, {InvalidOid}, true},
-	[COLUMN_TENANT] = {"tenant", "smallint, integer, bigint, text or varchar",
-	{INT2OID, INT4OID, INT8OID, TEXTOID, VARCHAROID}, true},
+	[COLUMN_TENANT] = {"tenant", "smallint, integer, bigint, text, varchar or uuid",
+	{INT2OID, INT4OID, INT8OID, TEXTOID, VARCHAROID, UUIDOID}, true},
 	[COLUMN_LOCK] = {"lock", "boolean, smallint, integer or bigint", {BOOLOID, INT2OID, INT4OID, INT8OID}},
 	[COLUMN_OWNER_SINCE] = {"owner-since", "timestamptz or timestamp", {TIMESTAMPTZOID, TIMESTAMPOID}},
 	[COLUMN_DELETED] = {"deleted", "boolean, smallint, integer, bigint, timestamptz, timestamp or date",
@@ -460,7 +460,7 @@ check_type_changes(Node *parsetree, Oid relid, const TableMapping *m)
 							 errdetail("crmpool counts the %s rows by the column's type (true for a boolean, not 0 for a number, not null for a time): a new type can change which rows those are.",
 									   role == COLUMN_LOCK ? "locked" : "deleted") :
 							 role == COLUMN_TENANT ?
-							 errdetail("crmpool keeps its bookkeeping under each tenant's text: a new type can change it, and so whose counts a customer is in.") :
+							 errdetail("crmpool keeps its bookkeeping under each tenant's key, the value of an integer tenant or the id of a text one: a new type can change it, and so whose counts a customer is in.") :
 							 errdetail("crmpool's rules and due times name %ss by their text: a new type can change it (char(n) pads, boolean reads \"true\"), and so which rules apply.",
 									   role_defs[role].name),
 							 role == COLUMN_TENANT ?

@@ -82,15 +82,15 @@ static const CrmpoolStmt stmt_defs[NUM_DUE_STMTS] = {
 	 * $1 rel, $2 customer, $3 owner, $4 since, $5 due_at, $6 rule, $7 warn_at, $8 tenant.  A warning
 	 * stands while the spell and its due time stay the same: a follow-up opens a new window.
 	 */
-	[RS_UPSERT_DUE] = TENANT_STMT(UPSERT_DUE_SQL, 8, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}),
-	[RS_DELETE_DUE] = TENANT_STMT(DELETE_DUE_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
+	[RS_UPSERT_DUE] = TENANT_STMT(UPSERT_DUE_SQL, 8, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, INT8OID}),
+	[RS_DELETE_DUE] = TENANT_STMT(DELETE_DUE_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
 	[RS_FORGET_DUE] = {
 		"DELETE FROM crmpool.recycle_due WHERE rel" EQ "$1",
 		1, {REGCLASSOID}
 	},
 	/* a recompute: warned is remembered by the warnings already sent for the same window */
-	[RS_BULK_DUE] = TENANT_STMT(BULK_DUE_SQL, 8, {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID}),
-	[RS_LAST_FOLLOWUP] = TENANT_STMT(LAST_FOLLOWUP_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
+	[RS_BULK_DUE] = TENANT_STMT(BULK_DUE_SQL, 8, {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}),
+	[RS_LAST_FOLLOWUP] = TENANT_STMT(LAST_FOLLOWUP_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
 };
 
 static SPIPlanPtr stmt_plans[NUM_DUE_STMTS][2];
@@ -253,7 +253,7 @@ due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 
 /* The last follow-up recorded by crmpool.follow_up() (tables without a follow-up column). */
 static bool
-last_followup(Oid relid, const char *tenant, int64 customer, TimestampTz *at)
+last_followup(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz *at)
 {
 	bool		isnull;
 	Datum		d;
@@ -268,7 +268,7 @@ last_followup(Oid relid, const char *tenant, int64 customer, TimestampTz *at)
 
 /* Drop a customer's due row, if any.  Runs in a ledger session. */
 void
-due_drop(Oid relid, const char *tenant, int64 customer)
+due_drop(Oid relid, CrmpoolTenant tenant, int64 customer)
 {
 	run(RS_DELETE_DUE, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
 		crmpool_tenant_datum(tenant)}, NULL);
@@ -276,7 +276,7 @@ due_drop(Oid relid, const char *tenant, int64 customer)
 
 /* Write a customer's due row.  Runs in a ledger session. */
 void
-due_store(Oid relid, const char *tenant, int64 customer, const DueInput *in, const Due *due)
+due_store(Oid relid, CrmpoolTenant tenant, int64 customer, const DueInput *in, const Due *due)
 {
 	run(RS_UPSERT_DUE,
 		(Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(in->owner),
@@ -288,7 +288,7 @@ due_store(Oid relid, const char *tenant, int64 customer, const DueInput *in, con
 
 /* Drop a customer's due row (locked where lock_blocks has "recycle").  Runs in a ledger session. */
 void
-due_untrack(ManagedRel *mr, const char *tenant, int64 customer)
+due_untrack(ManagedRel *mr, CrmpoolTenant tenant, int64 customer)
 {
 	if (!mr->recycles)
 		return;
@@ -297,7 +297,7 @@ due_untrack(ManagedRel *mr, const char *tenant, int64 customer)
 
 /* Store or drop the due row that in calls for. */
 static void
-track_input(ManagedRel *mr, const char *tenant, int64 customer, const DueInput *in)
+track_input(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const DueInput *in)
 {
 	Due			due;
 
@@ -316,7 +316,7 @@ track_input(ManagedRel *mr, const char *tenant, int64 customer, const DueInput *
  * out "recycle".  Runs in a ledger session.
  */
 void
-due_track(ManagedRel *mr, const char *tenant, int64 customer, HeapTuple tuple, TupleDesc desc,
+due_track(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, HeapTuple tuple, TupleDesc desc,
 		  const TimestampTz *spell_start)
 {
 	DueInput	in;
@@ -346,7 +346,7 @@ due_track(ManagedRel *mr, const char *tenant, int64 customer, HeapTuple tuple, T
 
 /* A spell that starts now and is locked from its start (the lock passed with the customer). */
 void
-due_track_spell(ManagedRel *mr, const char *tenant, int64 customer, HeapTuple tuple,
+due_track_spell(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, HeapTuple tuple,
 				TupleDesc desc, TimestampTz spell_start, bool locked)
 {
 	DueInput	in;
@@ -398,7 +398,7 @@ write_chunk(Oid relid, DueChunk *c)
 			crmpool_array(c->due_at, NULL, c->n, TIMESTAMPTZOID),
 			crmpool_array(c->rule, NULL, c->n, TEXTOID),
 			crmpool_array(c->warn_at, c->warn_null, c->n, TIMESTAMPTZOID),
-			crmpool_array(c->tenant, NULL, c->n, TEXTOID)},
+			crmpool_array(c->tenant, NULL, c->n, INT8OID)},
 		NULL);
 	c->n = 0;
 }
@@ -425,7 +425,7 @@ typedef struct RecomputeScan
 	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) WITH ORDINALITY AS u(c, t, i) " \
 	"ORDER BY u.i"
 static const CrmpoolStmt customer_state = TENANT_STMT(CUSTOMER_STATE_SQL, 3,
-													 {REGCLASSOID, INT8ARRAYOID, TEXTARRAYOID});
+													 {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID});
 static SPIPlanPtr customer_state_plans[2];
 
 /* One chunk of owned rows (crmpool_scan_table's callback, as the extension owner). */
@@ -452,7 +452,7 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	}
 	if (SPI_execute_plan(crmpool_stmt_plan(&customer_state, customer_state_plans),
 						 (Datum[]) {ObjectIdGetDatum(mr->relid), crmpool_array(keys, NULL, (int) n, INT8OID),
-						 crmpool_array(tenants, NULL, (int) n, TEXTOID)},
+						 crmpool_array(tenants, NULL, (int) n, INT8OID)},
 						 NULL, true, 0) != SPI_OK_SELECT || SPI_processed != n)
 		elog(ERROR, "crmpool could not read the state of the customers of table %s",
 			 get_rel_name(mr->relid));

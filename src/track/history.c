@@ -48,10 +48,10 @@ typedef enum ReaderStmt
 	"OPERATOR(pg_catalog.>) 0 ORDER BY rep"
 
 static const CrmpoolStmt reader_defs[NUM_READERS] = {
-	[READ_HISTORY] = TENANT_STMT(READ_HISTORY_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
-	[READ_OWNER_AT] = TENANT_STMT(READ_OWNER_AT_SQL, 4, {REGCLASSOID, INT8OID, TIMESTAMPTZOID, TEXTOID}),
-	[READ_LOG] = TENANT_STMT(READ_LOG_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
-	[READ_LOAD] = TENANT_STMT(READ_LOAD_SQL, 3, {REGCLASSOID, DATEOID, TEXTOID}),
+	[READ_HISTORY] = TENANT_STMT(READ_HISTORY_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
+	[READ_OWNER_AT] = TENANT_STMT(READ_OWNER_AT_SQL, 4, {REGCLASSOID, INT8OID, TIMESTAMPTZOID, INT8OID}),
+	[READ_LOG] = TENANT_STMT(READ_LOG_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
+	[READ_LOAD] = TENANT_STMT(READ_LOAD_SQL, 3, {REGCLASSOID, DATEOID, INT8OID}),
 };
 
 static SPIPlanPtr reader_plans[NUM_READERS][2];
@@ -133,16 +133,15 @@ visible_owners(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg)
  * has none) or, on a table with a tenant column, the customer's own tenant, read as the caller.
  * A customer no longer in the table (or hidden from the caller) needs the argument.
  */
-static const char *
+static CrmpoolTenant
 customer_tenant(FunctionCallInfo fcinfo, Oid relid, int64 customer, int argno, const char *fname)
 {
 	ManagedRel *mr = managed_rel_get(relid, false);
-	const char *tenant;
+	CrmpoolTenant tenant;
 
 	if (mr->tenant_att == InvalidAttrNumber || (argno >= 0 && !PG_ARGISNULL(argno)))
-		return managed_tenant_arg(mr, fcinfo, argno, fname);
-	tenant = managed_customer_tenant(mr, customer);
-	if (tenant == NULL)
+		return managed_tenant_arg(mr, fcinfo, argno, fname, NULL);
+	if (!managed_customer_tenant(mr, customer, &tenant))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s needs a tenant for customer %lld of table %s", fname,
@@ -161,7 +160,7 @@ customer_rows(FunctionCallInfo fcinfo, ReaderStmt stmt, int tenant_argno, const 
 {
 	Oid			relid = readable_rel(fcinfo);
 	int64		customer;
-	const char *tenant;
+	CrmpoolTenant tenant;
 
 	crmpool_require_arg(fcinfo, 1, "customer");
 	customer = PG_GETARG_INT64(1);
@@ -211,7 +210,8 @@ rep_load(FunctionCallInfo fcinfo, int tenant_argno)
 {
 	Oid			relid = readable_rel(fcinfo);
 	ManagedRel *mr = managed_rel_get(relid, false);
-	const char *tenant = managed_tenant_arg(mr, fcinfo, tenant_argno, "crmpool.rep_load()");
+	CrmpoolTenant tenant = managed_tenant_arg(mr, fcinfo, tenant_argno, "crmpool.rep_load()",
+												  NULL);
 
 	crmpool_srf_from_plan_filtered(fcinfo, reader_plan(READ_LOAD),
 								   (Datum[]) {ObjectIdGetDatum(relid), DateADTGetDatum(crmpool_date(crmpool_now())),
@@ -243,7 +243,7 @@ owner_at(FunctionCallInfo fcinfo, int tenant_argno)
 	bool		isnull = true;
 	Datum		owner = (Datum) 0;
 	int64		customer;
-	const char *tenant;
+	CrmpoolTenant tenant;
 
 	crmpool_require_arg(fcinfo, 1, "customer");
 	crmpool_require_arg(fcinfo, 2, "at");

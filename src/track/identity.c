@@ -88,12 +88,12 @@ typedef enum IdentityStmt
 
 static const CrmpoolStmt id_defs[NUM_ID_STMTS] = {
 	/* names sharing at least one bigram hash, through the GIN index */
-	[ID_CANDIDATES] = TENANT_STMT(CANDIDATES_SQL, 4, {REGCLASSOID, INT4ARRAYOID, INT8OID, TEXTOID}),
-	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
-	[ID_FORGET_NAME] = TENANT_STMT(FORGET_NAME_SQL, 3, {REGCLASSOID, INT8OID, TEXTOID}),
-	[ID_ADD_KEY] = TENANT_STMT(ADD_KEY_SQL, 5, {REGCLASSOID, CHAROID, TEXTOID, INT8OID, TEXTOID}),
-	[ID_PUT_NAME] = TENANT_STMT(PUT_NAME_SQL, 6, {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID, TEXTOID}),
-	[ID_WARN] = TENANT_STMT(WARN_SQL, 8, {REGCLASSOID, INT8OID, INT8OID, TEXTOID, FLOAT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID}),
+	[ID_CANDIDATES] = TENANT_STMT(CANDIDATES_SQL, 4, {REGCLASSOID, INT4ARRAYOID, INT8OID, INT8OID}),
+	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
+	[ID_FORGET_NAME] = TENANT_STMT(FORGET_NAME_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
+	[ID_ADD_KEY] = TENANT_STMT(ADD_KEY_SQL, 5, {REGCLASSOID, CHAROID, TEXTOID, INT8OID, INT8OID}),
+	[ID_PUT_NAME] = TENANT_STMT(PUT_NAME_SQL, 6, {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID, INT8OID}),
+	[ID_WARN] = TENANT_STMT(WARN_SQL, 8, {REGCLASSOID, INT8OID, INT8OID, TEXTOID, FLOAT4OID, TIMESTAMPTZOID, TEXTOID, INT8OID}),
 };
 
 static SPIPlanPtr id_plans[NUM_ID_STMTS][2];
@@ -279,7 +279,7 @@ text_key(ScanKey key, AttrNumber att, const char *value)
 
 /* Existing customers other than exclude holding key, at most max, in id order. */
 int
-identity_exact_matches(Oid relid, const char *tenant, char kind, const char *key, int64 exclude,
+identity_exact_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
 					   IdentityMatch *out, int max)
 {
 	ScanKeyData keys[4];
@@ -289,7 +289,7 @@ identity_exact_matches(Oid relid, const char *tenant, char kind, const char *key
 
 	/* 0.1's index has no tenant (crmpool_has_tenants) */
 	if (crmpool_has_tenants())
-		text_key(&keys[k++], 1, tenant);
+		ScanKeyInit(&keys[k++], 1, BTEqualStrategyNumber, F_INT8EQ, crmpool_tenant_datum(tenant));
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	k++;
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
@@ -324,7 +324,7 @@ typedef struct NameRow
 
 /* The names other than exclude's with the given core, read into rows (palloc'd). */
 static int
-same_core_names(Oid relid, const char *tenant, const char *core, int64 exclude, NameRow **rows)
+same_core_names(Oid relid, CrmpoolTenant tenant, const char *core, int64 exclude, NameRow **rows)
 {
 	ScanKeyData keys[3];
 	StoreScan	s;
@@ -334,7 +334,7 @@ same_core_names(Oid relid, const char *tenant, const char *core, int64 exclude, 
 
 	*rows = palloc(sizeof(NameRow) * cap);
 	if (crmpool_has_tenants())
-		text_key(&keys[k++], 1, tenant);
+		ScanKeyInit(&keys[k++], 1, BTEqualStrategyNumber, F_INT8EQ, crmpool_tenant_datum(tenant));
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	k++;
 	text_key(&keys[k], k + 1, core);
@@ -371,7 +371,7 @@ same_core_names(Oid relid, const char *tenant, const char *core, int64 exclude, 
  * dropped on their stored hashes, and only the rest are parsed again and scored.
  */
 int
-identity_name_matches(Oid relid, const char *tenant, const IdentityKeys *ik, int64 exclude,
+identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik, int64 exclude,
 					  double min_score, IdentityMatch **out)
 {
 	bool		other_cores;
@@ -643,7 +643,7 @@ typedef struct Reaction
  * locked the keys (and any keys the customer gives up).
  */
 static int
-find_reactions(ManagedRel *mr, const char *tenant, int64 customer, IdentityKeys *ik,
+find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKeys *ik,
 			   const RuleSet *rules, Reaction *out)
 {
 	int			n = 0;
@@ -755,7 +755,7 @@ react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
 
 /* Record a duplicate let in under "warn"; inside a ledger session. */
 static void
-record_warning(ManagedRel *mr, const char *tenant, int64 customer, const IdentityMatch *m)
+record_warning(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityMatch *m)
 {
 	id_run(ID_WARN, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer),
 			   Int64GetDatum(m->customer), CStringGetTextDatum(identity_kind_name(m->kind)),
@@ -765,7 +765,7 @@ record_warning(ManagedRel *mr, const char *tenant, int64 customer, const Identit
 }
 
 static void
-forget(Oid relid, const char *tenant, int64 customer)
+forget(Oid relid, CrmpoolTenant tenant, int64 customer)
 {
 	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
 
@@ -804,7 +804,7 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
 }
 
 static void
-store(Oid relid, const char *tenant, int64 customer, const IdentityKeys *ik)
+store(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
 	int			i;
 
@@ -824,7 +824,7 @@ store(Oid relid, const char *tenant, int64 customer, const IdentityKeys *ik)
 
 /* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
 void
-identity_replace_keys(Oid relid, const char *tenant, int64 customer, const IdentityKeys *ik)
+identity_replace_keys(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
 	forget(relid, tenant, customer);
 	store(relid, tenant, customer, ik);
@@ -846,7 +846,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	int			nreactions;
 	int			i;
 	int64		customer;
-	const char *tenant;
+	CrmpoolTenant tenant;
 	bool		isnull;
 
 	memset(&lock_both, 0, sizeof(lock_both));

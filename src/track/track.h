@@ -12,7 +12,7 @@
 /* What decides one customer's due time. */
 typedef struct DueInput
 {
-	const char *tenant;			/* the customer's tenant: rules are looked up for it */
+	CrmpoolTenant tenant;			/* the customer's tenant: rules are looked up for it */
 	int64		owner;
 	char	   *pool;
 	char	   *level;
@@ -34,14 +34,14 @@ typedef struct Due
 
 extern void due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in);
 extern bool due_compute(ManagedRel *mr, const DueInput *in, Due *out);
-extern void due_store(Oid relid, const char *tenant, int64 customer, const DueInput *in,
+extern void due_store(Oid relid, CrmpoolTenant tenant, int64 customer, const DueInput *in,
 					  const Due *due);
-extern void due_drop(Oid relid, const char *tenant, int64 customer);
-extern void due_track(ManagedRel *mr, const char *tenant, int64 customer, HeapTuple tuple,
+extern void due_drop(Oid relid, CrmpoolTenant tenant, int64 customer);
+extern void due_track(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, HeapTuple tuple,
 					  TupleDesc desc, const TimestampTz *spell_start);
-extern void due_track_spell(ManagedRel *mr, const char *tenant, int64 customer, HeapTuple tuple,
+extern void due_track_spell(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, HeapTuple tuple,
 							TupleDesc desc, TimestampTz spell_start, bool locked);
-extern void due_untrack(ManagedRel *mr, const char *tenant, int64 customer);
+extern void due_untrack(ManagedRel *mr, CrmpoolTenant tenant, int64 customer);
 extern void due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
 							bool check_followup, bool check_deal);
 extern void due_check_followup(TimestampTz at, TimestampTz now, int64 slack, const char *where);
@@ -99,7 +99,7 @@ extern void identity_column_keys(const IdentityColumns *ic, HeapTuple tup, Tuple
 								 IdentityKeys *ik);
 extern void identity_add_key(IdentityKeys *ik, char kind, char *key);
 extern void identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik);
-extern void identity_replace_keys(Oid relid, const char *tenant, int64 customer,
+extern void identity_replace_keys(Oid relid, CrmpoolTenant tenant, int64 customer,
 								  const IdentityKeys *ik);
 extern void identity_name_too_long(Oid relid, const char *what, int core_bytes);
 extern void identity_set_name(IdentityKeys *ik, const char *name, int len);
@@ -107,9 +107,9 @@ extern const char *identity_kind_name(char kind);
 extern double identity_threshold(const RuleSet *rules);
 
 /* Inside a ledger session (SPI, extension owner). */
-extern int	identity_exact_matches(Oid relid, const char *tenant, char kind, const char *key,
+extern int	identity_exact_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key,
 								   int64 exclude, IdentityMatch *out, int max);
-extern int	identity_name_matches(Oid relid, const char *tenant, const IdentityKeys *ik,
+extern int	identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik,
 								  int64 exclude, double min_score, IdentityMatch **out);
 extern void identity_forget_table(Oid relid);
 

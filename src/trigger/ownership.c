@@ -121,7 +121,7 @@ intent_for(Oid relid, int64 customer, const char **how)
 typedef struct Change
 {
 	int64		customer;
-	const char *tenant;			/* the row's tenant (managed_tenant) */
+	CrmpoolTenant tenant;		/* the row's tenant (managed_tenant) */
 	bool		had_owner;
 	int64		old_owner;
 	bool		has_owner;
@@ -274,7 +274,7 @@ typedef struct PendingKey
 {
 	SubTransactionId subid;
 	Oid			relid;
-	const char *tenant;			/* interned: equal tenants are one pointer */
+	CrmpoolTenant tenant;
 	int64		rep;
 	const char *pool;			/* interned; NULL unless checked */
 	bool		check;			/* checked gains: cap (and, for claims, daily limit) */
@@ -300,7 +300,7 @@ typedef struct PendingEvent
 {
 	SubTransactionId subid;
 	Oid			relid;
-	const char *tenant;			/* interned */
+	CrmpoolTenant tenant;
 	int64		customer;
 	int64		owner;
 	bool		has_owner;
@@ -533,18 +533,8 @@ intern(const char *s)
 	return *entry;
 }
 
-/*
- * The queue's copy of a tenant: equal tenants are one pointer (the queue compares them so).  A
- * table without tenants costs no lookup: its "" is this function's own constant.
- */
-static const char *
-intern_tenant(const char *tenant)
-{
-	return tenant[0] == '\0' ? "" : intern(tenant);
-}
-
 static PendingCount *
-queue_count_full(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+queue_count_full(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal, int locked,
 				 int claims, bool check, bool check_lock, bool lock_gain, int64 customer,
 				 const char *pool)
 {
@@ -556,7 +546,7 @@ queue_count_full(Oid relid, const char *tenant, int64 rep, int owned, int with_d
 	memset(&key, 0, sizeof(key));	/* the key is hashed as bytes, padding included */
 	key.subid = GetCurrentSubTransactionId();
 	key.relid = relid;
-	key.tenant = intern_tenant(tenant);
+	key.tenant = tenant;
 	key.rep = rep;
 	key.check = check;
 	key.check_lock = check_lock;
@@ -581,7 +571,7 @@ queue_count_full(Oid relid, const char *tenant, int64 rep, int owned, int with_d
 }
 
 static PendingCount *
-queue_count_key(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+queue_count_key(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal, int locked,
 				int claims, bool check, bool check_lock, int64 customer, const char *pool)
 {
 	return queue_count_full(relid, tenant, rep, owned, with_deal, locked, claims, check,
@@ -589,7 +579,7 @@ queue_count_key(Oid relid, const char *tenant, int64 rep, int owned, int with_de
 }
 
 static void
-queue_count(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, int locked,
+queue_count(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal, int locked,
 			int claims, bool check, int64 customer, const char *pool)
 {
 	(void) queue_count_key(relid, tenant, rep, owned, with_deal, locked, claims, check, false,
@@ -597,7 +587,7 @@ queue_count(Oid relid, const char *tenant, int64 rep, int owned, int with_deal, 
 }
 
 static void
-queue_event(Oid relid, const char *tenant, int64 customer, bool has_owner, int64 owner,
+queue_event(Oid relid, CrmpoolTenant tenant, int64 customer, bool has_owner, int64 owner,
 			const char *how, const char *reason)
 {
 	PendingEvent *e;
@@ -629,7 +619,7 @@ queue_event(Oid relid, const char *tenant, int64 customer, bool has_owner, int64
 	e = &events[nevents++];
 	e->subid = GetCurrentSubTransactionId();
 	e->relid = relid;
-	e->tenant = intern_tenant(tenant);
+	e->tenant = tenant;
 	e->customer = customer;
 	e->has_owner = has_owner;
 	e->owner = owner;
@@ -728,7 +718,7 @@ pending_order(const void *a, const void *b)
 	if (x->key.relid != y->key.relid)
 		return x->key.relid < y->key.relid ? -1 : 1;
 	if (x->key.tenant != y->key.tenant)
-		return strcmp(x->key.tenant, y->key.tenant);
+		return x->key.tenant < y->key.tenant ? -1 : 1;
 	if (x->key.rep != y->key.rep)
 		return x->key.rep < y->key.rep ? -1 : 1;
 	return x->first < y->first ? -1 : x->first > y->first ? 1 : 0;
@@ -1680,12 +1670,14 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 				 errhint("Insert a new customer instead, or detach the table with crmpool.unmanage() first.")));
 	ch.tenant = managed_tenant(mr, newtup ? newtup : oldtup, desc);
 	if (oldtup != NULL && newtup != NULL && mr->tenant_att != InvalidAttrNumber &&
-		strcmp(managed_tenant(mr, oldtup, desc), ch.tenant) != 0)
+		managed_tenant(mr, oldtup, desc) != ch.tenant)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the tenant of a customer in managed table %s cannot change", tabname(mr)),
 				 errdetail("Customer %lld would move from tenant \"%s\" to tenant \"%s\"; its counts, history and keys are kept under its tenant.",
-						   (long long) ch.customer, managed_tenant(mr, oldtup, desc), ch.tenant),
+						   (long long) ch.customer,
+						   managed_tenant_name(mr, managed_tenant(mr, oldtup, desc)),
+						   managed_tenant_name(mr, ch.tenant)),
 				 errhint("Delete the customer and insert it again under the new tenant.")));
 
 	/*

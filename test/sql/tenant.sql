@@ -120,7 +120,7 @@ SELECT crmpool.manage('tenantless', 'owner');
 SELECT tenant_try($$SELECT * FROM crmpool.rep_load('tenantless', tenant => '1')$$);
 SELECT tenant_try($$SELECT * FROM crmpool.history('tenantless', 1, tenant => '1')$$);
 SELECT crmpool.claim('tenantless', 1, 3);
-SELECT tenant = '' AS no_tenant, rep, owned FROM crmpool.rep_counter WHERE rel = 'tenantless'::regclass;
+SELECT tenant = 0 AS no_tenant, rep, owned FROM crmpool.rep_counter WHERE rel = 'tenantless'::regclass;
 SELECT owner FROM crmpool.history('tenantless', 1);
 
 -- recycling, per tenant: due rows, warnings and follow-ups carry the tenant
@@ -166,7 +166,9 @@ INSERT INTO accounts VALUES (1, 'Acme Trading Co', '+1 212 555 0100', NULL, 'acm
 SELECT crmpool.manage('accounts', 'owner', tenant_column => 'org');
 SELECT crmpool.set_identity('accounts', name_column => 'name', phone_columns => '{phone}');
 SELECT crmpool.set_rules('accounts', '{"dedup_phone": "block", "dedup_name": "block"}');
-SELECT tenant, kind, key, customer FROM crmpool.identity_key ORDER BY tenant, customer;
+-- a text tenant is keyed by the table's dictionary (crmpool.tenant_name): its name shown here
+SELECT n.name AS tenant, kind, key, customer FROM crmpool.identity_key k
+JOIN crmpool.tenant_name n ON n.rel = k.rel AND n.tenant = k.tenant ORDER BY n.name, customer;
 -- the same phone and name in another tenant is no duplicate
 INSERT INTO accounts VALUES (3, 'Acme Trading Co', '+1 212 555 0100', NULL, 'globex');
 SELECT tenant_try($$INSERT INTO accounts VALUES (4, 'Other', '+1 212 555 0100', NULL, 'acme')$$);
@@ -178,7 +180,8 @@ SELECT customer, matched_on FROM crmpool.find_duplicates('accounts', phone => '+
 -- under "warn", a duplicate is recorded under its tenant; groups never span tenants
 SELECT crmpool.set_rules('accounts', '{"dedup_phone": "warn", "dedup_name": "off"}');
 INSERT INTO accounts VALUES (5, 'Acme Again', '+1 212 555 0100', NULL, 'acme');
-SELECT tenant, customer, existing, matched_on FROM crmpool.duplicate_warning;
+SELECT n.name AS tenant, customer, existing, matched_on FROM crmpool.duplicate_warning w
+JOIN crmpool.tenant_name n ON n.rel = w.rel AND n.tenant = w.tenant;
 SELECT group_id, customer, matched_on FROM crmpool.duplicate_groups('accounts') ORDER BY group_id, customer;
 -- a tenant longer than 63 bytes is refused
 SELECT tenant_try($$INSERT INTO accounts VALUES (6, 'Long', NULL, NULL, repeat('t', 70))$$);
@@ -217,7 +220,8 @@ SELECT crmpool.set_rules('leads', '{"lock_cap": 1}', tenant => 'b');
 UPDATE leads SET locked = 1 WHERE id = 6;
 SELECT tenant_try($$UPDATE leads SET locked = 1 WHERE id = 7$$);
 SELECT crmpool.lock('leads', 1, 7);
-SELECT tenant, customer, rep FROM crmpool.customer_lock WHERE rel = 'leads'::regclass ORDER BY 1, 2;
+SELECT n.name AS tenant, customer, rep FROM crmpool.customer_lock l
+JOIN crmpool.tenant_name n ON n.rel = l.rel AND n.tenant = l.tenant WHERE l.rel = 'leads'::regclass ORDER BY 1, 2;
 -- a rep set inactive in one tenant gains nothing there, and still can in another
 SELECT crmpool.set_rep('leads', 8, active => false, tenant => 'a');
 SELECT tenant_try($$SELECT crmpool.claim('leads', 3, 8)$$);
@@ -242,7 +246,10 @@ DROP TABLE leads;
 -- TRUNCATE closes the open spells of every tenant
 TRUNCATE accounts;
 TRUNCATE crm_customer;
-SELECT tenant, count(*) FROM crmpool.ownership_event WHERE how = 'truncate' GROUP BY tenant ORDER BY tenant;
+-- (accounts' text tenants by name, crm_customer's integer ones as they are)
+SELECT e.rel, coalesce(n.name, e.tenant::text) AS tenant, count(*) FROM crmpool.ownership_event e
+LEFT JOIN crmpool.tenant_name n ON n.rel = e.rel AND n.tenant = e.tenant
+WHERE how = 'truncate' GROUP BY 1, 2 ORDER BY e.rel::text, 2;
 SELECT tenant, rep, owned FROM crmpool.rep_counter WHERE owned <> 0;
 SELECT crmpool.unmanage('crm_customer');
 SELECT crmpool.unmanage('accounts');

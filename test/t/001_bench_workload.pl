@@ -31,7 +31,7 @@ sub books_agree
 		SELECT count(*) FROM bench.cust_b c
 		WHERE c.owner_id IS DISTINCT FROM
 			(SELECT e.owner FROM crmpool.ownership_event e
-			 WHERE e.tenant = '' AND e.rel = 'bench.cust_b'::regclass AND e.customer = c.id
+			 WHERE e.tenant = 0 AND e.rel = 'bench.cust_b'::regclass AND e.customer = c.id
 			 ORDER BY e.seq DESC LIMIT 1)}),
 		'0', "$when: the last event of every customer is its owner");
 	return;

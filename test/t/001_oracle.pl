@@ -147,7 +147,7 @@ is( $rows->(
 		  loads AS (
 			SELECT t.tenant, l.* FROM (SELECT DISTINCT oracle_tenant(g) AS tenant
 									   FROM generate_series(0, 2) g) t,
-				 crmpool.rep_load('customers', nullif(t.tenant, '')) l)
+				 crmpool.rep_load('customers', oracle_tenant_arg(t.tenant)) l)
 		  SELECT coalesce(e.tenant, l.tenant) || '/' || coalesce(e.rep, l.rep) || ': '
 				 || e::text || ' vs ' || l::text
 		  FROM expected e FULL JOIN loads l USING (tenant, rep)
@@ -194,7 +194,7 @@ is( $rows->(
 is( $rows->(
 		q{SELECT t.tenant || '/' || l.rep
 		  FROM (SELECT DISTINCT oracle_tenant(g) AS tenant FROM generate_series(0, 2) g) t
-			   CROSS JOIN crmpool.rep_load('customers', nullif(t.tenant, '')) l
+			   CROSS JOIN crmpool.rep_load('customers', oracle_tenant_arg(t.tenant)) l
 			   LEFT JOIN oracle_adopted a ON a.tenant = t.tenant AND a.rep = l.rep
 		  WHERE l.owned > greatest((crmpool.rules('customers', NULL, l.rep) ->> 'private_cap')::int,
 								   coalesce(a.owned, 0))
@@ -207,7 +207,7 @@ is( $rows->(
 # previous one's.  Checked on the 200 customers with the most events.
 $rows->(
 	q{CREATE TABLE oracle_sample AS
-	  SELECT customer, nullif(min(tenant), '') AS tenant FROM crmpool.ownership_event
+	  SELECT customer, oracle_tenant_arg(min(tenant)) AS tenant FROM crmpool.ownership_event
 	  WHERE rel = 'customers'::regclass
 	  GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 200});
 is( $rows->(

@@ -6,9 +6,12 @@
 -- With oracle.tenants = on the table is managed with its tenant column: three tenants (id % 3,
 -- never null and never changing), the same 20 rep ids working in each, every count per tenant.
 CREATE TABLE oracle_config AS SELECT current_setting('oracle.tenants', true) = 'on' AS tenants;
--- The tenant crmpool keeps a customer's bookkeeping under ('' without a tenant column).
-CREATE FUNCTION oracle_tenant(id bigint) RETURNS text LANGUAGE sql STABLE
-AS $$ SELECT CASE WHEN tenants THEN (id % 3)::text ELSE '' END FROM oracle_config $$;
+-- The tenant key crmpool keeps a customer's bookkeeping under: an integer tenant column's value
+-- (0 without a tenant column); oracle_tenant_arg: what crmpool's readers take (NULL: none).
+CREATE FUNCTION oracle_tenant(id bigint) RETURNS bigint LANGUAGE sql STABLE
+AS $$ SELECT CASE WHEN tenants THEN id % 3 ELSE 0 END FROM oracle_config $$;
+CREATE FUNCTION oracle_tenant_arg(tenant bigint) RETURNS text LANGUAGE sql STABLE
+AS $$ SELECT CASE WHEN tenants THEN tenant::text END FROM oracle_config $$;
 CREATE TABLE customers (
 	id			bigint PRIMARY KEY,
 	owner_id	bigint,

@@ -269,22 +269,26 @@ my $after = snapshot('old', 1);
 # snapshot leaves tenant out)
 is($after->{'crmpool.rep_config'}, '', 'the update adds crmpool.rep_config, empty');
 delete $after->{'crmpool.rep_config'};
+# and the dictionary of text tenants (crmpool.tenant_name), empty, its sequence unused
+is($after->{'crmpool.tenant_name'}, '', 'the update adds crmpool.tenant_name, empty');
+is($after->{'crmpool.tenant_name_tenant_seq'}, '1|f', 'its sequence is unused');
+delete @$after{'crmpool.tenant_name', 'crmpool.tenant_name_tenant_seq'};
 $after->{'crmpool.rule_set'} =~ s/,\)$/)/mg;
 $rows_compared += same($after, $before, 'row by row after the update');
-# every row of 0.1 belongs to the one tenant '' of a table without a tenant column
+# every row of 0.1 belongs to the one tenant 0 of a table without a tenant column
 is( $node->safe_psql('old', q{
 		SELECT string_agg(t, ',') FROM (
-			SELECT 'rep_counter' AS t FROM crmpool.rep_counter WHERE tenant <> ''
-			UNION ALL SELECT 'ownership_event' FROM crmpool.ownership_event WHERE tenant <> ''
-			UNION ALL SELECT 'customer_lock' FROM crmpool.customer_lock WHERE tenant <> ''
-			UNION ALL SELECT 'recycle_due' FROM crmpool.recycle_due WHERE tenant <> ''
-			UNION ALL SELECT 'recycle_warning' FROM crmpool.recycle_warning WHERE tenant <> ''
-			UNION ALL SELECT 'followup' FROM crmpool.followup WHERE tenant <> ''
-			UNION ALL SELECT 'identity_key' FROM crmpool.identity_key WHERE tenant <> ''
-			UNION ALL SELECT 'identity_name' FROM crmpool.identity_name WHERE tenant <> ''
-			UNION ALL SELECT 'duplicate_warning' FROM crmpool.duplicate_warning WHERE tenant <> ''
+			SELECT 'rep_counter' AS t FROM crmpool.rep_counter WHERE tenant <> 0
+			UNION ALL SELECT 'ownership_event' FROM crmpool.ownership_event WHERE tenant <> 0
+			UNION ALL SELECT 'customer_lock' FROM crmpool.customer_lock WHERE tenant <> 0
+			UNION ALL SELECT 'recycle_due' FROM crmpool.recycle_due WHERE tenant <> 0
+			UNION ALL SELECT 'recycle_warning' FROM crmpool.recycle_warning WHERE tenant <> 0
+			UNION ALL SELECT 'followup' FROM crmpool.followup WHERE tenant <> 0
+			UNION ALL SELECT 'identity_key' FROM crmpool.identity_key WHERE tenant <> 0
+			UNION ALL SELECT 'identity_name' FROM crmpool.identity_name WHERE tenant <> 0
+			UNION ALL SELECT 'duplicate_warning' FROM crmpool.duplicate_warning WHERE tenant <> 0
 			UNION ALL SELECT 'managed_table' FROM crmpool.managed_table WHERE tenant_column IS NOT NULL) x}),
-	'', "the update keeps 0.1's rows under the tenant ''");
+	'', "the update keeps 0.1's rows under the tenant 0");
 same(readers('old'), $readers_01, 'readers after the update');
 is($node->safe_psql('old', "SELECT count(*) FROM crmpool.check('$tbl')"), '0', 'check() is clean after the update');
 behaviour('old', 'updated');

@@ -41,7 +41,7 @@ sub check_consistent
 		SELECT
 		  (SELECT count(*) FROM customer c
 		    WHERE c.owner IS DISTINCT FROM (SELECT e.owner FROM crmpool.ownership_event e
-		      WHERE e.tenant = '' AND e.rel = 'customer'::regclass AND e.customer = c.id ORDER BY e.seq DESC LIMIT 1))
+		      WHERE e.tenant = 0 AND e.rel = 'customer'::regclass AND e.customer = c.id ORDER BY e.seq DESC LIMIT 1))
 		  || ' ' ||
 		  (SELECT count(*) FROM crmpool.rep_counter r
 		    WHERE r.rel = 'customer'::regclass

@@ -59,7 +59,7 @@ sub check_books
 	is($node->safe_psql('postgres', q{
 		SELECT count(*) FROM customer c
 		LEFT JOIN LATERAL (SELECT e.owner FROM crmpool.ownership_event e
-		                   WHERE e.tenant = '' AND e.rel = 'customer'::regclass AND e.customer = c.id
+		                   WHERE e.tenant = 0 AND e.rel = 'customer'::regclass AND e.customer = c.id
 		                   ORDER BY e.seq DESC LIMIT 1) e ON true
 		WHERE e.owner IS DISTINCT FROM c.owner}), '0', "$what: the last event of each customer names its owner");
 }

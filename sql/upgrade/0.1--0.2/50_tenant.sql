@@ -1,10 +1,11 @@
 -- Tenants (issue 9, section 1; docs/design.md, "Tenants and distribution").
 --
 -- Every table of per-customer or per-rep state gets a tenant column, first in its primary key:
--- the value of the managed table's tenant column as text, '' for a table without one.  The
--- column goes last (ADD COLUMN) so that the column numbers C reads by stay those of 0.1; a
--- fresh install declares it last too.  0.1 rows all belong to the one tenant ''.  The new
--- library runs on 0.1's tables too, before this update (crmpool_has_tenants in src/base).
+-- the bigint key of the managed table's tenant (its value for an integer tenant column, its id
+-- in crmpool.tenant_name for a text one), 0 for a table without one.  The column goes last (ADD
+-- COLUMN) so that the column numbers C reads by stay those of 0.1; a fresh install declares it
+-- last too.  0.1 rows all belong to the one tenant 0.  The new library runs on 0.1's tables
+-- too, before this update (crmpool_has_tenants in src/base).
 ALTER TABLE crmpool.managed_table ADD COLUMN tenant_column name;
 
 DO $$
@@ -16,8 +17,8 @@ BEGIN
 							 'duplicate_warning'] LOOP
 		-- not ADD COLUMN ... DEFAULT '': that keeps a "missing value" in the catalog, which a
 		-- fresh install does not have (pg_upgrade's dump would differ)
-		EXECUTE pg_catalog.format('ALTER TABLE crmpool.%I ADD COLUMN tenant text COLLATE pg_catalog."C"', t);
-		EXECUTE pg_catalog.format('UPDATE crmpool.%I SET tenant = %L', t, '');
+		EXECUTE pg_catalog.format('ALTER TABLE crmpool.%I ADD COLUMN tenant bigint', t);
+		EXECUTE pg_catalog.format('UPDATE crmpool.%I SET tenant = 0', t);
 		EXECUTE pg_catalog.format('ALTER TABLE crmpool.%I ALTER COLUMN tenant SET NOT NULL', t);
 		EXECUTE pg_catalog.format('ALTER TABLE crmpool.%I DROP CONSTRAINT %I', t, t || '_pkey');
 	END LOOP;
@@ -48,6 +49,8 @@ CREATE VIEW crmpool.managed_tables AS
 		managed_at, tenant_column
 	FROM crmpool.managed_table;
 GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
+
+-- The dictionary of text tenants: 50_tenant_names.sql (a link to sql/parts/92_tenant_names.sql).
 
 -- manage() gains tenant_column: 52_columns.sql replaces 0.1's manage() with the final signature.
 

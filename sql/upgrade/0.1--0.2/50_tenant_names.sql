@@ -1,0 +1,1 @@
+../../parts/92_tenant_names.sql

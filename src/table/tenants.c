@@ -1,0 +1,442 @@
+/*
+ * tenants.c: a managed table's tenant as crmpool's tables key it (docs/design.md, "Tenants and
+ * distribution").
+ *
+ * Every state table leads its key with a bigint tenant (CrmpoolTenant): fixed-width, so that
+ * index tuples keep cached attribute offsets and compare as integers on the claim path.  An
+ * integer tenant column (smallint, integer, bigint) is its own key; a table without a tenant
+ * column has the one key CRMPOOL_NO_TENANT (0); any other tenant column (text, varchar, uuid)
+ * is keyed through the table's dictionary crmpool.tenant_name: the id it gives the name the
+ * first time crmpool sees it, never changed nor reused while the table is managed.
+ *
+ * managed_tenant() is the one place that turns a row's tenant into its key; managed_tenant_key()
+ * a tenant given as text (a function's argument, a rule's or a rep's scope); managed_tenant_name()
+ * turns a key back into the app's value for what crmpool shows.  The dictionary is cached in the
+ * table's ManagedRel (so it goes with every invalidation that retires the entry); an entry this
+ * transaction made is not cached until it commits, since a rollback takes it back.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "table/table.h"
+
+typedef struct TenantByName
+{
+	char		name[CRMPOOL_TENANT_MAX_BYTES + 1];
+	CrmpoolTenant key;
+} TenantByName;
+
+typedef struct TenantByKey
+{
+	CrmpoolTenant key;
+	char		name[CRMPOOL_TENANT_MAX_BYTES + 1];
+} TenantByKey;
+
+static SPIPlanPtr find_plan = NULL;
+
+/*
+ * A row's customer id, for messages.  (Not registry.c's managed_key: registry.c keys the
+ * tenants of rules and reps through this file, and calls go one way between files.)
+ */
+static int64
+row_customer(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, mr->key_att, desc, &isnull);
+
+	return isnull ? 0 : mr->key_type == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d);
+}
+
+static SPIPlanPtr add_plan = NULL;
+static SPIPlanPtr name_plan = NULL;
+
+/* Whether the table's tenant column is an integer: its value is its key. */
+static bool
+integer_tenant(ManagedRel *mr)
+{
+	return mr->tenant_type == INT2OID || mr->tenant_type == INT4OID ||
+		mr->tenant_type == INT8OID;
+}
+
+static void
+cache_entry(ManagedRel *mr, const char *name, CrmpoolTenant key)
+{
+	TenantByName *bn;
+	TenantByKey *bk;
+
+	if (mr->tenant_names == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.hcxt = mr->mcxt;
+		ctl.keysize = CRMPOOL_TENANT_MAX_BYTES + 1;
+		ctl.entrysize = sizeof(TenantByName);
+		mr->tenant_names = hash_create("crmpool tenant keys", 16, &ctl,
+									   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		ctl.keysize = sizeof(CrmpoolTenant);
+		ctl.entrysize = sizeof(TenantByKey);
+		mr->tenant_keys = hash_create("crmpool tenant names", 16, &ctl,
+									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	bn = hash_search(mr->tenant_names, name, HASH_ENTER, NULL);
+	bn->key = key;
+	bk = hash_search(mr->tenant_keys, &key, HASH_ENTER, NULL);
+	strlcpy(bk->name, name, sizeof(bk->name));
+}
+
+/* Remember a dictionary row read by SPI (tenant, xmin) unless this transaction made it. */
+static CrmpoolTenant
+found_entry(ManagedRel *mr, const char *name)
+{
+	bool		isnull;
+	CrmpoolTenant key = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+													1, &isnull));
+	TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 2, &isnull));
+
+	if (!TransactionIdIsCurrentTransactionId(xmin))
+		cache_entry(mr, name, key);
+	return key;
+}
+
+static void
+refuse_long_name(ManagedRel *mr, const char *name)
+{
+	if (strlen(name) > CRMPOOL_TENANT_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("tenant \"%s\" of managed table %s is too long", name, get_rel_name(mr->relid)),
+				 errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
+						   (int) strlen(name), CRMPOOL_TENANT_MAX_BYTES)));
+}
+
+/*
+ * The key of tenant `name` (the app's value as text).  An integer column's name must be an
+ * integer (false when it is not).  A text column's name (or one a rule or rep of a table
+ * without a tenant column names: crmpool.rules() can still show it, rows never match it) is
+ * looked up in the table's dictionary, and added to it when `create` (the first row of a new
+ * tenant, or a rule or rep set for one): INSERT ... ON CONFLICT, so that two transactions
+ * adding the same name at once get the same key (the second waits for the first).  False when
+ * the name is not there and not `create`: no row of the table has that tenant.
+ */
+bool
+managed_tenant_key(ManagedRel *mr, const char *name, bool create, CrmpoolTenant *key)
+{
+	OwnerContext octx;
+	TenantByName *bn;
+	bool		found = false;
+
+	if (integer_tenant(mr))
+	{
+		char	   *end;
+		long long	v;
+
+		errno = 0;
+		v = strtoll(name, &end, 10);
+		if (errno != 0 || end == name || *end != '\0')
+			return false;
+		*key = (CrmpoolTenant) v;
+		return true;
+	}
+	refuse_long_name(mr, name);
+	if (mr->tenant_names != NULL &&
+		(bn = hash_search(mr->tenant_names, name, HASH_FIND, NULL)) != NULL)
+	{
+		*key = bn->key;
+		return true;
+	}
+
+	SPI_connect();
+	crmpool_become_owner(&octx);
+	if (find_plan == NULL)
+	{
+		find_plan = crmpool_keep_plan("SELECT tenant, xmin FROM crmpool.tenant_name "
+									  "WHERE rel OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2",
+									  2, (Oid[]) {REGCLASSOID, TEXTOID});
+		/* DO UPDATE, not DO NOTHING: it returns the row another transaction just added */
+		add_plan = crmpool_keep_plan("INSERT INTO crmpool.tenant_name AS t (rel, name) VALUES ($1, $2) "
+									 "ON CONFLICT (rel, name) DO UPDATE SET name = t.name "
+									 "RETURNING tenant, xmin",
+									 2, (Oid[]) {REGCLASSOID, TEXTOID});
+	}
+	{
+		Datum		args[2] = {ObjectIdGetDatum(mr->relid), CStringGetTextDatum(name)};
+
+		if (SPI_execute_plan(find_plan, args, NULL, !create, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read crmpool.tenant_name");
+		if (SPI_processed == 0 && create &&
+			SPI_execute_plan(add_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not write crmpool.tenant_name");
+		if (SPI_processed > 0)
+		{
+			*key = found_entry(mr, name);
+			found = true;
+		}
+	}
+	crmpool_restore_user(&octx);
+	SPI_finish();
+	return found;
+}
+
+/*
+ * The key of the tenant of a row of a table with a tenant column, or CRMPOOL_NO_TENANT for a
+ * table without one: only a branch on the hot path of such a table.  A row without a tenant
+ * belongs to no tenant's counts, caps or duplicates: it is refused (docs/reference.md).
+ */
+CrmpoolTenant
+managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return CRMPOOL_NO_TENANT;
+	d = heap_getattr(tuple, mr->tenant_att, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("customer %lld of managed table %s has no tenant",
+						(long long) row_customer(mr, tuple, desc), get_rel_name(mr->relid)),
+				 errdetail("Its tenant column \"%s\" is null; crmpool keeps every count, cap and history per tenant.",
+						   get_attname(mr->relid, mr->tenant_att, false)),
+				 errhint("Set the tenant of every customer, or declare the column NOT NULL.")));
+	return managed_tenant_value(mr, d, row_customer(mr, tuple, desc));
+}
+
+/* The key of a (non-null) value of the table's tenant column; customer: whose, for messages. */
+CrmpoolTenant
+managed_tenant_value(ManagedRel *mr, Datum d, int64 customer)
+{
+	char	   *name;
+	CrmpoolTenant key;
+
+	if (mr->tenant_type == INT8OID)
+		return DatumGetInt64(d);
+	if (mr->tenant_type == INT4OID)
+		return DatumGetInt32(d);
+	if (mr->tenant_type == INT2OID)
+		return DatumGetInt16(d);
+	name = OidOutputFunctionCall(mr->tenant_out, d);
+	if (strlen(name) > CRMPOOL_TENANT_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("the tenant of customer %lld of managed table %s is too long",
+						(long long) customer, get_rel_name(mr->relid)),
+				 errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
+						   (int) strlen(name), CRMPOOL_TENANT_MAX_BYTES)));
+	if (!managed_tenant_key(mr, name, true, &key))
+		elog(ERROR, "crmpool could not key tenant \"%s\"", name);
+	pfree(name);
+	return key;
+}
+
+/*
+ * Set up mr's tenant column (att; InvalidAttrNumber: none): registry.c when it loads a table,
+ * manage() for the rows it adopts.  Its type's output function must be built in: crmpool reads
+ * it as the extension owner.
+ */
+void
+managed_tenant_init(ManagedRel *mr, AttrNumber att)
+{
+	bool		isvarlena;
+
+	mr->tenant_att = att;
+	mr->tenant_names = mr->tenant_keys = NULL;
+	if (att == InvalidAttrNumber)
+		return;
+	crmpool_require_builtin_output(mr->relid, att, "tenant");
+	mr->tenant_type = getBaseType(get_atttype(mr->relid, att));
+	getTypeOutputInfo(mr->tenant_type, &mr->tenant_out, &isvarlena);
+}
+
+/*
+ * The app's value of a tenant key, as text (palloc'd); NULL for a table without a tenant column.
+ */
+char *
+managed_tenant_name(ManagedRel *mr, CrmpoolTenant key)
+{
+	OwnerContext octx;
+	TenantByKey *bk;
+	char	   *name = NULL;
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return NULL;
+	if (integer_tenant(mr))
+		return psprintf(INT64_FORMAT, key);
+	if (mr->tenant_keys != NULL &&
+		(bk = hash_search(mr->tenant_keys, &key, HASH_FIND, NULL)) != NULL)
+		return pstrdup(bk->name);
+	SPI_connect();
+	crmpool_become_owner(&octx);
+	if (name_plan == NULL)
+		name_plan = crmpool_keep_plan("SELECT name, xmin FROM crmpool.tenant_name "
+									  "WHERE rel OPERATOR(pg_catalog.=) $1 AND tenant OPERATOR(pg_catalog.=) $2",
+									  2, (Oid[]) {REGCLASSOID, INT8OID});
+	if (SPI_execute_plan(name_plan, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(key)},
+						 NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.tenant_name");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+		MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
+
+		name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		MemoryContextSwitchTo(oldcxt);
+		if (!TransactionIdIsCurrentTransactionId(xmin))
+			cache_entry(mr, name, key);
+	}
+	crmpool_restore_user(&octx);
+	SPI_finish();
+	if (name == NULL)
+		elog(ERROR, "crmpool.tenant_name has no tenant " INT64_FORMAT " of table %s", key,
+			 get_rel_name(mr->relid));
+	return name;
+}
+
+/* The tenant name as a text Datum for a reader's output column; null for no tenant column. */
+Datum
+managed_tenant_datum_out(ManagedRel *mr, CrmpoolTenant key, bool *isnull)
+{
+	char	   *name = managed_tenant_name(mr, key);
+
+	*isnull = (name == NULL);
+	return name != NULL ? CStringGetTextDatum(name) : (Datum) 0;
+}
+
+/*
+ * The key of a customer's tenant as its row says, read as the current user (its privileges and
+ * row-level security apply, as in managed_locate); false if the row is not there.
+ */
+bool
+managed_customer_tenant(ManagedRel *mr, int64 customer, CrmpoolTenant *tenant)
+{
+	bool		found = false;
+
+	*tenant = CRMPOOL_NO_TENANT;
+	if (mr->tenant_att == InvalidAttrNumber)
+		return true;
+	SPI_connect();
+	if (mr->tenant_plan == NULL)
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		const char *col = quote_identifier(get_attname(mr->relid, mr->tenant_att, false));
+
+		mr->tenant_plan =
+			crmpool_keep_plan(psprintf("SELECT %s FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1",
+									   col, mr->qualname, key),
+							  1, (Oid[]) {INT8OID});
+	}
+	if (SPI_execute_plan(mr->tenant_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) !=
+		SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read customer %lld", (long long) customer);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			*tenant = managed_tenant_value(mr, d, customer);
+			found = true;
+		}
+	}
+	SPI_finish();
+	return found;
+}
+
+/*
+ * A function's tenant argument (argno; -1: the function's SQL has none, as in 0.1) as a key:
+ * required for a table with a tenant column, whose bookkeeping is kept per tenant, and refused
+ * for a table without one (its one tenant is CRMPOOL_NO_TENANT).  fname names the function.
+ * A name crmpool has never seen in the table keys no row: *known (unless NULL) is then false,
+ * and the key returned is CRMPOOL_NO_TENANT, which no row of a table with text tenants has (the
+ * dictionary's ids start at 1), so that readers find nothing under it.
+ */
+CrmpoolTenant
+managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno, const char *fname,
+				   bool *known)
+{
+	bool		given = argno >= 0 && !PG_ARGISNULL(argno);
+	char	   *name;
+	CrmpoolTenant key = CRMPOOL_NO_TENANT;
+
+	if (known != NULL)
+		*known = true;
+	if (mr->tenant_att == InvalidAttrNumber)
+	{
+		if (given)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("table %s has no tenant column", get_rel_name(mr->relid)),
+					 errdetail("%s was given tenant \"%s\".", fname,
+							   TextDatumGetCString(PG_GETARG_DATUM(argno))),
+					 errhint("Leave tenant out for a table attached without tenant_column.")));
+		return CRMPOOL_NO_TENANT;
+	}
+	if (!given)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s needs a tenant for table %s", fname, get_rel_name(mr->relid)),
+				 errdetail("The table keeps its customers per tenant in column \"%s\".",
+						   get_attname(mr->relid, mr->tenant_att, false)),
+				 errhint("Pass tenant => the tenant's value as text.")));
+	name = TextDatumGetCString(PG_GETARG_DATUM(argno));
+	managed_tenant_check_name(mr, name);
+	if (!managed_tenant_key(mr, name, false, &key))
+	{
+		key = CRMPOOL_NO_TENANT;
+		if (known != NULL)
+			*known = false;
+	}
+	return key;
+}
+
+/*
+ * Refuse a tenant given as text that the table's tenant column could not hold: not an integer
+ * for an integer column (22P02), too long for a text one.
+ */
+void
+managed_tenant_check_name(ManagedRel *mr, const char *name)
+{
+	CrmpoolTenant key;
+
+	if (integer_tenant(mr) && !managed_tenant_key(mr, name, false, &key))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("tenant \"%s\" is not an integer", name),
+				 errdetail("Table %s keeps its tenants in column \"%s\" of type %s.",
+						   get_rel_name(mr->relid), get_attname(mr->relid, mr->tenant_att, false),
+						   format_type_be(mr->tenant_type))));
+	if (!integer_tenant(mr))
+		refuse_long_name(mr, name);
+}
+
+/*
+ * A tenant a rule or a rep is set for (crmpool.set_rules, crmpool.set_rep; NULL: none): checked
+ * as managed_tenant_check_name, and given its key now if it is new, so that the table's rules
+ * and reps, read from their text (registry.c), key it the same as its rows.
+ */
+void
+managed_tenant_scope(ManagedRel *mr, text *tenant)
+{
+	char	   *name;
+	CrmpoolTenant key;
+
+	if (tenant == NULL)
+		return;
+	name = text_to_cstring(tenant);
+	managed_tenant_check_name(mr, name);
+	(void) managed_tenant_key(mr, name, true, &key);
+}
