@@ -15,7 +15,7 @@
  * row in crmpool.duplicate_warning, off only keeps the keys (find_duplicates still sees them).
  *
  * Races: before comparing, the trigger takes a transaction advisory lock per key (and per name
- * core), in a fixed order, and compares with the latest snapshot.  Two transactions inserting
+ * core) of the customer's tenant, in a fixed order, and compares with the latest snapshot.  Two transactions inserting
  * the same phone therefore run one after the other, and the second sees the first's committed
  * key.  The locks come after the customer row (AFTER trigger) and, because "crmpool_identity_row"
  * sorts before "crmpool_ownership_*", before any rep counter row.
@@ -466,7 +466,8 @@ identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik, i
  * keys cannot deadlock.
  */
 static void
-lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also);
+lock_keys_one_by_one(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik,
+					 const IdentityKeys *also);
 
 /*
  * Writers of a table's identity keys lock hierarchically.  An ordinary writer takes the table's
@@ -518,7 +519,7 @@ table_identity_lock(Oid relid, LOCKMODE mode)
 }
 
 static void
-lock_keys(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
+lock_keys(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik, const IdentityKeys *also)
 {
 	int			wanted = (ik ? ik->nkeys + ik->has_name : 0) +
 		(also ? also->nkeys + also->has_name : 0);
@@ -532,12 +533,20 @@ lock_keys(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
 	}
 	*taken += wanted;
 	table_identity_lock(relid, ShareLock);
-	lock_keys_one_by_one(relid, ik, also);
+	lock_keys_one_by_one(relid, tenant, ik, also);
 }
 
 static void
-lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also)
+lock_keys_one_by_one(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik,
+					 const IdentityKeys *also)
 {
+	/*
+	 * Per tenant: duplicates are only ever found within a tenant, so two tenants writing the
+	 * same key need not wait for each other.  The tenant is mixed into each key's hash (a table
+	 * without tenants, the one tenant 0, keeps the key's own hash).
+	 */
+	uint32		salt = tenant == CRMPOOL_NO_TENANT ? 0 :
+		hash_bytes((const unsigned char *) &tenant, sizeof(tenant));
 	int			max = (ik ? ik->nkeys + 1 : 0) + (also ? also->nkeys + 1 : 0);
 	uint32	   *hashes = palloc(sizeof(uint32) * Max(max, 1));
 	uint16	   *kinds = palloc(sizeof(uint16) * Max(max, 1));
@@ -563,6 +572,9 @@ lock_keys_one_by_one(Oid relid, const IdentityKeys *ik, const IdentityKeys *also
 			kinds[n++] = (uint16) 'n';
 		}
 	}
+	if (salt != 0)
+		for (i = 0; i < n; i++)
+			hashes[i] = hash_combine(salt, hashes[i]);
 	for (i = 0; i < n; i++)
 	{
 		uint32		best = i;
@@ -870,7 +882,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 			identity_row_keys(mr, tup, desc, &ik);
 		ledger_begin(&octx);
 		if (mr->has_identity)
-			lock_keys(mr->relid, &ik, NULL);
+			lock_keys(mr->relid, tenant, &ik, NULL);
 		forget(mr->relid, tenant, customer);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
@@ -900,7 +912,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 						NULL, &rules);
 		reactions = palloc(sizeof(Reaction) * (ik.nkeys + 1));
 		ledger_begin(&octx);
-		lock_keys(mr->relid, &ik, &lock_both);
+		lock_keys(mr->relid, tenant, &ik, &lock_both);
 		nreactions = find_reactions(mr, tenant, customer, &ik, &rules, reactions);
 		if (nreactions > 0)
 		{
