@@ -6,7 +6,8 @@
 # that are not deleted, crmpool.customer_lock is the set of owned, not deleted rows whose flag
 # is set, no deleted row has an owner in the history, owner_time is the start of the open
 # spell, and check() finds nothing.  Locks block release and recycle only (yudao's rule), so
-# locked customers are transferred too.
+# locked customers are transferred too.  The table has three tenants (tenant_column, yudao's
+# tenant_id; the same rep ids work in each): every count, lock and cap is checked per tenant.
 use strict;
 use warnings;
 
@@ -37,17 +38,17 @@ CREATE TABLE crm_customer (
 	tenant_id			bigint NOT NULL DEFAULT 1
 );
 CREATE INDEX ON crm_customer (owner_user_id);
-INSERT INTO crm_customer (id, name, owner_user_id, owner_time, lock_status, deleted)
-	SELECT g, 'customer ' || g,
+INSERT INTO crm_customer (id, name, tenant_id, owner_user_id, owner_time, lock_status, deleted)
+	SELECT g, 'customer ' || g, (g / 7) % 3 + 1,
 		   CASE WHEN g % 3 = 0 THEN g % 10 + 1 END,
 		   CASE WHEN g % 3 = 0 THEN '2026-01-01 08:00'::timestamp END,
 		   CASE WHEN g % 45 = 0 THEN 1 ELSE 0 END,
 		   CASE WHEN g % 17 = 0 THEN 1 ELSE 0 END
 	FROM generate_series(1, 600) g;
 SELECT crmpool.manage('crm_customer', 'owner_user_id', deal_column => 'deal_status',
-					  lock_column => 'lock_status', owner_since_column => 'owner_time',
+					  tenant_column => 'tenant_id', lock_column => 'lock_status', owner_since_column => 'owner_time',
 					  deleted_column => 'deleted');
-SELECT crmpool.set_rules('crm_customer', '{"private_cap": 40, "lock_cap": 6,
+SELECT crmpool.set_rules('crm_customer', '{"private_cap": 40, "lock_cap": 3,
 	"lock_blocks": ["release", "recycle"]}');
 CREATE TABLE oracle_outcome (op text NOT NULL, code text NOT NULL);
 CREATE FUNCTION oracle_try(op text, c bigint, r bigint) RETURNS void
@@ -172,35 +173,44 @@ is(rows("SELECT kind || ' ' || coalesce(customer::text, '') || ' ' || coalesce(r
 		 FROM crmpool.check('crm_customer')"), '', 'check() finds nothing');
 is( rows(
 		q{WITH truth AS (
-			SELECT owner_user_id AS rep, count(*) AS owned,
+			SELECT tenant_id AS tenant, owner_user_id AS rep, count(*) AS owned,
 				   count(*) FILTER (WHERE lock_status <> 0) AS locked
-			FROM crm_customer WHERE owner_user_id IS NOT NULL AND deleted = 0 GROUP BY 1)
-		  SELECT coalesce(t.rep, l.rep) || ': ' || t::text || ' vs ' || l::text
-		  FROM truth t FULL JOIN crmpool.rep_load('crm_customer') l USING (rep)
-		  WHERE (coalesce(t.owned, 0), coalesce(t.locked, 0)) IS DISTINCT FROM (l.owned, l.locked)
+			FROM crm_customer WHERE owner_user_id IS NOT NULL AND deleted = 0 GROUP BY 1, 2),
+		  loads AS (
+			SELECT t AS tenant, l.* FROM generate_series(1, 3) t,
+				 crmpool.rep_load('crm_customer', t::text) l)
+		  SELECT coalesce(t.tenant, l.tenant) || '/' || coalesce(t.rep, l.rep) || ': '
+				 || t::text || ' vs ' || l::text
+		  FROM truth t FULL JOIN loads l USING (tenant, rep)
+		  WHERE (coalesce(t.owned, 0), coalesce(t.locked, 0)) IS DISTINCT FROM
+				(coalesce(l.owned, 0), coalesce(l.locked, 0))
 		  ORDER BY 1}),
 	'',
-	'owned and locked count the owned rows that are not deleted, and their lock flags');
+	'owned and locked count, per tenant, the owned rows that are not deleted, and their lock flags');
+is(rows(q{SELECT count(DISTINCT tenant) FROM crmpool.rep_counter WHERE owned > 0}), '3',
+	'the counters are kept under three tenants');
 is( rows(
 		q{SELECT coalesce(c.id, k.customer) FROM
-			(SELECT id, owner_user_id FROM crm_customer
+			(SELECT id, owner_user_id, tenant_id FROM crm_customer
 			 WHERE lock_status <> 0 AND owner_user_id IS NOT NULL AND deleted = 0) c
-		  FULL JOIN (SELECT customer, rep FROM crmpool.customer_lock
+		  FULL JOIN (SELECT customer, rep, tenant FROM crmpool.customer_lock
 					 WHERE rel = 'crm_customer'::regclass) k ON k.customer = c.id
-		  WHERE k.rep IS DISTINCT FROM c.owner_user_id ORDER BY 1 LIMIT 10}),
+		  WHERE k.rep IS DISTINCT FROM c.owner_user_id OR k.tenant IS DISTINCT FROM c.tenant_id
+		  ORDER BY 1 LIMIT 10}),
 	'',
-	'crmpool.customer_lock is exactly the owned, not deleted customers whose flag is set');
+	'crmpool.customer_lock is exactly the owned, not deleted customers whose flag is set, under their tenant');
 is( rows(
 		q{SELECT id FROM crm_customer WHERE lock_status <> 0 AND owner_user_id IS NULL AND deleted = 0}),
 	'',
 	'no customer in the pool keeps a lock flag');
 is( rows(
 		q{WITH last AS (
-			SELECT DISTINCT ON (customer) customer, owner, how, at
+			SELECT DISTINCT ON (customer) customer, owner, how, at, tenant
 			FROM crmpool.ownership_event WHERE rel = 'crm_customer'::regclass
 			ORDER BY customer, seq DESC)
 		  SELECT c.id FROM crm_customer c JOIN last l ON l.customer = c.id
 		  WHERE l.owner IS DISTINCT FROM CASE WHEN c.deleted = 0 THEN c.owner_user_id END
+			 OR l.tenant <> c.tenant_id
 			 OR (c.deleted = 0 AND c.owner_user_id IS NOT NULL AND l.how <> 'adopt'
 				 AND abs(extract(epoch FROM (c.owner_time AT TIME ZONE 'Asia/Shanghai') - l.at)) > 1)
 		  ORDER BY 1 LIMIT 10}),
@@ -212,10 +222,11 @@ is( rows(
 	'',
 	'every gain stamped owner_time, over the value the app wrote');
 is( rows(
-		q{SELECT l.rep FROM crmpool.rep_load('crm_customer') l
-		  WHERE l.owned > 40 OR l.locked > 6}),
+		q{SELECT t || '/' || l.rep FROM generate_series(1, 3) t,
+			   crmpool.rep_load('crm_customer', t::text) l
+		  WHERE l.owned > 40 OR l.locked > 3}),
 	'',
-	'no rep ends above its private cap or its lock cap');
+	'no rep ends above its private cap or its lock cap in any tenant');
 
 $node->stop;
 done_testing();
