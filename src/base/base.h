@@ -150,7 +150,8 @@ typedef struct StoreTable
 typedef struct StoreScan
 {
 	Relation	heap;
-	Relation	index;
+	Relation	index;			/* NULL until store_scan_keys() */
+	Oid			indexid;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;		/* fetch into it with index_getnext_slot(scan, ...) */
 } StoreScan;
@@ -190,6 +191,8 @@ extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr slot[2], Datum *
 /* objects.c: crmpool's tables have 0.2's tenant columns (false under 0.1's SQL) */
 extern bool crmpool_has_tenants(void);
 extern void store_oids(StoreTable *t, Oid *heap, Oid *index);
+extern void store_open(StoreScan *s, StoreTable *t, bool latest, LOCKMODE lockmode);
+extern void store_scan_keys(StoreScan *s, ScanKey keys, int nkeys);
 extern void store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool latest,
 							 LOCKMODE lockmode);
 extern void store_scan_end(StoreScan *s);

@@ -110,18 +110,16 @@ store_oids(StoreTable *t, Oid *heap, Oid *index)
 }
 
 /*
- * Scan t's table through its index for the rows equal to keys (the caller fetches with
- * index_getnext_slot), under a fresh snapshot or, if latest, the latest one.  lockmode is taken
- * on the table, as a statement would.
+ * Open t's table under a fresh snapshot or, if latest, the latest one, without its index yet:
+ * a caller that may find its row by TID (ledger.c's counters) opens the index only when it
+ * needs it, with store_scan_keys().  lockmode is taken on the table, as a statement would.
  */
 void
-store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool latest,
-				 LOCKMODE lockmode)
+store_open(StoreScan *s, StoreTable *t, bool latest, LOCKMODE lockmode)
 {
 	Oid			heapid;
-	Oid			indexid;
 
-	store_oids(t, &heapid, &indexid);
+	store_oids(t, &heapid, &s->indexid);
 	if (latest)
 		PushCopiedSnapshot(GetLatestSnapshot());
 	else
@@ -130,10 +128,31 @@ store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool late
 	UpdateActiveSnapshotCommandId();
 
 	s->heap = table_open(heapid, lockmode);
-	s->index = index_open(indexid, AccessShareLock);
+	s->index = NULL;
+	s->scan = NULL;
+	s->slot = table_slot_create(s->heap, NULL);
+}
+
+/* Scan the table store_open() opened through its index for the rows equal to keys. */
+void
+store_scan_keys(StoreScan *s, ScanKey keys, int nkeys)
+{
+	s->index = index_open(s->indexid, AccessShareLock);
 	s->scan = crmpool_index_beginscan(s->heap, s->index, GetActiveSnapshot(), nkeys);
 	index_rescan(s->scan, keys, nkeys, NULL, 0);
-	s->slot = table_slot_create(s->heap, NULL);
+}
+
+/*
+ * Scan t's table through its index for the rows equal to keys (the caller fetches with
+ * index_getnext_slot), under a fresh snapshot or, if latest, the latest one.  lockmode is taken
+ * on the table, as a statement would.
+ */
+void
+store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool latest,
+				 LOCKMODE lockmode)
+{
+	store_open(s, t, latest, lockmode);
+	store_scan_keys(s, keys, nkeys);
 }
 
 /* Locks are kept to the end of the transaction, as a statement would. */
@@ -141,8 +160,11 @@ void
 store_scan_end(StoreScan *s)
 {
 	ExecDropSingleTupleTableSlot(s->slot);
-	index_endscan(s->scan);
-	index_close(s->index, NoLock);
+	if (s->index != NULL)
+	{
+		index_endscan(s->scan);
+		index_close(s->index, NoLock);
+	}
 	table_close(s->heap, NoLock);
 	PopActiveSnapshot();
 }

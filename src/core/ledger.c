@@ -38,6 +38,7 @@
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "common/hashfn.h"
@@ -217,15 +218,12 @@ static StoreTable ledger_tables[NUM_LEDGER_TABLES] = {
 };
 
 /*
- * Scan table t for (tenant, rel, key), key being the customer or the rep (each primary key
- * starts so; 0.1's with (rel, key)); the caller fetches with index_getnext_slot().  lockmode is
- * taken on the table, as a statement would.
+ * The scan keys of (tenant, rel, key) in table t, key being the customer or the rep (each
+ * primary key starts so; 0.1's with (rel, key)); returns how many.
  */
-static void
-key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, CrmpoolTenant tenant, int64 key,
-			   bool latest, LOCKMODE lockmode)
+static int
+ledger_keys(ScanKeyData *keys, Oid relid, CrmpoolTenant tenant, int64 key)
 {
-	ScanKeyData keys[3];
 	int			n = 0;
 
 	if (crmpool_has_tenants())
@@ -234,7 +232,21 @@ key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, CrmpoolTenant tenant, in
 	n++;
 	ScanKeyInit(&keys[n], n + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
 	n++;
-	store_scan_begin(ks, &ledger_tables[t], keys, n, latest, lockmode);
+	return n;
+}
+
+/*
+ * Scan table t for (tenant, rel, key); the caller fetches with index_getnext_slot().  lockmode
+ * is taken on the table, as a statement would.
+ */
+static void
+key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, CrmpoolTenant tenant, int64 key,
+			   bool latest, LOCKMODE lockmode)
+{
+	ScanKeyData keys[3];
+
+	store_scan_begin(ks, &ledger_tables[t], keys, ledger_keys(keys, relid, tenant, key), latest,
+					 lockmode);
 }
 
 static bool
@@ -313,25 +325,33 @@ add_count(int32 count, int32 delta)
 }
 
 /*
- * Where this transaction left each rep counter row it updated: the TID of the row's latest
- * version.  Once a transaction has changed a rep's row it holds that row to commit, so no one
- * else can make a newer version, and reading it again through the primary key would only walk
- * the versions the transaction made itself (dead to it, but not prunable before it ends): a
- * loop of n claims by one rep cost O(n^2), 40,000 claims and releases 88 s.  An entry is only
- * a hint: counter_latest() checks on the tuple that it still is that rep's row, made by this
- * transaction and not updated since.
+ * Where this backend left each rep counter row it updated: the TID of the version it wrote
+ * last, and the transaction that wrote it.  Two uses:
+ *
+ * - Within that transaction: it holds the row to commit, so no one else can make a newer
+ *   version, and reading it again through the primary key would only walk the versions the
+ *   transaction made itself (dead to it, but not prunable before it ends): a loop of n claims by
+ *   one rep cost O(n^2), 40,000 claims and releases 88 s.
+ * - In a later transaction (READ COMMITTED only): a rep's claims are usually transactions of
+ *   their own, one after another in the same session, and the version written last is then
+ *   still the row's latest; locking it by TID, as counter_lock() locks what the index gave it
+ *   (waiting for a concurrent writer, then following the row to its latest version), costs no
+ *   index descent and no walk of the row's HOT chain.  The heap page is pruned first, as an
+ *   index fetch would prune it, so the rep's page stays as compact as before.
+ *
+ * An entry is only a hint: counter_cached() checks on the tuple that it still is that rep's row
+ * before locking it (a version another backend left behind, or a line pointer VACUUM freed and
+ * reused, is passed over for the index), and a TID past the end of the table is never read.
  *
  * Each entry remembers the subtransaction that set it, and a subtransaction that rolls back
- * forgets only the entries it or its children set (ids at least its own: subtransaction ids
- * grow within a transaction, and its children started after it).  Those point at versions the
- * rollback killed, and the lock on rep_counter that kept their page from being truncated by
- * VACUUM may have gone with it: fetching them could read past the end of the table.  Every
- * other entry was set by a subtransaction still alive (an ancestor, or a sibling committed into
- * one): its version is still ours and the table lock it took is held to the end of the
- * transaction.  If the rolled-back work had made a newer version of such a row, it had set that
- * entry too (so the entry is dropped); any other writer leaves xmax set on the version, and
- * counter_latest() rejects it.  So a loop that swallows a refusal after each claim (a PL/pgSQL
- * EXCEPTION block rolls back a subtransaction) keeps its entries, and stays linear.
+ * forgets the entries of this transaction it or its children set (ids at least its own:
+ * subtransaction ids grow within a transaction, and its children started after it).  Those
+ * point at versions the rollback killed.  Every other entry of this transaction was set by a
+ * subtransaction still alive (an ancestor, or a sibling committed into one): its version is
+ * still ours.  So a loop that swallows a refusal after each claim (a PL/pgSQL EXCEPTION block
+ * rolls back a subtransaction) keeps its entries, and stays linear.  An entry a rolled-back
+ * top transaction left points at a dead version: the later transaction's lock finds it invisible
+ * and goes to the index.
  */
 typedef struct CounterKey
 {
@@ -343,7 +363,7 @@ typedef struct CounterKey
 typedef struct CounterTid
 {
 	CounterKey	key;
-	LocalTransactionId lxid;	/* the transaction it was left by */
+	LocalTransactionId lxid;	/* the transaction that set it */
 	SubTransactionId subid;		/* the subtransaction that set it */
 	ItemPointerData tid;
 } CounterTid;
@@ -359,17 +379,15 @@ counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId p
 
 	if (event != SUBXACT_EVENT_ABORT_SUB || counter_tids == NULL)
 		return;
-	/* entries of earlier transactions go too: they would be started again anyway */
 	hash_seq_init(&seq, counter_tids);
 	while ((ct = hash_seq_search(&seq)) != NULL)
-		if (ct->subid >= mySubid || ct->lxid != CRMPOOL_MY_LXID)
+		if (ct->lxid == CRMPOOL_MY_LXID && ct->subid >= mySubid)
 			hash_search(counter_tids, &ct->key, HASH_REMOVE, NULL);
 }
 
 /*
- * The entry of a rep's row for this transaction; NULL if none and not `create`.  Entries of
- * earlier transactions are reused, not freed one by one (a claim is often a transaction of
- * its own); the table is started again only once it holds many reps.
+ * The entry of a rep's row; NULL if none and not `create` (a new one has no TID yet).  The
+ * table is started again only once it holds many reps.
  */
 static CounterTid *
 counter_tid(Oid relid, CrmpoolTenant tenant, int64 rep, bool create)
@@ -397,40 +415,88 @@ counter_tid(Oid relid, CrmpoolTenant tenant, int64 rep, bool create)
 	key.tenant = tenant;
 	key.rep = rep;
 	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
-	if (ct == NULL || (found && ct->lxid == CRMPOOL_MY_LXID))
-		return ct;
-	if (!create)
-		return NULL;
-	ct->lxid = CRMPOOL_MY_LXID;
-	ItemPointerSetInvalid(&ct->tid);
+	if (ct != NULL && !found)
+	{
+		ct->lxid = InvalidLocalTransactionId;
+		ItemPointerSetInvalid(&ct->tid);
+	}
 	return ct;
 }
 
-/* Fetch into slot the rep's row version at tid if it is the latest one, made by us. */
+/* Whether the row version in slot is the counter row of (relid, tenant, rep). */
 static bool
-counter_latest(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, ItemPointer tid,
+counter_is_rep(TupleTableSlot *slot, Oid relid, CrmpoolTenant tenant, int64 rep)
+{
+	return DatumGetObjectId(store_attr(slot, 1)) == relid &&
+		DatumGetInt64(store_attr(slot, 2)) == rep &&
+		(!crmpool_has_tenants() || DatumGetInt64(store_attr(slot, COUNT_TENANT)) == tenant);
+}
+
+/*
+ * Fetch into slot, locked, the rep's latest row version, found from the entry's TID (see
+ * counter_tids); false, slot empty, if the entry cannot say where it is.
+ */
+static bool
+counter_cached(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, CounterTid *ct,
 			   TupleTableSlot *slot)
 {
 	HeapTuple	tuple;
 	HeapTupleHeader htup;
 	bool		should_free;
-	bool		ours;
+	bool		ok;
+	Buffer		buffer;
+	TM_FailureData tmfd;
+	bool		mine;
 
-	if (!ItemPointerIsValid(tid) || heap->rd_rel->relam != HEAP_TABLE_AM_OID ||
-		!table_tuple_fetch_row_version(heap, tid, SnapshotAny, slot))
+	if (ct == NULL || !ItemPointerIsValid(&ct->tid) || heap->rd_rel->relam != HEAP_TABLE_AM_OID)
+		return false;
+	mine = ct->lxid == CRMPOOL_MY_LXID;
+	if (!mine)
+	{
+		/*
+		 * A later transaction: under REPEATABLE READ the row must be the version its snapshot
+		 * sees (counter_lock), and the table may have shrunk since (this transaction's lock on
+		 * it keeps it from shrinking from now on).
+		 */
+		if (IsolationUsesXactSnapshot() ||
+			ItemPointerGetBlockNumber(&ct->tid) >= RelationGetNumberOfBlocks(heap))
+			return false;
+		buffer = ReadBuffer(heap, ItemPointerGetBlockNumber(&ct->tid));
+		heap_page_prune_opt(heap, buffer);
+		ReleaseBuffer(buffer);
+	}
+	if (!table_tuple_fetch_row_version(heap, &ct->tid, SnapshotAny, slot))
 		return false;
 	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
 	htup = tuple->t_data;
-	ours = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup)) &&
-		((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask)) &&
-		DatumGetObjectId(store_attr(slot, 1)) == relid &&
-		DatumGetInt64(store_attr(slot, 2)) == rep &&
-		(!crmpool_has_tenants() || DatumGetInt64(store_attr(slot, COUNT_TENANT)) == tenant);
+	ok = counter_is_rep(slot, relid, tenant, rep);
+	/* within its transaction: the version it made, not updated since */
+	if (mine)
+		ok = ok && TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup)) &&
+			((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask));
 	if (should_free)
 		heap_freetuple(tuple);
-	if (!ours)
+	if (ok && mine)
+		return true;			/* already locked: by the transaction that made it */
+	ExecClearTuple(slot);
+	if (!ok)
+		return false;
+
+	/* later: lock it as counter_lock() locks the row the index finds, following it if updated */
+	if (table_tuple_lock(heap, &ct->tid, GetActiveSnapshot(), slot, GetCurrentCommandId(true),
+						 LockTupleNoKeyExclusive, LockWaitBlock,
+						 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd) != TM_Ok)
+	{
 		ExecClearTuple(slot);
-	return ours;
+		return false;
+	}
+	/* the row's latest version, and still the rep's (a key column changed by hand is not) */
+	if (!counter_is_rep(slot, relid, tenant, rep))
+	{
+		ExecClearTuple(slot);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -568,14 +634,19 @@ counter_update(Oid relid, CrmpoolTenant tenant, int64 rep, const CounterChange *
 	int			i;
 	CounterTid *ct = counter_tid(relid, tenant, rep, false);
 
-	key_scan_begin(&ks, LT_COUNTERS, relid, tenant, rep, false, RowExclusiveLock);
+	store_open(&ks, &ledger_tables[LT_COUNTERS], false, RowExclusiveLock);
 	current = table_slot_create(ks.heap, NULL);
-	if (!(ct != NULL && counter_latest(ks.heap, relid, tenant, rep, &ct->tid, current)) &&
-		!counter_lock(&ks, current))
+	if (!counter_cached(ks.heap, relid, tenant, rep, ct, current))
 	{
-		ExecDropSingleTupleTableSlot(current);
-		store_scan_end(&ks);
-		return false;
+		ScanKeyData keys[3];
+
+		store_scan_keys(&ks, keys, ledger_keys(keys, relid, tenant, rep));
+		if (!counter_lock(&ks, current))
+		{
+			ExecDropSingleTupleTableSlot(current);
+			store_scan_end(&ks);
+			return false;
+		}
 	}
 
 	/* the new version: the locked one with the change applied */
@@ -608,6 +679,7 @@ counter_update(Oid relid, CrmpoolTenant tenant, int64 rep, const CounterChange *
 	/* the new version's TID, where the next change of this rep in this transaction finds it */
 	ct = counter_tid(relid, tenant, rep, true);
 	ct->tid = next->tts_tid;
+	ct->lxid = CRMPOOL_MY_LXID;
 	ct->subid = GetCurrentSubTransactionId();
 
 	ExecDropSingleTupleTableSlot(next);
