@@ -116,7 +116,7 @@ DROP TABLE contacts;
 CREATE DATABASE contacts_c TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
 \c contacts_c
 CREATE EXTENSION crmpool;
-SELECT pg_catalog.current_setting('lc_ctype') AS lc_ctype;
+SELECT datctype FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database();
 SELECT v, crmpool.normalize_phone(v) AS phone, crmpool.normalize_email(v) AS address,
        crmpool.email_mailbox(v) AS mailbox
 FROM unnest(ARRAY['852-2878 1234', '886-2-4904 1234', '０１０－５８７３　７０００　转分机　１６３',
