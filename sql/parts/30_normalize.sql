@@ -16,8 +16,7 @@ RETURNS text
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'crmpool_normalize_email';
 
-COMMENT ON FUNCTION crmpool.normalize_email(text) IS
-'Canonical form of an e-mail address: trimmed, full-width and case folded, plus-tags and dots kept; NULL if the text is not exactly one address.';
+-- Its comment is in 71_contacts.sql (issue 11 changed what it reads).
 
 CREATE FUNCTION crmpool.company_core(name text)
 RETURNS text

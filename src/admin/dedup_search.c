@@ -28,8 +28,10 @@
  */
 #define TENANT_PREFIX \
 	"tenant::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) "
+/* an e-mail's run is its mailbox (what comes before the space of its key, track.h) */
 #define GROUP_KEYS_SQL(T) \
-	"SELECT kind::pg_catalog.text OPERATOR(pg_catalog.||) " T(TENANT_PREFIX) "key, customer " \
+	"SELECT kind::pg_catalog.text OPERATOR(pg_catalog.||) " T(TENANT_PREFIX) \
+	"pg_catalog.split_part(key, ' ', 1), customer, key " \
 	"FROM crmpool.identity_key WHERE rel" EQ "$1 ORDER BY " T("tenant, ") "kind, key, customer"
 #define GROUP_NAMES_SQL(T) \
 	"SELECT " T(TENANT_PREFIX) "core, customer, name " \
@@ -84,7 +86,8 @@ found_best_first(const void *a, const void *b)
 static int
 kind_bit(char kind)
 {
-	return kind == IDENTITY_KIND_PHONE ? 1 : kind == IDENTITY_KIND_EMAIL ? 2 : 4;
+	return kind == IDENTITY_KIND_PHONE ? 1 : kind == IDENTITY_KIND_PHONE_MAIN ? 8 :
+		kind == IDENTITY_KIND_EMAIL ? 2 : 4;
 }
 
 static char *
@@ -95,6 +98,8 @@ kinds_text(int kinds)
 	initStringInfo(&buf);
 	if (kinds & 1)
 		appendStringInfoString(&buf, "phone");
+	if (kinds & 8)
+		appendStringInfo(&buf, "%sphone_main", buf.len ? "," : "");
 	if (kinds & 2)
 		appendStringInfo(&buf, "%semail", buf.len ? "," : "");
 	if (kinds & 4)
@@ -153,7 +158,7 @@ find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
 		text	   *t = PG_GETARG_TEXT_PP(3);
 
 		identity_add_key(&ik, IDENTITY_KIND_EMAIL,
-						 crmpool_email_canonical(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+						 identity_email_key(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
 	}
 	if (!PG_ARGISNULL(1))
 	{
@@ -176,9 +181,11 @@ find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
 
 	ledger_begin(&octx);
 	all = palloc(sizeof(IdentityMatch) * (ik.nkeys * MAX_EXACT + 1));
+	/* the same switchboard too, whatever dedup_phone_main says (off keeps the keys, as every dedup_*) */
 	for (i = 0; i < ik.nkeys; i++)
-		nall += identity_exact_matches(mr->relid, tenant, ik.kinds[i], ik.keys[i], PG_INT64_MIN,
-									   all + nall, MAX_EXACT);
+		nall += identity_key_matches(mr->relid, tenant, ik.kinds[i], ik.keys[i], PG_INT64_MIN,
+									 true, identity_email_folds(&rules), false, all + nall,
+									 MAX_EXACT);
 	if (ik.has_name)
 	{
 		IdentityMatch *names;
@@ -346,10 +353,60 @@ for_each_row(const char *sql, Oid relid, void (*fn) (HeapTuple, TupleDesc, void 
 typedef struct KeyRun
 {
 	UnionFind  *uf;
-	text	   *key;			/* current run's kind and key */
+	int			folds;			/* the table's e-mail folds (fold_* rules) */
+	text	   *key;			/* current run's kind and key (an e-mail's mailbox) */
 	int64		first;			/* its first customer */
+	char	   *first_key;		/* and its key */
+	List	   *mailboxes;		/* e-mail runs under fewer folds: MailboxRun, per mailbox */
 	MemoryContext cxt;
 } KeyRun;
+
+/* Within an e-mail run when the table folds less than the keys: one mailbox and a customer. */
+typedef struct MailboxRun
+{
+	char	   *key;
+	int64		customer;
+} MailboxRun;
+
+/* Join customer to the run's first customer, or to the first with the same mailbox. */
+static void
+join_run(KeyRun *run, char kind, int64 customer, const char *key)
+{
+	ListCell   *lc;
+	MailboxRun *mr;
+	MemoryContext old;
+
+	if (kind != IDENTITY_KIND_EMAIL || run->folds == EMAIL_FOLD_ALL)
+	{
+		uf_union(run->uf, uf_node(run->uf, run->first), uf_node(run->uf, customer),
+				 kind == IDENTITY_KIND_PHONE ? 1 : 2);
+		return;
+	}
+	old = MemoryContextSwitchTo(run->cxt);
+	if (run->mailboxes == NIL)
+	{
+		mr = palloc(sizeof(MailboxRun));
+		mr->key = run->first_key;
+		mr->customer = run->first;
+		run->mailboxes = list_make1(mr);
+	}
+	MemoryContextSwitchTo(old);
+	foreach(lc, run->mailboxes)
+	{
+		mr = lfirst(lc);
+		if (identity_same_mailbox(mr->key, key, run->folds))
+		{
+			uf_union(run->uf, uf_node(run->uf, mr->customer), uf_node(run->uf, customer), 2);
+			return;
+		}
+	}
+	old = MemoryContextSwitchTo(run->cxt);
+	mr = palloc(sizeof(MailboxRun));
+	mr->key = pstrdup(key);
+	mr->customer = customer;
+	run->mailboxes = lappend(run->mailboxes, mr);
+	MemoryContextSwitchTo(old);
+}
 
 static bool
 same_text(const text *a, const text *b)
@@ -365,16 +422,18 @@ key_row(HeapTuple tup, TupleDesc desc, void *arg)
 	bool		isnull;
 	text	   *kk = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
 	int64		customer = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	char	   *key = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
 
 	if (run->key != NULL && same_text(run->key, kk))
-		uf_union(run->uf, uf_node(run->uf, run->first), uf_node(run->uf, customer),
-				 VARDATA_ANY(kk)[0] == IDENTITY_KIND_PHONE ? 1 : 2);
+		join_run(run, VARDATA_ANY(kk)[0], customer, key);
 	else
 	{
 		MemoryContextReset(run->cxt);
 		run->key = MemoryContextAlloc(run->cxt, VARSIZE_ANY(kk));
 		memcpy(run->key, kk, VARSIZE_ANY(kk));
 		run->first = customer;
+		run->first_key = MemoryContextStrdup(run->cxt, key);
+		run->mailboxes = NIL;
 	}
 }
 
@@ -518,6 +577,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	ledger_begin(&octx);
 	memset(&krun, 0, sizeof(krun));
 	krun.uf = &uf;
+	krun.folds = identity_email_folds(&rules);
 	krun.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool key run", ALLOCSET_SMALL_SIZES);
 	for_each_row(crmpool_has_tenants() ? GROUP_KEYS_SQL(WITH_TENANT) : GROUP_KEYS_SQL(WITHOUT_TENANT),
 				 mr->relid, key_row, &krun);

@@ -47,6 +47,8 @@ typedef struct RuleDef
 	bool		default_flag;	/* RT_BOOL only */
 	int			default_choice; /* RT_POLICY and RT_OPS only */
 	const double *default_real; /* RT_FRACTION only: the setting that holds the default */
+	bool		has_default_key;	/* RT_POLICY only: unset, it takes default_key's value */
+	RuleKey		default_key;
 	bool		due;			/* decides when customers are recycled (due.c); the only
 								 * keys read per customer level */
 	bool		moves_due;		/* not read per level, but changes which customers are due */
@@ -84,6 +86,11 @@ static const RuleDef rule_defs[NUM_RULE_KEYS] = {
 	[RULE_RECYCLE_EXEMPT_DEALS] = {.name = "recycle_exempt_deals", .type = RT_BOOL,
 	.default_flag = true, .due = true},
 	[RULE_WARN_BEFORE] = {.name = "warn_before", .type = RT_INTERVAL, .due = true},
+	/* the same switchboard (main line, another or no extension): as dedup_phone unless set */
+	[RULE_DEDUP_PHONE_MAIN] = {.name = "dedup_phone_main", .type = RT_POLICY,
+	.has_default_key = true, .default_key = RULE_DEDUP_PHONE},
+	[RULE_FOLD_PLUS_TAGS] = {.name = "fold_plus_tags", .type = RT_BOOL, .default_flag = true},
+	[RULE_FOLD_GMAIL_DOTS] = {.name = "fold_gmail_dots", .type = RT_BOOL, .default_flag = true},
 };
 
 #define LEVELS_KEY "levels"
@@ -520,7 +527,8 @@ int
 rule_choice(const RuleSet *rs, RuleKey key)
 {
 	if (!rs->key[key].set)
-		return rule_defs[key].default_choice;
+		return rule_defs[key].has_default_key ? rule_choice(rs, rule_defs[key].default_key) :
+			rule_defs[key].default_choice;
 	return rs->key[key].v.choice;
 }
 
@@ -596,14 +604,17 @@ rules_key_touches_due(const char *name)
  * -------------------------------------------------------------------------------------------*/
 
 static void
-append_value(StringInfo buf, RuleKey key, const RuleValue *v)
+append_value(StringInfo buf, const RuleSet *rs, RuleKey key)
 {
 	const RuleDef *def = &rule_defs[key];
+	const RuleValue *v = &rs->key[key];
 
 	appendStringInfo(buf, "\"%s\": ", def->name);
 	if (!v->set)
 	{
-		if (def->type == RT_BOOL)
+		if (def->has_default_key)
+			escape_json(buf, policy_names[rule_choice(rs, key)]);
+		else if (def->type == RT_BOOL)
 			appendStringInfoString(buf, def->default_flag ? "true" : "false");
 		else if (def->type == RT_POLICY)
 			escape_json(buf, policy_names[def->default_choice]);
@@ -656,7 +667,7 @@ rules_jsonb(const RuleSet *rs, int nlevels, char **level_names, RuleSet *level_s
 	{
 		if (i > 0)
 			appendStringInfoString(&buf, ", ");
-		append_value(&buf, (RuleKey) i, &rs->key[i]);
+		append_value(&buf, rs, (RuleKey) i);
 	}
 	if (nlevels > 0)
 	{
@@ -677,7 +688,7 @@ rules_jsonb(const RuleSet *rs, int nlevels, char **level_names, RuleSet *level_s
 					continue;
 				if (!first)
 					appendStringInfoString(&buf, ", ");
-				append_value(&buf, (RuleKey) k, &level_sets[i].key[k]);
+				append_value(&buf, &level_sets[i], (RuleKey) k);
 				first = false;
 			}
 			appendStringInfoChar(&buf, '}');

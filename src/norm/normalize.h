@@ -7,7 +7,7 @@
  *
  *   utf8_fold.c         UTF-8 decoding, width and case folding, character classes
  *   normalize_phone.c   crmpool.normalize_phone: one canonical form per phone line
- *   normalize_email.c   crmpool.normalize_email
+ *   normalize_email.c   crmpool.normalize_email, crmpool.email_mailbox: an address and its mailbox
  *   company_lexicon.c   legal forms, industry words, branch markers, regions
  *   company_name.c      parsing a company name into its parts; company_core, company_parts
  *   name_similarity.c   bigrams of the distinctive core and the similarity score
@@ -29,8 +29,20 @@
  */
 extern char *crmpool_phone_canonical(const char *s, int len, const char *default_country);
 
-/* The canonical form of an e-mail address (trimmed, case-folded), or NULL if s is not one. */
+/*
+ * The one e-mail address in s, stripped of what was pasted around it (display name, mailto:,
+ * labels, brackets, stray punctuation, spaces next to the "@") and case-folded, its plus tag and
+ * dots kept; NULL if s holds no address or more than one.
+ */
 extern char *crmpool_email_canonical(const char *s, int len);
+
+/* Which folds take an address to its mailbox (crmpool_email_mailbox). */
+#define EMAIL_FOLD_PLUS_TAG		0x01	/* zs+crm@x.com reaches zs@x.com (RFC 5233) */
+#define EMAIL_FOLD_GMAIL_DOTS	0x02	/* z.s@gmail.com, zs@googlemail.com reach zs@gmail.com */
+#define EMAIL_FOLD_ALL			(EMAIL_FOLD_PLUS_TAG | EMAIL_FOLD_GMAIL_DOTS)
+
+/* The mailbox a canonical address reaches under the given folds (palloc'd). */
+extern char *crmpool_email_mailbox(const char *address, int folds);
 
 /* A company name, parsed.  Strings are UTF-8 and never NULL ("" when absent). */
 #define COMPANY_MAX_REGIONS 6

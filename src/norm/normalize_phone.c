@@ -170,6 +170,24 @@ scan_phone(const unsigned char *p, const unsigned char *end, PhoneScan *ps)
 					paren--;
 			}
 		}
+		else if (state == EXT_WAIT && !digit)
+		{
+			int			k,
+						m = 0;
+
+			/* a second marker: "转分机 163", "转 内线 12", "ext. #12" */
+			for (k = 0; k < lengthof(ext_markers) && m == 0; k++)
+				m = match_marker(p, end, ext_markers[k], before);
+			if (m > 0)
+			{
+				p += m;
+				before = ' ';
+				continue;
+			}
+			if (!(c == '.' || c == ':' || c == '=' || c == '-' ||
+				  uf_class(c) == UF_SPACE))
+				return;
+		}
 		else if (digit)
 		{
 			if (ps->next == EXT_MAX_DIGITS)
@@ -180,9 +198,8 @@ scan_phone(const unsigned char *p, const unsigned char *end, PhoneScan *ps)
 			ps->ext[ps->next++] = (char) c;
 			state = EXT;
 		}
-		else if (state == EXT || !(c == '.' || c == ':' || c == '=' || c == '-' ||
-								   uf_class(c) == UF_SPACE))
-			return;
+		else
+			return;				/* after the extension's digits */
 		before = c;
 		p += n;
 	}
@@ -242,10 +259,48 @@ set_nsn(PhoneNumber *pn, const char *cc, const char *d, int n)
 	pn->nsn[n] = '\0';
 }
 
+/*
+ * Hong Kong and Macau (852, 853: 8-digit numbers) and Taiwan (886: 8 or 9 digits after an
+ * optional trunk 0) written with their calling code but without "+" or "00": "852-2878 1234",
+ * "(852) 3430-1234", "886-2-4904 1234".  Only where a mainland reading is ruled out: the code is
+ * written as a group of its own (a mainland area code written apart is written with its trunk
+ * 0, "(0852)", "0886-"), or the digits are too many for a mainland number.
+ */
+static bool
+cn_neighbour(const PhoneScan *ps, const char *d, int n, PhoneNumber *pn)
+{
+	static const char *const codes[] = {"852", "853", "886"};
+	int			i;
+
+	if (n < 11 || (ps->glen[0] != 3 && cn_valid(d, n)))
+		return false;
+	for (i = 0; i < lengthof(codes); i++)
+	{
+		const char *r = d + 3;
+		int			rn = n - 3;
+		bool		taiwan = (i == 2);
+
+		if (strncmp(d, codes[i], 3) != 0)
+			continue;
+		if (taiwan && r[0] == '0')
+		{
+			r++;
+			rn--;
+		}
+		if (r[0] < '2' || r[0] > '9' || !(rn == 8 || (taiwan && rn == 9)))
+			return false;
+		set_nsn(pn, codes[i], r, rn);
+		return true;
+	}
+	return false;
+}
+
 /* Digits d[0..n) written without an international prefix, default country 86. */
 static bool
 cn_national(const PhoneScan *ps, const char *d, int n, PhoneNumber *pn)
 {
+	if (cn_neighbour(ps, d, n, pn))
+		return true;
 	/* 86-..., (86)..., 8613800138000: the country code without + or 00. */
 	if (n >= 12 && d[0] == '8' && d[1] == '6')
 	{

@@ -35,6 +35,7 @@
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -113,6 +114,8 @@ identity_kind_name(char kind)
 			return "phone";
 		case IDENTITY_KIND_EMAIL:
 			return "email";
+		case IDENTITY_KIND_PHONE_MAIN:
+			return "phone_main";
 		default:
 			return "name";
 	}
@@ -156,6 +159,84 @@ identity_set_name(IdentityKeys *ik, const char *name, int len)
 	ik->has_name = true;
 	ik->name = pnstrdup(name, len);
 	ik->ntokens = crmpool_company_bigrams(&ik->parsed, &ik->tokens);
+}
+
+/*
+ * The key of an e-mail: its mailbox with every fold (crmpool_email_mailbox), followed by a space
+ * and the address as written when that differs ("zs@x.com zs+crm@x.com").  A space occurs in no
+ * address, so the keys of one mailbox are one btree range, [mailbox, mailbox || '!'), and each
+ * brings the address that the fold_* rules of the table compare.  NULL: no address.
+ */
+char *
+identity_email_key(const char *s, int len)
+{
+	char	   *address = crmpool_email_canonical(s, len);
+	char	   *mailbox;
+
+	if (address == NULL)
+		return NULL;
+	mailbox = crmpool_email_mailbox(address, EMAIL_FOLD_ALL);
+	return strcmp(mailbox, address) == 0 ? mailbox : psprintf("%s %s", mailbox, address);
+}
+
+/*
+ * The length of a key's common part: a phone's main line (without ";ext=..."), an e-mail's
+ * mailbox.  Keys with the same common part are locked as one and looked up by one range scan.
+ */
+static int
+key_common_len(char kind, const char *key)
+{
+	return strcspn(key, kind == IDENTITY_KIND_PHONE ? ";" : " ");
+}
+
+/* What of an e-mail key is the address as written (after the mailbox). */
+static const char *
+email_key_address(const char *key)
+{
+	const char *space = strchr(key, ' ');
+
+	return space ? space + 1 : key;
+}
+
+/*
+ * What a match of key shows a user: the phone line, its main line, or the e-mail address as
+ * written.  Inside a ledger session: a main line is SPI_palloc'd, to outlive it (react()).
+ */
+static const char *
+key_shown(char kind, const char *key)
+{
+	if (kind == IDENTITY_KIND_EMAIL)
+		return email_key_address(key);
+	if (kind == IDENTITY_KIND_PHONE_MAIN)
+	{
+		int			len = key_common_len(IDENTITY_KIND_PHONE, key);
+		char	   *main = SPI_palloc(len + 1);
+
+		memcpy(main, key, len);
+		main[len] = '\0';
+		return main;
+	}
+	return key;
+}
+
+/* The e-mail folds a table's rules ask for (fold_plus_tags, fold_gmail_dots). */
+int
+identity_email_folds(const RuleSet *rules)
+{
+	return (rule_flag(rules, RULE_FOLD_PLUS_TAGS) ? EMAIL_FOLD_PLUS_TAG : 0) |
+		(rule_flag(rules, RULE_FOLD_GMAIL_DOTS) ? EMAIL_FOLD_GMAIL_DOTS : 0);
+}
+
+/* Whether two e-mail keys of one mailbox reach one mailbox under folds. */
+bool
+identity_same_mailbox(const char *a, const char *b, int folds)
+{
+	const char *aa = email_key_address(a);
+	const char *ba = email_key_address(b);
+
+	if (strcmp(aa, ba) == 0 || folds == EMAIL_FOLD_ALL)
+		return true;
+	return strcmp(crmpool_email_mailbox(aa, folds), crmpool_email_mailbox(ba, folds)) == 0;
 }
 
 /* A column's value as text (NULL when null). */
@@ -202,7 +283,7 @@ identity_column_keys(const IdentityColumns *ic, HeapTuple tup, TupleDesc desc, I
 			identity_add_key(ik, IDENTITY_KIND_PHONE, crmpool_phone_canonical(s, len, NULL));
 	for (i = 0; i < ic->nemails; i++)
 		if ((s = column_text(tup, desc, ic->email_atts[i], &len)) != NULL)
-			identity_add_key(ik, IDENTITY_KIND_EMAIL, crmpool_email_canonical(s, len));
+			identity_add_key(ik, IDENTITY_KIND_EMAIL, identity_email_key(s, len));
 	if (ic->name_att != InvalidAttrNumber &&
 		(s = column_text(tup, desc, ic->name_att, &len)) != NULL)
 		identity_set_name(ik, s, len);
@@ -258,6 +339,7 @@ tokens_array(const IdentityKeys *ik)
  * seen (base/store.c).
  * -------------------------------------------------------------------------------------------*/
 /* Column numbers of the two tables, checked by name whenever a table's OID is new (store.c). */
+#define KEY_KEY			3
 #define KEY_CUSTOMER	4
 #define NAME_CUSTOMER	2
 #define NAME_NAME		3
@@ -277,38 +359,82 @@ text_key(ScanKey key, AttrNumber att, const char *value)
 						   F_TEXTEQ, CStringGetTextDatum(value));
 }
 
-/* Existing customers other than exclude holding key, at most max, in id order. */
-int
-identity_exact_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
-					   IdentityMatch *out, int max)
+/*
+ * The leading scan keys of every index of the two tables, (tenant, rel): 0.1's indexes have no
+ * tenant (crmpool_has_tenants).  Returns how many.
+ */
+static int
+tenant_rel_keys(ScanKey keys, CrmpoolTenant tenant, Oid relid)
 {
-	ScanKeyData keys[4];
-	StoreScan	s;
-	int			n = 0;
 	int			k = 0;
 
-	/* 0.1's index has no tenant (crmpool_has_tenants) */
 	if (crmpool_has_tenants())
 		ScanKeyInit(&keys[k++], 1, BTEqualStrategyNumber, F_INT8EQ, crmpool_tenant_datum(tenant));
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	k++;
+	return k + 1;
+}
+
+/*
+ * Existing customers other than exclude whose keys match key, at most max (in key, then id
+ * order); with first_of_each, only the first match of each kind.  One range scan over the keys
+ * that share key's common part (key_common_len): for a phone, the same line (kind p, score 1)
+ * and, if main, the same main line with another or no extension (IDENTITY_KIND_PHONE_MAIN,
+ * IDENTITY_PHONE_MAIN_SCORE); for an e-mail, the addresses reaching the same mailbox under folds
+ * (kind e, score 1).
+ */
+int
+identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
+					 bool main, int folds, bool first_of_each, IdentityMatch *out, int max)
+{
+	ScanKeyData keys[5];
+	StoreScan	s;
+	int			n = 0;
+	int			k;
+	int			common = key_common_len(kind, key);
+	char	   *low = pnstrdup(key, common);
+
+	/* past the range: ';' (0x3B) < '<' after a main line, ' ' (0x20) < '!' after a mailbox */
+	char	   *high = psprintf("%s%c", low, kind == IDENTITY_KIND_PHONE ? '<' : '!');
+	bool		seen_line = false,
+				seen_main = false;
+
+	k = tenant_rel_keys(keys, tenant, relid);
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
 	k++;
-	text_key(&keys[k], k + 1, key);
-	k++;
+	ScanKeyEntryInitialize(&keys[k], 0, k + 1, BTGreaterEqualStrategyNumber, InvalidOid,
+						   C_COLLATION_OID, F_TEXT_GE, CStringGetTextDatum(low));
+	ScanKeyEntryInitialize(&keys[k + 1], 0, k + 1, BTLessStrategyNumber, InvalidOid,
+						   C_COLLATION_OID, F_TEXT_LT, CStringGetTextDatum(high));
+	k += 2;
 	store_scan_begin(&s, &key_table, keys, k, true, AccessShareLock);
 	while (n < max && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
 		bool		isnull;
 		int64		customer = DatumGetInt64(slot_getattr(s.slot, KEY_CUSTOMER, &isnull));
+		char	   *other = TextDatumGetCString(slot_getattr(s.slot, KEY_KEY, &isnull));
+		char		found;
 
-		if (customer == exclude)
+		if (customer == exclude || key_common_len(kind, other) != common)
+			continue;			/* a longer number that starts with this one */
+		if (strcmp(other, key) == 0)
+			found = kind;
+		else if (kind == IDENTITY_KIND_EMAIL)
+			found = identity_same_mailbox(key, other, folds) ? kind : 0;
+		else
+			found = main ? IDENTITY_KIND_PHONE_MAIN : 0;
+		if (found == 0 || (first_of_each && (found == IDENTITY_KIND_PHONE_MAIN ? seen_main : seen_line)))
 			continue;
+		if (found == IDENTITY_KIND_PHONE_MAIN)
+			seen_main = true;
+		else
+			seen_line = true;
 		out[n].customer = customer;
-		out[n].kind = kind;
-		out[n].score = 1.0f;
+		out[n].kind = found;
+		out[n].score = found == IDENTITY_KIND_PHONE_MAIN ? IDENTITY_PHONE_MAIN_SCORE : 1.0f;
 		out[n].name = NULL;
 		n++;
+		if (first_of_each && seen_line && (seen_main || !main))
+			break;
 	}
 	store_scan_end(&s);
 	return n;
@@ -330,13 +456,10 @@ same_core_names(Oid relid, CrmpoolTenant tenant, const char *core, int64 exclude
 	StoreScan	s;
 	int			n = 0;
 	int			cap = 8;
-	int			k = 0;
+	int			k;
 
 	*rows = palloc(sizeof(NameRow) * cap);
-	if (crmpool_has_tenants())
-		ScanKeyInit(&keys[k++], 1, BTEqualStrategyNumber, F_INT8EQ, crmpool_tenant_datum(tenant));
-	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	k++;
+	k = tenant_rel_keys(keys, tenant, relid);
 	text_key(&keys[k], k + 1, core);
 	k++;
 	store_scan_begin(&s, &name_table, keys, k, true, AccessShareLock);
@@ -473,23 +596,45 @@ lock_keys_one_by_one(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik,
  * Writers of a table's identity keys lock hierarchically.  An ordinary writer takes the table's
  * identity lock in SHARE mode, then one EXCLUSIVE lock per key.  Every lock lives in the shared
  * lock table until commit, which holds max_locks_per_transaction * max_connections entries for
- * the whole server; so a transaction that has taken IDENTITY_KEY_LOCKS_MAX key locks on a table
- * (a bulk import, a mass delete) takes the table's identity lock in EXCLUSIVE mode instead, which
- * covers every key, and stops taking key locks.  It then waits for the table's other identity
- * writers and they for it; two bulk writers of one table that both escalate may deadlock, which
- * PostgreSQL detects (40P01).
+ * the whole server; so a transaction writing many customers of a table (a bulk import, a mass
+ * delete) takes the table's identity lock in EXCLUSIVE mode instead, which covers every key, and
+ * stops taking key locks.
+ *
+ * That escalation never waits while the transaction holds a lock another writer may wait for,
+ * so it cannot deadlock (an upgrade from SHARE would: two bulk writers, each holding SHARE and
+ * waiting for the other's to go, or one waiting for the table while the other waits for one of
+ * its keys):
+ *   - up front: when the transaction's first identity write of the table comes after more rows
+ *     than IDENTITY_KEY_LOCKS_MAX keys' worth (the rows of the statement are all written before
+ *     its AFTER ROW triggers run: an INSERT ... SELECT or a COPY of many rows), it waits for the
+ *     EXCLUSIVE lock holding no lock of the table's identity at all, like any first writer;
+ *   - later in a transaction that already holds SHARE, it only tries: once it has taken
+ *     IDENTITY_KEY_LOCKS_MAX key locks, and again after every further IDENTITY_KEY_LOCKS_MAX, it
+ *     takes EXCLUSIVE if no other writer holds the table, and otherwise goes on locking keys one
+ *     by one (as SQL Server escalates).  Such a transaction that meets other writers all along
+ *     keeps a lock per key: its size is then bounded by the shared lock table.
+ * The rows written so far are the table's statistics counters of this transaction (pgstat: every
+ * insert, update and delete counts there at once); with track_counts off there is no up-front
+ * escalation.
  */
 #define IDENTITY_KEY_LOCKS_MAX 256
 
 #define BUDGET_TABLES 8
 
+typedef struct KeyLockBudget
+{
+	Oid			relid;
+	int			taken;			/* key locks taken */
+	int			next_try;		/* escalate when taken would pass this */
+	bool		escalated;		/* EXCLUSIVE taken */
+} KeyLockBudget;
+
 static LocalTransactionId budget_lxid = InvalidLocalTransactionId;
 static int	budget_ntables = 0;
-static Oid	budget_relid[BUDGET_TABLES];
-static int	budget_taken[BUDGET_TABLES];
+static KeyLockBudget budget[BUDGET_TABLES];
 
-/* This transaction's count of key locks on relid; NULL (escalate) once too many tables. */
-static int *
+/* This transaction's key locks on relid; NULL (escalate up front) once too many tables. */
+static KeyLockBudget *
 key_lock_budget(Oid relid)
 {
 	int			i;
@@ -500,39 +645,70 @@ key_lock_budget(Oid relid)
 		budget_ntables = 0;
 	}
 	for (i = 0; i < budget_ntables; i++)
-		if (budget_relid[i] == relid)
-			return &budget_taken[i];
+		if (budget[i].relid == relid)
+			return &budget[i];
 	if (budget_ntables == BUDGET_TABLES)
 		return NULL;
-	budget_relid[budget_ntables] = relid;
-	budget_taken[budget_ntables] = 0;
-	return &budget_taken[budget_ntables++];
+	budget[budget_ntables].relid = relid;
+	budget[budget_ntables].taken = 0;
+	budget[budget_ntables].next_try = IDENTITY_KEY_LOCKS_MAX;
+	budget[budget_ntables].escalated = false;
+	return &budget[budget_ntables++];
 }
 
-static void
-table_identity_lock(Oid relid, LOCKMODE mode)
+/* Take the table's identity lock; false if wait is false and another writer holds it. */
+static bool
+table_identity_lock(Oid relid, LOCKMODE mode, bool wait)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) relid, 0, 0x4300 + 't');
-	(void) LockAcquire(&tag, mode, false, false);
+	return LockAcquire(&tag, mode, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/* The rows this transaction has inserted, updated and deleted in rel so far (see above). */
+static int64
+rows_written(Relation rel)
+{
+	PgStat_TableXactStatus *t;
+	int64		n = 0;
+
+	if (rel->pgstat_info == NULL)
+		return 0;
+	for (t = rel->pgstat_info->trans; t != NULL; t = t->upper)
+		n += t->tuples_inserted + t->tuples_updated + t->tuples_deleted;
+	return n;
 }
 
 static void
-lock_keys(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik, const IdentityKeys *also)
+lock_keys(Relation rel, CrmpoolTenant tenant, const IdentityKeys *ik, const IdentityKeys *also)
 {
+	Oid			relid = RelationGetRelid(rel);
 	int			wanted = (ik ? ik->nkeys + ik->has_name : 0) +
 		(also ? also->nkeys + also->has_name : 0);
-	int		   *taken = key_lock_budget(relid);
+	KeyLockBudget *b = key_lock_budget(relid);
 
-	/* once escalated, re-taking the held table lock is only a local lookup */
-	if (taken == NULL || *taken + wanted > IDENTITY_KEY_LOCKS_MAX)
+	/* up front: nothing of the table's identity is held yet (or every time, once escalated) */
+	if (b == NULL || b->escalated ||
+		(b->taken == 0 && rows_written(rel) * Max(wanted, 1) > IDENTITY_KEY_LOCKS_MAX))
 	{
-		table_identity_lock(relid, ExclusiveLock);
+		(void) table_identity_lock(relid, ExclusiveLock, true);
+		if (b != NULL)
+			b->escalated = true;
 		return;
 	}
-	*taken += wanted;
-	table_identity_lock(relid, ShareLock);
+	/* holding SHARE: only try */
+	if (b->taken + wanted > b->next_try)
+	{
+		if (table_identity_lock(relid, ExclusiveLock, false))
+		{
+			b->escalated = true;
+			return;
+		}
+		b->next_try = b->taken + wanted + IDENTITY_KEY_LOCKS_MAX;
+	}
+	b->taken += wanted;
+	(void) table_identity_lock(relid, ShareLock, true);
 	lock_keys_one_by_one(relid, tenant, ik, also);
 }
 
@@ -561,9 +737,11 @@ lock_keys_one_by_one(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik,
 
 		if (k == NULL)
 			continue;
+		/* one lock per main line or mailbox: its writers are each other's duplicates */
 		for (i = 0; i < k->nkeys; i++)
 		{
-			hashes[n] = hash_bytes((const unsigned char *) k->keys[i], strlen(k->keys[i]));
+			hashes[n] = hash_bytes((const unsigned char *) k->keys[i],
+								   key_common_len(k->kinds[i], k->keys[i]));
 			kinds[n++] = (uint16) k->kinds[i];
 		}
 		if (k->has_name)
@@ -660,18 +838,40 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 {
 	int			n = 0;
 	int			i;
+	int			phone = rule_choice(rules, RULE_DEDUP_PHONE);
+	int			phone_main = rule_choice(rules, RULE_DEDUP_PHONE_MAIN);
+	int			email = rule_choice(rules, RULE_DEDUP_EMAIL);
 
 	for (i = 0; i < ik->nkeys; i++)
 	{
-		int			policy = rule_choice(rules, ik->kinds[i] == IDENTITY_KIND_PHONE ?
-										 RULE_DEDUP_PHONE : RULE_DEDUP_EMAIL);
+		bool		is_phone = ik->kinds[i] == IDENTITY_KIND_PHONE;
+		IdentityMatch m[2];
+		int			nm,
+					j;
 
-		if (policy != DEDUP_OFF &&
-			identity_exact_matches(mr->relid, tenant, ik->kinds[i], ik->keys[i], customer,
-								   &out[n].m, 1) > 0)
+		if (is_phone ? (phone == DEDUP_OFF && phone_main == DEDUP_OFF) : email == DEDUP_OFF)
+			continue;
+		nm = identity_key_matches(mr->relid, tenant, ik->kinds[i], ik->keys[i], customer,
+								  is_phone && phone_main != DEDUP_OFF,
+								  identity_email_folds(rules), true, m, 2);
+		/* the same line before the same switchboard */
+		if (nm == 2 && m[1].kind == IDENTITY_KIND_PHONE)
 		{
+			IdentityMatch t = m[0];
+
+			m[0] = m[1];
+			m[1] = t;
+		}
+		for (j = 0; j < nm; j++)
+		{
+			int			policy = m[j].kind == IDENTITY_KIND_PHONE_MAIN ? phone_main :
+				is_phone ? phone : email;
+
+			if (policy == DEDUP_OFF)
+				continue;
 			out[n].policy = policy;
-			out[n].key = ik->keys[i];
+			out[n].m = m[j];
+			out[n].key = key_shown(m[j].kind, ik->keys[i]);
 			if (out[n++].policy == DEDUP_BLOCK)
 				return n;
 		}
@@ -698,7 +898,7 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 static AttrNumber
 kind_column(ManagedRel *mr, char kind)
 {
-	if (kind == IDENTITY_KIND_PHONE)
+	if (kind == IDENTITY_KIND_PHONE || kind == IDENTITY_KIND_PHONE_MAIN)
 		return mr->nphones == 1 ? mr->phone_atts[0] : InvalidAttrNumber;
 	if (kind == IDENTITY_KIND_EMAIL)
 		return mr->nemails == 1 ? mr->email_atts[0] : InvalidAttrNumber;
@@ -717,6 +917,7 @@ react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
 	char	   *sits = where_it_sits(mr, m->customer);
 	const char *kind = identity_kind_name(m->kind);
 	const char *kind_words = m->kind == IDENTITY_KIND_PHONE ? _("phone") :
+		m->kind == IDENTITY_KIND_PHONE_MAIN ? _("main phone line") :
 		m->kind == IDENTITY_KIND_EMAIL ? _("email") : _("name");
 	const char *table = get_rel_name(mr->relid);
 	const char *rule = psprintf("dedup_%s", kind);
@@ -815,6 +1016,126 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
 			 errhint("Shorten the name, or leave the name column out of crmpool.set_identity().")));
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Storing a customer's keys without the executor.
+ *
+ * Every insert of a customer stores its phone and e-mail keys and its name.  Through SPI each
+ * was an executor start-up (INSERT ... ON CONFLICT), more than the row: the inserts cost a
+ * customer's insert more than all its lookups.  While crmpool's table is as crmpool made it,
+ * the row goes in through store_insert_plain (base/store.c), as ledger.c writes ownership events;
+ * otherwise (a superuser added a trigger, a constraint, an index on an expression) the SPI
+ * statement runs, honouring them.  ON CONFLICT is kept by a look at the primary key first: a row
+ * already there (keys of a customer that an earlier, unchecked write left behind) makes the
+ * statement run instead, which keeps it (keys) or overwrites it (the name).  The key or core is
+ * locked by this transaction (lock_keys), so no other writer of the same key is between the
+ * look and the insert; were one there, the unique index would refuse the insert, never let a
+ * duplicate in.
+ * -------------------------------------------------------------------------------------------*/
+#define KEY_TENANT		5
+#define NAME_CORE		4
+#define NAME_TOKENS		5
+#define NAME_TENANT		6
+
+/* identity_name by its primary key (tenant, rel, customer): the rows store_plain writes */
+static StoreTable name_pkey = {"identity_name", "identity_name_pkey",
+{"rel", "customer", "name", "core", "tokens"}, NAME_TENANT};
+
+/*
+ * Insert the row in slot into t's table without SPI unless a row with its primary key (keys)
+ * is there or the table is not plain; returns whether it did.
+ */
+static bool
+store_plain(StoreTable *t, ScanKey keys, int nkeys, TupleTableSlot *slot)
+{
+	StoreScan	s;
+	bool		there;
+	bool		done = false;
+
+	store_scan_begin(&s, t, keys, nkeys, true, RowExclusiveLock);
+	there = index_getnext_slot(s.scan, ForwardScanDirection, s.slot);
+	if (!there)
+		done = store_insert_plain(s.heap, slot);
+	store_scan_end(&s);
+	return done;
+}
+
+/* A virtual slot for a row of t's table, every column null. */
+static TupleTableSlot *
+store_slot(StoreTable *t)
+{
+	Oid			heapid,
+				indexid;
+	Relation	rel;
+	TupleTableSlot *slot;
+
+	store_oids(t, &heapid, &indexid);
+	rel = table_open(heapid, RowExclusiveLock);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	table_close(rel, NoLock);
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
+	return slot;
+}
+
+static void
+store_key(Oid relid, CrmpoolTenant tenant, int64 customer, char kind, const char *key)
+{
+	Datum		keytext = CStringGetTextDatum(key);
+	TupleTableSlot *slot = store_slot(&key_table);
+	ScanKeyData keys[5];
+	int			k;
+	bool		done;
+
+	store_set(slot, 1, ObjectIdGetDatum(relid), true);
+	store_set(slot, 2, CharGetDatum(kind), true);
+	store_set(slot, KEY_KEY, keytext, true);
+	store_set(slot, KEY_CUSTOMER, Int64GetDatum(customer), true);
+	if (crmpool_has_tenants())
+		store_set(slot, KEY_TENANT, crmpool_tenant_datum(tenant), true);
+	ExecStoreVirtualTuple(slot);
+	k = tenant_rel_keys(keys, tenant, relid);
+	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+	k++;
+	text_key(&keys[k], k + 1, key);
+	k++;
+	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
+	k++;
+	done = store_plain(&key_table, keys, k, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	if (!done)
+		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(kind), keytext,
+				   Int64GetDatum(customer), crmpool_tenant_datum(tenant)}, NULL, false);
+}
+
+static void
+store_name(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
+{
+	Datum		name = CStringGetTextDatum(ik->name);
+	Datum		core = CStringGetTextDatum(ik->parsed.core);
+	Datum		tokens = tokens_array(ik);
+	TupleTableSlot *slot = store_slot(&name_pkey);
+	ScanKeyData keys[3];
+	int			k;
+	bool		done;
+
+	store_set(slot, 1, ObjectIdGetDatum(relid), true);
+	store_set(slot, NAME_CUSTOMER, Int64GetDatum(customer), true);
+	store_set(slot, NAME_NAME, name, true);
+	store_set(slot, NAME_CORE, core, true);
+	store_set(slot, NAME_TOKENS, tokens, true);
+	if (crmpool_has_tenants())
+		store_set(slot, NAME_TENANT, crmpool_tenant_datum(tenant), true);
+	ExecStoreVirtualTuple(slot);
+	k = tenant_rel_keys(keys, tenant, relid);
+	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
+	k++;
+	done = store_plain(&name_pkey, keys, k, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	if (!done)
+		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), name,
+				   core, tokens, crmpool_tenant_datum(tenant)}, NULL, false);
+}
+
 static void
 store(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
@@ -825,13 +1146,9 @@ store(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 							   (int) strlen(ik->parsed.core));
 
 	for (i = 0; i < ik->nkeys; i++)
-		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(ik->kinds[i]),
-				   CStringGetTextDatum(ik->keys[i]), Int64GetDatum(customer),
-			   crmpool_tenant_datum(tenant)}, NULL, false);
+		store_key(relid, tenant, customer, ik->kinds[i], ik->keys[i]);
 	if (ik->has_name)
-		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
-				   CStringGetTextDatum(ik->name), CStringGetTextDatum(ik->parsed.core), tokens_array(ik),
-			   crmpool_tenant_datum(tenant)}, NULL, false);
+		store_name(relid, tenant, customer, ik);
 }
 
 /* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
@@ -882,7 +1199,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 			identity_row_keys(mr, tup, desc, &ik);
 		ledger_begin(&octx);
 		if (mr->has_identity)
-			lock_keys(mr->relid, tenant, &ik, NULL);
+			lock_keys(rel, tenant, &ik, NULL);
 		forget(mr->relid, tenant, customer);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
@@ -910,9 +1227,9 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 			owner = managed_int_value(mr->owner_type, d);
 		managed_rules(mr, tenant, managed_pool_text(mr, tup, desc), !isnull, owner,
 						NULL, &rules);
-		reactions = palloc(sizeof(Reaction) * (ik.nkeys + 1));
+		reactions = palloc(sizeof(Reaction) * (2 * ik.nkeys + 1));
 		ledger_begin(&octx);
-		lock_keys(mr->relid, tenant, &ik, &lock_both);
+		lock_keys(rel, tenant, &ik, &lock_both);
 		nreactions = find_reactions(mr, tenant, customer, &ik, &rules, reactions);
 		if (nreactions > 0)
 		{

@@ -51,6 +51,10 @@ extern void due_recompute(Oid relid);
 /* identity.c */
 #define IDENTITY_KIND_PHONE 'p'
 #define IDENTITY_KIND_EMAIL 'e'
+/* A match, never a stored key: the same main line as a phone key, another or no extension. */
+#define IDENTITY_KIND_PHONE_MAIN 'm'
+/* Its score: below an exact line (1), so that a rule can tell them apart. */
+#define IDENTITY_PHONE_MAIN_SCORE 0.9f
 
 /*
  * The longest name core crmpool indexes, in bytes: crmpool.identity_name's btree on (rel, core)
@@ -105,10 +109,14 @@ extern void identity_name_too_long(Oid relid, const char *what, int core_bytes);
 extern void identity_set_name(IdentityKeys *ik, const char *name, int len);
 extern const char *identity_kind_name(char kind);
 extern double identity_threshold(const RuleSet *rules);
+extern char *identity_email_key(const char *s, int len);
+extern int	identity_email_folds(const RuleSet *rules);
+extern bool identity_same_mailbox(const char *a, const char *b, int folds);
 
 /* Inside a ledger session (SPI, extension owner). */
-extern int	identity_exact_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key,
-								   int64 exclude, IdentityMatch *out, int max);
+extern int	identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key,
+								 int64 exclude, bool main, int folds, bool first_of_each,
+								 IdentityMatch *out, int max);
 extern int	identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik,
 								  int64 exclude, double min_score, IdentityMatch **out);
 extern void identity_forget_table(Oid relid);

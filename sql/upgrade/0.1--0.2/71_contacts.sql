@@ -1,0 +1,1 @@
+../../parts/71_contacts.sql
