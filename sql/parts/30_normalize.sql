@@ -26,6 +26,14 @@ AS 'MODULE_PATHNAME', 'crmpool_company_core';
 COMMENT ON FUNCTION crmpool.company_core(text) IS
 'Distinctive core of a company name (the trade name): folded, without separators, region, industry words, legal form and branch; NULL if the name has none.';
 
+CREATE FUNCTION crmpool.company_key(name text)
+RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'crmpool_company_key';
+
+COMMENT ON FUNCTION crmpool.company_key(text) IS
+'Match key of a company name: its core with every Chinese character as its toneless pinyin (Unihan kMandarin), after traditional characters are folded to simplified; names whose keys differ never reach the default name_threshold. NULL if the name has no core.';
+
 CREATE FUNCTION crmpool.company_parts(name text)
 RETURNS jsonb
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
@@ -40,7 +48,7 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'crmpool_name_similarity';
 
 COMMENT ON FUNCTION crmpool.name_similarity(text, text) IS
-'Similarity of two company names in [0,1]: Dice of the bigrams of their cores, 0.75x when the cores differ at all, 0.95x for a region or industry on one side only, 0.5x for each conflict (regions, industries, branch, jurisdiction); 0 if either has no core. Duplicates score >= crmpool.name_threshold.';
+'Similarity of two company names in [0,1]: 1 for the same core, 0.9x for cores that sound the same (a homophone slip of one character, or the pinyin of a Chinese core), else Dice of the bigrams of their cores x 0.75; 0.95x for a region or industry on one side only (or a short form within the other industry), 0.5x for each conflict (regions, industries, branch, jurisdiction); 0 if either has no core. Duplicates score >= crmpool.name_threshold.';
 
 CREATE FUNCTION crmpool.name_bigrams(name text)
 RETURNS int4[]

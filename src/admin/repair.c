@@ -273,7 +273,7 @@ key_order(const void *a, const void *b)
 	return strcmp(*x, *y);
 }
 
-/* "phone +8613800138000, email a@b.cn, name "Acme" (core acme)"; "none" when empty. */
+/* "phone +8613800138000, email a@b.cn, name "Acme" (key acme)"; "none" when empty. */
 static char *
 keys_text(int nkeys, char **kinds_keys, bool has_name, const char *name, const char *core)
 {
@@ -286,7 +286,7 @@ keys_text(int nkeys, char **kinds_keys, bool has_name, const char *name, const c
 		appendStringInfo(&buf, "%s%s %s", i > 0 ? ", " : "",
 						 identity_kind_name(kinds_keys[i][0]), kinds_keys[i] + 1);
 	if (has_name)
-		appendStringInfo(&buf, "%sname \"%s\" (core %s)", nkeys > 0 ? ", " : "", name, core);
+		appendStringInfo(&buf, "%sname \"%s\" (key %s)", nkeys > 0 ? ", " : "", name, core);
 	if (buf.len == 0)
 		appendStringInfoString(&buf, "none");
 	return buf.data;
@@ -320,7 +320,7 @@ row_facts(ManagedRel *mr, HeapTuple row, TupleDesc desc, RowFacts *f)
 		for (i = 0; i < f->keys.nkeys; i++)
 			kk[i] = kind_key(f->keys.kinds[i], f->keys.keys[i]);
 		f->keys_text = keys_text(f->keys.nkeys, kk, f->keys.has_name, f->keys.name,
-								 f->keys.has_name ? f->keys.parsed.core : NULL);
+								 f->keys.has_name ? f->keys.parsed.key : NULL);
 	}
 	else
 		f->keys_text = "none";

@@ -161,12 +161,12 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		}
 		if (ik.has_name)
 		{
-			if (strlen(ik.parsed.core) > IDENTITY_MAX_CORE_BYTES)
+			if (strlen(ik.parsed.key) > IDENTITY_MAX_CORE_BYTES)
 				identity_name_too_long(scan->relid,
 									   psprintf(_("of customer %lld"), (long long) DatumGetInt64(customer)),
-									   (int) strlen(ik.parsed.core));
+									   (int) strlen(ik.parsed.key));
 			names[nnames] = CStringGetTextDatum(ik.name);
-			cores[nnames] = CStringGetTextDatum(ik.parsed.core);
+			cores[nnames] = CStringGetTextDatum(ik.parsed.key);
 			name_tenants[nnames] = tenant;
 			name_customers[nnames++] = customer;
 		}

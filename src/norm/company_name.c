@@ -10,7 +10,8 @@
  * core, the part that names this company and no other.  Matching works on the core; the other
  * parts decide whether two names can be the same legal entity at all (name_similarity.c).
  *
- * The name is first cut into words: each CJK ideograph is a word, a run of letters and digits of
+ * The name is first cut into words (traditional characters folded to simplified ones, hanzi.c):
+ * each CJK ideograph is a word, a run of letters and digits of
  * any other script is a word, and separators (spaces, punctuation, symbols, emoji) are dropped.
  * The words' text is kept contiguous without separators, so "Co., Ltd." is the run "co" "ltd"
  * with text "coltd", and every lexicon lookup is a binary search on the text of a run of words.
@@ -23,11 +24,13 @@
 #include "utils/json.h"
 
 #include "norm/company_lexicon.h"
+#include "norm/hanzi.h"
 #include "norm/normalize.h"
 #include "norm/utf8_fold.h"
 
 PG_FUNCTION_INFO_V1(crmpool_company_core);
 PG_FUNCTION_INFO_V1(crmpool_company_parts);
+PG_FUNCTION_INFO_V1(crmpool_company_key);
 
 typedef struct Word
 {
@@ -154,7 +157,8 @@ words_cut(const char *s, int len, Words *ws)
 				in_word = false;
 				break;
 			case UF_HAN:
-				n = uf_encode(c, enc);
+				/* traditional characters fold to simplified before anything looks at them */
+				n = uf_encode(hz_simplify(c), enc);
 				words_add(ws, enc, n, true, false, depth > 0 ? groups : 0);
 				in_word = false;
 				break;
@@ -229,7 +233,7 @@ words_start_with(const Words *ws, int i, int hi, const char *s)
 /*
  * The region suffix after a region name ending at word i, in words (0: none).  区, 县 and 新区
  * only follow a district or county-level city: after a city they would eat the trade name
- * (上海区块链 is not 上海区).
+ * (上海区块链 is not 上海区); 盟 only a league of Inner Mongolia.
  */
 static int
 region_suffix(const Words *ws, int i, int hi, const RegionEntry *re)
@@ -253,6 +257,9 @@ region_suffix(const Words *ws, int i, int hi, const RegionEntry *re)
 
 		if ((strcmp(suf, "区") == 0 || strcmp(suf, "县") == 0 || strcmp(suf, "新区") == 0) &&
 			!(re->flags & REGION_LOCAL))
+			continue;
+		/* leagues (兴安盟) are Inner Mongolia's: 杭州盟奇 is 杭州 + 盟奇 */
+		if (strcmp(suf, "盟") == 0 && strcmp(re->province, "内蒙古") != 0)
 			continue;
 		if ((n = words_start_with(ws, i, hi, suf)) > 0)
 			return n;
@@ -440,6 +447,33 @@ strip_branch(const Words *ws, int lo, int hi, CompanyName *out)
 	return m;
 }
 
+/*
+ * The match key of a core: each CJK ideograph replaced by its toneless pinyin (hanzi.c), every
+ * other character kept.  濠远 and "Haoyuan", 鸣缔 and 鸣蒂 have the key "haoyuan", "mingdi".
+ */
+static char *
+core_key(const char *core)
+{
+	const unsigned char *p = (const unsigned char *) core;
+	const unsigned char *end = p + strlen(core);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		pg_wchar	c;
+		int			n = uf_decode(p, end - p, &c);
+		const char *py = hz_pinyin(c);
+
+		if (py != NULL)
+			appendStringInfoString(&buf, py);
+		else
+			appendBinaryStringInfo(&buf, (const char *) p, n);
+		p += n;
+	}
+	return buf.data;
+}
+
 void
 crmpool_company_parse(const char *s, int len, CompanyName *out)
 {
@@ -457,7 +491,7 @@ crmpool_company_parse(const char *s, int len, CompanyName *out)
 	StringInfoData industry;
 
 	memset(out, 0, sizeof(*out));
-	out->core = out->industry = out->branch = "";
+	out->core = out->key = out->industry = out->branch = "";
 	out->legal_form = "";
 	if (len > COMPANY_MAX_BYTES)
 	{
@@ -533,6 +567,7 @@ crmpool_company_parse(const char *s, int len, CompanyName *out)
 		out->core = pnstrdup(t, ulen);
 		for (i = lo; i < hi; i++)
 			out->ncore += ws.w[i].nchars;
+		out->key = core_key(out->core);
 	}
 }
 
@@ -555,18 +590,35 @@ append_json_string(StringInfo buf, const char *key, const char *utf8)
 	escape_json(buf, text_to_cstring(t));
 }
 
-/* crmpool.company_core(text): the distinctive core, or NULL if the name has none. */
-Datum
-crmpool_company_core(PG_FUNCTION_ARGS)
+/* The core of the name argument (or its match key), or NULL if the name has none. */
+static Datum
+core_of_arg(FunctionCallInfo fcinfo, bool key)
 {
 	text	   *name = PG_GETARG_TEXT_PP(0);
 	CompanyName cn;
+	const char *s;
 
 	crmpool_company_parse(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &cn);
 	if (cn.ncore == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(uf_utf8_to_text(cn.core, strlen(cn.core)));
+	s = key ? cn.key : cn.core;
+	PG_RETURN_TEXT_P(uf_utf8_to_text(s, strlen(s)));
 }
+
+/* crmpool.company_core(text): the distinctive core, or NULL if the name has none. */
+Datum
+crmpool_company_core(PG_FUNCTION_ARGS)
+{
+	return core_of_arg(fcinfo, false);
+}
+
+/* crmpool.company_key(text): the match key of the core (its pinyin), or NULL if it has no core. */
+Datum
+crmpool_company_key(PG_FUNCTION_ARGS)
+{
+	return core_of_arg(fcinfo, true);
+}
+
 
 /* crmpool.company_parts(text): every part, for debugging and for explaining a match. */
 Datum

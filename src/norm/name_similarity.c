@@ -11,11 +11,22 @@
  *   1.0     same core, everything else agrees
  *   0.90-   same core, a region or an industry given on one side only (x 0.95 each): a name
  *           without its region is the same company as one with it
- *   0.75-   cores differ in any character (x 0.75): 南京澈鸣 and 南京澈明 are different companies,
- *           however long the name; near misses stay visible below the threshold
+ *   0.90-   cores that sound the same (x 0.9): two Chinese cores of at least two characters, read
+ *           alike character by character, one character written differently (an input
+ *           method's slip: 鸣缔 / 鸣蒂); or a core in Latin letters that spells the toneless
+ *           pinyin of a Chinese core of at least two characters (Haoyuan / 濠远).  Their match
+ *           keys (company_name.c) are equal, which is how the candidates are found
+ *   0.75-   cores differ otherwise (x 0.75): 南京澈鸣 and 南京澈明 (another sound) are different
+ *           companies, however long the name; near misses stay visible below the threshold
  *   x 0.5   for each conflict: two different regions, two different industries (科技 vs
  *           生物科技 as well: a different registered name), a branch against its head office or
  *           two different branches, legal forms of different jurisdictions (B.V. vs Co., Ltd.)
+ *
+ * Industries that differ do not conflict (x 0.95, as one-sided) in two cases: a short form (no
+ * legal form, or the bare 公司) whose industry is part of the other's (环保 in 环保科技, 咨询 in
+ * 企业管理咨询), unless it is only a generic word (科技, 技术, 服务, 管理, 工程, 实业: those
+ * are in every sector); and a pinyin or English name against the Chinese one (the two
+ * industries are in two languages and not compared).
  *
  * A name without a core (only punctuation, legal form, region, industry) scores 0 against
  * everything, itself included.
@@ -29,6 +40,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "norm/hanzi.h"
 #include "norm/normalize.h"
 #include "norm/utf8_fold.h"
 
@@ -36,6 +48,8 @@ PG_FUNCTION_INFO_V1(crmpool_name_similarity);
 PG_FUNCTION_INFO_V1(crmpool_name_bigrams);
 
 #define CORE_MISMATCH	0.75
+#define SOUND_ALIKE		0.9
+#define SOUND_MIN_CHARS	2
 #define ONE_SIDED		0.95
 #define CONFLICT		0.5
 
@@ -140,14 +154,126 @@ region_factor(const CompanyName *a, const CompanyName *b)
 	return (ab || ba) ? ONE_SIDED : CONFLICT;
 }
 
+/* A name as a rep types it: no legal form, or only the bare 公司. */
+static bool
+is_short_form(const CompanyName *c)
+{
+	return c->legal_form[0] == '\0' || strcmp(c->legal_form, "公司") == 0;
+}
+
+/* Industry words of every sector: a short form naming only one of them says no sector. */
+static const char *const generic_industries[] = {
+	"engineering", "management", "services", "technology",
+	"实业", "工程", "技术", "服务", "科技", "管理"
+};
+
+/* Is the short form s's industry part of c's? */
+static bool
+industry_within(const CompanyName *s, const CompanyName *c)
+{
+	int			i;
+
+	if (!is_short_form(s))
+		return false;
+	for (i = 0; i < lengthof(generic_industries); i++)
+		if (strcmp(s->industry, generic_industries[i]) == 0)
+			return false;
+	return strstr(c->industry, s->industry) != NULL;
+}
+
+/* cross_script: the cores matched as a Latin spelling of a Chinese one (sound_factor). */
 static double
-industry_factor(const CompanyName *a, const CompanyName *b)
+industry_factor(const CompanyName *a, const CompanyName *b, bool cross_script)
 {
 	if (strcmp(a->industry, b->industry) == 0)
 		return 1.0;
 	if (a->industry[0] == '\0' || b->industry[0] == '\0')
 		return ONE_SIDED;
+	if (cross_script && (IS_HIGHBIT_SET(a->industry[0]) != IS_HIGHBIT_SET(b->industry[0])))
+		return ONE_SIDED;
+	if (industry_within(a, b) || industry_within(b, a))
+		return ONE_SIDED;
 	return CONFLICT;
+}
+
+/* Is every character of s an ASCII letter? */
+static bool
+latin_letters(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+			return false;
+	return true;
+}
+
+/* Has every character of s (ncore of them) a pinyin reading? */
+static bool
+all_read(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	const unsigned char *end = p + strlen(s);
+
+	while (p < end)
+	{
+		pg_wchar	c;
+
+		p += uf_decode(p, end - p, &c);
+		if (hz_pinyin(c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Two different cores with the same match key: do they sound the same (SOUND_ALIKE), or not
+ * (0)?  Sets *cross_script for a Latin core against a Chinese one.
+ */
+static double
+sound_factor(const CompanyName *a, const CompanyName *b, bool *cross_script)
+{
+	bool		la = latin_letters(a->core),
+				lb = latin_letters(b->core);
+	const unsigned char *p,
+			   *q,
+			   *pe,
+			   *qe;
+	int			differ = 0;
+
+	*cross_script = false;
+	if (strcmp(a->key, b->key) != 0)
+		return 0.0;
+	if (la != lb)
+	{
+		const CompanyName *han = la ? b : a;
+
+		*cross_script = true;
+		return han->ncore >= SOUND_MIN_CHARS && all_read(han->core) ? SOUND_ALIKE : 0.0;
+	}
+	if (la || a->ncore != b->ncore || a->ncore < SOUND_MIN_CHARS)
+		return 0.0;
+	/* character by character: the same reading, one written differently */
+	p = (const unsigned char *) a->core;
+	pe = p + strlen(a->core);
+	q = (const unsigned char *) b->core;
+	qe = q + strlen(b->core);
+	while (p < pe && q < qe)
+	{
+		pg_wchar	x,
+					y;
+		const char *px,
+				   *py;
+
+		p += uf_decode(p, pe - p, &x);
+		q += uf_decode(q, qe - q, &y);
+		if (x == y)
+			continue;
+		px = hz_pinyin(x);
+		py = hz_pinyin(y);
+		if (px == NULL || py == NULL || strcmp(px, py) != 0)
+			return 0.0;
+		differ++;
+	}
+	return differ == 1 ? SOUND_ALIKE : 0.0;
 }
 
 int
@@ -192,12 +318,14 @@ float4
 crmpool_company_similarity(const CompanyName *a, const CompanyName *b)
 {
 	double		score = 1.0;
+	bool		cross_script = false;
 
 	if (a->ncore == 0 || b->ncore == 0)
 		return 0.0f;
 
 	/* The same core has the same bigrams: Dice 1, without computing them. */
-	if (strcmp(a->core, b->core) != 0)
+	if (strcmp(a->core, b->core) != 0 &&
+		(score = sound_factor(a, b, &cross_script)) == 0.0)
 	{
 		int32	   *ha,
 				   *hb;
@@ -212,7 +340,7 @@ crmpool_company_similarity(const CompanyName *a, const CompanyName *b)
 		score *= CORE_MISMATCH;
 	}
 	score *= region_factor(a, b);
-	score *= industry_factor(a, b);
+	score *= industry_factor(a, b, cross_script);
 	if (a->is_branch != b->is_branch ||
 		(a->is_branch && strcmp(a->branch, b->branch) != 0))
 		score *= CONFLICT;

@@ -9,7 +9,9 @@
  *   normalize_phone.c   crmpool.normalize_phone: one canonical form per phone line
  *   normalize_email.c   crmpool.normalize_email, crmpool.email_mailbox: an address and its mailbox
  *   company_lexicon.c   legal forms, industry words, branch markers, regions
- *   company_name.c      parsing a company name into its parts; company_core, company_parts
+ *   hanzi.c             traditional -> simplified, toneless pinyin (Unihan)
+ *   company_name.c      parsing a company name into its parts; company_core, company_key,
+ *                       company_parts
  *   name_similarity.c   bigrams of the distinctive core and the similarity score
  */
 #ifndef NORMALIZE_H
@@ -51,6 +53,7 @@ typedef struct CompanyName
 {
 	char	   *core;			/* the distinctive core (字号): folded, no separators */
 	int			ncore;			/* its length in characters; 0: no core, never matches */
+	char	   *key;			/* the core's match key: ideographs as toneless pinyin */
 	int			nregions;
 	const char *regions[COMPANY_MAX_REGIONS];	/* canonical names: "北京", "广东" */
 	char	   *industry;		/* canonical industry words: "生物科技", "media" */

@@ -15,7 +15,8 @@
  * row in crmpool.duplicate_warning, off only keeps the keys (find_duplicates still sees them).
  *
  * Races: before comparing, the trigger takes a transaction advisory lock per key (and per name
- * core) of the customer's tenant, in a fixed order, and compares with the latest snapshot.  Two transactions inserting
+ * match key: the pinyin of its core, which its homophone slips share) of the customer's tenant,
+ * in a fixed order, and compares with the latest snapshot.  Two transactions inserting
  * the same phone therefore run one after the other, and the second sees the first's committed
  * key.  The locks come after the customer row (AFTER trigger) and, because "crmpool_identity_row"
  * sorts before "crmpool_ownership_*", before any rep counter row.
@@ -448,9 +449,21 @@ typedef struct NameRow
 	ArrayType  *tokens;			/* NULL: not read (same core) */
 } NameRow;
 
-/* The names other than exclude's with the given core, read into rows (palloc'd). */
 static int
-same_core_names(Oid relid, CrmpoolTenant tenant, const char *core, int64 exclude, NameRow **rows)
+row_by_customer(const void *a, const void *b)
+{
+	int64		x = ((const NameRow *) a)->customer;
+	int64		y = ((const NameRow *) b)->customer;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The names other than exclude's with the given match key (column core: the pinyin of the
+ * core, company_name.c), read into rows (palloc'd).
+ */
+static int
+same_key_names(Oid relid, CrmpoolTenant tenant, const char *core, int64 exclude, NameRow **rows)
 {
 	ScanKeyData keys[3];
 	StoreScan	s;
@@ -487,11 +500,12 @@ same_core_names(Oid relid, CrmpoolTenant tenant, const char *core, int64 exclude
 /*
  * Existing customers whose names score at least min_score against ik's name, best first.
  *
- * A name with another core scores at most 0.75 (name_similarity.c), so at the default threshold
- * (0.8) only names with the same core can match, and the btree on the core finds exactly them.
- * Below 0.75 the candidates are the names sharing a bigram hash (GIN), which for a common
- * bigram is a good part of the table; those that share too few hashes to reach min_score are
- * dropped on their stored hashes, and only the rest are parsed again and scored.
+ * A name with another match key scores at most 0.75 (name_similarity.c), so at the default
+ * threshold (0.8) only names with the same key (the same core, a homophone slip of it, or its
+ * pinyin) can match, and the btree on the key finds exactly them.  Below 0.75 the candidates are
+ * those and the names sharing a bigram hash (GIN), which for a common bigram is a good part of
+ * the table; of the latter, those that share too few hashes to reach min_score are dropped on
+ * their stored hashes, and only the rest are parsed again and scored.
  */
 int
 identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik, int64 exclude,
@@ -508,27 +522,32 @@ identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik, i
 	*out = NULL;
 	if (!ik->has_name || ik->ntokens == 0)
 		return 0;
+	nrows = same_key_names(relid, tenant, ik->parsed.key, exclude, &rows);
 	other_cores = crmpool_company_min_common(ik->ntokens, ik->ntokens, min_score) <= ik->ntokens;
 	if (other_cores)
 	{
 		uint64		k;
+		int			nkey = nrows;
 
 		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), tokens_array(ik), Int64GetDatum(exclude),
 			   crmpool_tenant_datum(tenant)}, NULL, true);
-		nrows = (int) SPI_processed;
-		rows = palloc(sizeof(NameRow) * Max(nrows, 1));
+		rows = repalloc(rows, sizeof(NameRow) * (nkey + SPI_processed + 1));
+		qsort(rows, nkey, sizeof(NameRow), row_by_customer);
 		for (k = 0; k < SPI_processed; k++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[k];
 			bool		isnull;
+			NameRow		row;
 
-			rows[k].customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-			rows[k].name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-			rows[k].tokens = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+			row.customer = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+			/* a name with the same key is read already, and scored whatever its bigrams */
+			if (bsearch(&row, rows, nkey, sizeof(NameRow), row_by_customer) != NULL)
+				continue;
+			row.name = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+			row.tokens = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+			rows[nrows++] = row;
 		}
 	}
-	else
-		nrows = same_core_names(relid, tenant, ik->parsed.core, exclude, &rows);
 
 	matches = SPI_palloc(sizeof(IdentityMatch) * Max(nrows, 1));
 	per_name = AllocSetContextCreate(CurrentMemoryContext, "crmpool name candidate",
@@ -746,7 +765,8 @@ lock_keys_one_by_one(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik,
 		}
 		if (k->has_name)
 		{
-			hashes[n] = hash_bytes((const unsigned char *) k->parsed.core, strlen(k->parsed.core));
+			/* the match key: homophone slips and pinyin names of one another wait too */
+			hashes[n] = hash_bytes((const unsigned char *) k->parsed.key, strlen(k->parsed.key));
 			kinds[n++] = (uint16) 'n';
 		}
 	}
@@ -1111,7 +1131,7 @@ static void
 store_name(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
 	Datum		name = CStringGetTextDatum(ik->name);
-	Datum		core = CStringGetTextDatum(ik->parsed.core);
+	Datum		core = CStringGetTextDatum(ik->parsed.key);	/* the match key (company_name.c) */
 	Datum		tokens = tokens_array(ik);
 	TupleTableSlot *slot = store_slot(&name_pkey);
 	ScanKeyData keys[3];
@@ -1141,9 +1161,9 @@ store(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
 	int			i;
 
-	if (ik->has_name && strlen(ik->parsed.core) > IDENTITY_MAX_CORE_BYTES)
+	if (ik->has_name && strlen(ik->parsed.key) > IDENTITY_MAX_CORE_BYTES)
 		identity_name_too_long(relid, psprintf(_("of customer %lld"), (long long) customer),
-							   (int) strlen(ik->parsed.core));
+							   (int) strlen(ik->parsed.key));
 
 	for (i = 0; i < ik->nkeys; i++)
 		store_key(relid, tenant, customer, ik->kinds[i], ik->keys[i]);

@@ -45,9 +45,9 @@ SELECT * FROM crmpool.find_duplicates('accounts', name => '北京某某科技有
 SELECT * FROM crmpool.find_duplicates('accounts', phone => '0086 13800138000');
 SELECT * FROM crmpool.find_duplicates('accounts', email => '  sales@moumou.CN ');
 SELECT * FROM crmpool.find_duplicates('accounts', name => '某某科技', phone => '(86)138 0013 8000');
-SELECT * FROM crmpool.find_duplicates('accounts', name => '上海澈明餐饮管理有限公司');			-- one character: another company
-SELECT * FROM crmpool.find_duplicates('accounts', name => '重庆市百川荟智能科技有限责任公司');	-- 汇 / 荟: another company
-SELECT * FROM crmpool.find_duplicates('accounts', name => '重庆市百川荟智能科技有限责任公司', min_score => 0.3);	-- widened for a human
+SELECT * FROM crmpool.find_duplicates('accounts', name => '上海澈光餐饮管理有限公司');			-- one character: another company
+SELECT * FROM crmpool.find_duplicates('accounts', name => '重庆市百川荷智能科技有限责任公司');	-- 汇 / 荷 (hui / he): another company
+SELECT * FROM crmpool.find_duplicates('accounts', name => '重庆市百川荷智能科技有限责任公司', min_score => 0.3);	-- widened for a human
 SELECT * FROM crmpool.find_duplicates('accounts', name => '广东东岚智行教育科技有限公司长沙分公司');	-- a branch office
 SELECT * FROM crmpool.find_duplicates('accounts', name => 'Dravenport Marine Incorporated');
 SELECT * FROM crmpool.find_duplicates('accounts');
@@ -66,7 +66,7 @@ INSERT INTO accounts (id, company) VALUES (13, '某某(北京)科技有限公司
 INSERT INTO accounts (id, company, mobile) VALUES (14, '武汉博源电子有限公司', '139 0000 1111');
 SELECT count(*) AS refused_rows_absent FROM accounts WHERE id BETWEEN 11 AND 14;
 -- a different company of the same trade is fine, and so is a different branch office
-INSERT INTO accounts (id, company, phone) VALUES (15, '上海澈明餐饮管理有限公司', '021-6666 9999');
+INSERT INTO accounts (id, company, phone) VALUES (15, '上海澈光餐饮管理有限公司', '021-6666 9999');
 INSERT INTO accounts (id, company) VALUES (16, '广东东岚智行教育科技有限公司长沙分公司');
 -- updates are checked too; an update that changes no identity value is not
 UPDATE accounts SET phone = '13800138000' WHERE id = 15;

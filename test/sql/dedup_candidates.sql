@@ -1,5 +1,5 @@
--- Which existing names are compared with a new one.  A name with another core scores at most
--- 0.75, so above that only names with the same core can match (they are found by the core);
+-- Which existing names are compared with a new one.  A name with another match key scores at
+-- most 0.75, so above that only names with the same key can match (they are found by the key);
 -- at or below it, names with other cores count when they share enough bigrams of the core.
 SET crmpool.fake_now = '2026-06-01 10:00:00+00';
 SET client_encoding = 'UTF8';
@@ -24,9 +24,11 @@ SELECT customer, score FROM crmpool.find_duplicates('firms', name => 'Northwind 
 -- 5 of 8: 0.46875
 SELECT customer, score FROM crmpool.find_duplicates('firms', name => 'Northwind Trading Ltd.', min_score => 0.46);
 SELECT customer, score FROM crmpool.find_duplicates('firms', name => 'Northwind Trading Ltd.', min_score => 0.47);
--- at the default threshold only the same core, whatever the region
+-- at the default threshold only the same match key (crmpool.company_key), whatever the region:
+-- the same core, or a homophone slip of it (荟 and 汇 are both hui); 华 (hua) is another name
 SELECT customer, score FROM crmpool.find_duplicates('firms', name => '百川汇智能科技有限公司');
 SELECT customer, score FROM crmpool.find_duplicates('firms', name => '百川荟智能科技有限公司');
+SELECT customer, score FROM crmpool.find_duplicates('firms', name => '百川华智能科技有限公司');
 
 -- the trigger too: at the default threshold a near miss goes in silently ...
 INSERT INTO firms (id, name) VALUES (7, 'Northwund Trading Ltd.');

@@ -1,5 +1,5 @@
 -- Duplicate-detection normalizers: normalize_phone, normalize_email, company_core,
--- company_parts, name_similarity, name_bigrams, and their settings.
+-- company_key, company_parts, name_similarity, name_bigrams, and their settings.
 -- Results must not depend on the database's locale or encoding: nothing here prints a
 -- locale-dependent value, rows are ordered by their position in the input, and the display
 -- encoding is fixed so that psql aligns the same way in a UTF8 and an SQL_ASCII database.
@@ -10,8 +10,8 @@ SET client_encoding = 'UTF8';
 SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, p.proisstrict
 FROM pg_catalog.pg_proc p
 WHERE p.pronamespace = 'crmpool'::regnamespace
-  AND p.proname IN ('normalize_phone', 'normalize_email', 'company_core', 'company_parts',
-                    'name_similarity', 'name_bigrams')
+  AND p.proname IN ('normalize_phone', 'normalize_email', 'company_core', 'company_key',
+                    'company_parts', 'name_similarity', 'name_bigrams')
 ORDER BY p.proname COLLATE "C";
 
 -- Settings: defaults, validation, and superuser-only (a rep must not switch detection off).
@@ -133,8 +133,8 @@ FROM (VALUES
         ('region in brackets', '智源咨询(北京)有限公司', '北京市海淀区智源咨询有限公司'),
         ('region, English', 'Shenzhen Tengyue Technology Co., Ltd.', 'Tengyue Technology (Shenzhen) Co., Ltd.'),
         ('province and city', '江苏省苏州市恒锐精密机械有限公司', '苏州恒锐精密机械有限公司'),
-        ('one character', '南京澈鸣餐饮管理有限公司', '南京澈明餐饮管理有限公司'),
-        ('one character', '重庆市百川汇智能科技有限责任公司', '重庆市百川荟智能科技有限责任公司'),
+        ('one character', '南京澈鸣餐饮管理有限公司', '南京澈光餐饮管理有限公司'),
+        ('one character', '重庆市百川汇智能科技有限责任公司', '重庆市百川荷智能科技有限责任公司'),
         ('one character', '东岚智行(广东)教育科技有限公司', '东岚智航(广东)教育科技有限公司'),
         ('one character', 'Sollary Studios Inc.', 'Sollery Studios Inc.'),
         ('one character', 'Pemberdown Plastics Ltd', 'Pemberdowm Plastics Ltd'),
@@ -168,16 +168,16 @@ FROM (VALUES
 SELECT count(*) AS pairs,
        bool_and(crmpool.name_similarity(a, b) = crmpool.name_similarity(b, a)) AS symmetric,
        bool_and(crmpool.name_similarity(a, b) BETWEEN 0 AND 1) AS in_range
-FROM unnest(ARRAY['南京澈鸣餐饮管理有限公司', '澈鸣(南京)餐饮管理有限公司', '澈明餐饮管理有限公司',
+FROM unnest(ARRAY['南京澈鸣餐饮管理有限公司', '澈鸣(南京)餐饮管理有限公司', '澈光餐饮管理有限公司',
                   '南京澈鸣餐饮管理有限公司上海分公司', 'Castlemere Media LLC', 'Castlemere Studios Inc',
                   '有限公司', '泓', '']) a,
-     unnest(ARRAY['南京澈鸣餐饮管理有限公司', '澈鸣(南京)餐饮管理有限公司', '澈明餐饮管理有限公司',
+     unnest(ARRAY['南京澈鸣餐饮管理有限公司', '澈鸣(南京)餐饮管理有限公司', '澈光餐饮管理有限公司',
                   '南京澈鸣餐饮管理有限公司上海分公司', 'Castlemere Media LLC', 'Castlemere Studios Inc',
                   '有限公司', '泓', '']) b;
 
 -- A lower threshold turns near misses into duplicates: the setting is what decides.
 SET crmpool.name_threshold = 0.3;
-SELECT crmpool.name_similarity('重庆市百川汇智能科技有限责任公司', '重庆市百川荟智能科技有限责任公司')
+SELECT crmpool.name_similarity('重庆市百川汇智能科技有限责任公司', '重庆市百川荷智能科技有限责任公司')
          >= pg_catalog.current_setting('crmpool.name_threshold')::real AS baichuan_at_0_3,
        crmpool.name_similarity('Sollary Studios Inc.', 'Sollery Studios Inc.')
          >= pg_catalog.current_setting('crmpool.name_threshold')::real AS sollery_at_0_3;
@@ -190,7 +190,7 @@ RESET crmpool.name_threshold;
 SELECT crmpool.name_bigrams('南京澈鸣餐饮管理有限公司') AS one_bigram,
        crmpool.name_bigrams('澈鸣(南京)餐饮管理有限公司') = crmpool.name_bigrams('南京澈鸣餐饮管理有限公司')
          AS same_core_same_keys,
-       crmpool.name_bigrams('南京澈鸣餐饮管理有限公司') && crmpool.name_bigrams('南京澈明餐饮管理有限公司')
+       crmpool.name_bigrams('南京澈鸣餐饮管理有限公司') && crmpool.name_bigrams('南京澈光餐饮管理有限公司')
          AS one_char_shares_none,
        crmpool.name_bigrams('泓') AS unigram,
        crmpool.name_bigrams('泓有限公司') = crmpool.name_bigrams('泓') AS unigram_same_core,
@@ -233,7 +233,7 @@ ORDER BY n;
 -- Mixed scripts and emoji inside a name are folded away consistently.
 SELECT crmpool.company_core('🍎 ＡＰＰＬＥ 苹果 Inc.') AS core,
        crmpool.name_similarity('🍎 ＡＰＰＬＥ 苹果 Inc.', 'apple苹果 INC') AS similarity,
-       crmpool.name_similarity('ＡＰＰＬＥ 苹果', 'APPLE 苹菓') AS one_char;
+       crmpool.name_similarity('ＡＰＰＬＥ 苹果', 'APPLE 苹菜') AS one_char;
 -- 1 MB: bounded work, no core, no match, no phone or e-mail where there is none.
 SELECT crmpool.company_core(pg_catalog.repeat('北京', 500000)) IS NULL AS core_null,
        crmpool.name_bigrams(pg_catalog.repeat('北京', 500000)) AS bigrams,
@@ -251,7 +251,6 @@ SELECT crmpool.company_core(pg_catalog.repeat('a', 4096)) = pg_catalog.repeat('a
        crmpool.company_core(pg_catalog.repeat('澈', 1360) || '分公司') = pg_catalog.repeat('澈', 1360)
          AS long_branch;
 
--- =============================================================================================
 -- Phones and e-mails as reps paste them (issue 11, contacts part).  Keep this block last.
 -- =============================================================================================
 
@@ -297,3 +296,93 @@ FROM unnest(ARRAY[
 ORDER BY n;
 SELECT crmpool.email_mailbox(NULL) IS NULL AS null_in_null_out,
        crmpool.email_mailbox(pg_catalog.repeat('a', 1000000) || '@x.com') IS NULL AS too_long;
+=======
+--
+-- Traditional characters fold to simplified before anything else (Unihan kSimplifiedVariant,
+-- plus its z-variants and 谘 -> 咨): the core, the legal form, the industry, the region.
+--
+SELECT n, v AS input, crmpool.company_core(v) AS core, crmpool.company_parts(v) ->> 'industry' AS industry,
+       crmpool.company_parts(v) -> 'region' AS region
+FROM unnest(ARRAY['上海翊楷文化傳媒有限公司', '城璞(佛山)機械設備有限公司', '鋭飛企業管理諮詢有限公司',
+                  '江蘇洵溪傢俱股份有限公司', '廣東省深圳市華信電子科技有限公司',
+                  -- 乾 is simplified too (乾坤): kept
+                  '乾元貿易有限公司']) WITH ORDINALITY AS t(v, n)
+ORDER BY n;
+
+--
+-- company_key: the core with each Chinese character as its toneless pinyin (Unihan kMandarin;
+-- ü written u), other characters kept; NULL without a core.
+--
+SELECT n, v AS input, crmpool.company_key(v) AS key
+FROM unnest(ARRAY['广州市鸣缔教育科技股份有限公司', '广州鸣蒂教育科技有限公司', '廣州鳴締教育科技有限公司',
+                  'Guangzhou Mingdi Education Technology Co., Ltd.', '绿源（上海）环保科技有限公司',
+                  '上海PYJK生物科技有限公司', '北京科技发展有限公司', '𠀀𠀁商行']) WITH ORDINALITY AS t(v, n)
+ORDER BY n;
+
+--
+-- name_similarity with the sound of the core, short forms, English abbreviations and legal
+-- forms: pairs that match (same) and pairs that never do (diff), at the default threshold.
+--
+SELECT n, same, a, b, round(crmpool.name_similarity(a, b)::numeric, 3) AS score,
+       crmpool.name_similarity(a, b) >= 0.8 AS match
+FROM (VALUES
+    -- a homophone slip: same toneless pinyin, one character different, in a core of two or more
+    (1, true, '广州市鸣缔教育科技股份有限公司', '广州市鸣蒂教育科技股份有限公司'),
+    (2, true, '贵阳市滔鹏包装有限公司', '贵阳滔蓬包装有限公司'),
+    (3, true, '坚锐帕（深圳）光电科技有限责任公司', '健锐帕（深圳）光电科技有限责任公司'),
+    -- another sound, two slips, a one-character core: different
+    (4, false, '燃帕汇企业管理咨询有限公司', '燃翊汇企业管理咨询有限公司'),
+    (5, false, '广州市鸣缔教育科技有限公司', '广州市明蒂教育科技有限公司'),
+    (6, false, '广州市明缔教育科技有限公司', '广州市鸣蒂教育科技有限公司'),
+    (7, false, '广州市鸣教育科技有限公司', '广州市明教育科技有限公司'),
+    -- a homophone slip is still a different company in another region, sector or branch
+    (8, false, '广州市鸣缔教育科技有限公司', '杭州市鸣蒂教育科技有限公司'),
+    (9, false, '广州市鸣缔教育科技有限公司', '广州市鸣蒂餐饮管理有限公司'),
+    -- traditional characters
+    (10, true, '上海翊楷文化傳媒有限公司', '上海翊楷文化传媒有限公司'),
+    (11, true, '鋭飛企業管理諮詢有限公司', '锐飞企业管理咨询有限公司'),
+    -- pinyin and English registered names against the Chinese name's brand pinyin
+    (12, true, '佛山濠远科技有限公司', 'Haoyuan Tech'),
+    (13, true, '哈尔滨市汀珂企业管理咨询股份有限公司', 'Harbin Ting Ke Enterprise Management Consulting Co., Ltd.'),
+    (14, true, '深圳市郁程日用品有限责任公司', 'Shenzhen Yucheng Daily Necessities Co., Ltd.'),
+    (15, false, '佛山濠远科技有限公司', 'Haoyan Tech'),
+    (16, false, '佛山濠远科技有限公司', 'Hangzhou Haoyuan Tech Co., Ltd.'),
+    (17, false, '佛山濠远科技有限公司', 'Haoyuan Tech Guangzhou Branch'),
+    -- short forms: brand + a short industry word that is part of the registered industry
+    (18, true, '宏锟（湖州）精密机械有限公司', '宏锟精密公司'),
+    (19, true, '宁波市卉钜企业管理咨询有限责任公司', '卉钜咨询'),
+    (20, true, '广东卓亮生态农业有限公司', '卓亮农业'),
+    (21, true, '广东果巍国际货运代理有限公司', '果巍货代'),
+    (22, true, '杭州市孚柯汽车零部件有限责任公司', '孚柯汽配'),
+    (23, true, '杭州市盟奇生态农业有限公司', '杭州盟奇'),
+    -- combined with a homophone slip
+    (24, true, '郑州市墨荟农业科技有限公司', '墨灰农业'),
+    -- never across sectors, never for a generic word only, never with a legal form on both
+    -- sides, never a branch against its head office
+    (25, false, '武汉市焱信生态农业有限公司', '焱信医疗'),
+    (26, false, '上海澜鑫环保科技有限公司', '澜鑫科技'),
+    (27, false, '上海澜鑫环保科技有限公司', '上海澜鑫环保有限公司'),
+    (28, false, '洵禧智精密机械股份有限公司天河分公司', '洵禧智精密'),
+    -- English abbreviations and legal forms
+    (29, true, 'Dalwyn Manufacturing Corp.', 'Dalwyn Mfg Corp.'),
+    (30, true, 'Galfield Associates and Trading Co., Ltd.', 'Galfield Assoc. & Trading Company Limited'),
+    (31, true, 'Orvrick National Materials LLC', 'Orvrick Natl Materials Limited Liability Company'),
+    (32, true, 'Quarmont Intl Freight Co., Ltd.', 'Quarmont International Freight Co., Ltd.'),
+    (33, true, 'Pellven Elec & Trading Corp.', 'Pellven Electronics and Trading Corp.'),
+    (34, true, 'Ravara Sys, LLC', 'Ravara Systems LLC'),
+    (35, true, 'Lumside Chemicals Inc.', 'Lumside Chem Incorporated'),
+    (36, true, 'Cressey Environmental plc', 'Cressey Environmental Public Limited Company'),
+    (37, true, 'Dalrick Consulting Proprietary Limited', 'Dalrick Consulting Pty Ltd'),
+    (38, true, 'Glenford Eng & Trading Limited', 'Glenford Engineering and Trading Ltd'),
+    (39, true, 'Uxster Holdings Co., Ltd.', 'Uxster Hldgs Co Ltd'),
+    (40, true, 'Berstead Bio G.m.b.H.', 'Berstead Biosciences GmbH'),
+    (41, false, 'Cressey Environmental plc', 'Cressey Environmental LLC'),
+    (42, false, 'Dalwyn Mfg Corp.', 'Dalwyn Chem Corp.'),
+    -- no distinctive core (only region, industry, legal form): never a match, even with itself
+    (43, false, '北京科技发展有限公司', '北京科技发展有限公司'),
+    (44, false, '北京科技发展有限公司', '北京科技开发有限公司'),
+    (45, false, 'International Trading Co., Ltd.', 'Intl Trading Company Limited')
+) AS p(n, same, a, b)
+ORDER BY n;
+
+-- ======================================================================================

@@ -23,12 +23,15 @@ my @inputs = (
 	'０１０－８８８８　６６６６　转　１２３',
 	'ＣＡＯ．ＢＩＮ＠ＷＥＩＫＥＳＥＮ。ＣＯＭ',
 	'ΑΒΓ ΔΕΛΤΑ',
-	'ü.lv@Example.COM');
+	'ü.lv@Example.COM',
+	# a homophone slip and the pinyin name of 华信: the same match key (company_key)
+	'北京骅信科技有限公司',
+	'Beijing Huaxin Technology Co., Ltd.');
 my $array = join(', ', map { "'$_'" } @inputs);
 my $keys = qq{
 SET client_encoding = 'UTF8';
 SELECT pg_catalog.concat_ws(' | ', v, crmpool.normalize_phone(v), crmpool.normalize_email(v),
-                            crmpool.company_core(v), crmpool.name_bigrams(v)::text,
+                            crmpool.company_core(v), crmpool.company_key(v), crmpool.name_bigrams(v)::text,
                             crmpool.name_similarity(v, '华信科技（北京）有限公司'),
                             crmpool.company_parts(v)::text)
 FROM unnest(ARRAY[$array]) WITH ORDINALITY AS t(v, n)
@@ -54,11 +57,29 @@ foreach my $db (sort keys %dbs)
 	$result{$db} = $node->safe_psql($db, $keys);
 }
 
+# Traditional characters (not in GB2312: not in the EUC_CN database) fold to simplified ones.
+my $traditional = qq{
+SET client_encoding = 'UTF8';
+SELECT pg_catalog.concat_ws(' | ', v, crmpool.company_core(v), crmpool.company_key(v),
+                            crmpool.name_similarity(v, '华信科技（北京）有限公司'))
+FROM unnest(ARRAY['北京華信科技有限公司', '華信電子（廣州）有限公司']) WITH ORDINALITY AS t(v, n)
+ORDER BY n;
+};
+my %trad = map { $_ => $node->safe_psql($_, $traditional) } grep { $_ ne 'euc_cn' } keys %result;
+like($trad{utf8_c}, qr/^北京華信科技有限公司 \| 华信 \| huaxin \| 1$/m,
+	'traditional characters folded in LC_CTYPE=C');
+foreach my $db (grep { $_ ne 'utf8_c' } sort keys %trad)
+{
+	is($trad{$db}, $trad{utf8_c}, "same traditional folding in $db as in UTF8 with LC_CTYPE=C");
+}
+
 my $ref = $result{utf8_c};
 like($ref, qr/\| \+8613800138000 \|/, 'full-width phone folded in LC_CTYPE=C');
 like($ref, qr/\| cao\.bin\@weikesen\.com \|/, 'full-width e-mail folded in LC_CTYPE=C');
-like($ref, qr/^北京华信科技有限公司 \| 华信 \| \{-?\d+\} \| 1 \|/m,
-	'Chinese company core in LC_CTYPE=C');
+like($ref, qr/^北京华信科技有限公司 \| 华信 \| huaxin \| \{-?\d+\} \| 1 \|/m,
+	'Chinese company core and its pinyin key in LC_CTYPE=C');
+like($ref, qr/^北京骅信科技有限公司 \| 骅信 \| huaxin \| \{-?\d+\} \| 0\.9 \|/m,
+	'a homophone slip matches in LC_CTYPE=C');
 like($ref, qr/^ΑΒΓ ΔΕΛΤΑ \| αβγδελτα \|/m, 'Greek case folded in LC_CTYPE=C');
 
 foreach my $db (grep { $_ ne 'utf8_c' } sort keys %result)
