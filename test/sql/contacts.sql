@@ -90,8 +90,8 @@ SELECT kind, key, customer FROM crmpool.identity_key WHERE rel = 'contacts'::reg
 --
 -- a key or name row already there (left by an unchecked write) is kept, or overwritten, as
 -- INSERT ... ON CONFLICT did
-INSERT INTO crmpool.identity_key (tenant, rel, kind, key, customer) VALUES ('', 'contacts', 'p', '+862188880000', 20);
-INSERT INTO crmpool.identity_name (tenant, rel, customer, name, core, tokens) VALUES ('', 'contacts', 20, 'stale', 'stale', '{1}');
+INSERT INTO crmpool.identity_key (tenant, rel, kind, key, customer) VALUES (0, 'contacts', 'p', '+862188880000', 20);
+INSERT INTO crmpool.identity_name (tenant, rel, customer, name, core, tokens) VALUES (0, 'contacts', 20, 'stale', 'stale', '{1}');
 INSERT INTO contacts (id, company, phone) VALUES (20, '上海澜雨信息技术有限公司', '021-8888 0000');
 SELECT kind, key FROM crmpool.identity_key WHERE rel = 'contacts'::regclass AND customer = 20;
 SELECT name, core FROM crmpool.identity_name WHERE rel = 'contacts'::regclass AND customer = 20;

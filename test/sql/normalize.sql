@@ -251,52 +251,6 @@ SELECT crmpool.company_core(pg_catalog.repeat('a', 4096)) = pg_catalog.repeat('a
        crmpool.company_core(pg_catalog.repeat('澈', 1360) || '分公司') = pg_catalog.repeat('澈', 1360)
          AS long_branch;
 
--- Phones and e-mails as reps paste them (issue 11, contacts part).  Keep this block last.
--- =============================================================================================
-
--- Hong Kong, Macau and Taiwan written with their calling code but no "+" or "00": the code as a
--- group of its own, or more digits than a mainland number has.  A mainland area code is written
--- with its trunk 0 (0852, 0886) or after +86; a number that does not fit the region's length
--- stays a mainland one.
-SELECT n, v AS input, crmpool.normalize_phone(v) AS canonical
-FROM unnest(ARRAY[
-    '852-2878 1234', '(852) 3430-1234', '852 6311 4142', '+852 6311 4142', '00852 6311 4142',
-    '886-2-4904 1234', '886-912-345-678', '(886) 7-776-6128', '886-02-4904 1234', '886298519246',
-    '853 2888 1234',
-    -- mainland
-    '85228781234', '0852-3819 3454', '+86 852 2272 4640', '86-852-2272 4640', '852 1234 5678',
-    '886 1234567', '852-2878 123'
-]) WITH ORDINALITY AS t(v, n)
-ORDER BY n;
-
--- Extensions: ext, x, #, 转, 分机, 分机号, 内线, and two markers in a row (转分机); a marker with no
--- digits after it is no extension.
-SELECT n, v AS input, crmpool.normalize_phone(v) AS canonical
-FROM unnest(ARRAY[
-    '010-5873 7000 转分机 163', '010-5873 7000 转 内线 12', '(0315) 686-5314（分机5605）',
-    '0315-6865314 分机号：5605', '021-5243 7161 内线 88', '+86 21 5243 7161 ext. 35',
-    '021 5243 7161 x35', '021-52437161#35', '021-52437161 转', '021-52437161 转 总机'
-]) WITH ORDINALITY AS t(v, n)
-ORDER BY n;
-
--- E-mail: the one address in what was pasted, plus tags and dots kept (normalize_email), and
--- the mailbox it reaches (email_mailbox).
-SELECT n, v AS input, crmpool.normalize_email(v) AS address, crmpool.email_mailbox(v) AS mailbox
-FROM unnest(ARRAY[
-    '张三 <ZS+crm@X.com>', '"Peng Lu" <lu.peng@yizhugroup.cn>', '"zs@x.com" <zs@x.com>',
-    'mailto:ZS@x.com', 'MAILTO: zs@x.com', '邮箱：zs@x.com', 'Email: zs@x.com（工作邮箱）',
-    '(zs@x.com)', '【zs@x.com】', 'zs@x.com;', 'zs@x.com，', 'zs@x.com.', 'zs@ x.com', 'zs @x.com',
-    'ｚｓ＠ｘ．ｃｏｍ', 'zs@x。com', '邮箱zs@x.com', '。zs@x.com',
-    'Z.S+a@GoogleMail.com', 'z.s+a+b@gmail.com', 'z.s@outlook.com', '+tag@x.com',
-    'z.s@mail.gmail.com', '<zs@x.com',
-    -- not one address
-    'a@x.com; b@y.com', '<a@x.com>, <b@y.com>', '"a@x.com" b@y.com', 'zs@', '@x.com', 'mailto:',
-    'zs@x..com', 'zs@.x.com'
-]) WITH ORDINALITY AS t(v, n)
-ORDER BY n;
-SELECT crmpool.email_mailbox(NULL) IS NULL AS null_in_null_out,
-       crmpool.email_mailbox(pg_catalog.repeat('a', 1000000) || '@x.com') IS NULL AS too_long;
-=======
 --
 -- Traditional characters fold to simplified before anything else (Unihan kSimplifiedVariant,
 -- plus its z-variants and 谘 -> 咨): the core, the legal form, the industry, the region.
@@ -385,4 +339,49 @@ FROM (VALUES
 ) AS p(n, same, a, b)
 ORDER BY n;
 
--- ======================================================================================
+-- =============================================================================================
+-- Phones and e-mails as reps paste them (issue 11, contacts part).  Keep this block last.
+-- =============================================================================================
+
+-- Hong Kong, Macau and Taiwan written with their calling code but no "+" or "00": the code as a
+-- group of its own, or more digits than a mainland number has.  A mainland area code is written
+-- with its trunk 0 (0852, 0886) or after +86; a number that does not fit the region's length
+-- stays a mainland one.
+SELECT n, v AS input, crmpool.normalize_phone(v) AS canonical
+FROM unnest(ARRAY[
+    '852-2878 1234', '(852) 3430-1234', '852 6311 4142', '+852 6311 4142', '00852 6311 4142',
+    '886-2-4904 1234', '886-912-345-678', '(886) 7-776-6128', '886-02-4904 1234', '886298519246',
+    '853 2888 1234',
+    -- mainland
+    '85228781234', '0852-3819 3454', '+86 852 2272 4640', '86-852-2272 4640', '852 1234 5678',
+    '886 1234567', '852-2878 123'
+]) WITH ORDINALITY AS t(v, n)
+ORDER BY n;
+
+-- Extensions: ext, x, #, 转, 分机, 分机号, 内线, and two markers in a row (转分机); a marker with no
+-- digits after it is no extension.
+SELECT n, v AS input, crmpool.normalize_phone(v) AS canonical
+FROM unnest(ARRAY[
+    '010-5873 7000 转分机 163', '010-5873 7000 转 内线 12', '(0315) 686-5314（分机5605）',
+    '0315-6865314 分机号：5605', '021-5243 7161 内线 88', '+86 21 5243 7161 ext. 35',
+    '021 5243 7161 x35', '021-52437161#35', '021-52437161 转', '021-52437161 转 总机'
+]) WITH ORDINALITY AS t(v, n)
+ORDER BY n;
+
+-- E-mail: the one address in what was pasted, plus tags and dots kept (normalize_email), and
+-- the mailbox it reaches (email_mailbox).
+SELECT n, v AS input, crmpool.normalize_email(v) AS address, crmpool.email_mailbox(v) AS mailbox
+FROM unnest(ARRAY[
+    '张三 <ZS+crm@X.com>', '"Peng Lu" <lu.peng@yizhugroup.cn>', '"zs@x.com" <zs@x.com>',
+    'mailto:ZS@x.com', 'MAILTO: zs@x.com', '邮箱：zs@x.com', 'Email: zs@x.com（工作邮箱）',
+    '(zs@x.com)', '【zs@x.com】', 'zs@x.com;', 'zs@x.com，', 'zs@x.com.', 'zs@ x.com', 'zs @x.com',
+    'ｚｓ＠ｘ．ｃｏｍ', 'zs@x。com', '邮箱zs@x.com', '。zs@x.com',
+    'Z.S+a@GoogleMail.com', 'z.s+a+b@gmail.com', 'z.s@outlook.com', '+tag@x.com',
+    'z.s@mail.gmail.com', '<zs@x.com',
+    -- not one address
+    'a@x.com; b@y.com', '<a@x.com>, <b@y.com>', '"a@x.com" b@y.com', 'zs@', '@x.com', 'mailto:',
+    'zs@x..com', 'zs@.x.com'
+]) WITH ORDINALITY AS t(v, n)
+ORDER BY n;
+SELECT crmpool.email_mailbox(NULL) IS NULL AS null_in_null_out,
+       crmpool.email_mailbox(pg_catalog.repeat('a', 1000000) || '@x.com') IS NULL AS too_long;

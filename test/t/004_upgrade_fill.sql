@@ -58,6 +58,9 @@ UPDATE public.cust SET deal = true WHERE id = 12;
 -- a duplicate e-mail under "warn": let through, and listed
 INSERT INTO public.cust (id, name, phone, email, pool, level)
 VALUES (41, 'Dongfang Logistics', '13900000041', 'C3@Example.com', 'east', 'B');
+-- an e-mail with a plus tag at Gmail: 0.1 keys the address, 0.2 the mailbox it reaches
+INSERT INTO public.cust (id, name, phone, email, pool, level)
+VALUES (42, 'Qorvex Instruments Ltd', '13900000042', 'Li.Ming+crm@GMail.com', 'east', 'B');
 SELECT crmpool.claim('public.cust', 30, 9);
 DELETE FROM public.cust WHERE id = 30;
 -- recycling: warnings a week later, then the due customers go back to their pools
