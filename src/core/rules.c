@@ -37,7 +37,8 @@ typedef enum RuleType
 	RT_INTERVAL,				/* interval string >= 0, or null = none */
 	RT_POLICY,					/* "block", "warn" or "off" */
 	RT_FRACTION,				/* number from 0 to 1, or null = the setting's default */
-	RT_OPS						/* array of operation names (op_names), a bit set in choice */
+	RT_OPS,						/* array of operation names (op_names), a bit set in choice */
+	RT_CHOICE					/* one of the names in `names`, or null = default_choice (-1: off) */
 } RuleType;
 
 typedef struct RuleDef
@@ -45,7 +46,8 @@ typedef struct RuleDef
 	const char *name;
 	RuleType	type;
 	bool		default_flag;	/* RT_BOOL only */
-	int			default_choice; /* RT_POLICY and RT_OPS only */
+	int			default_choice; /* RT_POLICY, RT_OPS and RT_CHOICE only */
+	const char *const *names;	/* RT_CHOICE only: the values, NULL-terminated */
 	const double *default_real; /* RT_FRACTION only: the setting that holds the default */
 	bool		due;			/* decides when customers are recycled (due.c); the only
 								 * keys read per customer level */
@@ -56,6 +58,22 @@ static const char *const policy_names[] = {
 	[DEDUP_OFF] = "off",
 	[DEDUP_WARN] = "warn",
 	[DEDUP_BLOCK] = "block",
+};
+
+/* The modes of crmpool.distribute() (rule auto_distribute), in DistributeMode's order. */
+const char *const distribute_mode_names[] = {
+	[DISTRIBUTE_ROUND_ROBIN] = "round_robin",
+	[DISTRIBUTE_LOTTERY] = "lottery",
+	[DISTRIBUTE_PERFORMANCE] = "performance",
+	[DISTRIBUTE_LEAST_BUSY] = "least_busy",
+	NULL
+};
+
+/* Where the performance mode reads a rep's score (rule performance_source). */
+static const char *const score_source_names[] = {
+	[SCORE_FROM_DEALS] = "deals",
+	[SCORE_FROM_APP] = "score",
+	NULL
 };
 
 /* The operations a lock can block (lock_blocks), bit i for name i. */
@@ -84,6 +102,10 @@ static const RuleDef rule_defs[NUM_RULE_KEYS] = {
 	[RULE_RECYCLE_EXEMPT_DEALS] = {.name = "recycle_exempt_deals", .type = RT_BOOL,
 	.default_flag = true, .due = true},
 	[RULE_WARN_BEFORE] = {.name = "warn_before", .type = RT_INTERVAL, .due = true},
+	[RULE_AUTO_DISTRIBUTE] = {.name = "auto_distribute", .type = RT_CHOICE, .default_choice = -1,
+	.names = distribute_mode_names},
+	[RULE_PERFORMANCE_SOURCE] = {.name = "performance_source", .type = RT_CHOICE,
+	.default_choice = SCORE_FROM_DEALS, .names = score_source_names},
 };
 
 #define LEVELS_KEY "levels"
@@ -129,6 +151,39 @@ refuse_ops(const RuleDef *def, const char *given)
 			 given ? errdetail("\"%s\" is not one of them.", given) : 0,
 			 errhint("For example: {\"%s\": [\"release\", \"recycle\"]}; [] lets a lock block nothing.",
 					 def->name)));
+}
+
+/* The index of a name in a NULL-terminated list, or -1. */
+static int
+choice_lookup(const char *const *names, const char *name, int len)
+{
+	int			i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strlen(names[i]) == (size_t) len && strncmp(names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Index of a distribute mode's name, or -1 (distribute.c reads its mode argument so). */
+int
+rules_distribute_mode(const char *name)
+{
+	return choice_lookup(distribute_mode_names, name, strlen(name));
+}
+
+static pg_noreturn void
+refuse_choice(const RuleDef *def)
+{
+	StringInfoData names;
+	int			i;
+
+	initStringInfo(&names);
+	for (i = 0; def->names[i] != NULL; i++)
+		appendStringInfo(&names, "%s\"%s\"", i > 0 ? ", " : "", def->names[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("rule \"%s\" must be one of %s, or null", def->name, names.data)));
 }
 
 /* An RT_OPS value: a JSON array of names from op_names, as a bit set. */
@@ -302,6 +357,13 @@ parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
 			}
 		case RT_OPS:
 			out->v.choice = parse_ops(def, v);
+			break;
+		case RT_CHOICE:
+			out->v.choice = -1;
+			if (v->type == jbvString)
+				out->v.choice = choice_lookup(def->names, v->val.string.val, v->val.string.len);
+			if (out->v.choice < 0)
+				refuse_choice(def);
 			break;
 	}
 }
@@ -518,7 +580,8 @@ rule_flag(const RuleSet *rs, RuleKey key)
 int
 rule_choice(const RuleSet *rs, RuleKey key)
 {
-	if (!rs->key[key].set)
+	/* null (RT_CHOICE): the default, -1 for a choice that is off by default */
+	if (!rs->key[key].set || rs->key[key].isnull)
 		return rule_defs[key].default_choice;
 	return rs->key[key].v.choice;
 }
@@ -610,6 +673,8 @@ append_value(StringInfo buf, RuleKey key, const RuleValue *v)
 			appendStringInfo(buf, "%g", *def->default_real);
 		else if (def->type == RT_OPS)
 			append_ops(buf, def->default_choice);
+		else if (def->type == RT_CHOICE && def->default_choice >= 0)
+			escape_json(buf, def->names[def->default_choice]);
 		else
 			appendStringInfoString(buf, "null");
 		return;
@@ -638,6 +703,9 @@ append_value(StringInfo buf, RuleKey key, const RuleValue *v)
 			break;
 		case RT_OPS:
 			append_ops(buf, v->v.choice);
+			break;
+		case RT_CHOICE:
+			escape_json(buf, def->names[v->v.choice]);
 			break;
 	}
 }

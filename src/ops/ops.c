@@ -29,8 +29,8 @@
  * Argument 0, the managed table, whose triggers must fire; lockmode is the lock the function's
  * own statement on the table takes (an UPDATE's, or FOR UPDATE's), taken here first.
  */
-static ManagedRel *
-rel_arg(FunctionCallInfo fcinfo, LOCKMODE lockmode)
+ManagedRel *
+ops_rel_arg(FunctionCallInfo fcinfo, LOCKMODE lockmode)
 {
 	ManagedRel *mr;
 
@@ -153,8 +153,8 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
  * pool) with one set-based UPDATE, so that their counter change is applied once, as for any
  * multi-row write.  Returns how many rows the UPDATE changed.
  */
-static uint64
-change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
+uint64
+ops_change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
 {
 	Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
 	ArrayType  *arr;
@@ -171,7 +171,7 @@ change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 ow
 void
 ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 {
-	uint64		processed = change_owner_batch(mr, in, false, 0);
+	uint64		processed = ops_change_owner_batch(mr, in, false, 0);
 
 	/*
 	 * The rows were locked and their due rows re-checked by the caller: every one must have
@@ -189,24 +189,72 @@ ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 				 crmpool_refusal(mr->relid, mr->owner_att, "out_of_step", ERR_REP(in->rep))));
 }
 
-static void
-claim_one(ManagedRel *mr, int64 customer, int64 rep)
+void
+ops_claim(ManagedRel *mr, int64 customer, int64 rep)
 {
 	OwnershipIntent in = {.relid = mr->relid, .customer = customer, .op = OP_CLAIM, .rep = rep};
 
 	ops_change_owner(mr, &in, true, rep);
 }
 
+/*
+ * Run fn(arg) in an internal subtransaction.  Returns NULL when it succeeded, or the error of a
+ * crmpool refusal (CR class, crmpool_refusal_name) when it was refused, everything it did
+ * undone; any other error is raised again.  The caller's memory context and resource owner
+ * are back in place either way.
+ */
+ErrorData *
+ops_try_refusal(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	ResourceOwner callowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(callcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(callcxt);
+		CurrentResourceOwner = callowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(callcxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(callcxt);
+		CurrentResourceOwner = callowner;
+		if (crmpool_refusal_name(e->sqlerrcode) == NULL)
+			ReThrowError(e);
+		edata = e;
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+void
+ops_claim_arg(void *arg)
+{
+	ClaimArg   *a = (ClaimArg *) arg;
+
+	ops_claim(a->mr, a->customer, a->rep);
+}
+
 PG_FUNCTION_INFO_V1(crmpool_claim);
 Datum
 crmpool_claim(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	int64		customer;
 	int64		rep;
 
 	customer_rep_args(fcinfo, &customer, &rep);
-	claim_one(mr, customer, rep);
+	ops_claim(mr, customer, rep);
 	PG_RETURN_VOID();
 }
 
@@ -231,15 +279,13 @@ Datum
 crmpool_claim_many(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	ArrayType  *arr;
 	int64		rep;
 	Datum	   *elems;
 	bool	   *elemnulls;
 	int			nelems;
 	int			i;
-	MemoryContext callcxt;
-	ResourceOwner callowner;
 
 	crmpool_require_arg(fcinfo, 1, "customers");
 	crmpool_require_arg(fcinfo, 2, "rep");
@@ -273,44 +319,15 @@ crmpool_claim_many(PG_FUNCTION_ARGS)
 		elog(ERROR, "crmpool could not lock the customers");
 	SPI_finish();
 
-	callcxt = CurrentMemoryContext;
-	callowner = CurrentResourceOwner;
 	for (i = 0; i < nelems; i++)
 	{
-		int64		customer = DatumGetInt64(elems[i]);
-		const char *outcome;
+		ClaimArg	arg = {mr, DatumGetInt64(elems[i]), rep};
+		ErrorData  *refusal = ops_try_refusal(ops_claim_arg, &arg);
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(callcxt);
-		PG_TRY();
-		{
-			claim_one(mr, customer, rep);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(callcxt);
-			CurrentResourceOwner = callowner;
-			outcome = "claimed";
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(callcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(callcxt);
-			CurrentResourceOwner = callowner;
-			outcome = crmpool_refusal_name(edata->sqlerrcode);
-			if (outcome == NULL)
-				ReThrowError(edata);
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-
-		values[0] = Int64GetDatum(customer);
-		values[1] = CStringGetTextDatum(outcome);
+		values[0] = Int64GetDatum(arg.customer);
+		values[1] = CStringGetTextDatum(refusal ? crmpool_refusal_name(refusal->sqlerrcode) : "claimed");
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -320,7 +337,7 @@ PG_FUNCTION_INFO_V1(crmpool_release);
 Datum
 crmpool_release(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_RELEASE};
 
 	customer_rep_args(fcinfo, &in.customer, &in.rep);
@@ -340,7 +357,7 @@ PG_FUNCTION_INFO_V1(crmpool_assign);
 Datum
 crmpool_assign(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_ASSIGN};
 
 	customer_rep_args(fcinfo, &in.customer, &in.rep);
@@ -352,7 +369,7 @@ PG_FUNCTION_INFO_V1(crmpool_transfer);
 Datum
 crmpool_transfer(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_TRANSFER};
 
 	crmpool_require_arg(fcinfo, 1, "customer");
@@ -386,7 +403,7 @@ Datum
 crmpool_hand_over(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid};
 	bool		to_pool = PG_ARGISNULL(2);
 	int64		from_rep;
@@ -472,7 +489,7 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 		in.from_rep = from_rep;
 		in.batch = moving;
 		in.batch_how = hows;
-		processed = change_owner_batch(mr, &in, !to_pool, to_rep);
+		processed = ops_change_owner_batch(mr, &in, !to_pool, to_rep);
 		/* the rows are locked by us and owned by from_rep; the trigger fires (rel_arg) */
 		if (processed != (uint64) in.nbatch || in.nfired != in.nbatch)
 			elog(ERROR, "crmpool handed over %d of %d customers of rep %lld",
@@ -588,7 +605,7 @@ PG_FUNCTION_INFO_V1(crmpool_lock);
 Datum
 crmpool_lock(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowShareLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowShareLock);
 	int64		customer;
 	int64		rep;
 	HeapTuple	row;
@@ -635,7 +652,7 @@ PG_FUNCTION_INFO_V1(crmpool_unlock);
 Datum
 crmpool_unlock(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowShareLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowShareLock);
 	int64		customer;
 	int64		rep;
 	HeapTuple	row;

@@ -299,7 +299,7 @@ load_managed_rel(Oid relid)
 										   1, argtypes);
 	if (schema_v2 && reps_plan == NULL)
 		reps_plan = crmpool_keep_plan(
-									  "SELECT tenant, rep, team, active FROM crmpool.rep_config "
+									  "SELECT tenant, rep, team, active, weight, score FROM crmpool.rep_config "
 									  "WHERE rel OPERATOR(pg_catalog.=) $1",
 									  1, argtypes);
 	if (identity_plan == NULL)
@@ -426,6 +426,7 @@ load_managed_rel(Oid relid)
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		rules_parse(DatumGetJsonbP(d), scope);
 		mr->team_rules |= (scope->team != NULL);
+		mr->auto_distributes |= (scope->rules.key[RULE_AUTO_DISTRIBUTE].set);
 	}
 	rules_sort_scopes(mr->nscopes, mr->scopes);
 	mr->recycles = rules_recycle(mr->nscopes, mr->scopes);
@@ -449,6 +450,9 @@ load_managed_rel(Oid relid)
 			ri->rep = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			ri->team = column_or_null(tup, desc, 3);
 			ri->active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+			ri->weight = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
+			ri->score = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &ri->has_score));
+			ri->has_score = !ri->has_score;
 		}
 		if (mr->nreps > 1)
 			qsort(mr->reps, mr->nreps, sizeof(RepInfo), rep_order);
@@ -1398,6 +1402,9 @@ static const CrmpoolStmt forget_stmts[] = {
 	{"DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.rep_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.distribute_cursor WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.distribute_log WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.pool_order WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 };
 static SPIPlanPtr forget_plans[lengthof(forget_stmts)][2];
 

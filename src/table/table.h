@@ -16,6 +16,9 @@ typedef struct RepInfo
 	int64		rep;
 	char	   *team;			/* NULL: none */
 	bool		active;
+	double		weight;			/* lottery weight (set_rep's weight), >= 0 */
+	bool		has_score;		/* the app's score (set_rep's score), for performance */
+	double		score;
 } RepInfo;
 
 typedef struct ManagedRel
@@ -75,6 +78,7 @@ typedef struct ManagedRel
 	SPIPlanPtr	locate_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 */
 	SPIPlanPtr	tenant_plan;	/* SELECT tenant FROM ONLY t WHERE key = $1 */
 	bool		recycles;		/* some scope sets a recycle period */
+	bool		auto_distributes;	/* some scope sets auto_distribute (trigger: one branch) */
 	/*
 	 * tgenabled of each of crmpool's triggers on the table ('\0': missing), read on first use
 	 * (managed_silent_trigger); cleared by the relcache invalidations that retire the entry

@@ -1108,6 +1108,8 @@ refuse_direct_write(ManagedRel *mr, Change *ch)
 			 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_CUSTOMER(ch->customer))));
 }
 
+AutoDistributeHook ownership_auto_distribute_hook = NULL;
+
 /*
  * Whether the current role may call crmpool.assign() (or crmpool.transfer()).  A direct write
  * that gives a customer an owner is checked as an assign only for such a role (the CRM's admin
@@ -1808,5 +1810,18 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	apply_change(mr, &ch, in, check);
 	ledger_end(&octx);
 	flush_if_no_statement_trigger();
+
+	/* a new pool customer of a pool with rule auto_distribute: one branch for other tables */
+	if (mr->auto_distributes && oldtup == NULL && !ch.has_owner &&
+		ownership_auto_distribute_hook != NULL)
+	{
+		RuleSet		rules;
+		int			mode;
+
+		managed_rules(mr, ch.tenant, ch.pool, false, 0, NULL, &rules);
+		mode = rule_choice(&rules, RULE_AUTO_DISTRIBUTE);
+		if (mode >= 0 && !(mr->app_columns && managed_deleted(mr, newtup, desc)))
+			ownership_auto_distribute_hook(mr, ch.tenant, ch.pool, ch.customer, mode);
+	}
 	return PointerGetDatum(NULL);
 }
