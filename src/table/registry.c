@@ -60,6 +60,8 @@ static SPIPlanPtr scopes_plan = NULL;
 static SPIPlanPtr scopes_v2_plan = NULL;
 static SPIPlanPtr reps_plan = NULL;
 static SPIPlanPtr identity_plan = NULL;
+static SPIPlanPtr pools_plan = NULL;
+static SPIPlanPtr members_plan = NULL;
 
 static void
 registry_invalidate(Datum arg, Oid relid)
@@ -248,6 +250,89 @@ rep_order(const void *a, const void *b)
 	return strcmp(x->tenant, y->tenant);
 }
 
+/*
+ * Read the pools of the table into mr (in mr->mcxt).  Called by load_managed_rel inside its
+ * SPI connection, as the extension owner.  Under 0.1's SQL (a new
+ * library before ALTER EXTENSION UPDATE) there is no crmpool.pool: only the default pool,
+ * open to every rep.
+ */
+static void
+load_pools(ManagedRel *mr, Datum relid)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	uint64		i;
+	int			p;
+	SPITupleTable *members;
+	uint64		nmembers;
+	MemoryContext oldcxt;
+
+	mr->npools = 0;
+	mr->pools = NULL;
+	mr->pool_access = false;
+	if (!crmpool_has_relation("pool"))
+		return;
+	if (pools_plan == NULL)
+		pools_plan = crmpool_keep_plan("SELECT tenant, pool FROM crmpool.pool "
+									   "WHERE rel OPERATOR(pg_catalog.=) $1 "
+									   "ORDER BY tenant, pool COLLATE \"C\" NULLS FIRST",
+									   1, argtypes);
+	if (members_plan == NULL)
+		members_plan = crmpool_keep_plan("SELECT tenant, pool, admin, rep, team, ordinal, joined_at "
+										 "FROM crmpool.pool_member WHERE rel OPERATOR(pg_catalog.=) $1 "
+										 "ORDER BY tenant, pool COLLATE \"C\" NULLS FIRST, admin, ordinal",
+										 1, argtypes);
+	if (SPI_execute_plan(members_plan, &relid, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.pool_member");
+	members = SPI_tuptable;
+	nmembers = SPI_processed;
+	if (SPI_execute_plan(pools_plan, &relid, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.pool");
+	oldcxt = MemoryContextSwitchTo(mr->mcxt);
+	mr->npools = (int) SPI_processed;
+	mr->pools = palloc0(sizeof(PoolInfo) * Max(mr->npools, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		mr->pools[i].tenant = column_or_null(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		mr->pools[i].pool = column_or_null(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	/* both lists are in (tenant, pool) order: one merge pass */
+	p = 0;
+	for (i = 0; i < nmembers; i++)
+	{
+		HeapTuple	tup = members->vals[i];
+		TupleDesc	desc = members->tupdesc;
+		char	   *tenant = column_or_null(tup, desc, 1);
+		char	   *pool = column_or_null(tup, desc, 2);
+		PoolInfo   *pi;
+		PoolEntry  *e;
+		bool		isnull;
+
+		while (p < mr->npools &&
+			   (strcmp(mr->pools[p].tenant, tenant) != 0 ||
+				(mr->pools[p].pool == NULL) != (pool == NULL) ||
+				(pool != NULL && strcmp(mr->pools[p].pool, pool) != 0)))
+			p++;
+		if (p == mr->npools)
+			elog(ERROR, "crmpool.pool_member names pool \"%s\" that crmpool.pool does not have",
+				 pool ? pool : "(default)");
+		pi = &mr->pools[p];
+		if (pi->entries == NULL)
+			pi->entries = palloc0(sizeof(PoolEntry) * nmembers);
+		e = &pi->entries[pi->nmembers + pi->nadmins];
+		e->admin = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		e->rep = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		e->team = column_or_null(tup, desc, 5);
+		e->ordinal = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		e->joined_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+		if (e->admin)
+			pi->nadmins++;
+		else
+			pi->nmembers++;
+		mr->pool_access = true;
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
 static ManagedRel *
 load_managed_rel(Oid relid)
 {
@@ -299,7 +384,7 @@ load_managed_rel(Oid relid)
 										   1, argtypes);
 	if (schema_v2 && reps_plan == NULL)
 		reps_plan = crmpool_keep_plan(
-									  "SELECT tenant, rep, team, active FROM crmpool.rep_config "
+									  "SELECT tenant, rep, team, active, set_at FROM crmpool.rep_config "
 									  "WHERE rel OPERATOR(pg_catalog.=) $1",
 									  1, argtypes);
 	if (identity_plan == NULL)
@@ -449,11 +534,14 @@ load_managed_rel(Oid relid)
 			ri->rep = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			ri->team = column_or_null(tup, desc, 3);
 			ri->active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+			ri->set_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
 		}
 		if (mr->nreps > 1)
 			qsort(mr->reps, mr->nreps, sizeof(RepInfo), rep_order);
 		MemoryContextSwitchTo(oldcxt);
 	}
+
+	load_pools(mr, args[0]);
 
 	if (SPI_execute_plan(identity_plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.identity_config");
@@ -1398,6 +1486,8 @@ static const CrmpoolStmt forget_stmts[] = {
 	{"DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.rep_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.pool WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.pool_member WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 };
 static SPIPlanPtr forget_plans[lengthof(forget_stmts)][2];
 

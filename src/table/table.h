@@ -16,7 +16,31 @@ typedef struct RepInfo
 	int64		rep;
 	char	   *team;			/* NULL: none */
 	bool		active;
+	TimestampTz set_at;			/* when set_rep() last set it: the order a team's reps joined */
 } RepInfo;
+
+/* A row of crmpool.pool_member: a member or an admin of a pool, a rep or a team. */
+typedef struct PoolEntry
+{
+	bool		admin;
+	int64		rep;			/* when team is NULL */
+	char	   *team;			/* NULL: a rep */
+	int			ordinal;		/* the join order, among the pool's members (or admins) */
+	TimestampTz joined_at;
+} PoolEntry;
+
+/*
+ * A row of crmpool.pool (sql/parts/17_pools.sql) with its members and admins.  pool NULL: the
+ * default pool.  tenant "": a pool of every tenant (the only kind this version writes).
+ */
+typedef struct PoolInfo
+{
+	char	   *tenant;
+	char	   *pool;
+	int			nmembers;		/* entries[0 .. nmembers-1], by ordinal */
+	int			nadmins;		/* entries[nmembers ..], by ordinal */
+	PoolEntry  *entries;
+} PoolInfo;
 
 typedef struct ManagedRel
 {
@@ -65,6 +89,13 @@ typedef struct ManagedRel
 	bool		team_rules;		/* some scope names a team: rules need the rep's team */
 	int			nreps;			/* crmpool.rep_config rows; 0: no rep is set, none inactive */
 	RepInfo    *reps;			/* sorted by rep, then tenant */
+	/*
+	 * Pools (table/pools.c).  pool_access: some pool names members or admins, so that a claim
+	 * asks who may claim there; a table whose pools name nobody pays this one branch per row.
+	 */
+	int			npools;
+	PoolInfo   *pools;
+	bool		pool_access;
 	/* identity columns (crmpool.set_identity); InvalidAttrNumber / 0 when none */
 	bool		has_identity;
 	AttrNumber	name_att;
@@ -152,6 +183,27 @@ extern HeapTuple managed_row_from_datum(Datum row, TupleDesc *desc);
 #define TRIGGER_IDENTITY "crmpool_identity_row"
 /* BEFORE INSERT OR UPDATE, only on tables that map an app column (lock, owner-since, deleted) */
 #define TRIGGER_BEFORE "crmpool_ownership_before"
+
+/*
+ * pools.c: the pools of a managed table, from the cached configuration (no catalog or table
+ * access).  A pool is named by its text (NULL: the default pool); tenant is the customer's.
+ */
+typedef struct PoolMember
+{
+	int64		rep;
+	bool		active;			/* not set inactive with crmpool.set_rep() */
+	const char *team;			/* the team it belongs to the pool through; NULL: named itself */
+	int			ordinal;		/* 1, 2, ...: its place in the join order (round-robin order) */
+	TimestampTz joined_at;		/* when it (or its team) joined the pool */
+} PoolMember;
+
+extern const PoolInfo *pool_find(ManagedRel *mr, const char *tenant, const char *pool);
+extern int	pool_members(ManagedRel *mr, const char *tenant, const char *pool, bool admins,
+						 PoolMember **out);
+extern bool pool_is_member(ManagedRel *mr, const char *tenant, const char *pool, int64 rep);
+extern bool pool_is_admin(ManagedRel *mr, const char *tenant, const char *pool, int64 rep);
+extern bool pool_is_open(ManagedRel *mr, const char *tenant, const char *pool);
+extern const char *pool_name_words(const char *pool);
 
 /* tables.c */
 typedef enum ColumnRole

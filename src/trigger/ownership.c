@@ -734,13 +734,6 @@ pending_order(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first ? 1 : 0;
 }
 
-/* A pool as messages name it; NULL (no pool column, or a null value) has the table's rules only. */
-static char *
-pool_words(const char *pool)
-{
-	return pool != NULL ? psprintf(_("pool \"%s\""), pool) : pstrdup(_("the default pool"));
-}
-
 static void
 check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int gained,
 			DateADT today)
@@ -799,10 +792,10 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 				 p->gains > 0 ?
 				 errdetail("Rep %lld would have locked %lld customers in table %s with locked customer %lld, which it gains; the lock_cap of %s is %lld.",
 						   (long long) rep, (long long) after->locked, tabname(mr),
-						   (long long) p->first, pool_words(p->key.pool), (long long) limit) :
+						   (long long) p->first, pool_name_words(p->key.pool), (long long) limit) :
 				 errdetail("Rep %lld has locked %lld customers in table %s; the lock_cap of %s, where locked customer %lld moves, is %lld.",
 						   (long long) rep, (long long) after->locked, tabname(mr),
-						   pool_words(p->key.pool), (long long) p->first, (long long) limit),
+						   pool_name_words(p->key.pool), (long long) p->first, (long long) limit),
 				 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules()."),
 				 crmpool_refusal(mr->relid, mr->owner_att, "lock_cap", ERR_REP(rep),
 								 ERR_CUSTOMER(p->first), ERR_COUNT(after->locked), ERR_LIMIT(limit))));
@@ -1067,7 +1060,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 					(errcode(ERRCODE_CRMPOOL_HAS_DEAL),
 					 errmsg("customer %lld has a deal and cannot be claimed", (long long) ch->customer),
 					 errdetail("Rule claim_with_deal is false in %s of table %s, and column \"%s\" says customer %lld has a deal.",
-							   pool_words(ch->pool), tabname(mr),
+							   pool_name_words(ch->pool), tabname(mr),
 							   get_attname(mr->relid, mr->deal_att, false), (long long) ch->customer),
 					 errhint("An admin can give it to a rep with crmpool.assign(); or set claim_with_deal to true with crmpool.set_rules()."),
 					 crmpool_refusal(mr->relid, mr->deal_att, "claim_with_deal", ERR_REP(ch->new_owner),
@@ -1342,7 +1335,7 @@ pool_move(ManagedRel *mr, Change *ch, HeapTuple oldtup, TupleDesc desc)
 				 errmsg("role \"%s\" may not move customer %lld of rep %lld from %s to %s",
 						GetUserNameFromId(GetUserId(), false), (long long) ch->customer,
 						(long long) ch->old_owner,
-						pool_words(managed_pool_text(mr, oldtup, desc)), pool_words(ch->pool)),
+						pool_name_words(managed_pool_text(mr, oldtup, desc)), pool_name_words(ch->pool)),
 				 errdetail("A direct write that moves an owned customer of table %s to another pool is an assign into that pool, and the role may not call crmpool.assign().",
 						   tabname(mr)),
 				 errhint("Release the customer first so that a rep can claim it in its new pool, or have a role allowed to call crmpool.assign() move it."),
