@@ -81,3 +81,21 @@ LANGUAGE C CALLED ON NULL INPUT STABLE
 AS 'MODULE_PATHNAME', 'crmpool_pool_members';
 COMMENT ON FUNCTION crmpool.pool_members(regclass, text) IS
 	'The members and admins of a pool as set (a rep or a team each), members first, in the order they joined.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Where customers go: release(..., to_pool), move()
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION crmpool.release(rel regclass, customer bigint, rep bigint, reason text DEFAULT NULL,
+								to_pool text DEFAULT NULL)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_release_v2';
+COMMENT ON FUNCTION crmpool.release(regclass, bigint, bigint, text, text) IS
+	'Return an owned customer to the pool (only its owner may), with an optional reason; to_pool names the pool it goes to (NULL: the one it is in).';
+
+-- move changes where customers wait, which decides who may claim them: not PUBLIC's (as assign)
+CREATE FUNCTION crmpool.move(rel regclass, customers bigint[], pool text)
+RETURNS TABLE(customer bigint, outcome text) LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'crmpool_move';
+COMMENT ON FUNCTION crmpool.move(regclass, bigint[], text) IS
+	'Move pool customers to another pool (NULL: the default pool); owned customers stay.  One row per customer: moved, owned, already_there or unknown_customer.';
+REVOKE EXECUTE ON FUNCTION crmpool.move(regclass, bigint[], text) FROM PUBLIC;

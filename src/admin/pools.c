@@ -24,6 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "trigger/trigger.h"
 
@@ -245,12 +246,18 @@ crmpool_drop_pool(PG_FUNCTION_ARGS)
 	{
 		Datum		arg = PointerGetDatum(pool);
 
-		/* read as the table's owner; the pool column's type has a built-in output function */
+		/*
+		 * Read as the table's owner (the pool column's type has a built-in output function),
+		 * with a snapshot taken now that the lock is held: the statement's own, taken before
+		 * the wait, would miss a customer a release committed into the pool meanwhile.
+		 */
+		PushActiveSnapshot(GetLatestSnapshot());
 		crmpool_scan_table(relid,
 						   psprintf("SELECT pg_catalog.count(*) FROM ONLY %s WHERE %s::pg_catalog.text OPERATOR(pg_catalog.=) $1",
 									mr->qualname,
 									quote_identifier(get_attname(relid, mr->pool_att, false))),
 						   1, (Oid[]) {TEXTOID}, &arg, 1, count_chunk, &customers);
+		PopActiveSnapshot();
 	}
 	if (customers > 0)
 		ereport(ERROR,

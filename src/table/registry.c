@@ -113,6 +113,14 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->lock_due_plan);
 	if (mr->lock_flag_plan)
 		SPI_freeplan(mr->lock_flag_plan);
+	if (mr->release_to_pools_plan)
+		SPI_freeplan(mr->release_to_pools_plan);
+	if (mr->move_pool_plan)
+		SPI_freeplan(mr->move_pool_plan);
+	if (mr->rows_plan)
+		SPI_freeplan(mr->rows_plan);
+	if (mr->pool_rows_plan)
+		SPI_freeplan(mr->pool_rows_plan);
 	MemoryContextDelete(mr->mcxt);
 }
 
@@ -514,6 +522,8 @@ load_managed_rel(Oid relid)
 	}
 	rules_sort_scopes(mr->nscopes, mr->scopes);
 	mr->recycles = rules_recycle(mr->nscopes, mr->scopes);
+	mr->recycles_to_pool = rules_any(mr->nscopes, mr->scopes, RULE_RECYCLE_TO_POOL);
+	mr->expires = rules_any(mr->nscopes, mr->scopes, RULE_POOL_EXPIRE);
 	MemoryContextSwitchTo(oldcxt);
 
 	if (schema_v2)
@@ -823,6 +833,107 @@ SPIPlanPtr
 managed_release_many_plan(ManagedRel *mr)
 {
 	return owner_many_plan(mr, &mr->release_many_plan, "NULL", 1);
+}
+
+/* The pool column's value $n (text) as the column's type, in a plan's text. */
+static char *
+pool_value_sql(ManagedRel *mr, int n)
+{
+	return psprintf("$%d::pg_catalog.text::%s", n, format_type_be_qualified(mr->pool_type));
+}
+
+/*
+ * The customers $1 (bigint[]) to the pool, each into the pool $2[i] (text[]; NULL: the pool
+ * it is in): release(..., to_pool) and recycling under recycle_to_pool.  One UPDATE, so that
+ * each customer's release is one change with one event.
+ */
+SPIPlanPtr
+managed_release_to_pools_plan(ManagedRel *mr)
+{
+	if (mr->release_to_pools_plan == NULL)
+	{
+		const char *pool = quote_identifier(get_attname(mr->relid, mr->pool_att, false));
+
+		mr->release_to_pools_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s t SET %s = NULL, %s = CASE WHEN u.p IS NULL THEN t.%s ELSE %s END "
+									   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(k, p) "
+									   "WHERE t.%s OPERATOR(pg_catalog.=) u.k",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   pool, pool,
+									   psprintf("u.p::%s", format_type_be_qualified(mr->pool_type)),
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  2, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID});
+	}
+	return mr->release_to_pools_plan;
+}
+
+/*
+ * Move the pool customers among $1 (bigint[]) to the pool $2 (text; NULL: the default pool):
+ * crmpool.move() and pool_expire.  Owned customers and those already there are left as they
+ * are; the UPDATE waits for a row another transaction holds and checks the row it then finds.
+ * Returns each moved customer's key and tenant (as text; '' without a tenant column).
+ */
+SPIPlanPtr
+managed_move_pool_plan(ManagedRel *mr)
+{
+	if (mr->move_pool_plan == NULL)
+	{
+		const char *pool = quote_identifier(get_attname(mr->relid, mr->pool_att, false));
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+
+		mr->move_pool_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1) "
+									   "AND %s IS NULL AND CASE WHEN $2 IS NULL THEN %s IS NOT NULL "
+									   "ELSE (%s OPERATOR(pg_catalog.=) %s) IS NOT TRUE END "
+									   "RETURNING %s::pg_catalog.int8, %s",
+									   mr->qualname, pool, pool_value_sql(mr, 2), key,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   pool, pool, pool_value_sql(mr, 2), key,
+									   mr->tenant_att != InvalidAttrNumber ?
+									   psprintf("%s::pg_catalog.text",
+												quote_identifier(get_attname(mr->relid, mr->tenant_att, false))) :
+									   "''::pg_catalog.text"),
+							  2, (Oid[]) {INT8ARRAYOID, TEXTOID});
+	}
+	return mr->move_pool_plan;
+}
+
+/* The rows (whole, as crmpool_row) of the customers $1 (bigint[]): recycle_to_pool. */
+SPIPlanPtr
+managed_rows_plan(ManagedRel *mr)
+{
+	if (mr->rows_plan == NULL)
+		mr->rows_plan =
+			crmpool_keep_plan(psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row "
+									   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  1, (Oid[]) {INT8ARRAYOID});
+	return mr->rows_plan;
+}
+
+/*
+ * Pool cleaning's batch: the next $2 pool customers with a key above $1 that no other
+ * transaction holds, locked, in key order, as whole rows (crmpool_row).
+ */
+SPIPlanPtr
+managed_pool_rows_plan(ManagedRel *mr)
+{
+	if (mr->pool_rows_plan == NULL)
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+
+		mr->pool_rows_plan =
+			crmpool_keep_plan(psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row "
+									   "WHERE %s IS NULL AND %s OPERATOR(pg_catalog.>) $1 ORDER BY %s LIMIT $2 "
+									   "FOR NO KEY UPDATE SKIP LOCKED",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   key, key),
+							  2, (Oid[]) {INT8OID, INT8OID});
+	}
+	return mr->pool_rows_plan;
 }
 
 /* The customers $1 (bigint[]) to rep $2 (bigint): hand_over. */

@@ -84,6 +84,10 @@ typedef struct ManagedRel
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
 	SPIPlanPtr	lock_due_plan;	/* recycle.c: lock the first $2 of the customers $1 */
 	SPIPlanPtr	lock_flag_plan; /* ops.c: UPDATE ONLY t SET lock = $2 WHERE key = $1 */
+	SPIPlanPtr	release_to_pools_plan;	/* owner = NULL, pool = $2[i] for key = $1[i] */
+	SPIPlanPtr	move_pool_plan; /* pool = $2 WHERE key = ANY($1) AND owner IS NULL ... */
+	SPIPlanPtr	rows_plan;		/* SELECT crmpool_row ... WHERE key = ANY($1) */
+	SPIPlanPtr	pool_rows_plan; /* pool customers after key $1, $2 of them, locked */
 	int			nscopes;
 	RuleScope  *scopes;			/* sorted by rules_sort_scopes() */
 	bool		team_rules;		/* some scope names a team: rules need the rep's team */
@@ -106,6 +110,8 @@ typedef struct ManagedRel
 	SPIPlanPtr	locate_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 */
 	SPIPlanPtr	tenant_plan;	/* SELECT tenant FROM ONLY t WHERE key = $1 */
 	bool		recycles;		/* some scope sets a recycle period */
+	bool		recycles_to_pool;	/* some scope sets recycle_to_pool */
+	bool		expires;		/* some scope sets pool_expire */
 	/*
 	 * tgenabled of each of crmpool's triggers on the table ('\0': missing), read on first use
 	 * (managed_silent_trigger); cleared by the relcache invalidations that retire the entry
@@ -135,6 +141,10 @@ extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_release_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_set_owner_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_owned_by_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_release_to_pools_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_move_pool_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_rows_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_pool_rows_plan(ManagedRel *mr);
 extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner,
 						   char **pool);
 extern bool managed_rls_applies(ManagedRel *mr);

@@ -5,3 +5,6 @@
 -- gives every table 0.1 managed the pools manage() gives a table now.  Here what only an
 -- update does before them.
 -- ---------------------------------------------------------------------------------------------
+-- release() gains to_pool: 0.1's four-argument release goes (0.1's SQL binds it to the C symbol
+-- crmpool_release, which keeps working until this update); 61_pools.sql creates the new one.
+DROP FUNCTION crmpool.release(regclass, bigint, bigint, text);
