@@ -28,6 +28,9 @@ typedef enum RuleKey
 	RULE_WARN_BEFORE,
 	RULE_AUTO_DISTRIBUTE,		/* a DistributeMode, or -1 */
 	RULE_PERFORMANCE_SOURCE,	/* a ScoreSource */
+	RULE_RECYCLE_TO_POOL,
+	RULE_POOL_EXPIRE,
+	RULE_POOL_EXPIRE_TO,
 	NUM_RULE_KEYS
 } RuleKey;
 
@@ -74,6 +77,7 @@ typedef struct RuleValue
 		Interval	span;
 		double		real;
 		int			choice;
+		const char *pool;		/* a pool's name */
 	}			v;
 } RuleValue;
 
@@ -109,6 +113,8 @@ extern bool rule_span(const RuleSet *rs, RuleKey key, Interval *span);
 extern bool rule_flag(const RuleSet *rs, RuleKey key);
 extern int	rule_choice(const RuleSet *rs, RuleKey key);
 extern int	rules_distribute_mode(const char *name);
+extern const char *rule_pool(const RuleSet *rs, RuleKey key);
+extern bool rules_any(int nscopes, const RuleScope *scopes, RuleKey key);
 extern double rule_real(const RuleSet *rs, RuleKey key, double dflt);
 extern bool rules_recycle(int nscopes, const RuleScope *scopes);
 extern bool rules_touch_due(const RuleScope *scope);

@@ -38,7 +38,8 @@ typedef enum RuleType
 	RT_POLICY,					/* "block", "warn" or "off" */
 	RT_FRACTION,				/* number from 0 to 1, or null = the setting's default */
 	RT_OPS,						/* array of operation names (op_names), a bit set in choice */
-	RT_CHOICE					/* one of the names in `names`, or null = default_choice (-1: off) */
+	RT_CHOICE,					/* one of the names in `names`, or null = default_choice (-1: off) */
+	RT_POOL						/* a pool's name (a non-empty string), or null = none */
 } RuleType;
 
 typedef struct RuleDef
@@ -106,6 +107,9 @@ static const RuleDef rule_defs[NUM_RULE_KEYS] = {
 	.names = distribute_mode_names},
 	[RULE_PERFORMANCE_SOURCE] = {.name = "performance_source", .type = RT_CHOICE,
 	.default_choice = SCORE_FROM_DEALS, .names = score_source_names},
+	[RULE_RECYCLE_TO_POOL] = {.name = "recycle_to_pool", .type = RT_POOL},
+	[RULE_POOL_EXPIRE] = {.name = "pool_expire", .type = RT_INTERVAL},
+	[RULE_POOL_EXPIRE_TO] = {.name = "pool_expire_to", .type = RT_POOL},
 };
 
 #define LEVELS_KEY "levels"
@@ -365,6 +369,15 @@ parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
 			if (out->v.choice < 0)
 				refuse_choice(def);
 			break;
+		case RT_POOL:
+			if (v->type != jbvString || v->val.string.len == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("rule \"%s\" must be the name of a pool, or null", def->name)));
+			crmpool_check_length(psprintf(_("rule \"%s\""), def->name), v->val.string.val,
+								 v->val.string.len, CRMPOOL_POOL_MAX_CHARS);
+			out->v.pool = pnstrdup(v->val.string.val, v->val.string.len);
+			break;
 	}
 }
 
@@ -586,6 +599,15 @@ rule_choice(const RuleSet *rs, RuleKey key)
 	return rs->key[key].v.choice;
 }
 
+/* A pool rule: the pool's name, or NULL when no scope sets it or it is null. */
+const char *
+rule_pool(const RuleSet *rs, RuleKey key)
+{
+	if (!rs->key[key].set || rs->key[key].isnull)
+		return NULL;
+	return rs->key[key].v.pool;
+}
+
 /* A fraction rule, or dflt (a setting's value) when no scope sets it or it is null. */
 double
 rule_real(const RuleSet *rs, RuleKey key, double dflt)
@@ -593,6 +615,18 @@ rule_real(const RuleSet *rs, RuleKey key, double dflt)
 	if (!rs->key[key].set || rs->key[key].isnull)
 		return dflt;
 	return rs->key[key].v.real;
+}
+
+/* Whether some scope of a table sets `key` (to a value, not null). */
+bool
+rules_any(int nscopes, const RuleScope *scopes, RuleKey key)
+{
+	int			i;
+
+	for (i = 0; i < nscopes; i++)
+		if (scopes[i].rules.key[key].set && !scopes[i].rules.key[key].isnull)
+			return true;
+	return false;
 }
 
 /* Whether some scope (or level) of a table sets a recycle period: only then are due times kept. */
@@ -706,6 +740,9 @@ append_value(StringInfo buf, RuleKey key, const RuleValue *v)
 			break;
 		case RT_CHOICE:
 			escape_json(buf, def->names[v->v.choice]);
+			break;
+		case RT_POOL:
+			escape_json(buf, v->v.pool);
 			break;
 	}
 }

@@ -95,34 +95,50 @@ typedef struct Distribution
  * -------------------------------------------------------------------------------------------*/
 
 /*
- * The reps a pool hands out to, in turn order: the reps crmpool.set_rep() knows for the tenant
- * (a row for the tenant overrides the table's), by rep id.  Pool members (issue 10's pools)
- * narrow and order this list.
+ * The reps a pool hands out to, in turn order: its members in the order they joined (teams
+ * expanded in place, table/pools.c); an open pool (no members) hands out to the reps
+ * crmpool.set_rep() knows for the tenant (a row for the tenant overrides the table's), by rep
+ * id.  Inactive reps stay in the list, ineligible, so that they keep their place in the turn.
  */
+static void
+add_candidate(Distribution *d, int64 rep, bool active)
+{
+	const RepInfo *ri = managed_rep(d->mr, d->tenant, rep);
+	Candidate  *c = &d->cand[d->ncand++];
+
+	c->rep = rep;
+	c->refusal = active ? REFUSE_NONE : REFUSE_INACTIVE;
+	c->weight = ri != NULL ? ri->weight : 1.0;
+	if (d->mode == DISTRIBUTE_PERFORMANCE)
+		c->weight = ri != NULL && ri->has_score ? ri->score : 0;
+}
+
 static void
 pool_reps(Distribution *d)
 {
 	ManagedRel *mr = d->mr;
+	PoolMember *members;
+	int			nmembers = pool_members(mr, d->tenant, d->pool, false, &members);
 	int			i;
 
-	d->cand = palloc0(sizeof(Candidate) * Max(mr->nreps, 1));
 	d->ncand = 0;
+	if (nmembers > 0)
+	{
+		d->cand = palloc0(sizeof(Candidate) * nmembers);
+		for (i = 0; i < nmembers; i++)
+			add_candidate(d, members[i].rep, members[i].active);
+		return;
+	}
+	d->cand = palloc0(sizeof(Candidate) * Max(mr->nreps, 1));
 	for (i = 0; i < mr->nreps; i++)
 	{
-		const RepInfo *ri = &mr->reps[i];
-		Candidate  *c;
+		const RepInfo *ri;
 
-		if (i > 0 && mr->reps[i - 1].rep == ri->rep)
+		if (i > 0 && mr->reps[i - 1].rep == mr->reps[i].rep)
 			continue;			/* mr->reps is by rep: one entry per rep */
-		ri = managed_rep(mr, d->tenant, ri->rep);
-		if (ri == NULL)
-			continue;			/* a rep of another tenant only */
-		c = &d->cand[d->ncand++];
-		c->rep = ri->rep;
-		c->refusal = ri->active ? REFUSE_NONE : REFUSE_INACTIVE;
-		c->weight = ri->weight;
-		if (d->mode == DISTRIBUTE_PERFORMANCE)
-			c->weight = ri->has_score ? ri->score : 0;
+		ri = managed_rep(mr, d->tenant, mr->reps[i].rep);
+		if (ri != NULL)			/* else a rep of another tenant only */
+			add_candidate(d, ri->rep, ri->active);
 	}
 }
 
@@ -946,6 +962,7 @@ refuses_rep(int sqlerrcode)
 	return sqlerrcode == ERRCODE_CRMPOOL_PRIVATE_CAP ||
 		sqlerrcode == ERRCODE_CRMPOOL_DAILY_LIMIT ||
 		sqlerrcode == ERRCODE_CRMPOOL_INACTIVE_REP ||
+		sqlerrcode == ERRCODE_CRMPOOL_NOT_MEMBER ||
 		sqlerrcode == ERRCODE_CRMPOOL_LOCK_CAP;
 }
 
