@@ -90,6 +90,19 @@ typedef struct Distribution
 	pg_prng_state prng;
 } Distribution;
 
+/*
+ * A column as text in crmpool's SQL on the user's table, through its type's output function
+ * (built in: tables.c refuses others), never a cast: a cast to text may be a user's function,
+ * and these statements run as the caller (docs/design.md, "Privileges").
+ */
+static char *
+column_text_sql(ManagedRel *mr, AttrNumber att, Oid outfunc)
+{
+	return psprintf("pg_catalog.textin(pg_catalog.%s(%s))",
+					quote_identifier(get_func_name(outfunc)),
+					quote_identifier(get_attname(mr->relid, att, false)));
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The reps of a pool
  * -------------------------------------------------------------------------------------------*/
@@ -213,8 +226,7 @@ deal_scores(Distribution *d)
 									quote_identifier(get_attname(mr->relid, mr->deal_att, false)),
 									true),
 				   mr->tenant_att == InvalidAttrNumber ? "" :
-				   psprintf(" AND %s::pg_catalog.text" EQ "$1",
-							quote_identifier(get_attname(mr->relid, mr->tenant_att, false))));
+				   psprintf(" AND %s" EQ "$1", column_text_sql(mr, mr->tenant_att, mr->tenant_out)));
 	if (SPI_execute_with_args(sql, 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(d->tenant)},
 							  NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "crmpool could not read the deals of table %s", mr->qualname);
@@ -489,6 +501,12 @@ int64_cmp(const void *a, const void *b)
  * history says "distribute:<mode>", in a subtransaction: a rep refused under lock (a claim
  * filled its cap meanwhile) keeps none of them, and they stay in the pool with the refusal.
  */
+static int
+candidate_rep_cmp(const void *a, const void *b)
+{
+	return int64_cmp(&(*(Candidate *const *) a)->rep, &(*(Candidate *const *) b)->rep);
+}
+
 typedef struct BatchArg
 {
 	Distribution *d;
@@ -512,11 +530,16 @@ distribution_apply(Distribution *d, bool subtransactions)
 {
 	const char *how = psprintf("distribute:%s", distribute_mode_names[d->mode]);
 	BatchArg	ba;
+	Candidate **byrep = palloc(sizeof(Candidate *) * Max(d->ncand, 1));
 	int			j;
 
+	/* reps ascending, as every statement takes rep counter rows: no cycle with another */
+	for (j = 0; j < d->ncand; j++)
+		byrep[j] = &d->cand[j];
+	qsort(byrep, d->ncand, sizeof(Candidate *), candidate_rep_cmp);
 	for (j = 0; j < d->ncand; j++)
 	{
-		Candidate  *c = &d->cand[j];
+		Candidate  *c = byrep[j];
 		OwnershipIntent in = {.relid = d->mr->relid, .op = OP_ASSIGN, .rep = c->rep};
 		char	  **hows;
 		int			i;
@@ -669,7 +692,7 @@ pool_order_sql(ManagedRel *mr)
  * their tenant, locking each row it returns and skipping the rows others hold.
  */
 static char *
-pool_select_sql(ManagedRel *mr, bool have_pool)
+pool_select_sql(ManagedRel *mr)
 {
 	StringInfoData sql;
 
@@ -677,19 +700,18 @@ pool_select_sql(ManagedRel *mr, bool have_pool)
 	appendStringInfo(&sql, "SELECT %s::pg_catalog.int8, %s FROM ONLY %s WHERE %s IS NULL",
 					 quote_identifier(get_attname(mr->relid, mr->key_att, false)),
 					 mr->tenant_att == InvalidAttrNumber ? "NULL::pg_catalog.text" :
-					 psprintf("%s::pg_catalog.text", quote_identifier(get_attname(mr->relid, mr->tenant_att, false))),
+					 column_text_sql(mr, mr->tenant_att, mr->tenant_out),
 					 mr->qualname,
 					 quote_identifier(get_attname(mr->relid, mr->owner_att, false)));
 	if (mr->pool_att != InvalidAttrNumber)
-		appendStringInfo(&sql, " AND %s::pg_catalog.text IS NOT DISTINCT FROM $1",
-						 quote_identifier(get_attname(mr->relid, mr->pool_att, false)));
+		appendStringInfo(&sql, " AND %s IS NOT DISTINCT FROM $1",
+						 column_text_sql(mr, mr->pool_att, mr->pool_out));
 	if (mr->deleted_att != InvalidAttrNumber)
 		appendStringInfo(&sql, " AND NOT %s",
 						 managed_flag_sql(mr->deleted_type,
 										  quote_identifier(get_attname(mr->relid, mr->deleted_att, false)),
 										  true));
 	appendStringInfo(&sql, " %s FOR NO KEY UPDATE SKIP LOCKED", pool_order_sql(mr));
-	(void) have_pool;
 	return sql.data;
 }
 
@@ -871,7 +893,7 @@ crmpool_distribute(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		char	   *sql = pool_select_sql(mr, pool != NULL);
+		char	   *sql = pool_select_sql(mr);
 		Portal		portal;
 		int			cap = 64;
 
@@ -1004,7 +1026,7 @@ crmpool_claim_next(PG_FUNCTION_ARGS)
 	arg.mr = mr;
 	arg.rep = rep;
 	SPI_connect();
-	portal = SPI_cursor_open_with_args(NULL, pool_select_sql(mr, pool != NULL), 1, (Oid[]) {TEXTOID},
+	portal = SPI_cursor_open_with_args(NULL, pool_select_sql(mr), 1, (Oid[]) {TEXTOID},
 									   (Datum[]) {pool ? CStringGetTextDatum(pool) : (Datum) 0},
 									   pool ? NULL : "n", false, 0);
 	while (got < want && stop == NULL)

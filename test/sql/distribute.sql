@@ -134,6 +134,20 @@ SELECT crmpool.set_rules('dist_customer', '{"private_cap": null, "auto_distribut
 SELECT customer, outcome FROM crmpool.distribute('dist_customer', 'web');
 SELECT how FROM crmpool.ownership_event WHERE customer = 63 ORDER BY seq DESC LIMIT 1;
 
+-- a pool with members: only they get its customers, in the order they joined (3, then 1)
+SELECT crmpool.create_pool('dist_customer', 'members');
+SELECT crmpool.set_pool_members('dist_customer', 'members', reps => ARRAY[3, 1]);
+INSERT INTO dist_customer (id, name, pool_name) SELECT i, 'lead ' || i, 'members' FROM generate_series(70, 74) i;
+SELECT * FROM crmpool.distribute('dist_customer', 'members', n => 4);
+-- an inactive member keeps its place and is passed over
+SELECT crmpool.set_rep('dist_customer', 3, active => false);
+SELECT * FROM crmpool.distribute('dist_customer', 'members');
+SELECT crmpool.set_rep('dist_customer', 3);
+-- claim_next by a rep who is not a member: CR012, nothing claimed
+INSERT INTO dist_customer (id, name, pool_name) VALUES (75, 'lead 75', 'members');
+SELECT dist_try($$crmpool.claim_next('dist_customer', 2, 'members')$$);
+SELECT crmpool.claim_next('dist_customer', 1, 'members');
+
 -- statistics per pool and rep, by mode
 SELECT pool, rep, received, round_robin, lottery, performance, least_busy
 FROM crmpool.distribution_stats WHERE rel = 'dist_customer'::regclass ORDER BY pool NULLS FIRST, rep;
