@@ -308,8 +308,8 @@ column_taken(AttrNumber att, const AttrNumber *before, int n)
 #define POOL_ADOPT_SQL \
 	"INSERT INTO crmpool.pool (tenant, rel, pool, options, created_at) " \
 	"SELECT $2, m.rel, p.pool, '{}', m.managed_at FROM crmpool.managed_table m, " \
-	"pg_catalog.unnest($3::pg_catalog.text[]) AS p(pool) WHERE m.rel OPERATOR(pg_catalog.=) $1 " \
-	"ON CONFLICT ON CONSTRAINT pool_key DO NOTHING"
+	"(SELECT DISTINCT u.pool FROM pg_catalog.unnest($3::pg_catalog.text[]) AS u(pool)) AS p " \
+	"WHERE m.rel OPERATOR(pg_catalog.=) $1 ON CONFLICT ON CONSTRAINT pool_key DO NOTHING"
 
 /* Pools named by n values (NULL: the default pool); values[0] is the table */
 static void
@@ -320,16 +320,28 @@ adopt_pool_values(Datum *values, Datum *pools, bool *nulls, int n)
 					   crmpool_array(pools, nulls, n, TEXTOID)});
 }
 
+typedef struct PoolScan
+{
+	Datum	   *values;			/* manage()'s: values[0] is the table */
+	Oid			out;			/* the pool column's output function */
+} PoolScan;
+
+/* A chunk of pool values, turned into text by the column type's (built-in) output function. */
 static void
 adopt_pools_chunk(SPITupleTable *rows, uint64 n, void *arg)
 {
+	PoolScan   *ps = (PoolScan *) arg;
 	Datum	   *pools = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
 	uint64		i;
 
 	for (i = 0; i < n; i++)
-		pools[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &nulls[i]);
-	adopt_pool_values((Datum *) arg, pools, nulls, (int) n);
+	{
+		Datum		d = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &nulls[i]);
+
+		pools[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(OidOutputFunctionCall(ps->out, d));
+	}
+	adopt_pool_values(ps->values, pools, nulls, (int) n);
 }
 
 static void
@@ -337,15 +349,21 @@ adopt_pools(Relation rel, AttrNumber pool, const char *qualname, Datum *values)
 {
 	Datum		none = (Datum) 0;
 	bool		isnull = true;
+	PoolScan	ps;
+	bool		isvarlena;
 
 	if (!crmpool_has_relation("pool"))
 		return;					/* 0.1's SQL: no pools as objects */
 	adopt_pool_values(values, &none, &isnull, 1);
-	if (pool != InvalidAttrNumber)
-		crmpool_scan_table(RelationGetRelid(rel),
-						   psprintf("SELECT DISTINCT %s::pg_catalog.text FROM ONLY %s WHERE %s IS NOT NULL",
-									colname(rel, pool), qualname, colname(rel, pool)),
-						   0, NULL, NULL, ADOPT_CHUNK, adopt_pools_chunk, values);
+	if (pool == InvalidAttrNumber)
+		return;
+	/* no cast or operator of the column's type in the statement: values come out as they are */
+	ps.values = values;
+	getTypeOutputInfo(get_atttype(RelationGetRelid(rel), pool), &ps.out, &isvarlena);
+	crmpool_scan_table(RelationGetRelid(rel),
+					   psprintf("SELECT %s FROM ONLY %s WHERE %s IS NOT NULL",
+								colname(rel, pool), qualname, colname(rel, pool)),
+					   0, NULL, NULL, ADOPT_CHUNK, adopt_pools_chunk, &ps);
 }
 
 static Datum manage_table(FunctionCallInfo fcinfo);

@@ -208,13 +208,28 @@ crmpool_alter_pool(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Counting a pool's customers: the first chunk's count(*) */
+/* Counting a pool's customers: their pool values, as text by the column's output function */
+typedef struct PoolCount
+{
+	Oid			out;
+	const char *pool;
+	int64		count;
+} PoolCount;
+
 static void
 count_chunk(SPITupleTable *rows, uint64 n, void *arg)
 {
-	bool		isnull;
+	PoolCount  *pc = (PoolCount *) arg;
+	uint64		i;
 
-	*(int64 *) arg = DatumGetInt64(SPI_getbinval(rows->vals[0], rows->tupdesc, 1, &isnull));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
+
+		if (!isnull && strcmp(OidOutputFunctionCall(pc->out, d), pc->pool) == 0)
+			pc->count++;
+	}
 }
 
 /*
@@ -230,7 +245,7 @@ crmpool_drop_pool(PG_FUNCTION_ARGS)
 	Oid			relid;
 	text	   *pool;
 	ManagedRel *mr;
-	int64		customers = 0;
+	PoolCount	pc = {0};
 
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
@@ -244,27 +259,28 @@ crmpool_drop_pool(PG_FUNCTION_ARGS)
 		refuse_unknown_pool(relid, pool_cstring(pool));
 	if (mr->pool_att != InvalidAttrNumber)
 	{
-		Datum		arg = PointerGetDatum(pool);
+		const char *col = quote_identifier(get_attname(relid, mr->pool_att, false));
 
 		/*
-		 * Read as the table's owner (the pool column's type has a built-in output function),
-		 * with a snapshot taken now that the lock is held: the statement's own, taken before
-		 * the wait, would miss a customer a release committed into the pool meanwhile.
+		 * Read as the table's owner, the values turned into text in C by the column type's
+		 * (built-in) output function, as every value crmpool reads: no cast or operator of
+		 * the type runs.  With a snapshot taken now that the lock is held: the statement's
+		 * own, taken before the wait, would miss a customer a release committed meanwhile.
 		 */
+		pc.out = mr->pool_out;
+		pc.pool = pool_cstring(pool);
 		PushActiveSnapshot(GetLatestSnapshot());
-		crmpool_scan_table(relid,
-						   psprintf("SELECT pg_catalog.count(*) FROM ONLY %s WHERE %s::pg_catalog.text OPERATOR(pg_catalog.=) $1",
-									mr->qualname,
-									quote_identifier(get_attname(relid, mr->pool_att, false))),
-						   1, (Oid[]) {TEXTOID}, &arg, 1, count_chunk, &customers);
+		crmpool_scan_table(relid, psprintf("SELECT %s FROM ONLY %s WHERE %s IS NOT NULL",
+										   col, mr->qualname, col),
+						   0, NULL, NULL, 10000, count_chunk, &pc);
 		PopActiveSnapshot();
 	}
-	if (customers > 0)
+	if (pc.count > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("pool \"%s\" of table %s still holds customers", pool_cstring(pool),
 						get_rel_name(relid)),
-				 errdetail("%lld customers of the table are in pool \"%s\".", (long long) customers,
+				 errdetail("%lld customers of the table are in pool \"%s\".", (long long) pc.count,
 						   pool_cstring(pool)),
 				 errhint("Move them to another pool with crmpool.move() first.")));
 	(void) pool_exec("DELETE FROM crmpool.pool_member WHERE " POOL_ROW, relid, pool, 0, NULL, NULL, NULL);

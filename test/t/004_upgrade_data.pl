@@ -269,6 +269,15 @@ my $after = snapshot('old', 1);
 # snapshot leaves tenant out)
 is($after->{'crmpool.rep_config'}, '', 'the update adds crmpool.rep_config, empty');
 delete $after->{'crmpool.rep_config'};
+# 0.2 adds pools: the update adopts every managed table's default pool and its pool column's
+# values, dated the table's managed_at, as manage() does; no members yet
+is($node->safe_psql('old', q{SELECT string_agg(rel::text || ':' || coalesce(pool, '(default)') || ':' || created_at,
+	',' ORDER BY rel::text, pool NULLS FIRST) FROM crmpool.pool}),
+	$node->safe_psql('old', q{SELECT string_agg(rel::text || ':' || p || ':' || managed_at, ',' ORDER BY rel::text, p)
+	FROM crmpool.managed_table, unnest('{(default),east,west}'::text[]) p}),
+	'the update adopts the pools of every managed table');
+is($after->{'crmpool.pool_member'}, '', 'the update adds crmpool.pool_member, empty');
+delete @$after{'crmpool.pool', 'crmpool.pool_member'};
 $after->{'crmpool.rule_set'} =~ s/,\)$/)/mg;
 $rows_compared += same($after, $before, 'row by row after the update');
 # every row of 0.1 belongs to the one tenant '' of a table without a tenant column
