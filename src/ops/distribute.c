@@ -752,6 +752,12 @@ typedef struct TenantGroup
 	int		   *index;			/* their places in the call's list */
 } TenantGroup;
 
+static int
+tenant_group_cmp(const void *a, const void *b)
+{
+	return strcmp(((const TenantGroup *) a)->tenant, ((const TenantGroup *) b)->tenant);
+}
+
 PG_FUNCTION_INFO_V1(crmpool_distribute);
 Datum
 crmpool_distribute(PG_FUNCTION_ARGS)
@@ -950,6 +956,12 @@ crmpool_distribute(PG_FUNCTION_ARGS)
 		groups[g].index[groups[g].n] = i;
 		groups[g].customers[groups[g].n++] = customers[i];
 	}
+	/*
+	 * Tenants in one order in every call: each locks its tenant's cursor row until commit, and
+	 * two calls taking two tenants' cursors in opposite orders would deadlock (the oracle,
+	 * test/t/001_oracle.pl, found it).
+	 */
+	qsort(groups, ngroups, sizeof(TenantGroup), tenant_group_cmp);
 	for (g = 0; g < ngroups; g++)
 	{
 		const char **out = palloc0(sizeof(char *) * groups[g].n);
