@@ -139,11 +139,7 @@ AS 'MODULE_PATHNAME', 'crmpool_claim_many';
 COMMENT ON FUNCTION crmpool.claim_many(regclass, bigint[], bigint) IS
 	'Claim several customers; one row per customer with outcome "claimed" or the refusal''s name.';
 
-CREATE FUNCTION crmpool.release(rel regclass, customer bigint, rep bigint, reason text DEFAULT NULL)
-RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
-AS 'MODULE_PATHNAME', 'crmpool_release';
-COMMENT ON FUNCTION crmpool.release(regclass, bigint, bigint, text) IS
-	'Return an owned customer to the public pool (only its owner may), with an optional reason.';
+-- crmpool.release() is in sql/parts/17_pools.sql (0.2 gave it to_pool)
 
 CREATE FUNCTION crmpool.assign(rel regclass, customer bigint, rep bigint)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE

@@ -40,25 +40,28 @@ CREATE TABLE crmpool.rep_config (
 	team		text,
 	active		boolean		NOT NULL,
 	set_at		timestamptz	NOT NULL,
+	-- crmpool.distribute(): the lottery weight, and the app's score for mode performance
+	weight		float8		NOT NULL DEFAULT 1 CHECK (weight OPERATOR(pg_catalog.>=) 0 AND weight OPERATOR(pg_catalog.<) 'infinity'),
+	score		float8		CHECK (score OPERATOR(pg_catalog.>=) 0 AND score OPERATOR(pg_catalog.<) 'infinity'),
 	PRIMARY KEY (tenant, rel, rep)
 );
-COMMENT ON TABLE crmpool.rep_config IS 'Reps set with crmpool.set_rep(): team and active, per tenant.';
+COMMENT ON TABLE crmpool.rep_config IS 'Reps set with crmpool.set_rep(): team, active, lottery weight and score, per tenant.';
 
 REVOKE ALL ON crmpool.rep_config FROM PUBLIC;
 
 CREATE FUNCTION crmpool.set_rep(rel regclass, rep bigint, team text DEFAULT NULL, active boolean DEFAULT true,
-								tenant text DEFAULT NULL)
+								tenant text DEFAULT NULL, weight float8 DEFAULT 1, score float8 DEFAULT NULL)
 RETURNS void LANGUAGE C CALLED ON NULL INPUT VOLATILE
-AS 'MODULE_PATHNAME', 'crmpool_set_rep';
-COMMENT ON FUNCTION crmpool.set_rep(regclass, bigint, text, boolean, text) IS
-	'Set a rep''s team (its team''s rules apply to it) and whether it is active (an inactive rep gains no customer), for one tenant or (NULL) every tenant.';
+AS 'MODULE_PATHNAME', 'crmpool_set_rep_v2';
+COMMENT ON FUNCTION crmpool.set_rep(regclass, bigint, text, boolean, text, float8, float8) IS
+	'Set a rep''s team (its team''s rules apply to it), whether it is active (an inactive rep gains no customer), its lottery weight and its score (crmpool.distribute), for one tenant or (NULL) every tenant.';
 
 CREATE FUNCTION crmpool.reps(rel regclass)
-RETURNS TABLE(tenant text, rep bigint, team text, active boolean, set_at timestamptz)
+RETURNS TABLE(tenant text, rep bigint, team text, active boolean, set_at timestamptz, weight float8, score float8)
 LANGUAGE C CALLED ON NULL INPUT STABLE
 AS 'MODULE_PATHNAME', 'crmpool_reps';
 COMMENT ON FUNCTION crmpool.reps(regclass) IS
-	'The reps set with crmpool.set_rep(): tenant (NULL: every tenant), team, active, and when they were set.';
+	'The reps set with crmpool.set_rep(): tenant (NULL: every tenant), team, active, when they were set, lottery weight and score.';
 
 -- hand_over gives customers to a rep without the claim-only limits: not PUBLIC's (as transfer)
 CREATE FUNCTION crmpool.hand_over(rel regclass, from_rep bigint, to_rep bigint DEFAULT NULL)

@@ -294,6 +294,74 @@ column_taken(AttrNumber att, const AttrNumber *before, int n)
  * owner-since and deleted columns) and 0.1's six (crmpool_manage, which a 0.1 install still
  * binds until ALTER EXTENSION UPDATE), one body.
  */
+/*
+ * Pools (sql/parts/17_pools.sql): the default pool, and a pool for every value already in the
+ * pool column, adopted as the table's pools ("adopt" is what they were before crmpool knew
+ * them as objects).  A pool that exists keeps its options and members; the values are read as
+ * the table's owner (crmpool_scan_table), as every value manage() reads.  Their time is the
+ * table's managed_at, as an update from 0.1 writes it (sql/upgrade/0.1--0.2/63_pools_adopt.sql).
+ */
+#define POOL_ADOPT_SQL \
+	"INSERT INTO crmpool.pool (tenant, rel, pool, options, created_at) " \
+	"SELECT $2, m.rel, p.pool, '{}', m.managed_at FROM crmpool.managed_table m, " \
+	"(SELECT DISTINCT u.pool FROM pg_catalog.unnest($3::pg_catalog.text[]) AS u(pool)) AS p " \
+	"WHERE m.rel OPERATOR(pg_catalog.=) $1 ON CONFLICT ON CONSTRAINT pool_key DO NOTHING"
+
+/* Pools named by n values (NULL: the default pool); values[0] is the table */
+static void
+adopt_pool_values(Datum *values, Datum *pools, bool *nulls, int n)
+{
+	crmpool_admin_exec(POOL_ADOPT_SQL, 3, (Oid[]) {REGCLASSOID, TEXTOID, TEXTARRAYOID},
+					   (Datum[]) {values[0], CStringGetTextDatum(""),	/* every tenant */
+					   crmpool_array(pools, nulls, n, TEXTOID)});
+}
+
+typedef struct PoolScan
+{
+	Datum	   *values;			/* manage()'s: values[0] is the table */
+	Oid			out;			/* the pool column's output function */
+} PoolScan;
+
+/* A chunk of pool values, turned into text by the column type's (built-in) output function. */
+static void
+adopt_pools_chunk(SPITupleTable *rows, uint64 n, void *arg)
+{
+	PoolScan   *ps = (PoolScan *) arg;
+	Datum	   *pools = palloc(sizeof(Datum) * n);
+	bool	   *nulls = palloc(sizeof(bool) * n);
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		d = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &nulls[i]);
+
+		pools[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(OidOutputFunctionCall(ps->out, d));
+	}
+	adopt_pool_values(ps->values, pools, nulls, (int) n);
+}
+
+static void
+adopt_pools(Relation rel, AttrNumber pool, const char *qualname, Datum *values)
+{
+	Datum		none = (Datum) 0;
+	bool		isnull = true;
+	PoolScan	ps;
+	bool		isvarlena;
+
+	if (!crmpool_has_relation("pool"))
+		return;					/* 0.1's SQL: no pools as objects */
+	adopt_pool_values(values, &none, &isnull, 1);
+	if (pool == InvalidAttrNumber)
+		return;
+	/* no cast or operator of the column's type in the statement: values come out as they are */
+	ps.values = values;
+	getTypeOutputInfo(get_atttype(RelationGetRelid(rel), pool), &ps.out, &isvarlena);
+	crmpool_scan_table(RelationGetRelid(rel),
+					   psprintf("SELECT %s FROM ONLY %s WHERE %s IS NOT NULL",
+								colname(rel, pool), qualname, colname(rel, pool)),
+					   0, NULL, NULL, ADOPT_CHUNK, adopt_pools_chunk, &ps);
+}
+
 static Datum manage_table(FunctionCallInfo fcinfo);
 
 PG_FUNCTION_INFO_V1(crmpool_manage);
@@ -405,6 +473,8 @@ manage_table(FunctionCallInfo fcinfo)
 								name_literal(relid, tenant), name_literal(relid, lock),
 								name_literal(relid, owner_since), name_literal(relid, deleted)),
 		 2, types, values);
+
+	adopt_pools(rel, pool, qualname, values);
 
 	drop_triggers(relid, qualname, false);
 	crmpool_admin_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR DELETE ON %s FOR EACH ROW "

@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -20,7 +22,9 @@
 #include "trigger/trigger.h"
 
 /*
- * crmpool.set_rep(rel, rep, team, active, tenant): set (all of) what crmpool knows of a rep.
+ * crmpool.set_rep(rel, rep, team, active, tenant, weight, score): set (all of) what crmpool
+ * knows of a rep.  weight and score are read by crmpool.distribute() (ops/distribute.c):
+ * the lottery's weight, and the app's score for mode performance.
  *
  * Setting a rep inactive must reach every writer at once: a claim under way when it commits
  * would otherwise pass on the configuration it read before, after hand_over() has moved the
@@ -31,9 +35,38 @@
  * Activating a rep or changing its team takes no such lock: like a rule change, it applies to
  * the writes that start after it commits (due times aside, recomputed at once below).
  */
+static Datum set_rep(FunctionCallInfo fcinfo);
+
+/* The first 0.2 definition (five arguments, no weight or score); kept for its SQL. */
 PG_FUNCTION_INFO_V1(crmpool_set_rep);
 Datum
 crmpool_set_rep(PG_FUNCTION_ARGS)
+{
+	return set_rep(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_set_rep_v2);
+Datum
+crmpool_set_rep_v2(PG_FUNCTION_ARGS)
+{
+	return set_rep(fcinfo);
+}
+
+/* A weight or score: finite and >= 0. */
+static double
+rep_number_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	double		d = PG_GETARG_FLOAT8(argno);
+
+	if (!(d >= 0.0) || isinf(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number of at least 0, not %g", name, d)));
+	return d;
+}
+
+static Datum
+set_rep(FunctionCallInfo fcinfo)
 {
 	Oid			relid;
 	int64		rep;
@@ -41,9 +74,11 @@ crmpool_set_rep(PG_FUNCTION_ARGS)
 	bool		active;
 	text	   *tenant;
 	ManagedRel *mr;
-	Oid			types[6] = {TEXTOID, REGCLASSOID, INT8OID, TEXTOID, BOOLOID, TIMESTAMPTZOID};
-	Datum		vals[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[8] = {TEXTOID, REGCLASSOID, INT8OID, TEXTOID, BOOLOID, TIMESTAMPTZOID,
+	FLOAT8OID, FLOAT8OID};
+	Datum		vals[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
+	double		weight = 1.0;
 	OwnerContext octx;
 	int			nestlevel;
 	int			rc;
@@ -59,6 +94,18 @@ crmpool_set_rep(PG_FUNCTION_ARGS)
 	active = PG_GETARG_BOOL(3);
 	tenant = crmpool_name_arg(fcinfo, 4, "tenant", CRMPOOL_TENANT_MAX_CHARS,
 							  _("Pass NULL for a rep of every tenant."));
+	vals[7] = Float8GetDatum(0.0);
+	if (PG_NARGS() > 5)
+	{
+		crmpool_require_arg(fcinfo, 5, "weight");
+		weight = rep_number_arg(fcinfo, 5, "weight");
+		if (!PG_ARGISNULL(6))
+		{
+			vals[7] = Float8GetDatum(rep_number_arg(fcinfo, 6, "score"));
+			nulls[7] = ' ';
+		}
+	}
+	vals[6] = Float8GetDatum(weight);
 	crmpool_require_owner(relid);
 	mr = managed_rel_get(relid, false);
 	managed_tenant_scope(mr, tenant);
@@ -78,12 +125,13 @@ crmpool_set_rep(PG_FUNCTION_ARGS)
 	 * unmanage() cannot leave this row behind.  search_path pinned while the extension owner.
 	 */
 	nestlevel = crmpool_begin_admin(&octx);
-	rc = SPI_execute_with_args("INSERT INTO crmpool.rep_config AS r (tenant, rel, rep, team, active, set_at) "
-							   "SELECT $1, $2, $3, $4, $5, $6 FROM crmpool.managed_table m "
+	rc = SPI_execute_with_args("INSERT INTO crmpool.rep_config AS r (tenant, rel, rep, team, active, set_at, weight, score) "
+							   "SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM crmpool.managed_table m "
 							   "WHERE m.rel OPERATOR(pg_catalog.=) $2 FOR KEY SHARE OF m "
 							   "ON CONFLICT (tenant, rel, rep) DO UPDATE SET team = excluded.team, "
-							   "active = excluded.active, set_at = excluded.set_at",
-							   6, types, vals, nulls, false, 0);
+							   "active = excluded.active, set_at = excluded.set_at, "
+							   "weight = excluded.weight, score = excluded.score",
+							   8, types, vals, nulls, false, 0);
 	processed = SPI_processed;
 	crmpool_end_admin(&octx, nestlevel);
 	if (rc != SPI_OK_INSERT)
@@ -104,7 +152,8 @@ Datum
 crmpool_reps(PG_FUNCTION_ARGS)
 {
 	static const CrmpoolStmt stmt = {
-		"SELECT CASE WHEN tenant" EQ "'' THEN NULL ELSE tenant END, rep, team, active, set_at FROM crmpool.rep_config "
+		"SELECT CASE WHEN tenant" EQ "'' THEN NULL ELSE tenant END, rep, team, active, set_at, weight, score "
+		"FROM crmpool.rep_config "
 		"WHERE rel OPERATOR(pg_catalog.=) $1 ORDER BY tenant, rep",
 		1, {REGCLASSOID}
 	};

@@ -24,6 +24,7 @@
  * table/     table.h: managed tables
  *   registry.c     which tables are managed: cached configuration, plans, row accessors
  *   tables.c       which tables and column types crmpool accepts; the ALTER TABLE event trigger
+ *   pools.c        a table's pools, their members and admins (who may claim where)
  * track/     track.h: what is kept per customer on every change
  *   due.c          due times for recycling
  *   identity.c     identity keys and the identity trigger: duplicate detection on write
@@ -35,6 +36,7 @@
  *   set_identity.c naming the identity columns, indexing the rows already there
  *   rule_api.c     set_rules, clear_rules, rules
  *   reps.c         set_rep, reps: the reps of a table, their teams, who is inactive
+ *   pools.c        create_pool, alter_pool, drop_pool, pools, set_pool_members/admins
  *   dedup_search.c find_duplicates, duplicate_groups, duplicate_warnings
  *   repair.c       check / repair: crmpool's bookkeeping against the table, after a bypass
  * ops/       ops.h
@@ -67,6 +69,8 @@
 #define ERRCODE_CRMPOOL_COOLDOWN			MAKE_SQLSTATE('C','R','0','0','9')
 #define ERRCODE_CRMPOOL_HOLDBACK			MAKE_SQLSTATE('C','R','0','1','0')
 #define ERRCODE_CRMPOOL_DIRECT_WRITE		MAKE_SQLSTATE('C','R','0','1','1')
+/* A claim from a pool whose members (crmpool.set_pool_members) do not include the rep. */
+#define ERRCODE_CRMPOOL_NOT_MEMBER			MAKE_SQLSTATE('C','R','0','1','2')
 /* The rep was set inactive (crmpool.set_rep(..., active => false)): it gains no customer. */
 #define ERRCODE_CRMPOOL_INACTIVE_REP		MAKE_SQLSTATE('C','R','0','1','4')
 /*

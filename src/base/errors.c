@@ -169,6 +169,8 @@ crmpool_refusal_name(int sqlerrcode)
 			return "pool_holdback";
 		case ERRCODE_CRMPOOL_DIRECT_WRITE:
 			return "direct_write_rejected";
+		case ERRCODE_CRMPOOL_NOT_MEMBER:
+			return "not_member";
 		case ERRCODE_CRMPOOL_HAS_DEAL:
 			return "has_deal";
 		case ERRCODE_CRMPOOL_INACTIVE_REP:

@@ -185,8 +185,11 @@ crmpool_primary_key_index(Relation rel)
 /* A set-returning function's result in materialize mode (renamed in 16). */
 #if PG_VERSION_NUM >= 160000
 #define crmpool_materialized_srf(fcinfo) InitMaterializedSRF((fcinfo), 0)
+/* a function returning SETOF a scalar type: the descriptor the caller expects */
+#define crmpool_materialized_srf_scalar(fcinfo) InitMaterializedSRF((fcinfo), MAT_SRF_USE_EXPECTED_DESC)
 #else
 #define crmpool_materialized_srf(fcinfo) SetSingleFuncCall((fcinfo), 0)
+#define crmpool_materialized_srf_scalar(fcinfo) SetSingleFuncCall((fcinfo), SRF_SINGLE_USE_EXPECTED)
 #endif
 
 #endif							/* CRMPOOL_PG_COMPAT_H */

@@ -30,6 +30,11 @@ typedef enum RuleKey
 	RULE_DEDUP_PHONE_MAIN,
 	RULE_FOLD_PLUS_TAGS,
 	RULE_FOLD_GMAIL_DOTS,
+	RULE_AUTO_DISTRIBUTE,		/* a DistributeMode, or -1 */
+	RULE_PERFORMANCE_SOURCE,	/* a ScoreSource */
+	RULE_RECYCLE_TO_POOL,
+	RULE_POOL_EXPIRE,
+	RULE_POOL_EXPIRE_TO,
 	NUM_RULE_KEYS
 } RuleKey;
 
@@ -40,6 +45,24 @@ typedef enum DedupPolicy
 	DEDUP_WARN,
 	DEDUP_BLOCK
 } DedupPolicy;
+
+/* The modes of crmpool.distribute() (docs/reference.md, "Distribution"). */
+typedef enum DistributeMode
+{
+	DISTRIBUTE_ROUND_ROBIN,
+	DISTRIBUTE_LOTTERY,
+	DISTRIBUTE_PERFORMANCE,
+	DISTRIBUTE_LEAST_BUSY
+} DistributeMode;
+
+extern const char *const distribute_mode_names[];
+
+/* Values of rule performance_source: the performance mode's score of a rep. */
+typedef enum ScoreSource
+{
+	SCORE_FROM_DEALS,			/* deals won in the last 30 days (crmpool's own data) */
+	SCORE_FROM_APP				/* crmpool.set_rep(..., score => ...) */
+} ScoreSource;
 
 /* What a lock blocks (rule lock_blocks, a set of these bits; by default all three). */
 #define LOCK_BLOCKS_RELEASE		0x01
@@ -58,6 +81,7 @@ typedef struct RuleValue
 		Interval	span;
 		double		real;
 		int			choice;
+		const char *pool;		/* a pool's name */
 	}			v;
 } RuleValue;
 
@@ -94,6 +118,9 @@ extern bool rule_limit(const RuleSet *rs, RuleKey key, int64 *limit);
 extern bool rule_span(const RuleSet *rs, RuleKey key, Interval *span);
 extern bool rule_flag(const RuleSet *rs, RuleKey key);
 extern int	rule_choice(const RuleSet *rs, RuleKey key);
+extern int	rules_distribute_mode(const char *name);
+extern const char *rule_pool(const RuleSet *rs, RuleKey key);
+extern bool rules_any(int nscopes, const RuleScope *scopes, RuleKey key);
 extern double rule_real(const RuleSet *rs, RuleKey key, double dflt);
 extern bool rules_recycle(int nscopes, const RuleScope *scopes);
 extern bool rules_touch_due(const RuleScope *scope);

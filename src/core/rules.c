@@ -37,7 +37,9 @@ typedef enum RuleType
 	RT_INTERVAL,				/* interval string >= 0, or null = none */
 	RT_POLICY,					/* "block", "warn" or "off" */
 	RT_FRACTION,				/* number from 0 to 1, or null = the setting's default */
-	RT_OPS						/* array of operation names (op_names), a bit set in choice */
+	RT_OPS,						/* array of operation names (op_names), a bit set in choice */
+	RT_CHOICE,					/* one of the names in `names`, or null = default_choice (-1: off) */
+	RT_POOL						/* a pool's name (a non-empty string), or null = none */
 } RuleType;
 
 typedef struct RuleDef
@@ -45,7 +47,8 @@ typedef struct RuleDef
 	const char *name;
 	RuleType	type;
 	bool		default_flag;	/* RT_BOOL only */
-	int			default_choice; /* RT_POLICY and RT_OPS only */
+	int			default_choice; /* RT_POLICY, RT_OPS and RT_CHOICE only */
+	const char *const *names;	/* RT_CHOICE only: the values, NULL-terminated */
 	const double *default_real; /* RT_FRACTION only: the setting that holds the default */
 	bool		has_default_key;	/* RT_POLICY only: unset, it takes default_key's value */
 	RuleKey		default_key;
@@ -58,6 +61,22 @@ static const char *const policy_names[] = {
 	[DEDUP_OFF] = "off",
 	[DEDUP_WARN] = "warn",
 	[DEDUP_BLOCK] = "block",
+};
+
+/* The modes of crmpool.distribute() (rule auto_distribute), in DistributeMode's order. */
+const char *const distribute_mode_names[] = {
+	[DISTRIBUTE_ROUND_ROBIN] = "round_robin",
+	[DISTRIBUTE_LOTTERY] = "lottery",
+	[DISTRIBUTE_PERFORMANCE] = "performance",
+	[DISTRIBUTE_LEAST_BUSY] = "least_busy",
+	NULL
+};
+
+/* Where the performance mode reads a rep's score (rule performance_source). */
+static const char *const score_source_names[] = {
+	[SCORE_FROM_DEALS] = "deals",
+	[SCORE_FROM_APP] = "score",
+	NULL
 };
 
 /* The operations a lock can block (lock_blocks), bit i for name i. */
@@ -91,6 +110,13 @@ static const RuleDef rule_defs[NUM_RULE_KEYS] = {
 	.has_default_key = true, .default_key = RULE_DEDUP_PHONE},
 	[RULE_FOLD_PLUS_TAGS] = {.name = "fold_plus_tags", .type = RT_BOOL, .default_flag = true},
 	[RULE_FOLD_GMAIL_DOTS] = {.name = "fold_gmail_dots", .type = RT_BOOL, .default_flag = true},
+	[RULE_AUTO_DISTRIBUTE] = {.name = "auto_distribute", .type = RT_CHOICE, .default_choice = -1,
+	.names = distribute_mode_names},
+	[RULE_PERFORMANCE_SOURCE] = {.name = "performance_source", .type = RT_CHOICE,
+	.default_choice = SCORE_FROM_DEALS, .names = score_source_names},
+	[RULE_RECYCLE_TO_POOL] = {.name = "recycle_to_pool", .type = RT_POOL},
+	[RULE_POOL_EXPIRE] = {.name = "pool_expire", .type = RT_INTERVAL},
+	[RULE_POOL_EXPIRE_TO] = {.name = "pool_expire_to", .type = RT_POOL},
 };
 
 #define LEVELS_KEY "levels"
@@ -136,6 +162,39 @@ refuse_ops(const RuleDef *def, const char *given)
 			 given ? errdetail("\"%s\" is not one of them.", given) : 0,
 			 errhint("For example: {\"%s\": [\"release\", \"recycle\"]}; [] lets a lock block nothing.",
 					 def->name)));
+}
+
+/* The index of a name in a NULL-terminated list, or -1. */
+static int
+choice_lookup(const char *const *names, const char *name, int len)
+{
+	int			i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strlen(names[i]) == (size_t) len && strncmp(names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Index of a distribute mode's name, or -1 (distribute.c reads its mode argument so). */
+int
+rules_distribute_mode(const char *name)
+{
+	return choice_lookup(distribute_mode_names, name, strlen(name));
+}
+
+static pg_noreturn void
+refuse_choice(const RuleDef *def)
+{
+	StringInfoData names;
+	int			i;
+
+	initStringInfo(&names);
+	for (i = 0; def->names[i] != NULL; i++)
+		appendStringInfo(&names, "%s\"%s\"", i > 0 ? ", " : "", def->names[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("rule \"%s\" must be one of %s, or null", def->name, names.data)));
 }
 
 /* An RT_OPS value: a JSON array of names from op_names, as a bit set. */
@@ -309,6 +368,22 @@ parse_value(RuleKey key, JsonbValue *v, RuleValue *out)
 			}
 		case RT_OPS:
 			out->v.choice = parse_ops(def, v);
+			break;
+		case RT_CHOICE:
+			out->v.choice = -1;
+			if (v->type == jbvString)
+				out->v.choice = choice_lookup(def->names, v->val.string.val, v->val.string.len);
+			if (out->v.choice < 0)
+				refuse_choice(def);
+			break;
+		case RT_POOL:
+			if (v->type != jbvString || v->val.string.len == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("rule \"%s\" must be the name of a pool, or null", def->name)));
+			crmpool_check_length(psprintf(_("rule \"%s\""), def->name), v->val.string.val,
+								 v->val.string.len, CRMPOOL_POOL_MAX_CHARS);
+			out->v.pool = pnstrdup(v->val.string.val, v->val.string.len);
 			break;
 	}
 }
@@ -526,10 +601,20 @@ rule_flag(const RuleSet *rs, RuleKey key)
 int
 rule_choice(const RuleSet *rs, RuleKey key)
 {
-	if (!rs->key[key].set)
+	/* null (RT_CHOICE): the default, -1 for a choice that is off by default */
+	if (!rs->key[key].set || rs->key[key].isnull)
 		return rule_defs[key].has_default_key ? rule_choice(rs, rule_defs[key].default_key) :
 			rule_defs[key].default_choice;
 	return rs->key[key].v.choice;
+}
+
+/* A pool rule: the pool's name, or NULL when no scope sets it or it is null. */
+const char *
+rule_pool(const RuleSet *rs, RuleKey key)
+{
+	if (!rs->key[key].set || rs->key[key].isnull)
+		return NULL;
+	return rs->key[key].v.pool;
 }
 
 /* A fraction rule, or dflt (a setting's value) when no scope sets it or it is null. */
@@ -539,6 +624,18 @@ rule_real(const RuleSet *rs, RuleKey key, double dflt)
 	if (!rs->key[key].set || rs->key[key].isnull)
 		return dflt;
 	return rs->key[key].v.real;
+}
+
+/* Whether some scope of a table sets `key` (to a value, not null). */
+bool
+rules_any(int nscopes, const RuleScope *scopes, RuleKey key)
+{
+	int			i;
+
+	for (i = 0; i < nscopes; i++)
+		if (scopes[i].rules.key[key].set && !scopes[i].rules.key[key].isnull)
+			return true;
+	return false;
 }
 
 /* Whether some scope (or level) of a table sets a recycle period: only then are due times kept. */
@@ -622,6 +719,8 @@ append_value(StringInfo buf, const RuleSet *rs, RuleKey key)
 			appendStringInfo(buf, "%g", *def->default_real);
 		else if (def->type == RT_OPS)
 			append_ops(buf, def->default_choice);
+		else if (def->type == RT_CHOICE && def->default_choice >= 0)
+			escape_json(buf, def->names[def->default_choice]);
 		else
 			appendStringInfoString(buf, "null");
 		return;
@@ -650,6 +749,12 @@ append_value(StringInfo buf, const RuleSet *rs, RuleKey key)
 			break;
 		case RT_OPS:
 			append_ops(buf, v->v.choice);
+			break;
+		case RT_CHOICE:
+			escape_json(buf, def->names[v->v.choice]);
+			break;
+		case RT_POOL:
+			escape_json(buf, v->v.pool);
 			break;
 	}
 }

@@ -30,6 +30,7 @@ _PG_init(void)
 		return;
 
 	crmpool_define_gucs();
+	distribute_init();
 
 	/* After every setting is defined: unknown crmpool.* names are errors. */
 	MarkGUCPrefixReserved("crmpool");

@@ -268,6 +268,7 @@ maintain_table(Oid relid, MemoryContext tablecxt)
 {
 	int64		recycled;
 	int64		warned = 0;
+	int64		expired = 0;
 	char	   *volatile name = NULL;
 
 	PG_TRY();
@@ -280,11 +281,16 @@ maintain_table(Oid relid, MemoryContext tablecxt)
 		if (name != NULL)
 		{
 			pgstat_report_activity(STATE_RUNNING, psprintf("crmpool: maintaining table %s", name));
-			recycled = recycle_table(relid, crmpool_recycle_batch_size, worker_commit, &warned);
+			recycled = recycle_table(relid, crmpool_recycle_batch_size, worker_commit, &warned,
+									 &expired);
 			if (recycled > 0 || warned > 0)
 				ereport(LOG,
 						(errmsg("crmpool recycled %lld customers of table %s and sent %lld warnings",
 								(long long) recycled, name, (long long) warned)));
+			if (expired > 0)
+				ereport(LOG,
+						(errmsg("crmpool moved %lld customers of table %s that sat in their pool longer than pool_expire",
+								(long long) expired, name)));
 		}
 		CommitTransactionCommand();
 	}

@@ -22,6 +22,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 
 #include "ops/ops.h"
 
@@ -29,8 +30,8 @@
  * Argument 0, the managed table, whose triggers must fire; lockmode is the lock the function's
  * own statement on the table takes (an UPDATE's, or FOR UPDATE's), taken here first.
  */
-static ManagedRel *
-rel_arg(FunctionCallInfo fcinfo, LOCKMODE lockmode)
+ManagedRel *
+ops_rel_arg(FunctionCallInfo fcinfo, LOCKMODE lockmode)
 {
 	ManagedRel *mr;
 
@@ -64,6 +65,8 @@ unknown_customer(ManagedRel *mr, int64 customer)
  * Run one of crmpool's owner UPDATEs with the intent announced; returns the number of rows it
  * changed.  A refusal raised inside it (by the trigger) does not show the UPDATE in its CONTEXT.
  */
+static void refuse_unchanged(ManagedRel *mr, OwnershipIntent *in, int64 owner);
+
 static uint64
 run_owner_update(ManagedRel *mr, SPIPlanPtr (*plan_of) (ManagedRel *mr), OwnershipIntent *in,
 				 Datum *values, const char *nulls)
@@ -107,9 +110,14 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
 
 	if (processed == 0)
 		unknown_customer(mr, in->customer);
-	if (in->fired)
-		return;
+	if (!in->fired)
+		refuse_unchanged(mr, in, owner);
+}
 
+/* The owner UPDATE of one customer changed nothing the trigger saw: the row had that owner. */
+static void
+refuse_unchanged(ManagedRel *mr, OwnershipIntent *in, int64 owner)
+{
 	switch (in->op)
 	{
 		case OP_CLAIM:
@@ -153,8 +161,8 @@ ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owne
  * pool) with one set-based UPDATE, so that their counter change is applied once, as for any
  * multi-row write.  Returns how many rows the UPDATE changed.
  */
-static uint64
-change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
+uint64
+ops_change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner)
 {
 	Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
 	ArrayType  *arr;
@@ -167,11 +175,34 @@ change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 ow
 							in, (Datum[]) {PointerGetDatum(arr), Int64GetDatum(owner)}, NULL);
 }
 
-/* Release a batch of customers (all locked by the caller and all owned by in->rep): recycling. */
+/*
+ * Release a batch of customers (all locked by the caller and all owned by in->rep): recycling.
+ * targets (NULL: none) names the pool each goes to (rule recycle_to_pool; NULL: its own).
+ */
 void
-ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
+ops_release_batch(ManagedRel *mr, OwnershipIntent *in, const char **targets)
 {
-	uint64		processed = change_owner_batch(mr, in, false, 0);
+	uint64		processed;
+
+	if (targets == NULL)
+		processed = ops_change_owner_batch(mr, in, false, 0);
+	else
+	{
+		Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
+		Datum	   *pools = palloc(sizeof(Datum) * Max(in->nbatch, 1));
+		bool	   *nulls = palloc(sizeof(bool) * Max(in->nbatch, 1));
+		int			i;
+
+		for (i = 0; i < in->nbatch; i++)
+		{
+			keys[i] = Int64GetDatum(in->batch[i]);
+			nulls[i] = targets[i] == NULL;
+			pools[i] = targets[i] ? CStringGetTextDatum(targets[i]) : (Datum) 0;
+		}
+		processed = run_owner_update(mr, managed_release_to_pools_plan, in,
+									 (Datum[]) {crmpool_array(keys, NULL, in->nbatch, INT8OID),
+									 crmpool_array(pools, nulls, in->nbatch, TEXTOID)}, NULL);
+	}
 
 	/*
 	 * The rows were locked and their due rows re-checked by the caller: every one must have
@@ -189,24 +220,72 @@ ops_release_batch(ManagedRel *mr, OwnershipIntent *in)
 				 crmpool_refusal(mr->relid, mr->owner_att, "out_of_step", ERR_REP(in->rep))));
 }
 
-static void
-claim_one(ManagedRel *mr, int64 customer, int64 rep)
+void
+ops_claim(ManagedRel *mr, int64 customer, int64 rep)
 {
 	OwnershipIntent in = {.relid = mr->relid, .customer = customer, .op = OP_CLAIM, .rep = rep};
 
 	ops_change_owner(mr, &in, true, rep);
 }
 
+/*
+ * Run fn(arg) in an internal subtransaction.  Returns NULL when it succeeded, or the error of a
+ * crmpool refusal (CR class, crmpool_refusal_name) when it was refused, everything it did
+ * undone; any other error is raised again.  The caller's memory context and resource owner
+ * are back in place either way.
+ */
+ErrorData *
+ops_try_refusal(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	ResourceOwner callowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(callcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(callcxt);
+		CurrentResourceOwner = callowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(callcxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(callcxt);
+		CurrentResourceOwner = callowner;
+		if (crmpool_refusal_name(e->sqlerrcode) == NULL)
+			ReThrowError(e);
+		edata = e;
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+void
+ops_claim_arg(void *arg)
+{
+	ClaimArg   *a = (ClaimArg *) arg;
+
+	ops_claim(a->mr, a->customer, a->rep);
+}
+
 PG_FUNCTION_INFO_V1(crmpool_claim);
 Datum
 crmpool_claim(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	int64		customer;
 	int64		rep;
 
 	customer_rep_args(fcinfo, &customer, &rep);
-	claim_one(mr, customer, rep);
+	ops_claim(mr, customer, rep);
 	PG_RETURN_VOID();
 }
 
@@ -231,15 +310,13 @@ Datum
 crmpool_claim_many(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	ArrayType  *arr;
 	int64		rep;
 	Datum	   *elems;
 	bool	   *elemnulls;
 	int			nelems;
 	int			i;
-	MemoryContext callcxt;
-	ResourceOwner callowner;
 
 	crmpool_require_arg(fcinfo, 1, "customers");
 	crmpool_require_arg(fcinfo, 2, "rep");
@@ -273,55 +350,59 @@ crmpool_claim_many(PG_FUNCTION_ARGS)
 		elog(ERROR, "crmpool could not lock the customers");
 	SPI_finish();
 
-	callcxt = CurrentMemoryContext;
-	callowner = CurrentResourceOwner;
 	for (i = 0; i < nelems; i++)
 	{
-		int64		customer = DatumGetInt64(elems[i]);
-		const char *outcome;
+		ClaimArg	arg = {mr, DatumGetInt64(elems[i]), rep};
+		ErrorData  *refusal = ops_try_refusal(ops_claim_arg, &arg);
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(callcxt);
-		PG_TRY();
-		{
-			claim_one(mr, customer, rep);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(callcxt);
-			CurrentResourceOwner = callowner;
-			outcome = "claimed";
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(callcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(callcxt);
-			CurrentResourceOwner = callowner;
-			outcome = crmpool_refusal_name(edata->sqlerrcode);
-			if (outcome == NULL)
-				ReThrowError(edata);
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-
-		values[0] = Int64GetDatum(customer);
-		values[1] = CStringGetTextDatum(outcome);
+		values[0] = Int64GetDatum(arg.customer);
+		values[1] = CStringGetTextDatum(refusal ? crmpool_refusal_name(refusal->sqlerrcode) : "claimed");
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(crmpool_release);
-Datum
-crmpool_release(PG_FUNCTION_ARGS)
+/*
+ * The pool argument `argno` of a pool operation (release's to_pool, move's pool): NULL for the
+ * default pool; the table must map a pool column, and the pool must exist.  The table is
+ * locked already (rel_arg), and the configuration is read again with a snapshot taken now: a
+ * drop_pool() that committed while this waited for the lock is seen (admin/pools.c), where the
+ * statement's snapshot, taken before the wait, would still show the pool.
+ */
+static text *
+target_pool_arg(ManagedRel **mrp, FunctionCallInfo fcinfo, int argno, const char *what)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	text	   *pool = crmpool_name_arg(fcinfo, argno, "pool", CRMPOOL_POOL_MAX_CHARS,
+										_("Pass NULL for the default pool."));
+	ManagedRel *mr;
+
+	PushActiveSnapshot(GetLatestSnapshot());
+	mr = *mrp = managed_rel_get((*mrp)->relid, false);
+	PopActiveSnapshot();
+
+	if (mr->pool_att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table %s has no pool column", get_rel_name(mr->relid)),
+				 errdetail("%s names a pool, and the table keeps every customer in the default pool.", what),
+				 errhint("Name the pool column with crmpool.manage(..., pool_column => ...).")));
+	if (pool_find(mr, CRMPOOL_NO_TENANT, pool ? text_to_cstring(pool) : NULL) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pool \"%s\" of table %s does not exist", text_to_cstring(pool),
+						get_rel_name(mr->relid)),
+				 errhint("Create it with crmpool.create_pool(); crmpool.pools() lists the pools of the table.")));
+	return pool;
+}
+
+static void
+release_customer(FunctionCallInfo fcinfo, bool v2)
+{
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_RELEASE};
+	text	   *to_pool = NULL;
 
 	customer_rep_args(fcinfo, &in.customer, &in.rep);
 	if (!PG_ARGISNULL(3))
@@ -332,15 +413,199 @@ crmpool_release(PG_FUNCTION_ARGS)
 							 CRMPOOL_REASON_MAX_CHARS);
 		in.reason = text_to_cstring(reason);
 	}
-	ops_change_owner(mr, &in, false, 0);
+	if (v2 && !PG_ARGISNULL(4))
+		to_pool = target_pool_arg(&mr, fcinfo, 4, "to_pool");
+	if (to_pool == NULL)
+	{
+		ops_change_owner(mr, &in, false, 0);
+		return;
+	}
+	if (run_owner_update(mr, managed_release_to_pools_plan, &in,
+						 (Datum[]) {crmpool_array((Datum[]) {Int64GetDatum(in.customer)}, NULL, 1, INT8OID),
+						 crmpool_array((Datum[]) {PointerGetDatum(to_pool)}, NULL, 1, TEXTOID)},
+						 NULL) == 0)
+		unknown_customer(mr, in.customer);
+	if (!in.fired)
+		refuse_unchanged(mr, &in, 0);
+}
+
+/* 0.1's crmpool.release(rel, customer, rep, reason) */
+PG_FUNCTION_INFO_V1(crmpool_release);
+Datum
+crmpool_release(PG_FUNCTION_ARGS)
+{
+	release_customer(fcinfo, false);
 	PG_RETURN_VOID();
+}
+
+/* crmpool.release(rel, customer, rep, reason, to_pool): to_pool NULL leaves it in its pool */
+PG_FUNCTION_INFO_V1(crmpool_release_v2);
+Datum
+crmpool_release_v2(PG_FUNCTION_ARGS)
+{
+	release_customer(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Move the pool customers among customers[0..n-1] (ascending) to `pool` (NULL: the default
+ * pool), with one event each (how, reason "to <pool>", actor: NULL for the session's).  Owned
+ * customers stay where they are: their pool decides their owner's caps, and moving them is an
+ * assign into the new pool (trigger/ownership.c, pool_move).  Returns how many moved; their
+ * keys in moved[] (allocated by the caller, n long).
+ */
+int
+ops_move_to_pool(ManagedRel *mr, const int64 *customers, int n, const char *pool,
+				 const char *how, const char *actor, int64 *moved)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
+	char	  **names;
+	CrmpoolTenant *tenants;
+	TimestampTz now = crmpool_now();
+	OwnerContext octx;
+	LedgerEvents *le;
+	char	   *reason;
+	int			nmoved;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		keys[i] = Int64GetDatum(customers[i]);
+	SPI_connect();
+	if (SPI_execute_plan(managed_move_pool_plan(mr),
+						 (Datum[]) {crmpool_array(keys, NULL, n, INT8OID),
+						 pool ? CStringGetTextDatum(pool) : (Datum) 0},
+						 pool ? "  " : " n", false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "crmpool could not move customers to %s", pool_name_words(pool));
+	nmoved = (int) SPI_processed;
+	names = MemoryContextAlloc(callcxt, sizeof(char *) * Max(nmoved, 1));
+	for (i = 0; i < nmoved; i++)
+	{
+		bool		isnull;
+
+		moved[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		names[i] = MemoryContextStrdup(callcxt, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+	}
+	SPI_finish();
+	/* the tenants as keys (tenants.c): known already, their customers have rows */
+	tenants = palloc(sizeof(CrmpoolTenant) * Max(nmoved, 1));
+	for (i = 0; i < nmoved; i++)
+		if (mr->tenant_att == InvalidAttrNumber)
+			tenants[i] = CRMPOOL_NO_TENANT;
+		else if (!managed_tenant_key(mr, names[i], true, &tenants[i]))
+			elog(ERROR, "crmpool could not key tenant \"%s\"", names[i]);
+
+	/* stored text, not translated: the history reads the same in every language */
+	reason = pool ? psprintf("to pool \"%s\"", pool) : pstrdup("to the default pool");
+	ledger_begin(&octx);
+	le = ledger_events_begin();
+	for (i = 0; i < nmoved; i++)
+		ledger_events_add(le, mr->relid, tenants[i], moved[i], now, false, 0, how, reason,
+						  actor ? actor : ledger_current_actor());
+	ledger_events_end(le);
+	ledger_end(&octx);
+	return nmoved;
+}
+
+static int
+int64_order(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * crmpool.move(rel, customers, pool): pool customers only (ops_move_to_pool says why).  One
+ * row per customer given: "moved", or why not: "owned", "already_there", "unknown_customer".
+ * Not PUBLIC's (as assign): sql/parts/17_pools.sql.
+ */
+PG_FUNCTION_INFO_V1(crmpool_move);
+Datum
+crmpool_move(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
+	text	   *pooltext;
+	char	   *pool;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elemnulls;
+	int			nelems;
+	int64	   *customers;
+	int64	   *moved;
+	int			n = 0;
+	int			nmoved;
+	int			i;
+	int			j = 0;
+
+	crmpool_require_arg(fcinfo, 1, "customers");
+	pooltext = target_pool_arg(&mr, fcinfo, 2, "crmpool.move()");
+	pool = pooltext ? text_to_cstring(pooltext) : NULL;
+	arr = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("customers must be a one-dimensional array")));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &elemnulls, &nelems);
+	customers = palloc(sizeof(int64) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+	{
+		if (elemnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("customers must not contain null")));
+		customers[i] = DatumGetInt64(elems[i]);
+	}
+	/* ascending, each once: rows are locked in key order, as every multi-row change does */
+	qsort(customers, nelems, sizeof(int64), int64_order);
+	for (i = 0; i < nelems; i++)
+		if (n == 0 || customers[n - 1] != customers[i])
+			customers[n++] = customers[i];
+
+	crmpool_init_srf(fcinfo);
+	moved = palloc(sizeof(int64) * Max(n, 1));
+	nmoved = ops_move_to_pool(mr, customers, n, pool, "move", NULL, moved);
+	qsort(moved, nmoved, sizeof(int64), int64_order);
+	SPI_connect();
+	for (i = 0; i < n; i++)
+	{
+		const char *outcome;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (j < nmoved && moved[j] == customers[i])
+		{
+			outcome = "moved";
+			j++;
+		}
+		else
+		{
+			bool		has_owner;
+			int64		owner;
+			char	   *now_in;
+
+			if (!managed_locate(mr, customers[i], &has_owner, &owner, &now_in))
+				outcome = "unknown_customer";
+			else if (has_owner)
+				outcome = "owned";
+			else
+				outcome = "already_there";
+		}
+		values[0] = Int64GetDatum(customers[i]);
+		values[1] = CStringGetTextDatum(outcome);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(crmpool_assign);
 Datum
 crmpool_assign(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_ASSIGN};
 
 	customer_rep_args(fcinfo, &in.customer, &in.rep);
@@ -352,7 +617,7 @@ PG_FUNCTION_INFO_V1(crmpool_transfer);
 Datum
 crmpool_transfer(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid, .op = OP_TRANSFER};
 
 	crmpool_require_arg(fcinfo, 1, "customer");
@@ -386,7 +651,7 @@ Datum
 crmpool_hand_over(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ManagedRel *mr = rel_arg(fcinfo, RowExclusiveLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowExclusiveLock);
 	OwnershipIntent in = {.relid = mr->relid};
 	bool		to_pool = PG_ARGISNULL(2);
 	int64		from_rep;
@@ -472,7 +737,7 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 		in.from_rep = from_rep;
 		in.batch = moving;
 		in.batch_how = hows;
-		processed = change_owner_batch(mr, &in, !to_pool, to_rep);
+		processed = ops_change_owner_batch(mr, &in, !to_pool, to_rep);
 		/* the rows are locked by us and owned by from_rep; the trigger fires (rel_arg) */
 		if (processed != (uint64) in.nbatch || in.nfired != in.nbatch)
 			elog(ERROR, "crmpool handed over %d of %d customers of rep %lld",
@@ -588,7 +853,7 @@ PG_FUNCTION_INFO_V1(crmpool_lock);
 Datum
 crmpool_lock(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowShareLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowShareLock);
 	int64		customer;
 	int64		rep;
 	HeapTuple	row;
@@ -635,7 +900,7 @@ PG_FUNCTION_INFO_V1(crmpool_unlock);
 Datum
 crmpool_unlock(PG_FUNCTION_ARGS)
 {
-	ManagedRel *mr = rel_arg(fcinfo, RowShareLock);
+	ManagedRel *mr = ops_rel_arg(fcinfo, RowShareLock);
 	int64		customer;
 	int64		rep;
 	HeapTuple	row;

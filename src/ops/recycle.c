@@ -401,7 +401,7 @@ typedef struct Batch
  * VACUUM and ANALYZE.
  */
 static bool
-batch_begin(Batch *b, Oid relid)
+batch_begin(Batch *b, Oid relid, bool expiring)
 {
 	Oid			owner;
 
@@ -413,7 +413,8 @@ batch_begin(Batch *b, Oid relid)
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	b->mr = managed_rel_get(relid, true);
-	if (b->mr == NULL || !b->mr->recycles)
+	if (b->mr == NULL ||
+		!(expiring ? b->mr->expires && b->mr->pool_att != InvalidAttrNumber : b->mr->recycles))
 	{
 		PopActiveSnapshot();
 		return false;
@@ -471,6 +472,50 @@ recycled_notify(ManagedRel *mr)
 	escape_json(&payload, mr->qualname);
 	appendStringInfoChar(&payload, '}');
 	Async_Notify("crmpool_recycled", payload.data);
+}
+
+/*
+ * The pool each of customers[0..n-1] (ascending, rows locked by this batch, owned by `owner`)
+ * goes to under the rule recycle_to_pool of its own scope (tenant, pool, owner, level); NULL
+ * where no scope sets it, or the pool it names does not exist (the customer stays in its pool).
+ */
+static const char **
+recycle_targets(ManagedRel *mr, const int64 *customers, int n, int64 owner, CrmpoolTenant tenant)
+{
+	const char **targets = palloc0(sizeof(char *) * Max(n, 1));
+	Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
+	MemoryContext callcxt = CurrentMemoryContext;
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+		keys[i] = Int64GetDatum(customers[i]);
+	SPI_connect();
+	if (SPI_execute_plan(managed_rows_plan(mr), (Datum[]) {crmpool_array(keys, NULL, n, INT8OID)},
+						 NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not read the customers to recycle");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		TupleDesc	desc;
+		HeapTuple	row = managed_row_from_datum(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull),
+												 &desc);
+		int64		key = managed_key(mr, row, desc);
+		RuleSet		rules;
+		const char *to;
+		int			j;
+
+		managed_rules(mr, tenant, managed_pool_text(mr, row, desc), true, owner,
+					  managed_level_text(mr, row, desc), &rules);
+		to = rule_pool(&rules, RULE_RECYCLE_TO_POOL);
+		if (to == NULL || pool_find(mr, tenant, to) == NULL)
+			continue;
+		for (j = 0; j < n; j++)
+			if (customers[j] == key)
+				targets[j] = MemoryContextStrdup(callcxt, to);
+	}
+	SPI_finish();
+	return targets;
 }
 
 /*
@@ -538,11 +583,94 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 			.batch_how = rules
 		};
 
-		ops_release_batch(mr, &in);
+		ops_release_batch(mr, &in, mr->recycles_to_pool && mr->pool_att != InvalidAttrNumber ?
+						  recycle_targets(mr, customers, n, owner, tenant) : NULL);
 		recycled_notify(mr);
 	}
 	*recycled += n;
 	return picked > 0;
+}
+
+/*
+ * Pool cleaning (定期清理公海): customers that sat in their pool, unowned, for longer than the
+ * rule pool_expire of their scope (tenant, pool) move to the pool pool_expire_to names, never
+ * deleted, with an event each (how "pool_expire", actor "crmpool").  The clock is the customer's
+ * last event (it entered the pool, or was adopted or moved there).  A batch locks the next
+ * `batch` pool customers after *after (key order) that nobody else holds, reads their events
+ * under those locks (every ownership change takes the row lock first), and moves the expired
+ * ones.  Returns whether rows were left to look at.
+ */
+static bool
+expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
+{
+	ManagedRel *mr = b->mr;
+	MemoryContext callcxt = CurrentMemoryContext;
+	int			nrows;
+	int64	   *keys;
+	const char **targets;
+	int			i;
+
+	SPI_connect();
+	if (SPI_execute_plan(managed_pool_rows_plan(mr), (Datum[]) {Int64GetDatum(*after), Int64GetDatum(batch)},
+						 NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "crmpool could not lock pool customers");
+	nrows = (int) SPI_processed;
+	keys = MemoryContextAlloc(callcxt, sizeof(int64) * Max(nrows, 1));
+	targets = MemoryContextAllocZero(callcxt, sizeof(char *) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+		TupleDesc	desc;
+		HeapTuple	row = managed_row_from_datum(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull),
+												 &desc);
+		CrmpoolTenant tenant = managed_tenant(mr, row, desc);
+		char	   *pool = managed_pool_text(mr, row, desc);
+		RuleSet		rules;
+		Interval	span;
+		const char *to;
+		TimestampTz since;
+		OwnerContext octx;
+		bool		known;
+
+		keys[i] = managed_key(mr, row, desc);
+		managed_rules(mr, tenant, pool, false, 0, NULL, &rules);
+		to = rule_pool(&rules, RULE_POOL_EXPIRE_TO);
+		if (!rule_span(&rules, RULE_POOL_EXPIRE, &span) || to == NULL ||
+			(pool != NULL && strcmp(pool, to) == 0) || pool_find(mr, tenant, to) == NULL)
+			continue;
+		ledger_begin(&octx);
+		known = ledger_spell_start(mr->relid, tenant, keys[i], &since);
+		ledger_end(&octx);
+		if (known && crmpool_add_interval(since, &span) <= now)
+			targets[i] = MemoryContextStrdup(callcxt, to);
+	}
+	SPI_finish();
+	if (nrows > 0)
+		*after = keys[nrows - 1];
+
+	/* one move per target pool, its customers ascending */
+	for (i = 0; i < nrows; i++)
+	{
+		int64	   *group;
+		int			ngroup = 0;
+		int			j;
+
+		if (targets[i] == NULL)
+			continue;
+		group = palloc(sizeof(int64) * nrows);
+		for (j = i; j < nrows; j++)
+			if (targets[j] != NULL && strcmp(targets[j], targets[i]) == 0)
+			{
+				group[ngroup++] = keys[j];
+				if (j > i)
+					targets[j] = NULL;
+			}
+		*expired += ops_move_to_pool(mr, group, ngroup, targets[i], "pool_expire",
+									 CRMPOOL_RECYCLER_ACTOR, group);
+		targets[i] = NULL;
+	}
+	return nrows == batch;
 }
 
 /*
@@ -553,7 +681,7 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
  * number recycled; *warned counts the warnings.
  */
 int64
-recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned)
+recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned, int64 *expired)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	TimestampTz now = crmpool_now();
@@ -565,7 +693,7 @@ recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned)
 		Batch		b;
 		bool		more;
 
-		if (!batch_begin(&b, relid))
+		if (!batch_begin(&b, relid, false))
 			break;
 		if (warning)
 		{
@@ -587,6 +715,28 @@ recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned)
 			if (!warning)
 				break;
 			warning = false;
+		}
+	}
+	/* then pool cleaning, from the first key on */
+	{
+		int64		after = PG_INT64_MIN;
+
+		for (;;)
+		{
+			Batch		b;
+			bool		more;
+
+			if (!batch_begin(&b, relid, true))
+				break;
+			more = expire_batch(&b, now, batch_size, &after, expired);
+			batch_end(&b);
+			if (commit != NULL)
+			{
+				commit();
+				MemoryContextSwitchTo(cxt);
+			}
+			if (!more)
+				break;
 		}
 	}
 	return recycled;
@@ -672,7 +822,7 @@ recycle_report_failure(const char *name, ErrorData *edata)
  * committing), so that a table that fails is reported and the run goes on with the next.
  */
 static int64
-recycle_table_isolated(Oid relid, int batch, bool nonatomic, int64 *warned)
+recycle_table_isolated(Oid relid, int batch, bool nonatomic, int64 *warned, int64 *expired)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *name = get_rel_name(relid);
@@ -684,7 +834,7 @@ recycle_table_isolated(Oid relid, int batch, bool nonatomic, int64 *warned)
 	PG_TRY();
 	{
 		recycled = recycle_table(relid, batch, nonatomic ? procedure_commit_in_subxact : NULL,
-								 warned);
+								 warned, expired);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = table_owner;
@@ -717,6 +867,7 @@ recycle_run(FunctionCallInfo fcinfo, bool nonatomic)
 	int			batch = crmpool_recycle_batch_size;
 	int64		recycled = 0;
 	int64		warned = 0;
+	int64		expired = 0;
 	List	   *rels;
 	ListCell   *lc;
 
@@ -737,11 +888,16 @@ recycle_run(FunctionCallInfo fcinfo, bool nonatomic)
 	{
 		if (OidIsValid(relid))
 			recycled += recycle_table(lfirst_oid(lc), batch, nonatomic ? procedure_commit : NULL,
-									  &warned);
+									  &warned, &expired);
 		else
-			recycled += recycle_table_isolated(lfirst_oid(lc), batch, nonatomic, &warned);
+			recycled += recycle_table_isolated(lfirst_oid(lc), batch, nonatomic, &warned, &expired);
 	}
 	SPI_finish();
+	if (expired > 0)
+		ereport(NOTICE,
+				(errmsg("crmpool moved %lld customers that sat in their pool longer than pool_expire",
+						(long long) expired),
+				 errdetail("Their events in crmpool.ownership_log() say \"pool_expire\" and name the pool each went to.")));
 	return recycled;
 }
 

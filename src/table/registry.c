@@ -60,6 +60,8 @@ static SPIPlanPtr scopes_plan = NULL;
 static SPIPlanPtr scopes_v2_plan = NULL;
 static SPIPlanPtr reps_plan = NULL;
 static SPIPlanPtr identity_plan = NULL;
+static SPIPlanPtr pools_plan = NULL;
+static SPIPlanPtr members_plan = NULL;
 
 static void
 registry_invalidate(Datum arg, Oid relid)
@@ -111,6 +113,14 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->lock_due_plan);
 	if (mr->lock_flag_plan)
 		SPI_freeplan(mr->lock_flag_plan);
+	if (mr->release_to_pools_plan)
+		SPI_freeplan(mr->release_to_pools_plan);
+	if (mr->move_pool_plan)
+		SPI_freeplan(mr->move_pool_plan);
+	if (mr->rows_plan)
+		SPI_freeplan(mr->rows_plan);
+	if (mr->pool_rows_plan)
+		SPI_freeplan(mr->pool_rows_plan);
 	MemoryContextDelete(mr->mcxt);
 }
 
@@ -248,6 +258,98 @@ rep_order(const void *a, const void *b)
 	return strcmp(x->tenant, y->tenant);	/* the row for every tenant ("") first */
 }
 
+/*
+ * Read the pools of the table into mr (in mr->mcxt).  Called by load_managed_rel inside its
+ * SPI connection, as the extension owner.  Under 0.1's SQL (a new
+ * library before ALTER EXTENSION UPDATE) there is no crmpool.pool: only the default pool,
+ * open to every rep.
+ */
+static void
+load_pools(ManagedRel *mr, Datum relid)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	uint64		i;
+	int			p;
+	SPITupleTable *members;
+	uint64		nmembers;
+	MemoryContext oldcxt;
+
+	mr->npools = 0;
+	mr->pools = NULL;
+	mr->pool_access = false;
+	if (!crmpool_has_relation("pool"))
+		return;
+	if (pools_plan == NULL)
+		pools_plan = crmpool_keep_plan("SELECT tenant, pool FROM crmpool.pool "
+									   "WHERE rel OPERATOR(pg_catalog.=) $1 "
+									   "ORDER BY tenant, pool COLLATE \"C\" NULLS FIRST",
+									   1, argtypes);
+	if (members_plan == NULL)
+		members_plan = crmpool_keep_plan("SELECT tenant, pool, admin, rep, team, ordinal, joined_at "
+										 "FROM crmpool.pool_member WHERE rel OPERATOR(pg_catalog.=) $1 "
+										 "ORDER BY tenant, pool COLLATE \"C\" NULLS FIRST, admin, ordinal",
+										 1, argtypes);
+	if (SPI_execute_plan(members_plan, &relid, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.pool_member");
+	members = SPI_tuptable;
+	nmembers = SPI_processed;
+	if (SPI_execute_plan(pools_plan, &relid, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crmpool.pool");
+	oldcxt = MemoryContextSwitchTo(mr->mcxt);
+	mr->npools = (int) SPI_processed;
+	mr->pools = palloc0(sizeof(PoolInfo) * Max(mr->npools, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		mr->pools[i].tenant = column_or_null(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		mr->pools[i].pool = column_or_null(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	/* both lists are in (tenant, pool) order: one merge pass */
+	p = 0;
+	for (i = 0; i < nmembers; i++)
+	{
+		HeapTuple	tup = members->vals[i];
+		TupleDesc	desc = members->tupdesc;
+		char	   *tenant = column_or_null(tup, desc, 1);
+		char	   *pool = column_or_null(tup, desc, 2);
+		PoolInfo   *pi;
+		PoolEntry  *e;
+		bool		isnull;
+
+		while (p < mr->npools &&
+			   (strcmp(mr->pools[p].tenant, tenant) != 0 ||
+				(mr->pools[p].pool == NULL) != (pool == NULL) ||
+				(pool != NULL && strcmp(mr->pools[p].pool, pool) != 0)))
+			p++;
+		if (p == mr->npools)
+			elog(ERROR, "crmpool.pool_member names pool \"%s\" that crmpool.pool does not have",
+				 pool ? pool : "(default)");
+		pi = &mr->pools[p];
+		if (pi->entries == NULL)
+			pi->entries = palloc0(sizeof(PoolEntry) * nmembers);
+		e = &pi->entries[pi->nmembers + pi->nadmins];
+		e->admin = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		e->rep = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		e->team = column_or_null(tup, desc, 5);
+		e->ordinal = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		e->joined_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+		if (e->admin)
+			pi->nadmins++;
+		else
+			pi->nmembers++;
+		mr->pool_access = true;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	/* the tenants of pools as keys (tenants.c), as for reps */
+	for (p = 0; p < mr->npools; p++)
+	{
+		PoolInfo   *pi = &mr->pools[p];
+
+		pi->every = pi->tenant == NULL || pi->tenant[0] == '\0';
+		if (!pi->every)
+			pi->known = managed_tenant_key(mr, pi->tenant, false, &pi->tenant_key);
+	}
+}
+
 static ManagedRel *
 load_managed_rel(Oid relid)
 {
@@ -299,7 +401,7 @@ load_managed_rel(Oid relid)
 										   1, argtypes);
 	if (schema_v2 && reps_plan == NULL)
 		reps_plan = crmpool_keep_plan(
-									  "SELECT tenant, rep, team, active FROM crmpool.rep_config "
+									  "SELECT tenant, rep, team, active, set_at, weight, score FROM crmpool.rep_config "
 									  "WHERE rel OPERATOR(pg_catalog.=) $1",
 									  1, argtypes);
 	if (identity_plan == NULL)
@@ -424,6 +526,9 @@ load_managed_rel(Oid relid)
 	}
 	rules_sort_scopes(mr->nscopes, mr->scopes);
 	mr->recycles = rules_recycle(mr->nscopes, mr->scopes);
+	mr->recycles_to_pool = rules_any(mr->nscopes, mr->scopes, RULE_RECYCLE_TO_POOL);
+	mr->expires = rules_any(mr->nscopes, mr->scopes, RULE_POOL_EXPIRE);
+	mr->auto_distributes = rules_any(mr->nscopes, mr->scopes, RULE_AUTO_DISTRIBUTE);
 	MemoryContextSwitchTo(oldcxt);
 
 	if (schema_v2)
@@ -444,6 +549,10 @@ load_managed_rel(Oid relid)
 			ri->rep = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			ri->team = column_or_null(tup, desc, 3);
 			ri->active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+			ri->set_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+			ri->weight = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+			ri->score = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &ri->has_score));
+			ri->has_score = !ri->has_score;
 		}
 		if (mr->nreps > 1)
 			qsort(mr->reps, mr->nreps, sizeof(RepInfo), rep_order);
@@ -462,6 +571,8 @@ load_managed_rel(Oid relid)
 		if (!ri->every)
 			ri->known = managed_tenant_key(mr, ri->tenant, false, &ri->tenant_key);
 	}
+
+	load_pools(mr, args[0]);
 
 	if (SPI_execute_plan(identity_plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.identity_config");
@@ -742,6 +853,107 @@ SPIPlanPtr
 managed_release_many_plan(ManagedRel *mr)
 {
 	return owner_many_plan(mr, &mr->release_many_plan, "NULL", 1);
+}
+
+/* The pool column's value $n (text) as the column's type, in a plan's text. */
+static char *
+pool_value_sql(ManagedRel *mr, int n)
+{
+	return psprintf("$%d::pg_catalog.text::%s", n, format_type_be_qualified(mr->pool_type));
+}
+
+/*
+ * The customers $1 (bigint[]) to the pool, each into the pool $2[i] (text[]; NULL: the pool
+ * it is in): release(..., to_pool) and recycling under recycle_to_pool.  One UPDATE, so that
+ * each customer's release is one change with one event.
+ */
+SPIPlanPtr
+managed_release_to_pools_plan(ManagedRel *mr)
+{
+	if (mr->release_to_pools_plan == NULL)
+	{
+		const char *pool = quote_identifier(get_attname(mr->relid, mr->pool_att, false));
+
+		mr->release_to_pools_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s t SET %s = NULL, %s = CASE WHEN u.p IS NULL THEN t.%s ELSE %s END "
+									   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(k, p) "
+									   "WHERE t.%s OPERATOR(pg_catalog.=) u.k",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   pool, pool,
+									   psprintf("u.p::%s", format_type_be_qualified(mr->pool_type)),
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  2, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID});
+	}
+	return mr->release_to_pools_plan;
+}
+
+/*
+ * Move the pool customers among $1 (bigint[]) to the pool $2 (text; NULL: the default pool):
+ * crmpool.move() and pool_expire.  Owned customers and those already there are left as they
+ * are; the UPDATE waits for a row another transaction holds and checks the row it then finds.
+ * Returns each moved customer's key and tenant (as text; '' without a tenant column).
+ */
+SPIPlanPtr
+managed_move_pool_plan(ManagedRel *mr)
+{
+	if (mr->move_pool_plan == NULL)
+	{
+		const char *pool = quote_identifier(get_attname(mr->relid, mr->pool_att, false));
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+
+		mr->move_pool_plan =
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1) "
+									   "AND %s IS NULL AND CASE WHEN $2 IS NULL THEN %s IS NOT NULL "
+									   "ELSE (%s OPERATOR(pg_catalog.=) %s) IS NOT TRUE END "
+									   "RETURNING %s::pg_catalog.int8, %s",
+									   mr->qualname, pool, pool_value_sql(mr, 2), key,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   pool, pool, pool_value_sql(mr, 2), key,
+									   mr->tenant_att != InvalidAttrNumber ?
+									   psprintf("%s::pg_catalog.text",
+												quote_identifier(get_attname(mr->relid, mr->tenant_att, false))) :
+									   "''::pg_catalog.text"),
+							  2, (Oid[]) {INT8ARRAYOID, TEXTOID});
+	}
+	return mr->move_pool_plan;
+}
+
+/* The rows (whole, as crmpool_row) of the customers $1 (bigint[]): recycle_to_pool. */
+SPIPlanPtr
+managed_rows_plan(ManagedRel *mr)
+{
+	if (mr->rows_plan == NULL)
+		mr->rows_plan =
+			crmpool_keep_plan(psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row "
+									   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+							  1, (Oid[]) {INT8ARRAYOID});
+	return mr->rows_plan;
+}
+
+/*
+ * Pool cleaning's batch: the next $2 pool customers with a key above $1 that no other
+ * transaction holds, locked, in key order, as whole rows (crmpool_row).
+ */
+SPIPlanPtr
+managed_pool_rows_plan(ManagedRel *mr)
+{
+	if (mr->pool_rows_plan == NULL)
+	{
+		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+
+		mr->pool_rows_plan =
+			crmpool_keep_plan(psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row "
+									   "WHERE %s IS NULL AND %s OPERATOR(pg_catalog.>) $1 ORDER BY %s LIMIT $2 "
+									   "FOR NO KEY UPDATE SKIP LOCKED",
+									   mr->qualname,
+									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   key, key),
+							  2, (Oid[]) {INT8OID, INT8OID});
+	}
+	return mr->pool_rows_plan;
 }
 
 /* The customers $1 (bigint[]) to rep $2 (bigint): hand_over. */
@@ -1301,6 +1513,11 @@ static const CrmpoolStmt forget_stmts[] = {
 	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.rep_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.tenant_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.distribute_cursor WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.distribute_log WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.pool_order WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.pool WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	{"DELETE FROM crmpool.pool_member WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 };
 static SPIPlanPtr forget_plans[lengthof(forget_stmts)][2];
 

@@ -19,7 +19,37 @@ typedef struct RepInfo
 	int64		rep;
 	char	   *team;			/* NULL: none */
 	bool		active;
+	double		weight;			/* lottery weight (set_rep's weight), >= 0 */
+	bool		has_score;		/* the app's score (set_rep's score), for performance */
+	double		score;
+	TimestampTz set_at;			/* when set_rep() last set it: the order a team's reps joined */
 } RepInfo;
+
+/* A row of crmpool.pool_member: a member or an admin of a pool, a rep or a team. */
+typedef struct PoolEntry
+{
+	bool		admin;
+	int64		rep;			/* when team is NULL */
+	char	   *team;			/* NULL: a rep */
+	int			ordinal;		/* the join order, among the pool's members (or admins) */
+	TimestampTz joined_at;
+} PoolEntry;
+
+/*
+ * A row of crmpool.pool (sql/parts/17_pools.sql) with its members and admins.  pool NULL: the
+ * default pool.  tenant "": a pool of every tenant (the only kind this version writes).
+ */
+typedef struct PoolInfo
+{
+	char	   *tenant;			/* the app's value as set; "": every tenant of the table */
+	bool		every;			/* tenant "" */
+	bool		known;			/* tenant_key is the key of tenant (managed_tenant_key) */
+	CrmpoolTenant tenant_key;
+	char	   *pool;
+	int			nmembers;		/* entries[0 .. nmembers-1], by ordinal */
+	int			nadmins;		/* entries[nmembers ..], by ordinal */
+	PoolEntry  *entries;
+} PoolInfo;
 
 typedef struct ManagedRel
 {
@@ -66,11 +96,22 @@ typedef struct ManagedRel
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
 	SPIPlanPtr	lock_due_plan;	/* recycle.c: lock the first $2 of the customers $1 */
 	SPIPlanPtr	lock_flag_plan; /* ops.c: UPDATE ONLY t SET lock = $2 WHERE key = $1 */
+	SPIPlanPtr	release_to_pools_plan;	/* owner = NULL, pool = $2[i] for key = $1[i] */
+	SPIPlanPtr	move_pool_plan; /* pool = $2 WHERE key = ANY($1) AND owner IS NULL ... */
+	SPIPlanPtr	rows_plan;		/* SELECT crmpool_row ... WHERE key = ANY($1) */
+	SPIPlanPtr	pool_rows_plan; /* pool customers after key $1, $2 of them, locked */
 	int			nscopes;
 	RuleScope  *scopes;			/* sorted by rules_sort_scopes() */
 	bool		team_rules;		/* some scope names a team: rules need the rep's team */
 	int			nreps;			/* crmpool.rep_config rows; 0: no rep is set, none inactive */
 	RepInfo    *reps;			/* sorted by rep, then tenant */
+	/*
+	 * Pools (table/pools.c).  pool_access: some pool names members or admins, so that a claim
+	 * asks who may claim there; a table whose pools name nobody pays this one branch per row.
+	 */
+	int			npools;
+	PoolInfo   *pools;
+	bool		pool_access;
 	/* identity columns (crmpool.set_identity); InvalidAttrNumber / 0 when none */
 	bool		has_identity;
 	AttrNumber	name_att;
@@ -81,6 +122,9 @@ typedef struct ManagedRel
 	SPIPlanPtr	locate_plan;	/* SELECT owner, pool FROM ONLY t WHERE key = $1 */
 	SPIPlanPtr	tenant_plan;	/* SELECT tenant FROM ONLY t WHERE key = $1 */
 	bool		recycles;		/* some scope sets a recycle period */
+	bool		auto_distributes;	/* some scope sets auto_distribute (trigger: one branch) */
+	bool		recycles_to_pool;	/* some scope sets recycle_to_pool */
+	bool		expires;		/* some scope sets pool_expire */
 	/*
 	 * tgenabled of each of crmpool's triggers on the table ('\0': missing), read on first use
 	 * (managed_silent_trigger); cleared by the relcache invalidations that retire the entry
@@ -110,6 +154,10 @@ extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_release_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_set_owner_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_owned_by_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_release_to_pools_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_move_pool_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_rows_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_pool_rows_plan(ManagedRel *mr);
 extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner,
 						   char **pool);
 extern bool managed_rls_applies(ManagedRel *mr);
@@ -166,6 +214,27 @@ extern HeapTuple managed_row_from_datum(Datum row, TupleDesc *desc);
 #define TRIGGER_IDENTITY "crmpool_identity_row"
 /* BEFORE INSERT OR UPDATE, only on tables that map an app column (lock, owner-since, deleted) */
 #define TRIGGER_BEFORE "crmpool_ownership_before"
+
+/*
+ * pools.c: the pools of a managed table, from the cached configuration (no catalog or table
+ * access).  A pool is named by its text (NULL: the default pool); tenant is the customer's.
+ */
+typedef struct PoolMember
+{
+	int64		rep;
+	bool		active;			/* not set inactive with crmpool.set_rep() */
+	const char *team;			/* the team it belongs to the pool through; NULL: named itself */
+	int			ordinal;		/* 1, 2, ...: its place in the join order (round-robin order) */
+	TimestampTz joined_at;		/* when it (or its team) joined the pool */
+} PoolMember;
+
+extern const PoolInfo *pool_find(ManagedRel *mr, CrmpoolTenant tenant, const char *pool);
+extern int	pool_members(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, bool admins,
+						 PoolMember **out);
+extern bool pool_is_member(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 rep);
+extern bool pool_is_admin(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 rep);
+extern bool pool_is_open(ManagedRel *mr, CrmpoolTenant tenant, const char *pool);
+extern const char *pool_name_words(const char *pool);
 
 /* tables.c */
 typedef enum ColumnRole

@@ -204,6 +204,25 @@ refuse_inactive(ManagedRel *mr, Change *ch)
 								 ERR_CUSTOMER(ch->customer))));
 }
 
+/*
+ * A claim from a pool whose members (crmpool.set_pool_members) do not include the rep.  The
+ * cached membership is current: set_pool_members() takes a lock on the table that waits for
+ * every writer under way and that every later writer waits for (admin/pools.c).
+ */
+static void
+refuse_not_member(ManagedRel *mr, Change *ch)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CRMPOOL_NOT_MEMBER),
+			 errmsg("rep %lld is not a member of %s", (long long) ch->new_owner,
+					pool_name_words(ch->pool)),
+			 errdetail("Customer %lld of table %s is in %s, and only its members and admins may claim there.",
+					   (long long) ch->customer, tabname(mr), pool_name_words(ch->pool)),
+			 errhint("Add the rep with crmpool.set_pool_members(), or have a role allowed to call crmpool.assign() give it the customer."),
+			 crmpool_refusal(mr->relid, mr->pool_att != InvalidAttrNumber ? mr->pool_att : mr->owner_att,
+							 "not_member", ERR_REP(ch->new_owner), ERR_CUSTOMER(ch->customer))));
+}
+
 /* Claim-only rules on the customer's past: hold-back after entering the pool, reclaim cooldown. */
 static void
 check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz now)
@@ -724,13 +743,6 @@ pending_order(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first ? 1 : 0;
 }
 
-/* A pool as messages name it; NULL (no pool column, or a null value) has the table's rules only. */
-static char *
-pool_words(const char *pool)
-{
-	return pool != NULL ? psprintf(_("pool \"%s\""), pool) : pstrdup(_("the default pool"));
-}
-
 static void
 check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int gained,
 			DateADT today)
@@ -789,10 +801,10 @@ check_quota(ManagedRel *mr, const PendingCount *p, const RepCounts *after, int g
 				 p->gains > 0 ?
 				 errdetail("Rep %lld would have locked %lld customers in table %s with locked customer %lld, which it gains; the lock_cap of %s is %lld.",
 						   (long long) rep, (long long) after->locked, tabname(mr),
-						   (long long) p->first, pool_words(p->key.pool), (long long) limit) :
+						   (long long) p->first, pool_name_words(p->key.pool), (long long) limit) :
 				 errdetail("Rep %lld has locked %lld customers in table %s; the lock_cap of %s, where locked customer %lld moves, is %lld.",
 						   (long long) rep, (long long) after->locked, tabname(mr),
-						   pool_words(p->key.pool), (long long) p->first, (long long) limit),
+						   pool_name_words(p->key.pool), (long long) p->first, (long long) limit),
 				 errhint("Unlock a customer first, or raise lock_cap with crmpool.set_rules()."),
 				 crmpool_refusal(mr->relid, mr->owner_att, "lock_cap", ERR_REP(rep),
 								 ERR_CUSTOMER(p->first), ERR_COUNT(after->locked), ERR_LIMIT(limit))));
@@ -939,6 +951,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	bool		is_claim = (in != NULL && in->op == OP_CLAIM);
 	bool		was_locked = false;
 	bool		now_locked = false;
+	bool		pool_admin = false;
 
 	if (check && in != NULL)
 	{
@@ -1047,6 +1060,19 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	if (ch->has_owner && check && mr->nreps > 0)
 		refuse_inactive(mr, ch);
 
+	/*
+	 * Pools that name members or admins (crmpool.set_pool_members): only they claim there, and
+	 * an admin's claim is free of the claim-only limits (below, and its claim is not counted
+	 * against the daily limit).  A table whose pools name nobody: one branch on the cached flag.
+	 */
+	if (ch->has_owner && check && is_claim && mr->pool_access)
+	{
+		if (pool_is_admin(mr, ch->tenant, ch->pool, ch->new_owner))
+			pool_admin = true;
+		else if (!pool_is_member(mr, ch->tenant, ch->pool, ch->new_owner))
+			refuse_not_member(mr, ch);
+	}
+
 	if (ch->has_owner && check && is_claim)
 	{
 		RuleSet		rules;
@@ -1057,12 +1083,13 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 					(errcode(ERRCODE_CRMPOOL_HAS_DEAL),
 					 errmsg("customer %lld has a deal and cannot be claimed", (long long) ch->customer),
 					 errdetail("Rule claim_with_deal is false in %s of table %s, and column \"%s\" says customer %lld has a deal.",
-							   pool_words(ch->pool), tabname(mr),
+							   pool_name_words(ch->pool), tabname(mr),
 							   get_attname(mr->relid, mr->deal_att, false), (long long) ch->customer),
 					 errhint("An admin can give it to a rep with crmpool.assign(); or set claim_with_deal to true with crmpool.set_rules()."),
 					 crmpool_refusal(mr->relid, mr->deal_att, "claim_with_deal", ERR_REP(ch->new_owner),
 									 ERR_CUSTOMER(ch->customer))));
-		check_claim_timing(mr, ch, &rules, now);
+		if (!pool_admin)
+			check_claim_timing(mr, ch, &rules, now);
 	}
 
 	if (ch->had_owner)
@@ -1070,7 +1097,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 					was_locked ? -1 : 0, 0, false, ch->customer, NULL);
 	if (ch->has_owner)
 		(void) queue_count_key(mr->relid, ch->tenant, ch->new_owner, 1, ch->new_deal ? 1 : 0,
-							   now_locked ? 1 : 0, is_claim ? 1 : 0, check, check && now_locked,
+							   now_locked ? 1 : 0, is_claim && !pool_admin ? 1 : 0, check, check && now_locked,
 							   ch->customer, ch->pool);
 
 	queue_event(mr->relid, ch->tenant, ch->customer, ch->has_owner, ch->new_owner, ch->how,
@@ -1097,6 +1124,8 @@ refuse_direct_write(ManagedRel *mr, Change *ch)
 							 ERR_CUSTOMER(ch->customer)) :
 			 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_CUSTOMER(ch->customer))));
 }
+
+AutoDistributeHook ownership_auto_distribute_hook = NULL;
 
 /*
  * Whether the current role may call crmpool.assign() (or crmpool.transfer()).  A direct write
@@ -1332,7 +1361,7 @@ pool_move(ManagedRel *mr, Change *ch, HeapTuple oldtup, TupleDesc desc)
 				 errmsg("role \"%s\" may not move customer %lld of rep %lld from %s to %s",
 						GetUserNameFromId(GetUserId(), false), (long long) ch->customer,
 						(long long) ch->old_owner,
-						pool_words(managed_pool_text(mr, oldtup, desc)), pool_words(ch->pool)),
+						pool_name_words(managed_pool_text(mr, oldtup, desc)), pool_name_words(ch->pool)),
 				 errdetail("A direct write that moves an owned customer of table %s to another pool is an assign into that pool, and the role may not call crmpool.assign().",
 						   tabname(mr)),
 				 errhint("Release the customer first so that a rep can claim it in its new pool, or have a role allowed to call crmpool.assign() move it."),
@@ -1800,5 +1829,18 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	apply_change(mr, &ch, in, check);
 	ledger_end(&octx);
 	flush_if_no_statement_trigger();
+
+	/* a new pool customer of a pool with rule auto_distribute: one branch for other tables */
+	if (mr->auto_distributes && oldtup == NULL && !ch.has_owner &&
+		ownership_auto_distribute_hook != NULL)
+	{
+		RuleSet		rules;
+		int			mode;
+
+		managed_rules(mr, ch.tenant, ch.pool, false, 0, NULL, &rules);
+		mode = rule_choice(&rules, RULE_AUTO_DISTRIBUTE);
+		if (mode >= 0 && !(mr->app_columns && managed_deleted(mr, newtup, desc)))
+			ownership_auto_distribute_hook(mr, ch.tenant, ch.pool, ch.customer, mode);
+	}
 	return PointerGetDatum(NULL);
 }

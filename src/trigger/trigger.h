@@ -42,4 +42,12 @@ extern void ownership_pop_intent(OwnershipIntent *intent);
 extern bool ownership_has_pending(Oid relid);
 extern void ownership_require_settled(Oid relid, const char *function);
 
+/*
+ * Rule auto_distribute: called for a customer inserted into a pool whose rule names a mode
+ * (ops/distribute.c sets it at load: the trigger layer cannot call the ops layer).
+ */
+typedef void (*AutoDistributeHook) (ManagedRel *mr, CrmpoolTenant tenant, const char *pool,
+									int64 customer, int mode);
+extern AutoDistributeHook ownership_auto_distribute_hook;
+
 #endif							/* CRMPOOL_TRIGGER_H */

@@ -117,6 +117,8 @@ RESET ROLE;
 SET crmpool.fake_now = '2026-05-05 09:00:00+00';
 SET ROLE regress_attacker;
 SELECT crmpool.claim('att.t', 1, 7);
+-- claim_next compares the pool column through its type's output function, not his cast
+SELECT count(*) FROM crmpool.claim_next('att.t', 7, 'nowhere');
 SELECT crmpool.set_rules('att.t', '{"recycle_no_deal": "2 days"}');
 SELECT crmpool.manage('att.t', 'owner_id', pool_column => 'pool');
 SELECT crmpool.set_identity('att.t', 'name', '{phone}');

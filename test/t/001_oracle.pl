@@ -45,7 +45,8 @@ foreach my $variant ('plain', 'tenants')
 		claim => 12, claim_pool => 12, claim_many => 6, release => 10, assign => 6,
 		transfer => 8, lock => 8, unlock => 4, update => 6, update_null => 4,
 		insert => 5, delete => 3, deal => 4,
-		multi_release => 3, multi_assign => 3, multi_deal => 2, multi_insert => 2);
+		multi_release => 3, multi_assign => 3, multi_deal => 2, multi_insert => 2,
+		distribute => 3, claim_next => 4);
 	my @mixes = (
 		[ '', undef, \%weights ],
 		[ 'rr_', 'REPEATABLE READ', { claim => 6, transfer => 3, release => 3 } ],
@@ -244,6 +245,27 @@ is( $rows->(
 		  ORDER BY 1 LIMIT 10}),
 	'',
 	"$variant: history() spells are ordered and never overlap; a handover starts the next as it ends one");
+
+# (4b) Distribution: every hand-out in the history is in crmpool.distribute_log (rep and mode)
+# and the other way round; each pool's cursor counted exactly one turn per round_robin or
+# least_busy hand-out, although eight clients distributed at once.
+is( $rows->(
+		q{(SELECT customer, owner, split_part(how, ':', 2) FROM crmpool.ownership_event
+		   WHERE rel = 'customers'::regclass AND how LIKE 'distribute:%'
+		   EXCEPT ALL SELECT customer, rep, mode FROM crmpool.distribute_log)
+		  UNION ALL
+		  (SELECT customer, rep, mode FROM crmpool.distribute_log
+		   EXCEPT ALL SELECT customer, owner, split_part(how, ':', 2) FROM crmpool.ownership_event
+		   WHERE rel = 'customers'::regclass AND how LIKE 'distribute:%')}),
+	'',
+	"$variant: every distribution is in the history and the distribution log alike");
+is( $rows->(
+		q{SELECT c.tenant || ': ' || c.turns || ' turns' FROM crmpool.distribute_cursor c
+		  WHERE c.turns <> (SELECT count(*) FROM crmpool.distribute_log l
+							WHERE l.tenant = c.tenant AND l.rel = c.rel AND l.pool IS NOT DISTINCT FROM c.pool
+							  AND l.mode IN ('round_robin', 'least_busy'))}),
+	'',
+	"$variant: each cursor counted one turn per round_robin or least_busy hand-out");
 
 # (5) Daily limits, from the ledger: successful claims per rep and day.
 is( $rows->(

@@ -35,6 +35,8 @@ SELECT crmpool.set_rules('customers', jsonb_build_object('private_cap', CASE WHE
 														 'lock_cap', 5, 'daily_claim_limit', 200))
 FROM oracle_config;
 SELECT crmpool.set_rules('customers', '{"daily_claim_limit": 8}', rep => r) FROM generate_series(1, 4) r;
+-- the reps crmpool.distribute() hands out to (weights 1 to 3 for the lottery)
+SELECT crmpool.set_rep('customers', r, weight => r % 3 + 1) FROM generate_series(1, 20) r;
 
 -- What each rep owned when the table was adopted (the cap check allows the adopted excess).
 CREATE TABLE oracle_adopted AS
@@ -71,6 +73,16 @@ BEGIN
 			VALUES (op, CASE res.outcome WHEN 'claimed' THEN 'ok' ELSE res.outcome END);
 		END LOOP;
 		RETURN;
+	-- distribution: the next two pool customers by a mode; grab-next for rep r
+	WHEN 'distribute' THEN
+		FOR res IN SELECT * FROM crmpool.distribute('customers', n => 2,
+				mode => (ARRAY['round_robin', 'lottery', 'performance', 'least_busy'])[1 + c % 4]) LOOP
+			INSERT INTO oracle_outcome
+			VALUES (op, CASE res.outcome WHEN 'distributed' THEN 'ok' ELSE res.outcome END);
+		END LOOP;
+		RETURN;
+	WHEN 'claim_next' THEN
+		done := EXISTS (SELECT FROM crmpool.claim_next('customers', r, n => 2));
 	WHEN 'release' THEN
 		-- half of them a customer of the rep's, half any customer (mostly not the rep's)
 		IF c % 2 = 0 THEN

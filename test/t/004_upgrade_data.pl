@@ -273,6 +273,19 @@ delete $after->{'crmpool.rep_config'};
 is($after->{'crmpool.tenant_name'}, '', 'the update adds crmpool.tenant_name, empty');
 is($after->{'crmpool.tenant_name_tenant_seq'}, '1|f', 'its sequence is unused');
 delete @$after{'crmpool.tenant_name', 'crmpool.tenant_name_tenant_seq'};
+# 0.2 adds pools: the update adopts every managed table's default pool and its pool column's
+# values, dated the table's managed_at, as manage() does; no members yet
+is($node->safe_psql('old', q{SELECT string_agg(rel::text || ':' || coalesce(pool, '(default)') || ':' || created_at,
+	',' ORDER BY rel::text, pool NULLS FIRST) FROM crmpool.pool}),
+	$node->safe_psql('old', q{SELECT string_agg(rel::text || ':' || p || ':' || managed_at, ',' ORDER BY rel::text, p)
+	FROM crmpool.managed_table, unnest('{(default),east,west}'::text[]) p}),
+	'the update adopts the pools of every managed table');
+is($after->{'crmpool.pool_member'}, '', 'the update adds crmpool.pool_member, empty');
+delete @$after{'crmpool.pool', 'crmpool.pool_member'};
+# 0.2 adds distribution's cursors, log and pool order, all empty after the update
+is($after->{"crmpool.$_"}, '', "the update adds crmpool.$_, empty")
+  foreach ('distribute_cursor', 'distribute_log', 'pool_order');
+delete @$after{'crmpool.distribute_cursor', 'crmpool.distribute_log', 'crmpool.pool_order'};
 $after->{'crmpool.rule_set'} =~ s/,\)$/)/mg;
 # the update keys 0.1's e-mails by their mailbox (sql/upgrade/0.1--0.2/72_email_keys.sql)
 $before->{'crmpool.identity_key'} =~ s/,e,li\.ming\+crm\@gmail\.com,42\)/,e,"liming\@gmail.com li.ming+crm\@gmail.com",42)/;

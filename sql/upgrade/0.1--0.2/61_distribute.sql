@@ -1,0 +1,1 @@
+../../parts/18_distribute.sql

@@ -1,0 +1,1 @@
+../../parts/96_distribute.sql

@@ -1,0 +1,1 @@
+../../parts/17_pools.sql
