@@ -452,7 +452,8 @@ crmpool_release_v2(PG_FUNCTION_ARGS)
  * pool), with one event each (how, reason "to <pool>", actor: NULL for the session's).  Owned
  * customers stay where they are: their pool decides their owner's caps, and moving them is an
  * assign into the new pool (trigger/ownership.c, pool_move).  Returns how many moved; their
- * keys in moved[] (allocated by the caller, n long).
+ * keys in moved[] (allocated by the caller, n long; it may be customers itself, which is read
+ * first).
  */
 int
 ops_move_to_pool(ManagedRel *mr, const int64 *customers, int n, const char *pool,
@@ -507,8 +508,9 @@ ops_move_to_pool(ManagedRel *mr, const int64 *customers, int n, const char *pool
 	return nmoved;
 }
 
-static int
-int64_order(const void *a, const void *b)
+/* qsort/bsearch order of int64 keys */
+int
+ops_int64_order(const void *a, const void *b)
 {
 	int64		x = *(const int64 *) a;
 	int64		y = *(const int64 *) b;
@@ -559,7 +561,7 @@ crmpool_move(PG_FUNCTION_ARGS)
 		customers[i] = DatumGetInt64(elems[i]);
 	}
 	/* ascending, each once: rows are locked in key order, as every multi-row change does */
-	qsort(customers, nelems, sizeof(int64), int64_order);
+	qsort(customers, nelems, sizeof(int64), ops_int64_order);
 	for (i = 0; i < nelems; i++)
 		if (n == 0 || customers[n - 1] != customers[i])
 			customers[n++] = customers[i];
@@ -567,7 +569,7 @@ crmpool_move(PG_FUNCTION_ARGS)
 	crmpool_init_srf(fcinfo);
 	moved = palloc(sizeof(int64) * Max(n, 1));
 	nmoved = ops_move_to_pool(mr, customers, n, pool, "move", NULL, moved);
-	qsort(moved, nmoved, sizeof(int64), int64_order);
+	qsort(moved, nmoved, sizeof(int64), ops_int64_order);
 	SPI_connect();
 	for (i = 0; i < n; i++)
 	{

@@ -9,6 +9,7 @@
 /* ops.c */
 extern void ops_change_owner(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int64 owner);
 extern void ops_release_batch(ManagedRel *mr, OwnershipIntent *in, const char **targets);
+extern int	ops_int64_order(const void *a, const void *b);
 extern int	ops_move_to_pool(ManagedRel *mr, const int64 *customers, int n, const char *pool,
 							 const char *how, const char *actor, int64 *moved);
 extern uint64 ops_change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner,

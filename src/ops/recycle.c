@@ -503,16 +503,16 @@ recycle_targets(ManagedRel *mr, const int64 *customers, int n, int64 owner, Crmp
 		int64		key = managed_key(mr, row, desc);
 		RuleSet		rules;
 		const char *to;
-		int			j;
+		const int64 *found;
 
 		managed_rules(mr, tenant, managed_pool_text(mr, row, desc), true, owner,
 					  managed_level_text(mr, row, desc), &rules);
 		to = rule_pool(&rules, RULE_RECYCLE_TO_POOL);
 		if (to == NULL || pool_find(mr, tenant, to) == NULL)
 			continue;
-		for (j = 0; j < n; j++)
-			if (customers[j] == key)
-				targets[j] = MemoryContextStrdup(callcxt, to);
+		found = bsearch(&key, customers, n, sizeof(int64), ops_int64_order);
+		if (found != NULL)
+			targets[found - customers] = MemoryContextStrdup(callcxt, to);
 	}
 	SPI_finish();
 	return targets;
