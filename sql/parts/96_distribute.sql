@@ -10,7 +10,7 @@ SELECT pg_catalog.pg_extension_config_dump('crmpool.pool_order', '');
 CREATE VIEW crmpool.distribution_stats WITH (security_barrier) AS
 	SELECT l.rel,
 		CASE WHEN m.tenant_column IS NULL THEN NULL
-			 ELSE pg_catalog.coalesce(n.name, l.tenant::pg_catalog.text) END AS tenant,
+			 ELSE COALESCE(n.name, l.tenant::pg_catalog.text) END AS tenant,
 		l.pool, l.rep,
 		pg_catalog.count(*) AS received,
 		pg_catalog.count(*) FILTER (WHERE l.mode OPERATOR(pg_catalog.=) 'round_robin') AS round_robin,
