@@ -23,7 +23,7 @@ SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) AS type
 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
 WHERE i.indisprimary AND c.relnamespace = 'crmpool'::regnamespace
-  AND c.relname NOT IN ('managed_table', 'tenant_name', 'identity_config', 'rep_config')
+  AND c.relname NOT IN ('managed_table', 'tenant_name', 'identity_config', 'rep_config', 'pool_order')
 ORDER BY 1;
 
 -- an integer tenant column (here smallint) is its own key
