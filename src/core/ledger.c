@@ -339,9 +339,10 @@ add_count(int32 count, int32 delta)
  *   index descent and no walk of the row's HOT chain.  The heap page is pruned first, as an
  *   index fetch would prune it, so the rep's page stays as compact as before.
  *
- * An entry is only a hint: counter_cached() checks on the tuple that it still is that rep's row
- * before locking it (a version another backend left behind, or a line pointer VACUUM freed and
- * reused, is passed over for the index), and a TID past the end of the table is never read.
+ * An entry is only a hint: counter_cached() checks on the tuple, kept pinned until it is locked,
+ * that it still is that rep's row and its latest version (a version another backend has changed
+ * since, or a line pointer VACUUM freed and reused, is passed over for the index), and a TID
+ * past the end of the table is never read.
  *
  * Each entry remembers the subtransaction that set it, and a subtransaction that rolls back
  * forgets the entries of this transaction it or its children set (ids at least its own:
@@ -447,6 +448,7 @@ counter_cached(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, Counte
 	Buffer		buffer;
 	TM_FailureData tmfd;
 	bool		mine;
+	TupleTableSlot *pinned;
 
 	if (ct == NULL || !ItemPointerIsValid(&ct->tid) || heap->rd_rel->relam != HEAP_TABLE_AM_OID)
 		return false;
@@ -465,38 +467,45 @@ counter_cached(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, Counte
 		heap_page_prune_opt(heap, buffer);
 		ReleaseBuffer(buffer);
 	}
-	if (!table_tuple_fetch_row_version(heap, &ct->tid, SnapshotAny, slot))
-		return false;
-	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
-	htup = tuple->t_data;
-	ok = counter_is_rep(slot, relid, tenant, rep);
-	/* within its transaction: the version it made, not updated since */
-	if (mine)
-		ok = ok && TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup)) &&
+
+	/*
+	 * The version at the TID, kept pinned until it is locked: the pin keeps any backend from
+	 * pruning the page (pruning needs a cleanup lock), so the line pointer cannot be freed or
+	 * given to another row in between.
+	 */
+	pinned = mine ? slot : table_slot_create(heap, NULL);
+	ok = table_tuple_fetch_row_version(heap, &ct->tid, SnapshotAny, pinned);
+	if (ok)
+	{
+		tuple = ExecFetchSlotHeapTuple(pinned, false, &should_free);
+		htup = tuple->t_data;
+		/* the rep's row, not updated since: its latest version (a dead one goes to the index) */
+		ok = counter_is_rep(pinned, relid, tenant, rep) &&
 			((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask));
-	if (should_free)
-		heap_freetuple(tuple);
-	if (ok && mine)
-		return true;			/* already locked: by the transaction that made it */
-	ExecClearTuple(slot);
-	if (!ok)
-		return false;
+		/* within its transaction: the version it made */
+		if (mine)
+			ok = ok && TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup));
+		if (should_free)
+			heap_freetuple(tuple);
+	}
+	if (mine)
+	{
+		if (!ok)
+			ExecClearTuple(slot);
+		return ok;				/* already locked: by the transaction that made it */
+	}
 
 	/* later: lock it as counter_lock() locks the row the index finds, following it if updated */
-	if (table_tuple_lock(heap, &ct->tid, GetActiveSnapshot(), slot, GetCurrentCommandId(true),
-						 LockTupleNoKeyExclusive, LockWaitBlock,
-						 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd) != TM_Ok)
-	{
+	if (ok)
+		ok = table_tuple_lock(heap, &ct->tid, GetActiveSnapshot(), slot, GetCurrentCommandId(true),
+							  LockTupleNoKeyExclusive, LockWaitBlock,
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd) == TM_Ok &&
+			/* the row's latest version, and still the rep's (a key column changed by hand is not) */
+			counter_is_rep(slot, relid, tenant, rep);
+	ExecDropSingleTupleTableSlot(pinned);
+	if (!ok)
 		ExecClearTuple(slot);
-		return false;
-	}
-	/* the row's latest version, and still the rep's (a key column changed by hand is not) */
-	if (!counter_is_rep(slot, relid, tenant, rep))
-	{
-		ExecClearTuple(slot);
-		return false;
-	}
-	return true;
+	return ok;
 }
 
 /*

@@ -945,10 +945,7 @@ crmpool_distribute(PG_FUNCTION_ARGS)
 		/* the tenants as keys, once the cursor is closed (a first sight is written: tenants.c) */
 		tenants = palloc(sizeof(CrmpoolTenant) * Max(n, 1));
 		for (i = 0; i < n; i++)
-			if (names[i] == NULL)
-				tenants[i] = CRMPOOL_NO_TENANT;
-			else if (!managed_tenant_key(mr, names[i], true, &tenants[i]))
-				elog(ERROR, "crmpool could not key tenant \"%s\"", names[i]);
+			tenants[i] = managed_tenant_text(mr, names[i], customers[i]);
 		outcome = MemoryContextAllocZero(callcxt, sizeof(char *) * Max(n, 1));
 	}
 	reps = MemoryContextAllocZero(callcxt, sizeof(int64) * Max(n, 1));

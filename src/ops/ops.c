@@ -485,16 +485,15 @@ ops_move_to_pool(ManagedRel *mr, const int64 *customers, int n, const char *pool
 		bool		isnull;
 
 		moved[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		names[i] = MemoryContextStrdup(callcxt, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		if (names[i] != NULL)
+			names[i] = MemoryContextStrdup(callcxt, names[i]);
 	}
 	SPI_finish();
 	/* the tenants as keys (tenants.c): known already, their customers have rows */
 	tenants = palloc(sizeof(CrmpoolTenant) * Max(nmoved, 1));
 	for (i = 0; i < nmoved; i++)
-		if (mr->tenant_att == InvalidAttrNumber)
-			tenants[i] = CRMPOOL_NO_TENANT;
-		else if (!managed_tenant_key(mr, names[i], true, &tenants[i]))
-			elog(ERROR, "crmpool could not key tenant \"%s\"", names[i]);
+		tenants[i] = managed_tenant_text(mr, names[i], moved[i]);
 
 	/* stored text, not translated: the history reads the same in every language */
 	reason = pool ? psprintf("to pool \"%s\"", pool) : pstrdup("to the default pool");

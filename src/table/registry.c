@@ -910,8 +910,10 @@ managed_move_pool_plan(ManagedRel *mr)
 									   mr->qualname, pool, pool_value_sql(mr, 2), key,
 									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
 									   pool, pool, pool_value_sql(mr, 2), key,
+									   /* the tenant's text as its type's output function makes it (tenants.c) */
 									   mr->tenant_att != InvalidAttrNumber ?
-									   psprintf("%s::pg_catalog.text",
+									   psprintf("pg_catalog.textin(pg_catalog.%s(%s))",
+												quote_identifier(get_func_name(mr->tenant_out)),
 												quote_identifier(get_attname(mr->relid, mr->tenant_att, false))) :
 									   "''::pg_catalog.text"),
 							  2, (Oid[]) {INT8ARRAYOID, TEXTOID});

@@ -189,6 +189,7 @@ extern char *managed_level_text(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
 /* tenants.c */
 extern CrmpoolTenant managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern CrmpoolTenant managed_tenant_value(ManagedRel *mr, Datum d, int64 customer);
+extern CrmpoolTenant managed_tenant_text(ManagedRel *mr, const char *name, int64 customer);
 extern void managed_tenant_init(ManagedRel *mr, AttrNumber att);
 extern bool managed_tenant_key(ManagedRel *mr, const char *name, bool create, CrmpoolTenant *key);
 extern char *managed_tenant_name(ManagedRel *mr, CrmpoolTenant key);

@@ -187,6 +187,19 @@ managed_tenant_key(ManagedRel *mr, const char *name, bool create, CrmpoolTenant 
 	return found;
 }
 
+/* A row without a tenant belongs to no tenant's counts, caps or duplicates. */
+static void
+refuse_no_tenant(ManagedRel *mr, int64 customer)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("customer %lld of managed table %s has no tenant",
+					(long long) customer, get_rel_name(mr->relid)),
+			 errdetail("Its tenant column \"%s\" is null; crmpool keeps every count, cap and history per tenant.",
+					   get_attname(mr->relid, mr->tenant_att, false)),
+			 errhint("Set the tenant of every customer, or declare the column NOT NULL.")));
+}
+
 /*
  * The key of the tenant of a row of a table with a tenant column, or CRMPOOL_NO_TENANT for a
  * table without one: only a branch on the hot path of such a table.  A row without a tenant
@@ -202,14 +215,26 @@ managed_tenant(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
 		return CRMPOOL_NO_TENANT;
 	d = heap_getattr(tuple, mr->tenant_att, desc, &isnull);
 	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("customer %lld of managed table %s has no tenant",
-						(long long) row_customer(mr, tuple, desc), get_rel_name(mr->relid)),
-				 errdetail("Its tenant column \"%s\" is null; crmpool keeps every count, cap and history per tenant.",
-						   get_attname(mr->relid, mr->tenant_att, false)),
-				 errhint("Set the tenant of every customer, or declare the column NOT NULL.")));
+		refuse_no_tenant(mr, row_customer(mr, tuple, desc));
 	return managed_tenant_value(mr, d, row_customer(mr, tuple, desc));
+}
+
+/*
+ * The key of a customer's tenant read as text (its type's output function: crmpool's own
+ * statements on the table, ops/), refused like managed_tenant() when null.
+ */
+CrmpoolTenant
+managed_tenant_text(ManagedRel *mr, const char *name, int64 customer)
+{
+	CrmpoolTenant key;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return CRMPOOL_NO_TENANT;
+	if (name == NULL)
+		refuse_no_tenant(mr, customer);
+	if (!managed_tenant_key(mr, name, true, &key))
+		elog(ERROR, "crmpool could not key tenant \"%s\"", name);
+	return key;
 }
 
 /* The key of a (non-null) value of the table's tenant column; customer: whose, for messages. */

@@ -705,16 +705,30 @@ lock_keys(Relation rel, CrmpoolTenant tenant, const IdentityKeys *ik, const Iden
 	Oid			relid = RelationGetRelid(rel);
 	int			wanted = (ik ? ik->nkeys + ik->has_name : 0) +
 		(also ? also->nkeys + also->has_name : 0);
-	KeyLockBudget *b = key_lock_budget(relid);
+	KeyLockBudget *b;
 
-	/* up front: nothing of the table's identity is held yet (or every time, once escalated) */
-	if (b == NULL || b->escalated ||
-		(b->taken == 0 && rows_written(rel) * Max(wanted, 1) > IDENTITY_KEY_LOCKS_MAX))
+	/* no key: nothing to serialize, and taking SHARE would hold a lock the budget does not count */
+	if (wanted == 0)
+		return;
+	b = key_lock_budget(relid);
+	/* up front: nothing of the table's identity is held yet (b->taken counts every SHARE taken) */
+	if (b == NULL ||
+		(b->taken == 0 && (b->escalated || rows_written(rel) * wanted > IDENTITY_KEY_LOCKS_MAX)))
 	{
 		(void) table_identity_lock(relid, ExclusiveLock, true);
 		if (b != NULL)
 			b->escalated = true;
 		return;
+	}
+	/*
+	 * Escalated while holding SHARE: held, unless the subtransaction that took it rolled back
+	 * and released it; then only try again, as below, never wait.
+	 */
+	if (b->escalated)
+	{
+		if (table_identity_lock(relid, ExclusiveLock, false))
+			return;
+		b->escalated = false;
 	}
 	/* holding SHARE: only try */
 	if (b->taken + wanted > b->next_try)
