@@ -1032,6 +1032,7 @@ crmpool_claim_next(PG_FUNCTION_ARGS)
 	Portal		portal;
 	ClaimArg	arg;
 	ErrorData  *stop = NULL;
+	CrmpoolTenant claimed_tenant = CRMPOOL_NO_TENANT;
 	MemoryContext callcxt = CurrentMemoryContext;
 	MemoryContext oldcxt;
 
@@ -1057,13 +1058,26 @@ crmpool_claim_next(PG_FUNCTION_ARGS)
 	{
 		bool		isnull;
 		int64		customer;
+		char	   *name;
+		CrmpoolTenant tenant;
 		ErrorData  *refusal;
 
 		SPI_cursor_fetch(portal, true, 1);
 		if (SPI_processed == 0)
 			break;
 		customer = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		SPI_freetuptable(SPI_tuptable);
+
+		/*
+		 * One tenant per call: each claim keeps the rep's counter row of its tenant locked to
+		 * commit, and claims across tenants in pool order could take two of them in the opposite
+		 * order to a statement that changes both ((tenant, rep) order): a deadlock.  So the call
+		 * ends at the first customer of another tenant than its first claim's.
+		 */
+		tenant = managed_tenant_text(mr, name, customer);
+		if (got > 0 && tenant != claimed_tenant)
+			break;
 
 		arg.customer = customer;
 		/* in the caller's context: a refusal to raise outlives SPI_finish */
@@ -1074,6 +1088,7 @@ crmpool_claim_next(PG_FUNCTION_ARGS)
 		{
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 								 (Datum[]) {Int64GetDatum(customer)}, (bool[]) {false});
+			claimed_tenant = tenant;
 			got++;
 		}
 		else if (refuses_rep(refusal->sqlerrcode))

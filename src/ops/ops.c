@@ -305,6 +305,24 @@ crmpool_claim(PG_FUNCTION_ARGS)
  */
 #define CLAIM_MANY_MAX 1000
 
+/* A customer of claim_many: its place in the call's list, and its tenant's key. */
+typedef struct ClaimOrder
+{
+	int			index;
+	CrmpoolTenant tenant;
+} ClaimOrder;
+
+static int
+claim_order_cmp(const void *a, const void *b)
+{
+	const ClaimOrder *x = a;
+	const ClaimOrder *y = b;
+
+	if (x->tenant != y->tenant)
+		return x->tenant < y->tenant ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
 PG_FUNCTION_INFO_V1(crmpool_claim_many);
 Datum
 crmpool_claim_many(PG_FUNCTION_ARGS)
@@ -317,6 +335,8 @@ crmpool_claim_many(PG_FUNCTION_ARGS)
 	bool	   *elemnulls;
 	int			nelems;
 	int			i;
+	ClaimOrder *order;
+	const char **outcome;
 
 	crmpool_require_arg(fcinfo, 1, "customers");
 	crmpool_require_arg(fcinfo, 2, "rep");
@@ -344,21 +364,60 @@ crmpool_claim_many(PG_FUNCTION_ARGS)
 
 	crmpool_init_srf(fcinfo);
 
+	order = palloc(sizeof(ClaimOrder) * Max(nelems, 1));	/* outlives SPI_finish */
+	for (i = 0; i < nelems; i++)
+	{
+		order[i].index = i;
+		order[i].tenant = CRMPOOL_NO_TENANT;	/* not found: refused before any counter */
+	}
 	SPI_connect();
 	if (SPI_execute_plan(managed_lock_many_plan(mr), (Datum[]) {PointerGetDatum(arr)}, NULL,
 						 false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "crmpool could not lock the customers");
+	if (mr->tenant_att != InvalidAttrNumber)
+	{
+		uint64		k;
+		int64	   *keys = palloc(sizeof(int64) * Max(SPI_processed, 1));
+		char	  **names = palloc(sizeof(char *) * Max(SPI_processed, 1));
+		uint64		nfound = SPI_processed;
+
+		for (k = 0; k < nfound; k++)
+		{
+			bool		isnull;
+
+			keys[k] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+			names[k] = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2);
+		}
+		for (k = 0; k < nfound; k++)
+			for (i = 0; i < nelems; i++)
+				if (DatumGetInt64(elems[i]) == keys[k])
+					order[i].tenant = managed_tenant_text(mr, names[k], keys[k]);
+	}
 	SPI_finish();
 
+	/*
+	 * Claimed tenant by tenant: each claim is a statement of its own, which keeps the rep's
+	 * counter row of that tenant locked to commit, so claims in the order given could take two
+	 * tenants' rows of the rep in the opposite order to a statement that changes both (a
+	 * multi-row UPDATE locks its counter rows in (tenant, rep) order): a deadlock.  Within a
+	 * tenant, in the order given; the result keeps the order given.
+	 */
+	qsort(order, nelems, sizeof(ClaimOrder), claim_order_cmp);
+	outcome = palloc0(sizeof(char *) * Max(nelems, 1));
 	for (i = 0; i < nelems; i++)
 	{
-		ClaimArg	arg = {mr, DatumGetInt64(elems[i]), rep};
+		ClaimArg	arg = {mr, DatumGetInt64(elems[order[i].index]), rep};
 		ErrorData  *refusal = ops_try_refusal(ops_claim_arg, &arg);
+
+		outcome[order[i].index] = refusal ? crmpool_refusal_name(refusal->sqlerrcode) : "claimed";
+	}
+	for (i = 0; i < nelems; i++)
+	{
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
-		values[0] = Int64GetDatum(arg.customer);
-		values[1] = CStringGetTextDatum(refusal ? crmpool_refusal_name(refusal->sqlerrcode) : "claimed");
+		values[0] = elems[i];
+		values[1] = CStringGetTextDatum(outcome[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

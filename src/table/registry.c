@@ -824,11 +824,18 @@ managed_lock_many_plan(ManagedRel *mr)
 	{
 		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
 
+		/* with each customer's tenant as text, through its type's output function (tenants.c) */
 		mr->lock_many_plan =
-			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s "
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s "
 									   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1) ORDER BY %s "
 									   "FOR NO KEY UPDATE",
-									   key, mr->qualname, key, key),
+									   key,
+									   mr->tenant_att != InvalidAttrNumber ?
+									   psprintf("pg_catalog.textin(pg_catalog.%s(%s))",
+												quote_identifier(get_func_name(mr->tenant_out)),
+												quote_identifier(get_attname(mr->relid, mr->tenant_att, false))) :
+									   "NULL::pg_catalog.text",
+									   mr->qualname, key, key),
 							  1, (Oid[]) {INT8ARRAYOID});
 	}
 	return mr->lock_many_plan;
