@@ -90,18 +90,6 @@ typedef struct Distribution
 	pg_prng_state prng;
 } Distribution;
 
-/*
- * A column as text in crmpool's SQL on the user's table, through its type's output function
- * (built in: tables.c refuses others), never a cast: a cast to text may be a user's function,
- * and these statements run as the caller (docs/design.md, "Privileges").
- */
-static char *
-column_text_sql(ManagedRel *mr, AttrNumber att, Oid outfunc)
-{
-	return psprintf("pg_catalog.textin(pg_catalog.%s(%s))",
-					quote_identifier(get_func_name(outfunc)),
-					quote_identifier(get_attname(mr->relid, att, false)));
-}
 
 /* ---------------------------------------------------------------------------------------------
  * The reps of a pool
@@ -226,7 +214,7 @@ deal_scores(Distribution *d)
 									quote_identifier(get_attname(mr->relid, mr->deal_att, false)),
 									true),
 				   mr->tenant_att == InvalidAttrNumber ? "" :
-				   psprintf(" AND %s" EQ "$1", column_text_sql(mr, mr->tenant_att, mr->tenant_out)));
+				   psprintf(" AND %s" EQ "$1", managed_column_text_sql(mr, mr->tenant_att, mr->tenant_out)));
 	/* the tenant column compared as text with the app's own value of the tenant (tenants.c) */
 	if (SPI_execute_with_args(sql, 1, (Oid[]) {TEXTOID},
 							  (Datum[]) {CStringGetTextDatum(mr->tenant_att == InvalidAttrNumber ? "" :
@@ -703,12 +691,12 @@ pool_select_sql(ManagedRel *mr)
 	appendStringInfo(&sql, "SELECT %s::pg_catalog.int8, %s FROM ONLY %s WHERE %s IS NULL",
 					 quote_identifier(get_attname(mr->relid, mr->key_att, false)),
 					 mr->tenant_att == InvalidAttrNumber ? "NULL::pg_catalog.text" :
-					 column_text_sql(mr, mr->tenant_att, mr->tenant_out),
+					 managed_column_text_sql(mr, mr->tenant_att, mr->tenant_out),
 					 mr->qualname,
 					 quote_identifier(get_attname(mr->relid, mr->owner_att, false)));
 	if (mr->pool_att != InvalidAttrNumber)
 		appendStringInfo(&sql, " AND %s IS NOT DISTINCT FROM $1",
-						 column_text_sql(mr, mr->pool_att, mr->pool_out));
+						 managed_column_text_sql(mr, mr->pool_att, mr->pool_out));
 	if (mr->deleted_att != InvalidAttrNumber)
 		appendStringInfo(&sql, " AND NOT %s",
 						 managed_flag_sql(mr->deleted_type,

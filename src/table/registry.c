@@ -763,6 +763,19 @@ managed_rep_known(ManagedRel *mr, int64 rep)
 }
 
 /*
+ * A column as text in crmpool's SQL on the user's table, through its type's output function
+ * (built in: tables.c refuses others), never a cast: a cast to text may be a user's function,
+ * and these statements run as the caller (docs/design.md, "Privileges").
+ */
+char *
+managed_column_text_sql(ManagedRel *mr, AttrNumber att, Oid outfunc)
+{
+	return psprintf("pg_catalog.textin(pg_catalog.%s(%s))",
+					quote_identifier(get_func_name(outfunc)),
+					quote_identifier(get_attname(mr->relid, att, false)));
+}
+
+/*
  * The effective rules for a customer of `tenant` in `pool`, owned or claimed by `rep`, of level
  * `level` (core/rules.c, rules_effective).  The rep's team is looked up only when some scope
  * names a team: a table without team rules pays nothing for them.
@@ -831,9 +844,7 @@ managed_lock_many_plan(ManagedRel *mr)
 									   "FOR NO KEY UPDATE",
 									   key,
 									   mr->tenant_att != InvalidAttrNumber ?
-									   psprintf("pg_catalog.textin(pg_catalog.%s(%s))",
-												quote_identifier(get_func_name(mr->tenant_out)),
-												quote_identifier(get_attname(mr->relid, mr->tenant_att, false))) :
+									   managed_column_text_sql(mr, mr->tenant_att, mr->tenant_out) :
 									   "NULL::pg_catalog.text",
 									   mr->qualname, key, key),
 							  1, (Oid[]) {INT8ARRAYOID});
@@ -919,9 +930,7 @@ managed_move_pool_plan(ManagedRel *mr)
 									   pool, pool, pool_value_sql(mr, 2), key,
 									   /* the tenant's text as its type's output function makes it (tenants.c) */
 									   mr->tenant_att != InvalidAttrNumber ?
-									   psprintf("pg_catalog.textin(pg_catalog.%s(%s))",
-												quote_identifier(get_func_name(mr->tenant_out)),
-												quote_identifier(get_attname(mr->relid, mr->tenant_att, false))) :
+									   managed_column_text_sql(mr, mr->tenant_att, mr->tenant_out) :
 									   "''::pg_catalog.text"),
 							  2, (Oid[]) {INT8ARRAYOID, TEXTOID});
 	}

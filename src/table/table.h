@@ -150,6 +150,7 @@ extern Relation crmpool_open_owned_table(Oid relid, LOCKMODE lockmode);
 pg_noreturn extern void crmpool_no_such_table(Oid relid);
 extern SPIPlanPtr managed_set_owner_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_lock_row_plan(ManagedRel *mr);
+extern char *managed_column_text_sql(ManagedRel *mr, AttrNumber att, Oid outfunc);
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_release_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_set_owner_many_plan(ManagedRel *mr);
