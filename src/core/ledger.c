@@ -336,8 +336,8 @@ add_count(int32 count, int32 delta)
  *   their own, one after another in the same session, and the version written last is then
  *   still the row's latest; locking it by TID, as counter_lock() locks what the index gave it
  *   (waiting for a concurrent writer, then following the row to its latest version), costs no
- *   index descent and no walk of the row's HOT chain.  The heap page is pruned first, as an
- *   index fetch would prune it, so the rep's page stays as compact as before.
+ *   index descent and no walk of the row's HOT chain.  The heap page is pruned first when it is
+ *   short of room (counter_page_short), so the rep's updates stay HOT.
  *
  * An entry is only a hint: counter_cached() checks on the tuple, kept pinned until it is locked,
  * that it still is that rep's row and its latest version (a version another backend has changed
@@ -434,6 +434,24 @@ counter_is_rep(TupleTableSlot *slot, Oid relid, CrmpoolTenant tenant, int64 rep)
 }
 
 /*
+ * Whether a counter row's page is short of room for the next versions: full (an update did not
+ * fit), or less than a tenth of it free, the threshold heap_page_prune_opt() uses for a table
+ * without a fillfactor.  rep_counter's fillfactor of 10 spreads the reps' rows over pages, but
+ * it also makes heap_page_prune_opt() prune whenever less than 90% of the page is free, which
+ * with a page's share of reps is nearly always: called at every counter change, it pruned at
+ * every one (400 prunes, each with its WAL record and cleanup lock, in 200 claim+release pairs
+ * of one rep; 0.1, reaching the row through the index, pruned 40 times).  Pruning only once
+ * the page is short of room (not once in those 200 pairs) still keeps the rep's updates HOT.
+ * Read without the buffer lock, as heap_page_prune_opt() reads it: a stale answer only moves
+ * the prune to the next call.
+ */
+static bool
+counter_page_short(Page page)
+{
+	return PageIsFull(page) || PageGetHeapFreeSpace(page) < BLCKSZ / 10;
+}
+
+/*
  * Fetch into slot, locked, the rep's latest row version, found from the entry's TID (see
  * counter_tids); false, slot empty, if the entry cannot say where it is.
  */
@@ -464,7 +482,8 @@ counter_cached(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, Counte
 			ItemPointerGetBlockNumber(&ct->tid) >= RelationGetNumberOfBlocks(heap))
 			return false;
 		buffer = ReadBuffer(heap, ItemPointerGetBlockNumber(&ct->tid));
-		heap_page_prune_opt(heap, buffer);
+		if (counter_page_short(BufferGetPage(buffer)))
+			heap_page_prune_opt(heap, buffer);
 		ReleaseBuffer(buffer);
 	}
 

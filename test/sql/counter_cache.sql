@@ -135,5 +135,45 @@ SELECT crmpool.release('cache_c', 961, 9);
 SELECT * FROM cache_books();
 SELECT * FROM crmpool.check('cache_c');
 SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+
+-- The counter row's page is pruned only when it is short of room (ledger.c, counter_page_short):
+-- rep_counter's fillfactor of 10 makes heap_page_prune_opt() prune at nearly every visit, and
+-- called at every counter change it pruned at every one (a WAL record and a cleanup lock each).
+-- 100 claim+release pairs by rep 10, each its own transaction: the page is pruned a few times
+-- (the old code: about 200), and every update of the row stays HOT, so it never leaves its page
+-- (with no prune at all, the versions would fill the page and the row would move).
+CREATE TABLE prune_c (id bigint PRIMARY KEY, owner bigint);
+INSERT INTO prune_c SELECT g, NULL FROM generate_series(1, 101) g;
+SELECT crmpool.manage('prune_c', 'owner');
+SELECT crmpool.claim('prune_c', 101, 10);
+CREATE EXTENSION pg_walinspect;
+SELECT pg_stat_force_next_flush();
+CREATE TEMP TABLE counter_mark AS
+SELECT pg_current_wal_flush_lsn() AS lsn, c.ctid AS tid,
+	   pg_stat_get_tuples_updated('crmpool.rep_counter'::regclass) AS upd,
+	   pg_stat_get_tuples_hot_updated('crmpool.rep_counter'::regclass) AS hot
+FROM crmpool.rep_counter c WHERE c.rel = 'prune_c'::regclass AND c.rep = 10;
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		PERFORM crmpool.claim('prune_c', i, 10);
+		COMMIT;
+		PERFORM crmpool.release('prune_c', i, 10);
+		COMMIT;
+	END LOOP;
+END $$;
+SELECT pg_stat_force_next_flush();
+SELECT count(*) < 20 AS few_prunes
+FROM pg_get_wal_records_info((SELECT lsn FROM counter_mark), pg_current_wal_flush_lsn())
+WHERE resource_manager = 'Heap2' AND record_type LIKE 'PRUNE%'
+  AND block_ref LIKE '%/' || pg_relation_filenode('crmpool.rep_counter') || ' %';
+SELECT pg_stat_get_tuples_updated('crmpool.rep_counter'::regclass) - upd AS updates,
+	   pg_stat_get_tuples_hot_updated('crmpool.rep_counter'::regclass) - hot AS hot_updates,
+	   (c.ctid::text::point)[0] = (m.tid::text::point)[0] AS same_page
+FROM counter_mark m, crmpool.rep_counter c
+WHERE c.rel = 'prune_c'::regclass AND c.rep = 10;
+SELECT * FROM crmpool.check('prune_c');
+DROP EXTENSION pg_walinspect;
+DROP TABLE prune_c;
 DROP TABLE cache_c;
 DROP FUNCTION cache_books();
