@@ -375,6 +375,10 @@ tenant_rel_keys(ScanKey keys, CrmpoolTenant tenant, Oid relid)
 	return k + 1;
 }
 
+static int	key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
+						bool main, int folds, bool first_of_each, IdentityMatch *out, int max,
+						bool *own_absent);
+
 /*
  * Existing customers other than exclude whose keys match key, at most max (in key, then id
  * order); with first_of_each, only the first match of each kind.  One range scan over the keys
@@ -387,6 +391,19 @@ int
 identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
 					 bool main, int folds, bool first_of_each, IdentityMatch *out, int max)
 {
+	return key_matches(relid, tenant, kind, key, exclude, main, folds, first_of_each, out, max, NULL);
+}
+
+/*
+ * identity_key_matches, also telling (own_absent, unless NULL) whether the scan proved that
+ * exclude has no row of this very key: it read the whole range, which holds that row if there
+ * is one, and did not meet it.  A scan that stops at max matches proves nothing.
+ */
+static int
+key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
+			bool main, int folds, bool first_of_each, IdentityMatch *out, int max,
+			bool *own_absent)
+{
 	ScanKeyData keys[5];
 	StoreScan	s;
 	int			n = 0;
@@ -397,7 +414,9 @@ identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key
 	/* past the range: ';' (0x3B) < '<' after a main line, ' ' (0x20) < '!' after a mailbox */
 	char	   *high = psprintf("%s%c", low, kind == IDENTITY_KIND_PHONE ? '<' : '!');
 	bool		seen_line = false,
-				seen_main = false;
+				seen_main = false,
+				seen_own = false,
+				whole = true;
 
 	k = tenant_rel_keys(keys, tenant, relid);
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
@@ -408,14 +427,28 @@ identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key
 						   C_COLLATION_OID, F_TEXT_LT, CStringGetTextDatum(high));
 	k += 2;
 	store_scan_begin(&s, &key_table, keys, k, true, AccessShareLock);
-	while (n < max && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	for (;;)
 	{
 		bool		isnull;
-		int64		customer = DatumGetInt64(slot_getattr(s.slot, KEY_CUSTOMER, &isnull));
-		char	   *other = TextDatumGetCString(slot_getattr(s.slot, KEY_KEY, &isnull));
+		int64		customer;
+		char	   *other;
 		char		found;
 
-		if (customer == exclude || key_common_len(kind, other) != common)
+		if (n == max)
+		{
+			whole = false;
+			break;
+		}
+		if (!index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+			break;
+		customer = DatumGetInt64(slot_getattr(s.slot, KEY_CUSTOMER, &isnull));
+		other = TextDatumGetCString(slot_getattr(s.slot, KEY_KEY, &isnull));
+		if (customer == exclude)
+		{
+			seen_own |= strcmp(other, key) == 0;
+			continue;
+		}
+		if (key_common_len(kind, other) != common)
 			continue;			/* a longer number that starts with this one */
 		if (strcmp(other, key) == 0)
 			found = kind;
@@ -435,9 +468,14 @@ identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key
 		out[n].name = NULL;
 		n++;
 		if (first_of_each && seen_line && (seen_main || !main))
+		{
+			whole = false;
 			break;
+		}
 	}
 	store_scan_end(&s);
+	if (own_absent != NULL)
+		*own_absent = whole && !seen_own;
 	return n;
 }
 
@@ -864,11 +902,12 @@ typedef struct Reaction
 /*
  * The matches of one customer's new keys that the table's policy reacts to, in the order they
  * are reported; up to and including the first block.  Inside a ledger session; the caller has
- * locked the keys (and any keys the customer gives up).
+ * locked the keys (and any keys the customer gives up).  absent[i] (zeroed by the caller) is
+ * set when the search proved that the customer has no row of key i yet (store).
  */
 static int
 find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKeys *ik,
-			   const RuleSet *rules, Reaction *out)
+			   const RuleSet *rules, Reaction *out, bool *absent)
 {
 	int			n = 0;
 	int			i;
@@ -885,9 +924,9 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 
 		if (is_phone ? (phone == DEDUP_OFF && phone_main == DEDUP_OFF) : email == DEDUP_OFF)
 			continue;
-		nm = identity_key_matches(mr->relid, tenant, ik->kinds[i], ik->keys[i], customer,
-								  is_phone && phone_main != DEDUP_OFF,
-								  identity_email_folds(rules), true, m, 2);
+		nm = key_matches(mr->relid, tenant, ik->kinds[i], ik->keys[i], customer,
+						 is_phone && phone_main != DEDUP_OFF, identity_email_folds(rules), true,
+						 m, 2, &absent[i]);
 		/* the same line before the same switchboard */
 		if (nm == 2 && m[1].kind == IDENTITY_KIND_PHONE)
 		{
@@ -1063,7 +1102,9 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
  * statement run instead, which keeps it (keys) or overwrites it (the name).  The key or core is
  * locked by this transaction (lock_keys), so no other writer of the same key is between the
  * look and the insert; were one there, the unique index would refuse the insert, never let a
- * duplicate in.
+ * duplicate in.  A phone or e-mail key needs no look of its own when the trigger's search for
+ * duplicates of it already read every row of the key and found none of this customer's
+ * (key_matches' own_absent): the same scan with the same snapshot, after the key was locked.
  * -------------------------------------------------------------------------------------------*/
 #define KEY_TENANT		5
 #define NAME_CORE		4
@@ -1076,18 +1117,29 @@ static StoreTable name_pkey = {"identity_name", "identity_name_pkey",
 
 /*
  * Insert the row in slot into t's table without SPI unless a row with its primary key (keys)
- * is there or the table is not plain; returns whether it did.
+ * is there or the table is not plain; returns whether it did.  absent: the caller knows that
+ * no such row is there, and nothing is looked up.
  */
 static bool
-store_plain(StoreTable *t, ScanKey keys, int nkeys, TupleTableSlot *slot)
+store_plain(StoreTable *t, ScanKey keys, int nkeys, TupleTableSlot *slot, bool absent)
 {
 	StoreScan	s;
-	bool		there;
 	bool		done = false;
 
+	if (absent)
+	{
+		Oid			heapid,
+					indexid;
+		Relation	heap;
+
+		store_oids(t, &heapid, &indexid);
+		heap = table_open(heapid, RowExclusiveLock);
+		done = store_insert_plain(heap, slot);
+		table_close(heap, NoLock);
+		return done;
+	}
 	store_scan_begin(&s, t, keys, nkeys, true, RowExclusiveLock);
-	there = index_getnext_slot(s.scan, ForwardScanDirection, s.slot);
-	if (!there)
+	if (!index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 		done = store_insert_plain(s.heap, slot);
 	store_scan_end(&s);
 	return done;
@@ -1112,7 +1164,7 @@ store_slot(StoreTable *t)
 }
 
 static void
-store_key(Oid relid, CrmpoolTenant tenant, int64 customer, char kind, const char *key)
+store_key(Oid relid, CrmpoolTenant tenant, int64 customer, char kind, const char *key, bool absent)
 {
 	Datum		keytext = CStringGetTextDatum(key);
 	TupleTableSlot *slot = store_slot(&key_table);
@@ -1134,7 +1186,7 @@ store_key(Oid relid, CrmpoolTenant tenant, int64 customer, char kind, const char
 	k++;
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
 	k++;
-	done = store_plain(&key_table, keys, k, slot);
+	done = store_plain(&key_table, keys, k, slot, absent);
 	ExecDropSingleTupleTableSlot(slot);
 	if (!done)
 		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(kind), keytext,
@@ -1163,15 +1215,16 @@ store_name(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *
 	k = tenant_rel_keys(keys, tenant, relid);
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
 	k++;
-	done = store_plain(&name_pkey, keys, k, slot);
+	done = store_plain(&name_pkey, keys, k, slot, false);
 	ExecDropSingleTupleTableSlot(slot);
 	if (!done)
 		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), name,
 				   core, tokens, crmpool_tenant_datum(tenant)}, NULL, false);
 }
 
+/* absent: which of ik's keys are known not to be stored for the customer (NULL: none is) */
 static void
-store(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
+store(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik, const bool *absent)
 {
 	int			i;
 
@@ -1180,7 +1233,7 @@ store(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 							   (int) strlen(ik->parsed.key));
 
 	for (i = 0; i < ik->nkeys; i++)
-		store_key(relid, tenant, customer, ik->kinds[i], ik->keys[i]);
+		store_key(relid, tenant, customer, ik->kinds[i], ik->keys[i], absent != NULL && absent[i]);
 	if (ik->has_name)
 		store_name(relid, tenant, customer, ik);
 }
@@ -1190,7 +1243,7 @@ void
 identity_replace_keys(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
 	forget(relid, tenant, customer);
-	store(relid, tenant, customer, ik);
+	store(relid, tenant, customer, ik, NULL);
 }
 
 PG_FUNCTION_INFO_V1(crmpool_identity_trigger);
@@ -1206,6 +1259,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	IdentityKeys ik;
 	IdentityKeys lock_both;
 	Reaction   *reactions;
+	bool	   *absent;
 	int			nreactions;
 	int			i;
 	int64		customer;
@@ -1262,9 +1316,10 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		managed_rules(mr, tenant, managed_pool_text(mr, tup, desc), !isnull, owner,
 						NULL, &rules);
 		reactions = palloc(sizeof(Reaction) * (2 * ik.nkeys + 1));
+		absent = palloc0(sizeof(bool) * Max(ik.nkeys, 1));
 		ledger_begin(&octx);
 		lock_keys(rel, tenant, &ik, &lock_both);
-		nreactions = find_reactions(mr, tenant, customer, &ik, &rules, reactions);
+		nreactions = find_reactions(mr, tenant, customer, &ik, &rules, reactions, absent);
 		if (nreactions > 0)
 		{
 			/* the writer learns where the other customer sits as itself, not as crmpool */
@@ -1277,7 +1332,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		}
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 			forget(mr->relid, tenant, customer);
-		store(mr->relid, tenant, customer, &ik);
+		store(mr->relid, tenant, customer, &ik, absent);
 		ledger_end(&octx);
 	}
 	return PointerGetDatum(NULL);
