@@ -124,13 +124,15 @@ typedef struct PoolScope
 
 /*
  * Read the arguments rel (0), pool (pool_argno; -1: none, the default pool) and tenant
- * (tenant_argno) of function fname, as the table's owner (owner) or a reader; the table locked
- * EXCLUSIVE first when `exclusive`.
+ * (tenant_argno) of function fname, for the table's owner (owner: a writer) or a reader; the
+ * table locked EXCLUSIVE first when `exclusive`.
  */
 static void
 pool_scope(PoolScope *ps, FunctionCallInfo fcinfo, int pool_argno, int tenant_argno,
 		   const char *fname, bool owner, bool exclusive)
 {
+	bool		known;
+
 	crmpool_require_arg(fcinfo, 0, "rel");
 	ps->relid = PG_GETARG_OID(0);
 	ps->pool = pool_argno >= 0 ? pool_arg(fcinfo, pool_argno) : NULL;
@@ -143,9 +145,10 @@ pool_scope(PoolScope *ps, FunctionCallInfo fcinfo, int pool_argno, int tenant_ar
 	if (exclusive)
 		LockRelationOid(ps->relid, ExclusiveLock);
 	ps->mr = managed_rel_get(ps->relid, false);
-	ps->key = managed_tenant_config(ps->mr, ps->tenant, fname);
+	/* a reader keys no new tenant: a name the table has never seen has no pool of its own */
+	ps->key = managed_tenant_config(ps->mr, ps->tenant, fname, owner, &known);
 	/* the rows keep a tenant as the table's key spells it: "7" for an integer column's "07" */
-	if (ps->tenant != NULL)
+	if (ps->tenant != NULL && known)
 		ps->tenant = cstring_to_text(managed_tenant_name(ps->mr, ps->key));
 }
 

@@ -201,7 +201,8 @@ extern CrmpoolTenant managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo,
 										const char *fname, bool *known);
 extern void managed_tenant_check_name(ManagedRel *mr, const char *name);
 extern void managed_tenant_scope(ManagedRel *mr, text *tenant);
-extern CrmpoolTenant managed_tenant_config(ManagedRel *mr, text *tenant, const char *fname);
+extern CrmpoolTenant managed_tenant_config(ManagedRel *mr, text *tenant, const char *fname,
+										   bool create, bool *known);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
 extern void managed_row_tuple(Datum row, HeapTupleData *tuple);

@@ -475,19 +475,24 @@ managed_tenant_scope(ManagedRel *mr, text *tenant)
 /*
  * The tenant a pool's configuration is set or read for (crmpool.create_pool(..., tenant) and the
  * other pool functions; NULL: the configuration of every tenant): refused on a table without a
- * tenant column, whose one tenant has only that, else checked and keyed as managed_tenant_scope.
- * Returns the key (CRMPOOL_NO_TENANT for NULL).
+ * tenant column, whose one tenant has only that, else checked as managed_tenant_check_name and,
+ * when `create` (a writer), keyed as managed_tenant_scope.  Returns the key (CRMPOOL_NO_TENANT
+ * for NULL); *known is false for a name no row or configuration of the table has (a reader's).
  */
 CrmpoolTenant
-managed_tenant_config(ManagedRel *mr, text *tenant, const char *fname)
+managed_tenant_config(ManagedRel *mr, text *tenant, const char *fname, bool create, bool *known)
 {
 	CrmpoolTenant key = CRMPOOL_NO_TENANT;
 
+	*known = tenant == NULL;
 	if (tenant == NULL)
 		return key;
 	if (mr->tenant_att == InvalidAttrNumber)
 		refuse_tenant_given(mr, fname, text_to_cstring(tenant));
-	managed_tenant_scope(mr, tenant);
-	(void) managed_tenant_key(mr, text_to_cstring(tenant), false, &key);
+	if (create)
+		managed_tenant_scope(mr, tenant);
+	else
+		managed_tenant_check_name(mr, text_to_cstring(tenant));
+	*known = managed_tenant_key(mr, text_to_cstring(tenant), false, &key);
 	return key;
 }

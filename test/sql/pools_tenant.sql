@@ -135,6 +135,19 @@ SELECT pt_try($$crmpool.set_pool_admins('single', NULL, ARRAY[1], tenant => '1')
 SELECT pt_try($$crmpool.pool_members('single', NULL, tenant => '1')$$);
 SELECT tenant, pool FROM crmpool.pools('single');
 
-SELECT crmpool.unmanage(t) FROM unnest(ARRAY['crm_customer', 'single']::regclass[]) t;
-DROP TABLE crm_customer, single;
+-- text tenants: reading the pools of a tenant the table has never seen keys nothing (it works
+-- in a read-only transaction); configuring a pool for it keys it
+CREATE TABLE saas (id bigint PRIMARY KEY, owner bigint, pool text, tenant text NOT NULL);
+SELECT crmpool.manage('saas', 'owner', pool_column => 'pool', tenant_column => 'tenant');
+BEGIN READ ONLY;
+SELECT tenant, pool FROM crmpool.pools('saas', 'newco');
+SELECT pt_try($$crmpool.pool_members('saas', NULL, tenant => 'newco')$$);
+COMMIT;
+SELECT count(*) AS tenants_keyed FROM crmpool.tenant_name WHERE rel = 'saas'::regclass;
+SELECT crmpool.create_pool('saas', 'p', tenant => 'newco');
+SELECT count(*) AS tenants_keyed FROM crmpool.tenant_name WHERE rel = 'saas'::regclass;
+SELECT tenant, pool FROM crmpool.pools('saas', 'newco');
+
+SELECT crmpool.unmanage(t) FROM unnest(ARRAY['crm_customer', 'single', 'saas']::regclass[]) t;
+DROP TABLE crm_customer, single, saas;
 DROP FUNCTION pt_try(text);
