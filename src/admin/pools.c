@@ -3,9 +3,11 @@
  * set_pool_admins(), pool_members(): the pools of a managed table as objects
  * (sql/parts/17_pools.sql; docs/reference.md, "Pools").
  *
- * The rows live in crmpool.pool and crmpool.pool_member, tenant first in the key (tenant "":
- * a pool of every tenant, the only kind these functions write), and are cached with the
- * table's configuration (table/pools.c).  Every change sends the table's relcache
+ * The rows live in crmpool.pool and crmpool.pool_member, tenant first in the key, and are
+ * cached with the table's configuration (table/pools.c).  Each function takes a tenant: NULL
+ * (tenant "" in the rows) is the configuration of every tenant; a tenant's own row of a pool
+ * (create_pool(..., tenant)) replaces it, options, members and admins together, for that
+ * tenant's customers (pool_find: the most specific wins, as for rules).  Every change sends the table's relcache
  * invalidation (managed_rel_changed).  Changes that take a right away from a rep (members or
  * admins set, a pool dropped) first take an EXCLUSIVE lock on the managed table, as
  * crmpool.set_rep(..., active => false) does (admin/reps.c): it waits for every writer under
@@ -107,9 +109,96 @@ refuse_unknown_pool(Oid relid, const char *pool)
 			 errhint("Create it with crmpool.create_pool(); crmpool.pools() lists the pools of the table.")));
 }
 
-/* Run a statement on crmpool's tables with $1 tenant "", $2 relid, $3 pool (may be NULL), ... */
+/*
+ * A call's pool: the table, the pool (NULL: the default pool) and whose configuration of it
+ * (tenant NULL: every tenant's, key CRMPOOL_NO_TENANT).
+ */
+typedef struct PoolScope
+{
+	Oid			relid;
+	ManagedRel *mr;
+	text	   *pool;
+	text	   *tenant;
+	CrmpoolTenant key;
+} PoolScope;
+
+/*
+ * Read the arguments rel (0), pool (pool_argno; -1: none, the default pool) and tenant
+ * (tenant_argno) of function fname, for the table's owner (owner: a writer) or a reader; the
+ * table locked EXCLUSIVE first when `exclusive`.
+ */
+static void
+pool_scope(PoolScope *ps, FunctionCallInfo fcinfo, int pool_argno, int tenant_argno,
+		   const char *fname, bool owner, bool exclusive)
+{
+	bool		known;
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	ps->relid = PG_GETARG_OID(0);
+	ps->pool = pool_argno >= 0 ? pool_arg(fcinfo, pool_argno) : NULL;
+	ps->tenant = crmpool_name_arg(fcinfo, PG_NARGS() > tenant_argno ? tenant_argno : -1, "tenant",
+								  CRMPOOL_TENANT_MAX_CHARS, _("Pass NULL for the pools of every tenant."));
+	if (owner)
+		crmpool_require_owner(ps->relid);
+	else
+		crmpool_require_select(ps->relid);
+	if (exclusive)
+		LockRelationOid(ps->relid, ExclusiveLock);
+	ps->mr = managed_rel_get(ps->relid, false);
+	/* a reader keys no new tenant: a name the table has never seen has no pool of its own */
+	ps->key = managed_tenant_config(ps->mr, ps->tenant, fname, owner, &known);
+	/* the rows keep a tenant as the table's key spells it: "7" for an integer column's "07" */
+	if (ps->tenant != NULL && known)
+		ps->tenant = cstring_to_text(managed_tenant_name(ps->mr, ps->key));
+}
+
+/* The scope's own row of its pool (not another tenant's, nor every tenant's for a tenant). */
+static const PoolInfo *
+own_pool(const PoolScope *ps)
+{
+	const char *pool = pool_cstring(ps->pool);
+	int			i;
+
+	for (i = 0; i < ps->mr->npools; i++)
+	{
+		const PoolInfo *pi = &ps->mr->pools[i];
+
+		if (!pool_is(pi, pool))
+			continue;
+		if (ps->tenant == NULL ? pi->every : (!pi->every && pi->known && pi->tenant_key == ps->key))
+			return pi;
+	}
+	return NULL;
+}
+
+/* The scope names no row: the pool does not exist (every tenant), or the tenant has none of its own. */
+static void
+refuse_no_own_pool(const PoolScope *ps)
+{
+	const char *tenant;
+	PoolScope	every = *ps;
+
+	if (ps->tenant == NULL)
+	{
+		if (ps->pool == NULL)
+			elog(ERROR, "the default pool of table %s has no crmpool.pool row", get_rel_name(ps->relid));
+		refuse_unknown_pool(ps->relid, pool_cstring(ps->pool));
+	}
+	tenant = text_to_cstring(ps->tenant);
+	every.tenant = NULL;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("tenant \"%s\" of table %s has no configuration of its own of %s", tenant,
+					get_rel_name(ps->relid), pool_name_words(pool_cstring(ps->pool))),
+			 own_pool(&every) != NULL ?
+			 errdetail("Its customers use the configuration of every tenant.") :
+			 errdetail("The table has no such pool for every tenant either."),
+			 errhint("Give the tenant its own with crmpool.create_pool(rel, pool, options, tenant).")));
+}
+
+/* Run a statement on crmpool's tables with $1 the scope's tenant ("": every tenant), $2 relid, $3 pool (may be NULL), ... */
 static uint64
-pool_exec(const char *sql, Oid relid, text *pool, int nextra, Oid *extratypes, Datum *extravals,
+pool_exec(const char *sql, const PoolScope *ps, int nextra, Oid *extratypes, Datum *extravals,
 		  const char *extranulls)
 {
 	Oid			types[8] = {TEXTOID, REGCLASSOID, TEXTOID};
@@ -122,10 +211,10 @@ pool_exec(const char *sql, Oid relid, text *pool, int nextra, Oid *extratypes, D
 	int			i;
 
 	Assert(nextra <= 5);
-	vals[0] = CStringGetTextDatum("");	/* pools of every tenant (crmpool.pool) */
-	vals[1] = ObjectIdGetDatum(relid);
-	vals[2] = PointerGetDatum(pool);
-	nulls[2] = pool != NULL ? ' ' : 'n';
+	vals[0] = ps->tenant != NULL ? PointerGetDatum(ps->tenant) : CStringGetTextDatum("");
+	vals[1] = ObjectIdGetDatum(ps->relid);
+	vals[2] = PointerGetDatum(ps->pool);
+	nulls[2] = ps->pool != NULL ? ' ' : 'n';
 	for (i = 0; i < nextra; i++)
 	{
 		types[3 + i] = extratypes[i];
@@ -143,25 +232,25 @@ pool_exec(const char *sql, Oid relid, text *pool, int nextra, Oid *extratypes, D
 	return processed;
 }
 
-/* crmpool.create_pool(rel, pool, options) */
+/*
+ * crmpool.create_pool(rel, pool, options, tenant): a pool of every tenant, or a tenant's own
+ * configuration of a pool (the default pool included: it exists for every tenant, and a
+ * tenant may have its own options, members and admins of it).
+ */
 PG_FUNCTION_INFO_V1(crmpool_create_pool);
 Datum
 crmpool_create_pool(PG_FUNCTION_ARGS)
 {
-	Oid			relid;
-	text	   *pool;
+	PoolScope	ps;
 	Jsonb	   *options;
 	Oid			types[2] = {JSONBOID, TIMESTAMPTZOID};
 	Datum		vals[2];
 
 	crmpool_require_arg(fcinfo, 0, "rel");
-	relid = PG_GETARG_OID(0);
-	pool = pool_arg(fcinfo, 1);
-	if (pool == NULL)
+	if (PG_ARGISNULL(1) && (PG_NARGS() < 4 || PG_ARGISNULL(3)))
 		refuse_default_pool("crmpool.create_pool");
 	options = options_arg(fcinfo, 2);
-	crmpool_require_owner(relid);
-	(void) managed_rel_get(relid, false);
+	pool_scope(&ps, fcinfo, 1, 3, "crmpool.create_pool()", true, false);
 	vals[0] = JsonbPGetDatum(options);
 	vals[1] = TimestampTzGetDatum(crmpool_now());
 	/* the managed_table row locked as a foreign key's check would (admin/reps.c) */
@@ -169,50 +258,58 @@ crmpool_create_pool(PG_FUNCTION_ARGS)
 				  "SELECT $1, $2, $3, $4, $5 FROM crmpool.managed_table m "
 				  "WHERE m.rel OPERATOR(pg_catalog.=) $2 FOR KEY SHARE OF m "
 				  "ON CONFLICT ON CONSTRAINT pool_key DO NOTHING",
-				  relid, pool, 2, types, vals, NULL) == 0)
+				  &ps, 2, types, vals, NULL) == 0)
 	{
-		if (managed_rel_get(relid, true) == NULL)
-			managed_rel_not_managed(relid);
+		if (managed_rel_get(ps.relid, true) == NULL)
+			managed_rel_not_managed(ps.relid);
+		if (ps.tenant != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("tenant \"%s\" of table %s already has a configuration of its own of %s",
+							text_to_cstring(ps.tenant), get_rel_name(ps.relid),
+							pool_name_words(pool_cstring(ps.pool))),
+					 errhint("Change its options with crmpool.alter_pool(..., tenant => ...).")));
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("pool \"%s\" of table %s already exists", pool_cstring(pool),
-						get_rel_name(relid)),
+				 errmsg("pool \"%s\" of table %s already exists", pool_cstring(ps.pool),
+						get_rel_name(ps.relid)),
 				 errhint("Change its options with crmpool.alter_pool().")));
 	}
-	managed_rel_changed(relid);
+	managed_rel_changed(ps.relid);
 	PG_RETURN_VOID();
 }
 
-/* crmpool.alter_pool(rel, pool, options): replaces the options */
+/* crmpool.alter_pool(rel, pool, options, tenant): replaces the options of the scope's own row */
 PG_FUNCTION_INFO_V1(crmpool_alter_pool);
 Datum
 crmpool_alter_pool(PG_FUNCTION_ARGS)
 {
-	Oid			relid;
-	text	   *pool;
+	PoolScope	ps;
 	Jsonb	   *options;
 	Oid			types[1] = {JSONBOID};
 	Datum		vals[1];
 
 	crmpool_require_arg(fcinfo, 0, "rel");
-	relid = PG_GETARG_OID(0);
-	pool = pool_arg(fcinfo, 1);
 	options = options_arg(fcinfo, 2);
-	crmpool_require_owner(relid);
-	(void) managed_rel_get(relid, false);
+	pool_scope(&ps, fcinfo, 1, 3, "crmpool.alter_pool()", true, false);
 	vals[0] = JsonbPGetDatum(options);
 	if (pool_exec("UPDATE crmpool.pool SET options = $4 WHERE " POOL_ROW,
-				  relid, pool, 1, types, vals, NULL) == 0)
-		refuse_unknown_pool(relid, pool_cstring(pool));
-	managed_rel_changed(relid);
+				  &ps, 1, types, vals, NULL) == 0)
+		refuse_no_own_pool(&ps);
+	managed_rel_changed(ps.relid);
 	PG_RETURN_VOID();
 }
 
-/* Counting a pool's customers: their pool values, as text by the column's output function */
+/*
+ * Counting the customers a drop would leave in no pool: those in the pool (their pool values,
+ * as text by the column's output function) whose tenant's configuration of it is the one
+ * dropped (by_tenant; else every customer in the pool).
+ */
 typedef struct PoolCount
 {
-	Oid			out;
+	const PoolScope *ps;
 	const char *pool;
+	bool		by_tenant;
 	int64		count;
 } PoolCount;
 
@@ -220,21 +317,39 @@ static void
 count_chunk(SPITupleTable *rows, uint64 n, void *arg)
 {
 	PoolCount  *pc = (PoolCount *) arg;
+	ManagedRel *mr = pc->ps->mr;
 	uint64		i;
 
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 		Datum		d = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
+		CrmpoolTenant key;
+		bool		known;
 
-		if (!isnull && strcmp(OidOutputFunctionCall(pc->out, d), pc->pool) == 0)
-			pc->count++;
+		if (isnull || strcmp(OidOutputFunctionCall(mr->pool_out, d), pc->pool) != 0)
+			continue;
+		if (pc->by_tenant)
+		{
+			/* a tenant crmpool has no key for has no configuration of its own */
+			d = SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &isnull);
+			known = !isnull &&
+				managed_tenant_key(mr, OidOutputFunctionCall(mr->tenant_out, d), false, &key);
+			if (pc->ps->tenant != NULL ? !known || key != pc->ps->key :
+				known && !pool_find(mr, key, pc->pool)->every)
+				continue;
+		}
+		pc->count++;
 	}
 }
 
 /*
- * crmpool.drop_pool(rel, pool): refused for the default pool and while a customer of the
- * table (owned or not, soft-deleted or not) has the pool in its pool column.  The EXCLUSIVE
+ * crmpool.drop_pool(rel, pool, tenant): drops the scope's own row of the pool with its members
+ * and admins.  Refused for the default pool of every tenant (it always exists), and while a
+ * customer of the table (owned or not, soft-deleted or not) would be left in a pool that no
+ * longer exists for it: in the pool, and of a tenant without its own row of it (a drop for
+ * every tenant), or of the tenant when the table has no row of the pool for every tenant (a
+ * drop for one tenant; its customers otherwise fall back to every tenant's).  The EXCLUSIVE
  * lock on the table comes first, so that no write can put a customer there between the count
  * and the commit (this file's header).
  */
@@ -242,24 +357,39 @@ PG_FUNCTION_INFO_V1(crmpool_drop_pool);
 Datum
 crmpool_drop_pool(PG_FUNCTION_ARGS)
 {
-	Oid			relid;
-	text	   *pool;
-	ManagedRel *mr;
+	PoolScope	ps;
+	PoolScope	every;
 	PoolCount	pc = {0};
+	bool		scan;
+	int			i;
 
 	crmpool_require_arg(fcinfo, 0, "rel");
-	relid = PG_GETARG_OID(0);
-	pool = pool_arg(fcinfo, 1);
-	if (pool == NULL)
+	if (PG_ARGISNULL(1) && (PG_NARGS() < 3 || PG_ARGISNULL(2)))
 		refuse_default_pool("crmpool.drop_pool");
-	crmpool_require_owner(relid);
-	LockRelationOid(relid, ExclusiveLock);
-	mr = managed_rel_get(relid, false);
-	if (pool_find(mr, CRMPOOL_NO_TENANT, pool_cstring(pool)) == NULL)
-		refuse_unknown_pool(relid, pool_cstring(pool));
-	if (mr->pool_att != InvalidAttrNumber)
+	pool_scope(&ps, fcinfo, 1, 2, "crmpool.drop_pool()", true, true);
+	if (own_pool(&ps) == NULL)
+		refuse_no_own_pool(&ps);
+	pc.ps = &ps;
+	pc.pool = pool_cstring(ps.pool);
+	every = ps;
+	every.tenant = NULL;
+	if (ps.tenant != NULL)
 	{
-		const char *col = quote_identifier(get_attname(relid, mr->pool_att, false));
+		/* a tenant's customers fall back to every tenant's row of the pool, if any */
+		scan = own_pool(&every) == NULL;
+		pc.by_tenant = true;
+	}
+	else
+	{
+		scan = true;
+		for (i = 0; i < ps.mr->npools && ps.mr->tenant_att != InvalidAttrNumber; i++)
+			if (!ps.mr->pools[i].every && pool_is(&ps.mr->pools[i], pc.pool))
+				pc.by_tenant = true;
+	}
+	if (scan && ps.mr->pool_att != InvalidAttrNumber)
+	{
+		ManagedRel *mr = ps.mr;
+		const char *col = quote_identifier(get_attname(ps.relid, mr->pool_att, false));
 
 		/*
 		 * Read as the table's owner, the values turned into text in C by the column type's
@@ -267,30 +397,42 @@ crmpool_drop_pool(PG_FUNCTION_ARGS)
 		 * the type runs.  With a snapshot taken now that the lock is held: the statement's
 		 * own, taken before the wait, would miss a customer a release committed meanwhile.
 		 */
-		pc.out = mr->pool_out;
-		pc.pool = pool_cstring(pool);
 		PushActiveSnapshot(GetLatestSnapshot());
-		crmpool_scan_table(relid, psprintf("SELECT %s FROM ONLY %s WHERE %s IS NOT NULL",
-										   col, mr->qualname, col),
+		crmpool_scan_table(ps.relid, psprintf("SELECT %s, %s FROM ONLY %s WHERE %s IS NOT NULL",
+											  col, pc.by_tenant ?
+											  quote_identifier(get_attname(ps.relid, mr->tenant_att, false)) :
+											  "NULL", mr->qualname, col),
 						   0, NULL, NULL, 10000, count_chunk, &pc);
 		PopActiveSnapshot();
 	}
+	if (pc.count > 0 && ps.tenant != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("pool \"%s\" of tenant \"%s\" of table %s still holds customers", pc.pool,
+						text_to_cstring(ps.tenant), get_rel_name(ps.relid)),
+				 errdetail("%lld customers of the tenant are in pool \"%s\", which the table has for no other tenant.",
+						   (long long) pc.count, pc.pool),
+				 errhint("Move them to another pool with crmpool.move() first.")));
 	if (pc.count > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("pool \"%s\" of table %s still holds customers", pool_cstring(pool),
-						get_rel_name(relid)),
+				 errmsg("pool \"%s\" of table %s still holds customers", pc.pool,
+						get_rel_name(ps.relid)),
 				 errdetail("%lld customers of the table are in pool \"%s\".", (long long) pc.count,
-						   pool_cstring(pool)),
+						   pc.pool),
 				 errhint("Move them to another pool with crmpool.move() first.")));
-	(void) pool_exec("DELETE FROM crmpool.pool_member WHERE " POOL_ROW, relid, pool, 0, NULL, NULL, NULL);
-	if (pool_exec("DELETE FROM crmpool.pool WHERE " POOL_ROW, relid, pool, 0, NULL, NULL, NULL) == 0)
-		refuse_unknown_pool(relid, pool_cstring(pool));
-	managed_rel_changed(relid);
+	(void) pool_exec("DELETE FROM crmpool.pool_member WHERE " POOL_ROW, &ps, 0, NULL, NULL, NULL);
+	if (pool_exec("DELETE FROM crmpool.pool WHERE " POOL_ROW, &ps, 0, NULL, NULL, NULL) == 0)
+		refuse_no_own_pool(&ps);
+	managed_rel_changed(ps.relid);
 	PG_RETURN_VOID();
 }
 
-/* crmpool.pools(rel): for a reader of the table */
+/*
+ * crmpool.pools(rel, tenant): for a reader of the table.  Without a tenant every row, each with
+ * its tenant (NULL: every tenant's); with one, the pools as they apply to the tenant's
+ * customers: per pool its own row, else every tenant's.
+ */
 PG_FUNCTION_INFO_V1(crmpool_pools);
 Datum
 crmpool_pools(PG_FUNCTION_ARGS)
@@ -300,49 +442,50 @@ crmpool_pools(PG_FUNCTION_ARGS)
 		"(SELECT pg_catalog.count(*)::pg_catalog.int4 FROM crmpool.pool_member m WHERE m.tenant OPERATOR(pg_catalog.=) p.tenant "
 		" AND m.rel OPERATOR(pg_catalog.=) p.rel AND m.pool IS NOT DISTINCT FROM p.pool AND NOT m.admin), "
 		"(SELECT pg_catalog.count(*)::pg_catalog.int4 FROM crmpool.pool_member m WHERE m.tenant OPERATOR(pg_catalog.=) p.tenant "
-		" AND m.rel OPERATOR(pg_catalog.=) p.rel AND m.pool IS NOT DISTINCT FROM p.pool AND m.admin) "
+		" AND m.rel OPERATOR(pg_catalog.=) p.rel AND m.pool IS NOT DISTINCT FROM p.pool AND m.admin), "
+		"NULLIF(p.tenant, '') "
 		"FROM crmpool.pool p WHERE p.rel OPERATOR(pg_catalog.=) $1 "
+		/* for a tenant: its rows, and every tenant's of the pools it has none of */
+		"AND ($2 IS NULL OR p.tenant OPERATOR(pg_catalog.=) $2 OR (p.tenant OPERATOR(pg_catalog.=) '' "
+		" AND NOT EXISTS (SELECT FROM crmpool.pool o WHERE o.tenant OPERATOR(pg_catalog.=) $2 "
+		" AND o.rel OPERATOR(pg_catalog.=) p.rel AND o.pool IS NOT DISTINCT FROM p.pool))) "
 		"ORDER BY p.tenant, p.pool COLLATE \"C\" NULLS FIRST",
-		1, {REGCLASSOID}
+		2, {REGCLASSOID, TEXTOID}
 	};
 	static SPIPlanPtr plans[2];
-	Oid			relid;
+	PoolScope	ps;
 
-	crmpool_require_arg(fcinfo, 0, "rel");
-	relid = PG_GETARG_OID(0);
-	crmpool_require_select(relid);
-	(void) managed_rel_get(relid, false);
+	pool_scope(&ps, fcinfo, -1, 1, "crmpool.pools()", false, false);
 	crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&stmt, plans),
-						  (Datum[]) {ObjectIdGetDatum(relid)}, NULL);
+						  (Datum[]) {ObjectIdGetDatum(ps.relid), PointerGetDatum(ps.tenant)},
+						  ps.tenant != NULL ? "  " : " n");
 	return (Datum) 0;
 }
 
-/* crmpool.pool_members(rel, pool): the rows as set, members first, for a reader of the table */
+/*
+ * crmpool.pool_members(rel, pool, tenant): the rows as set of the scope's own row of the pool,
+ * members first, for a reader of the table.
+ */
 PG_FUNCTION_INFO_V1(crmpool_pool_members);
 Datum
 crmpool_pool_members(PG_FUNCTION_ARGS)
 {
 	static const CrmpoolStmt stmt = {
 		"SELECT rep, team, admin, ordinal, joined_at FROM crmpool.pool_member "
-		"WHERE tenant OPERATOR(pg_catalog.=) '' AND rel OPERATOR(pg_catalog.=) $1 "
+		"WHERE tenant OPERATOR(pg_catalog.=) $3 AND rel OPERATOR(pg_catalog.=) $1 "
 		"AND pool IS NOT DISTINCT FROM $2 ORDER BY admin, ordinal",
-		2, {REGCLASSOID, TEXTOID}
+		3, {REGCLASSOID, TEXTOID, TEXTOID}
 	};
 	static SPIPlanPtr plans[2];
-	Oid			relid;
-	text	   *pool;
-	ManagedRel *mr;
+	PoolScope	ps;
 
-	crmpool_require_arg(fcinfo, 0, "rel");
-	relid = PG_GETARG_OID(0);
-	pool = pool_arg(fcinfo, 1);
-	crmpool_require_select(relid);
-	mr = managed_rel_get(relid, false);
-	if (pool_find(mr, CRMPOOL_NO_TENANT, pool_cstring(pool)) == NULL)
-		refuse_unknown_pool(relid, pool_cstring(pool));
+	pool_scope(&ps, fcinfo, 1, 2, "crmpool.pool_members()", false, false);
+	if (own_pool(&ps) == NULL)
+		refuse_no_own_pool(&ps);
 	crmpool_srf_from_plan(fcinfo, crmpool_stmt_plan(&stmt, plans),
-						  (Datum[]) {ObjectIdGetDatum(relid), PointerGetDatum(pool)},
-						  pool != NULL ? "  " : " n");
+						  (Datum[]) {ObjectIdGetDatum(ps.relid), PointerGetDatum(ps.pool),
+							  ps.tenant != NULL ? PointerGetDatum(ps.tenant) : CStringGetTextDatum("")},
+						  ps.pool != NULL ? "   " : " n ");
 	return (Datum) 0;
 }
 
@@ -396,28 +539,19 @@ list_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *what)
 static Datum
 set_entries(FunctionCallInfo fcinfo, bool admin)
 {
-	Oid			relid;
-	text	   *pool;
+	PoolScope	ps;
 	ArrayType  *reps;
 	ArrayType  *teams;
-	ManagedRel *mr;
 	Oid			types[4] = {BOOLOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID};
 	Datum		vals[4];
 
 	crmpool_require_arg(fcinfo, 0, "rel");
-	relid = PG_GETARG_OID(0);
-	pool = pool_arg(fcinfo, 1);
 	reps = list_arg(fcinfo, 2, INT8OID, "reps");
 	teams = list_arg(fcinfo, 3, TEXTOID, "teams");
-	crmpool_require_owner(relid);
-	LockRelationOid(relid, ExclusiveLock);
-	mr = managed_rel_get(relid, false);
-	if (pool_find(mr, CRMPOOL_NO_TENANT, pool_cstring(pool)) == NULL)
-	{
-		if (pool == NULL)
-			elog(ERROR, "the default pool of table %s has no crmpool.pool row", get_rel_name(relid));
-		refuse_unknown_pool(relid, pool_cstring(pool));
-	}
+	pool_scope(&ps, fcinfo, 1, 4, admin ? "crmpool.set_pool_admins()" : "crmpool.set_pool_members()",
+			   true, true);
+	if (own_pool(&ps) == NULL)
+		refuse_no_own_pool(&ps);
 	vals[0] = BoolGetDatum(admin);
 	vals[1] = PointerGetDatum(reps);
 	vals[2] = PointerGetDatum(teams);
@@ -425,7 +559,7 @@ set_entries(FunctionCallInfo fcinfo, bool admin)
 	(void) pool_exec("DELETE FROM crmpool.pool_member WHERE " POOL_ROW " AND admin OPERATOR(pg_catalog.=) $4 "
 					 "AND NOT COALESCE(rep OPERATOR(pg_catalog.=) ANY ($5), false) "
 					 "AND NOT COALESCE(team OPERATOR(pg_catalog.=) ANY ($6), false)",
-					 relid, pool, 4, types, vals, NULL);
+					 &ps, 4, types, vals, NULL);
 	(void) pool_exec("INSERT INTO crmpool.pool_member (tenant, rel, pool, admin, rep, team, ordinal, joined_at) "
 					 "SELECT $1, $2, $3, $4, w.rep, w.team, "
 					 "(SELECT COALESCE(pg_catalog.max(x.ordinal), 0) FROM crmpool.pool_member x "
@@ -441,8 +575,8 @@ set_entries(FunctionCallInfo fcinfo, bool admin)
 					 " WHERE x.tenant OPERATOR(pg_catalog.=) $1 AND x.rel OPERATOR(pg_catalog.=) $2 "
 					 " AND x.pool IS NOT DISTINCT FROM $3 AND x.admin OPERATOR(pg_catalog.=) $4 "
 					 " AND x.rep IS NOT DISTINCT FROM w.rep AND x.team IS NOT DISTINCT FROM w.team)",
-					 relid, pool, 4, types, vals, NULL);
-	managed_rel_changed(relid);
+					 &ps, 4, types, vals, NULL);
+	managed_rel_changed(ps.relid);
 	PG_RETURN_VOID();
 }
 

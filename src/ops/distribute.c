@@ -88,6 +88,12 @@ typedef struct Distribution
 	int64		last_rep;		/* the round-robin cursor: the rep served last */
 	int			next;			/* index in cand of the next turn */
 	pg_prng_state prng;
+	/* lottery and performance: the draw set (see draw_set_build), rebuilt when a cap fills */
+	bool		draw_stale;
+	int			ndraw;
+	int		   *draw_cand;		/* index in cand of each member of the draw set */
+	double	   *draw_cum;		/* their cumulative weights, in turn order */
+	int		   *draw_out;		/* positions in the draw set left out for one customer */
 } Distribution;
 
 
@@ -281,6 +287,7 @@ distribution_begin(Distribution *d, ManagedRel *mr, CrmpoolTenant tenant, const 
 	char		nulls[3] = {' ', ' ', pool ? ' ' : 'n'};
 
 	memset(d, 0, sizeof(*d));
+	d->draw_stale = true;
 	d->mr = mr;
 	d->tenant = tenant;
 	d->pool = pool;
@@ -399,6 +406,122 @@ may_take(Distribution *d, Candidate *c, int64 customer, Refusal *why)
 	return r == REFUSE_NONE;
 }
 
+/*
+ * The lottery (modes lottery and performance).  Rep j of the eligible set A gets the customer
+ * with probability weight(j) / weight(A), where A holds the reps that may take it: eligible for
+ * the whole call (active, weight above 0, room under the cap) and not in reclaim_cooldown for
+ * this customer.  Checking every rep's cooldown for every customer costs a history lookup per
+ * rep, so the draw is taken over the first part only, the draw set S (built once, again when a
+ * rep's cap fills: room only shrinks in a call), by a binary search of S's cumulative weights
+ * in turn order; only the drawn rep's cooldown is checked, and when it cannot take the customer
+ * the draw is taken again among the rest of S.  Sampling without replacement until a rep of A
+ * comes out gives each rep of A weight(j) / weight(A): leaving reps out keeps the odds between
+ * the others.  A seed replays: one draw per customer, and one more per rep passed over; without
+ * cooldowns that is exactly the one draw of the plain scan over A.
+ */
+static void
+draw_set_build(Distribution *d)
+{
+	double		sum = 0;
+	int			j;
+
+	if (d->draw_cand == NULL)
+	{
+		d->draw_cand = palloc(sizeof(int) * Max(d->ncand, 1));
+		d->draw_cum = palloc(sizeof(double) * Max(d->ncand, 1));
+		d->draw_out = palloc(sizeof(int) * Max(d->ncand, 1));
+	}
+	d->ndraw = 0;
+	for (j = 0; j < d->ncand; j++)
+	{
+		Candidate  *c = &d->cand[j];
+
+		if (c->refusal != REFUSE_NONE || (c->capped && c->room <= 0))
+			continue;
+		sum += c->weight;
+		d->draw_cand[d->ndraw] = j;
+		d->draw_cum[d->ndraw++] = sum;
+	}
+	d->draw_stale = false;
+}
+
+/*
+ * The position in the draw set of the point r of [0, weight of S without the nout positions
+ * left out), these ascending: r is moved past each left-out span it reaches, then the first
+ * position whose cumulative weight exceeds r is found by binary search.  A left-out position is
+ * never found (r is moved to or beyond its end); rounding may leave r past the last position,
+ * which is then the last one not left out.
+ */
+static int
+draw_position(Distribution *d, double r, int nout)
+{
+	int			lo = 0;
+	int			hi = d->ndraw;
+	int			e;
+
+	for (e = 0; e < nout; e++)
+	{
+		int			p = d->draw_out[e];
+		double		start = p > 0 ? d->draw_cum[p - 1] : 0;
+
+		if (r < start)
+			break;
+		r = d->draw_cum[p] + (r - start);
+	}
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (d->draw_cum[mid] > r)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo == d->ndraw)
+	{
+		/* past the end by rounding: the last position not left out */
+		for (lo = d->ndraw - 1, e = nout - 1; e >= 0 && d->draw_out[e] == lo; e--)
+			lo--;
+	}
+	return lo;
+}
+
+static int
+draw(Distribution *d, int64 customer, Refusal *why)
+{
+	double		out_weight = 0;
+	int			nout = 0;
+	int			j;
+
+	if (d->draw_stale)
+		draw_set_build(d);
+	if (d->ndraw == 0)
+	{
+		/* nobody in S: the outcome is the highest refusal of all; still one draw */
+		(void) pg_prng_double(&d->prng);
+		for (j = 0; j < d->ncand; j++)
+			(void) may_take(d, &d->cand[j], customer, why);
+		return -1;
+	}
+	while (nout < d->ndraw)
+	{
+		double		total = d->draw_cum[d->ndraw - 1] - out_weight;
+		int			p = draw_position(d, pg_prng_double(&d->prng) * total, nout);
+		int			e;
+
+		j = d->draw_cand[p];
+		if (!in_cooldown(d, &d->cand[j], customer))
+			return j;
+		/* leave p out for this customer, keeping draw_out ascending */
+		for (e = nout++; e > 0 && d->draw_out[e - 1] > p; e--)
+			d->draw_out[e] = d->draw_out[e - 1];
+		d->draw_out[e] = p;
+		out_weight += d->cand[j].weight;
+	}
+	*why = REFUSE_COOLDOWN;
+	return -1;
+}
+
 /* The rep (index in d->cand) that gets the customer, or -1 with *why. */
 static int
 choose(Distribution *d, int64 customer, Refusal *why)
@@ -433,30 +556,7 @@ choose(Distribution *d, int64 customer, Refusal *why)
 			return best;
 		case DISTRIBUTE_LOTTERY:
 		case DISTRIBUTE_PERFORMANCE:
-			{
-				double		total = 0;
-				double		r;
-				bool	   *ok = palloc(sizeof(bool) * d->ncand);
-
-				for (k = 0; k < d->ncand; k++)
-				{
-					ok[k] = may_take(d, &d->cand[k], customer, why);
-					if (ok[k])
-						total += d->cand[k].weight;
-				}
-				/* one draw per customer, whether or not anyone can take it: a seed replays */
-				r = pg_prng_double(&d->prng) * total;
-				for (k = 0; k < d->ncand; k++)
-					if (ok[k])
-					{
-						best = k;
-						if (r < d->cand[k].weight)
-							break;
-						r -= d->cand[k].weight;
-					}
-				pfree(ok);
-				return best;
-			}
+			return draw(d, customer, why);
 	}
 	return -1;
 }
@@ -476,6 +576,8 @@ plan(Distribution *d, int j, int64 customer)
 	c->room--;
 	if (d->mode == DISTRIBUTE_ROUND_ROBIN || d->mode == DISTRIBUTE_LEAST_BUSY)
 		d->next = (j + 1) % d->ncand;
+	else if (c->capped && c->room <= 0)
+		d->draw_stale = true;	/* it leaves the draw set */
 }
 
 static int

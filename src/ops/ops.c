@@ -423,15 +423,41 @@ crmpool_claim_many(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+static void
+refuse_unknown_target(ManagedRel *mr, text *pool, int64 customer)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("pool \"%s\" of table %s does not exist", text_to_cstring(pool),
+					get_rel_name(mr->relid)),
+			 customer != 0 ?
+			 errdetail("The table has the pool for other tenants than customer %lld's.", (long long) customer) : 0,
+			 errhint("Create it with crmpool.create_pool(); crmpool.pools() lists the pools of the table.")));
+}
+
+/*
+ * Whether a pool that exists for some tenants only (target_pool_arg's *every false) exists for
+ * customer's tenant; true for an unknown customer (the caller reports it).
+ */
+static bool
+target_pool_for(ManagedRel *mr, const char *pool, int64 customer)
+{
+	CrmpoolTenant tenant;
+
+	return !managed_customer_tenant(mr, customer, &tenant) || pool_find(mr, tenant, pool) != NULL;
+}
+
 /*
  * The pool argument `argno` of a pool operation (release's to_pool, move's pool): NULL for the
- * default pool; the table must map a pool column, and the pool must exist.  The table is
- * locked already (rel_arg), and the configuration is read again with a snapshot taken now: a
- * drop_pool() that committed while this waited for the lock is seen (admin/pools.c), where the
- * statement's snapshot, taken before the wait, would still show the pool.
+ * default pool; the table must map a pool column, and the pool must exist, for every tenant
+ * (*every) or for some (then the caller checks each customer's tenant: target_pool_for).  The
+ * table is locked already (rel_arg), and the configuration is read again with a snapshot
+ * taken now: a drop_pool() that committed while this waited for the lock is seen
+ * (admin/pools.c), where the statement's snapshot, taken before the wait, would still show
+ * the pool.
  */
 static text *
-target_pool_arg(ManagedRel **mrp, FunctionCallInfo fcinfo, int argno, const char *what)
+target_pool_arg(ManagedRel **mrp, FunctionCallInfo fcinfo, int argno, const char *what, bool *every)
 {
 	text	   *pool = crmpool_name_arg(fcinfo, argno, "pool", CRMPOOL_POOL_MAX_CHARS,
 										_("Pass NULL for the default pool."));
@@ -447,12 +473,8 @@ target_pool_arg(ManagedRel **mrp, FunctionCallInfo fcinfo, int argno, const char
 				 errmsg("table %s has no pool column", get_rel_name(mr->relid)),
 				 errdetail("%s names a pool, and the table keeps every customer in the default pool.", what),
 				 errhint("Name the pool column with crmpool.manage(..., pool_column => ...).")));
-	if (pool_find(mr, CRMPOOL_NO_TENANT, pool ? text_to_cstring(pool) : NULL) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("pool \"%s\" of table %s does not exist", text_to_cstring(pool),
-						get_rel_name(mr->relid)),
-				 errhint("Create it with crmpool.create_pool(); crmpool.pools() lists the pools of the table.")));
+	if (!pool_exists(mr, pool ? text_to_cstring(pool) : NULL, every))
+		refuse_unknown_target(mr, pool, 0);
 	return pool;
 }
 
@@ -473,7 +495,13 @@ release_customer(FunctionCallInfo fcinfo, bool v2)
 		in.reason = text_to_cstring(reason);
 	}
 	if (v2 && !PG_ARGISNULL(4))
-		to_pool = target_pool_arg(&mr, fcinfo, 4, "to_pool");
+	{
+		bool		every;
+
+		to_pool = target_pool_arg(&mr, fcinfo, 4, "to_pool", &every);
+		if (!every && !target_pool_for(mr, text_to_cstring(to_pool), in.customer))
+			refuse_unknown_target(mr, to_pool, in.customer);
+	}
 	if (to_pool == NULL)
 	{
 		ops_change_owner(mr, &in, false, 0);
@@ -578,7 +606,8 @@ ops_int64_order(const void *a, const void *b)
 
 /*
  * crmpool.move(rel, customers, pool): pool customers only (ops_move_to_pool says why).  One
- * row per customer given: "moved", or why not: "owned", "already_there", "unknown_customer".
+ * row per customer given: "moved", or why not: "owned", "already_there", "unknown_customer",
+ * "no_such_pool" (a pool the table has for other tenants only).
  * Not PUBLIC's (as assign): sql/parts/17_pools.sql.
  */
 PG_FUNCTION_INFO_V1(crmpool_move);
@@ -599,9 +628,13 @@ crmpool_move(PG_FUNCTION_ARGS)
 	int			nmoved;
 	int			i;
 	int			j = 0;
+	bool		every;
+	int64	   *elsewhere;		/* customers of tenants without the pool */
+	int			nelsewhere = 0;
+	int			k;
 
 	crmpool_require_arg(fcinfo, 1, "customers");
-	pooltext = target_pool_arg(&mr, fcinfo, 2, "crmpool.move()");
+	pooltext = target_pool_arg(&mr, fcinfo, 2, "crmpool.move()", &every);
 	pool = pooltext ? text_to_cstring(pooltext) : NULL;
 	arr = PG_GETARG_ARRAYTYPE_P(1);
 	if (ARR_NDIM(arr) > 1)
@@ -623,6 +656,20 @@ crmpool_move(PG_FUNCTION_ARGS)
 	for (i = 0; i < nelems; i++)
 		if (n == 0 || customers[n - 1] != customers[i])
 			customers[n++] = customers[i];
+
+	/* a pool some tenants have only: the other tenants' customers stay ("no_such_pool") */
+	elsewhere = palloc(sizeof(int64) * Max(n, 1));
+	if (!every)
+	{
+		int			m = 0;
+
+		for (i = 0; i < n; i++)
+			if (target_pool_for(mr, pool, customers[i]))
+				customers[m++] = customers[i];
+			else
+				elsewhere[nelsewhere++] = customers[i];
+		n = m;
+	}
 
 	crmpool_init_srf(fcinfo);
 	moved = palloc(sizeof(int64) * Max(n, 1));
@@ -657,6 +704,10 @@ crmpool_move(PG_FUNCTION_ARGS)
 		values[1] = CStringGetTextDatum(outcome);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	for (k = 0; k < nelsewhere; k++)
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 (Datum[]) {Int64GetDatum(elsewhere[k]), CStringGetTextDatum("no_such_pool")},
+							 (bool[]) {false, false});
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -23,6 +23,13 @@
 
 #include "table/table.h"
 
+/* Whether pi is a row of pool `pool` (NULL: the default pool), for whichever tenant. */
+bool
+pool_is(const PoolInfo *pi, const char *pool)
+{
+	return (pi->pool == NULL) == (pool == NULL) && (pool == NULL || strcmp(pi->pool, pool) == 0);
+}
+
 /*
  * The pool `pool` (NULL: the default pool) as it applies to a customer of `tenant`: the one set
  * for that tenant, else the one of every tenant; NULL when the table has no such pool.
@@ -37,8 +44,7 @@ pool_find(ManagedRel *mr, CrmpoolTenant tenant, const char *pool)
 	{
 		const PoolInfo *pi = &mr->pools[i];
 
-		if ((pi->pool == NULL) != (pool == NULL) ||
-			(pool != NULL && strcmp(pi->pool, pool) != 0))
+		if (!pool_is(pi, pool))
 			continue;
 		if (pi->every)
 			every = pi;
@@ -46,6 +52,29 @@ pool_find(ManagedRel *mr, CrmpoolTenant tenant, const char *pool)
 			return pi;
 	}
 	return every;
+}
+
+/*
+ * Whether the pool exists for every tenant (*every) or for some tenant only: true when the
+ * table has a row of it at all.
+ */
+bool
+pool_exists(ManagedRel *mr, const char *pool, bool *every)
+{
+	bool		found = false;
+	int			i;
+
+	*every = false;
+	for (i = 0; i < mr->npools; i++)
+	{
+		const PoolInfo *pi = &mr->pools[i];
+
+		if (!pool_is(pi, pool))
+			continue;
+		found = true;
+		*every |= pi->every;
+	}
+	return found;
 }
 
 /* Whether rep is in `team` for a customer of `tenant` (crmpool.set_rep). */

@@ -37,7 +37,8 @@ typedef struct PoolEntry
 
 /*
  * A row of crmpool.pool (sql/parts/17_pools.sql) with its members and admins.  pool NULL: the
- * default pool.  tenant "": a pool of every tenant (the only kind this version writes).
+ * default pool.  tenant "": a pool of every tenant; a tenant's own row of a pool beats it for
+ * that tenant's customers (pool_find).
  */
 typedef struct PoolInfo
 {
@@ -200,6 +201,8 @@ extern CrmpoolTenant managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo,
 										const char *fname, bool *known);
 extern void managed_tenant_check_name(ManagedRel *mr, const char *name);
 extern void managed_tenant_scope(ManagedRel *mr, text *tenant);
+extern CrmpoolTenant managed_tenant_config(ManagedRel *mr, text *tenant, const char *fname,
+										   bool create, bool *known);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
 extern void managed_row_tuple(Datum row, HeapTupleData *tuple);
@@ -230,7 +233,9 @@ typedef struct PoolMember
 	TimestampTz joined_at;		/* when it (or its team) joined the pool */
 } PoolMember;
 
+extern bool pool_is(const PoolInfo *pi, const char *pool);
 extern const PoolInfo *pool_find(ManagedRel *mr, CrmpoolTenant tenant, const char *pool);
+extern bool pool_exists(ManagedRel *mr, const char *pool, bool *every);
 extern int	pool_members(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, bool admins,
 						 PoolMember **out);
 extern bool pool_is_member(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 rep);

@@ -381,6 +381,17 @@ managed_customer_tenant(ManagedRel *mr, int64 customer, CrmpoolTenant *tenant)
 	return found;
 }
 
+/* fname was given tenant `name` for a table without a tenant column (22023). */
+static void
+refuse_tenant_given(ManagedRel *mr, const char *fname, const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("table %s has no tenant column", get_rel_name(mr->relid)),
+			 errdetail("%s was given tenant \"%s\".", fname, name),
+			 errhint("Leave tenant out for a table attached without tenant_column.")));
+}
+
 /*
  * A function's tenant argument (argno; -1: the function's SQL has none, as in 0.1) as a key:
  * required for a table with a tenant column, whose bookkeeping is kept per tenant, and refused
@@ -402,12 +413,7 @@ managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno, const cha
 	if (mr->tenant_att == InvalidAttrNumber)
 	{
 		if (given)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("table %s has no tenant column", get_rel_name(mr->relid)),
-					 errdetail("%s was given tenant \"%s\".", fname,
-							   TextDatumGetCString(PG_GETARG_DATUM(argno))),
-					 errhint("Leave tenant out for a table attached without tenant_column.")));
+			refuse_tenant_given(mr, fname, TextDatumGetCString(PG_GETARG_DATUM(argno)));
 		return CRMPOOL_NO_TENANT;
 	}
 	if (!given)
@@ -464,4 +470,29 @@ managed_tenant_scope(ManagedRel *mr, text *tenant)
 	name = text_to_cstring(tenant);
 	managed_tenant_check_name(mr, name);
 	(void) managed_tenant_key(mr, name, true, &key);
+}
+
+/*
+ * The tenant a pool's configuration is set or read for (crmpool.create_pool(..., tenant) and the
+ * other pool functions; NULL: the configuration of every tenant): refused on a table without a
+ * tenant column, whose one tenant has only that, else checked as managed_tenant_check_name and,
+ * when `create` (a writer), keyed as managed_tenant_scope.  Returns the key (CRMPOOL_NO_TENANT
+ * for NULL); *known is false for a name no row or configuration of the table has (a reader's).
+ */
+CrmpoolTenant
+managed_tenant_config(ManagedRel *mr, text *tenant, const char *fname, bool create, bool *known)
+{
+	CrmpoolTenant key = CRMPOOL_NO_TENANT;
+
+	*known = tenant == NULL;
+	if (tenant == NULL)
+		return key;
+	if (mr->tenant_att == InvalidAttrNumber)
+		refuse_tenant_given(mr, fname, text_to_cstring(tenant));
+	if (create)
+		managed_tenant_scope(mr, tenant);
+	else
+		managed_tenant_check_name(mr, text_to_cstring(tenant));
+	*known = managed_tenant_key(mr, text_to_cstring(tenant), false, &key);
+	return key;
 }

@@ -12,7 +12,10 @@
 #
 # It runs twice: on a table without tenants, and on the same table managed with a tenant
 # column (three tenants, the same rep ids in each), where every count, cap, lock and daily
-# limit must hold per tenant (001_oracle_setup.sql, oracle.tenants).
+# limit must hold per tenant (001_oracle_setup.sql, oracle.tenants).  A quarter of the
+# customers wait in pool "team", which names five members: no claim, claim_next or distribute
+# may give one of them to anyone else, and round_robin must hand them out in the members' turn
+# order, exactly, although eight clients distribute at once.
 use strict;
 use warnings;
 
@@ -99,7 +102,7 @@ foreach (split /\n/, $outcomes)
 }
 ok($seen{"$_:ok"}, "$variant: some $_ succeeded") foreach (sort(keys %weights));
 ok($seen{$_}, "$variant: refusal $_ happened") foreach (
-	'CR002', 'CR003', 'CR004', 'CR005', 'CR006', 'CR007', 'CR008',
+	'CR002', 'CR003', 'CR004', 'CR005', 'CR006', 'CR007', 'CR008', 'CR012',
 	'already_owned', 'private_cap_reached', 'daily_limit_reached');
 note "$variant outcomes:\n$outcomes";
 note "serialization failures retried: "
@@ -266,6 +269,55 @@ is( $rows->(
 							  AND l.mode IN ('round_robin', 'least_busy'))}),
 	'',
 	"$variant: each cursor counted one turn per round_robin or least_busy hand-out");
+
+# (4c) Pools with members.  No customer of pool "team" was ever claimed (claim, claim_many,
+# claim_next) or distributed to a rep who is not a member; the pool of every customer is still
+# the one it was created in (nothing here moves customers between pools).
+is( $rows->(
+		q{SELECT customer || ' to rep ' || owner || ' by ' || how || ' #' || seq
+		  FROM crmpool.ownership_event
+		  WHERE rel = 'customers'::regclass AND (how = 'claim' OR how LIKE 'distribute:%')
+			AND oracle_pool(customer) = 'team' AND owner <> ALL (oracle_team())
+		  ORDER BY seq LIMIT 10}),
+	'',
+	"$variant: every claim and hand-out of a pool with members went to a member");
+is( $rows->(q{SELECT id FROM customers WHERE pool IS DISTINCT FROM oracle_pool(id) LIMIT 10}),
+	'', "$variant: every customer is in the pool it was created in");
+# ... and the check can fail: members claimed, distributed and grabbed from "team", and
+# others were refused there (CR012 above).
+is( $rows->(
+		q{SELECT string_agg(k, ' ' ORDER BY k) FROM (
+			SELECT DISTINCT CASE WHEN how = 'claim' THEN 'claim' ELSE 'distribute' END AS k
+			FROM crmpool.ownership_event
+			WHERE rel = 'customers'::regclass AND (how = 'claim' OR how LIKE 'distribute:%')
+			  AND oracle_pool(customer) = 'team') s}),
+	'claim distribute',
+	"$variant: customers of pool \"team\" were claimed and distributed");
+
+# (4d) Round robin in "team", whose members no cap or cooldown passes over: in the order the
+# hand-outs of each tenant's pool took their turns (oracle_handout.seq), each round_robin
+# hand-out goes to the member after the previous hand-out's rep in join order (least_busy moves
+# the same cursor), and the first to the first member.  So its spread is at most one per
+# member between two least_busy hand-outs.
+my $turns = $rows->(
+	q{WITH t AS (
+		SELECT h.seq, oracle_tenant(h.customer) AS tenant, h.mode,
+			   array_position(oracle_team(), h.rep) AS pos,
+			   lag(array_position(oracle_team(), h.rep)) OVER (
+				   PARTITION BY oracle_tenant(h.customer) ORDER BY h.seq) AS prev
+		FROM oracle_handout h
+		WHERE h.pool = 'team' AND h.mode IN ('round_robin', 'least_busy'))
+	  SELECT count(*) FILTER (WHERE mode = 'round_robin') || ' '
+			 || count(*) FILTER (WHERE mode = 'round_robin' AND pos IS DISTINCT FROM coalesce(prev % 5 + 1, 1))
+	  FROM t});
+my ($rr_turns, $wrong_turns) = split / /, $turns;
+is($wrong_turns, '0', "$variant: every round_robin hand-out of \"team\" took the next member's turn");
+cmp_ok($rr_turns, '>=', 10, "$variant: round_robin handed out customers of \"team\" ($rr_turns)");
+note "$variant: round_robin hand-outs of team per member: "
+  . $rows->(
+	q{SELECT string_agg(rep || ':' || n, ' ' ORDER BY rep) FROM (
+		SELECT rep, count(*) AS n FROM oracle_handout WHERE pool = 'team' AND mode = 'round_robin'
+		GROUP BY rep) s});
 
 # (5) Daily limits, from the ledger: successful claims per rep and day.
 is( $rows->(
