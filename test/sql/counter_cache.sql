@@ -15,11 +15,11 @@ CREATE FUNCTION cache_books() RETURNS TABLE(rep bigint, counted integer, actual 
 										 claims integer, claim_events bigint)
 LANGUAGE sql AS $$
 	SELECT coalesce(c.rep, t.owner), c.owned, t.n, c.claims, e.n
-	FROM (SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass) c
+	FROM (SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass)) c
 	FULL JOIN (SELECT owner, count(*) AS n FROM cache_c WHERE owner IS NOT NULL GROUP BY owner) t
 	  ON t.owner = c.rep
 	LEFT JOIN (SELECT owner, count(*) AS n FROM crmpool.ownership_event
-	           WHERE rel = 'cache_c'::regclass AND how = 'claim' GROUP BY owner) e
+	           WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) AND how = 'claim' GROUP BY owner) e
 	  ON e.owner = coalesce(c.rep, t.owner)
 	WHERE c.owned IS DISTINCT FROM coalesce(t.n, 0) OR c.claims IS DISTINCT FROM coalesce(e.n, 0) $$;
 
@@ -43,7 +43,7 @@ BEGIN
 	RAISE NOTICE 'counter lookups through the index: %',
 		pg_stat_get_xact_numscans('crmpool.rep_counter_pkey'::regclass) - scans;
 END $$;
-SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) ORDER BY rep;
 ROLLBACK;
 
 -- Many savepoints, nested, committed and rolled back, three reps changing their rows in each
@@ -80,7 +80,7 @@ BEGIN
 	END LOOP;
 END $$;
 SELECT * FROM cache_books();
-SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) ORDER BY rep;
 
 -- Another writer of the counters in a savepoint rolled back (manage() recounts them with SQL):
 -- the version each rep's cached TID names is live again, and the next claim counts from it.
@@ -97,7 +97,7 @@ SELECT * FROM cache_books();
 COMMIT;
 SELECT * FROM cache_books();
 SELECT * FROM crmpool.check('cache_c');
-SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) ORDER BY rep;
 
 -- Across transactions (READ COMMITTED): a rep's claims, one transaction after another in the
 -- same session, find its row by the TID the previous one left, and lock it there.  20 claims
@@ -134,6 +134,6 @@ COMMIT;
 SELECT crmpool.release('cache_c', 961, 9);
 SELECT * FROM cache_books();
 SELECT * FROM crmpool.check('cache_c');
-SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) ORDER BY rep;
 DROP TABLE cache_c;
 DROP FUNCTION cache_books();
