@@ -5,7 +5,11 @@
 -- ---------------------------------------------------------------------------------------------
 
 -- Which tables crmpool manages, and the columns it reads.  Column names, not numbers, so that
--- pg_dump / restore (which renumbers columns) keeps working.
+-- pg_dump / restore (which renumbers columns) keeps working.  table_id is what crmpool's state
+-- tables key the table by (docs/design.md, "Tenants and distribution"): given by manage(),
+-- never reused (a table managed again gets a new one), and not its OID, which another server
+-- or a restore gives it anew.  Its sequence is registered for pg_dump in
+-- sql/parts/91_table_ids.sql, where an updated 0.1 registers it.
 CREATE TABLE crmpool.managed_table (
 	rel				regclass	PRIMARY KEY,
 	key_column		name		NOT NULL,
@@ -15,11 +19,13 @@ CREATE TABLE crmpool.managed_table (
 	deal_column		name,
 	level_column	name,
 	managed_at		timestamptz	NOT NULL,
+	table_id		integer		GENERATED ALWAYS AS IDENTITY,
 	tenant_column	name,		-- NULL: one tenant, '' in the bookkeeping (docs/design.md)
 	-- the app's own lock flag, owner-time and soft-delete columns (docs/reference.md)
 	lock_column		name,
 	owner_since_column	name,
-	deleted_column	name
+	deleted_column	name,
+	CONSTRAINT managed_table_table_id_key UNIQUE (table_id)
 );
 COMMENT ON TABLE crmpool.managed_table IS 'Tables attached with crmpool.manage(), and the columns crmpool reads.';
 
@@ -42,7 +48,7 @@ COMMENT ON TABLE crmpool.rule_set IS 'Rules set with crmpool.set_rules(), one ro
 -- Every claim and release updates the rep's row, so pages are filled to 10% only: the other
 -- 90% holds the row's new versions (HOT), a page holds few busy rows, and pruning a page is cheap.
 CREATE TABLE crmpool.rep_counter (
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,	-- crmpool.managed_table.table_id, as in every state table
 	rep			bigint		NOT NULL,
 	owned		integer		NOT NULL DEFAULT 0,
 	locked		integer		NOT NULL DEFAULT 0,
@@ -50,7 +56,7 @@ CREATE TABLE crmpool.rep_counter (
 	claims_day	date,
 	claims		integer		NOT NULL DEFAULT 0,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, rel, rep)
+	PRIMARY KEY (tenant, table_id, rep)
 ) WITH (fillfactor = 10);
 COMMENT ON TABLE crmpool.rep_counter IS 'Per-rep counts kept by crmpool; always equal to the counts in the managed table.';
 
@@ -58,7 +64,7 @@ COMMENT ON TABLE crmpool.rep_counter IS 'Per-rep counts kept by crmpool; always 
 -- pool, or gone for how = delete / truncate).  A spell is the time between one event and the
 -- next for the same customer, so spells can never overlap.
 CREATE TABLE crmpool.ownership_event (
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,
 	customer	bigint		NOT NULL,
 	seq			bigint		GENERATED ALWAYS AS IDENTITY,
 	at			timestamptz	NOT NULL,
@@ -67,18 +73,18 @@ CREATE TABLE crmpool.ownership_event (
 	actor		text,
 	reason		text,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, rel, customer, seq)
+	PRIMARY KEY (tenant, table_id, customer, seq)
 );
 COMMENT ON TABLE crmpool.ownership_event IS 'Append-only ownership history; read it through crmpool.history() and crmpool.ownership_log().';
 
 -- Customers locked (锁定) by their owner: never released, reassigned or recycled.
 CREATE TABLE crmpool.customer_lock (
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,
 	customer	bigint		NOT NULL,
 	rep			bigint		NOT NULL,
 	since		timestamptz	NOT NULL,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, rel, customer)
+	PRIMARY KEY (tenant, table_id, customer)
 );
 COMMENT ON TABLE crmpool.customer_lock IS 'Locked customers and the rep who locked them.';
 
@@ -95,7 +101,7 @@ GRANT USAGE ON SCHEMA crmpool TO PUBLIC;
 
 CREATE VIEW crmpool.managed_tables AS
 	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column,
-		managed_at, tenant_column, lock_column, owner_since_column, deleted_column
+		managed_at, tenant_column, lock_column, owner_since_column, deleted_column, table_id
 	FROM crmpool.managed_table;
 GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
 
@@ -195,72 +201,7 @@ AS 'MODULE_PATHNAME', 'crmpool_rep_load_v2';
 COMMENT ON FUNCTION crmpool.rep_load(regclass, text) IS
 	'Per rep: customers owned, locked, owned with a deal, and claimed today; of one tenant (required for a table with a tenant column).';
 
--- ---------------------------------------------------------------------------------------------
--- A dropped managed table takes its crmpool rows with it; a mapped column of a managed table
--- that stays cannot be dropped (ALTER TABLE ... DROP COLUMN, DROP TYPE ... CASCADE): every write
--- would fail and recycling would skip the table.  src/table/tables.c says why.
--- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION crmpool.forget_dropped_tables()
-RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	gone oid[];
-	mapped record;
-BEGIN
-	IF pg_catalog.to_regclass('crmpool.managed_table') IS NULL THEN
-		RETURN;
-	END IF;
-	SELECT pg_catalog.array_agg(d.objid) INTO gone
-	FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-	WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-	  AND d.objsubid OPERATOR(pg_catalog.=) 0;
-	-- a dropped column is listed under the name it had (address_names: schema, table, column)
-	SELECT m.rel, c.role, c.col INTO mapped
-	FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-	JOIN crmpool.managed_table m ON m.rel OPERATOR(pg_catalog.=) d.objid
-	LEFT JOIN crmpool.identity_config i ON i.rel OPERATOR(pg_catalog.=) m.rel
-	CROSS JOIN LATERAL (
-		VALUES ('primary key', m.key_column), ('owner', m.owner_column), ('pool', m.pool_column),
-			   ('follow-up', m.followup_column), ('deal', m.deal_column), ('level', m.level_column),
-			   ('tenant', m.tenant_column), ('lock', m.lock_column),
-			   ('owner-since', m.owner_since_column), ('deleted', m.deleted_column),
-			   ('name', i.name_column)
-		UNION ALL SELECT 'phone', p FROM pg_catalog.unnest(i.phone_columns) AS p
-		UNION ALL SELECT 'e-mail', e FROM pg_catalog.unnest(i.email_columns) AS e
-	) AS c(role, col)
-	WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-	  AND d.objsubid OPERATOR(pg_catalog.>) 0
-	  AND c.col OPERATOR(pg_catalog.=) d.address_names[3]::pg_catalog.name
-	  AND NOT d.objid OPERATOR(pg_catalog.=) ANY (COALESCE(gone, '{}'))
-	LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'cannot drop column % of table % because crmpool reads it', mapped.col, mapped.rel
-			USING ERRCODE = 'dependent_objects_still_exist',
-				  DETAIL = pg_catalog.format('It is the %s column of a table crmpool manages.', mapped.role),
-				  HINT = 'Map the table without it first (crmpool.manage() or crmpool.set_identity()), or detach the table with crmpool.unmanage().';
-	END IF;
-	IF gone IS NULL THEN
-		RETURN;
-	END IF;
-	DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.recycle_due WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.recycle_warning WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.followup WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.duplicate_warning WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-	DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) ANY (gone::pg_catalog.regclass[]);
-END;
-$$;
-REVOKE ALL ON FUNCTION crmpool.forget_dropped_tables() FROM PUBLIC;
-
-CREATE EVENT TRIGGER crmpool_forget_dropped_tables ON sql_drop
-	EXECUTE FUNCTION crmpool.forget_dropped_tables();
--- also under session_replication_role = replica (a superuser's setting), which skips event
--- triggers enabled the default way: a table dropped there would leave its rows behind
-ALTER EVENT TRIGGER crmpool_forget_dropped_tables ENABLE ALWAYS;
+-- A dropped managed table: sql/parts/11_forget_dropped.sql and 12_forget_dropped_trigger.sql.
 
 -- ---------------------------------------------------------------------------------------------
 -- ALTER TABLE of a managed table (and CREATE TABLE ... INHERITS one): a renamed mapped column

@@ -9,25 +9,25 @@
 -- serializes them (src/ops/distribute.c).
 CREATE TABLE crmpool.distribute_cursor (
 	tenant		bigint		NOT NULL,	-- the tenant's key, as in every state table (tenants.c)
-	rel			regclass	NOT NULL,	-- no foreign key: sql/parts/70_dump_restore.sql
+	table_id	integer		NOT NULL,	-- crmpool.managed_table.table_id (no foreign key: 70_dump_restore.sql)
 	pool		text,
 	last_rep	bigint,
 	turns		bigint		NOT NULL DEFAULT 0,
-	CONSTRAINT distribute_cursor_pool UNIQUE NULLS NOT DISTINCT (tenant, rel, pool)
+	CONSTRAINT distribute_cursor_pool UNIQUE NULLS NOT DISTINCT (tenant, table_id, pool)
 );
 COMMENT ON TABLE crmpool.distribute_cursor IS 'Per pool: the rep crmpool.distribute() served last (round_robin, least_busy) and the turns handed out.';
 
 -- Every hand-out of crmpool.distribute() and of rule auto_distribute: by pool, rep and mode.
 CREATE TABLE crmpool.distribute_log (
 	tenant		bigint		NOT NULL,
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,
 	pool		text,
 	customer	bigint		NOT NULL,
 	rep			bigint		NOT NULL,
 	mode		text		NOT NULL,
 	at			timestamptz	NOT NULL
 );
-CREATE INDEX distribute_log_by_time ON crmpool.distribute_log (rel, at);
+CREATE INDEX distribute_log_by_time ON crmpool.distribute_log (table_id, at);
 COMMENT ON TABLE crmpool.distribute_log IS 'Customers handed out by crmpool.distribute() and auto_distribute; read it through crmpool.distribution_stats.';
 
 -- Pool order of a table (crmpool.set_priority_column): this column, highest first, then the key.

@@ -7,10 +7,10 @@
 
 -- One row per owned, unlocked customer that a recycle rule applies to, kept by the ownership
 -- trigger: when it is due and by which rule, and when its owner is warned.  A recycle batch
--- finds the rep due first by (rel, due_at) and that rep's due customers by (rel, owner,
--- due_at); warnings go by (rel, warn_at) among those not yet warned.
+-- finds the rep due first by (table_id, due_at) and that rep's due customers by (tenant,
+-- table_id, owner, due_at); warnings go by (table_id, warn_at) among those not yet warned.
 CREATE TABLE crmpool.recycle_due (
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,	-- crmpool.managed_table.table_id
 	customer	bigint		NOT NULL,
 	owner		bigint		NOT NULL,
 	since		timestamptz	NOT NULL,	-- the spell began (the clock of recycle_no_deal)
@@ -19,17 +19,17 @@ CREATE TABLE crmpool.recycle_due (
 	warn_at		timestamptz,			-- due_at - warn_before; NULL: no warning
 	warned		boolean		NOT NULL DEFAULT false,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, rel, customer)
+	PRIMARY KEY (tenant, table_id, customer)
 );
-CREATE INDEX recycle_due_by_time ON crmpool.recycle_due (rel, due_at);
-CREATE INDEX recycle_due_by_owner ON crmpool.recycle_due (tenant, rel, owner, due_at);
-CREATE INDEX recycle_due_to_warn ON crmpool.recycle_due (rel, warn_at) WHERE NOT warned;
+CREATE INDEX recycle_due_by_time ON crmpool.recycle_due (table_id, due_at);
+CREATE INDEX recycle_due_by_owner ON crmpool.recycle_due (tenant, table_id, owner, due_at);
+CREATE INDEX recycle_due_to_warn ON crmpool.recycle_due (table_id, warn_at) WHERE NOT warned;
 COMMENT ON TABLE crmpool.recycle_due IS 'When each owned customer is recycled; read it through crmpool.due().';
 
 -- Every warning sent (NOTIFY crmpool_expiring), for applications that poll instead of listen:
 -- crmpool.recycle_warnings(rel, after).  A spell is warned once per due time.
 CREATE TABLE crmpool.recycle_warning (
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,
 	seq			bigint		GENERATED ALWAYS AS IDENTITY,
 	customer	bigint		NOT NULL,
 	owner		bigint		NOT NULL,
@@ -38,17 +38,17 @@ CREATE TABLE crmpool.recycle_warning (
 	rule		text		NOT NULL,
 	warned_at	timestamptz	NOT NULL,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, rel, seq)
+	PRIMARY KEY (tenant, table_id, seq)
 );
-CREATE INDEX recycle_warning_by_customer ON crmpool.recycle_warning (tenant, rel, customer);
+CREATE INDEX recycle_warning_by_customer ON crmpool.recycle_warning (tenant, table_id, customer);
 -- recycle_warnings(rel, after) polls a table's warnings of every tenant in seq order
-CREATE INDEX recycle_warning_by_seq ON crmpool.recycle_warning (rel, seq);
+CREATE INDEX recycle_warning_by_seq ON crmpool.recycle_warning (table_id, seq);
 COMMENT ON TABLE crmpool.recycle_warning IS 'Warnings sent to owners before recycling; read them through crmpool.recycle_warnings().';
 
 -- Follow-ups recorded by crmpool.follow_up(), with their notes.  For a table without a mapped
 -- follow-up column, the last one here is the customer's last follow-up.
 CREATE TABLE crmpool.followup (
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,
 	customer	bigint		NOT NULL,
 	seq			bigint		GENERATED ALWAYS AS IDENTITY,
 	rep			bigint		NOT NULL,
@@ -56,7 +56,7 @@ CREATE TABLE crmpool.followup (
 	note		text,
 	actor		text,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, rel, customer, seq)
+	PRIMARY KEY (tenant, table_id, customer, seq)
 );
 COMMENT ON TABLE crmpool.followup IS 'Follow-ups recorded with crmpool.follow_up().';
 

@@ -16,36 +16,36 @@ COMMENT ON TABLE crmpool.identity_config IS 'Identity columns named with crmpool
 -- are compared byte for byte (COLLATE "C"): they are only ever looked up and grouped, never
 -- shown in the database's order, and the btrees compare them with memcmp, not strcoll.
 CREATE TABLE crmpool.identity_key (
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,	-- crmpool.managed_table.table_id
 	kind		"char"		NOT NULL,
 	key			text		COLLATE pg_catalog."C" NOT NULL,
 	customer	bigint		NOT NULL,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, rel, kind, key, customer)
+	PRIMARY KEY (tenant, table_id, kind, key, customer)
 );
-CREATE INDEX identity_key_customer ON crmpool.identity_key (tenant, rel, customer);
+CREATE INDEX identity_key_customer ON crmpool.identity_key (tenant, table_id, customer);
 COMMENT ON TABLE crmpool.identity_key IS 'Normalized phone (p) and e-mail (e) keys of managed customers.';
 
 -- Company names: the name as written (re-parsed to score a candidate), its distinctive core
 -- (btree: at a threshold above 0.75 only names with the same core can match) and the bigram
 -- hashes of the core (GIN: the candidates with other cores below that).
 CREATE TABLE crmpool.identity_name (
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,
 	customer	bigint		NOT NULL,
 	name		text		NOT NULL,
 	core		text		COLLATE pg_catalog."C" NOT NULL,
 	tokens		integer[]	NOT NULL,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, rel, customer)
+	PRIMARY KEY (tenant, table_id, customer)
 );
 CREATE INDEX identity_name_tokens ON crmpool.identity_name USING gin (tokens);
-CREATE INDEX identity_name_core ON crmpool.identity_name (tenant, rel, core);
+CREATE INDEX identity_name_core ON crmpool.identity_name (tenant, table_id, core);
 COMMENT ON TABLE crmpool.identity_name IS 'Company names of managed customers and the bigram hashes of their cores.';
 
 -- Duplicates let through under the "warn" policy, for the app to review.
 CREATE TABLE crmpool.duplicate_warning (
 	id			bigint		GENERATED ALWAYS AS IDENTITY,
-	rel			regclass	NOT NULL,
+	table_id	integer		NOT NULL,
 	customer	bigint		NOT NULL,
 	existing	bigint		NOT NULL,
 	matched_on	text		NOT NULL,
@@ -55,7 +55,7 @@ CREATE TABLE crmpool.duplicate_warning (
 	tenant		bigint		NOT NULL,
 	PRIMARY KEY (tenant, id)
 );
-CREATE INDEX duplicate_warning_rel ON crmpool.duplicate_warning (rel, at);
+CREATE INDEX duplicate_warning_by_table ON crmpool.duplicate_warning (table_id, at);
 COMMENT ON TABLE crmpool.duplicate_warning IS 'Duplicates inserted under a "warn" policy; read them with crmpool.duplicate_warnings().';
 
 SELECT pg_catalog.pg_extension_config_dump('crmpool.identity_config', '');

@@ -1,6 +1,7 @@
 -- ---------------------------------------------------------------------------------------------
 -- A managed table's rules (crmpool.rule_set) and identity columns (crmpool.identity_config) go
--- with its crmpool.managed_table row.  Not by foreign keys: pg_restore -j loads the data of an
+-- with its crmpool.managed_table row, and so does every state row of its table_id (the only
+-- way they go when the table is dropped: crmpool.forget_dropped_tables).  Not by foreign keys: pg_restore -j loads the data of an
 -- extension's configuration tables in parallel, in any order (pg_dump orders them by their
 -- foreign keys for a serial restore only), and a foreign key between two of them fails such a
 -- restore.  This trigger does what their ON DELETE CASCADE did (0.1 had the foreign keys), with
@@ -12,7 +13,7 @@ CREATE FUNCTION crmpool.forget_table_config()
 RETURNS trigger LANGUAGE C
 AS 'MODULE_PATHNAME', 'crmpool_forget_table_config';
 COMMENT ON FUNCTION crmpool.forget_table_config() IS
-	'Trigger: a managed table''s rules and identity columns go with its crmpool.managed_table row.';
+	'Trigger: a managed table''s rules, identity columns and state rows go with its crmpool.managed_table row.';
 REVOKE ALL ON FUNCTION crmpool.forget_table_config() FROM PUBLIC;
 
 CREATE TRIGGER forget_table_config AFTER DELETE ON crmpool.managed_table

@@ -9,11 +9,11 @@
 -- 0.1 registers them (test/t/003_upgrade.pl compares the list).
 -- ---------------------------------------------------------------------------------------------
 CREATE TABLE crmpool.tenant_name (
-	rel			regclass	NOT NULL,	-- no foreign key: sql/parts/70_dump_restore.sql
+	table_id	integer		NOT NULL,	-- crmpool.managed_table.table_id; no foreign key: 70_dump_restore.sql
 	tenant		bigint		GENERATED ALWAYS AS IDENTITY,
 	name		text		NOT NULL,
-	PRIMARY KEY (rel, tenant),
-	CONSTRAINT tenant_name_unique UNIQUE (rel, name)
+	PRIMARY KEY (table_id, tenant),
+	CONSTRAINT tenant_name_unique UNIQUE (table_id, name)
 );
 COMMENT ON TABLE crmpool.tenant_name IS 'The bigint key of each text tenant of a managed table, as crmpool''s tables store it.';
 REVOKE ALL ON crmpool.tenant_name FROM PUBLIC;

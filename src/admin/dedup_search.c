@@ -32,10 +32,10 @@
 #define GROUP_KEYS_SQL(T) \
 	"SELECT kind::pg_catalog.text OPERATOR(pg_catalog.||) " T(TENANT_PREFIX) \
 	"pg_catalog.split_part(key, ' ', 1), customer, key " \
-	"FROM crmpool.identity_key WHERE rel" EQ "$1 ORDER BY " T("tenant, ") "kind, key, customer"
+	"FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1 ORDER BY " T("tenant, ") "kind, key, customer"
 #define GROUP_NAMES_SQL(T) \
 	"SELECT " T(TENANT_PREFIX) "core, customer, name " \
-	"FROM crmpool.identity_name WHERE rel" EQ "$1 ORDER BY " T("tenant, ") "core, customer"
+	"FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1 ORDER BY " T("tenant, ") "core, customer"
 #define CORE_RUN_LIMIT 500		/* pairwise scoring within one core, at most this many names */
 
 static ManagedRel *
@@ -183,13 +183,13 @@ find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
 	all = palloc(sizeof(IdentityMatch) * (ik.nkeys * MAX_EXACT + 1));
 	/* the same switchboard too, whatever dedup_phone_main says (off keeps the keys, as every dedup_*) */
 	for (i = 0; i < ik.nkeys; i++)
-		nall += identity_key_matches(mr->relid, tenant, ik.kinds[i], ik.keys[i], PG_INT64_MIN,
+		nall += identity_key_matches(mr->table_id, tenant, ik.kinds[i], ik.keys[i], PG_INT64_MIN,
 									 true, identity_email_folds(&rules), false, all + nall,
 									 MAX_EXACT);
 	if (ik.has_name)
 	{
 		IdentityMatch *names;
-		int			n = identity_name_matches(mr->relid, tenant, &ik, PG_INT64_MIN, threshold,
+		int			n = identity_name_matches(mr->table_id, tenant, &ik, PG_INT64_MIN, threshold,
 											  &names);
 
 		all = repalloc(all, sizeof(IdentityMatch) * (nall + n + 1));
@@ -312,16 +312,17 @@ uf_union(UnionFind *uf, int a, int b, int kind)
 
 /* Walk a query in batches through a cursor, calling fn on each row. */
 static void
-for_each_row(const char *sql, Oid relid, void (*fn) (HeapTuple, TupleDesc, void *), void *arg)
+for_each_row(const char *sql, CrmpoolTableId table, void (*fn) (HeapTuple, TupleDesc, void *),
+			 void *arg)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, 1, (Oid[]) {REGCLASSOID});
+	SPIPlanPtr	plan = SPI_prepare(sql, 1, (Oid[]) {INT4OID});
 	MemoryContext batch = AllocSetContextCreate(CurrentMemoryContext, "crmpool batch",
 												ALLOCSET_DEFAULT_SIZES);
 	Portal		portal;
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, (Datum[]) {ObjectIdGetDatum(relid)}, NULL, true);
+	portal = SPI_cursor_open(NULL, plan, (Datum[]) {crmpool_table_id_datum(table)}, NULL, true);
 	for (;;)
 	{
 		uint64		i;
@@ -579,14 +580,12 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	krun.uf = &uf;
 	krun.folds = identity_email_folds(&rules);
 	krun.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool key run", ALLOCSET_SMALL_SIZES);
-	for_each_row(crmpool_has_tenants() ? GROUP_KEYS_SQL(WITH_TENANT) : GROUP_KEYS_SQL(WITHOUT_TENANT),
-				 mr->relid, key_row, &krun);
+	for_each_row(TENANT_SQL(GROUP_KEYS_SQL), mr->table_id, key_row, &krun);
 	nrun = palloc0(sizeof(NameRun));
 	nrun->uf = &uf;
 	nrun->threshold = identity_threshold(&rules);
 	nrun->cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool name run", ALLOCSET_DEFAULT_SIZES);
-	for_each_row(crmpool_has_tenants() ? GROUP_NAMES_SQL(WITH_TENANT) : GROUP_NAMES_SQL(WITHOUT_TENANT),
-				 mr->relid, name_row, nrun);
+	for_each_row(TENANT_SQL(GROUP_NAMES_SQL), mr->table_id, name_row, nrun);
 	ledger_end(&octx);
 
 	/* groups of two or more, named by their smallest customer id */
@@ -626,22 +625,22 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+#define WARNINGS_SQL(T) \
+	"SELECT id, customer, existing, matched_on, score, at, actor " \
+	"FROM crmpool.duplicate_warning WHERE " TABLE_ID(T) EQ "$1 ORDER BY id DESC"
+
 PG_FUNCTION_INFO_V1(crmpool_duplicate_warnings);
 Datum
 crmpool_duplicate_warnings(PG_FUNCTION_ARGS)
 {
-	static const CrmpoolStmt warnings = {
-		"SELECT id, customer, existing, matched_on, score, at, actor "
-		"FROM crmpool.duplicate_warning WHERE rel" EQ "$1 ORDER BY id DESC",
-		1, {REGCLASSOID}
-	};
+	static const CrmpoolStmt warnings = TENANT_STMT(WARNINGS_SQL, 1, {INT4OID});
 	static SPIPlanPtr plan[2];
 	ManagedRel *mr = identity_rel(fcinfo);
 
 	VisibleFilter filter = {.relid = mr->relid, .ncols = 2, .cols = {2, 3}};
 
 	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&warnings, plan),
-								   (Datum[]) {ObjectIdGetDatum(mr->relid)}, NULL,
+								   (Datum[]) {crmpool_table_id_datum(mr->table_id)}, NULL,
 								   managed_filter_visible, &filter);
 	return (Datum) 0;
 }

@@ -93,7 +93,7 @@ open_for_admin(FunctionCallInfo fcinfo)
 typedef struct AdoptScan
 {
 	bool		adopt;			/* record an "adopt" event per customer */
-	Datum	   *values;			/* $1 rel, $2 now, $3 actor */
+	Datum	   *values;			/* $1 the table's id, $2 now, $3 actor */
 	Oid			since_type;		/* the owner-since column's type; InvalidOid: none */
 	bool		lock_column;	/* column 6 is the app's lock flag: locks rebuilt from it */
 	const char *relname;
@@ -103,28 +103,31 @@ typedef struct AdoptScan
 
 /* Statements of manage(), for 0.2's tables and (WITHOUT_TENANT) 0.1's: base.h, CrmpoolStmt */
 #define ADOPT_EVENTS_SQL(T) \
-	"INSERT INTO crmpool.ownership_event (" T("tenant, ") "rel, customer, at, owner, how, actor) " \
+	"INSERT INTO crmpool.ownership_event (" T("tenant, ") TABLE_ID(T) ", customer, at, owner, how, actor) " \
 	"SELECT " T("u.tenant, ") "$1, u.customer, u.at, u.owner, 'adopt', $3 " \
 	"FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
 	"pg_catalog.unnest($2)) AS u(customer, owner, tenant, at)"
 #define ADOPT_COUNTS_SQL(T) \
-	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") "rel, rep, owned, with_deal) " \
+	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") TABLE_ID(T) ", rep, owned, with_deal) " \
 	"SELECT " T("u.tenant, ") "$1, u.owner, pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE u.deal) " \
 	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) " \
 	"AS u(owner, deal, tenant) WHERE u.owner IS NOT NULL GROUP BY u.tenant, u.owner " \
-	"ON CONFLICT (" T("tenant, ") "rel, rep) DO UPDATE SET owned = c.owned" PLUS "excluded.owned, " \
+	"ON CONFLICT (" T("tenant, ") TABLE_ID(T) ", rep) DO UPDATE SET owned = c.owned" PLUS "excluded.owned, " \
 	"with_deal = c.with_deal" PLUS "excluded.with_deal"
 /* the app's lock flags (lock_column) of owned rows: crmpool.customer_lock is rebuilt from them */
 #define ADOPT_LOCKS_SQL(T) \
-	"INSERT INTO crmpool.customer_lock (" T("tenant, ") "rel, customer, rep, since) " \
+	"INSERT INTO crmpool.customer_lock (" T("tenant, ") TABLE_ID(T) ", customer, rep, since) " \
 	"SELECT " T("u.tenant, ") "$1, u.customer, u.rep, $2 " \
 	"FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) " \
 	"AS u(customer, rep, tenant)"
 #define LOCKED_COUNTS_SQL(T) \
 	"UPDATE crmpool.rep_counter c SET locked = " \
 	"(SELECT pg_catalog.count(*) FROM crmpool.customer_lock l " \
-	" WHERE " T("l.tenant" EQ "c.tenant AND ") "l.rel" EQ "c.rel AND l.rep" EQ "c.rep) " \
-	"WHERE c.rel" EQ "$1"
+	" WHERE " T("l.tenant" EQ "c.tenant AND ") "l." TABLE_ID(T) EQ "c." TABLE_ID(T) " AND l.rep" EQ "c.rep) " \
+	"WHERE c." TABLE_ID(T) EQ "$1"
+#define DROP_LOCKS_SQL(T) "DELETE FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1"
+#define ZERO_COUNTS_SQL(T) \
+	"UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 WHERE " TABLE_ID(T) EQ "$1"
 #define MANAGED_ROW_SQL(T) \
 	"SELECT " T("tenant_column") " FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE"
 /* 0.1's managed_table has neither the tenant column nor the app's lock, owner-since, deleted */
@@ -138,7 +141,23 @@ typedef struct AdoptScan
 	"followup_column = excluded.followup_column, deal_column = excluded.deal_column, " \
 	"level_column = excluded.level_column" \
 	T(", lock_column = excluded.lock_column, owner_since_column = excluded.owner_since_column, " \
-	  "deleted_column = excluded.deleted_column")
+	  "deleted_column = excluded.deleted_column RETURNING table_id")
+#define UNMANAGE_ROW_SQL(T) \
+	"SELECT " T("table_id, ") "rel FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE"
+
+/*
+ * The table's id, column 1 of SPI's current row (MANAGED_UPSERT_SQL, UNMANAGE_ROW_SQL); under
+ * 0.1's SQL, whose tables key by rel, its OID (base.h).
+ */
+static CrmpoolTableId
+stored_table_id(Oid relid)
+{
+	bool		isnull;
+
+	if (!crmpool_has_tenants())
+		return (CrmpoolTableId) relid;
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
 
 /*
  * One chunk of (key, owner, has deal, tenant, owner since, locked) rows: count them per tenant
@@ -203,20 +222,20 @@ adopt_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		}
 	}
 	if (scan->adopt)
-		crmpool_admin_exec(crmpool_has_tenants() ? ADOPT_EVENTS_SQL(WITH_TENANT) : ADOPT_EVENTS_SQL(WITHOUT_TENANT),
-						   6, (Oid[]) {REGCLASSOID, TIMESTAMPTZARRAYOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
+		crmpool_admin_exec(TENANT_SQL(ADOPT_EVENTS_SQL),
+						   6, (Oid[]) {INT4OID, TIMESTAMPTZARRAYOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
 						   (Datum[]) {scan->values[0], crmpool_array(ats, NULL, n, TIMESTAMPTZOID),
 						   scan->values[2], crmpool_array(customers, NULL, n, INT8OID),
 						   crmpool_array(owners, nulls, n, INT8OID),
 						   crmpool_array(tenants, NULL, n, INT8OID)});
-	crmpool_admin_exec(crmpool_has_tenants() ? ADOPT_COUNTS_SQL(WITH_TENANT) : ADOPT_COUNTS_SQL(WITHOUT_TENANT),
-					   4, (Oid[]) {REGCLASSOID, INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID},
+	crmpool_admin_exec(TENANT_SQL(ADOPT_COUNTS_SQL),
+					   4, (Oid[]) {INT4OID, INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID},
 					   (Datum[]) {scan->values[0], crmpool_array(owners, nulls, n, INT8OID),
 					   crmpool_array(deals, NULL, n, BOOLOID), crmpool_array(tenants, NULL, n, INT8OID)});
 	/* lock_column is mapped only under 0.2's SQL, whose tables have tenants */
 	if (nlocked > 0)
 		crmpool_admin_exec(ADOPT_LOCKS_SQL(WITH_TENANT),
-						   5, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
+						   5, (Oid[]) {INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
 						   (Datum[]) {scan->values[0], scan->values[1],
 						   crmpool_array(locked, NULL, nlocked, INT8OID),
 						   crmpool_array(holders, NULL, nlocked, INT8OID),
@@ -405,6 +424,10 @@ manage_table(FunctionCallInfo fcinfo)
 	const char *deal_expr;
 	Oid			types[3] = {REGCLASSOID, TIMESTAMPTZOID, TEXTOID};
 	Datum		values[3];
+	/* the same for crmpool's state tables: the table's id first (base.h, CrmpoolTableId) */
+	Oid			state_types[3] = {INT4OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		state_values[3];
+	CrmpoolTableId table_id;
 
 	rel = open_for_admin(fcinfo);
 	relid = RelationGetRelid(rel);
@@ -473,6 +496,11 @@ manage_table(FunctionCallInfo fcinfo)
 								name_literal(relid, tenant), name_literal(relid, lock),
 								name_literal(relid, owner_since), name_literal(relid, deleted)),
 		 2, types, values);
+	/* kept by a manage() of a managed table, new for a table managed again (never reused) */
+	table_id = stored_table_id(relid);
+	state_values[0] = crmpool_table_id_datum(table_id);
+	state_values[1] = values[1];
+	state_values[2] = values[2];
 
 	adopt_pools(rel, pool, qualname, values);
 
@@ -521,12 +549,13 @@ manage_table(FunctionCallInfo fcinfo)
 
 		memset(&scan, 0, sizeof(scan));
 		scan.adopt = !adopted;
-		scan.values = values;
+		scan.values = state_values;
 		scan.relname = RelationGetRelationName(rel);
 		if (tenant != InvalidAttrNumber)
 		{
 			memset(&tenants, 0, sizeof(tenants));
 			tenants.relid = relid;
+			tenants.table_id = table_id;
 			tenants.mcxt = CurrentMemoryContext;
 			managed_tenant_init(&tenants, tenant);
 			scan.tenants = &tenants;
@@ -542,12 +571,10 @@ manage_table(FunctionCallInfo fcinfo)
 		{
 			/* the column is the lock: crmpool.customer_lock is rebuilt from it */
 			scan.lock_column = true;
-			crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1",
-							   1, types, values);
+			crmpool_admin_exec(TENANT_SQL(DROP_LOCKS_SQL), 1, state_types, state_values);
 		}
 		scan.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool adopt", ALLOCSET_DEFAULT_SIZES);
-		crmpool_admin_exec("UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 "
-						   "WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+		crmpool_admin_exec(TENANT_SQL(ZERO_COUNTS_SQL), 1, state_types, state_values);
 		crmpool_scan_table(relid, psprintf("SELECT %s::pg_catalog.int8, (%s)::pg_catalog.int8, %s, %s, %s, %s FROM ONLY %s",
 										   colname(rel, key), owner_expr, deal_expr,
 										   tenant ? colname(rel, tenant) : "0::pg_catalog.int8",
@@ -557,8 +584,7 @@ manage_table(FunctionCallInfo fcinfo)
 										   qualname),
 						   0, NULL, NULL, ADOPT_CHUNK, adopt_chunk, &scan);
 		MemoryContextDelete(scan.cxt);
-		crmpool_admin_exec(crmpool_has_tenants() ? LOCKED_COUNTS_SQL(WITH_TENANT) :
-						   LOCKED_COUNTS_SQL(WITHOUT_TENANT), 1, types, values);
+		crmpool_admin_exec(TENANT_SQL(LOCKED_COUNTS_SQL), 1, state_types, state_values);
 	}
 
 	crmpool_end_admin(&octx, nestlevel);
@@ -567,6 +593,16 @@ manage_table(FunctionCallInfo fcinfo)
 	due_recompute(relid);
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
+}
+
+/* Delete a table's rows of crmpool.<table>, a state table (keyed by the table's id, base.h). */
+static uint64
+forget_state(const char *table, CrmpoolTableId table_id)
+{
+	crmpool_admin_exec(psprintf("DELETE FROM crmpool.%s WHERE %s OPERATOR(pg_catalog.=) $1", table,
+								crmpool_has_tenants() ? "table_id" : "rel"),
+					   1, (Oid[]) {INT4OID}, (Datum[]) {crmpool_table_id_datum(table_id)});
+	return SPI_processed;
 }
 
 PG_FUNCTION_INFO_V1(crmpool_unmanage);
@@ -580,6 +616,7 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	uint64		events;
+	CrmpoolTableId table_id;
 
 	ownership_require_settled(relid, "crmpool.unmanage()");
 
@@ -588,21 +625,21 @@ crmpool_unmanage(PG_FUNCTION_ARGS)
 	 * (a table mapped before crmpool followed renames), so the configuration is not loaded.
 	 */
 	nestlevel = crmpool_begin_admin(&octx);
-	crmpool_admin_exec("SELECT 1 FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-					   1, types, values);
+	crmpool_admin_exec(TENANT_SQL(UNMANAGE_ROW_SQL), 1, types, values);
 	if (SPI_processed == 0)
 		managed_rel_not_managed(relid);
+	table_id = stored_table_id(relid);
 	drop_triggers(relid, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													RelationGetRelationName(rel)), true);
-	crmpool_admin_exec("DELETE FROM crmpool.customer_lock WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.recycle_due WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.recycle_warning WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.followup WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.ownership_event WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	events = SPI_processed;
-	crmpool_admin_exec("DELETE FROM crmpool.rep_counter WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	identity_forget_table(relid);
-	crmpool_admin_exec("DELETE FROM crmpool.duplicate_warning WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+	forget_state("customer_lock", table_id);
+	forget_state("recycle_due", table_id);
+	forget_state("recycle_warning", table_id);
+	forget_state("followup", table_id);
+	events = forget_state("ownership_event", table_id);
+	forget_state("rep_counter", table_id);
+	identity_forget_table(table_id);
+	forget_state("duplicate_warning", table_id);
+	/* its other state, tenant keys and distribution (0.2), goes with the row: registry.c */
 	crmpool_admin_exec("DELETE FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
 	crmpool_end_admin(&octx, nestlevel);
 	managed_rel_changed(relid);

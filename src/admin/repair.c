@@ -68,46 +68,46 @@ typedef enum RepairStmt
 
 #define RP_EVENTS_SQL(T) \
 	"SELECT DISTINCT ON (customer) customer, owner, how, at" T(", tenant") " FROM crmpool.ownership_event " \
-	"WHERE rel" EQ "$1 ORDER BY customer, seq DESC"
+	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer, seq DESC"
 
 #define RP_LOCKS_SQL(T) \
-	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE rel" EQ "$1 ORDER BY customer"
+	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer"
 
 #define RP_DUE_SQL(T) \
 	"SELECT customer, owner, since, due_at, rule, warn_at" T(", tenant") " FROM crmpool.recycle_due " \
-	"WHERE rel" EQ "$1 ORDER BY customer"
+	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer"
 
 #define RP_FOLLOWUPS_SQL(T) \
-	"SELECT customer, pg_catalog.max(at)" T(", pg_catalog.min(tenant)") " FROM crmpool.followup WHERE rel" EQ "$1 " \
+	"SELECT customer, pg_catalog.max(at)" T(", pg_catalog.min(tenant)") " FROM crmpool.followup WHERE " TABLE_ID(T) EQ "$1 " \
 	"GROUP BY customer ORDER BY customer"
 
 #define RP_KEYS_SQL(T) \
-	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE rel" EQ "$1 " \
+	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1 " \
 	"ORDER BY customer, kind, key"
 
 #define RP_NAMES_SQL(T) \
-	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE rel" EQ "$1 ORDER BY customer"
+	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer"
 
 #define RP_COUNTERS_SQL(T) \
-	"SELECT rep, owned, locked, with_deal" T(", tenant") " FROM crmpool.rep_counter WHERE rel" EQ "$1 " \
+	"SELECT rep, owned, locked, with_deal" T(", tenant") " FROM crmpool.rep_counter WHERE " TABLE_ID(T) EQ "$1 " \
 	"ORDER BY " T("tenant, ") "rep"
 
 #define RP_SET_COUNTER_SQL(T) \
-	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") "rel, rep, owned, locked, with_deal) " \
-	"VALUES (" T("$6, ") "$1, $2, $3, $4, $5) ON CONFLICT (" T("tenant, ") "rel, rep) DO UPDATE SET owned = excluded.owned, " \
+	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") TABLE_ID(T) ", rep, owned, locked, with_deal) " \
+	"VALUES (" T("$6, ") "$1, $2, $3, $4, $5) ON CONFLICT (" T("tenant, ") TABLE_ID(T) ", rep) DO UPDATE SET owned = excluded.owned, " \
 	"locked = excluded.locked, with_deal = excluded.with_deal"
 
 static const CrmpoolStmt stmt_defs[NUM_REPAIR_STMTS] = {
 	/* each customer's last event */
-	[RP_EVENTS] = TENANT_STMT(RP_EVENTS_SQL, 1, {REGCLASSOID}),
-	[RP_LOCKS] = TENANT_STMT(RP_LOCKS_SQL, 1, {REGCLASSOID}),
-	[RP_DUE] = TENANT_STMT(RP_DUE_SQL, 1, {REGCLASSOID}),
-	[RP_FOLLOWUPS] = TENANT_STMT(RP_FOLLOWUPS_SQL, 1, {REGCLASSOID}),
-	[RP_KEYS] = TENANT_STMT(RP_KEYS_SQL, 1, {REGCLASSOID}),
-	[RP_NAMES] = TENANT_STMT(RP_NAMES_SQL, 1, {REGCLASSOID}),
-	[RP_COUNTERS] = TENANT_STMT(RP_COUNTERS_SQL, 1, {REGCLASSOID}),
+	[RP_EVENTS] = TENANT_STMT(RP_EVENTS_SQL, 1, {INT4OID}),
+	[RP_LOCKS] = TENANT_STMT(RP_LOCKS_SQL, 1, {INT4OID}),
+	[RP_DUE] = TENANT_STMT(RP_DUE_SQL, 1, {INT4OID}),
+	[RP_FOLLOWUPS] = TENANT_STMT(RP_FOLLOWUPS_SQL, 1, {INT4OID}),
+	[RP_KEYS] = TENANT_STMT(RP_KEYS_SQL, 1, {INT4OID}),
+	[RP_NAMES] = TENANT_STMT(RP_NAMES_SQL, 1, {INT4OID}),
+	[RP_COUNTERS] = TENANT_STMT(RP_COUNTERS_SQL, 1, {INT4OID}),
 	/* claims made today are not the table's to say: kept */
-	[RP_SET_COUNTER] = TENANT_STMT(RP_SET_COUNTER_SQL, 6, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT8OID}),
+	[RP_SET_COUNTER] = TENANT_STMT(RP_SET_COUNTER_SQL, 6, {INT4OID, INT8OID, INT4OID, INT4OID, INT4OID, INT8OID}),
 };
 
 static SPIPlanPtr stmt_plans[NUM_REPAIR_STMTS][2];
@@ -153,10 +153,10 @@ typedef struct Stream
 } Stream;
 
 static void
-stream_open(Stream *s, Roles *r, RepairStmt stmt, Oid relid)
+stream_open(Stream *s, Roles *r, RepairStmt stmt, CrmpoolTableId table)
 {
 	SPIPlanPtr	plan = crmpool_stmt_plan(&stmt_defs[stmt], stmt_plans[stmt]);
-	Datum		arg = ObjectIdGetDatum(relid);
+	Datum		arg = crmpool_table_id_datum(table);
 
 	memset(s, 0, sizeof(Stream));
 	crmpool_become_owner(&r->octx);
@@ -494,10 +494,10 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 		{
 			ledger_begin(&octx);
 			if (f != NULL)
-				ledger_record(mr->relid, tenant, customer, p->now, f->has_owner, f->owner,
+				ledger_record(mr->table_id, tenant, customer, p->now, f->has_owner, f->owner,
 							  "repair", "repair", ledger_current_actor());
 			else
-				ledger_record(mr->relid, tenant, customer, p->now, false, 0, "delete", "repair",
+				ledger_record(mr->table_id, tenant, customer, p->now, false, 0, "delete", "repair",
 							  ledger_current_actor());
 			ledger_end(&octx);
 		}
@@ -525,7 +525,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			if (p->fix)
 			{
 				ledger_begin(&octx);
-				(void) ledger_drop_lock(mr->relid, stream_tenant(locks), customer);
+				(void) ledger_drop_lock(mr->table_id, stream_tenant(locks), customer);
 				ledger_end(&octx);
 			}
 		}
@@ -541,7 +541,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 		if (p->fix)
 		{
 			ledger_begin(&octx);
-			(void) ledger_add_lock(mr->relid, tenant, customer, f->owner, p->now);
+			(void) ledger_add_lock(mr->table_id, tenant, customer, f->owner, p->now);
 			ledger_end(&octx);
 		}
 		lock_ok = true;
@@ -604,9 +604,9 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			{
 				ledger_begin(&octx);
 				if (want_due)
-					due_store(mr->relid, tenant, customer, &in, &want);
+					due_store(mr->table_id, tenant, customer, &in, &want);
 				else
-					due_drop(mr->relid, tenant, customer);
+					due_drop(mr->table_id, tenant, customer);
 				ledger_end(&octx);
 			}
 		}
@@ -653,7 +653,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 			if (p->fix)
 			{
 				ledger_begin(&octx);
-				identity_replace_keys(mr->relid, tenant, customer,
+				identity_replace_keys(mr, tenant, customer,
 									  (f != NULL && mr->has_identity) ? &f->keys : &none);
 				ledger_end(&octx);
 			}
@@ -696,7 +696,7 @@ counters(Pass *p, Roles *r)
 		want[n++] = *c;
 	qsort(want, n, sizeof(RepCount), rep_order);
 
-	stream_open(&s, r, RP_COUNTERS, p->mr->relid);
+	stream_open(&s, r, RP_COUNTERS, p->mr->table_id);
 	for (;;)
 	{
 		bool		has_row = stream_row(&s, r) != NULL;
@@ -739,7 +739,7 @@ counters(Pass *p, Roles *r)
 
 			ledger_begin(&octx);
 			crmpool_run_stmt(&stmt_defs[RP_SET_COUNTER], stmt_plans[RP_SET_COUNTER],
-							 (Datum[]) {ObjectIdGetDatum(p->mr->relid), Int64GetDatum(have.rep),
+							 (Datum[]) {crmpool_table_id_datum(p->mr->table_id), Int64GetDatum(have.rep),
 				Int32GetDatum(should.owned), Int32GetDatum(should.locked),
 			Int32GetDatum(should.with_deal), crmpool_tenant_datum(have.tenant)}, NULL, false);
 			ledger_end(&octx);
@@ -838,12 +838,12 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	as_caller(&p.roles);
 	rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
 
-	stream_open(&events, &p.roles, RP_EVENTS, relid);
-	stream_open(&locks, &p.roles, RP_LOCKS, relid);
-	stream_open(&due, &p.roles, RP_DUE, relid);
-	stream_open(&followups, &p.roles, RP_FOLLOWUPS, relid);
-	stream_open(&keys, &p.roles, RP_KEYS, relid);
-	stream_open(&names, &p.roles, RP_NAMES, relid);
+	stream_open(&events, &p.roles, RP_EVENTS, p.mr->table_id);
+	stream_open(&locks, &p.roles, RP_LOCKS, p.mr->table_id);
+	stream_open(&due, &p.roles, RP_DUE, p.mr->table_id);
+	stream_open(&followups, &p.roles, RP_FOLLOWUPS, p.mr->table_id);
+	stream_open(&keys, &p.roles, RP_KEYS, p.mr->table_id);
+	stream_open(&names, &p.roles, RP_NAMES, p.mr->table_id);
 
 	percustomer = AllocSetContextCreate(CurrentMemoryContext, "crmpool repair customer",
 										ALLOCSET_DEFAULT_SIZES);

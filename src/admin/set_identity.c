@@ -104,12 +104,12 @@ typedef struct ExistingRows
 
 /* The keys of existing rows, for 0.2's tables and (WITHOUT_TENANT) 0.1's: base.h, CrmpoolStmt */
 #define INDEX_KEYS_SQL(T) \
-	"INSERT INTO crmpool.identity_key (" T("tenant, ") "rel, kind, key, customer) " \
+	"INSERT INTO crmpool.identity_key (" T("tenant, ") TABLE_ID(T) ", kind, key, customer) " \
 	"SELECT " T("u.tenant, ") "$1, u.kind, u.key, u.customer " \
 	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
 	"pg_catalog.unnest($5)) AS u(kind, key, customer, tenant)"
 #define INDEX_NAMES_SQL(T) \
-	"INSERT INTO crmpool.identity_name (" T("tenant, ") "rel, customer, name, core, tokens) " \
+	"INSERT INTO crmpool.identity_name (" T("tenant, ") TABLE_ID(T) ", customer, name, core, tokens) " \
 	"SELECT " T("u.tenant, ") "$1, u.customer, u.name, u.core, crmpool.name_bigrams(u.name) " \
 	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
 	"pg_catalog.unnest($5)) AS u(customer, name, core, tenant)"
@@ -133,7 +133,7 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	int			nkeys = 0;
 	int			nnames = 0;
 	uint64		r;
-	Datum		rel = ObjectIdGetDatum(scan->relid);
+	Datum		table_id = crmpool_table_id_datum(scan->mr->table_id);
 
 	for (r = 0; r < n; r++)
 	{
@@ -173,17 +173,17 @@ index_chunk(SPITupleTable *rows, uint64 n, void *arg)
 	}
 	/* a customer's keys are distinct (identity_add_key), so no conflict can arise */
 	if (nkeys > 0)
-		crmpool_admin_exec(crmpool_has_tenants() ? INDEX_KEYS_SQL(WITH_TENANT) : INDEX_KEYS_SQL(WITHOUT_TENANT),
-						   5, (Oid[]) {REGCLASSOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
-						   (Datum[]) {rel,
+		crmpool_admin_exec(TENANT_SQL(INDEX_KEYS_SQL),
+						   5, (Oid[]) {INT4OID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
+						   (Datum[]) {table_id,
 							   PointerGetDatum(construct_array(kinds, nkeys, CHAROID, 1, true, TYPALIGN_CHAR)),
 							   PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT)),
 							   PointerGetDatum(construct_array(key_customers, nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
 						   crmpool_array(key_tenants, NULL, nkeys, INT8OID)});
 	if (nnames > 0)
-		crmpool_admin_exec(crmpool_has_tenants() ? INDEX_NAMES_SQL(WITH_TENANT) : INDEX_NAMES_SQL(WITHOUT_TENANT),
-						   5, (Oid[]) {REGCLASSOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
-						   (Datum[]) {rel,
+		crmpool_admin_exec(TENANT_SQL(INDEX_NAMES_SQL),
+						   5, (Oid[]) {INT4OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
+						   (Datum[]) {table_id,
 							   PointerGetDatum(construct_array(name_customers, nnames, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
 							   PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false, TYPALIGN_INT)),
 							   PointerGetDatum(construct_array(cores, nnames, TEXTOID, -1, false, TYPALIGN_INT)),
@@ -251,7 +251,7 @@ crmpool_set_identity(PG_FUNCTION_ARGS)
 	if (OidIsValid(get_trigger_oid(relid, TRIGGER_IDENTITY, true)))
 		crmpool_admin_exec(psprintf("DROP TRIGGER %s ON %s", TRIGGER_IDENTITY, mr->qualname),
 						   0, NULL, NULL);
-	identity_forget_table(relid);
+	identity_forget_table(mr->table_id);
 
 	/* a soft delete gives up the customer's keys, an undelete takes them back */
 	if (watched != NIL && mr->deleted_att != InvalidAttrNumber)

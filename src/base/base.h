@@ -184,6 +184,29 @@ typedef struct CrmpoolStmt
 /* The same for a text(T, O) whose O(x) is x only in sql01 (what 0.1 reads instead) */
 #define TENANT_STMT2(text, nargs, ...) \
 	{text(WITH_TENANT, WITHOUT_TENANT), nargs, __VA_ARGS__, text(WITHOUT_TENANT, WITH_TENANT)}
+/* A statement text of TENANT_STMT's kind for the tables this installation has */
+#define TENANT_SQL(text) (crmpool_has_tenants() ? text(WITH_TENANT) : text(WITHOUT_TENANT))
+
+/*
+ * A managed table as crmpool's state tables key it (docs/design.md, "Tenants and
+ * distribution"): crmpool.managed_table.table_id, a number given by manage() and never reused,
+ * that no other server needs to agree on, unlike the relation's OID.  Under 0.1's SQL (a new
+ * library before ALTER EXTENSION crmpool UPDATE) the state tables key by 0.1's column rel, and
+ * the table's id is its OID: four bytes either way, compared bit for bit (F_INT4EQ serves both
+ * columns, int4 parameters compare to rel as oid).  In a statement text, TABLE_ID(T) is the
+ * column's name: table_id for 0.2's tables, rel for 0.1's (T as in TENANT_STMT).
+ */
+typedef int32 CrmpoolTableId;
+
+static inline Datum
+crmpool_table_id_datum(CrmpoolTableId id)
+{
+	return Int32GetDatum(id);
+}
+
+#define TABLE_ID(T) TABLE_ID_##T
+#define TABLE_ID_WITH_TENANT "table_id"
+#define TABLE_ID_WITHOUT_TENANT "rel"
 
 extern SPIPlanPtr crmpool_stmt_plan(const CrmpoolStmt *stmt, SPIPlanPtr slot[2]);
 extern int	crmpool_run_stmt(const CrmpoolStmt *stmt, SPIPlanPtr slot[2], Datum *values,

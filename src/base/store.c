@@ -102,7 +102,14 @@ store_oids(StoreTable *t, Oid *heap, Oid *index)
 	if (t->checked == *heap && t->checked_tenants == tenants)
 		return;
 	for (i = 0; i < lengthof(t->columns) && t->columns[i] != NULL; i++)
-		crmpool_check_column(*heap, t->table, i + 1, t->columns[i]);
+	{
+		const char *column = t->columns[i];
+
+		/* 0.1's tables key by rel where 0.2's have table_id, at the same number (base.h) */
+		if (!tenants && strcmp(column, "table_id") == 0)
+			column = "rel";
+		crmpool_check_column(*heap, t->table, i + 1, column);
+	}
 	if (tenants && t->tenant_att != 0)
 		crmpool_check_column(*heap, t->table, t->tenant_att, "tenant");
 	t->checked = *heap;

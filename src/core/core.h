@@ -140,29 +140,32 @@ typedef struct RepCounts
 extern void ledger_begin(OwnerContext *octx);
 extern void ledger_end(OwnerContext *octx);
 /*
- * Every function taking a relid and a tenant keeps its state under (tenant, rel): the tenant is
- * the key of the row's tenant (managed_tenant), CRMPOOL_NO_TENANT for a table without one.
+ * Every function taking a table id and a tenant keeps its state under (tenant, table_id): the
+ * table's id is ManagedRel.table_id (base.h, CrmpoolTableId), the tenant the key of the row's
+ * tenant (managed_tenant), CRMPOOL_NO_TENANT for a table without one.  relid, where also
+ * taken, only names the table in an error.
  */
-extern void ledger_apply(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal,
-						 int locked, int claims, DateADT today, RepCounts *after);
+extern void ledger_apply(Oid relid, CrmpoolTableId table, CrmpoolTenant tenant, int64 rep,
+						 int owned, int with_deal, int locked, int claims, DateADT today,
+						 RepCounts *after);
 extern void ledger_set_actor(const char *actor);
-extern void ledger_locked_changed(Oid relid, CrmpoolTenant tenant, int64 rep, int delta,
-								  int64 *locked_after);
+extern void ledger_locked_changed(Oid relid, CrmpoolTableId table, CrmpoolTenant tenant,
+								  int64 rep, int delta, int64 *locked_after);
 typedef struct LedgerEvents LedgerEvents;
 extern LedgerEvents *ledger_events_begin(void);
-extern void ledger_events_add(LedgerEvents *le, Oid relid, CrmpoolTenant tenant, int64 customer,
-							  TimestampTz at, bool has_owner, int64 owner, const char *how,
-							  const char *reason, const char *actor);
+extern void ledger_events_add(LedgerEvents *le, CrmpoolTableId table, CrmpoolTenant tenant,
+							  int64 customer, TimestampTz at, bool has_owner, int64 owner,
+							  const char *how, const char *reason, const char *actor);
 extern void ledger_events_end(LedgerEvents *le);
-extern void ledger_record(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz at,
-						  bool has_owner, int64 owner, const char *how, const char *reason,
-						  const char *actor);
+extern void ledger_record(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer,
+						  TimestampTz at, bool has_owner, int64 owner, const char *how,
+						  const char *reason, const char *actor);
 extern const char *ledger_current_actor(void);
-extern bool ledger_lock_holder(Oid relid, CrmpoolTenant tenant, int64 customer, int64 *rep,
-							   TimestampTz *since);
-extern bool ledger_add_lock(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep,
+extern bool ledger_lock_holder(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer,
+							   int64 *rep, TimestampTz *since);
+extern bool ledger_add_lock(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, int64 rep,
 							TimestampTz at);
-extern bool ledger_drop_lock(Oid relid, CrmpoolTenant tenant, int64 customer);
+extern bool ledger_drop_lock(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer);
 
 /* What the claim-only rules need of a customer's past (ledger_customer_past). */
 typedef struct CustomerPast
@@ -173,9 +176,10 @@ typedef struct CustomerPast
 	TimestampTz lost;
 } CustomerPast;
 
-extern void ledger_customer_past(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep,
-								 bool want_lost, CustomerPast *past);
-extern bool ledger_spell_start(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz *since);
-extern void ledger_truncate(Oid relid, TimestampTz at);
+extern void ledger_customer_past(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer,
+								 int64 rep, bool want_lost, CustomerPast *past);
+extern bool ledger_spell_start(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer,
+							   TimestampTz *since);
+extern void ledger_truncate(CrmpoolTableId table, TimestampTz at);
 
 #endif							/* CRMPOOL_CORE_H */

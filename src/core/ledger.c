@@ -64,9 +64,9 @@ typedef enum LedgerStmt
 } LedgerStmt;
 
 #define APPLY_SQL(T) \
-	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") "rel, rep, owned, with_deal, locked, claims_day, claims) " \
+	"INSERT INTO crmpool.rep_counter AS c (" T("tenant, ") TABLE_ID(T) ", rep, owned, with_deal, locked, claims_day, claims) " \
 	"VALUES (" T("$8, ") "$1, $2, $3, $4, $5, $7, $6) " \
-	"ON CONFLICT (" T("tenant, ") "rel, rep) DO UPDATE SET " \
+	"ON CONFLICT (" T("tenant, ") TABLE_ID(T) ", rep) DO UPDATE SET " \
 	"owned = c.owned" PLUS "excluded.owned, " \
 	"with_deal = c.with_deal" PLUS "excluded.with_deal, " \
 	"locked = c.locked" PLUS "excluded.locked, " \
@@ -78,39 +78,38 @@ typedef enum LedgerStmt
 	"CASE WHEN c.claims_day" EQ "$7 THEN c.claims ELSE 0 END"
 
 #define ADD_LOCK_SQL(T) \
-	"INSERT INTO crmpool.customer_lock (" T("tenant, ") "rel, customer, rep, since) VALUES (" T("$5, ") "$1, $2, $3, $4) " \
-	"ON CONFLICT (" T("tenant, ") "rel, customer) DO NOTHING"
+	"INSERT INTO crmpool.customer_lock (" T("tenant, ") TABLE_ID(T) ", customer, rep, since) VALUES (" T("$5, ") "$1, $2, $3, $4) " \
+	"ON CONFLICT (" T("tenant, ") TABLE_ID(T) ", customer) DO NOTHING"
 
 #define DROP_LOCK_SQL(T) \
-	"DELETE FROM crmpool.customer_lock WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+	"DELETE FROM crmpool.customer_lock WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
 
 #define TRUNCATE_EVENTS_SQL(T) \
-	"INSERT INTO crmpool.ownership_event (" T("tenant, ") "rel, customer, at, owner, how, actor) " \
+	"INSERT INTO crmpool.ownership_event (" T("tenant, ") TABLE_ID(T) ", customer, at, owner, how, actor) " \
 	"SELECT " T("e.tenant, ") "$1, e.customer, $2, NULL, 'truncate', $3 FROM " \
 	"(SELECT DISTINCT ON (" T("tenant, ") "customer) " T("tenant, ") "customer, how FROM crmpool.ownership_event " \
-	" WHERE rel" EQ "$1 ORDER BY " T("tenant, ") "customer, seq DESC) e " \
+	" WHERE " TABLE_ID(T) EQ "$1 ORDER BY " T("tenant, ") "customer, seq DESC) e " \
 	"WHERE e.how OPERATOR(pg_catalog.<>) ALL (ARRAY['delete', 'truncate'])"
+
+#define TRUNCATE_COUNTERS_SQL(T) \
+	"UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 WHERE " TABLE_ID(T) EQ "$1"
+#define TRUNCATE_LOCKS_SQL(T) \
+	"DELETE FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1"
 
 static const CrmpoolStmt stmt_defs[NUM_LEDGER_STMTS] = {
 	/*
-	 * The rep's first customer in the table (counter_update found no row).  $1 rel, $2 rep,
+	 * The rep's first customer in the table (counter_update found no row).  $1 table id, $2 rep,
 	 * then deltas: $3 owned, $4 with_deal, $5 locked, $6 claims; $7 today; $8 tenant.  The upsert also
 	 * covers a concurrent first customer of the same rep, whose new row it waits for and then
 	 * counts on.  Takes the rep's row (the rep's lock) and returns the counts after the change.
 	 */
-	[STMT_APPLY] = TENANT_STMT(APPLY_SQL, 8, {REGCLASSOID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID, INT8OID}),
-	[STMT_ADD_LOCK] = TENANT_STMT(ADD_LOCK_SQL, 5, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID}),
-	[STMT_DROP_LOCK] = TENANT_STMT(DROP_LOCK_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
-	/* $1 rel, $2 at, $3 actor: close the open spell of every customer still present */
-	[STMT_TRUNCATE_EVENTS] = TENANT_STMT(TRUNCATE_EVENTS_SQL, 3, {REGCLASSOID, TIMESTAMPTZOID, INT8OID}),
-	[STMT_TRUNCATE_COUNTERS] = {
-		"UPDATE crmpool.rep_counter SET owned = 0, locked = 0, with_deal = 0 WHERE rel" EQ "$1",
-		1, {REGCLASSOID}
-	},
-	[STMT_TRUNCATE_LOCKS] = {
-		"DELETE FROM crmpool.customer_lock WHERE rel" EQ "$1",
-		1, {REGCLASSOID}
-	},
+	[STMT_APPLY] = TENANT_STMT(APPLY_SQL, 8, {INT4OID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, DATEOID, INT8OID}),
+	[STMT_ADD_LOCK] = TENANT_STMT(ADD_LOCK_SQL, 5, {INT4OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID}),
+	[STMT_DROP_LOCK] = TENANT_STMT(DROP_LOCK_SQL, 3, {INT4OID, INT8OID, INT8OID}),
+	/* $1 table id, $2 at, $3 actor: close the open spell of every customer still present */
+	[STMT_TRUNCATE_EVENTS] = TENANT_STMT(TRUNCATE_EVENTS_SQL, 3, {INT4OID, TIMESTAMPTZOID, INT8OID}),
+	[STMT_TRUNCATE_COUNTERS] = TENANT_STMT(TRUNCATE_COUNTERS_SQL, 1, {INT4OID}),
+	[STMT_TRUNCATE_LOCKS] = TENANT_STMT(TRUNCATE_LOCKS_SQL, 1, {INT4OID}),
 };
 
 static SPIPlanPtr stmt_plans[NUM_LEDGER_STMTS][2];
@@ -189,7 +188,7 @@ typedef enum LedgerTable
 } LedgerTable;
 
 /* Column numbers, checked against the names in ledger_tables when a table is looked up. */
-#define EVENT_REL		1
+#define EVENT_TABLE_ID		1
 #define EVENT_CUSTOMER	2
 #define EVENT_SEQ		3
 #define EVENT_AT		4
@@ -210,25 +209,26 @@ typedef enum LedgerTable
 
 static StoreTable ledger_tables[NUM_LEDGER_TABLES] = {
 	[LT_EVENTS] = {"ownership_event", "ownership_event_pkey",
-	{"rel", "customer", "seq", "at", "owner", "how", "actor", "reason"}, EVENT_TENANT},
+	{"table_id", "customer", "seq", "at", "owner", "how", "actor", "reason"}, EVENT_TENANT},
 	[LT_LOCKS] = {"customer_lock", "customer_lock_pkey",
-	{"rel", "customer", "rep", "since"}, LOCK_TENANT},
+	{"table_id", "customer", "rep", "since"}, LOCK_TENANT},
 	[LT_COUNTERS] = {"rep_counter", "rep_counter_pkey",
-	{"rel", "rep", "owned", "locked", "with_deal", "claims_day", "claims"}, COUNT_TENANT},
+	{"table_id", "rep", "owned", "locked", "with_deal", "claims_day", "claims"}, COUNT_TENANT},
 };
 
 /*
- * The scan keys of (tenant, rel, key) in table t, key being the customer or the rep (each
- * primary key starts so; 0.1's with (rel, key)); returns how many.
+ * The scan keys of (tenant, table_id, key) in table t, key being the customer or the rep (each
+ * primary key starts so; 0.1's with (rel, key), rel compared as table_id: base.h); returns how
+ * many.
  */
 static int
-ledger_keys(ScanKeyData *keys, Oid relid, CrmpoolTenant tenant, int64 key)
+ledger_keys(ScanKeyData *keys, CrmpoolTableId table, CrmpoolTenant tenant, int64 key)
 {
 	int			n = 0;
 
 	if (crmpool_has_tenants())
 		ScanKeyInit(&keys[n++], 1, BTEqualStrategyNumber, F_INT8EQ, crmpool_tenant_datum(tenant));
-	ScanKeyInit(&keys[n], n + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[n], n + 1, BTEqualStrategyNumber, F_INT4EQ, crmpool_table_id_datum(table));
 	n++;
 	ScanKeyInit(&keys[n], n + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
 	n++;
@@ -236,16 +236,16 @@ ledger_keys(ScanKeyData *keys, Oid relid, CrmpoolTenant tenant, int64 key)
 }
 
 /*
- * Scan table t for (tenant, rel, key); the caller fetches with index_getnext_slot().  lockmode
+ * Scan table t for (tenant, table_id, key); the caller fetches with index_getnext_slot().  lockmode
  * is taken on the table, as a statement would.
  */
 static void
-key_scan_begin(StoreScan *ks, LedgerTable t, Oid relid, CrmpoolTenant tenant, int64 key,
+key_scan_begin(StoreScan *ks, LedgerTable t, CrmpoolTableId table, CrmpoolTenant tenant, int64 key,
 			   bool latest, LOCKMODE lockmode)
 {
 	ScanKeyData keys[3];
 
-	store_scan_begin(ks, &ledger_tables[t], keys, ledger_keys(keys, relid, tenant, key), latest,
+	store_scan_begin(ks, &ledger_tables[t], keys, ledger_keys(keys, table, tenant, key), latest,
 					 lockmode);
 }
 
@@ -356,7 +356,7 @@ add_count(int32 count, int32 delta)
  */
 typedef struct CounterKey
 {
-	Oid			relid;
+	CrmpoolTableId table;
 	CrmpoolTenant tenant;
 	int64		rep;
 } CounterKey;
@@ -391,7 +391,7 @@ counter_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId p
  * table is started again only once it holds many reps.
  */
 static CounterTid *
-counter_tid(Oid relid, CrmpoolTenant tenant, int64 rep, bool create)
+counter_tid(CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, bool create)
 {
 	CounterKey	key;
 	CounterTid *ct;
@@ -412,7 +412,7 @@ counter_tid(Oid relid, CrmpoolTenant tenant, int64 rep, bool create)
 		counter_tids = hash_create("crmpool counter rows", 64, &ctl, HASH_ELEM | HASH_BLOBS);
 	}
 	memset(&key, 0, sizeof(key));
-	key.relid = relid;
+	key.table = table;
 	key.tenant = tenant;
 	key.rep = rep;
 	ct = hash_search(counter_tids, &key, create ? HASH_ENTER : HASH_FIND, &found);
@@ -424,11 +424,11 @@ counter_tid(Oid relid, CrmpoolTenant tenant, int64 rep, bool create)
 	return ct;
 }
 
-/* Whether the row version in slot is the counter row of (relid, tenant, rep). */
+/* Whether the row version in slot is the counter row of (table, tenant, rep). */
 static bool
-counter_is_rep(TupleTableSlot *slot, Oid relid, CrmpoolTenant tenant, int64 rep)
+counter_is_rep(TupleTableSlot *slot, CrmpoolTableId table, CrmpoolTenant tenant, int64 rep)
 {
-	return DatumGetObjectId(store_attr(slot, 1)) == relid &&
+	return DatumGetInt32(store_attr(slot, 1)) == table &&
 		DatumGetInt64(store_attr(slot, 2)) == rep &&
 		(!crmpool_has_tenants() || DatumGetInt64(store_attr(slot, COUNT_TENANT)) == tenant);
 }
@@ -456,7 +456,7 @@ counter_page_short(Page page)
  * counter_tids); false, slot empty, if the entry cannot say where it is.
  */
 static bool
-counter_cached(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, CounterTid *ct,
+counter_cached(Relation heap, CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, CounterTid *ct,
 			   TupleTableSlot *slot)
 {
 	HeapTuple	tuple;
@@ -499,7 +499,7 @@ counter_cached(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, Counte
 		tuple = ExecFetchSlotHeapTuple(pinned, false, &should_free);
 		htup = tuple->t_data;
 		/* the rep's row, not updated since: its latest version (a dead one goes to the index) */
-		ok = counter_is_rep(pinned, relid, tenant, rep) &&
+		ok = counter_is_rep(pinned, table, tenant, rep) &&
 			((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask));
 		/* within its transaction: the version it made */
 		if (mine)
@@ -520,7 +520,7 @@ counter_cached(Relation heap, Oid relid, CrmpoolTenant tenant, int64 rep, Counte
 							  LockTupleNoKeyExclusive, LockWaitBlock,
 							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd) == TM_Ok &&
 			/* the row's latest version, and still the rep's (a key column changed by hand is not) */
-			counter_is_rep(slot, relid, tenant, rep);
+			counter_is_rep(slot, table, tenant, rep);
 	ExecDropSingleTupleTableSlot(pinned);
 	if (!ok)
 		ExecClearTuple(slot);
@@ -650,7 +650,7 @@ counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
  * rep's: it is kept to commit.  Returns false, changing nothing, if the rep has no row.
  */
 static bool
-counter_update(Oid relid, CrmpoolTenant tenant, int64 rep, const CounterChange *chg,
+counter_update(CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, const CounterChange *chg,
 			   RepCounts *after)
 {
 	StoreScan	ks;
@@ -660,15 +660,15 @@ counter_update(Oid relid, CrmpoolTenant tenant, int64 rep, const CounterChange *
 	Datum		day;
 	int32		claims;
 	int			i;
-	CounterTid *ct = counter_tid(relid, tenant, rep, false);
+	CounterTid *ct = counter_tid(table, tenant, rep, false);
 
 	store_open(&ks, &ledger_tables[LT_COUNTERS], false, RowExclusiveLock);
 	current = table_slot_create(ks.heap, NULL);
-	if (!counter_cached(ks.heap, relid, tenant, rep, ct, current))
+	if (!counter_cached(ks.heap, table, tenant, rep, ct, current))
 	{
 		ScanKeyData keys[3];
 
-		store_scan_keys(&ks, keys, ledger_keys(keys, relid, tenant, rep));
+		store_scan_keys(&ks, keys, ledger_keys(keys, table, tenant, rep));
 		if (!counter_lock(&ks, current))
 		{
 			ExecDropSingleTupleTableSlot(current);
@@ -705,7 +705,7 @@ counter_update(Oid relid, CrmpoolTenant tenant, int64 rep, const CounterChange *
 	ExecStoreVirtualTuple(next);
 	counter_write(ks.heap, current, next);
 	/* the new version's TID, where the next change of this rep in this transaction finds it */
-	ct = counter_tid(relid, tenant, rep, true);
+	ct = counter_tid(table, tenant, rep, true);
 	ct->tid = next->tts_tid;
 	ct->lxid = CRMPOOL_MY_LXID;
 	ct->subid = GetCurrentSubTransactionId();
@@ -757,15 +757,15 @@ check_counts(Oid relid, int64 rep, const RepCounts *after)
  * commit.  A count below zero means the bookkeeping lost track: refuse rather than hide it.
  */
 void
-ledger_apply(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal, int locked,
-			 int claims, DateADT today, RepCounts *after)
+ledger_apply(Oid relid, CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, int owned,
+			 int with_deal, int locked, int claims, DateADT today, RepCounts *after)
 {
 	CounterChange chg = {.owned = owned, .with_deal = with_deal, .locked = locked,
 	.claims = claims, .today = today};
 
-	if (!counter_update(relid, tenant, rep, &chg, after))
+	if (!counter_update(table, tenant, rep, &chg, after))
 	{
-		Datum		v[8] = {ObjectIdGetDatum(relid), Int64GetDatum(rep), Int32GetDatum(owned),
+		Datum		v[8] = {crmpool_table_id_datum(table), Int64GetDatum(rep), Int32GetDatum(owned),
 			Int32GetDatum(with_deal), Int32GetDatum(locked), Int32GetDatum(claims),
 		DateADTGetDatum(today), crmpool_tenant_datum(tenant)};
 
@@ -784,12 +784,13 @@ ledger_apply(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_dea
 }
 
 void
-ledger_locked_changed(Oid relid, CrmpoolTenant tenant, int64 rep, int delta, int64 *locked_after)
+ledger_locked_changed(Oid relid, CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, int delta,
+					  int64 *locked_after)
 {
 	CounterChange chg = {.locked = delta};
 	RepCounts	after;
 
-	if (!counter_update(relid, tenant, rep, &chg, &after))
+	if (!counter_update(table, tenant, rep, &chg, &after))
 		missing_counter(relid, tenant, rep);
 	check_counts(relid, rep, &after);
 	*locked_after = after.locked;
@@ -927,8 +928,8 @@ events_insert(LedgerEvents *le)
 
 /* Append an ownership event. */
 void
-ledger_events_add(LedgerEvents *le, Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz at,
-				  bool has_owner, int64 owner, const char *how, const char *reason,
+ledger_events_add(LedgerEvents *le, CrmpoolTableId table, CrmpoolTenant tenant, int64 customer,
+				  TimestampTz at, bool has_owner, int64 owner, const char *how, const char *reason,
 				  const char *actor)
 {
 	TupleTableSlot *slot;
@@ -956,7 +957,7 @@ ledger_events_add(LedgerEvents *le, Oid relid, CrmpoolTenant tenant, int64 custo
 	oldcxt = MemoryContextSwitchTo(le->batchcxt);
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
-	store_set(slot, EVENT_REL, ObjectIdGetDatum(relid), true);
+	store_set(slot, EVENT_TABLE_ID, crmpool_table_id_datum(table), true);
 	if (crmpool_has_tenants())
 		store_set(slot, EVENT_TENANT, crmpool_tenant_datum(tenant), true);
 	store_set(slot, EVENT_CUSTOMER, Int64GetDatum(customer), true);
@@ -995,12 +996,12 @@ ledger_events_end(LedgerEvents *le)
 
 /* Append one event on its own (crmpool.repair()); a statement's events go in by batches. */
 void
-ledger_record(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz at, bool has_owner,
-			  int64 owner, const char *how, const char *reason, const char *actor)
+ledger_record(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, TimestampTz at,
+			  bool has_owner, int64 owner, const char *how, const char *reason, const char *actor)
 {
 	LedgerEvents *le = ledger_events_begin();
 
-	ledger_events_add(le, relid, tenant, customer, at, has_owner, owner, how, reason, actor);
+	ledger_events_add(le, table, tenant, customer, at, has_owner, owner, how, reason, actor);
 	ledger_events_end(le);
 }
 
@@ -1010,12 +1011,13 @@ ledger_record(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz at, b
  * row without changing it, so no serialization failure would catch it).
  */
 bool
-ledger_lock_holder(Oid relid, CrmpoolTenant tenant, int64 customer, int64 *rep, TimestampTz *since)
+ledger_lock_holder(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, int64 *rep,
+				   TimestampTz *since)
 {
 	StoreScan	ks;
 	bool		found;
 
-	key_scan_begin(&ks, LT_LOCKS, relid, tenant, customer, true, AccessShareLock);
+	key_scan_begin(&ks, LT_LOCKS, table, tenant, customer, true, AccessShareLock);
 	found = index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot);
 	if (found)
 	{
@@ -1028,9 +1030,10 @@ ledger_lock_holder(Oid relid, CrmpoolTenant tenant, int64 customer, int64 *rep, 
 
 /* True if the lock is new. */
 bool
-ledger_add_lock(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep, TimestampTz at)
+ledger_add_lock(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, int64 rep,
+				TimestampTz at)
 {
-	Datum		v[5] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(rep),
+	Datum		v[5] = {crmpool_table_id_datum(table), Int64GetDatum(customer), Int64GetDatum(rep),
 	TimestampTzGetDatum(at), crmpool_tenant_datum(tenant)};
 
 	run(STMT_ADD_LOCK, v, NULL);
@@ -1039,9 +1042,10 @@ ledger_add_lock(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep, Time
 
 /* True if there was a lock. */
 bool
-ledger_drop_lock(Oid relid, CrmpoolTenant tenant, int64 customer)
+ledger_drop_lock(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer)
 {
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
+	Datum		v[3] = {crmpool_table_id_datum(table), Int64GetDatum(customer),
+	crmpool_tenant_datum(tenant)};
 
 	run(STMT_DROP_LOCK, v, NULL);
 	return SPI_processed == 1;
@@ -1056,15 +1060,15 @@ ledger_drop_lock(Oid relid, CrmpoolTenant tenant, int64 customer)
  * event that followed the rep's last spell; unknown if the rep never owned it.
  */
 void
-ledger_customer_past(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep, bool want_lost,
-					 CustomerPast *past)
+ledger_customer_past(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, int64 rep,
+					 bool want_lost, CustomerPast *past)
 {
 	StoreScan	ks;
 	bool		newest = true;
 	TimestampTz newer_at = 0;
 
 	memset(past, 0, sizeof(CustomerPast));
-	key_scan_begin(&ks, LT_EVENTS, relid, tenant, customer, false, AccessShareLock);
+	key_scan_begin(&ks, LT_EVENTS, table, tenant, customer, false, AccessShareLock);
 	while (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
 	{
 		TimestampTz at = DatumGetTimestampTz(store_attr(ks.slot, EVENT_AT));
@@ -1097,12 +1101,13 @@ ledger_customer_past(Oid relid, CrmpoolTenant tenant, int64 customer, int64 rep,
 
 /* When the customer's current spell began: its last event; false if it has none. */
 bool
-ledger_spell_start(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz *since)
+ledger_spell_start(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer,
+				   TimestampTz *since)
 {
 	StoreScan	ks;
 	bool		found;
 
-	key_scan_begin(&ks, LT_EVENTS, relid, tenant, customer, false, AccessShareLock);
+	key_scan_begin(&ks, LT_EVENTS, table, tenant, customer, false, AccessShareLock);
 	found = index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot);
 	if (found)
 		*since = DatumGetTimestampTz(store_attr(ks.slot, EVENT_AT));
@@ -1112,9 +1117,9 @@ ledger_spell_start(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz 
 
 /* TRUNCATE of a managed table: close every open spell, zero the counts, drop the locks. */
 void
-ledger_truncate(Oid relid, TimestampTz at)
+ledger_truncate(CrmpoolTableId table, TimestampTz at)
 {
-	Datum		v[3] = {ObjectIdGetDatum(relid), TimestampTzGetDatum(at),
+	Datum		v[3] = {crmpool_table_id_datum(table), TimestampTzGetDatum(at),
 	CStringGetTextDatum(ledger_actor)};
 
 	run(STMT_TRUNCATE_EVENTS, v, NULL);

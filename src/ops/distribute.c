@@ -165,10 +165,10 @@ read_counts(Distribution *d, int64 *with_deal)
 	arr = construct_array(reps, d->ncand, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	nestlevel = crmpool_begin_admin(&octx);
 	if (SPI_execute_with_args("SELECT rep, owned, with_deal FROM crmpool.rep_counter "
-							  "WHERE tenant" EQ "$1 AND rel" EQ "$2 AND rep" EQ "ANY ($3)",
-							  3, (Oid[]) {INT8OID, REGCLASSOID, INT8ARRAYOID},
+							  "WHERE tenant" EQ "$1 AND table_id" EQ "$2 AND rep" EQ "ANY ($3)",
+							  3, (Oid[]) {INT8OID, INT4OID, INT8ARRAYOID},
 							  (Datum[]) {crmpool_tenant_datum(d->tenant),
-							  ObjectIdGetDatum(d->mr->relid), PointerGetDatum(arr)},
+							  crmpool_table_id_datum(d->mr->table_id), PointerGetDatum(arr)},
 							  NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "crmpool could not read the rep counters");
 	for (i = 0; i < SPI_processed; i++)
@@ -249,10 +249,10 @@ deal_scores(Distribution *d)
 							  "SELECT c.customer, c.owner FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($5)) AS c(customer, owner) "
 							  "WHERE c.owner IS NOT NULL UNION "
 							  "SELECT customer, owner FROM crmpool.ownership_event "
-							  "WHERE tenant" EQ "$1 AND rel" EQ "$2 AND customer" EQ "ANY ($3) "
+							  "WHERE tenant" EQ "$1 AND table_id" EQ "$2 AND customer" EQ "ANY ($3) "
 							  "AND owner IS NOT NULL AND at OPERATOR(pg_catalog.>=) $4) held GROUP BY owner",
-							  5, (Oid[]) {INT8OID, REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID, INT8ARRAYOID},
-							  (Datum[]) {crmpool_tenant_datum(d->tenant), ObjectIdGetDatum(mr->relid),
+							  5, (Oid[]) {INT8OID, INT4OID, INT8ARRAYOID, TIMESTAMPTZOID, INT8ARRAYOID},
+							  (Datum[]) {crmpool_tenant_datum(d->tenant), crmpool_table_id_datum(mr->table_id),
 								  PointerGetDatum(arr),
 								  TimestampTzGetDatum(crmpool_now() - (int64) PERFORMANCE_DAYS * USECS_PER_DAY),
 							  PointerGetDatum(owner_arr)},
@@ -299,15 +299,15 @@ distribution_begin(Distribution *d, ManagedRel *mr, CrmpoolTenant tenant, const 
 
 	/* the cursor row first: it serializes the distributions of the pool */
 	vals[0] = crmpool_tenant_datum(tenant);
-	vals[1] = ObjectIdGetDatum(mr->relid);
+	vals[1] = crmpool_table_id_datum(mr->table_id);
 	vals[2] = pool ? CStringGetTextDatum(pool) : (Datum) 0;
 	nestlevel = crmpool_begin_admin(&octx);
-	if (SPI_execute_with_args("INSERT INTO crmpool.distribute_cursor (tenant, rel, pool, turns) "
+	if (SPI_execute_with_args("INSERT INTO crmpool.distribute_cursor (tenant, table_id, pool, turns) "
 							  "VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
-							  3, (Oid[]) {INT8OID, REGCLASSOID, TEXTOID}, vals, nulls, false, 0) != SPI_OK_INSERT ||
+							  3, (Oid[]) {INT8OID, INT4OID, TEXTOID}, vals, nulls, false, 0) != SPI_OK_INSERT ||
 		SPI_execute_with_args("SELECT last_rep FROM crmpool.distribute_cursor WHERE tenant" EQ "$1 "
-							  "AND rel" EQ "$2 AND pool IS NOT DISTINCT FROM $3 FOR NO KEY UPDATE",
-							  3, (Oid[]) {INT8OID, REGCLASSOID, TEXTOID}, vals, nulls, false, 0) != SPI_OK_SELECT ||
+							  "AND table_id" EQ "$2 AND pool IS NOT DISTINCT FROM $3 FOR NO KEY UPDATE",
+							  3, (Oid[]) {INT8OID, INT4OID, TEXTOID}, vals, nulls, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "crmpool could not lock the distribution cursor");
 	{
@@ -382,7 +382,7 @@ in_cooldown(Distribution *d, Candidate *c, int64 customer)
 	if (!c->has_cooldown)
 		return false;
 	ledger_begin(&octx);
-	ledger_customer_past(d->mr->relid, d->tenant, customer, c->rep, true, &past);
+	ledger_customer_past(d->mr->table_id, d->tenant, customer, c->rep, true, &past);
 	ledger_end(&octx);
 	if (!past.lost_known)
 		return false;
@@ -694,7 +694,7 @@ distribution_end(Distribution *d, int n, const int64 *order, const int *rep_of)
 	if (done == 0)
 		return;
 	vals[0] = crmpool_tenant_datum(d->tenant);
-	vals[1] = ObjectIdGetDatum(d->mr->relid);
+	vals[1] = crmpool_table_id_datum(d->mr->table_id);
 	vals[2] = d->pool ? CStringGetTextDatum(d->pool) : (Datum) 0;
 	vals[3] = Int64GetDatum(turns ? d->cand[last].rep : 0);
 	vals[4] = Int64GetDatum(turns ? done : 0);
@@ -703,13 +703,13 @@ distribution_end(Distribution *d, int n, const int64 *order, const int *rep_of)
 	nestlevel = crmpool_begin_admin(&octx);
 	if (turns &&
 		SPI_execute_with_args("UPDATE crmpool.distribute_cursor SET last_rep = $4, turns = turns" PLUS "$5 "
-							  "WHERE tenant" EQ "$1 AND rel" EQ "$2 AND pool IS NOT DISTINCT FROM $3",
-							  5, (Oid[]) {INT8OID, REGCLASSOID, TEXTOID, INT8OID, INT8OID},
+							  "WHERE tenant" EQ "$1 AND table_id" EQ "$2 AND pool IS NOT DISTINCT FROM $3",
+							  5, (Oid[]) {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID},
 							  vals, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "crmpool could not move the distribution cursor");
-	if (SPI_execute_with_args("INSERT INTO crmpool.distribute_log (tenant, rel, pool, customer, rep, mode, at) "
+	if (SPI_execute_with_args("INSERT INTO crmpool.distribute_log (tenant, table_id, pool, customer, rep, mode, at) "
 							  "SELECT $1, $2, $3, c, r, $4, $5 FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7)) AS h(c, r)",
-							  7, (Oid[]) {INT8OID, REGCLASSOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+							  7, (Oid[]) {INT8OID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 								  INT8ARRAYOID, INT8ARRAYOID},
 							  (Datum[]) {vals[0], vals[1], vals[2],
 								  CStringGetTextDatum(distribute_mode_names[d->mode]),

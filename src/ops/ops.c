@@ -587,7 +587,7 @@ ops_move_to_pool(ManagedRel *mr, const int64 *customers, int n, const char *pool
 	ledger_begin(&octx);
 	le = ledger_events_begin();
 	for (i = 0; i < nmoved; i++)
-		ledger_events_add(le, mr->relid, tenants[i], moved[i], now, false, 0, how, reason,
+		ledger_events_add(le, mr->table_id, tenants[i], moved[i], now, false, 0, how, reason,
 						  actor ? actor : ledger_current_actor());
 	ledger_events_end(le);
 	ledger_end(&octx);
@@ -830,7 +830,7 @@ crmpool_hand_over(PG_FUNCTION_ARGS)
 		int64		holder;
 		TimestampTz since;
 
-		locked[i] = ledger_lock_holder(mr->relid, tenants[i], customers[i], &holder, &since);
+		locked[i] = ledger_lock_holder(mr->table_id, tenants[i], customers[i], &holder, &since);
 		if (!locked[i])
 		{
 			hows[in.nbatch] = "hand_over";
@@ -980,14 +980,14 @@ crmpool_lock(PG_FUNCTION_ARGS)
 
 	tenant = managed_tenant(mr, row, desc);
 	ledger_begin(&octx);
-	added = ledger_add_lock(mr->relid, tenant, customer, rep, crmpool_now());
+	added = ledger_add_lock(mr->table_id, tenant, customer, rep, crmpool_now());
 	if (added)
 	{
 		RuleSet		rules;
 		int64		locked;
 		int64		limit;
 
-		ledger_locked_changed(mr->relid, tenant, rep, 1, &locked);
+		ledger_locked_changed(mr->relid, mr->table_id, tenant, rep, 1, &locked);
 		managed_rules(mr, tenant, managed_pool_text(mr, row, desc), true, rep,
 						NULL, &rules);
 		if (rule_limit(&rules, RULE_LOCK_CAP, &limit) && locked > limit)
@@ -1027,12 +1027,12 @@ crmpool_unlock(PG_FUNCTION_ARGS)
 
 	tenant = managed_tenant(mr, row, desc);
 	ledger_begin(&octx);
-	dropped = ledger_drop_lock(mr->relid, tenant, customer);
+	dropped = ledger_drop_lock(mr->table_id, tenant, customer);
 	if (dropped)
 	{
 		int64		locked;
 
-		ledger_locked_changed(mr->relid, tenant, rep, -1, &locked);
+		ledger_locked_changed(mr->relid, mr->table_id, tenant, rep, -1, &locked);
 		/* the spell goes on: the customer is due again by its rules */
 		due_track(mr, tenant, customer, row, desc, NULL);
 	}

@@ -83,69 +83,71 @@ typedef enum RecycleStmt
 	"OPERATOR(pg_catalog./) 86400))::pg_catalog.int4 END"
 
 #define ADD_FOLLOWUP_SQL(T) \
-	"INSERT INTO crmpool.followup (" T("tenant, ") "rel, customer, rep, at, note, actor) " \
+	"INSERT INTO crmpool.followup (" T("tenant, ") TABLE_ID(T) ", customer, rep, at, note, actor) " \
 	"VALUES (" T("$7, ") "$1, $2, $3, $4, $5, $6)"
 
 #define RECHECK_SQL(T) \
 	"SELECT d.customer, d.owner, d.rule FROM crmpool.recycle_due d " \
-	"WHERE " T("d.tenant" EQ "$4 AND ") "d.rel" EQ "$1 AND d.customer" EQ "ANY ($2) AND d.due_at" LE "$3 " \
+	"WHERE " T("d.tenant" EQ "$4 AND ") "d." TABLE_ID(T) EQ "$1 AND d.customer" EQ "ANY ($2) AND d.due_at" LE "$3 " \
 	"ORDER BY d.customer"
 
 #define WARN_SQL(T) \
 	"WITH c AS (SELECT " T("tenant, ") "customer FROM crmpool.recycle_due " \
-	"  WHERE rel" EQ "$1 AND NOT warned AND warn_at" LE "$2 AND due_at OPERATOR(pg_catalog.>) $2 " \
+	"  WHERE " TABLE_ID(T) EQ "$1 AND NOT warned AND warn_at" LE "$2 AND due_at OPERATOR(pg_catalog.>) $2 " \
 	"  ORDER BY warn_at LIMIT $3 FOR UPDATE SKIP LOCKED), " \
 	"u AS (UPDATE crmpool.recycle_due d SET warned = true FROM c " \
-	"  WHERE " T("d.tenant" EQ "c.tenant AND ") "d.rel" EQ "$1 AND d.customer" EQ "c.customer " \
+	"  WHERE " T("d.tenant" EQ "c.tenant AND ") "d." TABLE_ID(T) EQ "$1 AND d.customer" EQ "c.customer " \
 	"  RETURNING " T("d.tenant, ") "d.customer, d.owner, d.since, d.due_at, d.rule), " \
-	"w AS (INSERT INTO crmpool.recycle_warning (" T("tenant, ") "rel, customer, owner, since, due_at, rule, warned_at) " \
+	"w AS (INSERT INTO crmpool.recycle_warning (" T("tenant, ") TABLE_ID(T) ", customer, owner, since, due_at, rule, warned_at) " \
 	"  SELECT " T("tenant, ") "$1, customer, owner, since, due_at, rule, $2 FROM u RETURNING *) " \
 	"SELECT " WARN_PAYLOAD " FROM w ORDER BY w.seq"
 
 #define DUE_FIRST_SQL(T) \
 	"SELECT customer, owner" T(", tenant") " FROM crmpool.recycle_due " \
-	"WHERE rel" EQ "$1 AND due_at" LE "$2 ORDER BY due_at, customer LIMIT $3 OFFSET $4"
+	"WHERE " TABLE_ID(T) EQ "$1 AND due_at" LE "$2 ORDER BY due_at, customer LIMIT $3 OFFSET $4"
 
 #define DUE_OF_REP_SQL(T) \
 	"SELECT customer FROM crmpool.recycle_due " \
-	"WHERE " T("tenant" EQ "$5 AND ") "rel" EQ "$1 AND owner" EQ "$3 AND due_at" LE "$2 ORDER BY due_at LIMIT $4"
+	"WHERE " T("tenant" EQ "$5 AND ") TABLE_ID(T) EQ "$1 AND owner" EQ "$3 AND due_at" LE "$2 ORDER BY due_at LIMIT $4"
+
+#define DUE_ONE_SQL(T) \
+	"SELECT $3, d.customer, d.owner, d.due_at, d.rule, " DAYS_LEFT ", d.warn_at " \
+	"FROM crmpool.recycle_due d WHERE d." TABLE_ID(T) EQ "$2 ORDER BY d.due_at, d.customer"
+
+/* the table of a due row by its id (0.1's tables: by rel) */
+#define DUE_ALL_SQL(T) \
+	"SELECT m.rel, d.customer, d.owner, d.due_at, d.rule, " DAYS_LEFT ", d.warn_at " \
+	"FROM crmpool.recycle_due d JOIN crmpool.managed_table m ON m." TABLE_ID(T) EQ "d." TABLE_ID(T) " " \
+	"WHERE pg_catalog.has_table_privilege($2, m.rel::pg_catalog.oid, 'SELECT') " \
+	"ORDER BY d.due_at, m.rel, d.customer"
+
+#define WARNINGS_SQL(T) \
+	"SELECT seq, customer, owner, due_at, rule, warned_at FROM crmpool.recycle_warning " \
+	"WHERE " TABLE_ID(T) EQ "$1 AND seq OPERATOR(pg_catalog.>) $2 ORDER BY seq"
 
 static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
-	[RS_ADD_FOLLOWUP] = TENANT_STMT(ADD_FOLLOWUP_SQL, 7, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID}),
-	/* $1 rel, $2 locked customers (of one rep of tenant $4), $3 now: those still due */
-	[RS_RECHECK] = TENANT_STMT(RECHECK_SQL, 4, {REGCLASSOID, INT8ARRAYOID, TIMESTAMPTZOID, INT8OID}),
-	/* $1 rel, $2 now, $3 batch size, $4 table name: warn the next customers in their window */
-	[RS_WARN] = TENANT_STMT(WARN_SQL, 4, {REGCLASSOID, TIMESTAMPTZOID, INT4OID, TEXTOID}),
-	/* $1 rel, $2 now, $3 limit, $4 offset: due customers, the one due first first */
-	[RS_DUE_FIRST] = TENANT_STMT(DUE_FIRST_SQL, 4, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID}),
+	[RS_ADD_FOLLOWUP] = TENANT_STMT(ADD_FOLLOWUP_SQL, 7, {INT4OID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID}),
+	/* $1 table id, $2 locked customers (of one rep of tenant $4), $3 now: those still due */
+	[RS_RECHECK] = TENANT_STMT(RECHECK_SQL, 4, {INT4OID, INT8ARRAYOID, TIMESTAMPTZOID, INT8OID}),
+	/* $1 table id, $2 now, $3 batch size, $4 table name: warn the next customers in their window */
+	[RS_WARN] = TENANT_STMT(WARN_SQL, 4, {INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID}),
+	/* $1 table id, $2 now, $3 limit, $4 offset: due customers, the one due first first */
+	[RS_DUE_FIRST] = TENANT_STMT(DUE_FIRST_SQL, 4, {INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID}),
 	/*
-	 * $1 rel, $2 now, $3 owner, $4 limit, $5 tenant: one rep's due customers, by the
-	 * (tenant, rel, owner, due_at) index
+	 * $1 table id, $2 now, $3 owner, $4 limit, $5 tenant: one rep's due customers, by the
+	 * (tenant, table_id, owner, due_at) index
 	 */
-	[RS_DUE_OF_REP] = TENANT_STMT(DUE_OF_REP_SQL, 5, {REGCLASSOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID}),
+	[RS_DUE_OF_REP] = TENANT_STMT(DUE_OF_REP_SQL, 5, {INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID}),
 	[RS_TABLES] = {
 		"SELECT rel FROM crmpool.managed_table ORDER BY rel",
 		0, {InvalidOid}
 	},
-	/* due(): $1 now, $2 rel */
-	[RS_DUE_ONE] = {
-		"SELECT d.rel, d.customer, d.owner, d.due_at, d.rule, " DAYS_LEFT ", d.warn_at "
-		"FROM crmpool.recycle_due d WHERE d.rel" EQ "$2 ORDER BY d.due_at, d.customer",
-		2, {TIMESTAMPTZOID, REGCLASSOID}
-	},
+	/* due(): $1 now, $2 the table's id, $3 the table */
+	[RS_DUE_ONE] = TENANT_STMT(DUE_ONE_SQL, 3, {TIMESTAMPTZOID, INT4OID, REGCLASSOID}),
 	/* due(NULL): $1 now, $2 the caller, who sees the tables it may read */
-	[RS_DUE_ALL] = {
-		"SELECT d.rel, d.customer, d.owner, d.due_at, d.rule, " DAYS_LEFT ", d.warn_at "
-		"FROM crmpool.recycle_due d "
-		"WHERE pg_catalog.has_table_privilege($2, d.rel::pg_catalog.oid, 'SELECT') "
-		"ORDER BY d.due_at, d.rel, d.customer",
-		2, {TIMESTAMPTZOID, OIDOID}
-	},
-	[RS_WARNINGS] = {
-		"SELECT seq, customer, owner, due_at, rule, warned_at FROM crmpool.recycle_warning "
-		"WHERE rel" EQ "$1 AND seq OPERATOR(pg_catalog.>) $2 ORDER BY seq",
-		2, {REGCLASSOID, INT8OID}
-	},
+	[RS_DUE_ALL] = TENANT_STMT(DUE_ALL_SQL, 2, {TIMESTAMPTZOID, OIDOID}),
+	/* $1 table id, $2 after */
+	[RS_WARNINGS] = TENANT_STMT(WARNINGS_SQL, 2, {INT4OID, INT8OID}),
 };
 
 static SPIPlanPtr stmt_plans[NUM_RECYCLE_STMTS][2];
@@ -225,7 +227,7 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	tenant = managed_tenant(mr, row, desc);
 	ledger_begin(&octx);
 	run(RS_ADD_FOLLOWUP,
-		(Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer), Int64GetDatum(rep),
+		(Datum[]) {crmpool_table_id_datum(mr->table_id), Int64GetDatum(customer), Int64GetDatum(rep),
 			TimestampTzGetDatum(at), note, CStringGetTextDatum(actor), crmpool_tenant_datum(tenant)},
 		(char[]) {' ', ' ', ' ', ' ', PG_ARGISNULL(4) ? 'n' : ' ', ' ', ' '});
 	if (mr->followup_att == InvalidAttrNumber)
@@ -357,7 +359,7 @@ lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked, CrmpoolTen
 	for (offset = 0;; offset += FIRST_DUE_STEP)
 	{
 		n = due_candidates(RS_DUE_FIRST,
-						   (Datum[]) {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now),
+						   (Datum[]) {crmpool_table_id_datum(mr->table_id), TimestampTzGetDatum(now),
 							   Int64GetDatum(FIRST_DUE_STEP), Int64GetDatum(offset)},
 						   customers, owners, tenants);
 		if (n == 0)
@@ -375,7 +377,7 @@ lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked, CrmpoolTen
 	/* that rep's due customers, the first one (already ours) first */
 	mine = palloc(sizeof(Datum) * (batch + 1));
 	n = due_candidates(RS_DUE_OF_REP,
-					   (Datum[]) {ObjectIdGetDatum(mr->relid), TimestampTzGetDatum(now),
+					   (Datum[]) {crmpool_table_id_datum(mr->table_id), TimestampTzGetDatum(now),
 						   Int64GetDatum(owner), Int64GetDatum(batch), crmpool_tenant_datum(*tenant)},
 					   mine + 1, NULL, NULL);
 	mine[0] = Int64GetDatum(first);
@@ -446,7 +448,7 @@ warn_batch(Batch *b, TimestampTz now, int batch)
 
 	ledger_begin(&octx);
 	run(RS_WARN,
-		(Datum[]) {ObjectIdGetDatum(b->mr->relid), TimestampTzGetDatum(now), Int32GetDatum(batch),
+		(Datum[]) {crmpool_table_id_datum(b->mr->table_id), TimestampTzGetDatum(now), Int32GetDatum(batch),
 			CStringGetTextDatum(b->mr->qualname)},
 		NULL);
 	n = (int) SPI_processed;
@@ -550,7 +552,7 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 		ledger_begin(&octx);
 		/* under the row locks, with a fresh snapshot: a follow-up committed meanwhile wins */
 		run(RS_RECHECK,
-			(Datum[]) {ObjectIdGetDatum(mr->relid), crmpool_array(keyvals, NULL, picked, INT8OID),
+			(Datum[]) {crmpool_table_id_datum(mr->table_id), crmpool_array(keyvals, NULL, picked, INT8OID),
 				TimestampTzGetDatum(now), crmpool_tenant_datum(tenant)},
 			NULL);
 		n = (int) SPI_processed;
@@ -640,7 +642,7 @@ expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
 			(pool != NULL && strcmp(pool, to) == 0) || pool_find(mr, tenant, to) == NULL)
 			continue;
 		ledger_begin(&octx);
-		known = ledger_spell_start(mr->relid, tenant, keys[i], &since);
+		known = ledger_spell_start(mr->table_id, tenant, keys[i], &since);
 		ledger_end(&octx);
 		if (known && crmpool_add_interval(since, &span) <= now)
 			targets[i] = MemoryContextStrdup(callcxt, to);
@@ -940,11 +942,13 @@ crmpool_due(PG_FUNCTION_ARGS)
 	else
 	{
 		Oid			relid = PG_GETARG_OID(0);
+		ManagedRel *mr;
 
 		crmpool_require_select(relid);
-		(void) managed_rel_get(relid, false);
+		mr = managed_rel_get(relid, false);
 		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ONE], stmt_plans[RS_DUE_ONE]),
-									   (Datum[]) {now, ObjectIdGetDatum(relid)}, NULL,
+									   (Datum[]) {now, crmpool_table_id_datum(mr->table_id),
+									   ObjectIdGetDatum(relid)}, NULL,
 									   managed_filter_visible, &filter);
 	}
 	return (Datum) 0;
@@ -960,10 +964,9 @@ crmpool_recycle_warnings(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 0, "rel");
 	relid = PG_GETARG_OID(0);
 	crmpool_require_select(relid);
-	(void) managed_rel_get(relid, false);
 	filter.relid = relid;
 	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_WARNINGS], stmt_plans[RS_WARNINGS]),
-								   (Datum[]) {ObjectIdGetDatum(relid),
+								   (Datum[]) {crmpool_table_id_datum(managed_rel_get(relid, false)->table_id),
 		Int64GetDatum(PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1))},
 								   NULL, managed_filter_visible, &filter);
 	return (Datum) 0;

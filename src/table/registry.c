@@ -52,7 +52,7 @@ static List *retired = NIL;
  */
 #define CONFIG_SQL(T) \
 	"SELECT key_column, owner_column, pool_column, followup_column, deal_column, level_column" \
-	T(", tenant_column, lock_column, owner_since_column, deleted_column") \
+	T(", tenant_column, lock_column, owner_since_column, deleted_column, table_id") \
 	" FROM crmpool.managed_table WHERE rel OPERATOR(pg_catalog.=) $1"
 static const CrmpoolStmt config_stmt = TENANT_STMT(CONFIG_SQL, 1, {REGCLASSOID});
 static SPIPlanPtr config_plans[2];
@@ -371,6 +371,7 @@ load_managed_rel(Oid relid)
 			   *lock_column,
 			   *owner_since_column,
 			   *deleted_column;
+	CrmpoolTableId table_id;
 	uint64		i;
 	bool		isvarlena;
 	bool		schema_v2;
@@ -428,20 +429,27 @@ load_managed_rel(Oid relid)
 	followup_column = column_or_null(tup, desc, 4);
 	deal_column = column_or_null(tup, desc, 5);
 	level_column = column_or_null(tup, desc, 6);
-	if (desc->natts >= 10)
+	if (desc->natts >= 11)
 	{
+		bool		isnull;
+
 		tenant_column = column_or_null(tup, desc, 7);
 		lock_column = column_or_null(tup, desc, 8);
 		owner_since_column = column_or_null(tup, desc, 9);
 		deleted_column = column_or_null(tup, desc, 10);
+		table_id = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
 	}
 	else
+	{
 		tenant_column = lock_column = owner_since_column = deleted_column = NULL;
+		table_id = (CrmpoolTableId) relid;	/* 0.1's tables key by the OID (base.h) */
+	}
 
 	oldcxt = MemoryContextSwitchTo(mcxt);
 	mr = palloc0(sizeof(ManagedRel));
 	mr->mcxt = mcxt;
 	mr->relid = relid;
+	mr->table_id = table_id;
 	mr->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											  get_rel_name(relid));
 	/* domains are read as their base types */
@@ -1520,7 +1528,8 @@ crmpool_require_triggers(ManagedRel *mr, LOCKMODE lockmode)
 
 /*
  * Trigger AFTER DELETE ON crmpool.managed_table (sql/parts/70_dump_restore.sql): a table's rules,
- * identity columns, reps and tenant keys (crmpool.tenant_name) go with its row, as 0.1's ON DELETE CASCADE foreign keys took them, and
+ * identity columns, reps, pools and every state row (by its table_id) go with its row, as 0.1's
+ * ON DELETE CASCADE foreign keys took the first two, and
  * with their snapshots (ri_triggers.c, ri_PerformCheck): under REPEATABLE READ or SERIALIZABLE
  * the rows are found with the latest snapshot, and a row the transaction's own snapshot does not
  * see (a set_rules() or set_identity() that committed after it was taken) is a serialization
@@ -1530,29 +1539,57 @@ static const CrmpoolStmt forget_stmts[] = {
 	{"DELETE FROM crmpool.rule_set WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.identity_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.rep_config WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
-	{"DELETE FROM crmpool.tenant_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
-	{"DELETE FROM crmpool.distribute_cursor WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
-	{"DELETE FROM crmpool.distribute_log WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.pool_order WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.pool WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
 	{"DELETE FROM crmpool.pool_member WHERE rel OPERATOR(pg_catalog.=) $1", 1, {REGCLASSOID}},
+	/*
+	 * Every state row, keyed by the table's id ($2): unmanage() deleted most already, a DROP
+	 * TABLE (crmpool.forget_dropped_tables) none.  An id is never given again, so a row left
+	 * behind could never be reached.
+	 */
+#define FORGET_STATE(table) \
+	{"DELETE FROM crmpool." table " WHERE table_id OPERATOR(pg_catalog.=) $2", 2, {REGCLASSOID, INT4OID}}
+	FORGET_STATE("tenant_name"),
+	FORGET_STATE("distribute_cursor"),
+	FORGET_STATE("distribute_log"),
+	FORGET_STATE("customer_lock"),
+	FORGET_STATE("recycle_due"),
+	FORGET_STATE("recycle_warning"),
+	FORGET_STATE("followup"),
+	FORGET_STATE("ownership_event"),
+	FORGET_STATE("rep_counter"),
+	FORGET_STATE("identity_key"),
+	FORGET_STATE("identity_name"),
+	FORGET_STATE("duplicate_warning"),
 };
 static SPIPlanPtr forget_plans[lengthof(forget_stmts)][2];
+
+/* crmpool.managed_table's columns rel and table_id (sql/parts/10_core.sql) */
+#define MANAGED_TABLE_REL 1
+#define MANAGED_TABLE_ID 9
 
 PG_FUNCTION_INFO_V1(crmpool_forget_table_config);
 Datum
 crmpool_forget_table_config(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Datum		rel;
+	Datum		args[2];
 	bool		isnull;
 	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		elog(ERROR, "crmpool.forget_table_config() must run as an AFTER DELETE row trigger");
-	crmpool_check_column(RelationGetRelid(trigdata->tg_relation), "managed_table", 1, "rel");
-	rel = heap_getattr(trigdata->tg_trigtuple, 1, RelationGetDescr(trigdata->tg_relation), &isnull);
+	crmpool_check_column(RelationGetRelid(trigdata->tg_relation), "managed_table",
+						 MANAGED_TABLE_REL, "rel");
+	crmpool_check_column(RelationGetRelid(trigdata->tg_relation), "managed_table",
+						 MANAGED_TABLE_ID, "table_id");
+	args[0] = heap_getattr(trigdata->tg_trigtuple, MANAGED_TABLE_REL,
+						   RelationGetDescr(trigdata->tg_relation), &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	args[1] = heap_getattr(trigdata->tg_trigtuple, MANAGED_TABLE_ID,
+						   RelationGetDescr(trigdata->tg_relation), &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
 
@@ -1565,11 +1602,11 @@ crmpool_forget_table_config(PG_FUNCTION_ARGS)
 		if (IsolationUsesXactSnapshot())
 		{
 			CommandCounterIncrement();	/* as ri_PerformCheck: see this transaction's own rows */
-			rc = SPI_execute_snapshot(plan, &rel, NULL, GetLatestSnapshot(),
+			rc = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
 									  GetTransactionSnapshot(), false, false, 0);
 		}
 		else
-			rc = SPI_execute_plan(plan, &rel, NULL, false, 0);
+			rc = SPI_execute_plan(plan, args, NULL, false, 0);
 		if (rc != SPI_OK_DELETE)
 			elog(ERROR, "crmpool could not forget the configuration of a managed table: %s",
 				 SPI_result_code_string(rc));

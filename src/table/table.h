@@ -55,6 +55,7 @@ typedef struct PoolInfo
 typedef struct ManagedRel
 {
 	Oid			relid;
+	CrmpoolTableId table_id;	/* what crmpool's state rows key it by (base.h) */
 	char	   *qualname;		/* quoted, schema-qualified */
 	AttrNumber	key_att;
 	Oid			key_type;		/* INT4OID or INT8OID */

@@ -160,16 +160,16 @@ managed_tenant_key(ManagedRel *mr, const char *name, bool create, CrmpoolTenant 
 	if (find_plan == NULL)
 	{
 		find_plan = crmpool_keep_plan("SELECT tenant, xmin FROM crmpool.tenant_name "
-									  "WHERE rel OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2",
-									  2, (Oid[]) {REGCLASSOID, TEXTOID});
+									  "WHERE table_id OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2",
+									  2, (Oid[]) {INT4OID, TEXTOID});
 		/* DO UPDATE, not DO NOTHING: it returns the row another transaction just added */
-		add_plan = crmpool_keep_plan("INSERT INTO crmpool.tenant_name AS t (rel, name) VALUES ($1, $2) "
-									 "ON CONFLICT (rel, name) DO UPDATE SET name = t.name "
+		add_plan = crmpool_keep_plan("INSERT INTO crmpool.tenant_name AS t (table_id, name) VALUES ($1, $2) "
+									 "ON CONFLICT (table_id, name) DO UPDATE SET name = t.name "
 									 "RETURNING tenant, xmin",
-									 2, (Oid[]) {REGCLASSOID, TEXTOID});
+									 2, (Oid[]) {INT4OID, TEXTOID});
 	}
 	{
-		Datum		args[2] = {ObjectIdGetDatum(mr->relid), CStringGetTextDatum(name)};
+		Datum		args[2] = {crmpool_table_id_datum(mr->table_id), CStringGetTextDatum(name)};
 
 		if (SPI_execute_plan(find_plan, args, NULL, !create, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read crmpool.tenant_name");
@@ -305,9 +305,9 @@ managed_tenant_name(ManagedRel *mr, CrmpoolTenant key)
 	crmpool_become_owner(&octx);
 	if (name_plan == NULL)
 		name_plan = crmpool_keep_plan("SELECT name, xmin FROM crmpool.tenant_name "
-									  "WHERE rel OPERATOR(pg_catalog.=) $1 AND tenant OPERATOR(pg_catalog.=) $2",
-									  2, (Oid[]) {REGCLASSOID, INT8OID});
-	if (SPI_execute_plan(name_plan, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(key)},
+									  "WHERE table_id OPERATOR(pg_catalog.=) $1 AND tenant OPERATOR(pg_catalog.=) $2",
+									  2, (Oid[]) {INT4OID, INT8OID});
+	if (SPI_execute_plan(name_plan, (Datum[]) {crmpool_table_id_datum(mr->table_id), Int64GetDatum(key)},
 						 NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crmpool.tenant_name");
 	if (SPI_processed > 0)

@@ -54,43 +54,43 @@ typedef enum DueStmt
 } DueStmt;
 
 #define UPSERT_DUE_SQL(T) \
-	"INSERT INTO crmpool.recycle_due AS d (" T("tenant, ") "rel, customer, owner, since, due_at, rule, warn_at, warned) " \
+	"INSERT INTO crmpool.recycle_due AS d (" T("tenant, ") TABLE_ID(T) ", customer, owner, since, due_at, rule, warn_at, warned) " \
 	"VALUES (" T("$8, ") "$1, $2, $3, $4, $5, $6, $7, false) " \
-	"ON CONFLICT (" T("tenant, ") "rel, customer) DO UPDATE SET owner = excluded.owner, since = excluded.since, " \
+	"ON CONFLICT (" T("tenant, ") TABLE_ID(T) ", customer) DO UPDATE SET owner = excluded.owner, since = excluded.since, " \
 	"due_at = excluded.due_at, rule = excluded.rule, warn_at = excluded.warn_at, " \
 	"warned = d.warned AND d.owner" EQ "excluded.owner AND d.since" EQ "excluded.since " \
 	"AND d.due_at" EQ "excluded.due_at"
 
 #define DELETE_DUE_SQL(T) \
-	"DELETE FROM crmpool.recycle_due WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+	"DELETE FROM crmpool.recycle_due WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
 
 #define BULK_DUE_SQL(T) \
-	"INSERT INTO crmpool.recycle_due (" T("tenant, ") "rel, customer, owner, since, due_at, rule, warn_at, warned) " \
+	"INSERT INTO crmpool.recycle_due (" T("tenant, ") TABLE_ID(T) ", customer, owner, since, due_at, rule, warn_at, warned) " \
 	"SELECT " T("u.tenant, ") "$1, u.customer, u.owner, u.since, u.due_at, u.rule, u.warn_at, " \
-	"EXISTS (SELECT FROM crmpool.recycle_warning w WHERE " T("w.tenant" EQ "u.tenant AND ") "w.rel" EQ "$1 " \
+	"EXISTS (SELECT FROM crmpool.recycle_warning w WHERE " T("w.tenant" EQ "u.tenant AND ") "w." TABLE_ID(T) EQ "$1 " \
 	"  AND w.customer" EQ "u.customer AND w.owner" EQ "u.owner AND w.since" EQ "u.since " \
 	"  AND w.due_at" EQ "u.due_at) " \
 	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
 	"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)" T(", pg_catalog.unnest($8)") ") " \
 	"AS u(customer, owner, since, due_at, rule, warn_at" T(", tenant") ")"
 
+#define FORGET_DUE_SQL(T) \
+	"DELETE FROM crmpool.recycle_due WHERE " TABLE_ID(T) EQ "$1"
+
 #define LAST_FOLLOWUP_SQL(T) \
-	"SELECT pg_catalog.max(at) FROM crmpool.followup WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+	"SELECT pg_catalog.max(at) FROM crmpool.followup WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
 
 static const CrmpoolStmt stmt_defs[NUM_DUE_STMTS] = {
 	/*
-	 * $1 rel, $2 customer, $3 owner, $4 since, $5 due_at, $6 rule, $7 warn_at, $8 tenant.  A warning
+	 * $1 table id, $2 customer, $3 owner, $4 since, $5 due_at, $6 rule, $7 warn_at, $8 tenant.  A warning
 	 * stands while the spell and its due time stay the same: a follow-up opens a new window.
 	 */
-	[RS_UPSERT_DUE] = TENANT_STMT(UPSERT_DUE_SQL, 8, {REGCLASSOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, INT8OID}),
-	[RS_DELETE_DUE] = TENANT_STMT(DELETE_DUE_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
-	[RS_FORGET_DUE] = {
-		"DELETE FROM crmpool.recycle_due WHERE rel" EQ "$1",
-		1, {REGCLASSOID}
-	},
+	[RS_UPSERT_DUE] = TENANT_STMT(UPSERT_DUE_SQL, 8, {INT4OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, INT8OID}),
+	[RS_DELETE_DUE] = TENANT_STMT(DELETE_DUE_SQL, 3, {INT4OID, INT8OID, INT8OID}),
+	[RS_FORGET_DUE] = TENANT_STMT(FORGET_DUE_SQL, 1, {INT4OID}),
 	/* a recompute: warned is remembered by the warnings already sent for the same window */
-	[RS_BULK_DUE] = TENANT_STMT(BULK_DUE_SQL, 8, {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}),
-	[RS_LAST_FOLLOWUP] = TENANT_STMT(LAST_FOLLOWUP_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
+	[RS_BULK_DUE] = TENANT_STMT(BULK_DUE_SQL, 8, {INT4OID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}),
+	[RS_LAST_FOLLOWUP] = TENANT_STMT(LAST_FOLLOWUP_SQL, 3, {INT4OID, INT8OID, INT8OID}),
 };
 
 static SPIPlanPtr stmt_plans[NUM_DUE_STMTS][2];
@@ -253,12 +253,12 @@ due_compute(ManagedRel *mr, const DueInput *in, Due *out)
 
 /* The last follow-up recorded by crmpool.follow_up() (tables without a follow-up column). */
 static bool
-last_followup(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz *at)
+last_followup(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, TimestampTz *at)
 {
 	bool		isnull;
 	Datum		d;
 
-	run(RS_LAST_FOLLOWUP, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+	run(RS_LAST_FOLLOWUP, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer),
 		crmpool_tenant_datum(tenant)}, NULL);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
@@ -268,18 +268,18 @@ last_followup(Oid relid, CrmpoolTenant tenant, int64 customer, TimestampTz *at)
 
 /* Drop a customer's due row, if any.  Runs in a ledger session. */
 void
-due_drop(Oid relid, CrmpoolTenant tenant, int64 customer)
+due_drop(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer)
 {
-	run(RS_DELETE_DUE, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+	run(RS_DELETE_DUE, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer),
 		crmpool_tenant_datum(tenant)}, NULL);
 }
 
 /* Write a customer's due row.  Runs in a ledger session. */
 void
-due_store(Oid relid, CrmpoolTenant tenant, int64 customer, const DueInput *in, const Due *due)
+due_store(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const DueInput *in, const Due *due)
 {
 	run(RS_UPSERT_DUE,
-		(Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), Int64GetDatum(in->owner),
+		(Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer), Int64GetDatum(in->owner),
 			TimestampTzGetDatum(in->since), TimestampTzGetDatum(due->due_at),
 			CStringGetTextDatum(due->rule), TimestampTzGetDatum(due->warn_at),
 		crmpool_tenant_datum(tenant)},
@@ -292,7 +292,7 @@ due_untrack(ManagedRel *mr, CrmpoolTenant tenant, int64 customer)
 {
 	if (!mr->recycles)
 		return;
-	due_drop(mr->relid, tenant, customer);
+	due_drop(mr->table_id, tenant, customer);
 }
 
 /* Store or drop the due row that in calls for. */
@@ -304,7 +304,7 @@ track_input(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const DueInput
 	if (!due_compute(mr, in, &due))
 		due_untrack(mr, tenant, customer);
 	else
-		due_store(mr->relid, tenant, customer, in, &due);
+		due_store(mr->table_id, tenant, customer, in, &due);
 }
 
 /*
@@ -335,11 +335,11 @@ due_track(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, HeapTuple tuple,
 		in.since = *spell_start;	/* new owner: older follow-ups do not count */
 	else
 	{
-		in.locked = ledger_lock_holder(mr->relid, tenant, customer, &holder, &locked_since);
-		if (!ledger_spell_start(mr->relid, tenant, customer, &in.since))
+		in.locked = ledger_lock_holder(mr->table_id, tenant, customer, &holder, &locked_since);
+		if (!ledger_spell_start(mr->table_id, tenant, customer, &in.since))
 			in.since = crmpool_now();
 		if (mr->followup_att == InvalidAttrNumber)
-			in.has_followup = last_followup(mr->relid, tenant, customer, &in.followup);
+			in.has_followup = last_followup(mr->table_id, tenant, customer, &in.followup);
 	}
 	track_input(mr, tenant, customer, &in);
 }
@@ -366,9 +366,9 @@ due_track_spell(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, HeapTuple 
 
 /* TRUNCATE of a managed table: no customer is left to recycle.  Runs in a ledger session. */
 void
-due_forget(Oid relid)
+due_forget(CrmpoolTableId table)
 {
-	run(RS_FORGET_DUE, (Datum[]) {ObjectIdGetDatum(relid)}, NULL);
+	run(RS_FORGET_DUE, (Datum[]) {crmpool_table_id_datum(table)}, NULL);
 }
 
 /* Due rows computed by a recompute, written RECOMPUTE_CHUNK at a time. */
@@ -386,12 +386,12 @@ typedef struct DueChunk
 } DueChunk;
 
 static void
-write_chunk(Oid relid, DueChunk *c)
+write_chunk(CrmpoolTableId table, DueChunk *c)
 {
 	if (c->n == 0)
 		return;
 	run(RS_BULK_DUE,
-		(Datum[]) {ObjectIdGetDatum(relid),
+		(Datum[]) {crmpool_table_id_datum(table),
 			crmpool_array(c->customer, NULL, c->n, INT8OID),
 			crmpool_array(c->owner, NULL, c->n, INT8OID),
 			crmpool_array(c->since, NULL, c->n, TIMESTAMPTZOID),
@@ -412,20 +412,20 @@ typedef struct RecomputeScan
 } RecomputeScan;
 
 /*
- * $1 rel, $2 customers, $3 their tenants: each one's spell start, last recorded follow-up, and
+ * $1 table id, $2 customers, $3 their tenants: each one's spell start, last recorded follow-up, and
  * lock, in order
  */
 #define CUSTOMER_STATE_SQL(T) \
-	"SELECT (SELECT e.at FROM crmpool.ownership_event e WHERE " T("e.tenant" EQ "u.t AND ") "e.rel" EQ "$1 " \
+	"SELECT (SELECT e.at FROM crmpool.ownership_event e WHERE " T("e.tenant" EQ "u.t AND ") "e." TABLE_ID(T) EQ "$1 " \
 	"  AND e.customer" EQ "u.c ORDER BY e.seq DESC LIMIT 1), " \
-	"(SELECT pg_catalog.max(f.at) FROM crmpool.followup f WHERE " T("f.tenant" EQ "u.t AND ") "f.rel" EQ "$1 " \
+	"(SELECT pg_catalog.max(f.at) FROM crmpool.followup f WHERE " T("f.tenant" EQ "u.t AND ") "f." TABLE_ID(T) EQ "$1 " \
 	"  AND f.customer" EQ "u.c), " \
-	"EXISTS (SELECT FROM crmpool.customer_lock l WHERE " T("l.tenant" EQ "u.t AND ") "l.rel" EQ "$1 " \
+	"EXISTS (SELECT FROM crmpool.customer_lock l WHERE " T("l.tenant" EQ "u.t AND ") "l." TABLE_ID(T) EQ "$1 " \
 	"  AND l.customer" EQ "u.c) " \
 	"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) WITH ORDINALITY AS u(c, t, i) " \
 	"ORDER BY u.i"
 static const CrmpoolStmt customer_state = TENANT_STMT(CUSTOMER_STATE_SQL, 3,
-													 {REGCLASSOID, INT8ARRAYOID, INT8ARRAYOID});
+													 {INT4OID, INT8ARRAYOID, INT8ARRAYOID});
 static SPIPlanPtr customer_state_plans[2];
 
 /* One chunk of owned rows (crmpool_scan_table's callback, as the extension owner). */
@@ -451,7 +451,7 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		tenants[i] = crmpool_tenant_datum(managed_tenant(mr, &tuples[i], scan->rowdesc));
 	}
 	if (SPI_execute_plan(crmpool_stmt_plan(&customer_state, customer_state_plans),
-						 (Datum[]) {ObjectIdGetDatum(mr->relid), crmpool_array(keys, NULL, (int) n, INT8OID),
+						 (Datum[]) {crmpool_table_id_datum(mr->table_id), crmpool_array(keys, NULL, (int) n, INT8OID),
 						 crmpool_array(tenants, NULL, (int) n, INT8OID)},
 						 NULL, true, 0) != SPI_OK_SELECT || SPI_processed != n)
 		elog(ERROR, "crmpool could not read the state of the customers of table %s",
@@ -491,7 +491,7 @@ recompute_chunk(SPITupleTable *rows, uint64 n, void *arg)
 		chunk->warn_null[c] = !due.has_warn;
 		chunk->n++;
 	}
-	write_chunk(mr->relid, chunk);
+	write_chunk(mr->table_id, chunk);
 	SPI_freetuptable(state);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(scan->cxt);
@@ -522,7 +522,7 @@ due_recompute(Oid relid)
 	mr = managed_rel_get(relid, false);
 
 	ledger_begin(&octx);
-	due_forget(relid);
+	due_forget(mr->table_id);
 	if (!mr->recycles)
 	{
 		ledger_end(&octx);

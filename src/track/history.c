@@ -29,29 +29,29 @@ typedef enum ReaderStmt
 	"(SELECT e.seq, e.owner, e.at, e.how, e.actor, " \
 	"        pg_catalog.lead(e.at) OVER w AS next_at, pg_catalog.lead(e.how) OVER w AS next_how " \
 	"   FROM crmpool.ownership_event e " \
-	"  WHERE " T("e.tenant" EQ "$3 AND ") "e.rel" EQ "$1 AND e.customer" EQ "$2 WINDOW w AS (ORDER BY e.seq)) s " \
+	"  WHERE " T("e.tenant" EQ "$3 AND ") "e." TABLE_ID(T) EQ "$1 AND e.customer" EQ "$2 WINDOW w AS (ORDER BY e.seq)) s " \
 	"WHERE s.owner IS NOT NULL ORDER BY s.seq"
 
 #define READ_OWNER_AT_SQL(T) \
 	"SELECT owner FROM crmpool.ownership_event " \
-	"WHERE " T("tenant" EQ "$4 AND ") "rel" EQ "$1 AND customer" EQ "$2 AND at OPERATOR(pg_catalog.<=) $3 " \
+	"WHERE " T("tenant" EQ "$4 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2 AND at OPERATOR(pg_catalog.<=) $3 " \
 	"ORDER BY seq DESC LIMIT 1"
 
 #define READ_LOG_SQL(T) \
 	"SELECT seq, at, owner, how, actor, reason FROM crmpool.ownership_event " \
-	"WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2 ORDER BY seq"
+	"WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2 ORDER BY seq"
 
 #define READ_LOAD_SQL(T) \
 	"SELECT rep, owned, locked, with_deal, " \
 	"CASE WHEN claims_day" EQ "$2 THEN claims ELSE 0 END " \
-	"FROM crmpool.rep_counter WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND owned OPERATOR(pg_catalog.+) claims " \
+	"FROM crmpool.rep_counter WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND owned OPERATOR(pg_catalog.+) claims " \
 	"OPERATOR(pg_catalog.>) 0 ORDER BY rep"
 
 static const CrmpoolStmt reader_defs[NUM_READERS] = {
-	[READ_HISTORY] = TENANT_STMT(READ_HISTORY_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
-	[READ_OWNER_AT] = TENANT_STMT(READ_OWNER_AT_SQL, 4, {REGCLASSOID, INT8OID, TIMESTAMPTZOID, INT8OID}),
-	[READ_LOG] = TENANT_STMT(READ_LOG_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
-	[READ_LOAD] = TENANT_STMT(READ_LOAD_SQL, 3, {REGCLASSOID, DATEOID, INT8OID}),
+	[READ_HISTORY] = TENANT_STMT(READ_HISTORY_SQL, 3, {INT4OID, INT8OID, INT8OID}),
+	[READ_OWNER_AT] = TENANT_STMT(READ_OWNER_AT_SQL, 4, {INT4OID, INT8OID, TIMESTAMPTZOID, INT8OID}),
+	[READ_LOG] = TENANT_STMT(READ_LOG_SQL, 3, {INT4OID, INT8OID, INT8OID}),
+	[READ_LOAD] = TENANT_STMT(READ_LOAD_SQL, 3, {INT4OID, DATEOID, INT8OID}),
 };
 
 static SPIPlanPtr reader_plans[NUM_READERS][2];
@@ -79,6 +79,13 @@ readable_rel(FunctionCallInfo fcinfo)
  * Whether the caller may see the customer: a customer that the caller's row-level security
  * hides (or that is gone, under such a policy) has no history the caller may read.
  */
+/* The table's id, as $1 of every reader statement: the registry entry is cached (registry.c). */
+static Datum
+table_id_arg(Oid relid)
+{
+	return crmpool_table_id_datum(managed_rel_get(relid, false)->table_id);
+}
+
 static bool
 visible_customer(Oid relid, int64 customer)
 {
@@ -171,7 +178,7 @@ customer_rows(FunctionCallInfo fcinfo, ReaderStmt stmt, int tenant_argno, const 
 	}
 	tenant = customer_tenant(fcinfo, relid, customer, tenant_argno, fname);
 	crmpool_srf_from_plan(fcinfo, reader_plan(stmt),
-						  (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+						  (Datum[]) {table_id_arg(relid), Int64GetDatum(customer),
 						  crmpool_tenant_datum(tenant)}, NULL);
 	return (Datum) 0;
 }
@@ -214,7 +221,7 @@ rep_load(FunctionCallInfo fcinfo, int tenant_argno)
 												  NULL);
 
 	crmpool_srf_from_plan_filtered(fcinfo, reader_plan(READ_LOAD),
-								   (Datum[]) {ObjectIdGetDatum(relid), DateADTGetDatum(crmpool_date(crmpool_now())),
+								   (Datum[]) {crmpool_table_id_datum(mr->table_id), DateADTGetDatum(crmpool_date(crmpool_now())),
 								   crmpool_tenant_datum(tenant)},
 								   NULL, visible_owners, mr);
 	return (Datum) 0;
@@ -254,7 +261,7 @@ owner_at(FunctionCallInfo fcinfo, int tenant_argno)
 	plan = reader_plan(READ_OWNER_AT);
 	SPI_connect();
 	crmpool_become_owner(&octx);
-	if (SPI_execute_plan(plan, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer),
+	if (SPI_execute_plan(plan, (Datum[]) {table_id_arg(relid), Int64GetDatum(customer),
 						 PG_GETARG_DATUM(2), crmpool_tenant_datum(tenant)},
 						 NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "crmpool could not read the ownership history");

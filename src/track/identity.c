@@ -66,36 +66,36 @@ typedef enum IdentityStmt
 
 #define CANDIDATES_SQL(T) \
 	"SELECT customer, name, tokens FROM crmpool.identity_name " \
-	"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND rel" EQ "$1 " T("AND tenant" EQ "$4 ") \
+	"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND " TABLE_ID(T) EQ "$1 " T("AND tenant" EQ "$4 ") \
 	"AND customer OPERATOR(pg_catalog.<>) $3"
 
 #define FORGET_KEYS_SQL(T) \
-	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
 
 #define FORGET_NAME_SQL(T) \
-	"DELETE FROM crmpool.identity_name WHERE " T("tenant" EQ "$3 AND ") "rel" EQ "$1 AND customer" EQ "$2"
+	"DELETE FROM crmpool.identity_name WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
 
 #define ADD_KEY_SQL(T) \
-	"INSERT INTO crmpool.identity_key (" T("tenant, ") "rel, kind, key, customer) VALUES (" T("$5, ") "$1, $2, $3, $4) " \
+	"INSERT INTO crmpool.identity_key (" T("tenant, ") TABLE_ID(T) ", kind, key, customer) VALUES (" T("$5, ") "$1, $2, $3, $4) " \
 	"ON CONFLICT DO NOTHING"
 
 #define PUT_NAME_SQL(T) \
-	"INSERT INTO crmpool.identity_name (" T("tenant, ") "rel, customer, name, core, tokens) VALUES (" T("$6, ") "$1, $2, $3, $4, $5) " \
-	"ON CONFLICT (" T("tenant, ") "rel, customer) DO UPDATE SET name = excluded.name, core = excluded.core, " \
+	"INSERT INTO crmpool.identity_name (" T("tenant, ") TABLE_ID(T) ", customer, name, core, tokens) VALUES (" T("$6, ") "$1, $2, $3, $4, $5) " \
+	"ON CONFLICT (" T("tenant, ") TABLE_ID(T) ", customer) DO UPDATE SET name = excluded.name, core = excluded.core, " \
 	"tokens = excluded.tokens"
 
 #define WARN_SQL(T) \
-	"INSERT INTO crmpool.duplicate_warning (" T("tenant, ") "rel, customer, existing, matched_on, score, at, actor) " \
+	"INSERT INTO crmpool.duplicate_warning (" T("tenant, ") TABLE_ID(T) ", customer, existing, matched_on, score, at, actor) " \
 	"VALUES (" T("$8, ") "$1, $2, $3, $4, $5, $6, $7)"
 
 static const CrmpoolStmt id_defs[NUM_ID_STMTS] = {
 	/* names sharing at least one bigram hash, through the GIN index */
-	[ID_CANDIDATES] = TENANT_STMT(CANDIDATES_SQL, 4, {REGCLASSOID, INT4ARRAYOID, INT8OID, INT8OID}),
-	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
-	[ID_FORGET_NAME] = TENANT_STMT(FORGET_NAME_SQL, 3, {REGCLASSOID, INT8OID, INT8OID}),
-	[ID_ADD_KEY] = TENANT_STMT(ADD_KEY_SQL, 5, {REGCLASSOID, CHAROID, TEXTOID, INT8OID, INT8OID}),
-	[ID_PUT_NAME] = TENANT_STMT(PUT_NAME_SQL, 6, {REGCLASSOID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID, INT8OID}),
-	[ID_WARN] = TENANT_STMT(WARN_SQL, 8, {REGCLASSOID, INT8OID, INT8OID, TEXTOID, FLOAT4OID, TIMESTAMPTZOID, TEXTOID, INT8OID}),
+	[ID_CANDIDATES] = TENANT_STMT(CANDIDATES_SQL, 4, {INT4OID, INT4ARRAYOID, INT8OID, INT8OID}),
+	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 3, {INT4OID, INT8OID, INT8OID}),
+	[ID_FORGET_NAME] = TENANT_STMT(FORGET_NAME_SQL, 3, {INT4OID, INT8OID, INT8OID}),
+	[ID_ADD_KEY] = TENANT_STMT(ADD_KEY_SQL, 5, {INT4OID, CHAROID, TEXTOID, INT8OID, INT8OID}),
+	[ID_PUT_NAME] = TENANT_STMT(PUT_NAME_SQL, 6, {INT4OID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID, INT8OID}),
+	[ID_WARN] = TENANT_STMT(WARN_SQL, 8, {INT4OID, INT8OID, INT8OID, TEXTOID, FLOAT4OID, TIMESTAMPTZOID, TEXTOID, INT8OID}),
 };
 
 static SPIPlanPtr id_plans[NUM_ID_STMTS][2];
@@ -346,11 +346,12 @@ tokens_array(const IdentityKeys *ik)
 #define NAME_NAME		3
 
 /*
- * identity_key by its primary key (tenant, rel, kind, key, customer); identity_name by its core
- * (tenant, rel, core).  Duplicates are only ever looked for within the customer's tenant.
+ * identity_key by its primary key (tenant, table_id, kind, key, customer); identity_name by its
+ * core (tenant, table_id, core).  Duplicates are only ever looked for within the customer's
+ * tenant.
  */
-static StoreTable key_table = {"identity_key", "identity_key_pkey", {"rel", "kind", "key", "customer"}, 5};
-static StoreTable name_table = {"identity_name", "identity_name_core", {"rel", "customer", "name"}, 6};
+static StoreTable key_table = {"identity_key", "identity_key_pkey", {"table_id", "kind", "key", "customer"}, 5};
+static StoreTable name_table = {"identity_name", "identity_name_core", {"table_id", "customer", "name"}, 6};
 
 /* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
 static void
@@ -361,23 +362,23 @@ text_key(ScanKey key, AttrNumber att, const char *value)
 }
 
 /*
- * The leading scan keys of every index of the two tables, (tenant, rel): 0.1's indexes have no
- * tenant (crmpool_has_tenants).  Returns how many.
+ * The leading scan keys of every index of the two tables, (tenant, table_id): 0.1's indexes have
+ * no tenant (crmpool_has_tenants) and rel for table_id (base.h).  Returns how many.
  */
 static int
-tenant_rel_keys(ScanKey keys, CrmpoolTenant tenant, Oid relid)
+tenant_rel_keys(ScanKey keys, CrmpoolTenant tenant, CrmpoolTableId table)
 {
 	int			k = 0;
 
 	if (crmpool_has_tenants())
 		ScanKeyInit(&keys[k++], 1, BTEqualStrategyNumber, F_INT8EQ, crmpool_tenant_datum(tenant));
-	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT4EQ, crmpool_table_id_datum(table));
 	return k + 1;
 }
 
-static int	key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
-						bool main, int folds, bool first_of_each, IdentityMatch *out, int max,
-						bool *own_absent);
+static int	key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
+						int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out,
+						int max, bool *own_absent);
 
 /*
  * Existing customers other than exclude whose keys match key, at most max (in key, then id
@@ -388,10 +389,11 @@ static int	key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *k
  * (kind e, score 1).
  */
 int
-identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
-					 bool main, int folds, bool first_of_each, IdentityMatch *out, int max)
+identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
+					 int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out,
+					 int max)
 {
-	return key_matches(relid, tenant, kind, key, exclude, main, folds, first_of_each, out, max, NULL);
+	return key_matches(table, tenant, kind, key, exclude, main, folds, first_of_each, out, max, NULL);
 }
 
 /*
@@ -400,8 +402,8 @@ identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key
  * is one, and did not meet it.  A scan that stops at max matches proves nothing.
  */
 static int
-key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 exclude,
-			bool main, int folds, bool first_of_each, IdentityMatch *out, int max,
+key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
+			int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out, int max,
 			bool *own_absent)
 {
 	ScanKeyData keys[5];
@@ -418,7 +420,7 @@ key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key, int64 e
 				seen_own = false,
 				whole = true;
 
-	k = tenant_rel_keys(keys, tenant, relid);
+	k = tenant_rel_keys(keys, tenant, table);
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
 	k++;
 	ScanKeyEntryInitialize(&keys[k], 0, k + 1, BTGreaterEqualStrategyNumber, InvalidOid,
@@ -501,7 +503,8 @@ row_by_customer(const void *a, const void *b)
  * core, company_name.c), read into rows (palloc'd).
  */
 static int
-same_key_names(Oid relid, CrmpoolTenant tenant, const char *core, int64 exclude, NameRow **rows)
+same_key_names(CrmpoolTableId table, CrmpoolTenant tenant, const char *core, int64 exclude,
+			   NameRow **rows)
 {
 	ScanKeyData keys[3];
 	StoreScan	s;
@@ -510,7 +513,7 @@ same_key_names(Oid relid, CrmpoolTenant tenant, const char *core, int64 exclude,
 	int			k;
 
 	*rows = palloc(sizeof(NameRow) * cap);
-	k = tenant_rel_keys(keys, tenant, relid);
+	k = tenant_rel_keys(keys, tenant, table);
 	text_key(&keys[k], k + 1, core);
 	k++;
 	store_scan_begin(&s, &name_table, keys, k, true, AccessShareLock);
@@ -546,8 +549,8 @@ same_key_names(Oid relid, CrmpoolTenant tenant, const char *core, int64 exclude,
  * their stored hashes, and only the rest are parsed again and scored.
  */
 int
-identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik, int64 exclude,
-					  double min_score, IdentityMatch **out)
+identity_name_matches(CrmpoolTableId table, CrmpoolTenant tenant, const IdentityKeys *ik,
+					  int64 exclude, double min_score, IdentityMatch **out)
 {
 	bool		other_cores;
 	NameRow    *rows;
@@ -560,14 +563,14 @@ identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik, i
 	*out = NULL;
 	if (!ik->has_name || ik->ntokens == 0)
 		return 0;
-	nrows = same_key_names(relid, tenant, ik->parsed.key, exclude, &rows);
+	nrows = same_key_names(table, tenant, ik->parsed.key, exclude, &rows);
 	other_cores = crmpool_company_min_common(ik->ntokens, ik->ntokens, min_score) <= ik->ntokens;
 	if (other_cores)
 	{
 		uint64		k;
 		int			nkey = nrows;
 
-		id_run(ID_CANDIDATES, (Datum[]) {ObjectIdGetDatum(relid), tokens_array(ik), Int64GetDatum(exclude),
+		id_run(ID_CANDIDATES, (Datum[]) {crmpool_table_id_datum(table), tokens_array(ik), Int64GetDatum(exclude),
 			   crmpool_tenant_datum(tenant)}, NULL, true);
 		rows = repalloc(rows, sizeof(NameRow) * (nkey + SPI_processed + 1));
 		qsort(rows, nkey, sizeof(NameRow), row_by_customer);
@@ -924,7 +927,7 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 
 		if (is_phone ? (phone == DEDUP_OFF && phone_main == DEDUP_OFF) : email == DEDUP_OFF)
 			continue;
-		nm = key_matches(mr->relid, tenant, ik->kinds[i], ik->keys[i], customer,
+		nm = key_matches(mr->table_id, tenant, ik->kinds[i], ik->keys[i], customer,
 						 is_phone && phone_main != DEDUP_OFF, identity_email_folds(rules), true,
 						 m, 2, &absent[i]);
 		/* the same line before the same switchboard */
@@ -953,7 +956,7 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 	{
 		IdentityMatch *m;
 
-		if (identity_name_matches(mr->relid, tenant, ik, customer, identity_threshold(rules), &m) > 0)
+		if (identity_name_matches(mr->table_id, tenant, ik, customer, identity_threshold(rules), &m) > 0)
 		{
 			out[n].policy = rule_choice(rules, RULE_DEDUP_NAME);
 			out[n].m = m[0];
@@ -1043,7 +1046,7 @@ react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
 static void
 record_warning(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityMatch *m)
 {
-	id_run(ID_WARN, (Datum[]) {ObjectIdGetDatum(mr->relid), Int64GetDatum(customer),
+	id_run(ID_WARN, (Datum[]) {crmpool_table_id_datum(mr->table_id), Int64GetDatum(customer),
 			   Int64GetDatum(m->customer), CStringGetTextDatum(identity_kind_name(m->kind)),
 			   Float4GetDatum(m->score), TimestampTzGetDatum(crmpool_now()),
 			   CStringGetTextDatum(ledger_current_actor()), crmpool_tenant_datum(tenant)},
@@ -1051,9 +1054,9 @@ record_warning(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const Ident
 }
 
 static void
-forget(Oid relid, CrmpoolTenant tenant, int64 customer)
+forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer)
 {
-	Datum		v[3] = {ObjectIdGetDatum(relid), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
+	Datum		v[3] = {crmpool_table_id_datum(table), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
 
 	id_run(ID_FORGET_KEYS, v, NULL, false);
 	id_run(ID_FORGET_NAME, v, NULL, false);
@@ -1064,14 +1067,17 @@ forget(Oid relid, CrmpoolTenant tenant, int64 customer)
  * same phone forever, as a duplicate of a customer that is gone), set_identity and unmanage.
  * Inside SPI, as the extension owner.
  */
-void
-identity_forget_table(Oid relid)
-{
-	Oid			types[1] = {REGCLASSOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
+#define FORGET_TABLE_KEYS_SQL(T) "DELETE FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1"
+#define FORGET_TABLE_NAMES_SQL(T) "DELETE FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1"
 
-	crmpool_admin_exec("DELETE FROM crmpool.identity_key WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
-	crmpool_admin_exec("DELETE FROM crmpool.identity_name WHERE rel OPERATOR(pg_catalog.=) $1", 1, types, values);
+void
+identity_forget_table(CrmpoolTableId table)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {crmpool_table_id_datum(table)};
+
+	crmpool_admin_exec(TENANT_SQL(FORGET_TABLE_KEYS_SQL), 1, types, values);
+	crmpool_admin_exec(TENANT_SQL(FORGET_TABLE_NAMES_SQL), 1, types, values);
 }
 
 void
@@ -1111,9 +1117,9 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
 #define NAME_TOKENS		5
 #define NAME_TENANT		6
 
-/* identity_name by its primary key (tenant, rel, customer): the rows store_plain writes */
+/* identity_name by its primary key (tenant, table_id, customer): the rows store_plain writes */
 static StoreTable name_pkey = {"identity_name", "identity_name_pkey",
-{"rel", "customer", "name", "core", "tokens"}, NAME_TENANT};
+{"table_id", "customer", "name", "core", "tokens"}, NAME_TENANT};
 
 /*
  * Insert the row in slot into t's table without SPI unless a row with its primary key (keys)
@@ -1164,7 +1170,8 @@ store_slot(StoreTable *t)
 }
 
 static void
-store_key(Oid relid, CrmpoolTenant tenant, int64 customer, char kind, const char *key, bool absent)
+store_key(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, char kind, const char *key,
+		  bool absent)
 {
 	Datum		keytext = CStringGetTextDatum(key);
 	TupleTableSlot *slot = store_slot(&key_table);
@@ -1172,14 +1179,14 @@ store_key(Oid relid, CrmpoolTenant tenant, int64 customer, char kind, const char
 	int			k;
 	bool		done;
 
-	store_set(slot, 1, ObjectIdGetDatum(relid), true);
+	store_set(slot, 1, crmpool_table_id_datum(table), true);
 	store_set(slot, 2, CharGetDatum(kind), true);
 	store_set(slot, KEY_KEY, keytext, true);
 	store_set(slot, KEY_CUSTOMER, Int64GetDatum(customer), true);
 	if (crmpool_has_tenants())
 		store_set(slot, KEY_TENANT, crmpool_tenant_datum(tenant), true);
 	ExecStoreVirtualTuple(slot);
-	k = tenant_rel_keys(keys, tenant, relid);
+	k = tenant_rel_keys(keys, tenant, table);
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
 	k++;
 	text_key(&keys[k], k + 1, key);
@@ -1189,12 +1196,12 @@ store_key(Oid relid, CrmpoolTenant tenant, int64 customer, char kind, const char
 	done = store_plain(&key_table, keys, k, slot, absent);
 	ExecDropSingleTupleTableSlot(slot);
 	if (!done)
-		id_run(ID_ADD_KEY, (Datum[]) {ObjectIdGetDatum(relid), CharGetDatum(kind), keytext,
+		id_run(ID_ADD_KEY, (Datum[]) {crmpool_table_id_datum(table), CharGetDatum(kind), keytext,
 				   Int64GetDatum(customer), crmpool_tenant_datum(tenant)}, NULL, false);
 }
 
 static void
-store_name(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
+store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
 	Datum		name = CStringGetTextDatum(ik->name);
 	Datum		core = CStringGetTextDatum(ik->parsed.key);	/* the match key (company_name.c) */
@@ -1204,7 +1211,7 @@ store_name(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *
 	int			k;
 	bool		done;
 
-	store_set(slot, 1, ObjectIdGetDatum(relid), true);
+	store_set(slot, 1, crmpool_table_id_datum(table), true);
 	store_set(slot, NAME_CUSTOMER, Int64GetDatum(customer), true);
 	store_set(slot, NAME_NAME, name, true);
 	store_set(slot, NAME_CORE, core, true);
@@ -1212,38 +1219,40 @@ store_name(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *
 	if (crmpool_has_tenants())
 		store_set(slot, NAME_TENANT, crmpool_tenant_datum(tenant), true);
 	ExecStoreVirtualTuple(slot);
-	k = tenant_rel_keys(keys, tenant, relid);
+	k = tenant_rel_keys(keys, tenant, table);
 	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
 	k++;
 	done = store_plain(&name_pkey, keys, k, slot, false);
 	ExecDropSingleTupleTableSlot(slot);
 	if (!done)
-		id_run(ID_PUT_NAME, (Datum[]) {ObjectIdGetDatum(relid), Int64GetDatum(customer), name,
+		id_run(ID_PUT_NAME, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer), name,
 				   core, tokens, crmpool_tenant_datum(tenant)}, NULL, false);
 }
 
 /* absent: which of ik's keys are known not to be stored for the customer (NULL: none is) */
 static void
-store(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik, const bool *absent)
+store(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik,
+	  const bool *absent)
 {
 	int			i;
 
 	if (ik->has_name && strlen(ik->parsed.key) > IDENTITY_MAX_CORE_BYTES)
-		identity_name_too_long(relid, psprintf(_("of customer %lld"), (long long) customer),
+		identity_name_too_long(mr->relid, psprintf(_("of customer %lld"), (long long) customer),
 							   (int) strlen(ik->parsed.key));
 
 	for (i = 0; i < ik->nkeys; i++)
-		store_key(relid, tenant, customer, ik->kinds[i], ik->keys[i], absent != NULL && absent[i]);
+		store_key(mr->table_id, tenant, customer, ik->kinds[i], ik->keys[i],
+				  absent != NULL && absent[i]);
 	if (ik->has_name)
-		store_name(relid, tenant, customer, ik);
+		store_name(mr->table_id, tenant, customer, ik);
 }
 
 /* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
 void
-identity_replace_keys(Oid relid, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
+identity_replace_keys(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
-	forget(relid, tenant, customer);
-	store(relid, tenant, customer, ik, NULL);
+	forget(mr->table_id, tenant, customer);
+	store(mr, tenant, customer, ik, NULL);
 }
 
 PG_FUNCTION_INFO_V1(crmpool_identity_trigger);
@@ -1288,7 +1297,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		ledger_begin(&octx);
 		if (mr->has_identity)
 			lock_keys(rel, tenant, &ik, NULL);
-		forget(mr->relid, tenant, customer);
+		forget(mr->table_id, tenant, customer);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
 	}
@@ -1331,8 +1340,8 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 				record_warning(mr, tenant, customer, &reactions[i].m);
 		}
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-			forget(mr->relid, tenant, customer);
-		store(mr->relid, tenant, customer, &ik, absent);
+			forget(mr->table_id, tenant, customer);
+		store(mr, tenant, customer, &ik, absent);
 		ledger_end(&octx);
 	}
 	return PointerGetDatum(NULL);

@@ -34,9 +34,9 @@ typedef struct Due
 
 extern void due_input(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, DueInput *in);
 extern bool due_compute(ManagedRel *mr, const DueInput *in, Due *out);
-extern void due_store(Oid relid, CrmpoolTenant tenant, int64 customer, const DueInput *in,
+extern void due_store(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const DueInput *in,
 					  const Due *due);
-extern void due_drop(Oid relid, CrmpoolTenant tenant, int64 customer);
+extern void due_drop(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer);
 extern void due_track(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, HeapTuple tuple,
 					  TupleDesc desc, const TimestampTz *spell_start);
 extern void due_track_spell(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, HeapTuple tuple,
@@ -45,7 +45,7 @@ extern void due_untrack(ManagedRel *mr, CrmpoolTenant tenant, int64 customer);
 extern void due_check_times(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 customer,
 							bool check_followup, bool check_deal);
 extern void due_check_followup(TimestampTz at, TimestampTz now, int64 slack, const char *where);
-extern void due_forget(Oid relid);
+extern void due_forget(CrmpoolTableId table);
 extern void due_recompute(Oid relid);
 
 /* identity.c */
@@ -103,7 +103,7 @@ extern void identity_column_keys(const IdentityColumns *ic, HeapTuple tup, Tuple
 								 IdentityKeys *ik);
 extern void identity_add_key(IdentityKeys *ik, char kind, char *key);
 extern void identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik);
-extern void identity_replace_keys(Oid relid, CrmpoolTenant tenant, int64 customer,
+extern void identity_replace_keys(ManagedRel *mr, CrmpoolTenant tenant, int64 customer,
 								  const IdentityKeys *ik);
 extern void identity_name_too_long(Oid relid, const char *what, int core_bytes);
 extern void identity_set_name(IdentityKeys *ik, const char *name, int len);
@@ -114,11 +114,11 @@ extern int	identity_email_folds(const RuleSet *rules);
 extern bool identity_same_mailbox(const char *a, const char *b, int folds);
 
 /* Inside a ledger session (SPI, extension owner). */
-extern int	identity_key_matches(Oid relid, CrmpoolTenant tenant, char kind, const char *key,
+extern int	identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
 								 int64 exclude, bool main, int folds, bool first_of_each,
 								 IdentityMatch *out, int max);
-extern int	identity_name_matches(Oid relid, CrmpoolTenant tenant, const IdentityKeys *ik,
+extern int	identity_name_matches(CrmpoolTableId table, CrmpoolTenant tenant, const IdentityKeys *ik,
 								  int64 exclude, double min_score, IdentityMatch **out);
-extern void identity_forget_table(Oid relid);
+extern void identity_forget_table(CrmpoolTableId table);
 
 #endif							/* CRMPOOL_TRACK_H */

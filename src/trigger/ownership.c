@@ -235,7 +235,7 @@ check_claim_timing(ManagedRel *mr, Change *ch, const RuleSet *rules, TimestampTz
 
 	if (!has_holdback && !has_cooldown)
 		return;
-	ledger_customer_past(mr->relid, ch->tenant, ch->customer, ch->new_owner, has_cooldown, &past);
+	ledger_customer_past(mr->table_id, ch->tenant, ch->customer, ch->new_owner, has_cooldown, &past);
 
 	if (has_holdback && past.entered_known)
 	{
@@ -312,6 +312,7 @@ typedef struct PendingCount
 	int			claims;
 	int			gains;			/* rows that gained the rep a customer the cap counts */
 	int64		first;			/* the lowest customer: checks run in customer order */
+	CrmpoolTableId table_id;	/* key.relid's, as crmpool's tables key it */
 } PendingCount;
 
 /* One ownership change for the ledger, recorded once the counter rows are held. */
@@ -323,6 +324,7 @@ typedef struct PendingEvent
 	int64		customer;
 	int64		owner;
 	bool		has_owner;
+	CrmpoolTableId table_id;	/* relid's, as crmpool's tables key it */
 	const char *how;			/* static string */
 	const char *reason;			/* interned */
 	const char *actor;			/* interned: who acted when the row changed */
@@ -553,8 +555,8 @@ intern(const char *s)
 }
 
 static PendingCount *
-queue_count_full(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal, int locked,
-				 int claims, bool check, bool check_lock, bool lock_gain, int64 customer,
+queue_count_full(ManagedRel *mr, CrmpoolTenant tenant, int64 rep, int owned, int with_deal,
+				 int locked, int claims, bool check, bool check_lock, bool lock_gain, int64 customer,
 				 const char *pool)
 {
 	PendingKey	key;
@@ -564,7 +566,7 @@ queue_count_full(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with
 	pending_start();
 	memset(&key, 0, sizeof(key));	/* the key is hashed as bytes, padding included */
 	key.subid = GetCurrentSubTransactionId();
-	key.relid = relid;
+	key.relid = mr->relid;
 	key.tenant = tenant;
 	key.rep = rep;
 	key.check = check;
@@ -578,6 +580,7 @@ queue_count_full(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with
 		counts_peak = Max(counts_peak, hash_get_num_entries(counts));
 		p->owned = p->with_deal = p->locked = p->claims = p->gains = 0;
 		p->first = customer;
+		p->table_id = mr->table_id;
 	}
 	p->owned += owned;
 	p->with_deal += with_deal;
@@ -590,23 +593,23 @@ queue_count_full(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with
 }
 
 static PendingCount *
-queue_count_key(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal, int locked,
-				int claims, bool check, bool check_lock, int64 customer, const char *pool)
+queue_count_key(ManagedRel *mr, CrmpoolTenant tenant, int64 rep, int owned, int with_deal,
+				int locked, int claims, bool check, bool check_lock, int64 customer, const char *pool)
 {
-	return queue_count_full(relid, tenant, rep, owned, with_deal, locked, claims, check,
+	return queue_count_full(mr, tenant, rep, owned, with_deal, locked, claims, check,
 							check_lock, false, customer, pool);
 }
 
 static void
-queue_count(Oid relid, CrmpoolTenant tenant, int64 rep, int owned, int with_deal, int locked,
-			int claims, bool check, int64 customer, const char *pool)
+queue_count(ManagedRel *mr, CrmpoolTenant tenant, int64 rep, int owned, int with_deal,
+			int locked, int claims, bool check, int64 customer, const char *pool)
 {
-	(void) queue_count_key(relid, tenant, rep, owned, with_deal, locked, claims, check, false,
+	(void) queue_count_key(mr, tenant, rep, owned, with_deal, locked, claims, check, false,
 						   customer, pool);
 }
 
 static void
-queue_event(Oid relid, CrmpoolTenant tenant, int64 customer, bool has_owner, int64 owner,
+queue_event(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, bool has_owner, int64 owner,
 			const char *how, const char *reason)
 {
 	PendingEvent *e;
@@ -637,7 +640,8 @@ queue_event(Oid relid, CrmpoolTenant tenant, int64 customer, bool has_owner, int
 		first_subid = GetCurrentSubTransactionId();
 	e = &events[nevents++];
 	e->subid = GetCurrentSubTransactionId();
-	e->relid = relid;
+	e->relid = mr->relid;
+	e->table_id = mr->table_id;
 	e->tenant = tenant;
 	e->customer = customer;
 	e->has_owner = has_owner;
@@ -840,12 +844,12 @@ flush_events(TimestampTz now, int64 from)
 			chunk = palloc(EVENT_CHUNK * sizeof(PendingEvent));
 		event_chunk_read(c, chunk);
 		for (i = (c == from / EVENT_CHUNK) ? from % EVENT_CHUNK : 0; i < EVENT_CHUNK; i++)
-			ledger_events_add(le, chunk[i].relid, chunk[i].tenant, chunk[i].customer, now,
+			ledger_events_add(le, chunk[i].table_id, chunk[i].tenant, chunk[i].customer, now,
 							  chunk[i].has_owner,
 							  chunk[i].owner, chunk[i].how, chunk[i].reason, chunk[i].actor);
 	}
 	for (i = Max(from - event_chunks * EVENT_CHUNK, 0); i < nevents; i++)
-		ledger_events_add(le, events[i].relid, events[i].tenant, events[i].customer, now,
+		ledger_events_add(le, events[i].table_id, events[i].tenant, events[i].customer, now,
 						  events[i].has_owner,
 						  events[i].owner, events[i].how, events[i].reason, events[i].actor);
 	ledger_events_end(le);
@@ -920,8 +924,8 @@ flush_pending(void)
 				claimed += pending[j]->key.claim ? pending[j]->gains : 0;
 			}
 		}
-		ledger_apply(pending[i]->key.relid, pending[i]->key.tenant, pending[i]->key.rep, owned,
-					 with_deal, locked, claims, today, &after);
+		ledger_apply(pending[i]->key.relid, pending[i]->table_id, pending[i]->key.tenant,
+					 pending[i]->key.rep, owned, with_deal, locked, claims, today, &after);
 		for (k = i; k < j; k++)
 			if (pending[k]->key.check)
 				check_quota(managed_rel_get(pending[k]->key.relid, false), pending[k], &after,
@@ -1036,11 +1040,11 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		int64		holder;
 		TimestampTz since;
 
-		if (ledger_lock_holder(mr->relid, ch->tenant, ch->customer, &holder, &since))
+		if (ledger_lock_holder(mr->table_id, ch->tenant, ch->customer, &holder, &since))
 		{
 			if (check && lock_blocks(mr, ch, in))
 				refuse_locked(mr, ch, holder, since);
-			was_locked = ledger_drop_lock(mr->relid, ch->tenant, ch->customer);
+			was_locked = ledger_drop_lock(mr->table_id, ch->tenant, ch->customer);
 		}
 	}
 	if (ch->has_owner)
@@ -1050,7 +1054,7 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 		else
 			now_locked = was_locked && check;
 		if (now_locked)
-			(void) ledger_add_lock(mr->relid, ch->tenant, ch->customer, ch->new_owner, now);
+			(void) ledger_add_lock(mr->table_id, ch->tenant, ch->customer, ch->new_owner, now);
 	}
 
 	/*
@@ -1093,14 +1097,14 @@ apply_change(ManagedRel *mr, Change *ch, OwnershipIntent *in, bool check)
 	}
 
 	if (ch->had_owner)
-		queue_count(mr->relid, ch->tenant, ch->old_owner, -1, ch->old_deal ? -1 : 0,
+		queue_count(mr, ch->tenant, ch->old_owner, -1, ch->old_deal ? -1 : 0,
 					was_locked ? -1 : 0, 0, false, ch->customer, NULL);
 	if (ch->has_owner)
-		(void) queue_count_key(mr->relid, ch->tenant, ch->new_owner, 1, ch->new_deal ? 1 : 0,
+		(void) queue_count_key(mr, ch->tenant, ch->new_owner, 1, ch->new_deal ? 1 : 0,
 							   now_locked ? 1 : 0, is_claim && !pool_admin ? 1 : 0, check, check && now_locked,
 							   ch->customer, ch->pool);
 
-	queue_event(mr->relid, ch->tenant, ch->customer, ch->has_owner, ch->new_owner, ch->how,
+	queue_event(mr, ch->tenant, ch->customer, ch->has_owner, ch->new_owner, ch->how,
 				in != NULL ? in->reason : NULL);
 
 	/* A new spell (or none): its recycle clock starts now. */
@@ -1368,9 +1372,9 @@ pool_move(ManagedRel *mr, Change *ch, HeapTuple oldtup, TupleDesc desc)
 				 crmpool_refusal(mr->relid, mr->pool_att, "direct_write", ERR_REP(ch->old_owner),
 								 ERR_CUSTOMER(ch->customer), ERR_OWNER(ch->old_owner))));
 	ledger_begin(&octx);
-	locked = ledger_lock_holder(mr->relid, ch->tenant, ch->customer, &holder, &since);
+	locked = ledger_lock_holder(mr->table_id, ch->tenant, ch->customer, &holder, &since);
 	ledger_end(&octx);
-	(void) queue_count_key(mr->relid, ch->tenant, ch->old_owner, 0, 0, 0, 0, true, locked,
+	(void) queue_count_key(mr, ch->tenant, ch->old_owner, 0, 0, 0, 0, true, locked,
 						   ch->customer, ch->pool);
 }
 
@@ -1593,16 +1597,16 @@ lock_flag_changed(ManagedRel *mr, Change *ch, bool locked)
 	ledger_begin(&octx);
 	if (locked)
 	{
-		if (ledger_add_lock(mr->relid, ch->tenant, ch->customer, ch->old_owner, crmpool_now()))
+		if (ledger_add_lock(mr->table_id, ch->tenant, ch->customer, ch->old_owner, crmpool_now()))
 		{
-			(void) queue_count_full(mr->relid, ch->tenant, ch->old_owner, 0, 0, 1, 0, true, false,
+			(void) queue_count_full(mr, ch->tenant, ch->old_owner, 0, 0, 1, 0, true, false,
 									true, ch->customer, ch->pool);
 			due_track(mr, ch->tenant, ch->customer, ch->newtup, ch->desc, NULL);
 		}
 	}
-	else if (ledger_drop_lock(mr->relid, ch->tenant, ch->customer))
+	else if (ledger_drop_lock(mr->table_id, ch->tenant, ch->customer))
 	{
-		queue_count(mr->relid, ch->tenant, ch->old_owner, 0, 0, -1, 0, false, ch->customer, NULL);
+		queue_count(mr, ch->tenant, ch->old_owner, 0, 0, -1, 0, false, ch->customer, NULL);
 		/* the spell goes on: the customer is due again by its rules */
 		due_track(mr, ch->tenant, ch->customer, ch->newtup, ch->desc, NULL);
 	}
@@ -1645,9 +1649,9 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
 		ledger_begin(&octx);
-		ledger_truncate(mr->relid, crmpool_now());
-		due_forget(mr->relid);
-		identity_forget_table(mr->relid);
+		ledger_truncate(mr->table_id, crmpool_now());
+		due_forget(mr->table_id);
+		identity_forget_table(mr->table_id);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
 	}
@@ -1751,7 +1755,7 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		if (ch.had_owner && ch.old_deal != ch.new_deal)
 		{
 			ch.pool = managed_pool_text(mr, newtup, desc);
-			queue_count(mr->relid, ch.tenant, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0,
+			queue_count(mr, ch.tenant, ch.old_owner, 0, ch.new_deal ? 1 : -1, 0, 0,
 						deal_clear_counts(mr, &ch), ch.customer, ch.pool);
 			flush_if_no_statement_trigger();
 		}

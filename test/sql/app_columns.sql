@@ -239,8 +239,8 @@ INSERT INTO kinds_a VALUES (1, 5, 2, false), (2, 5, 0, true), (3, NULL, 0, NULL)
 INSERT INTO kinds_b VALUES (1, 5, -1, NULL), (2, 5, 0, '2026-01-01'), (3, NULL, 0, NULL);
 SELECT crmpool.manage('kinds_a', 'rep', lock_column => 'lk', deleted_column => 'del');
 SELECT crmpool.manage('kinds_b', 'rep', lock_column => 'lk', deleted_column => 'del');
-SELECT rel, customer, rep FROM crmpool.customer_lock
-WHERE rel IN ('kinds_a'::regclass, 'kinds_b'::regclass) ORDER BY 1, 2;
+SELECT m.rel, l.customer, l.rep FROM crmpool.customer_lock l JOIN crmpool.managed_tables m USING (table_id)
+WHERE m.rel IN ('kinds_a'::regclass, 'kinds_b'::regclass) ORDER BY 1, 2;
 SELECT (SELECT owned FROM crmpool.rep_load('kinds_a')) AS owned_a,
 	   (SELECT owned FROM crmpool.rep_load('kinds_b')) AS owned_b;
 SELECT crmpool.claim('kinds_a', 3, 6), crmpool.lock('kinds_a', 3, 6), crmpool.unlock('kinds_a', 1, 5);

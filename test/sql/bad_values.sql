@@ -112,7 +112,7 @@ SELECT crmpool.manage('long_names', 'rep');
 SELECT crmpool.set_identity('long_names', 'name');
 INSERT INTO long_names VALUES (1, NULL, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 100) g));
 INSERT INTO long_names VALUES (2, NULL, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 60) g));
-SELECT octet_length(core) FROM crmpool.identity_name WHERE rel = 'long_names'::regclass;
+SELECT octet_length(core) FROM crmpool.identity_name WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'long_names'::regclass);
 SELECT count(*) FROM crmpool.find_duplicates('long_names', (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 100) g));
 ALTER TABLE long_names DISABLE TRIGGER ALL;
 INSERT INTO long_names VALUES (3, NULL, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 100) g));

@@ -11,7 +11,7 @@ CREATE FUNCTION bulk_books() RETURNS TABLE(rep bigint, counted integer, actual b
 LANGUAGE sql AS $$
 	SELECT coalesce(c.rep, t.owner), c.owned, t.n
 	FROM (SELECT rep, owned FROM crmpool.rep_counter
-	      WHERE rel = 'bulk_c'::regclass AND owned > 0) c
+	      WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'bulk_c'::regclass) AND owned > 0) c
 	FULL JOIN (SELECT owner, count(*) AS n FROM bulk_c WHERE owner IS NOT NULL GROUP BY owner) t
 	ON t.owner = c.rep
 	WHERE c.owned IS DISTINCT FROM t.n $$;
@@ -52,7 +52,7 @@ SELECT owned, claims_today FROM crmpool.rep_load('bulk_c') WHERE rep = 5;
 SELECT * FROM bulk_books();
 -- rep 5's events: 200 claims and 200 releases in the loop, then the claims of 1, 4 and 5
 SELECT how, count(*) FROM crmpool.ownership_event
-WHERE rel = 'bulk_c'::regclass AND (owner = 5 OR how = 'release') GROUP BY how ORDER BY how;
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'bulk_c'::regclass) AND (owner = 5 OR how = 'release') GROUP BY how ORDER BY how;
 
 -- A multi-row statement: the counter changes are summed per rep, the cap checked after them,
 -- and every row gets its event, in a subtransaction that fails and in one that stays.
@@ -65,7 +65,7 @@ SELECT * FROM bulk_books();
 COMMIT;
 SELECT owner, count(*) FROM bulk_c WHERE owner IS NOT NULL GROUP BY owner ORDER BY owner;
 SELECT count(*) FROM crmpool.ownership_event
-WHERE rel = 'bulk_c'::regclass AND customer BETWEEN 10 AND 20 AND how = 'update' AND owner IS NOT NULL;
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'bulk_c'::regclass) AND customer BETWEEN 10 AND 20 AND how = 'update' AND owner IS NOT NULL;
 
 -- A statement run by a trigger of another, in a subtransaction that rolls back, leaves the
 -- outer statement's queued work alone: the outer statement still records all its rows.  (0.1
@@ -91,9 +91,9 @@ DROP TRIGGER zz_after ON bulk_c;
 SELECT * FROM bulk_books();
 SELECT rep, owned FROM crmpool.rep_load('bulk_n') ORDER BY rep;
 SELECT count(*) FROM bulk_n WHERE owner IS NOT NULL;
-SELECT rel, owner, how, count(*) FROM crmpool.ownership_event
-WHERE rel IN ('bulk_c'::regclass, 'bulk_n'::regclass) AND owner IN (9, 98, 99)
-GROUP BY rel, owner, how ORDER BY rel, owner;
+SELECT m.rel, e.owner, e.how, count(*) FROM crmpool.ownership_event e JOIN crmpool.managed_tables m USING (table_id)
+WHERE m.rel IN ('bulk_c'::regclass, 'bulk_n'::regclass) AND e.owner IN (9, 98, 99)
+GROUP BY m.rel, e.owner, e.how ORDER BY m.rel, e.owner;
 
 DROP TABLE bulk_c, bulk_n;
 DROP FUNCTION bulk_books();

@@ -93,11 +93,11 @@ SELECT try($$SELECT crmpool.claim('cp', 1, 7)$$);
 SELECT * FROM events_of(1);
 
 -- Which UPDATEs the trigger sees.  Columns crmpool does not read: nothing recorded.
-SELECT count(*) AS events FROM crmpool.ownership_event WHERE rel = 'cp'::regclass;
+SELECT count(*) AS events FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass);
 UPDATE cp SET name = name || ' (renamed)', notes = 'called' WHERE id <= 4;
 -- An ORM that writes back every column unchanged: nothing recorded either.
 UPDATE cp SET id = id, name = name, owner_id = owner_id, pool = pool, has_deal = has_deal;
-SELECT count(*) AS events FROM crmpool.ownership_event WHERE rel = 'cp'::regclass;
+SELECT count(*) AS events FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass);
 SELECT * FROM load;
 -- A deal on an owned customer is counted; on a pool customer it is not.
 UPDATE cp SET has_deal = true WHERE id IN (1, 3);
@@ -152,7 +152,7 @@ SELECT * FROM events_of(4);
 DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO regress_cp_rep', current_database()); END $$;
 ALTER SCHEMA crmpool OWNER TO regress_cp_rep;
 SELECT try($$SELECT crmpool.lock('cp', 4, 9)$$);
-SELECT count(*) AS locks FROM crmpool.customer_lock WHERE rel = 'cp'::regclass;
+SELECT count(*) AS locks FROM crmpool.customer_lock WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass);
 DO $$ BEGIN EXECUTE format('ALTER SCHEMA crmpool OWNER TO %I', (SELECT relowner::regrole::text FROM pg_class WHERE oid = 'crmpool.rep_counter'::regclass)); END $$;
 SELECT try($$SELECT crmpool.lock('cp', 4, 9)$$);
 SELECT crmpool.unlock('cp', 4, 9);
@@ -173,9 +173,9 @@ SELECT crmpool.lock('cp', 11, 9);
 DELETE FROM cp WHERE id IN (6, 11, 12);
 SELECT * FROM load;
 SELECT customer, owner, how FROM crmpool.ownership_event
-WHERE rel = 'cp'::regclass AND customer IN (6, 11, 12) AND at >= '2026-01-08 10:00+08'
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass) AND customer IN (6, 11, 12) AND at >= '2026-01-08 10:00+08'
 ORDER BY seq;
-SELECT count(*) AS locks FROM crmpool.customer_lock WHERE rel = 'cp'::regclass;
+SELECT count(*) AS locks FROM crmpool.customer_lock WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass);
 
 -- The event insert honours what may have been added to crmpool's history table: row triggers
 -- fire and constraints are checked.
@@ -208,27 +208,27 @@ SELECT split_part(try($$SELECT crmpool.assign('cp', 7, 8)$$), ' / ', 1) AS try;
 ALTER TABLE crmpool.ownership_event DROP COLUMN audited;
 CREATE INDEX event_assigns ON crmpool.ownership_event (customer) WHERE how = 'assign';
 SELECT count(*) AS assigns_of_7 FROM crmpool.ownership_event
-WHERE rel = 'cp'::regclass AND customer = 7 AND how = 'assign';
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass) AND customer = 7 AND how = 'assign';
 SELECT try($$SELECT crmpool.assign('cp', 7, 8)$$);
 SET enable_seqscan = off;
 SELECT count(*) AS assigns_of_7 FROM crmpool.ownership_event
-WHERE rel = 'cp'::regclass AND customer = 7 AND how = 'assign';
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass) AND customer = 7 AND how = 'assign';
 RESET enable_seqscan;
 DROP INDEX crmpool.event_assigns;
 SELECT try($$SELECT crmpool.release('cp', 7, 8)$$);
-SELECT owned FROM crmpool.rep_counter WHERE rel = 'cp'::regclass AND rep = 8;
+SELECT owned FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass) AND rep = 8;
 ALTER TABLE crmpool.rep_counter ADD CONSTRAINT rep_8_owns_none CHECK (rep <> 8 OR owned < 1);
 SELECT split_part(try($$SELECT crmpool.assign('cp', 7, 8)$$), ' / ', 1) AS try;
 ALTER TABLE crmpool.rep_counter DROP CONSTRAINT rep_8_owns_none;
-CREATE INDEX counter_owned ON crmpool.rep_counter (rel, owned);
+CREATE INDEX counter_owned ON crmpool.rep_counter (table_id, owned);
 SELECT try($$SELECT crmpool.assign('cp', 7, 8)$$);
 SET enable_seqscan = off;
-SELECT rep, owned FROM crmpool.rep_counter WHERE rel = 'cp'::regclass AND owned = 1 AND rep = 8;
+SELECT rep, owned FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass) AND owned = 1 AND rep = 8;
 RESET enable_seqscan;
 DROP INDEX crmpool.counter_owned;
 
 -- Counters that were lost are reported, not silently recreated.
-DELETE FROM crmpool.rep_counter WHERE rel = 'cp'::regclass AND rep = 7;
+DELETE FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass) AND rep = 7;
 SELECT try($$SELECT crmpool.release('cp', 1, 7)$$);
 SELECT crmpool.manage('cp', 'owner_id', 'pool', deal_column => 'has_deal');
 SELECT try($$SELECT crmpool.release('cp', 1, 7)$$);
@@ -239,7 +239,7 @@ SELECT r.rep, r.owned, (SELECT count(*) FROM cp WHERE owner_id = r.rep) AS actua
 FROM crmpool.rep_load('cp') r ORDER BY r.rep;
 SELECT c.id, c.owner_id, l.owner AS last_event_owner
 FROM cp c, LATERAL (SELECT owner FROM crmpool.ownership_event e
-					WHERE e.rel = 'cp'::regclass AND e.customer = c.id ORDER BY seq DESC LIMIT 1) l
+					WHERE e.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cp'::regclass) AND e.customer = c.id ORDER BY seq DESC LIMIT 1) l
 WHERE c.owner_id IS DISTINCT FROM l.owner;
 
 DROP VIEW load;

@@ -65,7 +65,7 @@ INSERT INTO contacts (id, company, email) VALUES (11, NULL, 'mailto:zhangsan@wei
 INSERT INTO contacts (id, company, email) VALUES (12, NULL, 'Zhang.San@GoogleMail.com');
 INSERT INTO contacts (id, company, email) VALUES (13, NULL, '邮箱：zhangsan@gmail.com；');
 SELECT kind, key, customer FROM crmpool.identity_key
-WHERE rel = 'contacts'::regclass AND kind = 'e' ORDER BY customer;
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'contacts'::regclass) AND kind = 'e' ORDER BY customer;
 -- plus tags kept apart: zhangsan@ is another mailbox than zhangsan+crm@, but an address is still
 -- its own duplicate however pasted
 SELECT crmpool.set_rules('contacts', '{"fold_plus_tags": false}') ->> 'fold_plus_tags';
@@ -82,7 +82,7 @@ SELECT * FROM crmpool.find_duplicates('contacts', email => 'zhang.san+x@googlema
 SELECT * FROM crmpool.duplicate_groups('contacts') WHERE matched_on = 'email';
 -- an update moves the customer's keys
 UPDATE contacts SET email = 'li.si@weikesen.com' WHERE id = 13;
-SELECT kind, key, customer FROM crmpool.identity_key WHERE rel = 'contacts'::regclass AND customer = 13;
+SELECT kind, key, customer FROM crmpool.identity_key WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'contacts'::regclass) AND customer = 13;
 
 --
 -- Keys are written without SPI while crmpool's tables are as it made them; otherwise the
@@ -90,11 +90,11 @@ SELECT kind, key, customer FROM crmpool.identity_key WHERE rel = 'contacts'::reg
 --
 -- a key or name row already there (left by an unchecked write) is kept, or overwritten, as
 -- INSERT ... ON CONFLICT did
-INSERT INTO crmpool.identity_key (tenant, rel, kind, key, customer) VALUES (0, 'contacts', 'p', '+862188880000', 20);
-INSERT INTO crmpool.identity_name (tenant, rel, customer, name, core, tokens) VALUES (0, 'contacts', 20, 'stale', 'stale', '{1}');
+INSERT INTO crmpool.identity_key (tenant, table_id, kind, key, customer) VALUES (0, (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'contacts'::regclass), 'p', '+862188880000', 20);
+INSERT INTO crmpool.identity_name (tenant, table_id, customer, name, core, tokens) VALUES (0, (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'contacts'::regclass), 20, 'stale', 'stale', '{1}');
 INSERT INTO contacts (id, company, phone) VALUES (20, '上海澜雨信息技术有限公司', '021-8888 0000');
-SELECT kind, key FROM crmpool.identity_key WHERE rel = 'contacts'::regclass AND customer = 20;
-SELECT name, core FROM crmpool.identity_name WHERE rel = 'contacts'::regclass AND customer = 20;
+SELECT kind, key FROM crmpool.identity_key WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'contacts'::regclass) AND customer = 20;
+SELECT name, core FROM crmpool.identity_name WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'contacts'::regclass) AND customer = 20;
 -- a trigger a superuser added on crmpool's table runs: the row goes through the executor
 CREATE FUNCTION public.count_key_rows() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN RAISE NOTICE 'identity_key row %', NEW.key; RETURN NEW; END $$;
@@ -103,7 +103,7 @@ CREATE TRIGGER count_key_rows BEFORE INSERT ON crmpool.identity_key
 INSERT INTO contacts (id, company, phone, email) VALUES (21, NULL, '021-8888 0001', 'wu@lanyu.example');
 DROP TRIGGER count_key_rows ON crmpool.identity_key;
 DROP FUNCTION public.count_key_rows();
-SELECT kind, key FROM crmpool.identity_key WHERE rel = 'contacts'::regclass AND customer = 21 ORDER BY kind;
+SELECT kind, key FROM crmpool.identity_key WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'contacts'::regclass) AND customer = 21 ORDER BY kind;
 -- crmpool.check() finds the keys in step with the rows
 SELECT count(*) AS disagreements FROM crmpool.check('contacts');
 

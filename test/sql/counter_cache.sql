@@ -15,11 +15,11 @@ CREATE FUNCTION cache_books() RETURNS TABLE(rep bigint, counted integer, actual 
 										 claims integer, claim_events bigint)
 LANGUAGE sql AS $$
 	SELECT coalesce(c.rep, t.owner), c.owned, t.n, c.claims, e.n
-	FROM (SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass) c
+	FROM (SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass)) c
 	FULL JOIN (SELECT owner, count(*) AS n FROM cache_c WHERE owner IS NOT NULL GROUP BY owner) t
 	  ON t.owner = c.rep
 	LEFT JOIN (SELECT owner, count(*) AS n FROM crmpool.ownership_event
-	           WHERE rel = 'cache_c'::regclass AND how = 'claim' GROUP BY owner) e
+	           WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) AND how = 'claim' GROUP BY owner) e
 	  ON e.owner = coalesce(c.rep, t.owner)
 	WHERE c.owned IS DISTINCT FROM coalesce(t.n, 0) OR c.claims IS DISTINCT FROM coalesce(e.n, 0) $$;
 
@@ -43,7 +43,7 @@ BEGIN
 	RAISE NOTICE 'counter lookups through the index: %',
 		pg_stat_get_xact_numscans('crmpool.rep_counter_pkey'::regclass) - scans;
 END $$;
-SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) ORDER BY rep;
 ROLLBACK;
 
 -- Many savepoints, nested, committed and rolled back, three reps changing their rows in each
@@ -80,7 +80,7 @@ BEGIN
 	END LOOP;
 END $$;
 SELECT * FROM cache_books();
-SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) ORDER BY rep;
 
 -- Another writer of the counters in a savepoint rolled back (manage() recounts them with SQL):
 -- the version each rep's cached TID names is live again, and the next claim counts from it.
@@ -97,7 +97,7 @@ SELECT * FROM cache_books();
 COMMIT;
 SELECT * FROM cache_books();
 SELECT * FROM crmpool.check('cache_c');
-SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) ORDER BY rep;
 
 -- Across transactions (READ COMMITTED): a rep's claims, one transaction after another in the
 -- same session, find its row by the TID the previous one left, and lock it there.  20 claims
@@ -134,7 +134,7 @@ COMMIT;
 SELECT crmpool.release('cache_c', 961, 9);
 SELECT * FROM cache_books();
 SELECT * FROM crmpool.check('cache_c');
-SELECT rep, owned, claims FROM crmpool.rep_counter WHERE rel = 'cache_c'::regclass ORDER BY rep;
+SELECT rep, owned, claims FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'cache_c'::regclass) ORDER BY rep;
 
 -- The counter row's page is pruned only when it is short of room (ledger.c, counter_page_short):
 -- rep_counter's fillfactor of 10 makes heap_page_prune_opt() prune at nearly every visit, and
@@ -152,7 +152,7 @@ CREATE TEMP TABLE counter_mark AS
 SELECT pg_current_wal_flush_lsn() AS lsn, c.ctid AS tid,
 	   pg_stat_get_tuples_updated('crmpool.rep_counter'::regclass) AS upd,
 	   pg_stat_get_tuples_hot_updated('crmpool.rep_counter'::regclass) AS hot
-FROM crmpool.rep_counter c WHERE c.rel = 'prune_c'::regclass AND c.rep = 10;
+FROM crmpool.rep_counter c WHERE c.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'prune_c'::regclass) AND c.rep = 10;
 DO $$
 BEGIN
 	FOR i IN 1..100 LOOP
@@ -171,7 +171,7 @@ SELECT pg_stat_get_tuples_updated('crmpool.rep_counter'::regclass) - upd AS upda
 	   pg_stat_get_tuples_hot_updated('crmpool.rep_counter'::regclass) - hot AS hot_updates,
 	   (c.ctid::text::point)[0] = (m.tid::text::point)[0] AS same_page
 FROM counter_mark m, crmpool.rep_counter c
-WHERE c.rel = 'prune_c'::regclass AND c.rep = 10;
+WHERE c.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'prune_c'::regclass) AND c.rep = 10;
 SELECT * FROM crmpool.check('prune_c');
 DROP EXTENSION pg_walinspect;
 DROP TABLE prune_c;

@@ -16,7 +16,7 @@ SELECT crmpool.set_identity('firms', 'name');
 
 -- What is stored and looked up: the match key of the core (its pinyin), not the core.
 SELECT customer, core, core = crmpool.company_key(name) AS is_key
-FROM crmpool.identity_name WHERE rel = 'firms'::regclass ORDER BY customer;
+FROM crmpool.identity_name WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'firms'::regclass) ORDER BY customer;
 
 -- find_duplicates at the default threshold: each variant finds its company and nothing else.
 SELECT n, q, (SELECT array_agg(customer ORDER BY customer) FROM crmpool.find_duplicates('firms', name => q)) AS found

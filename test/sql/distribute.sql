@@ -166,7 +166,7 @@ UPDATE fair SET owner = NULL WHERE id <= 37;
 SELECT count(*) FROM crmpool.distribute('fair', n => 17);
 SELECT count(*) FROM crmpool.distribute('fair', n => 20);
 SELECT count(*) AS repeats FROM (
-	SELECT rep, lag(rep) OVER (ORDER BY ctid) AS prev FROM crmpool.distribute_log WHERE rel = 'fair'::regclass) s
+	SELECT rep, lag(rep) OVER (ORDER BY ctid) AS prev FROM crmpool.distribute_log WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'fair'::regclass)) s
 WHERE rep = prev;
 
 -- Lottery: 100,000 seeded draws over 4 reps weighted 1:2:3:4; chi-square with 3 degrees of

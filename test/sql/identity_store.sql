@@ -15,22 +15,22 @@ SELECT crmpool.set_rules('store_keys', '{"dedup_phone": "warn", "dedup_email": "
 INSERT INTO store_keys (id, phone, email) VALUES (1, '010-5873 7000', 'li@lanyu.example');
 -- rows of customer 2's own, left behind by an unchecked write, one of the same line as
 -- customer 1 (after it in the key's order) and one of a fresh e-mail
-INSERT INTO crmpool.identity_key (tenant, rel, kind, key, customer)
-VALUES (0, 'store_keys', 'p', crmpool.normalize_phone('010-5873 7000'), 2),
-       (0, 'store_keys', 'e', 'wang@lanyu.example', 2);
+INSERT INTO crmpool.identity_key (tenant, table_id, kind, key, customer)
+VALUES (0, (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'store_keys'::regclass), 'p', crmpool.normalize_phone('010-5873 7000'), 2),
+       (0, (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'store_keys'::regclass), 'e', 'wang@lanyu.example', 2);
 -- customer 2: its phone duplicates customer 1's (warned); both rows of its own are kept
 INSERT INTO store_keys (id, phone, email) VALUES (2, '(010) 5873 7000', 'wang@lanyu.example');
 SELECT customer, kind, key FROM crmpool.identity_key
-WHERE rel = 'store_keys'::regclass ORDER BY customer, kind;
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'store_keys'::regclass) ORDER BY customer, kind;
 -- the same with the switchboard searched too: the search goes on past customer 1
 SELECT crmpool.set_rules('store_keys', '{"dedup_phone_main": "warn"}') ->> 'dedup_phone_main';
-INSERT INTO crmpool.identity_key (tenant, rel, kind, key, customer)
-VALUES (0, 'store_keys', 'p', crmpool.normalize_phone('010-5873 7000'), 3);
+INSERT INTO crmpool.identity_key (tenant, table_id, kind, key, customer)
+VALUES (0, (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'store_keys'::regclass), 'p', crmpool.normalize_phone('010-5873 7000'), 3);
 INSERT INTO store_keys (id, phone) VALUES (3, '010 58737000');
 -- an update stores its new keys after forgetting the old ones
 UPDATE store_keys SET phone = '010-5873 7001', email = 'zhao@lanyu.example' WHERE id = 3;
 SELECT customer, kind, key FROM crmpool.identity_key
-WHERE rel = 'store_keys'::regclass ORDER BY customer, kind;
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'store_keys'::regclass) ORDER BY customer, kind;
 -- crmpool.check() finds the keys in step with the rows
 SELECT count(*) AS disagreements FROM crmpool.check('store_keys');
 

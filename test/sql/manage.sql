@@ -72,7 +72,7 @@ SELECT crmpool.claim('customers', 5, 9);
 SELECT owner, how_gained, how_ended, actor FROM crmpool.history('customers', 5);
 -- and cannot touch crmpool's bookkeeping directly
 SELECT count(*) FROM crmpool.ownership_event;
-INSERT INTO crmpool.rep_counter (rel, rep) VALUES ('customers', 1);
+INSERT INTO crmpool.rep_counter (table_id, rep) VALUES (1, 1);
 RESET ROLE;
 
 -- a renamed column: the stored mapping follows it (more in ddl.sql)

@@ -19,11 +19,11 @@ LANGUAGE plpgsql AS $$
 BEGIN
 	RETURN QUERY EXECUTE format(
 		'SELECT coalesce(c.rep, t.owner_id), c.owned, t.n, e.n
-		 FROM (SELECT rep, owned FROM crmpool.rep_counter WHERE rel = %L::regclass AND owned > 0) c
+		 FROM (SELECT rep, owned FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = %L::regclass) AND owned > 0) c
 		 FULL JOIN (SELECT owner_id, count(*) AS n FROM %s WHERE owner_id IS NOT NULL GROUP BY 1) t
 		   ON t.owner_id = c.rep
 		 LEFT JOIN (SELECT owner, count(*) AS n FROM crmpool.ownership_event
-		            WHERE rel = %L::regclass AND how <> ''adopt'' GROUP BY 1) e
+		            WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = %L::regclass) AND how <> ''adopt'' GROUP BY 1) e
 		   ON e.owner = coalesce(c.rep, t.owner_id)
 		 WHERE c.owned IS DISTINCT FROM t.n OR e.n IS DISTINCT FROM t.n', t, t, t);
 END $$;
@@ -72,7 +72,7 @@ SELECT fn, guard_try(fn) FROM (VALUES
 -- nothing happened: still managed, nothing owned, no event but the adoptions
 SELECT rel FROM crmpool.managed_tables WHERE rel = 'guard_cust'::regclass;
 SELECT count(*) FROM guard_cust WHERE owner_id IS NOT NULL;
-SELECT how, count(*) FROM crmpool.ownership_event WHERE rel = 'guard_cust'::regclass GROUP BY how;
+SELECT how, count(*) FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'guard_cust'::regclass) GROUP BY how;
 
 -- A trigger that swallows the refusal: the statement goes on, and its counts and history are
 -- applied once (without the guard, repair() counted rows 1 to 3 and then the statement trigger
@@ -91,7 +91,7 @@ END $$;
 CREATE TRIGGER zz AFTER UPDATE ON guard_cust FOR EACH ROW EXECUTE FUNCTION guard_call_quietly();
 UPDATE guard_cust SET owner_id = 7 WHERE id <= 5;
 DROP TRIGGER zz ON guard_cust;
-SELECT rep, owned FROM crmpool.rep_counter WHERE rel = 'guard_cust'::regclass;
+SELECT rep, owned FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'guard_cust'::regclass);
 SELECT * FROM guard_books('guard_cust');
 SELECT * FROM crmpool.check('guard_cust');
 
@@ -129,7 +129,7 @@ SELECT * FROM crmpool.check('guard_cust');
 SELECT crmpool.set_identity('guard_cust', phone_columns => '{phone}');
 SELECT crmpool.manage('guard_cust', 'owner_id');
 COMMIT;
-SELECT rep, owned FROM crmpool.rep_counter WHERE rel = 'guard_cust'::regclass AND owned > 0;
+SELECT rep, owned FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'guard_cust'::regclass) AND owned > 0;
 SELECT * FROM guard_books('guard_cust');
 SELECT crmpool.unmanage('guard_cust');
 

@@ -143,9 +143,9 @@ BEGIN READ ONLY;
 SELECT tenant, pool FROM crmpool.pools('saas', 'newco');
 SELECT pt_try($$crmpool.pool_members('saas', NULL, tenant => 'newco')$$);
 COMMIT;
-SELECT count(*) AS tenants_keyed FROM crmpool.tenant_name WHERE rel = 'saas'::regclass;
+SELECT count(*) AS tenants_keyed FROM crmpool.tenant_name WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'saas'::regclass);
 SELECT crmpool.create_pool('saas', 'p', tenant => 'newco');
-SELECT count(*) AS tenants_keyed FROM crmpool.tenant_name WHERE rel = 'saas'::regclass;
+SELECT count(*) AS tenants_keyed FROM crmpool.tenant_name WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'saas'::regclass);
 SELECT tenant, pool FROM crmpool.pools('saas', 'newco');
 
 SELECT crmpool.unmanage(t) FROM unnest(ARRAY['crm_customer', 'single', 'saas']::regclass[]) t;

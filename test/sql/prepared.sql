@@ -19,7 +19,7 @@ SELECT crmpool.claim('prep', 5, 8);
 COMMIT PREPARED 'crmpool_p1';
 SELECT crmpool.claim('prep', 6, 7);						-- rep 7 is at the cap: CR006
 SELECT rep, owned FROM crmpool.rep_load('prep') ORDER BY rep;
-SELECT customer, owner, how FROM crmpool.ownership_event WHERE rel = 'prep'::regclass AND how <> 'adopt' ORDER BY seq;
+SELECT customer, owner, how FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'prep'::regclass) AND how <> 'adopt' ORDER BY seq;
 
 -- a prepared transaction that is rolled back leaves nothing behind
 BEGIN;

@@ -183,7 +183,8 @@ SELECT crmpool.claim('lead', 1, 3);
 SET crmpool.fake_now = '2026-03-12 10:00+00';
 SELECT crmpool.follow_up('lead', 1, 3, note => 'sent a quote');
 SELECT relation, customer, owner, due_at, rule FROM crmpool.due('lead');
-SELECT rel, customer, rep, at, note FROM crmpool.followup;
+SELECT (SELECT m.rel FROM crmpool.managed_tables m WHERE m.table_id = f.table_id) AS rel,
+	customer, rep, at, note FROM crmpool.followup f;
 -- set_rules recomputes from the recorded follow-up, not from the claim
 SELECT crmpool.set_rules('lead', '{"recycle_no_followup": "14 days"}');
 SELECT customer, due_at FROM crmpool.due('lead');

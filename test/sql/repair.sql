@@ -120,7 +120,7 @@ SELECT crmpool.recycle_now('acct');							-- its new spell started at the repair
 SET crmpool.fake_now = '2026-08-01 09:00+00';
 SELECT crmpool.recycle_now('acct');
 SELECT customer, owner, how, reason FROM crmpool.ownership_event
-WHERE rel = 'acct'::regclass AND customer = 1 ORDER BY seq DESC LIMIT 3;
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'acct'::regclass) AND customer = 1 ORDER BY seq DESC LIMIT 3;
 SELECT * FROM crmpool.check('acct');
 
 -- ---------------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ SELECT crmpool.manage('tenantless', 'owner');
 SELECT tenant_try($$SELECT * FROM crmpool.rep_load('tenantless', tenant => '1')$$);
 SELECT tenant_try($$SELECT * FROM crmpool.history('tenantless', 1, tenant => '1')$$);
 SELECT crmpool.claim('tenantless', 1, 3);
-SELECT tenant = 0 AS no_tenant, rep, owned FROM crmpool.rep_counter WHERE rel = 'tenantless'::regclass;
+SELECT tenant = 0 AS no_tenant, rep, owned FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'tenantless'::regclass);
 SELECT owner FROM crmpool.history('tenantless', 1);
 
 -- recycling, per tenant: due rows, warnings and follow-ups carry the tenant
@@ -134,7 +134,7 @@ SELECT tenant, customer, owner FROM crmpool.recycle_warning ORDER BY tenant, cus
 SET crmpool.fake_now = '2026-03-05 10:00:00+00';
 SELECT crmpool.recycle_now('crm_customer');
 SELECT id, tenant_id, owner_user_id FROM crm_customer WHERE owner_user_id IS NOT NULL ORDER BY id;
-SELECT tenant, rep, owned, locked FROM crmpool.rep_counter WHERE rel = 'crm_customer'::regclass ORDER BY tenant, rep;
+SELECT tenant, rep, owned, locked FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'crm_customer'::regclass) ORDER BY tenant, rep;
 SET crmpool.fake_now = '2026-03-09 10:00:00+00';
 SELECT crmpool.recycle_now('crm_customer');
 SELECT id, tenant_id, owner_user_id FROM crm_customer WHERE owner_user_id IS NOT NULL ORDER BY id;
@@ -168,7 +168,7 @@ SELECT crmpool.set_identity('accounts', name_column => 'name', phone_columns => 
 SELECT crmpool.set_rules('accounts', '{"dedup_phone": "block", "dedup_name": "block"}');
 -- a text tenant is keyed by the table's dictionary (crmpool.tenant_name): its name shown here
 SELECT n.name AS tenant, kind, key, customer FROM crmpool.identity_key k
-JOIN crmpool.tenant_name n ON n.rel = k.rel AND n.tenant = k.tenant ORDER BY n.name, customer;
+JOIN crmpool.tenant_name n ON n.table_id = k.table_id AND n.tenant = k.tenant ORDER BY n.name, customer;
 -- the same phone and name in another tenant is no duplicate
 INSERT INTO accounts VALUES (3, 'Acme Trading Co', '+1 212 555 0100', NULL, 'globex');
 SELECT tenant_try($$INSERT INTO accounts VALUES (4, 'Other', '+1 212 555 0100', NULL, 'acme')$$);
@@ -181,7 +181,7 @@ SELECT customer, matched_on FROM crmpool.find_duplicates('accounts', phone => '+
 SELECT crmpool.set_rules('accounts', '{"dedup_phone": "warn", "dedup_name": "off"}');
 INSERT INTO accounts VALUES (5, 'Acme Again', '+1 212 555 0100', NULL, 'acme');
 SELECT n.name AS tenant, customer, existing, matched_on FROM crmpool.duplicate_warning w
-JOIN crmpool.tenant_name n ON n.rel = w.rel AND n.tenant = w.tenant;
+JOIN crmpool.tenant_name n ON n.table_id = w.table_id AND n.tenant = w.tenant;
 SELECT group_id, customer, matched_on FROM crmpool.duplicate_groups('accounts') ORDER BY group_id, customer;
 -- a tenant longer than 63 bytes is refused
 SELECT tenant_try($$INSERT INTO accounts VALUES (6, 'Long', NULL, NULL, repeat('t', 70))$$);
@@ -221,7 +221,7 @@ UPDATE leads SET locked = 1 WHERE id = 6;
 SELECT tenant_try($$UPDATE leads SET locked = 1 WHERE id = 7$$);
 SELECT crmpool.lock('leads', 1, 7);
 SELECT n.name AS tenant, customer, rep FROM crmpool.customer_lock l
-JOIN crmpool.tenant_name n ON n.rel = l.rel AND n.tenant = l.tenant WHERE l.rel = 'leads'::regclass ORDER BY 1, 2;
+JOIN crmpool.tenant_name n ON n.table_id = l.table_id AND n.tenant = l.tenant WHERE l.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'leads'::regclass) ORDER BY 1, 2;
 -- a rep set inactive in one tenant gains nothing there, and still can in another
 SELECT crmpool.set_rep('leads', 8, active => false, tenant => 'a');
 SELECT tenant_try($$SELECT crmpool.claim('leads', 3, 8)$$);
@@ -247,9 +247,10 @@ DROP TABLE leads;
 TRUNCATE accounts;
 TRUNCATE crm_customer;
 -- (accounts' text tenants by name, crm_customer's integer ones as they are)
-SELECT e.rel, coalesce(n.name, e.tenant::text) AS tenant, count(*) FROM crmpool.ownership_event e
-LEFT JOIN crmpool.tenant_name n ON n.rel = e.rel AND n.tenant = e.tenant
-WHERE how = 'truncate' GROUP BY 1, 2 ORDER BY e.rel::text, 2;
+SELECT m.rel, coalesce(n.name, e.tenant::text) AS tenant, count(*) FROM crmpool.ownership_event e
+JOIN crmpool.managed_tables m USING (table_id)
+LEFT JOIN crmpool.tenant_name n ON n.table_id = e.table_id AND n.tenant = e.tenant
+WHERE how = 'truncate' GROUP BY 1, 2 ORDER BY m.rel::text, 2;
 SELECT tenant, rep, owned FROM crmpool.rep_counter WHERE owned <> 0;
 SELECT crmpool.unmanage('crm_customer');
 SELECT crmpool.unmanage('accounts');

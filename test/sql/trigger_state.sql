@@ -60,5 +60,5 @@ ALTER TABLE ts ENABLE TRIGGER ALL;
 
 -- the bookkeeping agrees with the table: rep 7 holds 2 and 4, and every change is in the history
 SELECT array_agg(id ORDER BY id) FROM ts WHERE owner_id = 7;
-SELECT owned FROM crmpool.rep_counter WHERE rel = 'ts'::regclass AND rep = 7;
-SELECT customer, owner, how FROM crmpool.ownership_event WHERE rel = 'ts'::regclass AND how <> 'adopt' ORDER BY seq;
+SELECT owned FROM crmpool.rep_counter WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'ts'::regclass) AND rep = 7;
+SELECT customer, owner, how FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'ts'::regclass) AND how <> 'adopt' ORDER BY seq;

@@ -24,14 +24,14 @@ sub books_agree
 		SELECT count(*) FROM crmpool.rep_counter r
 		FULL JOIN (SELECT owner_id::bigint AS rep, count(*) AS n FROM bench.cust_b
 				   WHERE owner_id IS NOT NULL GROUP BY 1) t ON t.rep = r.rep
-		WHERE (r.rel IS NULL OR r.rel = 'bench.cust_b'::regclass)
+		WHERE (r.table_id IS NULL OR r.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'bench.cust_b'::regclass))
 		  AND r.owned IS DISTINCT FROM t.n AND (r.owned <> 0 OR t.n IS NOT NULL)}),
 		'0', "$when: crmpool counters equal the owned customers per rep");
 	is($node->safe_psql('postgres', q{
 		SELECT count(*) FROM bench.cust_b c
 		WHERE c.owner_id IS DISTINCT FROM
 			(SELECT e.owner FROM crmpool.ownership_event e
-			 WHERE e.tenant = 0 AND e.rel = 'bench.cust_b'::regclass AND e.customer = c.id
+			 WHERE e.tenant = 0 AND e.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'bench.cust_b'::regclass) AND e.customer = c.id
 			 ORDER BY e.seq DESC LIMIT 1)}),
 		'0', "$when: the last event of every customer is its owner");
 	return;
@@ -63,10 +63,10 @@ for my $t ('a', 'b', 'c')
 }
 
 my $claims = $node->safe_psql('postgres',
-	"SELECT count(*) FROM crmpool.ownership_event WHERE rel = 'bench.cust_b'::regclass AND how = 'claim'");
+	"SELECT count(*) FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'bench.cust_b'::regclass) AND how = 'claim'");
 cmp_ok($claims, '>', 0, 'crmpool recorded claims');
 is($node->safe_psql('postgres',
-		"SELECT count(*) FROM crmpool.ownership_event WHERE rel = 'bench.cust_b'::regclass AND how = 'release'"),
+		"SELECT count(*) FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'bench.cust_b'::regclass) AND how = 'release'"),
 	$claims, 'as many releases as claims');
 
 books_agree('after the bench scripts');
@@ -101,7 +101,7 @@ UPDATE bench.cust_b SET owner_id = NULL WHERE id = :c AND owner_id = 1000;
 	});
 
 cmp_ok($node->safe_psql('postgres',
-		"SELECT count(*) FROM crmpool.ownership_event WHERE rel = 'bench.cust_b'::regclass AND owner = 1000"),
+		"SELECT count(*) FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'bench.cust_b'::regclass) AND owner = 1000"),
 	'>', 0, 'the one rep claimed');
 books_agree('after one rep\'s contended claims');
 

@@ -113,7 +113,7 @@ note "serialization failures retried: "
 is( $rows->(
 		q{WITH last AS (
 			SELECT DISTINCT ON (customer) customer, owner, how
-			FROM crmpool.ownership_event WHERE rel = 'customers'::regclass
+			FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass)
 			ORDER BY customer, seq DESC)
 		  SELECT coalesce(c.id, l.customer) || ': ' || coalesce(c.owner_id::text, 'pool')
 				 || ' vs ' || coalesce(l.owner::text, 'pool') || ' ' || coalesce(l.how, 'no event')
@@ -140,10 +140,10 @@ is( $rows->(
 			FROM customers WHERE owner_id IS NOT NULL GROUP BY 1, 2),
 		  locks AS (
 			SELECT tenant, rep, count(*) AS locked FROM crmpool.customer_lock
-			WHERE rel = 'customers'::regclass GROUP BY 1, 2),
+			WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) GROUP BY 1, 2),
 		  claims AS (
 			SELECT tenant, owner AS rep, count(*) AS claims FROM crmpool.ownership_event
-			WHERE rel = 'customers'::regclass AND how = 'claim' AND at::date = current_date GROUP BY 1, 2),
+			WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) AND how = 'claim' AND at::date = current_date GROUP BY 1, 2),
 		  expected AS (
 			SELECT tenant, rep, coalesce(t.owned, 0) AS owned, coalesce(k.locked, 0) AS locked,
 				   coalesce(t.with_deal, 0) AS with_deal, coalesce(c.claims, 0) AS claims_today
@@ -162,7 +162,7 @@ is( $rows->(
 	"$variant: rep_load of every tenant: owned, locked, with_deal and claims_today equal count(*)");
 is( $rows->(
 		q{SELECT k.customer FROM crmpool.customer_lock k LEFT JOIN customers c ON c.id = k.customer
-		  WHERE k.rel = 'customers'::regclass AND c.owner_id IS DISTINCT FROM k.rep}),
+		  WHERE k.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) AND c.owner_id IS DISTINCT FROM k.rep}),
 	'',
 	"$variant: every lock is held by the current owner");
 
@@ -177,7 +177,7 @@ is( $rows->(
 		q{WITH ev AS (
 			SELECT seq, tenant, owner, how, xmin::text AS tx, at,
 				   lag(owner) OVER (PARTITION BY tenant, customer ORDER BY seq) AS prev
-			FROM crmpool.ownership_event WHERE rel = 'customers'::regclass),
+			FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass)),
 		  delta AS (
 			SELECT seq, tenant, owner AS rep, 1 AS d, how, tx, at FROM ev WHERE owner IS NOT NULL
 			UNION ALL
@@ -212,7 +212,7 @@ is( $rows->(
 $rows->(
 	q{CREATE TABLE oracle_sample AS
 	  SELECT customer, oracle_tenant_arg(min(tenant)) AS tenant FROM crmpool.ownership_event
-	  WHERE rel = 'customers'::regclass
+	  WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass)
 	  GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 200});
 is( $rows->(
 		q{WITH ev AS (
@@ -220,7 +220,7 @@ is( $rows->(
 				   lag(e.at) OVER w AS prev_at, lag(e.owner) OVER w AS prev_owner,
 				   lead(e.at) OVER w AS next_at
 			FROM crmpool.ownership_event e JOIN oracle_sample s USING (customer)
-			WHERE e.rel = 'customers'::regclass WINDOW w AS (PARTITION BY e.customer ORDER BY e.seq))
+			WHERE e.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) WINDOW w AS (PARTITION BY e.customer ORDER BY e.seq))
 		  SELECT customer || ' #' || seq FROM ev
 		  WHERE at < prev_at
 			 OR (coalesce(next_at > at, true)
@@ -254,18 +254,18 @@ is( $rows->(
 # least_busy hand-out, although eight clients distributed at once.
 is( $rows->(
 		q{(SELECT customer, owner, split_part(how, ':', 2) FROM crmpool.ownership_event
-		   WHERE rel = 'customers'::regclass AND how LIKE 'distribute:%'
+		   WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) AND how LIKE 'distribute:%'
 		   EXCEPT ALL SELECT customer, rep, mode FROM crmpool.distribute_log)
 		  UNION ALL
 		  (SELECT customer, rep, mode FROM crmpool.distribute_log
 		   EXCEPT ALL SELECT customer, owner, split_part(how, ':', 2) FROM crmpool.ownership_event
-		   WHERE rel = 'customers'::regclass AND how LIKE 'distribute:%')}),
+		   WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) AND how LIKE 'distribute:%')}),
 	'',
 	"$variant: every distribution is in the history and the distribution log alike");
 is( $rows->(
 		q{SELECT c.tenant || ': ' || c.turns || ' turns' FROM crmpool.distribute_cursor c
 		  WHERE c.turns <> (SELECT count(*) FROM crmpool.distribute_log l
-							WHERE l.tenant = c.tenant AND l.rel = c.rel AND l.pool IS NOT DISTINCT FROM c.pool
+							WHERE l.tenant = c.tenant AND l.table_id = c.table_id AND l.pool IS NOT DISTINCT FROM c.pool
 							  AND l.mode IN ('round_robin', 'least_busy'))}),
 	'',
 	"$variant: each cursor counted one turn per round_robin or least_busy hand-out");
@@ -323,7 +323,7 @@ note "$variant: round_robin hand-outs of team per member: "
 is( $rows->(
 		q{SELECT tenant || '/' || owner || ' on ' || at::date || ': ' || count(*)
 		  FROM crmpool.ownership_event
-		  WHERE rel = 'customers'::regclass AND how = 'claim'
+		  WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) AND how = 'claim'
 		  GROUP BY tenant, owner, at::date
 		  HAVING count(*) > (crmpool.rules('customers', NULL, owner) ->> 'daily_claim_limit')::int}),
 	'',

@@ -139,7 +139,7 @@ BEGIN
 		done := crmpool.lock('customers', coalesce(target, c), r);
 	WHEN 'unlock' THEN
 		SELECT customer INTO target FROM crmpool.customer_lock
-		WHERE rel = 'customers'::regclass AND rep = r ORDER BY customer >= c DESC, customer LIMIT 1;
+		WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) AND rep = r ORDER BY customer >= c DESC, customer LIMIT 1;
 		done := crmpool.unlock('customers', coalesce(target, c), r);
 	WHEN 'update' THEN
 		UPDATE customers SET owner_id = r WHERE id = c AND owner_id IS DISTINCT FROM r;

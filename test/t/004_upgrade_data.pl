@@ -40,8 +40,9 @@ my $gone = '3999999999';
 # ---------------------------------------------------------------------------------------------
 
 # Every row of every crmpool table and sequence, and of the user's tables, as text, by relation.
-# $strip leaves out the columns 0.2 added to crmpool's tables (tenant, tenant_column), so that a
-# 0.1 database and its update compare row by row.
+# $strip leaves out the columns 0.2 added to crmpool's tables (tenant, tenant_column,
+# managed_table's table_id) and shows a state table's table_id as the table it names (0.1's
+# rel), so that a 0.1 database and its update compare row by row.
 sub snapshot
 {
 	my ($db, $strip) = @_;
@@ -60,9 +61,12 @@ sub snapshot
 		if ($strip && $kind eq 'r')
 		{
 			my $cols = $node->safe_psql($db, qq{
-				SELECT string_agg('t.' || quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+				SELECT string_agg(CASE WHEN attname = 'table_id'
+					THEN '(SELECT m.rel FROM crmpool.managed_table m WHERE m.table_id = t.table_id)'
+					ELSE 't.' || quote_ident(attname) END, ', ' ORDER BY attnum) FROM pg_attribute
 				WHERE attrelid = '$rel'::regclass AND attnum > 0 AND NOT attisdropped
-				  AND attname NOT IN ('tenant', 'tenant_column')});
+				  AND attname NOT IN ('tenant', 'tenant_column')
+				  AND NOT ('$rel' = 'crmpool.managed_table' AND attname = 'table_id')});
 			$row = "ROW($cols)::text";
 		}
 		$s{$rel} = $node->safe_psql($db, $kind eq 'S'
@@ -184,6 +188,8 @@ sub dump_schema
 	$s =~ s/(binary_upgrade_create_empty_extension\('crmpool', 'crmpool', false, '[0-9.]+', )'\{[0-9,]*\}'/$1'{OIDS}'/g;
 	$s =~ s/^SET relfrozenxid = '\d+', relminmxid = '\d+'$/SET relfrozenxid = X, relminmxid = Y/mg;
 	$s =~ s/^WHERE oid = '\d+';$/WHERE oid = N;/mg;
+	# the next table id: past the ids each database gave, which differ by design (checked above)
+	$s =~ s/^(SELECT pg_catalog\.setval\('crmpool\.managed_table_table_id_seq', )\d+(, true\);)$/$1N$2/mg;
 	return $s;
 }
 
@@ -269,6 +275,12 @@ my $after = snapshot('old', 1);
 # snapshot leaves tenant out)
 is($after->{'crmpool.rep_config'}, '', 'the update adds crmpool.rep_config, empty');
 delete $after->{'crmpool.rep_config'};
+# the update numbers the managed tables (the one left: 'scratch' was unmanaged), and the
+# identity of crmpool.managed_table.table_id goes on after them
+is($node->safe_psql('old', q{SELECT string_agg(rel::text || ':' || table_id, ',') FROM crmpool.managed_table}),
+	'cust:1', 'the update gives each managed table an id');
+is($after->{'crmpool.managed_table_table_id_seq'}, '1|t', 'the next id is 2');
+delete $after->{'crmpool.managed_table_table_id_seq'};
 # and the dictionary of text tenants (crmpool.tenant_name), empty, its sequence unused
 is($after->{'crmpool.tenant_name'}, '', 'the update adds crmpool.tenant_name, empty');
 is($after->{'crmpool.tenant_name_tenant_seq'}, '1|f', 'its sequence is unused');
@@ -332,7 +344,13 @@ for my $db ('old', 'fresh')
 		SELECT setval('crmpool.followup_seq_seq', max(seq)) FROM crmpool.followup;
 		SELECT setval('crmpool.duplicate_warning_id_seq', max(id)) FROM crmpool.duplicate_warning});
 }
-$rows_compared += same(snapshot('old'), snapshot('fresh'), 'updated 0.1 against fresh 0.2, row by row');
+# A table's id is never given again: the fresh database numbered 'scratch' (2) before the fill
+# unmanaged it, the update only the tables it found.  Both give the next table an unused id.
+my ($snap_old, $snap_fresh) = (snapshot('old'), snapshot('fresh'));
+is($snap_old->{'crmpool.managed_table_table_id_seq'} . ' ' . $snap_fresh->{'crmpool.managed_table_table_id_seq'},
+	'1|t 2|t', 'the next table id: past every id given');
+delete $_->{'crmpool.managed_table_table_id_seq'} for $snap_old, $snap_fresh;
+$rows_compared += same($snap_old, $snap_fresh, 'updated 0.1 against fresh 0.2, row by row');
 same(readers('old'), readers('fresh'), 'updated 0.1 against fresh 0.2, readers');
 same_text(dump_schema('old'), dump_schema('fresh'), 'pg_dump --schema-only: updated 0.1 equals fresh 0.2');
 my $bu_old = dump_schema('old', '--binary-upgrade');

@@ -194,7 +194,7 @@ is( rows(
 			(SELECT id, owner_user_id, tenant_id FROM crm_customer
 			 WHERE lock_status <> 0 AND owner_user_id IS NOT NULL AND deleted = 0) c
 		  FULL JOIN (SELECT customer, rep, tenant FROM crmpool.customer_lock
-					 WHERE rel = 'crm_customer'::regclass) k ON k.customer = c.id
+					 WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'crm_customer'::regclass)) k ON k.customer = c.id
 		  WHERE k.rep IS DISTINCT FROM c.owner_user_id OR k.tenant IS DISTINCT FROM c.tenant_id
 		  ORDER BY 1 LIMIT 10}),
 	'',
@@ -206,7 +206,7 @@ is( rows(
 is( rows(
 		q{WITH last AS (
 			SELECT DISTINCT ON (customer) customer, owner, how, at, tenant
-			FROM crmpool.ownership_event WHERE rel = 'crm_customer'::regclass
+			FROM crmpool.ownership_event WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'crm_customer'::regclass)
 			ORDER BY customer, seq DESC)
 		  SELECT c.id FROM crm_customer c JOIN last l ON l.customer = c.id
 		  WHERE l.owner IS DISTINCT FROM CASE WHEN c.deleted = 0 THEN c.owner_user_id END

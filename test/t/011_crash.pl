@@ -41,15 +41,15 @@ sub check_consistent
 		SELECT
 		  (SELECT count(*) FROM customer c
 		    WHERE c.owner IS DISTINCT FROM (SELECT e.owner FROM crmpool.ownership_event e
-		      WHERE e.tenant = 0 AND e.rel = 'customer'::regclass AND e.customer = c.id ORDER BY e.seq DESC LIMIT 1))
+		      WHERE e.tenant = 0 AND e.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customer'::regclass) AND e.customer = c.id ORDER BY e.seq DESC LIMIT 1))
 		  || ' ' ||
 		  (SELECT count(*) FROM crmpool.rep_counter r
-		    WHERE r.rel = 'customer'::regclass
+		    WHERE r.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customer'::regclass)
 		      AND r.owned <> (SELECT count(*) FROM customer c WHERE c.owner = r.rep))
 		  || ' ' ||
 		  (SELECT count(*) FROM customer c
 		    WHERE (c.owner IS NOT NULL) <> EXISTS (SELECT FROM crmpool.recycle_due d
-		      WHERE d.rel = 'customer'::regclass AND d.customer = c.id))
+		      WHERE d.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customer'::regclass) AND d.customer = c.id))
 		  || ' ' ||
 		  (SELECT count(*) FROM customer WHERE owner IS NULL AND id <= 60) % } . $batch),
 		'0 0 0 0', "$what: spells, counters, due rows agree; only whole batches committed");

@@ -53,13 +53,13 @@ sub check_books
 		SELECT count(*) FROM
 			(SELECT owner AS rep, count(*) AS n FROM customer WHERE owner IS NOT NULL GROUP BY owner) t
 			FULL JOIN (SELECT rep, owned FROM crmpool.rep_counter
-			           WHERE rel OPERATOR(pg_catalog.=) 'customer'::regclass AND owned > 0) c
+			           WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customer'::regclass) AND owned > 0) c
 			ON c.rep = t.rep
 		WHERE c.owned IS DISTINCT FROM t.n}), '0', "$what: counters equal count(*)");
 	is($node->safe_psql('postgres', q{
 		SELECT count(*) FROM customer c
 		LEFT JOIN LATERAL (SELECT e.owner FROM crmpool.ownership_event e
-		                   WHERE e.tenant = 0 AND e.rel = 'customer'::regclass AND e.customer = c.id
+		                   WHERE e.tenant = 0 AND e.table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customer'::regclass) AND e.customer = c.id
 		                   ORDER BY e.seq DESC LIMIT 1) e ON true
 		WHERE e.owner IS DISTINCT FROM c.owner}), '0', "$what: the last event of each customer names its owner");
 }

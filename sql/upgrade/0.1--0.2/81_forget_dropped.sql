@@ -1,0 +1,1 @@
+../../parts/11_forget_dropped.sql
