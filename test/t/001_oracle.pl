@@ -276,7 +276,7 @@ is( $rows->(
 is( $rows->(
 		q{SELECT customer || ' to rep ' || owner || ' by ' || how || ' #' || seq
 		  FROM crmpool.ownership_event
-		  WHERE rel = 'customers'::regclass AND (how = 'claim' OR how LIKE 'distribute:%')
+		  WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) AND (how = 'claim' OR how LIKE 'distribute:%')
 			AND oracle_pool(customer) = 'team' AND owner <> ALL (oracle_team())
 		  ORDER BY seq LIMIT 10}),
 	'',
@@ -289,7 +289,7 @@ is( $rows->(
 		q{SELECT string_agg(k, ' ' ORDER BY k) FROM (
 			SELECT DISTINCT CASE WHEN how = 'claim' THEN 'claim' ELSE 'distribute' END AS k
 			FROM crmpool.ownership_event
-			WHERE rel = 'customers'::regclass AND (how = 'claim' OR how LIKE 'distribute:%')
+			WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'customers'::regclass) AND (how = 'claim' OR how LIKE 'distribute:%')
 			  AND oracle_pool(customer) = 'team') s}),
 	'claim distribute',
 	"$variant: customers of pool \"team\" were claimed and distributed");
