@@ -316,7 +316,9 @@ column_taken(AttrNumber att, const AttrNumber *before, int n)
 /*
  * Pools (sql/parts/17_pools.sql): the default pool, and a pool for every value already in the
  * pool column, adopted as the table's pools ("adopt" is what they were before crmpool knew
- * them as objects).  A pool that exists keeps its options and members; the values are read as
+ * them as objects).  A pool that exists keeps its options and members, and a value that names
+ * a pool of some tenants only stays theirs (manage() run again never widens it to every
+ * tenant); the values are read as
  * the table's owner (crmpool_scan_table), as every value manage() reads.  Their time is the
  * table's managed_at, as an update from 0.1 writes it (sql/upgrade/0.1--0.2/63_pools_adopt.sql).
  */
@@ -324,7 +326,9 @@ column_taken(AttrNumber att, const AttrNumber *before, int n)
 	"INSERT INTO crmpool.pool (tenant, rel, pool, options, created_at) " \
 	"SELECT $2, m.rel, p.pool, '{}', m.managed_at FROM crmpool.managed_table m, " \
 	"(SELECT DISTINCT u.pool FROM pg_catalog.unnest($3::pg_catalog.text[]) AS u(pool)) AS p " \
-	"WHERE m.rel OPERATOR(pg_catalog.=) $1 ON CONFLICT ON CONSTRAINT pool_key DO NOTHING"
+	"WHERE m.rel OPERATOR(pg_catalog.=) $1 AND NOT EXISTS (SELECT FROM crmpool.pool q " \
+	"WHERE q.rel OPERATOR(pg_catalog.=) m.rel AND (q.pool OPERATOR(pg_catalog.=) p.pool " \
+	"OR (q.pool IS NULL AND p.pool IS NULL))) ON CONFLICT ON CONSTRAINT pool_key DO NOTHING"
 
 /* Pools named by n values (NULL: the default pool); values[0] is the table */
 static void

@@ -250,7 +250,12 @@ crmpool_create_pool(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1) && (PG_NARGS() < 4 || PG_ARGISNULL(3)))
 		refuse_default_pool("crmpool.create_pool");
 	options = options_arg(fcinfo, 2);
-	pool_scope(&ps, fcinfo, 1, 3, "crmpool.create_pool()", true, false);
+	/*
+	 * A tenant's own row replaces every tenant's for its customers: taken EXCLUSIVE like a
+	 * change of members, since the row it shadows may name members and admins.
+	 */
+	pool_scope(&ps, fcinfo, 1, 3, "crmpool.create_pool()", true,
+			   PG_NARGS() > 3 && !PG_ARGISNULL(3));
 	vals[0] = JsonbPGetDatum(options);
 	vals[1] = TimestampTzGetDatum(crmpool_now());
 	/* the managed_table row locked as a foreign key's check would (admin/reps.c) */
@@ -275,6 +280,17 @@ crmpool_create_pool(PG_FUNCTION_ARGS)
 						get_rel_name(ps.relid)),
 				 errhint("Change its options with crmpool.alter_pool().")));
 	}
+	/*
+	 * It starts with every tenant's members and admins of the pool, in their order: a tenant's
+	 * row that started empty would open a members-only pool to all of the tenant's reps, and
+	 * take the admins' rights away, until its members were named.
+	 */
+	if (ps.tenant != NULL)
+		pool_exec("INSERT INTO crmpool.pool_member (tenant, rel, pool, admin, rep, team, ordinal, joined_at) "
+				  "SELECT $1, m.rel, m.pool, m.admin, m.rep, m.team, m.ordinal, m.joined_at "
+				  "FROM crmpool.pool_member m WHERE m.tenant OPERATOR(pg_catalog.=) '' "
+				  "AND m.rel OPERATOR(pg_catalog.=) $2 AND m.pool IS NOT DISTINCT FROM $3",
+				  &ps, 0, NULL, NULL, NULL);
 	managed_rel_changed(ps.relid);
 	PG_RETURN_VOID();
 }

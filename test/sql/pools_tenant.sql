@@ -39,6 +39,10 @@ SELECT crmpool.set_rep('crm_customer', r) FROM generate_series(1, 4) r;
 SELECT crmpool.set_pool_members('crm_customer', 'east', ARRAY[1, 2]);
 -- tenant 2 configures its own east: rep 3 only, rep 4 its admin
 SELECT crmpool.create_pool('crm_customer', 'east', '{"description": "tenant 2 east"}', tenant => '2');
+-- its own row starts with every tenant's members and admins: it never opens the pool to the
+-- tenant's other reps before its own members are named
+SELECT rep, team, admin, ordinal FROM crmpool.pool_members('crm_customer', 'east', tenant => '2');
+SELECT pt_try($$crmpool.claim('crm_customer', 1, 3)$$) AS "rep 3, tenant 2's new east";
 SELECT crmpool.set_pool_members('crm_customer', 'east', ARRAY[3], tenant => '2');
 SELECT crmpool.set_pool_admins('crm_customer', 'east', ARRAY[4], tenant => '2');
 -- tenant 3 configures its own default pool: rep 4 only
@@ -81,6 +85,10 @@ SELECT pt_try($$crmpool.release('crm_customer', 1, 3, to_pool => 'vip')$$) AS "t
 SELECT pt_try($$crmpool.release('crm_customer', 3, 1, to_pool => 'vip')$$) AS "tenant 1 into vip";
 SELECT * FROM crmpool.move('crm_customer', ARRAY[12, 11, 10], 'vip') ORDER BY customer;
 SELECT id, tenant_id, pool_config FROM crm_customer WHERE pool_config = 'vip' ORDER BY id;
+-- manage() run again adopts only values no pool names: vip stays tenant 2's
+SELECT crmpool.manage('crm_customer', 'owner_user_id', pool_column => 'pool_config',
+					  tenant_column => 'tenant_id');
+SELECT tenant, pool FROM crmpool.pools('crm_customer') WHERE pool = 'vip';
 
 -- alter_pool: a tenant's own row only
 SELECT crmpool.alter_pool('crm_customer', 'east', '{"description": "tenant 2, east China"}', tenant => '2');
