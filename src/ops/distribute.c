@@ -702,6 +702,9 @@ pool_select_sql(ManagedRel *mr)
 						 managed_flag_sql(mr->deleted_type,
 										  quote_identifier(get_attname(mr->relid, mr->deleted_att, false)),
 										  true));
+	/* under crmpool.tenant, that tenant's pool customers only (tenants.c) */
+	if (mr->tenant_att != InvalidAttrNumber)
+		appendStringInfo(&sql, " AND %s", managed_scope_sql(mr, NULL));
 	appendStringInfo(&sql, " %s FOR NO KEY UPDATE SKIP LOCKED", pool_order_sql(mr));
 	return sql.data;
 }

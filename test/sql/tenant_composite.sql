@@ -134,6 +134,20 @@ SELECT * FROM crmpool.check('crm_customer');
 SELECT kind, customer, tenant FROM crmpool.repair('crm_customer');
 SELECT * FROM crmpool.check('crm_customer');
 
+-- hand_over, claim and claim_next under the scope: that tenant's customers and pool only
+BEGIN;
+SET LOCAL crmpool.tenant = '1';
+SELECT crmpool.claim('crm_customer', 4, 8);
+COMMIT;
+BEGIN;
+SET LOCAL crmpool.tenant = '2';
+SELECT * FROM crmpool.hand_over('crm_customer', 8, NULL);
+SELECT crmpool.claim('crm_customer', 2, 8);
+-- tenant 2's pool is 3 and 4 (tenant 1's, 2 and 3, is not looked at)
+SELECT * FROM crmpool.claim_next('crm_customer', 9);
+COMMIT;
+SELECT tenant_id, id, owner_user_id FROM crm_customer ORDER BY 1, 2;
+
 -- isolation on a table keyed by id alone, with a tenant column: crmpool.tenant hides the
 -- other tenants' customers as if they did not exist; unset, ids find any tenant's
 CREATE TABLE leads (id bigint PRIMARY KEY, owner bigint, org text NOT NULL);
