@@ -202,6 +202,7 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 2, "rep");
 	mr = managed_rel_get(PG_GETARG_OID(0), false);
 	crmpool_require_triggers(mr, RowShareLock);	/* ops_lock_owned's FOR UPDATE */
+	(void) managed_scope(mr, fcinfo->flinfo->fn_oid);	/* it takes a customer id */
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
 	at = PG_ARGISNULL(3) ? now : PG_GETARG_TIMESTAMPTZ(3);

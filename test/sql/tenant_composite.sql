@@ -50,6 +50,7 @@ SELECT scope_try($$SELECT crmpool.claim('crm_customer', 1, 7)$$);
 SELECT scope_try($$SELECT crmpool.release('crm_customer', 1, 7)$$);
 SELECT scope_try($$SELECT * FROM crmpool.claim_many('crm_customer', '{1,2}', 7)$$);
 SELECT scope_try($$SELECT crmpool.lock('crm_customer', 1, 7)$$);
+SELECT scope_try($$SELECT crmpool.follow_up('crm_customer', 1, 7)$$);
 SELECT scope_try($$SELECT * FROM crmpool.history('crm_customer', 1)$$);
 -- a value the tenant column cannot hold, or one left by a plain SET of an earlier transaction
 BEGIN;
