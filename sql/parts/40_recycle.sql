@@ -79,19 +79,19 @@ COMMENT ON FUNCTION crmpool.follow_up(regclass, bigint, bigint, timestamptz, tex
 
 CREATE FUNCTION crmpool.due(rel regclass DEFAULT NULL)
 RETURNS TABLE(relation regclass, customer bigint, owner bigint, due_at timestamptz, rule text,
-			  days_left integer, warn_at timestamptz)
+			  days_left integer, warn_at timestamptz, tenant text)
 LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_due';
+AS 'MODULE_PATHNAME', 'crmpool_due_v2';
 COMMENT ON FUNCTION crmpool.due(regclass) IS
-	'Owned customers a recycle rule applies to, soonest first: when each is recycled, by which rule, and whole days left (0 once due).  NULL: every table the caller may read.';
+	'Owned customers a recycle rule applies to, soonest first: when each is recycled, by which rule, and whole days left (0 once due); tenant: the customer''s (NULL without a tenant column).  NULL rel: every table the caller may read.';
 
 CREATE FUNCTION crmpool.recycle_warnings(rel regclass, after bigint DEFAULT 0)
 RETURNS TABLE(seq bigint, customer bigint, owner bigint, due_at timestamptz, rule text,
-			  warned_at timestamptz)
+			  warned_at timestamptz, tenant text)
 LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_recycle_warnings';
+AS 'MODULE_PATHNAME', 'crmpool_recycle_warnings_v2';
 COMMENT ON FUNCTION crmpool.recycle_warnings(regclass, bigint) IS
-	'Warnings sent for the table after sequence number `after`, oldest first: poll with the last seq seen.';
+	'Warnings sent for the table after sequence number `after`, oldest first: poll with the last seq seen.  tenant: the customer''s (NULL without a tenant column).';
 
 -- ---------------------------------------------------------------------------------------------
 -- The maintenance run: warnings, then recycling, in batches

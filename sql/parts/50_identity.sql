@@ -89,15 +89,16 @@ COMMENT ON FUNCTION crmpool.find_duplicates(regclass, text, text, text, real, te
 	'The 查重 screen: existing customers of one tenant (required for a table with a tenant column) matching a name, phone or e-mail, best first, with where they sit.';
 
 CREATE FUNCTION crmpool.duplicate_groups(rel regclass)
-RETURNS TABLE(group_id bigint, customer bigint, matched_on text)
+RETURNS TABLE(group_id bigint, customer bigint, matched_on text, tenant text)
 LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_duplicate_groups';
+AS 'MODULE_PATHNAME', 'crmpool_duplicate_groups_v2';
 COMMENT ON FUNCTION crmpool.duplicate_groups(regclass) IS
-	'Groups of likely-same customers already in a table (one pass), for adopting crmpool on dirty data.';
+	'Groups of likely-same customers already in a table (one pass, each group within one tenant), for adopting crmpool on dirty data.  tenant: the group''s (NULL without a tenant column).';
 
 CREATE FUNCTION crmpool.duplicate_warnings(rel regclass)
-RETURNS TABLE(id bigint, customer bigint, existing bigint, matched_on text, score real, at timestamptz, actor text)
+RETURNS TABLE(id bigint, customer bigint, existing bigint, matched_on text, score real, at timestamptz, actor text,
+			  tenant text)
 LANGUAGE C CALLED ON NULL INPUT STABLE
-AS 'MODULE_PATHNAME', 'crmpool_duplicate_warnings';
+AS 'MODULE_PATHNAME', 'crmpool_duplicate_warnings_v2';
 COMMENT ON FUNCTION crmpool.duplicate_warnings(regclass) IS
-	'Duplicates let through under a "warn" policy, newest first.';
+	'Duplicates let through under a "warn" policy, newest first.  tenant: the customers'' (NULL without a tenant column).';

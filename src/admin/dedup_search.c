@@ -29,13 +29,15 @@
 #define TENANT_PREFIX \
 	"tenant::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) "
 /* an e-mail's run is its mailbox (what comes before the space of its key, track.h) */
-#define GROUP_KEYS_SQL(T) \
+/* K: each row's tenant key, last (0.1's tables have none: every row is CRMPOOL_NO_TENANT's) */
+#define GROUP_KEYS_SQL(T, K) \
 	"SELECT kind::pg_catalog.text OPERATOR(pg_catalog.||) " T(TENANT_PREFIX) \
-	"pg_catalog.split_part(key, ' ', 1), customer, key " \
+	"pg_catalog.split_part(key, ' ', 1), customer, key, " K " " \
 	"FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1 ORDER BY " T("tenant, ") "kind, key, customer"
-#define GROUP_NAMES_SQL(T) \
-	"SELECT " T(TENANT_PREFIX) "core, customer, name " \
+#define GROUP_NAMES_SQL(T, K) \
+	"SELECT " T(TENANT_PREFIX) "core, customer, name, " K " " \
 	"FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1 ORDER BY " T("tenant, ") "core, customer"
+#define NO_TENANT_KEY "0::pg_catalog.int8"
 #define CORE_RUN_LIMIT 500		/* pairwise scoring within one core, at most this many names */
 
 static ManagedRel *
@@ -138,6 +140,7 @@ find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
 	IdentityKeys ik;
 	RuleSet		rules;
 	double		threshold;
+	int			scope;
 	OwnerContext octx;
 	IdentityMatch *all;
 	int			nall = 0;
@@ -219,6 +222,8 @@ find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
 	 * Where each sits, read as the caller: what the caller's row-level security hides is left
 	 * out, and the pool is converted in C, not by a cast.
 	 */
+	/* the tenant searched scopes where each sits (a key (tenant, id) needs it) */
+	scope = managed_scope_push(mr, tenant);
 	SPI_connect();
 	for (i = 0; i < nfound; i++)
 	{
@@ -240,6 +245,7 @@ find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();
+	managed_scope_pop(scope);
 	return (Datum) 0;
 }
 
@@ -247,9 +253,19 @@ find_duplicates(FunctionCallInfo fcinfo, bool has_tenant)
  * duplicate_groups: union-find over customers
  * -------------------------------------------------------------------------------------------*/
 
+/*
+ * A customer is its tenant and id (hash key): ids repeat across the tenants of a table keyed
+ * (tenant, id); a group never spans two tenants (every run is one tenant's).
+ */
+typedef struct UfCustomer
+{
+	CrmpoolTenant tenant;
+	int64		customer;
+} UfCustomer;
+
 typedef struct UfNode
 {
-	int64		customer;		/* hash key */
+	UfCustomer	key;
 	int			index;
 } UfNode;
 
@@ -260,14 +276,21 @@ typedef struct UnionFind
 	int			cap;
 	int		   *parent;
 	int64	   *customer;
+	CrmpoolTenant *tenant;
 	uint8	   *kinds;
 } UnionFind;
 
 static int
-uf_node(UnionFind *uf, int64 customer)
+uf_node(UnionFind *uf, CrmpoolTenant tenant, int64 customer)
 {
 	bool		found;
-	UfNode	   *node = hash_search(uf->index, &customer, HASH_ENTER, &found);
+	UfCustomer	key;
+	UfNode	   *node;
+
+	memset(&key, 0, sizeof(key));
+	key.tenant = tenant;
+	key.customer = customer;
+	node = hash_search(uf->index, &key, HASH_ENTER, &found);
 
 	if (!found)
 	{
@@ -276,11 +299,13 @@ uf_node(UnionFind *uf, int64 customer)
 			uf->cap *= 2;
 			uf->parent = repalloc_huge(uf->parent, sizeof(int) * uf->cap);
 			uf->customer = repalloc_huge(uf->customer, sizeof(int64) * uf->cap);
+			uf->tenant = repalloc_huge(uf->tenant, sizeof(CrmpoolTenant) * uf->cap);
 			uf->kinds = repalloc_huge(uf->kinds, uf->cap);
 		}
 		node->index = uf->n;
 		uf->parent[uf->n] = uf->n;
 		uf->customer[uf->n] = customer;
+		uf->tenant[uf->n] = tenant;
 		uf->kinds[uf->n] = 0;
 		uf->n++;
 	}
@@ -356,6 +381,7 @@ typedef struct KeyRun
 	UnionFind  *uf;
 	int			folds;			/* the table's e-mail folds (fold_* rules) */
 	text	   *key;			/* current run's kind and key (an e-mail's mailbox) */
+	CrmpoolTenant tenant;		/* the run's tenant */
 	int64		first;			/* its first customer */
 	char	   *first_key;		/* and its key */
 	List	   *mailboxes;		/* e-mail runs under fewer folds: MailboxRun, per mailbox */
@@ -379,7 +405,8 @@ join_run(KeyRun *run, char kind, int64 customer, const char *key)
 
 	if (kind != IDENTITY_KIND_EMAIL || run->folds == EMAIL_FOLD_ALL)
 	{
-		uf_union(run->uf, uf_node(run->uf, run->first), uf_node(run->uf, customer),
+		uf_union(run->uf, uf_node(run->uf, run->tenant, run->first),
+				 uf_node(run->uf, run->tenant, customer),
 				 kind == IDENTITY_KIND_PHONE ? 1 : 2);
 		return;
 	}
@@ -397,7 +424,8 @@ join_run(KeyRun *run, char kind, int64 customer, const char *key)
 		mr = lfirst(lc);
 		if (identity_same_mailbox(mr->key, key, run->folds))
 		{
-			uf_union(run->uf, uf_node(run->uf, mr->customer), uf_node(run->uf, customer), 2);
+			uf_union(run->uf, uf_node(run->uf, run->tenant, mr->customer),
+					 uf_node(run->uf, run->tenant, customer), 2);
 			return;
 		}
 	}
@@ -433,6 +461,7 @@ key_row(HeapTuple tup, TupleDesc desc, void *arg)
 		run->key = MemoryContextAlloc(run->cxt, VARSIZE_ANY(kk));
 		memcpy(run->key, kk, VARSIZE_ANY(kk));
 		run->first = customer;
+		run->tenant = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 		run->first_key = MemoryContextStrdup(run->cxt, key);
 		run->mailboxes = NIL;
 	}
@@ -443,6 +472,7 @@ typedef struct NameRun
 	UnionFind  *uf;
 	double		threshold;
 	text	   *core;
+	CrmpoolTenant tenant;		/* the run's tenant */
 	int			n;
 	int64		customers[CORE_RUN_LIMIT];
 	text	   *first_name;		/* the run's first name, parsed when a second one comes */
@@ -469,6 +499,7 @@ name_row(HeapTuple tup, TupleDesc desc, void *arg)
 		run->first_name = MemoryContextAlloc(run->cxt, VARSIZE_ANY(name));
 		memcpy(run->first_name, name, VARSIZE_ANY(name));
 		run->customers[0] = customer;
+		run->tenant = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 		run->n = 1;
 		return;
 	}
@@ -483,13 +514,15 @@ name_row(HeapTuple tup, TupleDesc desc, void *arg)
 	run->customers[run->n] = customer;
 	for (i = 0; i < run->n; i++)
 		if (crmpool_company_similarity(&run->names[i], &run->names[run->n]) >= run->threshold)
-			uf_union(run->uf, uf_node(run->uf, run->customers[i]), uf_node(run->uf, customer), 4);
+			uf_union(run->uf, uf_node(run->uf, run->tenant, run->customers[i]),
+					 uf_node(run->uf, run->tenant, customer), 4);
 	run->n++;
 }
 
 typedef struct GroupRow
 {
 	int64		group_id;
+	CrmpoolTenant tenant;		/* of the group and its customer */
 	int64		customer;
 	uint8		kinds;
 } GroupRow;
@@ -502,6 +535,8 @@ group_row_order(const void *a, const void *b)
 
 	if (x->group_id != y->group_id)
 		return x->group_id < y->group_id ? -1 : 1;
+	if (x->tenant != y->tenant)
+		return x->tenant < y->tenant ? -1 : 1;
 	return x->customer < y->customer ? -1 : x->customer > y->customer ? 1 : 0;
 }
 
@@ -531,7 +566,8 @@ visible_groups(ManagedRel *mr, GroupRow *rows, int nrows)
 		int			start = n;
 		int			k;
 
-		for (j = i; j < nrows && rows[j].group_id == rows[i].group_id; j++)
+		for (j = i; j < nrows && rows[j].group_id == rows[i].group_id &&
+			 rows[j].tenant == rows[i].tenant; j++)
 			if (visible[j])
 				rows[n++] = rows[j];
 		if (n - start < 2)
@@ -542,9 +578,13 @@ visible_groups(ManagedRel *mr, GroupRow *rows, int nrows)
 	return n;
 }
 
-PG_FUNCTION_INFO_V1(crmpool_duplicate_groups);
-Datum
-crmpool_duplicate_groups(PG_FUNCTION_ARGS)
+/*
+ * duplicate_groups() and duplicate_warnings() list customers of every tenant of a table: 0.2's
+ * (the _v2 symbols) end with each one's tenant as the app writes it (tenants.c); 0.1's, bound to
+ * the old symbols, have no such column.
+ */
+static Datum
+groups_reader(FunctionCallInfo fcinfo)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ManagedRel *mr = identity_rel(fcinfo);
@@ -565,7 +605,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	crmpool_init_srf(fcinfo);
 
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
+	ctl.keysize = sizeof(UfCustomer);
 	ctl.entrysize = sizeof(UfNode);
 	ctl.hcxt = CurrentMemoryContext;
 	uf.index = hash_create("crmpool duplicate groups", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
@@ -573,6 +613,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	uf.cap = 1024;
 	uf.parent = palloc(sizeof(int) * uf.cap);
 	uf.customer = palloc(sizeof(int64) * uf.cap);
+	uf.tenant = palloc(sizeof(CrmpoolTenant) * uf.cap);
 	uf.kinds = palloc(uf.cap);
 
 	ledger_begin(&octx);
@@ -580,12 +621,16 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	krun.uf = &uf;
 	krun.folds = identity_email_folds(&rules);
 	krun.cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool key run", ALLOCSET_SMALL_SIZES);
-	for_each_row(TENANT_SQL(GROUP_KEYS_SQL), mr->table_id, key_row, &krun);
+	for_each_row(crmpool_has_tenants() ? GROUP_KEYS_SQL(WITH_TENANT, "tenant") :
+				 GROUP_KEYS_SQL(WITHOUT_TENANT, NO_TENANT_KEY),
+				 mr->table_id, key_row, &krun);
 	nrun = palloc0(sizeof(NameRun));
 	nrun->uf = &uf;
 	nrun->threshold = identity_threshold(&rules);
 	nrun->cxt = AllocSetContextCreate(CurrentMemoryContext, "crmpool name run", ALLOCSET_DEFAULT_SIZES);
-	for_each_row(TENANT_SQL(GROUP_NAMES_SQL), mr->table_id, name_row, nrun);
+	for_each_row(crmpool_has_tenants() ? GROUP_NAMES_SQL(WITH_TENANT, "tenant") :
+				 GROUP_NAMES_SQL(WITHOUT_TENANT, NO_TENANT_KEY),
+				 mr->table_id, name_row, nrun);
 	ledger_end(&octx);
 
 	/* groups of two or more, named by their smallest customer id */
@@ -609,6 +654,7 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 			continue;
 		rows[nrows].group_id = minid[r];
 		rows[nrows].customer = uf.customer[i];
+		rows[nrows].tenant = uf.tenant[i];
 		rows[nrows].kinds = uf.kinds[i];
 		nrows++;
 	}
@@ -616,31 +662,60 @@ crmpool_duplicate_groups(PG_FUNCTION_ARGS)
 	nrows = visible_groups(mr, rows, nrows);
 	for (i = 0; i < nrows; i++)
 	{
-		Datum		values[3] = {Int64GetDatum(rows[i].group_id), Int64GetDatum(rows[i].customer),
+		Datum		values[4] = {Int64GetDatum(rows[i].group_id), Int64GetDatum(rows[i].customer),
 		CStringGetTextDatum(kinds_text(rows[i].kinds))};
-		bool		nulls[3] = {false, false, false};
+		bool		nulls[4] = {false, false, false, true};
 
+		if (rsinfo->setDesc->natts > 3)
+			values[3] = managed_tenant_datum_out(mr, rows[i].tenant, &nulls[3]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
 }
 
-#define WARNINGS_SQL(T) \
-	"SELECT id, customer, existing, matched_on, score, at, actor " \
+PG_FUNCTION_INFO_V1(crmpool_duplicate_groups);
+Datum
+crmpool_duplicate_groups(PG_FUNCTION_ARGS)
+{
+	return groups_reader(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_duplicate_groups_v2);
+Datum
+crmpool_duplicate_groups_v2(PG_FUNCTION_ARGS)
+{
+	return groups_reader(fcinfo);
+}
+
+#define DUPLICATE_WARNINGS_SQL(T) \
+	"SELECT id, customer, existing, matched_on, score, at, actor" T(", tenant") " " \
 	"FROM crmpool.duplicate_warning WHERE " TABLE_ID(T) EQ "$1 ORDER BY id DESC"
+
+static Datum
+warnings_reader(FunctionCallInfo fcinfo)
+{
+	static const CrmpoolStmt warnings = TENANT_STMT(DUPLICATE_WARNINGS_SQL, 1, {INT4OID});
+	static SPIPlanPtr plan[2];
+	ManagedRel *mr = identity_rel(fcinfo);
+
+	VisibleFilter filter = {.relid = mr->relid, .ncols = 2, .cols = {2, 3}, .tenantcol = 8};
+
+	crmpool_srf_from_plan_mapped(fcinfo, crmpool_stmt_plan(&warnings, plan),
+								 (Datum[]) {crmpool_table_id_datum(mr->table_id)}, NULL,
+								 managed_filter_visible, managed_tenant_column, &filter);
+	return (Datum) 0;
+}
 
 PG_FUNCTION_INFO_V1(crmpool_duplicate_warnings);
 Datum
 crmpool_duplicate_warnings(PG_FUNCTION_ARGS)
 {
-	static const CrmpoolStmt warnings = TENANT_STMT(WARNINGS_SQL, 1, {INT4OID});
-	static SPIPlanPtr plan[2];
-	ManagedRel *mr = identity_rel(fcinfo);
+	return warnings_reader(fcinfo);
+}
 
-	VisibleFilter filter = {.relid = mr->relid, .ncols = 2, .cols = {2, 3}};
-
-	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&warnings, plan),
-								   (Datum[]) {crmpool_table_id_datum(mr->table_id)}, NULL,
-								   managed_filter_visible, &filter);
-	return (Datum) 0;
+PG_FUNCTION_INFO_V1(crmpool_duplicate_warnings_v2);
+Datum
+crmpool_duplicate_warnings_v2(PG_FUNCTION_ARGS)
+{
+	return warnings_reader(fcinfo);
 }

@@ -442,13 +442,14 @@ manage_table(FunctionCallInfo fcinfo)
 	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										  RelationGetRelationName(rel));
 
-	key = tables_primary_key(rel);
+	/* a primary key (tenant, id) names the tenant column */
+	tenant = column_arg_v2(fcinfo, 6, rel, "tenant", &type);
+	key = tables_primary_key(rel, tenant);
 	owner = column_arg(fcinfo, 1, rel, "owner", &type);
 	pool = column_arg(fcinfo, 2, rel, "pool", &type);
 	followup = column_arg(fcinfo, 3, rel, "follow-up", &type);
 	deal = column_arg(fcinfo, 4, rel, "deal", &deal_type);
 	level = column_arg(fcinfo, 5, rel, "level", &type);
-	tenant = column_arg_v2(fcinfo, 6, rel, "tenant", &type);
 	lock = column_arg_v2(fcinfo, 7, rel, "lock", &lock_type);
 	owner_since = column_arg_v2(fcinfo, 8, rel, "owner-since", &type);
 	deleted = column_arg_v2(fcinfo, 9, rel, "deleted", &deleted_type);

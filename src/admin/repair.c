@@ -66,27 +66,31 @@ typedef enum RepairStmt
 	NUM_REPAIR_STMTS
 } RepairStmt;
 
+/*
+ * Every stream is read in (customer, tenant) order, as the table (examine): ids repeat across
+ * the tenants of a table keyed (tenant, id), and each (customer, tenant) is one customer.
+ */
 #define RP_EVENTS_SQL(T) \
-	"SELECT DISTINCT ON (customer) customer, owner, how, at" T(", tenant") " FROM crmpool.ownership_event " \
-	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer, seq DESC"
+	"SELECT DISTINCT ON (customer" T(", tenant") ") customer, owner, how, at" T(", tenant") " FROM crmpool.ownership_event " \
+	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer, " T("tenant, ") "seq DESC"
 
 #define RP_LOCKS_SQL(T) \
-	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer"
+	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
 
 #define RP_DUE_SQL(T) \
 	"SELECT customer, owner, since, due_at, rule, warn_at" T(", tenant") " FROM crmpool.recycle_due " \
-	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer"
+	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
 
 #define RP_FOLLOWUPS_SQL(T) \
-	"SELECT customer, pg_catalog.max(at)" T(", pg_catalog.min(tenant)") " FROM crmpool.followup WHERE " TABLE_ID(T) EQ "$1 " \
-	"GROUP BY customer ORDER BY customer"
+	"SELECT customer, pg_catalog.max(at)" T(", tenant") " FROM crmpool.followup WHERE " TABLE_ID(T) EQ "$1 " \
+	"GROUP BY customer" T(", tenant") " ORDER BY customer" T(", tenant")
 
 #define RP_KEYS_SQL(T) \
 	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1 " \
-	"ORDER BY customer, kind, key"
+	"ORDER BY customer, " T("tenant, ") "kind, key"
 
 #define RP_NAMES_SQL(T) \
-	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer"
+	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
 
 #define RP_COUNTERS_SQL(T) \
 	"SELECT rep, owned, locked, with_deal" T(", tenant") " FROM crmpool.rep_counter WHERE " TABLE_ID(T) EQ "$1 " \
@@ -223,11 +227,12 @@ stream_tenant(Stream *s)
 	return DatumGetInt64(stream_notnull(s, s->tt->tupdesc->natts));
 }
 
-/* Whether the stream's current row is of `customer` (column 1). */
+/* Whether the stream's current row is of `customer` (column 1) of `tenant`. */
 static bool
-stream_at(Stream *s, Roles *r, int64 customer)
+stream_at(Stream *s, Roles *r, int64 customer, CrmpoolTenant tenant)
 {
-	return stream_row(s, r) != NULL && DatumGetInt64(stream_notnull(s, 1)) == customer;
+	return stream_row(s, r) != NULL && DatumGetInt64(stream_notnull(s, 1)) == customer &&
+		stream_tenant(s) == tenant;
 }
 
 static void
@@ -377,6 +382,9 @@ typedef struct Pass
 	TimestampTz now;
 	Roles		roles;
 	HTAB	   *counts;
+	/* the tenant of what report() reports (has_tenant false: a table-wide row, "trigger") */
+	bool		has_tenant;
+	CrmpoolTenant tenant;
 } Pass;
 
 static void
@@ -384,14 +392,18 @@ report(Pass *p, const char *kind, bool has_customer, int64 customer, bool has_re
 	   const char *expected, const char *found)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) p->fcinfo->resultinfo;
-	Datum		values[5];
-	bool		nulls[5] = {false, !has_customer, !has_rep, expected == NULL, found == NULL};
+	Datum		values[6];
+	bool		nulls[6] = {false, !has_customer, !has_rep, expected == NULL, found == NULL, true};
 
 	values[0] = CStringGetTextDatum(kind);
 	values[1] = Int64GetDatum(customer);
 	values[2] = Int64GetDatum(rep);
 	values[3] = expected ? CStringGetTextDatum(expected) : (Datum) 0;
 	values[4] = found ? CStringGetTextDatum(found) : (Datum) 0;
+	/* the customer's or rep's tenant, as the app writes it; null for a table without one */
+	values[5] = (Datum) 0;
+	if (p->has_tenant)
+		values[5] = managed_tenant_datum_out(p->mr, p->tenant, &nulls[5]);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -426,18 +438,20 @@ due_text(const DueInput *in, const Due *due)
 }
 
 /*
- * One customer: f its row (NULL: not in the table), and the streams' rows of it.  Compares,
- * reports, and (p->fix) repairs, in the order that keeps the result true: history first (the
- * new spell's start is the due rows' "since"), then locks, due rows, identity keys.
+ * One customer, customer of tenant: f its row (NULL: not in the table), and the streams' rows
+ * of it; the fixes are written under that tenant (the row's, or for a customer gone from the
+ * table the one its bookkeeping was kept under).  Compares, reports, and (p->fix) repairs, in
+ * the order that keeps the result true: history first (the new spell's start is the due rows'
+ * "since"), then locks, due rows, identity keys.
  */
 static void
-one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks, Stream *due,
-			 Stream *followups, Stream *keys, Stream *names)
+one_customer(Pass *p, int64 customer, CrmpoolTenant tenant, RowFacts *f, Stream *events,
+			 Stream *locks, Stream *due, Stream *followups, Stream *keys, Stream *names)
 {
 	ManagedRel *mr = p->mr;
 	Roles	   *r = &p->roles;
 	OwnerContext octx;
-	bool		has_history = stream_at(events, r, customer);
+	bool		has_history = stream_at(events, r, customer, tenant);
 	bool		history_gone = false;
 	bool		history_owned = false;
 	int64		history_owner = 0;
@@ -447,24 +461,9 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 	bool		want_due = false;
 	DueInput	in;
 	Due			want;
-	CrmpoolTenant tenant = f != NULL ? f->tenant : CRMPOOL_NO_TENANT;
 
-	/*
-	 * The tenant the fixes are written under: the row's, or for a customer gone from the table
-	 * the tenant its bookkeeping was kept under.
-	 */
-	if (f == NULL)
-	{
-		Stream	   *all[] = {events, locks, due, followups, keys, names};
-		int			i;
-
-		for (i = 0; i < lengthof(all); i++)
-			if (stream_at(all[i], r, customer))
-			{
-				tenant = stream_tenant(all[i]);
-				break;
-			}
-	}
+	p->has_tenant = true;
+	p->tenant = tenant;
 
 	/* history: the last event must say what the table says */
 	if (has_history)
@@ -505,7 +504,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 	}
 
 	/* a lock stands only on a customer its rep still owns */
-	if (stream_at(locks, r, customer))
+	if (stream_at(locks, r, customer, tenant))
 	{
 		int64		holder = DatumGetInt64(stream_notnull(locks, 2));
 
@@ -562,7 +561,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 		in = f->in;
 		in.since = history_at;
 		in.locked = lock_ok;
-		if (mr->followup_att == InvalidAttrNumber && stream_at(followups, r, customer))
+		if (mr->followup_att == InvalidAttrNumber && stream_at(followups, r, customer, tenant))
 		{
 			bool		isnull;
 			Datum		at = stream_value(followups, 2, &isnull);
@@ -573,13 +572,13 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 		}
 		want_due = due_compute(mr, &in, &want);
 	}
-	if (stream_at(followups, r, customer))
+	if (stream_at(followups, r, customer, tenant))
 		followups->pos++;
 	{
 		char	   *expected = want_due ? due_text(&in, &want) : "none";
 		char	   *found = "none";
 
-		if (stream_at(due, r, customer))
+		if (stream_at(due, r, customer, tenant))
 		{
 			DueInput	had;
 			Due			was;
@@ -623,7 +622,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 		char	   *core = NULL;
 		char	   *found;
 
-		while (stream_at(keys, r, customer))
+		while (stream_at(keys, r, customer, tenant))
 		{
 			if (nstored == maxstored)
 			{
@@ -635,7 +634,7 @@ one_customer(Pass *p, int64 customer, RowFacts *f, Stream *events, Stream *locks
 										 TextDatumGetCString(stream_notnull(keys, 3)));
 			keys->pos++;
 		}
-		if (stream_at(names, r, customer))
+		if (stream_at(names, r, customer, tenant))
 		{
 			has_name = true;
 			name = TextDatumGetCString(stream_notnull(names, 2));
@@ -729,6 +728,8 @@ counters(Pass *p, Roles *r)
 			have.tenant = should.tenant;
 			have.rep = should.rep;
 		}
+		p->has_tenant = true;
+		p->tenant = have.tenant;
 		report_counter(p, "owned", have.rep, should.owned, have.owned);
 		report_counter(p, "locked", have.rep, should.locked, have.locked);
 		report_counter(p, "with_deal", have.rep, should.with_deal, have.with_deal);
@@ -793,6 +794,20 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	/* as manage(): nothing writes the table, or its bookkeeping, until we commit */
 	LockRelationOid(relid, ExclusiveLock);
 	p.mr = managed_rel_get(relid, false);
+	/*
+	 * A table keyed (tenant, id) is read in (id, tenant) order, which is the order of crmpool's
+	 * tenant keys only for an integer tenant (its value is its key; a text one's key is the order
+	 * crmpool first saw it in).
+	 */
+	if (p.mr->tenant_in_key && p.mr->tenant_type != INT2OID && p.mr->tenant_type != INT4OID &&
+		p.mr->tenant_type != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("crmpool.%s() cannot compare table %s, keyed (%s, %s) with a %s tenant",
+						fix ? "repair" : "check", get_rel_name(relid),
+						get_attname(relid, p.mr->tenant_att, false),
+						get_attname(relid, p.mr->key_att, false), format_type_be(p.mr->tenant_type)),
+				 errdetail("This version compares a table keyed by a tenant and an id only when the tenant column is an integer.")));
 	p.fcinfo = fcinfo;
 	p.fix = fix;
 	p.now = crmpool_now();
@@ -830,10 +845,17 @@ examine(FunctionCallInfo fcinfo, bool fix)
 									  ALLOCSET_DEFAULT_SIZES);
 	table.s.of_table = true;
 	as_table_owner(&p.roles);
+	/*
+	 * In (customer, tenant) order, as the streams: an id is one row, or on a table keyed (tenant,
+	 * id) one row per tenant, whose integer value is its key (examine() refuses a text one)
+	 */
 	table.s.portal = SPI_cursor_open_with_args(NULL,
-											   psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row ORDER BY %s",
+											   psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row ORDER BY %s%s%s",
 														p.mr->qualname,
-														quote_identifier(get_attname(relid, p.mr->key_att, false))),
+														quote_identifier(get_attname(relid, p.mr->key_att, false)),
+														p.mr->tenant_in_key ? ", " : "",
+														p.mr->tenant_in_key ?
+														quote_identifier(get_attname(relid, p.mr->tenant_att, false)) : ""),
 											   0, NULL, NULL, NULL, true, 0);
 	as_caller(&p.roles);
 	rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
@@ -853,24 +875,29 @@ examine(FunctionCallInfo fcinfo, bool fix)
 		Stream	   *all[] = {&events, &locks, &due, &followups, &keys, &names};
 		bool		any = (f != NULL);
 		int64		customer = f ? f->customer : 0;
+		CrmpoolTenant tenant = f ? f->tenant : CRMPOOL_NO_TENANT;
 		int			i;
 
-		/* the lowest customer anyone has */
+		/* the lowest (customer, tenant) anyone has */
 		for (i = 0; i < lengthof(all); i++)
 			if (stream_row(all[i], &p.roles) != NULL)
 			{
 				int64		c = DatumGetInt64(stream_notnull(all[i], 1));
+				CrmpoolTenant t = stream_tenant(all[i]);
 
-				if (!any || c < customer)
+				if (!any || c < customer || (c == customer && t < tenant))
+				{
 					customer = c;
+					tenant = t;
+				}
 				any = true;
 			}
 		if (!any)
 			break;
-		if (f != NULL && f->customer != customer)
+		if (f != NULL && (f->customer != customer || f->tenant != tenant))
 			f = NULL;
 		old = MemoryContextSwitchTo(percustomer);
-		one_customer(&p, customer, f, &events, &locks, &due, &followups, &keys, &names);
+		one_customer(&p, customer, tenant, f, &events, &locks, &due, &followups, &keys, &names);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(percustomer);
 		if (f != NULL)

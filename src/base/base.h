@@ -48,6 +48,7 @@ typedef enum WriteIntent
 extern int	crmpool_direct_writes;
 extern int	crmpool_intent;
 extern char *crmpool_actor;
+extern char *crmpool_tenant;
 extern char *crmpool_fake_now;
 extern char *crmpool_timezone;
 extern int	crmpool_recycle_batch_size;
@@ -61,6 +62,7 @@ extern bool crmpool_valid_country_code(const char *cc);
 extern void crmpool_define_gucs(void);
 extern WriteIntent crmpool_write_intent(void);
 extern const char *crmpool_intent_name(WriteIntent intent);
+extern const char *crmpool_tenant_scope(void);
 
 /* clock.c */
 extern TimestampTz crmpool_now(void);
@@ -109,6 +111,12 @@ typedef void (*CrmpoolRowFilter) (HeapTuple *rows, int n, TupleDesc desc, bool *
 extern void crmpool_srf_from_plan_filtered(FunctionCallInfo fcinfo, SPIPlanPtr plan,
 										   Datum *values, const char *nulls,
 										   CrmpoolRowFilter filter, void *arg);
+/* Rewrites the output values (natts of them) of a plan's row. */
+typedef void (*CrmpoolRowMap) (HeapTuple row, TupleDesc desc, Datum *values, bool *nulls,
+							   int natts, void *arg);
+extern void crmpool_srf_from_plan_mapped(FunctionCallInfo fcinfo, SPIPlanPtr plan,
+										 Datum *values, const char *nulls,
+										 CrmpoolRowFilter filter, CrmpoolRowMap map, void *arg);
 extern void crmpool_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern void crmpool_check_length(const char *what, const char *s, int len, int max_chars);
 extern text *crmpool_name_arg(FunctionCallInfo fcinfo, int argno, const char *what,

@@ -185,7 +185,7 @@ crmpool_init_srf(FunctionCallInfo fcinfo)
 void
 crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values, const char *nulls)
 {
-	crmpool_srf_from_plan_filtered(fcinfo, plan, values, nulls, NULL, NULL);
+	crmpool_srf_from_plan_mapped(fcinfo, plan, values, nulls, NULL, NULL, NULL);
 }
 
 /*
@@ -196,6 +196,19 @@ crmpool_srf_from_plan(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values, c
 void
 crmpool_srf_from_plan_filtered(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values,
 							   const char *nulls, CrmpoolRowFilter filter, void *arg)
+{
+	crmpool_srf_from_plan_mapped(fcinfo, plan, values, nulls, filter, NULL, arg);
+}
+
+/*
+ * The same, and map (when given) rewrites each kept row's output values, also as the caller:
+ * a reader shows a value of crmpool's own (a tenant key) as the app's (its tenant).  The
+ * result may have fewer columns than the plan (a reader's 0.1 definition): map sees how many.
+ */
+void
+crmpool_srf_from_plan_mapped(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *values,
+							 const char *nulls, CrmpoolRowFilter filter, CrmpoolRowMap map,
+							 void *arg)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	OwnerContext octx;
@@ -233,6 +246,8 @@ crmpool_srf_from_plan_filtered(FunctionCallInfo fcinfo, SPIPlanPtr plan, Datum *
 			continue;
 		for (j = 0; j < natts; j++)
 			outvals[j] = SPI_getbinval(tuple, rows->tupdesc, j + 1, &outnulls[j]);
+		if (map != NULL)
+			map(tuple, rows->tupdesc, outvals, outnulls, natts, arg);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, outvals, outnulls);
 	}
 	SPI_finish();

@@ -28,6 +28,7 @@
 int			crmpool_direct_writes = DIRECT_WRITES_ENFORCE;
 int			crmpool_intent = WRITE_INTENT_NONE;
 char	   *crmpool_actor = NULL;
+char	   *crmpool_tenant = NULL;
 char	   *crmpool_fake_now = NULL;
 char	   *crmpool_timezone = NULL;
 char	   *crmpool_default_country = NULL;
@@ -108,6 +109,60 @@ crmpool_write_intent(void)
 				 errhint("Run RESET crmpool.intent, and SET LOCAL crmpool.intent = '%s' inside the transaction of the write.",
 						 crmpool_intent_name((WriteIntent) crmpool_intent))));
 	return (WriteIntent) crmpool_intent;
+}
+
+/*
+ * crmpool.tenant: the app's tenant whose customers the operations of this transaction take by
+ * id (docs/reference.md, "Tenant scope").  Like crmpool.intent, it is meant for SET LOCAL in the
+ * interceptor that sets the app's own tenant context: a plain SET outliving the transaction on a
+ * pooled connection would scope the next request, of whatever tenant, to this one; so the
+ * transaction that set it is remembered and crmpool_tenant_scope() refuses a value of an earlier
+ * one.  Defaults (server, database, role, connection) are refused outright.
+ */
+static LocalTransactionId tenant_lxid = InvalidLocalTransactionId;
+
+static bool
+check_tenant(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (strlen(*newval) > CRMPOOL_TENANT_MAX_BYTES)
+	{
+		GUC_check_errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
+							(int) strlen(*newval), CRMPOOL_TENANT_MAX_BYTES);
+		return false;
+	}
+	if (source == PGC_S_DEFAULT || source == PGC_S_DYNAMIC_DEFAULT || source >= PGC_S_TEST)
+		return true;
+	GUC_check_errdetail("crmpool.tenant applies to one transaction; it cannot be a default of the server, a database, a role or a connection.");
+	GUC_check_errhint("Run SET LOCAL crmpool.tenant = '%s' in the transaction of the operation.",
+					  *newval);
+	return false;
+}
+
+static void
+assign_tenant(const char *newval, void *extra)
+{
+	tenant_lxid = MyProc != NULL ? CRMPOOL_MY_LXID : InvalidLocalTransactionId;
+}
+
+/*
+ * The tenant crmpool.tenant scopes this transaction's operations to, as the app writes it, or
+ * NULL when it is not set.  One comparison when unset.
+ */
+const char *
+crmpool_tenant_scope(void)
+{
+	if (likely(crmpool_tenant == NULL || crmpool_tenant[0] == '\0'))
+		return NULL;
+	if (tenant_lxid != CRMPOOL_MY_LXID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("crmpool.tenant \"%s\" was set in an earlier transaction", crmpool_tenant),
+				 errdetail("crmpool.tenant applies only to the transaction that sets it; a value set with SET instead of SET LOCAL outlives that transaction and is not applied to later operations."),
+				 errhint("Run RESET crmpool.tenant, and SET LOCAL crmpool.tenant = '%s' inside the transaction of the operation.",
+						 crmpool_tenant)));
+	return crmpool_tenant;
 }
 
 static bool
@@ -220,6 +275,17 @@ crmpool_define_gucs(void)
 							 PGC_USERSET,
 							 0,
 							 check_intent, assign_intent, NULL);
+
+	DefineCustomStringVariable("crmpool.tenant",
+							   "The tenant whose customers this transaction's crmpool operations take by id.",
+							   "The app's tenant value as text; set it with SET LOCAL.  Empty: not set.  "
+							   "Required on a table keyed (tenant, id); on a table keyed by id alone, "
+							   "a customer of another tenant is then not found.",
+							   &crmpool_tenant,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   check_tenant, assign_tenant, NULL);
 
 	DefineCustomStringVariable("crmpool.actor",
 							   "Who is acting, as recorded in the ownership history.",

@@ -645,7 +645,7 @@ counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
 
 /*
  * Apply a change to the rep's counter row in place, with the semantics of
- * "UPDATE crmpool.rep_counter SET ... WHERE rel = $1 AND rep = $2" (counter_lock), or, if this
+ * "UPDATE crmpool.rep_counter SET ... WHERE table_id = $1 AND rep = $2" (counter_lock), or, if this
  * transaction changed the row before, at the version it left (counter_tids).  The lock is the
  * rep's: it is kept to commit.  Returns false, changing nothing, if the rep has no row.
  */

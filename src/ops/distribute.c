@@ -804,6 +804,9 @@ pool_select_sql(ManagedRel *mr)
 						 managed_flag_sql(mr->deleted_type,
 										  quote_identifier(get_attname(mr->relid, mr->deleted_att, false)),
 										  true));
+	/* under crmpool.tenant, that tenant's pool customers only (tenants.c) */
+	if (mr->tenant_att != InvalidAttrNumber)
+		appendStringInfo(&sql, " AND %s", managed_scope_sql(mr, NULL));
 	appendStringInfo(&sql, " %s FOR NO KEY UPDATE SKIP LOCKED", pool_order_sql(mr));
 	return sql.data;
 }
@@ -941,10 +944,9 @@ crmpool_distribute(PG_FUNCTION_ARGS)
 		n = nelems;
 		/* locked in key order, as claim_many: customers before reps, in one order */
 		if (SPI_execute_with_args(psprintf("SELECT %s::pg_catalog.int8, crmpool_row FROM ONLY %s crmpool_row "
-										   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1) ORDER BY %s FOR NO KEY UPDATE",
+										   "WHERE %s ORDER BY %s FOR NO KEY UPDATE",
 										   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
-										   mr->qualname,
-										   quote_identifier(get_attname(mr->relid, mr->key_att, false)),
+										   mr->qualname, managed_customer_sql(mr, NULL, "ANY ($1)"),
 										   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
 								  1, (Oid[]) {INT8ARRAYOID}, (Datum[]) {PointerGetDatum(arr)}, NULL,
 								  false, 0) != SPI_OK_SELECT)

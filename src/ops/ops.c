@@ -38,6 +38,8 @@ ops_rel_arg(FunctionCallInfo fcinfo, LOCKMODE lockmode)
 	crmpool_require_arg(fcinfo, 0, "rel");
 	mr = managed_rel_get(PG_GETARG_OID(0), false);
 	crmpool_require_triggers(mr, lockmode);
+	/* every operation that takes customer ids goes through here: crmpool.tenant scopes it */
+	(void) managed_scope(mr, fcinfo->flinfo->fn_oid);
 	return mr;
 }
 
@@ -944,10 +946,10 @@ set_lock_flag(ManagedRel *mr, int64 customer, HeapTuple row, TupleDesc desc, boo
 	SPI_connect();
 	if (mr->lock_flag_plan == NULL)
 		mr->lock_flag_plan =
-			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = $2 WHERE %s OPERATOR(pg_catalog.=) $1",
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = $2 WHERE %s",
 									   mr->qualname,
 									   quote_identifier(get_attname(mr->relid, mr->lock_att, false)),
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+									   managed_customer_sql(mr, NULL, "$1")),
 							  2, (Oid[]) {INT8OID, mr->lock_type});
 	/* a lock_cap refusal at the UPDATE's end does not show crmpool's UPDATE in its CONTEXT */
 	crmpool_statement_begin(&mark, mr->lock_flag_plan);

@@ -111,18 +111,18 @@ typedef enum RecycleStmt
 	"WHERE " T("tenant" EQ "$5 AND ") TABLE_ID(T) EQ "$1 AND owner" EQ "$3 AND due_at" LE "$2 ORDER BY due_at LIMIT $4"
 
 #define DUE_ONE_SQL(T) \
-	"SELECT $3, d.customer, d.owner, d.due_at, d.rule, " DAYS_LEFT ", d.warn_at " \
+	"SELECT $3, d.customer, d.owner, d.due_at, d.rule, " DAYS_LEFT ", d.warn_at" T(", d.tenant") " " \
 	"FROM crmpool.recycle_due d WHERE d." TABLE_ID(T) EQ "$2 ORDER BY d.due_at, d.customer"
 
 /* the table of a due row by its id (0.1's tables: by rel) */
 #define DUE_ALL_SQL(T) \
-	"SELECT m.rel, d.customer, d.owner, d.due_at, d.rule, " DAYS_LEFT ", d.warn_at " \
+	"SELECT m.rel, d.customer, d.owner, d.due_at, d.rule, " DAYS_LEFT ", d.warn_at" T(", d.tenant") " " \
 	"FROM crmpool.recycle_due d JOIN crmpool.managed_table m ON m." TABLE_ID(T) EQ "d." TABLE_ID(T) " " \
 	"WHERE pg_catalog.has_table_privilege($2, m.rel::pg_catalog.oid, 'SELECT') " \
 	"ORDER BY d.due_at, m.rel, d.customer"
 
 #define WARNINGS_SQL(T) \
-	"SELECT seq, customer, owner, due_at, rule, warned_at FROM crmpool.recycle_warning " \
+	"SELECT seq, customer, owner, due_at, rule, warned_at" T(", tenant") " FROM crmpool.recycle_warning " \
 	"WHERE " TABLE_ID(T) EQ "$1 AND seq OPERATOR(pg_catalog.>) $2 ORDER BY seq"
 
 static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
@@ -142,7 +142,7 @@ static const CrmpoolStmt stmt_defs[NUM_RECYCLE_STMTS] = {
 		"SELECT rel FROM crmpool.managed_table ORDER BY rel",
 		0, {InvalidOid}
 	},
-	/* due(): $1 now, $2 the table's id, $3 the table */
+	/* due(): $1 now, $2 the table's id, $3 the table; the tenant key last (0.1's due() has none) */
 	[RS_DUE_ONE] = TENANT_STMT(DUE_ONE_SQL, 3, {TIMESTAMPTZOID, INT4OID, REGCLASSOID}),
 	/* due(NULL): $1 now, $2 the caller, who sees the tables it may read */
 	[RS_DUE_ALL] = TENANT_STMT(DUE_ALL_SQL, 2, {TIMESTAMPTZOID, OIDOID}),
@@ -170,10 +170,8 @@ followup_plan(ManagedRel *mr)
 		const char *col = quote_identifier(get_attname(mr->relid, mr->followup_att, false));
 
 		mr->followup_plan =
-			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = GREATEST(%s, $2) "
-									   "WHERE %s OPERATOR(pg_catalog.=) $1",
-									   mr->qualname, col, col,
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = GREATEST(%s, $2) WHERE %s",
+									   mr->qualname, col, col, managed_customer_sql(mr, NULL, "$1")),
 							  2, (Oid[]) {INT8OID, mr->followup_type});
 	}
 	return mr->followup_plan;
@@ -206,6 +204,7 @@ crmpool_follow_up(PG_FUNCTION_ARGS)
 	crmpool_require_arg(fcinfo, 2, "rep");
 	mr = managed_rel_get(PG_GETARG_OID(0), false);
 	crmpool_require_triggers(mr, RowShareLock);	/* ops_lock_owned's FOR UPDATE */
+	(void) managed_scope(mr, fcinfo->flinfo->fn_oid);	/* it takes a customer id */
 	customer = PG_GETARG_INT64(1);
 	rep = PG_GETARG_INT64(2);
 	at = PG_ARGISNULL(3) ? now : PG_GETARG_TIMESTAMPTZ(3);
@@ -265,10 +264,9 @@ lock_due_plan(ManagedRel *mr)
 	if (mr->lock_due_plan == NULL)
 		mr->lock_due_plan =
 			crmpool_keep_plan(psprintf("SELECT u.c FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(c, i) "
-									   "JOIN ONLY %s t ON t.%s" EQ "u.c ORDER BY u.i LIMIT $2 "
+									   "JOIN ONLY %s t ON %s ORDER BY u.i LIMIT $2 "
 									   "FOR NO KEY UPDATE OF t SKIP LOCKED",
-									   mr->qualname,
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+									   mr->qualname, managed_customer_sql(mr, "t", "u.c")),
 							  2, (Oid[]) {INT8ARRAYOID, INT8OID});
 	return mr->lock_due_plan;
 }
@@ -355,6 +353,8 @@ lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked, CrmpoolTen
 	int			offset;
 	int			n;
 	int			i;
+	int			scope;
+	int			got;
 
 	for (offset = 0;; offset += FIRST_DUE_STEP)
 	{
@@ -364,10 +364,29 @@ lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked, CrmpoolTen
 						   customers, owners, tenants);
 		if (n == 0)
 			return 0;
-		if (lock_due(mr, customers, n, 1, &first) == 1)
+		if (!mr->tenant_in_key)
+		{
+			if (lock_due(mr, customers, n, 1, &first) == 1)
+				break;
+			continue;
+		}
+		/* ids repeat across the tenants of a table keyed (tenant, id): one by one, each in its own */
+		for (i = 0; i < n; i++)
+		{
+			scope = managed_scope_push(mr, tenants[i]);
+			got = lock_due(mr, &customers[i], 1, 1, &first);
+			managed_scope_pop(scope);
+			if (got == 1)
+				break;
+		}
+		if (i < n)
+		{
+			owner = DatumGetInt64(owners[i]);
+			*tenant = tenants[i];
 			break;
+		}
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && !mr->tenant_in_key; i++)
 		if (DatumGetInt64(customers[i]) == first)
 		{
 			owner = DatumGetInt64(owners[i]);
@@ -385,7 +404,10 @@ lock_batch(ManagedRel *mr, TimestampTz now, int batch, int64 *locked, CrmpoolTen
 	for (i = 1; i <= n; i++)
 		if (DatumGetInt64(mine[i]) != first)
 			mine[offset++] = mine[i];
-	return lock_due(mr, mine, offset, batch, locked);
+	scope = managed_scope_push(mr, *tenant);
+	got = lock_due(mr, mine, offset, batch, locked);
+	managed_scope_pop(scope);
+	return got;
 }
 
 typedef struct Batch
@@ -538,10 +560,13 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 	char	  **rules = NULL;
 	int64		owner = 0;
 	CrmpoolTenant tenant = CRMPOOL_NO_TENANT;
+	int			scope;
 	int			i;
 
 	keys = palloc(sizeof(int64) * (batch + 1));
 	picked = lock_batch(mr, now, batch, keys, &tenant);
+	/* the batch is one rep's, of one tenant: its statements on the table are scoped to it */
+	scope = managed_scope_push(mr, tenant);
 	if (picked > 0)
 	{
 		Datum	   *keyvals = palloc(sizeof(Datum) * picked);
@@ -589,6 +614,7 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 						  recycle_targets(mr, customers, n, owner, tenant) : NULL);
 		recycled_notify(mr);
 	}
+	managed_scope_pop(scope);
 	*recycled += n;
 	return picked > 0;
 }
@@ -609,6 +635,7 @@ expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
 	MemoryContext callcxt = CurrentMemoryContext;
 	int			nrows;
 	int64	   *keys;
+	CrmpoolTenant *tenants;
 	const char **targets;
 	int			i;
 
@@ -619,6 +646,7 @@ expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
 	nrows = (int) SPI_processed;
 	keys = MemoryContextAlloc(callcxt, sizeof(int64) * Max(nrows, 1));
 	targets = MemoryContextAllocZero(callcxt, sizeof(char *) * Max(nrows, 1));
+	tenants = MemoryContextAlloc(callcxt, sizeof(CrmpoolTenant) * Max(nrows, 1));
 	for (i = 0; i < nrows; i++)
 	{
 		bool		isnull;
@@ -636,6 +664,7 @@ expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
 		bool		known;
 
 		keys[i] = managed_key(mr, row, desc);
+		tenants[i] = tenant;
 		managed_rules(mr, tenant, pool, false, 0, NULL, &rules);
 		to = rule_pool(&rules, RULE_POOL_EXPIRE_TO);
 		if (!rule_span(&rules, RULE_POOL_EXPIRE, &span) || to == NULL ||
@@ -651,25 +680,32 @@ expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
 	if (nrows > 0)
 		*after = keys[nrows - 1];
 
-	/* one move per target pool, its customers ascending */
+	/*
+	 * one move per target pool, its customers ascending; on a table keyed (tenant, id), per
+	 * tenant too, each under its own tenant's scope
+	 */
 	for (i = 0; i < nrows; i++)
 	{
 		int64	   *group;
 		int			ngroup = 0;
 		int			j;
+		int			scope;
 
 		if (targets[i] == NULL)
 			continue;
 		group = palloc(sizeof(int64) * nrows);
 		for (j = i; j < nrows; j++)
-			if (targets[j] != NULL && strcmp(targets[j], targets[i]) == 0)
+			if (targets[j] != NULL && strcmp(targets[j], targets[i]) == 0 &&
+				(!mr->tenant_in_key || tenants[j] == tenants[i]))
 			{
 				group[ngroup++] = keys[j];
 				if (j > i)
 					targets[j] = NULL;
 			}
+		scope = managed_scope_push(mr, tenants[i]);
 		*expired += ops_move_to_pool(mr, group, ngroup, targets[i], "pool_expire",
 									 CRMPOOL_RECYCLER_ACTOR, group);
+		managed_scope_pop(scope);
 		targets[i] = NULL;
 	}
 	return nrows == batch;
@@ -926,19 +962,23 @@ crmpool_recycle_now(PG_FUNCTION_ARGS)
  * Readers (they check SELECT privilege on the managed table, then read as the extension owner)
  * -------------------------------------------------------------------------------------------*/
 
-PG_FUNCTION_INFO_V1(crmpool_due);
-Datum
-crmpool_due(PG_FUNCTION_ARGS)
+/*
+ * due() and recycle_warnings() list the customers of every tenant of a table: 0.2's (the _v2
+ * symbols) end with each one's tenant, as the app writes it (tenants.c); 0.1's, bound to the
+ * old symbols, have no such column (the plan's extra column is not read).
+ */
+static Datum
+due_reader(FunctionCallInfo fcinfo)
 {
 	Datum		now = TimestampTzGetDatum(crmpool_now());
 
 	/* customers the caller's row-level security hides are left out */
-	VisibleFilter filter = {.relcol = 1, .ncols = 1, .cols = {2}};
+	VisibleFilter filter = {.relcol = 1, .ncols = 1, .cols = {2}, .tenantcol = 8};
 
 	if (PG_ARGISNULL(0))
-		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ALL], stmt_plans[RS_DUE_ALL]),
-									   (Datum[]) {now, ObjectIdGetDatum(GetUserId())}, NULL,
-									   managed_filter_visible, &filter);
+		crmpool_srf_from_plan_mapped(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ALL], stmt_plans[RS_DUE_ALL]),
+									 (Datum[]) {now, ObjectIdGetDatum(GetUserId())}, NULL,
+									 managed_filter_visible, managed_tenant_column, &filter);
 	else
 	{
 		Oid			relid = PG_GETARG_OID(0);
@@ -946,11 +986,42 @@ crmpool_due(PG_FUNCTION_ARGS)
 
 		crmpool_require_select(relid);
 		mr = managed_rel_get(relid, false);
-		crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ONE], stmt_plans[RS_DUE_ONE]),
-									   (Datum[]) {now, crmpool_table_id_datum(mr->table_id),
-									   ObjectIdGetDatum(relid)}, NULL,
-									   managed_filter_visible, &filter);
+		crmpool_srf_from_plan_mapped(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_DUE_ONE], stmt_plans[RS_DUE_ONE]),
+									 (Datum[]) {now, crmpool_table_id_datum(mr->table_id),
+									 ObjectIdGetDatum(relid)}, NULL,
+									 managed_filter_visible, managed_tenant_column, &filter);
 	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(crmpool_due);
+Datum
+crmpool_due(PG_FUNCTION_ARGS)
+{
+	return due_reader(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(crmpool_due_v2);
+Datum
+crmpool_due_v2(PG_FUNCTION_ARGS)
+{
+	return due_reader(fcinfo);
+}
+
+static Datum
+warnings_reader(FunctionCallInfo fcinfo)
+{
+	Oid			relid;
+	VisibleFilter filter = {.ncols = 1, .cols = {2}, .tenantcol = 7};
+
+	crmpool_require_arg(fcinfo, 0, "rel");
+	relid = PG_GETARG_OID(0);
+	crmpool_require_select(relid);
+	filter.relid = relid;
+	crmpool_srf_from_plan_mapped(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_WARNINGS], stmt_plans[RS_WARNINGS]),
+								 (Datum[]) {crmpool_table_id_datum(managed_rel_get(relid, false)->table_id),
+		Int64GetDatum(PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1))},
+								 NULL, managed_filter_visible, managed_tenant_column, &filter);
 	return (Datum) 0;
 }
 
@@ -958,16 +1029,12 @@ PG_FUNCTION_INFO_V1(crmpool_recycle_warnings);
 Datum
 crmpool_recycle_warnings(PG_FUNCTION_ARGS)
 {
-	Oid			relid;
-	VisibleFilter filter = {.ncols = 1, .cols = {2}};
+	return warnings_reader(fcinfo);
+}
 
-	crmpool_require_arg(fcinfo, 0, "rel");
-	relid = PG_GETARG_OID(0);
-	crmpool_require_select(relid);
-	filter.relid = relid;
-	crmpool_srf_from_plan_filtered(fcinfo, crmpool_stmt_plan(&stmt_defs[RS_WARNINGS], stmt_plans[RS_WARNINGS]),
-								   (Datum[]) {crmpool_table_id_datum(managed_rel_get(relid, false)->table_id),
-		Int64GetDatum(PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1))},
-								   NULL, managed_filter_visible, &filter);
-	return (Datum) 0;
+PG_FUNCTION_INFO_V1(crmpool_recycle_warnings_v2);
+Datum
+crmpool_recycle_warnings_v2(PG_FUNCTION_ARGS)
+{
+	return warnings_reader(fcinfo);
 }

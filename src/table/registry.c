@@ -809,10 +809,10 @@ managed_set_owner_plan(ManagedRel *mr)
 {
 	if (mr->set_owner_plan == NULL)
 		mr->set_owner_plan =
-			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = $2 WHERE %s OPERATOR(pg_catalog.=) $1",
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = $2 WHERE %s",
 									   mr->qualname,
 									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+									   managed_customer_sql(mr, NULL, "$1")),
 							  2, (Oid[]) {INT8OID, INT8OID});
 	return mr->set_owner_plan;
 }
@@ -823,7 +823,6 @@ managed_lock_row_plan(ManagedRel *mr)
 	if (mr->lock_row_plan == NULL)
 	{
 		const char *owner = quote_identifier(get_attname(mr->relid, mr->owner_att, false));
-		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
 		const char *pool = mr->pool_att == InvalidAttrNumber ? "NULL" :
 			quote_identifier(get_attname(mr->relid, mr->pool_att, false));
 
@@ -831,8 +830,9 @@ managed_lock_row_plan(ManagedRel *mr)
 		mr->lock_row_plan =
 			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s, crmpool_row "
 									   "FROM ONLY %s crmpool_row "
-									   "WHERE %s OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-									   owner, pool, mr->qualname, key),
+									   "WHERE %s FOR NO KEY UPDATE",
+									   owner, pool, mr->qualname,
+									   managed_customer_sql(mr, NULL, "$1")),
 							  1, (Oid[]) {INT8OID});
 	}
 	return mr->lock_row_plan;
@@ -848,13 +848,13 @@ managed_lock_many_plan(ManagedRel *mr)
 		/* with each customer's tenant as text, through its type's output function (tenants.c) */
 		mr->lock_many_plan =
 			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s "
-									   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1) ORDER BY %s "
+									   "WHERE %s ORDER BY %s "
 									   "FOR NO KEY UPDATE",
 									   key,
 									   mr->tenant_att != InvalidAttrNumber ?
 									   managed_column_text_sql(mr, mr->tenant_att, mr->tenant_out) :
 									   "NULL::pg_catalog.text",
-									   mr->qualname, key, key),
+									   mr->qualname, managed_customer_sql(mr, NULL, "ANY ($1)"), key),
 							  1, (Oid[]) {INT8ARRAYOID});
 	}
 	return mr->lock_many_plan;
@@ -865,11 +865,10 @@ static SPIPlanPtr
 owner_many_plan(ManagedRel *mr, SPIPlanPtr *slot, const char *value, int nargs)
 {
 	if (*slot == NULL)
-		*slot = crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+		*slot = crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = %s WHERE %s",
 										   mr->qualname,
 										   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
-										   value,
-										   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+										   value, managed_customer_sql(mr, NULL, "ANY ($1)")),
 								  nargs, (Oid[]) {INT8ARRAYOID, INT8OID});
 	return *slot;
 }
@@ -903,12 +902,12 @@ managed_release_to_pools_plan(ManagedRel *mr)
 		mr->release_to_pools_plan =
 			crmpool_keep_plan(psprintf("UPDATE ONLY %s t SET %s = NULL, %s = CASE WHEN u.p IS NULL THEN t.%s ELSE %s END "
 									   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(k, p) "
-									   "WHERE t.%s OPERATOR(pg_catalog.=) u.k",
+									   "WHERE %s",
 									   mr->qualname,
 									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
 									   pool, pool,
 									   psprintf("u.p::%s", format_type_be_qualified(mr->pool_type)),
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+									   managed_customer_sql(mr, "t", "u.k")),
 							  2, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID});
 	}
 	return mr->release_to_pools_plan;
@@ -929,11 +928,12 @@ managed_move_pool_plan(ManagedRel *mr)
 		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
 
 		mr->move_pool_plan =
-			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1) "
+			crmpool_keep_plan(psprintf("UPDATE ONLY %s SET %s = %s WHERE %s "
 									   "AND %s IS NULL AND CASE WHEN $2 IS NULL THEN %s IS NOT NULL "
 									   "ELSE (%s OPERATOR(pg_catalog.=) %s) IS NOT TRUE END "
 									   "RETURNING %s::pg_catalog.int8, %s",
-									   mr->qualname, pool, pool_value_sql(mr, 2), key,
+									   mr->qualname, pool, pool_value_sql(mr, 2),
+									   managed_customer_sql(mr, NULL, "ANY ($1)"),
 									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
 									   pool, pool, pool_value_sql(mr, 2), key,
 									   /* the tenant's text as its type's output function makes it (tenants.c) */
@@ -951,10 +951,8 @@ managed_rows_plan(ManagedRel *mr)
 {
 	if (mr->rows_plan == NULL)
 		mr->rows_plan =
-			crmpool_keep_plan(psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row "
-									   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
-									   mr->qualname,
-									   quote_identifier(get_attname(mr->relid, mr->key_att, false))),
+			crmpool_keep_plan(psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row WHERE %s",
+									   mr->qualname, managed_customer_sql(mr, NULL, "ANY ($1)")),
 							  1, (Oid[]) {INT8ARRAYOID});
 	return mr->rows_plan;
 }
@@ -1002,13 +1000,16 @@ managed_owned_by_plan(ManagedRel *mr)
 		 * row owns nothing (managed_owner), whatever its owner column still says.
 		 */
 		mr->owned_by_plan =
-			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1%s "
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1%s%s "
 									   "ORDER BY %s FOR NO KEY UPDATE",
 									   key,
 									   mr->tenant_att == InvalidAttrNumber ? "NULL" :
 									   quote_identifier(get_attname(mr->relid, mr->tenant_att, false)),
 									   mr->qualname,
 									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+									   /* hand_over under crmpool.tenant: that tenant's customers */
+									   mr->tenant_att == InvalidAttrNumber ? "" :
+									   psprintf(" AND %s", managed_scope_sql(mr, NULL)),
 									   mr->deleted_att == InvalidAttrNumber ? "" :
 									   psprintf(" AND NOT %s",
 												managed_flag_sql(mr->deleted_type,
@@ -1036,14 +1037,13 @@ managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int64 *owner, ch
 	if (mr->locate_plan == NULL)
 	{
 		const char *ownercol = quote_identifier(get_attname(mr->relid, mr->owner_att, false));
-		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
 		const char *poolcol = mr->pool_att == InvalidAttrNumber ? "NULL" :
 			quote_identifier(get_attname(mr->relid, mr->pool_att, false));
 
 		mr->locate_plan =
-			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s "
-									   "WHERE %s OPERATOR(pg_catalog.=) $1",
-									   ownercol, poolcol, mr->qualname, key),
+			crmpool_keep_plan(psprintf("SELECT %s::pg_catalog.int8, %s FROM ONLY %s WHERE %s",
+									   ownercol, poolcol, mr->qualname,
+									   managed_customer_sql(mr, NULL, "$1")),
 							  1, (Oid[]) {INT8OID});
 	}
 	if (SPI_execute_plan(mr->locate_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) != SPI_OK_SELECT)
@@ -1112,9 +1112,8 @@ managed_visible(ManagedRel *mr, const int64 *customers, int n, bool *visible)
 																 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
 		uint64		k;
 
-		if (SPI_execute_with_args(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s "
-										   "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
-										   key, mr->qualname, key),
+		if (SPI_execute_with_args(psprintf("SELECT %s::pg_catalog.int8 FROM ONLY %s WHERE %s",
+										   key, mr->qualname, managed_customer_sql(mr, NULL, "ANY ($1)")),
 								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "crmpool could not read table %s", get_rel_name(mr->relid));
 		nseen = (int) SPI_processed;
@@ -1182,6 +1181,34 @@ managed_filter_visible(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void 
 				}
 		}
 	}
+}
+
+/*
+ * VisibleFilter's CrmpoolRowMap, for the readers that list the customers of every tenant of a
+ * table (due(), recycle_warnings(), duplicate_warnings()): the plan's column f->tenantcol holds
+ * crmpool's tenant key, and the same column of the result shows the app's tenant (text; null for
+ * a table without a tenant column, or one unmanaged since).  A reader's 0.1 definition, with
+ * fewer columns, shows none.
+ */
+void
+managed_tenant_column(HeapTuple row, TupleDesc desc, Datum *values, bool *nulls, int natts,
+					  void *arg)
+{
+	VisibleFilter *f = arg;
+	int			c = f->tenantcol - 1;
+	Oid			relid = f->relid;
+	ManagedRel *mr;
+	bool		isnull;
+
+	if (f->tenantcol == 0 || c >= natts || nulls[c])
+		return;
+	if (!OidIsValid(relid))
+		relid = DatumGetObjectId(SPI_getbinval(row, desc, f->relcol, &isnull));
+	mr = managed_rel_get(relid, true);
+	if (mr == NULL)
+		nulls[c] = true;
+	else
+		values[c] = managed_tenant_datum_out(mr, DatumGetInt64(values[c]), &nulls[c]);
 }
 
 int64

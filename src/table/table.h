@@ -71,6 +71,7 @@ typedef struct ManagedRel
 	AttrNumber	level_att;		/* InvalidAttrNumber: no customer levels */
 	Oid			level_out;		/* output function of the level column's type */
 	AttrNumber	tenant_att;		/* InvalidAttrNumber: one tenant, CRMPOOL_NO_TENANT */
+	bool		tenant_in_key;	/* the primary key is (tenant, id): ids repeat across tenants */
 	Oid			tenant_type;
 	Oid			tenant_out;		/* output function of the tenant column's type */
 	HTAB	   *tenant_names;	/* tenants.c: dictionary cache, name -> key (text tenants) */
@@ -166,16 +167,23 @@ extern bool managed_locate(ManagedRel *mr, int64 customer, bool *has_owner, int6
 extern bool managed_rls_applies(ManagedRel *mr);
 extern void managed_visible(ManagedRel *mr, const int64 *customers, int n, bool *visible);
 
-/* A CrmpoolRowFilter: rows naming customers (columns cols) the reader cannot see are dropped. */
+/*
+ * A CrmpoolRowFilter: rows naming customers (columns cols) the reader cannot see are dropped.
+ * And a CrmpoolRowMap (managed_tenant_column): column tenantcol (0: none) holds a tenant key,
+ * shown as the app's tenant.
+ */
 typedef struct VisibleFilter
 {
 	Oid			relid;			/* the table; InvalidOid: column relcol names it */
 	int			relcol;
 	int			ncols;
 	int			cols[2];		/* customer columns (1-based) */
+	int			tenantcol;
 } VisibleFilter;
 
 extern void managed_filter_visible(HeapTuple *rows, int n, TupleDesc desc, bool *keep, void *arg);
+extern void managed_tenant_column(HeapTuple row, TupleDesc desc, Datum *values, bool *nulls,
+								  int natts, void *arg);
 extern int64 managed_int_value(Oid type, Datum d);
 extern bool managed_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner);
 extern bool managed_raw_owner(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, int64 *owner);
@@ -204,6 +212,11 @@ extern void managed_tenant_check_name(ManagedRel *mr, const char *name);
 extern void managed_tenant_scope(ManagedRel *mr, text *tenant);
 extern CrmpoolTenant managed_tenant_config(ManagedRel *mr, text *tenant, const char *fname,
 										   bool create, bool *known);
+extern const char *managed_scope(ManagedRel *mr, Oid fn);
+extern char *managed_customer_sql(ManagedRel *mr, const char *alias, const char *ids);
+extern char *managed_scope_sql(ManagedRel *mr, const char *alias);
+extern int	managed_scope_push(ManagedRel *mr, CrmpoolTenant tenant);
+extern void managed_scope_pop(int nestlevel);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
 extern void managed_row_tuple(Datum row, HeapTupleData *tuple);
@@ -270,7 +283,7 @@ typedef struct TableMapping
 } TableMapping;
 
 extern void tables_check_kind(Oid relid, bool managed);
-extern AttrNumber tables_primary_key(Relation rel);
+extern AttrNumber tables_primary_key(Relation rel, AttrNumber tenant);
 extern void tables_check_mapping(Oid relid, const TableMapping *m, bool managed);
 
 #endif							/* CRMPOOL_TABLE_H */

@@ -148,15 +148,18 @@ tables_check_kind(Oid relid, bool managed)
 }
 
 /*
- * The column of rel's primary key, which must be a single column (the customer id): manage()
- * maps it, and an ALTER TABLE that drops it is refused.
+ * The customer id column of rel's primary key: manage() maps it, and an ALTER TABLE that drops
+ * it is refused.  The key is that one column, or (tenant, id) with the tenant column tenant
+ * (InvalidAttrNumber: none), in either order: ids then repeat across tenants, and crmpool.tenant
+ * scopes the operations that take ids (managed_customer_sql).
  */
 AttrNumber
-tables_primary_key(Relation rel)
+tables_primary_key(Relation rel, AttrNumber tenant)
 {
 	Oid			pkoid = crmpool_primary_key_index(rel);
 	Relation	idx;
 	AttrNumber	att;
+	AttrNumber	second = InvalidAttrNumber;
 	int			nkeys;
 
 	if (!OidIsValid(pkoid))
@@ -167,12 +170,18 @@ tables_primary_key(Relation rel)
 	idx = index_open(pkoid, AccessShareLock);
 	nkeys = IndexRelationGetNumberOfKeyAttributes(idx);
 	att = idx->rd_index->indkey.values[0];
+	if (nkeys == 2)
+		second = idx->rd_index->indkey.values[1];
 	index_close(idx, AccessShareLock);
+	if (nkeys == 2 && tenant != InvalidAttrNumber && (att == tenant || second == tenant))
+		return att == tenant ? second : att;
 	if (nkeys != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("table \"%s\" has a composite primary key", RelationGetRelationName(rel)),
-				 errhint("crmpool identifies customers by a primary key of one integer or bigint column.")));
+				 nkeys == 2 ?
+				 errdetail("A key of two columns is accepted when one of them is the tenant column named by tenant_column.") : 0,
+				 errhint("crmpool identifies customers by a primary key of one integer or bigint column, or of the tenant column and one.")));
 	return att;
 }
 
@@ -193,7 +202,8 @@ check_primary_key(Node *parsetree, Oid relid, const TableMapping *m)
 		return;
 	/* the ALTER TABLE holds its lock on the table; an error closes the relation */
 	rel = relation_open(relid, NoLock);
-	att = tables_primary_key(rel);
+	att = tables_primary_key(rel, m->columns[COLUMN_TENANT] == NIL ? InvalidAttrNumber :
+							 get_attnum(relid, linitial(m->columns[COLUMN_TENANT])));
 	relation_close(rel, NoLock);
 	if (att != get_attnum(relid, linitial(m->columns[COLUMN_KEY])))
 		ereport(ERROR,

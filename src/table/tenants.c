@@ -17,15 +17,19 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #include "table/table.h"
 
@@ -274,13 +278,138 @@ managed_tenant_init(ManagedRel *mr, AttrNumber att)
 {
 	bool		isvarlena;
 
+	Relation	rel;
+	Oid			pk;
+
 	mr->tenant_att = att;
+	mr->tenant_in_key = false;
 	mr->tenant_names = mr->tenant_keys = NULL;
 	if (att == InvalidAttrNumber)
 		return;
 	crmpool_require_builtin_output(mr->relid, att, "tenant");
 	mr->tenant_type = getBaseType(get_atttype(mr->relid, att));
 	getTypeOutputInfo(mr->tenant_type, &mr->tenant_out, &isvarlena);
+
+	/* manage() accepted a primary key (tenant, id) (tables_primary_key); it cannot change since */
+	rel = relation_open(mr->relid, AccessShareLock);
+	pk = crmpool_primary_key_index(rel);
+	if (OidIsValid(pk))
+	{
+		Relation	idx = index_open(pk, AccessShareLock);
+
+		mr->tenant_in_key = IndexRelationGetNumberOfKeyAttributes(idx) == 2 &&
+			(idx->rd_index->indkey.values[0] == att || idx->rd_index->indkey.values[1] == att);
+		index_close(idx, AccessShareLock);
+	}
+	relation_close(rel, AccessShareLock);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The tenant scope of operations that take customer ids (crmpool.tenant; docs/reference.md,
+ * "Tenant scope").  Every statement crmpool runs on a managed table to find customers by id
+ * carries managed_customer_sql()'s condition, which reads crmpool.tenant when it runs:
+ *   - a table keyed (tenant, id): tenant = crmpool.tenant AND id = ..., by the primary key; an
+ *     operation without crmpool.tenant is refused first (managed_scope), and the condition, were
+ *     it ever run unset, finds nothing rather than the same id of every tenant;
+ *   - a table keyed by id with a tenant column: id = ... and, when crmpool.tenant is set, the
+ *     row's tenant is that one: a customer of another tenant is not found, as one that does not
+ *     exist; unset, the id alone finds it (as before crmpool.tenant);
+ *   - a table without a tenant column: the id alone (crmpool.tenant does not apply).
+ * The trigger path needs none of it: the row a plain UPDATE writes carries its tenant.
+ * -------------------------------------------------------------------------------------------*/
+
+/*
+ * Check crmpool.tenant for an operation (the function fn, for messages) that takes customer ids
+ * of mr: required for a table keyed (tenant, id), and a value the tenant column could hold.
+ * Returns it (NULL: not set, or a table without a tenant column).  One branch for a table
+ * without a tenant column.
+ */
+const char *
+managed_scope(ManagedRel *mr, Oid fn)
+{
+	const char *tenant;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return NULL;
+	tenant = crmpool_tenant_scope();
+	if (tenant == NULL && mr->tenant_in_key)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("crmpool.%s() needs crmpool.tenant for table %s", get_func_name(fn),
+						get_rel_name(mr->relid)),
+				 errdetail("The primary key of table %s is (%s, %s): a customer id is unique only within its tenant.",
+						   get_rel_name(mr->relid), get_attname(mr->relid, mr->tenant_att, false),
+						   get_attname(mr->relid, mr->key_att, false)),
+				 errhint("Run SET LOCAL crmpool.tenant = '<the tenant>' in the transaction, where the app sets its own tenant context.")));
+	if (tenant != NULL)
+		managed_tenant_check_name(mr, tenant);
+	return tenant;
+}
+
+#define TENANT_SETTING "pg_catalog.current_setting('crmpool.tenant', true)"
+
+/*
+ * The condition crmpool.tenant puts on the rows of mr a statement picks, whose columns are
+ * qualified with alias (NULL: none), as the comment above says; NULL for a table without a
+ * tenant column.
+ */
+char *
+managed_scope_sql(ManagedRel *mr, const char *alias)
+{
+	char	   *tenant;
+	char	   *scope;
+
+	if (mr->tenant_att == InvalidAttrNumber)
+		return NULL;
+	tenant = psprintf("%s%s%s", alias != NULL ? alias : "", alias != NULL ? "." : "",
+					  quote_identifier(get_attname(mr->relid, mr->tenant_att, false)));
+	/* crmpool.tenant as the column's type; NULL when unset ('') */
+	scope = psprintf("(CASE WHEN " TENANT_SETTING " OPERATOR(pg_catalog.<>) '' THEN " TENANT_SETTING
+					 " END)::%s", format_type_be_qualified(mr->tenant_type));
+	if (mr->tenant_in_key)
+		return psprintf("%s OPERATOR(pg_catalog.=) %s", tenant, scope);
+	return psprintf("(%s IS NULL OR %s OPERATOR(pg_catalog.=) %s)", scope, tenant, scope);
+}
+
+/*
+ * The condition that picks customers `ids` ("$1", "ANY ($1)", ...) of mr in a statement on the
+ * table, qualified with alias (NULL: none): the id, within crmpool.tenant's scope (the tenant
+ * first, so that a key (tenant, id) serves it).
+ */
+char *
+managed_customer_sql(ManagedRel *mr, const char *alias, const char *ids)
+{
+	char	   *id = psprintf("%s%s%s OPERATOR(pg_catalog.=) %s", alias != NULL ? alias : "",
+							  alias != NULL ? "." : "",
+							  quote_identifier(get_attname(mr->relid, mr->key_att, false)), ids);
+	char	   *scope = managed_scope_sql(mr, alias);
+
+	return scope == NULL ? id : psprintf("%s AND %s", scope, id);
+}
+
+/*
+ * crmpool's own work over several tenants of a table keyed (tenant, id) (recycling, pool
+ * expiry) scopes each tenant's statements to it, as an operation's crmpool.tenant does: until
+ * managed_scope_pop(the returned nest level).  Other tables need no scope: -1.
+ */
+int
+managed_scope_push(ManagedRel *mr, CrmpoolTenant tenant)
+{
+	int			nestlevel;
+
+	if (!mr->tenant_in_key)
+		return -1;
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("crmpool.tenant", managed_tenant_name(mr, tenant), PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+managed_scope_pop(int nestlevel)
+{
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
 }
 
 /*
@@ -355,12 +484,11 @@ managed_customer_tenant(ManagedRel *mr, int64 customer, CrmpoolTenant *tenant)
 	SPI_connect();
 	if (mr->tenant_plan == NULL)
 	{
-		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
 		const char *col = quote_identifier(get_attname(mr->relid, mr->tenant_att, false));
 
 		mr->tenant_plan =
-			crmpool_keep_plan(psprintf("SELECT %s FROM ONLY %s WHERE %s OPERATOR(pg_catalog.=) $1",
-									   col, mr->qualname, key),
+			crmpool_keep_plan(psprintf("SELECT %s FROM ONLY %s WHERE %s",
+									   col, mr->qualname, managed_customer_sql(mr, NULL, "$1")),
 							  1, (Oid[]) {INT8OID});
 	}
 	if (SPI_execute_plan(mr->tenant_plan, (Datum[]) {Int64GetDatum(customer)}, NULL, true, 1) !=
@@ -396,6 +524,8 @@ refuse_tenant_given(ManagedRel *mr, const char *fname, const char *name)
  * A function's tenant argument (argno; -1: the function's SQL has none, as in 0.1) as a key:
  * required for a table with a tenant column, whose bookkeeping is kept per tenant, and refused
  * for a table without one (its one tenant is CRMPOOL_NO_TENANT).  fname names the function.
+ * crmpool.tenant, when set, stands for a missing argument, and an argument that names another
+ * tenant is refused: a caller scoped to one tenant reads no other's.
  * A name crmpool has never seen in the table keys no row: *known (unless NULL) is then false,
  * and the key returned is CRMPOOL_NO_TENANT, which no row of a table with text tenants has (the
  * dictionary's ids start at 1), so that readers find nothing under it.
@@ -406,6 +536,7 @@ managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno, const cha
 {
 	bool		given = argno >= 0 && !PG_ARGISNULL(argno);
 	char	   *name;
+	const char *scope;
 	CrmpoolTenant key = CRMPOOL_NO_TENANT;
 
 	if (known != NULL)
@@ -416,15 +547,34 @@ managed_tenant_arg(ManagedRel *mr, FunctionCallInfo fcinfo, int argno, const cha
 			refuse_tenant_given(mr, fname, TextDatumGetCString(PG_GETARG_DATUM(argno)));
 		return CRMPOOL_NO_TENANT;
 	}
-	if (!given)
+	scope = crmpool_tenant_scope();
+	if (!given && scope == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s needs a tenant for table %s", fname, get_rel_name(mr->relid)),
 				 errdetail("The table keeps its customers per tenant in column \"%s\".",
 						   get_attname(mr->relid, mr->tenant_att, false)),
-				 errhint("Pass tenant => the tenant's value as text.")));
-	name = TextDatumGetCString(PG_GETARG_DATUM(argno));
+				 errhint("Pass tenant => the tenant's value as text, or SET LOCAL crmpool.tenant.")));
+	name = given ? TextDatumGetCString(PG_GETARG_DATUM(argno)) : pstrdup(scope);
 	managed_tenant_check_name(mr, name);
+	if (given && scope != NULL)
+	{
+		CrmpoolTenant a;
+		CrmpoolTenant b;
+
+		managed_tenant_check_name(mr, scope);
+		/* an integer tenant compares as a number ('07' is 7); any other as its text */
+		if (integer_tenant(mr) ? (managed_tenant_key(mr, name, false, &a) &&
+								  managed_tenant_key(mr, scope, false, &b) && a != b) :
+			strcmp(name, scope) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s was given tenant \"%s\" under crmpool.tenant \"%s\"", fname, name,
+							scope),
+					 errdetail("A transaction scoped to one tenant reads no other tenant's customers of table %s.",
+							   get_rel_name(mr->relid)),
+					 errhint("Leave tenant out, or pass the tenant crmpool.tenant names.")));
+	}
 	if (!managed_tenant_key(mr, name, false, &key))
 	{
 		key = CRMPOOL_NO_TENANT;

@@ -146,7 +146,9 @@ customer_tenant(FunctionCallInfo fcinfo, Oid relid, int64 customer, int argno, c
 	ManagedRel *mr = managed_rel_get(relid, false);
 	CrmpoolTenant tenant;
 
-	if (mr->tenant_att == InvalidAttrNumber || (argno >= 0 && !PG_ARGISNULL(argno)))
+	/* the argument, or crmpool.tenant (which must agree with it); a key (tenant, id) needs one */
+	if (mr->tenant_att == InvalidAttrNumber || (argno >= 0 && !PG_ARGISNULL(argno)) ||
+		managed_scope(mr, fcinfo->flinfo->fn_oid) != NULL)
 		return managed_tenant_arg(mr, fcinfo, argno, fname, NULL);
 	if (!managed_customer_tenant(mr, customer, &tenant))
 		ereport(ERROR,

@@ -873,18 +873,22 @@ may_locate(ManagedRel *mr)
  * columns, or row-level security hides it): then the message names nothing of it.
  */
 static char *
-where_it_sits(ManagedRel *mr, int64 customer)
+where_it_sits(ManagedRel *mr, CrmpoolTenant tenant, int64 customer)
 {
 	bool		has_owner;
 	int64		owner;
 	char	   *pool;
 	bool		found;
+	int			scope;
 
 	if (!may_locate(mr))
 		return NULL;
+	/* a plain write needs no crmpool.tenant: the duplicate is of the row's own tenant */
+	scope = managed_scope_push(mr, tenant);
 	SPI_connect();
 	found = managed_locate(mr, customer, &has_owner, &owner, &pool);
 	SPI_finish();
+	managed_scope_pop(scope);
 	if (!found)
 		return managed_rls_applies(mr) ? NULL : pstrdup(_("it is being deleted"));
 	if (has_owner)
@@ -987,10 +991,11 @@ kind_column(ManagedRel *mr, char kind)
  * (the writer's own value): not its id, name, owner or pool.
  */
 static void
-react(ManagedRel *mr, int64 customer, const Reaction *r, const IdentityKeys *ik)
+react(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const Reaction *r,
+	  const IdentityKeys *ik)
 {
 	const IdentityMatch *m = &r->m;
-	char	   *sits = where_it_sits(mr, m->customer);
+	char	   *sits = where_it_sits(mr, tenant, m->customer);
 	const char *kind = identity_kind_name(m->kind);
 	const char *kind_words = m->kind == IDENTITY_KIND_PHONE ? _("phone") :
 		m->kind == IDENTITY_KIND_PHONE_MAIN ? _("main phone line") :
@@ -1334,7 +1339,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 			/* the writer learns where the other customer sits as itself, not as crmpool */
 			ledger_end(&octx);
 			for (i = 0; i < nreactions; i++)
-				react(mr, customer, &reactions[i], &ik);
+				react(mr, tenant, customer, &reactions[i], &ik);
 			ledger_begin(&octx);
 			for (i = 0; i < nreactions; i++)
 				record_warning(mr, tenant, customer, &reactions[i].m);

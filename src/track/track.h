@@ -57,7 +57,7 @@ extern void due_recompute(Oid relid);
 #define IDENTITY_PHONE_MAIN_SCORE 0.9f
 
 /*
- * The longest name core crmpool indexes, in bytes: crmpool.identity_name's btree on (rel, core)
+ * The longest name core crmpool indexes, in bytes: crmpool.identity_name's btree on (tenant, table_id, core)
  * takes entries of at most 2704 bytes.  A longer core (a "company name" of some 700 Chinese or
  * 2000 Latin characters) is refused with a clear error rather than failing deep in the index.
  */

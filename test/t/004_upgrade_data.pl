@@ -87,11 +87,12 @@ sub readers
 		owner_at => "SELECT c.id, crmpool.owner_at('$tbl', c.id, t) FROM $tbl c, (VALUES
 			('2026-01-05 09:00+00'::timestamptz), ('2026-01-10 00:00+00'), ('2026-01-15 12:00+00')) v(t) ORDER BY 1, t",
 		rep_load => "SELECT * FROM crmpool.rep_load('$tbl')",
-		due => "SELECT * FROM crmpool.due('$tbl')",
-		due_all => "SELECT * FROM crmpool.due()",
-		recycle_warnings => "SELECT * FROM crmpool.recycle_warnings('$tbl')",
-		duplicate_warnings => "SELECT * FROM crmpool.duplicate_warnings('$tbl')",
-		duplicate_groups => "SELECT * FROM crmpool.duplicate_groups('$tbl')",
+		# 0.1's columns: 0.2 ends these four with the customer's tenant (NULL here, checked below)
+		due => "SELECT relation, customer, owner, due_at, rule, days_left, warn_at FROM crmpool.due('$tbl')",
+		due_all => "SELECT relation, customer, owner, due_at, rule, days_left, warn_at FROM crmpool.due()",
+		recycle_warnings => "SELECT seq, customer, owner, due_at, rule, warned_at FROM crmpool.recycle_warnings('$tbl')",
+		duplicate_warnings => "SELECT id, customer, existing, matched_on, score, at, actor FROM crmpool.duplicate_warnings('$tbl')",
+		duplicate_groups => "SELECT group_id, customer, matched_on FROM crmpool.duplicate_groups('$tbl')",
 		find_duplicates => "SELECT * FROM crmpool.find_duplicates('$tbl', name => 'Zhongda DA Trading Co Ltd',
 			phone => '138-0013-0004', email => 'C5\@example.com')",
 		rules => "SELECT p, r, crmpool.rules('$tbl', p, r) FROM (VALUES ('east'), ('west'), (NULL)) a(p),
@@ -318,6 +319,15 @@ is( $node->safe_psql('old', q{
 			UNION ALL SELECT 'managed_table' FROM crmpool.managed_table WHERE tenant_column IS NOT NULL) x}),
 	'', "the update keeps 0.1's rows under the tenant 0");
 same(readers('old'), $readers_01, 'readers after the update');
+# 0.2's readers end with the tenant: NULL on every row of a 0.1 table (no tenant column)
+is($node->safe_psql('old', qq{SELECT string_agg(n || ':' || t, ' ' ORDER BY n) FROM (
+		SELECT 'due' n, count(*) FILTER (WHERE tenant IS NULL) || '/' || count(*) t FROM crmpool.due('$tbl')
+		UNION ALL SELECT 'warnings', count(*) FILTER (WHERE tenant IS NULL) || '/' || count(*) FROM crmpool.recycle_warnings('$tbl')
+		UNION ALL SELECT 'dup_warnings', count(*) FILTER (WHERE tenant IS NULL) || '/' || count(*) FROM crmpool.duplicate_warnings('$tbl')
+		UNION ALL SELECT 'groups', count(*) FILTER (WHERE tenant IS NULL) || '/' || count(*) FROM crmpool.duplicate_groups('$tbl')) s}),
+	join(' ', map { my $n = () = ($readers_01->{$_->[1]} =~ /^/mg); $readers_01->{$_->[1]} eq '' ? "$_->[0]:0/0" : "$_->[0]:$n/$n" }
+		(['due', 'due'], ['dup_warnings', 'duplicate_warnings'], ['groups', 'duplicate_groups'], ['warnings', 'recycle_warnings'])),
+	'readers after the update: a tenant column, NULL for a table without one, on every row 0.1 listed');
 is($node->safe_psql('old', "SELECT count(*) FROM crmpool.check('$tbl')"), '0', 'check() is clean after the update');
 is($node->safe_psql('old', "SELECT string_agg(customer::text || ' ' || matched_on, ',') FROM crmpool.find_duplicates('$tbl', email => 'LiMing\@googlemail.com')"),
 	'42 email', "updated: 0.1's e-mail key is found by its mailbox");
