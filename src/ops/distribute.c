@@ -1250,11 +1250,14 @@ auto_distribute(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 cu
 {
 	const char *outcome = NULL;
 	int64		rep = 0;
+	/* the inserted row's tenant: a table keyed (tenant, id) finds the customer within it */
+	int			scope = managed_scope_push(mr, tenant);
 
 	SPI_connect();
 	distribute_group(mr, tenant, pool, (DistributeMode) mode, false, 0, 1, &customer, &rep,
 					 &outcome, true);
 	SPI_finish();
+	managed_scope_pop(scope);
 }
 
 void

@@ -416,6 +416,40 @@ events_truncate(int64 from)
 	}
 }
 
+/*
+ * New pool customers of pools with rule auto_distribute, waiting for the end of the statement
+ * that inserted them (in TopTransactionContext; NIL between transactions).  The hand-out is an
+ * UPDATE of its own, whose event must follow the INSERT's in the history: the INSERT's event is
+ * recorded when its statement ends (flush_pending), so the hand-out waits for that too.  Each
+ * entry names the subtransaction that queued it, as the counts do: a statement takes its own,
+ * and a subtransaction that rolls back takes its entries with it.
+ */
+typedef struct AutoPending
+{
+	Oid			relid;
+	CrmpoolTenant tenant;
+	char	   *pool;
+	int64		customer;
+	int			mode;
+	SubTransactionId subid;
+} AutoPending;
+
+static List *auto_pending = NIL;
+
+static void
+auto_pending_forget(SubTransactionId subid)
+{
+	ListCell   *lc;
+
+	foreach(lc, auto_pending)
+	{
+		AutoPending *a = lfirst(lc);
+
+		if (a->subid >= subid)
+			auto_pending = foreach_delete_current(auto_pending, lc);
+	}
+}
+
 static void
 pending_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
 				void *arg)
@@ -433,6 +467,7 @@ pending_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId p
 				hash_search(counts, &p->key, HASH_REMOVE, NULL);
 	}
 	events_truncate(events_since(mySubid));
+	auto_pending_forget(mySubid);
 }
 
 /* Empty the hash tables for the next transaction, or free them if this one made them big. */
@@ -485,6 +520,7 @@ pending_xact(XactEvent event, void *arg)
 		event_file = NULL;
 		nevents = 0;
 		event_chunks = 0;
+		auto_pending = NIL;
 	}
 }
 
@@ -1131,6 +1167,49 @@ refuse_direct_write(ManagedRel *mr, Change *ch)
 
 AutoDistributeHook ownership_auto_distribute_hook = NULL;
 
+static void
+auto_pending_add(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 customer, int mode)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	AutoPending *a = palloc(sizeof(AutoPending));
+
+	a->relid = mr->relid;
+	a->tenant = tenant;
+	a->pool = pool != NULL ? pstrdup(pool) : NULL;
+	a->customer = customer;
+	a->mode = mode;
+	a->subid = GetCurrentSubTransactionId();
+	auto_pending = lappend(auto_pending, a);
+	MemoryContextSwitchTo(old);
+}
+
+/* Hand out, in insertion order, the customers of mr that this statement queued. */
+static void
+auto_pending_run(ManagedRel *mr)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	List	   *mine = NIL;
+	ListCell   *lc;
+
+	foreach(lc, auto_pending)
+	{
+		AutoPending *a = lfirst(lc);
+
+		if (a->subid >= subid && a->relid == mr->relid)
+		{
+			mine = lappend(mine, a);
+			auto_pending = foreach_delete_current(auto_pending, lc);
+		}
+	}
+	foreach(lc, mine)
+	{
+		AutoPending *a = lfirst(lc);
+
+		ownership_auto_distribute_hook(mr, a->tenant, a->pool, a->customer, a->mode);
+	}
+	list_free(mine);
+}
+
 /*
  * Whether the current role may call crmpool.assign() (or crmpool.transfer()).  A direct write
  * that gives a customer an owner is checked as an assign only for such a role (the CRM's admin
@@ -1658,6 +1737,8 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
 		flush_pending();
+		if (auto_pending != NIL)
+			auto_pending_run(mr);
 		return PointerGetDatum(NULL);
 	}
 
@@ -1844,7 +1925,13 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 		managed_rules(mr, ch.tenant, ch.pool, false, 0, NULL, &rules);
 		mode = rule_choice(&rules, RULE_AUTO_DISTRIBUTE);
 		if (mode >= 0 && !(mr->app_columns && managed_deleted(mr, newtup, desc)))
-			ownership_auto_distribute_hook(mr, ch.tenant, ch.pool, ch.customer, mode);
+		{
+			/* a logical apply worker fires no statement trigger: its event is recorded already */
+			if (IsLogicalWorker())
+				ownership_auto_distribute_hook(mr, ch.tenant, ch.pool, ch.customer, mode);
+			else
+				auto_pending_add(mr, ch.tenant, ch.pool, ch.customer, mode);
+		}
 	}
 	return PointerGetDatum(NULL);
 }

@@ -125,6 +125,26 @@ SELECT count(*) FROM crmpool.claim_next('dist_customer', 3, 'empty');
 SELECT crmpool.set_rules('dist_customer', '{"auto_distribute": "round_robin"}', pool => 'web');
 INSERT INTO dist_customer (id, name, pool_name) VALUES (60, 'web lead', 'web'), (61, 'web lead', 'web'), (62, 'phone lead', NULL);
 SELECT id, owner_user_id, pool_name FROM dist_customer WHERE id >= 60 ORDER BY id;
+-- the hand-out waits for its INSERT's statement: the history has the INSERT, then the hand-out
+SELECT customer, how, owner FROM crmpool.ownership_event
+WHERE table_id = (SELECT table_id FROM crmpool.managed_tables WHERE rel = 'dist_customer'::regclass)
+  AND customer IN (60, 61) ORDER BY seq;
+SELECT count(*) AS disagreements FROM crmpool.check('dist_customer');
+-- a statement that fails after queuing a hand-out leaves none behind for the next one
+CREATE FUNCTION dist_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused by the app'; END $$;
+CREATE TRIGGER zz_dist_fail AFTER INSERT ON dist_customer FOR EACH ROW WHEN (NEW.name = 'fail')
+EXECUTE FUNCTION dist_fail();
+BEGIN;
+SAVEPOINT s;
+INSERT INTO dist_customer (id, name, pool_name) VALUES (64, 'web lead', 'web'), (65, 'fail', 'web');
+ROLLBACK TO s;
+INSERT INTO dist_customer (id, name, pool_name) VALUES (66, 'web lead', 'web');
+COMMIT;
+SELECT id, owner_user_id FROM dist_customer WHERE id BETWEEN 64 AND 66 ORDER BY id;
+DROP TRIGGER zz_dist_fail ON dist_customer;
+DROP FUNCTION dist_fail();
+DELETE FROM dist_customer WHERE id = 66;
 -- nobody eligible: it stays in the pool, the INSERT succeeds
 SELECT crmpool.set_rules('dist_customer', '{"private_cap": 0}', pool => 'web');
 INSERT INTO dist_customer (id, name, pool_name) VALUES (63, 'web lead', 'web');

@@ -149,6 +149,45 @@ SELECT * FROM crmpool.claim_next('crm_customer', 9);
 COMMIT;
 SELECT tenant_id, id, owner_user_id FROM crm_customer ORDER BY 1, 2;
 
+-- pools on a (tenant, id) table: move, distribute, auto_distribute and pool_expire act in
+-- crmpool.tenant's tenant (or, run by crmpool, in each customer's), never on the same id of
+-- the other tenant
+CREATE TABLE crm_pooled (
+	id			bigint NOT NULL,
+	owner		bigint,
+	pool		text,
+	tenant_id	bigint NOT NULL,
+	PRIMARY KEY (tenant_id, id)
+);
+INSERT INTO crm_pooled SELECT g, NULL, 'east', t FROM generate_series(1, 6) g, (VALUES (1), (2)) v(t);
+SELECT crmpool.manage('crm_pooled', 'owner', pool_column => 'pool', tenant_column => 'tenant_id');
+SELECT crmpool.create_pool('crm_pooled', 'west');
+SELECT crmpool.create_pool('crm_pooled', 'archive');
+SELECT crmpool.set_pool_members('crm_pooled', 'east', ARRAY[7, 8]);
+SELECT scope_try($$SELECT * FROM crmpool.move('crm_pooled', ARRAY[1], 'west')$$);
+BEGIN;
+SET LOCAL crmpool.tenant = '1';
+SELECT * FROM crmpool.move('crm_pooled', ARRAY[1, 2], 'west') ORDER BY customer;
+SELECT * FROM crmpool.distribute('crm_pooled', 'east', mode => 'round_robin', customers => ARRAY[3, 4])
+ORDER BY customer;
+COMMIT;
+SELECT tenant_id, id, pool, owner FROM crm_pooled WHERE id <= 4 ORDER BY tenant_id, id;
+-- auto_distribute: a customer inserted into east in tenant 2 goes to a member in tenant 2
+SELECT crmpool.set_rules('crm_pooled', '{"auto_distribute": "round_robin"}', pool => 'east');
+INSERT INTO crm_pooled VALUES (7, NULL, 'east', 2);
+SELECT tenant_id, id, owner FROM crm_pooled WHERE id = 7;
+SELECT rep, owned FROM crmpool.rep_load('crm_pooled', tenant => '2') ORDER BY rep;
+-- pool_expire: west's customers (tenant 1's 1 and 2 only) go to archive after 30 days (run by
+-- crmpool, in each customer's tenant)
+SELECT crmpool.set_rules('crm_pooled', '{"pool_expire": "30 days", "pool_expire_to": "archive"}', pool => 'west');
+SET crmpool.fake_now = '2026-04-10 10:00:00+00';
+SELECT crmpool.recycle_now('crm_pooled');
+SELECT tenant_id, id, pool FROM crm_pooled WHERE pool IN ('west', 'archive') ORDER BY tenant_id, id;
+SET crmpool.fake_now = '2026-03-08 09:00:00+00';
+SELECT * FROM crmpool.check('crm_pooled');
+SELECT crmpool.unmanage('crm_pooled');
+DROP TABLE crm_pooled;
+
 -- isolation on a table keyed by id alone, with a tenant column: crmpool.tenant hides the
 -- other tenants' customers as if they did not exist; unset, ids find any tenant's
 CREATE TABLE leads (id bigint PRIMARY KEY, owner bigint, org text NOT NULL);
