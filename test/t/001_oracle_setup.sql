@@ -168,6 +168,11 @@ BEGIN
 		UPDATE customers SET owner_id = (oracle_team())[1 + (r + id) % 5]
 		WHERE id IN (c, c + 5, c + 11);
 		done := FOUND;
+	WHEN 'multi_assign_capped' THEN
+		-- the same to reps the others' claims fill up: a statement refused partway by a cap
+		UPDATE customers SET owner_id = CASE id % 3 WHEN 0 THEN r WHEN 1 THEN other ELSE (r + 6) % 20 + 1 END
+		WHERE id IN (c, c + 5, c + 11);
+		done := FOUND;
 	WHEN 'multi_deal' THEN
 		UPDATE customers SET has_deal = NOT has_deal WHERE id BETWEEN c AND c + 4;
 		done := FOUND;
