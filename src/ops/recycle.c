@@ -565,8 +565,11 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 
 	keys = palloc(sizeof(int64) * (batch + 1));
 	picked = lock_batch(mr, now, batch, keys, &tenant);
-	/* the batch is one rep's, of one tenant: its statements on the table are scoped to it */
-	scope = managed_scope_push(mr, tenant);
+	/*
+	 * the batch is one rep's, of one tenant: its statements on the table are scoped to it (none
+	 * when nothing was picked: then there is no tenant to name)
+	 */
+	scope = picked > 0 ? managed_scope_push(mr, tenant) : -1;
 	if (picked > 0)
 	{
 		Datum	   *keyvals = palloc(sizeof(Datum) * picked);
