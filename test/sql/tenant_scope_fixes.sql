@@ -87,3 +87,17 @@ ROLLBACK TO a;
 SELECT fix_try($$UPDATE cc SET owner = 9 WHERE tenant = 2 AND id = 1$$);
 ROLLBACK;
 RESET crmpool.intent;
+
+-- 3. pool cleaning on a table keyed (tenant, id) pages by (id, tenant): a page that ends inside
+-- an id no longer skips that id's other tenants (3 tenants x ids 1-3, pages of 2: all 9 move)
+CREATE TABLE cp (id bigint, owner bigint, tenant bigint, pool text, PRIMARY KEY (tenant, id));
+INSERT INTO cp SELECT g, NULL, t, 'west' FROM generate_series(1, 3) g, generate_series(1, 3) t;
+SELECT crmpool.manage('cp', 'owner', pool_column => 'pool', tenant_column => 'tenant');
+SELECT crmpool.create_pool('cp', p, tenant => t::text) FROM generate_series(1, 3) t, (VALUES ('west'), ('archive')) v(p);
+SELECT crmpool.set_rules('cp', '{"pool_expire": "30 days", "pool_expire_to": "archive"}');
+SET crmpool.recycle_batch_size = 2;
+SET crmpool.fake_now = '2026-04-20 09:00:00+00';
+SELECT crmpool.recycle_now('cp');
+SELECT tenant, id, pool FROM cp ORDER BY tenant, id;
+RESET crmpool.recycle_batch_size;
+SET crmpool.fake_now = '2026-03-02 09:00:00+00';
