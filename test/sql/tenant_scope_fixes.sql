@@ -101,3 +101,25 @@ SELECT crmpool.recycle_now('cp');
 SELECT tenant, id, pool FROM cp ORDER BY tenant, id;
 RESET crmpool.recycle_batch_size;
 SET crmpool.fake_now = '2026-03-02 09:00:00+00';
+
+-- 4. the customer readers given a tenant, crmpool.tenant unset, on a table keyed (tenant, id)
+-- under row-level security: the row is looked for under the argument's tenant (it was looked
+-- for under no tenant, found nowhere, and every reader returned nothing)
+CREATE TABLE ch (id bigint, owner bigint, tenant bigint, PRIMARY KEY (tenant, id));
+INSERT INTO ch VALUES (1, 7, 1), (1, 8, 2), (2, 9, 2);
+SELECT crmpool.manage('ch', 'owner', tenant_column => 'tenant');
+CREATE ROLE fix_reader;
+GRANT SELECT ON ch TO fix_reader;
+ALTER TABLE ch ENABLE ROW LEVEL SECURITY;
+CREATE POLICY ch_tenant2 ON ch FOR SELECT USING (tenant = 2);
+SET ROLE fix_reader;
+SELECT count(*) FROM crmpool.history('ch', 1, tenant => '2');
+SELECT owner, how FROM crmpool.ownership_log('ch', 1, tenant => '2');
+SELECT crmpool.owner_at('ch', 1, pg_catalog.now(), tenant => '2');
+-- tenant 1's customer 1 stays hidden
+SELECT owner, how FROM crmpool.ownership_log('ch', 1, tenant => '1');
+SELECT crmpool.owner_at('ch', 1, pg_catalog.now(), tenant => '1');
+RESET ROLE;
+DROP POLICY ch_tenant2 ON ch;
+REVOKE ALL ON ch FROM fix_reader;
+DROP ROLE fix_reader;
