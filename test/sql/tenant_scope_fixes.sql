@@ -123,3 +123,8 @@ RESET ROLE;
 DROP POLICY ch_tenant2 ON ch;
 REVOKE ALL ON ch FROM fix_reader;
 DROP ROLE fix_reader;
+
+SELECT crmpool.unmanage(t) FROM (VALUES ('ct'::regclass), ('cv'), ('cc'), ('cp'), ('ch')) v(t);
+DROP TABLE ct, cv, cc, cp, ch;
+DROP FUNCTION fix_try(text);
+RESET crmpool.fake_now;
