@@ -67,12 +67,40 @@ static const struct config_enum_entry intent_options[] = {
  */
 static LocalTransactionId intent_lxid = InvalidLocalTransactionId;
 
+/*
+ * The transaction a value of crmpool.intent or crmpool.tenant was set in is kept with the value,
+ * as its GUC extra: PostgreSQL runs the check hook only for a new value (SET, SET LOCAL, a
+ * function's SET clause, crmpool's own scope in managed_scope_push), and restores the value and
+ * its extra together when a transaction, a savepoint or a function's SET clause ends.  So a value
+ * an earlier transaction SET, restored by ROLLBACK TO SAVEPOINT or by the end of a SET LOCAL
+ * over it, keeps that earlier transaction, where an assign hook that stamped the current one
+ * would make it this transaction's own.  NULL: out of memory (the set fails).
+ */
+static bool
+set_lxid_extra(void **extra)
+{
+	LocalTransactionId *lxid = crmpool_guc_malloc(sizeof(LocalTransactionId));
+
+	if (lxid == NULL)
+		return false;
+	*lxid = MyProc != NULL ? CRMPOOL_MY_LXID : InvalidLocalTransactionId;
+	*extra = lxid;
+	return true;
+}
+
+/* The transaction the value being assigned was set in (its extra; none: never this one). */
+static LocalTransactionId
+extra_lxid(void *extra)
+{
+	return extra != NULL ? *(LocalTransactionId *) extra : InvalidLocalTransactionId;
+}
+
 static bool
 check_intent(int *newval, void **extra, GucSource source)
 {
 	if (*newval == WRITE_INTENT_NONE || source == PGC_S_DEFAULT ||
 		source == PGC_S_DYNAMIC_DEFAULT || source >= PGC_S_TEST)
-		return true;
+		return set_lxid_extra(extra);
 	GUC_check_errdetail("crmpool.intent applies to one transaction; it cannot be a default of the server, a database, a role or a connection.");
 	GUC_check_errhint("Run SET LOCAL crmpool.intent = '%s' in the transaction of the write.",
 					  crmpool_intent_name((WriteIntent) *newval));
@@ -82,7 +110,7 @@ check_intent(int *newval, void **extra, GucSource source)
 static void
 assign_intent(int newval, void *extra)
 {
-	intent_lxid = MyProc != NULL ? CRMPOOL_MY_LXID : InvalidLocalTransactionId;
+	intent_lxid = extra_lxid(extra);
 }
 
 const char *
@@ -125,7 +153,7 @@ static bool
 check_tenant(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
+		return set_lxid_extra(extra);
 	if (strlen(*newval) > CRMPOOL_TENANT_MAX_BYTES)
 	{
 		GUC_check_errdetail("It is %d bytes; crmpool keeps tenants of at most %d bytes.",
@@ -133,17 +161,18 @@ check_tenant(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	if (source == PGC_S_DEFAULT || source == PGC_S_DYNAMIC_DEFAULT || source >= PGC_S_TEST)
-		return true;
+		return set_lxid_extra(extra);
 	GUC_check_errdetail("crmpool.tenant applies to one transaction; it cannot be a default of the server, a database, a role or a connection.");
 	GUC_check_errhint("Run SET LOCAL crmpool.tenant = '%s' in the transaction of the operation.",
 					  *newval);
 	return false;
 }
 
+/* as assign_intent: the transaction its value was set in (set_lxid_extra) */
 static void
 assign_tenant(const char *newval, void *extra)
 {
-	tenant_lxid = MyProc != NULL ? CRMPOOL_MY_LXID : InvalidLocalTransactionId;
+	tenant_lxid = extra_lxid(extra);
 }
 
 /*

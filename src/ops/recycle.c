@@ -565,8 +565,11 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
 
 	keys = palloc(sizeof(int64) * (batch + 1));
 	picked = lock_batch(mr, now, batch, keys, &tenant);
-	/* the batch is one rep's, of one tenant: its statements on the table are scoped to it */
-	scope = managed_scope_push(mr, tenant);
+	/*
+	 * the batch is one rep's, of one tenant: its statements on the table are scoped to it (none
+	 * when nothing was picked: then there is no tenant to name)
+	 */
+	scope = picked > 0 ? managed_scope_push(mr, tenant) : -1;
 	if (picked > 0)
 	{
 		Datum	   *keyvals = palloc(sizeof(Datum) * picked);
@@ -624,12 +627,14 @@ recycle_batch(Batch *b, TimestampTz now, int batch, int64 *recycled)
  * rule pool_expire of their scope (tenant, pool) move to the pool pool_expire_to names, never
  * deleted, with an event each (how "pool_expire", actor "crmpool").  The clock is the customer's
  * last event (it entered the pool, or was adopted or moved there).  A batch locks the next
- * `batch` pool customers after *after (key order) that nobody else holds, reads their events
+ * `batch` pool customers after *after (key order; on a table keyed (tenant, id), after
+ * (*after, *after_tenant): managed_pool_rows_plan) that nobody else holds, reads their events
  * under those locks (every ownership change takes the row lock first), and moves the expired
  * ones.  Returns whether rows were left to look at.
  */
 static bool
-expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
+expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, CrmpoolTenant *after_tenant,
+			 int64 *expired)
 {
 	ManagedRel *mr = b->mr;
 	MemoryContext callcxt = CurrentMemoryContext;
@@ -639,9 +644,15 @@ expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
 	const char **targets;
 	int			i;
 
+	/* the first page (*after PG_INT64_MIN) has no tenant to go after */
+	bool		first = *after == PG_INT64_MIN;
+	Datum		tenant_after = first || !mr->tenant_in_key ? (Datum) 0 :
+		CStringGetTextDatum(managed_tenant_name(mr, *after_tenant));
+
 	SPI_connect();
-	if (SPI_execute_plan(managed_pool_rows_plan(mr), (Datum[]) {Int64GetDatum(*after), Int64GetDatum(batch)},
-						 NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(managed_pool_rows_plan(mr),
+						 (Datum[]) {Int64GetDatum(*after), Int64GetDatum(batch), tenant_after},
+						 first ? "  n" : NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "crmpool could not lock pool customers");
 	nrows = (int) SPI_processed;
 	keys = MemoryContextAlloc(callcxt, sizeof(int64) * Max(nrows, 1));
@@ -678,7 +689,10 @@ expire_batch(Batch *b, TimestampTz now, int batch, int64 *after, int64 *expired)
 	}
 	SPI_finish();
 	if (nrows > 0)
+	{
 		*after = keys[nrows - 1];
+		*after_tenant = tenants[nrows - 1];
+	}
 
 	/*
 	 * one move per target pool, its customers ascending; on a table keyed (tenant, id), per
@@ -758,6 +772,7 @@ recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned, i
 	/* then pool cleaning, from the first key on */
 	{
 		int64		after = PG_INT64_MIN;
+		CrmpoolTenant after_tenant = CRMPOOL_NO_TENANT;
 
 		for (;;)
 		{
@@ -766,7 +781,7 @@ recycle_table(Oid relid, int batch_size, void (*commit) (void), int64 *warned, i
 
 			if (!batch_begin(&b, relid, true))
 				break;
-			more = expire_batch(&b, now, batch_size, &after, expired);
+			more = expire_batch(&b, now, batch_size, &after, &after_tenant, expired);
 			batch_end(&b);
 			if (commit != NULL)
 			{

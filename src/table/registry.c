@@ -967,15 +967,28 @@ managed_pool_rows_plan(ManagedRel *mr)
 	if (mr->pool_rows_plan == NULL)
 	{
 		const char *key = quote_identifier(get_attname(mr->relid, mr->key_att, false));
+		const char *after = psprintf("%s OPERATOR(pg_catalog.>) $1 ORDER BY %s", key, key);
 
+		/*
+		 * ids repeat across the tenants of a table keyed (tenant, id): pages go by (id, tenant),
+		 * after the last row's tenant $3 (its text; NULL on the first page), so that a page
+		 * ending inside an id does not skip that id's other tenants
+		 */
+		if (mr->tenant_in_key)
+		{
+			const char *tenant = quote_identifier(get_attname(mr->relid, mr->tenant_att, false));
+
+			after = psprintf("(%s, %s) OPERATOR(pg_catalog.>) ($1, $3::%s) ORDER BY %s, %s",
+							 key, tenant, format_type_be_qualified(mr->tenant_type), key, tenant);
+		}
 		mr->pool_rows_plan =
 			crmpool_keep_plan(psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row "
-									   "WHERE %s IS NULL AND %s OPERATOR(pg_catalog.>) $1 ORDER BY %s LIMIT $2 "
+									   "WHERE %s IS NULL AND %s LIMIT $2 "
 									   "FOR NO KEY UPDATE SKIP LOCKED",
 									   mr->qualname,
 									   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
-									   key, key),
-							  2, (Oid[]) {INT8OID, INT8OID});
+									   after),
+							  mr->tenant_in_key ? 3 : 2, (Oid[]) {INT8OID, INT8OID, TEXTOID});
 	}
 	return mr->pool_rows_plan;
 }

@@ -102,7 +102,7 @@ typedef struct ManagedRel
 	SPIPlanPtr	release_to_pools_plan;	/* owner = NULL, pool = $2[i] for key = $1[i] */
 	SPIPlanPtr	move_pool_plan; /* pool = $2 WHERE key = ANY($1) AND owner IS NULL ... */
 	SPIPlanPtr	rows_plan;		/* SELECT crmpool_row ... WHERE key = ANY($1) */
-	SPIPlanPtr	pool_rows_plan; /* pool customers after key $1, $2 of them, locked */
+	SPIPlanPtr	pool_rows_plan; /* pool customers after key $1 (tenant $3), $2 of them, locked */
 	int			nscopes;
 	RuleScope  *scopes;			/* sorted by rules_sort_scopes() */
 	bool		team_rules;		/* some scope names a team: rules need the rep's team */

@@ -205,6 +205,23 @@ refuse_no_tenant(ManagedRel *mr, int64 customer)
 }
 
 /*
+ * Nor a row whose tenant is empty text: '' as crmpool.tenant means unset, so no operation could
+ * ever be scoped to that tenant, and crmpool's own per-tenant work (recycling) could not name it.
+ */
+static void
+refuse_empty_tenant(ManagedRel *mr, int64 customer)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("customer %lld of managed table %s has an empty tenant",
+					(long long) customer, get_rel_name(mr->relid)),
+			 errdetail("Its tenant column \"%s\" is ''; crmpool keeps every count, cap and history per tenant, and an empty crmpool.tenant means no tenant.",
+					   get_attname(mr->relid, mr->tenant_att, false)),
+			 errhint("Give every customer a non-empty tenant, or add CHECK (%s <> '') to the table.",
+					 quote_identifier(get_attname(mr->relid, mr->tenant_att, false)))));
+}
+
+/*
  * The key of the tenant of a row of a table with a tenant column, or CRMPOOL_NO_TENANT for a
  * table without one: only a branch on the hot path of such a table.  A row without a tenant
  * belongs to no tenant's counts, caps or duplicates: it is refused (docs/reference.md).
@@ -236,6 +253,8 @@ managed_tenant_text(ManagedRel *mr, const char *name, int64 customer)
 		return CRMPOOL_NO_TENANT;
 	if (name == NULL)
 		refuse_no_tenant(mr, customer);
+	if (name[0] == '\0')
+		refuse_empty_tenant(mr, customer);
 	if (!managed_tenant_key(mr, name, true, &key))
 		elog(ERROR, "crmpool could not key tenant \"%s\"", name);
 	return key;
@@ -255,6 +274,8 @@ managed_tenant_value(ManagedRel *mr, Datum d, int64 customer)
 	if (mr->tenant_type == INT2OID)
 		return DatumGetInt16(d);
 	name = OidOutputFunctionCall(mr->tenant_out, d);
+	if (name[0] == '\0')
+		refuse_empty_tenant(mr, customer);
 	if (strlen(name) > CRMPOOL_TENANT_MAX_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),

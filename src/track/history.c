@@ -86,15 +86,6 @@ table_id_arg(Oid relid)
 	return crmpool_table_id_datum(managed_rel_get(relid, false)->table_id);
 }
 
-static bool
-visible_customer(Oid relid, int64 customer)
-{
-	bool		visible;
-
-	managed_visible(managed_rel_get(relid, false), &customer, 1, &visible);
-	return visible;
-}
-
 /*
  * rep_load's filter under row-level security: only the reps who own a customer the caller can
  * see, so that a reader learns of no owner its policies hide.
@@ -161,6 +152,34 @@ customer_tenant(FunctionCallInfo fcinfo, Oid relid, int64 customer, int argno, c
 }
 
 /*
+ * Whether the caller's row-level security lets it see the customer, and then (in *tenant) the
+ * tenant to read it under (customer_tenant).  On a table keyed (tenant, id) the row is found
+ * under that tenant, the argument's when crmpool.tenant is unset (which would find no row); on
+ * any other table the check comes first, so that a hidden customer's tenant is never read.
+ */
+static bool
+visible_customer(FunctionCallInfo fcinfo, Oid relid, int64 customer, int argno, const char *fname,
+				 CrmpoolTenant *tenant)
+{
+	ManagedRel *mr = managed_rel_get(relid, false);
+	bool		visible;
+	int			scope;
+
+	if (mr->tenant_in_key)
+	{
+		*tenant = customer_tenant(fcinfo, relid, customer, argno, fname);
+		scope = managed_scope_push(mr, *tenant);
+		managed_visible(mr, &customer, 1, &visible);
+		managed_scope_pop(scope);
+		return visible;
+	}
+	managed_visible(mr, &customer, 1, &visible);
+	if (visible)
+		*tenant = customer_tenant(fcinfo, relid, customer, argno, fname);
+	return visible;
+}
+
+/*
  * history() and ownership_log(): the rows of stmt for one customer.  0.1's SQL binds
  * crmpool_history and crmpool_ownership_log (no tenant argument), 0.2's the _v2 symbols.
  */
@@ -173,12 +192,11 @@ customer_rows(FunctionCallInfo fcinfo, ReaderStmt stmt, int tenant_argno, const 
 
 	crmpool_require_arg(fcinfo, 1, "customer");
 	customer = PG_GETARG_INT64(1);
-	if (!visible_customer(relid, customer))
+	if (!visible_customer(fcinfo, relid, customer, tenant_argno, fname, &tenant))
 	{
 		crmpool_init_srf(fcinfo);
 		return (Datum) 0;
 	}
-	tenant = customer_tenant(fcinfo, relid, customer, tenant_argno, fname);
 	crmpool_srf_from_plan(fcinfo, reader_plan(stmt),
 						  (Datum[]) {table_id_arg(relid), Int64GetDatum(customer),
 						  crmpool_tenant_datum(tenant)}, NULL);
@@ -257,9 +275,8 @@ owner_at(FunctionCallInfo fcinfo, int tenant_argno)
 	crmpool_require_arg(fcinfo, 1, "customer");
 	crmpool_require_arg(fcinfo, 2, "at");
 	customer = PG_GETARG_INT64(1);
-	if (!visible_customer(relid, customer))
+	if (!visible_customer(fcinfo, relid, customer, tenant_argno, "crmpool.owner_at()", &tenant))
 		PG_RETURN_NULL();
-	tenant = customer_tenant(fcinfo, relid, customer, tenant_argno, "crmpool.owner_at()");
 	plan = reader_plan(READ_OWNER_AT);
 	SPI_connect();
 	crmpool_become_owner(&octx);
