@@ -3,9 +3,11 @@
 -- that stays cannot be dropped (ALTER TABLE ... DROP COLUMN, DROP TYPE ... CASCADE): every write
 -- would fail and recycling would skip the table.  src/table/tables.c says why.  The event
 -- trigger is sql/parts/12_forget_dropped_trigger.sql; sql/upgrade/0.1--0.2/81_forget_dropped.sql
--- is a link to this file, so that an updated 0.1 gets exactly this function.
+-- is a link to this file, so that an updated 0.1 gets exactly this function (81_drop_forget_dropped.sql
+-- first drops the earlier version and its event trigger, which 81_forget_dropped_trigger.sql, a
+-- link to 12_forget_dropped_trigger.sql, makes again).
 -- ---------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION crmpool.forget_dropped_tables()
+CREATE FUNCTION crmpool.forget_dropped_tables()
 RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -1,0 +1,1 @@
+../../parts/12_forget_dropped_trigger.sql
