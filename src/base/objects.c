@@ -137,14 +137,19 @@ crmpool_relid(const char *name)
 	Oid			relid;
 	int			i;
 
-	for (i = 0; i < nown; i++)
-		if (own[i].name == name || strcmp(own[i].name, name) == 0)
-		{
+	/*
+	 * The same constant is the same pointer (the linker merges equal string constants), so
+	 * compare pointers over the whole cache before comparing any text: called several times
+	 * per claim, this loop would otherwise run strcmp against every entry before the match.
+	 */
+	for (i = 0; i < nown && entry == NULL; i++)
+		if (own[i].name == name)
 			entry = &own[i];
-			if (entry->generation == generation)
-				return entry->relid;
-			break;
-		}
+	for (i = 0; i < nown && entry == NULL; i++)
+		if (strcmp(own[i].name, name) == 0)
+			entry = &own[i];
+	if (entry != NULL && entry->generation == generation)
+		return entry->relid;
 	if (entry == NULL)
 	{
 		if (nown == MAX_OWN_RELATIONS)

@@ -40,6 +40,7 @@
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
 #include "storage/proc.h"
+#include "storage/smgr.h"
 #include "utils/builtins.h"
 #include "common/hashfn.h"
 #include "utils/hsearch.h"
@@ -452,6 +453,28 @@ counter_page_short(Page page)
 }
 
 /*
+ * Whether block is inside the counter table as far as this backend can know, asking the kernel
+ * only when its last-known size does not already say so.  RelationGetNumberOfBlocks() is an
+ * lseek() at every call (PostgreSQL caches the size only in recovery): at every counter change,
+ * two per claim+release, it was the one system call 0.2 added to a claim (strace of 1,000 pairs:
+ * 2,183 lseeks against 0.1's 162), and four backends seeking on the same file contend for it.
+ * The last-known size (smgr_cached_nblocks, set by every size lookup and extension) can be too
+ * low, which only costs the lseek; it is never too high, because the table shrinks only by
+ * VACUUM's truncation, which sends every backend an invalidation that resets it before the
+ * file shrinks, and which needs a lock the caller's RowExclusiveLock conflicts with: this
+ * transaction took that lock, and so read the invalidation, after any truncation that could
+ * matter here.  (TRUNCATE and VACUUM FULL give the table a new file, with no size known yet.)
+ */
+static bool
+counter_block_exists(Relation heap, BlockNumber block)
+{
+	BlockNumber known = RelationGetSmgr(heap)->smgr_cached_nblocks[MAIN_FORKNUM];
+
+	return (known != InvalidBlockNumber && block < known) ||
+		block < RelationGetNumberOfBlocks(heap);
+}
+
+/*
  * Fetch into slot, locked, the rep's latest row version, found from the entry's TID (see
  * counter_tids); false, slot empty, if the entry cannot say where it is.
  */
@@ -479,7 +502,7 @@ counter_cached(Relation heap, CrmpoolTableId table, CrmpoolTenant tenant, int64 
 		 * it keeps it from shrinking from now on).
 		 */
 		if (IsolationUsesXactSnapshot() ||
-			ItemPointerGetBlockNumber(&ct->tid) >= RelationGetNumberOfBlocks(heap))
+			!counter_block_exists(heap, ItemPointerGetBlockNumber(&ct->tid)))
 			return false;
 		buffer = ReadBuffer(heap, ItemPointerGetBlockNumber(&ct->tid));
 		if (counter_page_short(BufferGetPage(buffer)))
