@@ -26,6 +26,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/pg_am_d.h"
@@ -40,6 +41,7 @@
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/smgr.h"
 #include "utils/builtins.h"
 #include "common/hashfn.h"
@@ -475,21 +477,64 @@ counter_block_exists(Relation heap, BlockNumber block)
 }
 
 /*
- * Fetch into slot, locked, the rep's latest row version, found from the entry's TID (see
- * counter_tids); false, slot empty, if the entry cannot say where it is.
+ * Whether the counter table is plain (store_table_plain) and every index reads only (tenant, rel, rep),
+ * which a change of the counts never changes.  The index columns are cached in the relcache
+ * entry too, so asking costs no catalog access.
+ */
+static bool
+counter_table_plain(Relation rel)
+{
+	Bitmapset  *attrs;
+	int			x = -1;
+	bool		plain;
+
+	if (!store_table_plain(rel))
+		return false;
+	attrs = crmpool_indexed_attrs(rel);
+	plain = true;
+	while ((x = bms_next_member(attrs, x)) >= 0)
+		if (x + FirstLowInvalidHeapAttributeNumber != 1 &&
+			x + FirstLowInvalidHeapAttributeNumber != 2 &&
+			x + FirstLowInvalidHeapAttributeNumber != COUNT_TENANT)
+			plain = false;
+	bms_free(attrs);
+	return plain;
+}
+
+/* Whether a row version's inserting transaction committed (not ours, not running, not aborted). */
+static bool
+counter_xmin_committed(HeapTupleHeader htup)
+{
+	TransactionId xmin = HeapTupleHeaderGetRawXmin(htup);
+
+	if (HeapTupleHeaderXminCommitted(htup))
+		return true;
+	if (HeapTupleHeaderXminInvalid(htup))
+		return false;
+	return !TransactionIdIsInProgress(xmin) && TransactionIdDidCommit(xmin);
+}
+
+/*
+ * Fetch into slot the rep's latest row version, found from the entry's TID (see counter_tids);
+ * false, slot empty, if the entry cannot say where it is.  *locked says whether the row is
+ * already held: the version this transaction made is.  A version a committed transaction left
+ * is not locked here: counter_write() updates it as an UPDATE of it would, waiting for a
+ * concurrent writer of the row, and if one changed it in between, reports that, and the caller
+ * takes the latest version through the primary key (counter_lock).  Locking it first, as the
+ * path through the index does, cost each counter change a second WAL record (Heap/LOCK, about
+ * a fifth of a claim's records and a seventh of its WAL bytes) and a second exclusive lock of
+ * the page the other reps' rows share.
  */
 static bool
 counter_cached(Relation heap, CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, CounterTid *ct,
-			   TupleTableSlot *slot)
+			   TupleTableSlot *slot, bool *locked)
 {
 	HeapTuple	tuple;
 	HeapTupleHeader htup;
 	bool		should_free;
 	bool		ok;
 	Buffer		buffer;
-	TM_FailureData tmfd;
 	bool		mine;
-	TupleTableSlot *pinned;
 
 	if (ct == NULL || !ItemPointerIsValid(&ct->tid) || heap->rd_rel->relam != HEAP_TABLE_AM_OID)
 		return false;
@@ -498,10 +543,11 @@ counter_cached(Relation heap, CrmpoolTableId table, CrmpoolTenant tenant, int64 
 	{
 		/*
 		 * A later transaction: under REPEATABLE READ the row must be the version its snapshot
-		 * sees (counter_lock), and the table may have shrunk since (this transaction's lock on
-		 * it keeps it from shrinking from now on).
+		 * sees (counter_lock); the table may have shrunk since (this transaction's lock on it
+		 * keeps it from shrinking from now on); and an update without a lock first needs the
+		 * plain table counter_write() can update so.
 		 */
-		if (IsolationUsesXactSnapshot() ||
+		if (IsolationUsesXactSnapshot() || !counter_table_plain(heap) ||
 			!counter_block_exists(heap, ItemPointerGetBlockNumber(&ct->tid)))
 			return false;
 		buffer = ReadBuffer(heap, ItemPointerGetBlockNumber(&ct->tid));
@@ -511,42 +557,32 @@ counter_cached(Relation heap, CrmpoolTableId table, CrmpoolTenant tenant, int64 
 	}
 
 	/*
-	 * The version at the TID, kept pinned until it is locked: the pin keeps any backend from
-	 * pruning the page (pruning needs a cleanup lock), so the line pointer cannot be freed or
-	 * given to another row in between.
+	 * The version at the TID, kept pinned in the slot until it is updated: the pin keeps any
+	 * backend from pruning the page (pruning needs a cleanup lock), so the line pointer cannot
+	 * be freed or given to another row in between.
 	 */
-	pinned = mine ? slot : table_slot_create(heap, NULL);
-	ok = table_tuple_fetch_row_version(heap, &ct->tid, SnapshotAny, pinned);
+	ok = table_tuple_fetch_row_version(heap, &ct->tid, SnapshotAny, slot);
 	if (ok)
 	{
-		tuple = ExecFetchSlotHeapTuple(pinned, false, &should_free);
+		tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
 		htup = tuple->t_data;
 		/* the rep's row, not updated since: its latest version (a dead one goes to the index) */
-		ok = counter_is_rep(pinned, table, tenant, rep) &&
+		ok = counter_is_rep(slot, table, tenant, rep) &&
 			((htup->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask));
-		/* within its transaction: the version it made */
+		/*
+		 * Within its transaction: the version it made.  Later: one a committed transaction made
+		 * (an update of the version of a rolled-back one, or of a running one's, would fail).
+		 */
 		if (mine)
 			ok = ok && TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(htup));
+		else
+			ok = ok && counter_xmin_committed(htup);
 		if (should_free)
 			heap_freetuple(tuple);
 	}
-	if (mine)
-	{
-		if (!ok)
-			ExecClearTuple(slot);
-		return ok;				/* already locked: by the transaction that made it */
-	}
-
-	/* later: lock it as counter_lock() locks the row the index finds, following it if updated */
-	if (ok)
-		ok = table_tuple_lock(heap, &ct->tid, GetActiveSnapshot(), slot, GetCurrentCommandId(true),
-							  LockTupleNoKeyExclusive, LockWaitBlock,
-							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd) == TM_Ok &&
-			/* the row's latest version, and still the rep's (a key column changed by hand is not) */
-			counter_is_rep(slot, table, tenant, rep);
-	ExecDropSingleTupleTableSlot(pinned);
 	if (!ok)
 		ExecClearTuple(slot);
+	*locked = mine;
 	return ok;
 }
 
@@ -595,48 +631,26 @@ counter_lock(StoreScan *ks, TupleTableSlot *current)
 }
 
 /*
- * Whether the counter table is plain (store_table_plain) and every index reads only (tenant, rel, rep),
- * which a change of the counts never changes.  The index columns are cached in the relcache
- * entry too, so asking costs no catalog access.
- */
-static bool
-counter_table_plain(Relation rel)
-{
-	Bitmapset  *attrs;
-	int			x = -1;
-	bool		plain;
-
-	if (!store_table_plain(rel))
-		return false;
-	attrs = crmpool_indexed_attrs(rel);
-	plain = true;
-	while ((x = bms_next_member(attrs, x)) >= 0)
-		if (x + FirstLowInvalidHeapAttributeNumber != 1 &&
-			x + FirstLowInvalidHeapAttributeNumber != 2 &&
-			x + FirstLowInvalidHeapAttributeNumber != COUNT_TENANT)
-			plain = false;
-	bms_free(attrs);
-	return plain;
-}
-
-/*
- * Write the counter row's new version (next, a virtual slot) over the locked one (current).
+ * Write the counter row's new version (next, a virtual slot) over current: the version this
+ * transaction holds (locked), or one counter_cached() read without a lock.  False, writing
+ * nothing, if that one was changed or deleted since (READ COMMITTED: the caller then takes the
+ * row's latest version, locked, and computes again).
  *
  * While the table is as crmpool made it (counter_table_plain), this is a heap update and, for
  * an update that does not fit the row's page (about every 120th: its versions cannot be pruned
  * before the transaction ends), index entries without the primary key's unique check: that
  * check would visit every version of the row this transaction made, O(n) for the n-th change,
- * O(n^2) for n changes of one rep in one transaction.  The key (tenant, rel, rep) never changes and its
- * old version is ours, locked, so the new entry cannot be a duplicate.  The executor state that
+ * O(n^2) for n changes of one rep in one transaction.  The key (tenant, rel, rep) never changes
+ * and the old version is ours (locked, or now updated), so the new entry cannot be a duplicate.  The executor state that
  * inserting index entries needs is set up only then: setting it up for every change cost a
  * claim more than the update itself.  update_indexes is never "summarizing only" (16+): that
  * needs an index on a changed column.
  *
  * Otherwise (a superuser added a trigger, a constraint or an index) ExecSimpleRelationUpdate()
- * writes it, honouring all of them.
+ * writes it, honouring all of them; counter_cached() gives such a table no unlocked version.
  */
-static void
-counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
+static bool
+counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next, bool locked)
 {
 	StoreWriter w;
 	CrmpoolUpdateIndexes update_indexes;
@@ -644,14 +658,30 @@ counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
 
 	if (!counter_table_plain(rel) || !store_not_nulls_set(next))
 	{
+		Assert(locked);
 		store_writer_begin(&w, rel);
 		ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, current, next);
 		store_writer_end(&w);
-		return;
+		return true;
 	}
-	simple_table_tuple_update(rel, &current->tts_tid, next, GetActiveSnapshot(), &update_indexes);
+	if (locked)
+		simple_table_tuple_update(rel, &current->tts_tid, next, GetActiveSnapshot(), &update_indexes);
+	else
+	{
+		TM_FailureData tmfd;
+		LockTupleMode lockmode;
+		TM_Result	res;
+
+		res = table_tuple_update(rel, &current->tts_tid, next, GetCurrentCommandId(true),
+								 GetActiveSnapshot(), InvalidSnapshot, true, &tmfd, &lockmode,
+								 &update_indexes);
+		if (res == TM_Updated || res == TM_Deleted)
+			return false;
+		if (res != TM_Ok)
+			elog(ERROR, "unexpected result %d updating a crmpool counter", (int) res);
+	}
 	if (!update_indexes)
-		return;
+		return true;
 	store_writer_begin(&w, rel);
 	GetPerTupleExprContext(w.estate)->ecxt_scantuple = next;
 	for (i = 0; i < w.rri->ri_NumIndices; i++)
@@ -664,13 +694,14 @@ counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next)
 					 UNIQUE_CHECK_NO, true, w.rri->ri_IndexRelationInfo[i]);
 	}
 	store_writer_end(&w);
+	return true;
 }
 
 /*
  * Apply a change to the rep's counter row in place, with the semantics of
- * "UPDATE crmpool.rep_counter SET ... WHERE table_id = $1 AND rep = $2" (counter_lock), or, if this
- * transaction changed the row before, at the version it left (counter_tids).  The lock is the
- * rep's: it is kept to commit.  Returns false, changing nothing, if the rep has no row.
+ * "UPDATE crmpool.rep_counter SET ... WHERE table_id = $1 AND rep = $2" (counter_lock), or at
+ * the version a transaction of this session left (counter_tids, counter_cached).  The row is
+ * the rep's lock: held to commit.  Returns false, changing nothing, if the rep has no row.
  */
 static bool
 counter_update(CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, const CounterChange *chg,
@@ -679,6 +710,7 @@ counter_update(CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, const Coun
 	StoreScan	ks;
 	TupleTableSlot *current;
 	TupleTableSlot *next;
+	bool		locked;
 	bool		day_null;
 	Datum		day;
 	int32		claims;
@@ -687,46 +719,59 @@ counter_update(CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, const Coun
 
 	store_open(&ks, &ledger_tables[LT_COUNTERS], false, RowExclusiveLock);
 	current = table_slot_create(ks.heap, NULL);
-	if (!counter_cached(ks.heap, table, tenant, rep, ct, current))
+	next = MakeSingleTupleTableSlot(RelationGetDescr(ks.heap), &TTSOpsVirtual);
+	if (!counter_cached(ks.heap, table, tenant, rep, ct, current, &locked))
+		locked = false;
+	for (;;)
 	{
 		ScanKeyData keys[3];
 
-		store_scan_keys(&ks, keys, ledger_keys(keys, table, tenant, rep));
-		if (!counter_lock(&ks, current))
+		/*
+		 * Nothing cached, or the cached version changed since it was read: through the index,
+		 * locked (so at most once: a write over a locked version cannot fail).
+		 */
+		if (!locked && TupIsNull(current))
 		{
-			ExecDropSingleTupleTableSlot(current);
-			store_scan_end(&ks);
-			return false;
+			store_scan_keys(&ks, keys, ledger_keys(keys, table, tenant, rep));
+			if (!counter_lock(&ks, current))
+			{
+				ExecDropSingleTupleTableSlot(next);
+				ExecDropSingleTupleTableSlot(current);
+				store_scan_end(&ks);
+				return false;
+			}
+			locked = true;
 		}
-	}
 
-	/* the new version: the locked one with the change applied */
-	slot_getallattrs(current);
-	next = MakeSingleTupleTableSlot(RelationGetDescr(ks.heap), &TTSOpsVirtual);
-	ExecClearTuple(next);
-	for (i = 0; i < next->tts_tupleDescriptor->natts; i++)
-		store_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
-	after->owned = add_count(DatumGetInt32(store_attr(current, COUNT_OWNED)), chg->owned);
-	after->with_deal = add_count(DatumGetInt32(store_attr(current, COUNT_WITH_DEAL)),
-								 chg->with_deal);
-	after->locked = add_count(DatumGetInt32(store_attr(current, COUNT_LOCKED)), chg->locked);
-	claims = DatumGetInt32(store_attr(current, COUNT_CLAIMS));
-	day = slot_getattr(current, COUNT_DAY, &day_null);
-	if (chg->claims != 0)
-	{
-		claims = (!day_null && DatumGetDateADT(day) == chg->today) ?
-			add_count(claims, chg->claims) : chg->claims;
-		day = DateADTGetDatum(chg->today);
-		day_null = false;
+		/* the new version: the current one with the change applied */
+		slot_getallattrs(current);
+		ExecClearTuple(next);
+		for (i = 0; i < next->tts_tupleDescriptor->natts; i++)
+			store_set(next, i + 1, current->tts_values[i], !current->tts_isnull[i]);
+		after->owned = add_count(DatumGetInt32(store_attr(current, COUNT_OWNED)), chg->owned);
+		after->with_deal = add_count(DatumGetInt32(store_attr(current, COUNT_WITH_DEAL)),
+									 chg->with_deal);
+		after->locked = add_count(DatumGetInt32(store_attr(current, COUNT_LOCKED)), chg->locked);
+		claims = DatumGetInt32(store_attr(current, COUNT_CLAIMS));
+		day = slot_getattr(current, COUNT_DAY, &day_null);
+		if (chg->claims != 0)
+		{
+			claims = (!day_null && DatumGetDateADT(day) == chg->today) ?
+				add_count(claims, chg->claims) : chg->claims;
+			day = DateADTGetDatum(chg->today);
+			day_null = false;
+		}
+		after->claims_today = (!day_null && DatumGetDateADT(day) == chg->today) ? claims : 0;
+		store_set(next, COUNT_OWNED, Int32GetDatum(after->owned), true);
+		store_set(next, COUNT_WITH_DEAL, Int32GetDatum(after->with_deal), true);
+		store_set(next, COUNT_LOCKED, Int32GetDatum(after->locked), true);
+		store_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
+		store_set(next, COUNT_DAY, day, !day_null);
+		ExecStoreVirtualTuple(next);
+		if (counter_write(ks.heap, current, next, locked))
+			break;
+		ExecClearTuple(current);
 	}
-	after->claims_today = (!day_null && DatumGetDateADT(day) == chg->today) ? claims : 0;
-	store_set(next, COUNT_OWNED, Int32GetDatum(after->owned), true);
-	store_set(next, COUNT_WITH_DEAL, Int32GetDatum(after->with_deal), true);
-	store_set(next, COUNT_LOCKED, Int32GetDatum(after->locked), true);
-	store_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
-	store_set(next, COUNT_DAY, day, !day_null);
-	ExecStoreVirtualTuple(next);
-	counter_write(ks.heap, current, next);
 	/* the new version's TID, where the next change of this rep in this transaction finds it */
 	ct = counter_tid(table, tenant, rep, true);
 	ct->tid = next->tts_tid;
