@@ -69,28 +69,38 @@ typedef enum RepairStmt
 /*
  * Every stream is read in (customer, tenant) order, as the table (examine): ids repeat across
  * the tenants of a table keyed (tenant, id), and each (customer, tenant) is one customer.
+ * Tenants in tenant order (tenants.c): by name for a text tenant (the dictionary's, joined),
+ * else by key, which is the integer tenant's value (no name).  IN_TENANT_ORDER(T, inner, then)
+ * reads inner (whose first column is the customer and, on 0.2's tables, last the tenant) in
+ * that order, then by the columns `then` names; on 0.2's tables the tenant's name (NULL: an
+ * integer tenant) follows as the last column.
  */
-#define RP_EVENTS_SQL(T) \
+#define IN_TENANT_ORDER(T, inner, then) \
+	"SELECT s.*" T(", n.name") " FROM (" inner ") s" \
+	T(" LEFT JOIN crmpool.tenant_name n ON n.table_id" EQ "$1 AND n.tenant" EQ "s.tenant") \
+	" ORDER BY s.customer" T(", n.name " TENANT_NAME_ORDER ", s.tenant") then
+
+#define RP_EVENTS_SQL(T) IN_TENANT_ORDER(T, \
 	"SELECT DISTINCT ON (customer" T(", tenant") ") customer, owner, how, at" T(", tenant") " FROM crmpool.ownership_event " \
-	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer, " T("tenant, ") "seq DESC"
+	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer, " T("tenant, ") "seq DESC", "")
 
-#define RP_LOCKS_SQL(T) \
-	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
+#define RP_LOCKS_SQL(T) IN_TENANT_ORDER(T, \
+	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1", "")
 
-#define RP_DUE_SQL(T) \
+#define RP_DUE_SQL(T) IN_TENANT_ORDER(T, \
 	"SELECT customer, owner, since, due_at, rule, warn_at" T(", tenant") " FROM crmpool.recycle_due " \
-	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
+	"WHERE " TABLE_ID(T) EQ "$1", "")
 
-#define RP_FOLLOWUPS_SQL(T) \
+#define RP_FOLLOWUPS_SQL(T) IN_TENANT_ORDER(T, \
 	"SELECT customer, pg_catalog.max(at)" T(", tenant") " FROM crmpool.followup WHERE " TABLE_ID(T) EQ "$1 " \
-	"GROUP BY customer" T(", tenant") " ORDER BY customer" T(", tenant")
+	"GROUP BY customer" T(", tenant"), "")
 
-#define RP_KEYS_SQL(T) \
-	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1 " \
-	"ORDER BY customer, " T("tenant, ") "kind, key"
+#define RP_KEYS_SQL(T) IN_TENANT_ORDER(T, \
+	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1", \
+	", s.kind, s.key")
 
-#define RP_NAMES_SQL(T) \
-	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
+#define RP_NAMES_SQL(T) IN_TENANT_ORDER(T, \
+	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1", "")
 
 #define RP_COUNTERS_SQL(T) \
 	"SELECT rep, owned, locked, with_deal" T(", tenant") " FROM crmpool.rep_counter WHERE " TABLE_ID(T) EQ "$1 " \
@@ -150,6 +160,7 @@ typedef struct Stream
 {
 	Portal		portal;
 	bool		of_table;		/* the user's table: fetched as its owner */
+	bool		named;			/* read IN_TENANT_ORDER: the tenant's name follows the tenant */
 	SPITupleTable *tt;
 	uint64		n;
 	uint64		pos;
@@ -163,6 +174,8 @@ stream_open(Stream *s, Roles *r, RepairStmt stmt, CrmpoolTableId table)
 	Datum		arg = crmpool_table_id_datum(table);
 
 	memset(s, 0, sizeof(Stream));
+	/* every stream of customers is read IN_TENANT_ORDER; the counters, by rep, are not */
+	s->named = crmpool_has_tenants() && stmt != RP_COUNTERS;
 	crmpool_become_owner(&r->octx);
 	s->portal = SPI_cursor_open(NULL, plan, &arg, NULL, true);
 	crmpool_restore_user(&r->octx);
@@ -216,15 +229,28 @@ stream_notnull(Stream *s, int col)
 }
 
 /*
- * The tenant of the stream's current row: every stream reads it as its last column (0.1's
- * tables have none: the one tenant CRMPOOL_NO_TENANT).
+ * The tenant of the stream's current row: every stream reads it as its last column, or the one
+ * before the tenant's name (0.1's tables have none: the one tenant CRMPOOL_NO_TENANT).
  */
 static CrmpoolTenant
 stream_tenant(Stream *s)
 {
 	if (!crmpool_has_tenants())
 		return CRMPOOL_NO_TENANT;
-	return DatumGetInt64(stream_notnull(s, s->tt->tupdesc->natts));
+	return DatumGetInt64(stream_notnull(s, s->tt->tupdesc->natts - (s->named ? 1 : 0)));
+}
+
+/* The name of the current row's tenant (NULL: an integer tenant, or none), for tenant order. */
+static char *
+stream_tenant_name(Stream *s)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (!s->named)
+		return NULL;
+	d = stream_value(s, s->tt->tupdesc->natts, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
 /* Whether the stream's current row is of `customer` (column 1) of `tenant`. */
@@ -250,6 +276,7 @@ typedef struct RowFacts
 {
 	int64		customer;
 	CrmpoolTenant tenant;
+	char	   *tenant_name;	/* what the tenant sorts by (tenants.c); NULL: its key */
 	bool		has_owner;
 	int64		owner;
 	bool		deal;
@@ -310,6 +337,7 @@ row_facts(ManagedRel *mr, HeapTuple row, TupleDesc desc, RowFacts *f)
 	memset(f, 0, sizeof(RowFacts));
 	f->customer = managed_key(mr, row, desc);
 	f->tenant = managed_tenant(mr, row, desc);
+	f->tenant_name = managed_tenant_sort_name(mr, row, desc);
 	f->has_owner = managed_owner(mr, row, desc, &f->owner);
 	f->deal = f->has_owner && managed_has_deal(mr, row, desc);
 	f->lock_flag = f->has_owner && managed_lock_flag(mr, row, desc);
@@ -794,20 +822,6 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	/* as manage(): nothing writes the table, or its bookkeeping, until we commit */
 	LockRelationOid(relid, ExclusiveLock);
 	p.mr = managed_rel_get(relid, false);
-	/*
-	 * A table keyed (tenant, id) is read in (id, tenant) order, which is the order of crmpool's
-	 * tenant keys only for an integer tenant (its value is its key; a text one's key is the order
-	 * crmpool first saw it in).
-	 */
-	if (p.mr->tenant_in_key && p.mr->tenant_type != INT2OID && p.mr->tenant_type != INT4OID &&
-		p.mr->tenant_type != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("crmpool.%s() cannot compare table %s, keyed (%s, %s) with a %s tenant",
-						fix ? "repair" : "check", get_rel_name(relid),
-						get_attname(relid, p.mr->tenant_att, false),
-						get_attname(relid, p.mr->key_att, false), format_type_be(p.mr->tenant_type)),
-				 errdetail("This version compares a table keyed by a tenant and an id only when the tenant column is an integer.")));
 	p.fcinfo = fcinfo;
 	p.fix = fix;
 	p.now = crmpool_now();
@@ -847,7 +861,7 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	as_table_owner(&p.roles);
 	/*
 	 * In (customer, tenant) order, as the streams: an id is one row, or on a table keyed (tenant,
-	 * id) one row per tenant, whose integer value is its key (examine() refuses a text one)
+	 * id) one row per tenant, in tenant order
 	 */
 	table.s.portal = SPI_cursor_open_with_args(NULL,
 											   psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row ORDER BY %s%s%s",
@@ -855,7 +869,7 @@ examine(FunctionCallInfo fcinfo, bool fix)
 														quote_identifier(get_attname(relid, p.mr->key_att, false)),
 														p.mr->tenant_in_key ? ", " : "",
 														p.mr->tenant_in_key ?
-														quote_identifier(get_attname(relid, p.mr->tenant_att, false)) : ""),
+														managed_tenant_order_sql(p.mr, NULL) : ""),
 											   0, NULL, NULL, NULL, true, 0);
 	as_caller(&p.roles);
 	rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
@@ -876,27 +890,34 @@ examine(FunctionCallInfo fcinfo, bool fix)
 		bool		any = (f != NULL);
 		int64		customer = f ? f->customer : 0;
 		CrmpoolTenant tenant = f ? f->tenant : CRMPOOL_NO_TENANT;
+		char	   *tenant_name = f ? f->tenant_name : NULL;
 		int			i;
 
-		/* the lowest (customer, tenant) anyone has */
+		old = MemoryContextSwitchTo(percustomer);
+		/* the lowest (customer, tenant) anyone has, tenants in tenant order */
 		for (i = 0; i < lengthof(all); i++)
 			if (stream_row(all[i], &p.roles) != NULL)
 			{
 				int64		c = DatumGetInt64(stream_notnull(all[i], 1));
 				CrmpoolTenant t = stream_tenant(all[i]);
+				char	   *t_name = stream_tenant_name(all[i]);
 
-				if (!any || c < customer || (c == customer && t < tenant))
+				if (!any || c < customer ||
+					(c == customer && managed_tenant_cmp(p.mr, t, t_name, tenant, tenant_name) < 0))
 				{
 					customer = c;
 					tenant = t;
+					tenant_name = t_name;
 				}
 				any = true;
 			}
 		if (!any)
+		{
+			MemoryContextSwitchTo(old);
 			break;
+		}
 		if (f != NULL && (f->customer != customer || f->tenant != tenant))
 			f = NULL;
-		old = MemoryContextSwitchTo(percustomer);
 		one_customer(&p, customer, tenant, f, &events, &locks, &due, &followups, &keys, &names);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(percustomer);

@@ -185,7 +185,7 @@ for my $db (sort keys %restore)
 	is(state($db), $src_state, "$db: every table keeps its id, and every state row its table");
 	is($q->($db, $seqs), $src_seqs, "$db: every sequence stands where it stood");
 	is($q->($db, $readers), $src_readers, "$db: the readers show the same");
-	for my $t (qw(t_lead t_firm))
+	for my $t (qw(t_lead t_shop t_firm))
 	{
 		is($q->($db, "SELECT count(*) FROM crmpool.check('$t')"), '0', "$db: check('$t') is clean");
 	}
@@ -216,6 +216,7 @@ for my $db (sort keys %restore)
 		SELECT string_agg(name || '=' || tenant, ' ' ORDER BY tenant) FROM crmpool.tenant_name n
 		JOIN crmpool.managed_table m USING (table_id) WHERE m.rel = 't_shop'::regclass}),
 		'acme=1 initech=2 globex=3', "$db: a new text tenant gets the next key");
+	is($q->($db, q{SELECT count(*) FROM crmpool.check('t_shop')}), '0', "$db: check('t_shop') is still clean");
 
 	# DROP TABLE and unmanage() forget exactly that table's rows
 	$before = state($db);
