@@ -63,44 +63,64 @@ typedef enum RepairStmt
 	RP_NAMES,
 	RP_COUNTERS,
 	RP_SET_COUNTER,
+	/* the streams of customers of a table whose tenants sort by name, in RP_EVENTS' order */
+	RP_EVENTS_BY_NAME,
+	RP_LOCKS_BY_NAME,
+	RP_DUE_BY_NAME,
+	RP_FOLLOWUPS_BY_NAME,
+	RP_KEYS_BY_NAME,
+	RP_NAMES_BY_NAME,
 	NUM_REPAIR_STMTS
 } RepairStmt;
 
 /*
  * Every stream is read in (customer, tenant) order, as the table (examine): ids repeat across
  * the tenants of a table keyed (tenant, id), and each (customer, tenant) is one customer.
- * Tenants in tenant order (tenants.c): by name for a text tenant (the dictionary's, joined),
- * else by key, which is the integer tenant's value (no name).  IN_TENANT_ORDER(T, inner, then)
- * reads inner (whose first column is the customer and, on 0.2's tables, last the tenant) in
- * that order, then by the columns `then` names; on 0.2's tables the tenant's name (NULL: an
- * integer tenant) follows as the last column.
+ * Tenants in tenant order (tenants.c): by key, which is an integer tenant's value, or for a
+ * table whose tenants sort by name (text ones), by the name the dictionary keeps, joined:
+ * BY_KEY(T, inner, then) and BY_NAME(T, inner, then) read inner (whose first column is the
+ * customer and, on 0.2's tables, last the tenant) in that order, then by the columns `then`
+ * names.  BY_NAME adds the tenant's name as the last column.
  */
-#define IN_TENANT_ORDER(T, inner, then) \
+#define BY_KEY(T, inner, then) inner " ORDER BY customer" T(", tenant") then
+#define BY_NAME(T, inner, then) \
 	"SELECT s.*" T(", n.name") " FROM (" inner ") s" \
 	T(" LEFT JOIN crmpool.tenant_name n ON n.table_id" EQ "$1 AND n.tenant" EQ "s.tenant") \
 	" ORDER BY s.customer" T(", n.name " TENANT_NAME_ORDER ", s.tenant") then
 
-#define RP_EVENTS_SQL(T) IN_TENANT_ORDER(T, \
+/* each customer's last event (DISTINCT ON: in key order already) */
+#define RP_EVENTS_INNER(T) \
 	"SELECT DISTINCT ON (customer" T(", tenant") ") customer, owner, how, at" T(", tenant") " FROM crmpool.ownership_event " \
-	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer, " T("tenant, ") "seq DESC", "")
+	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer, " T("tenant, ") "seq DESC"
+#define RP_EVENTS_SQL(T) RP_EVENTS_INNER(T)
+#define RP_EVENTS_BY_NAME_SQL(T) BY_NAME(T, RP_EVENTS_INNER(T), "")
 
-#define RP_LOCKS_SQL(T) IN_TENANT_ORDER(T, \
-	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1", "")
+#define RP_LOCKS_INNER(T) \
+	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1"
+#define RP_LOCKS_SQL(T) BY_KEY(T, RP_LOCKS_INNER(T), "")
+#define RP_LOCKS_BY_NAME_SQL(T) BY_NAME(T, RP_LOCKS_INNER(T), "")
 
-#define RP_DUE_SQL(T) IN_TENANT_ORDER(T, \
+#define RP_DUE_INNER(T) \
 	"SELECT customer, owner, since, due_at, rule, warn_at" T(", tenant") " FROM crmpool.recycle_due " \
-	"WHERE " TABLE_ID(T) EQ "$1", "")
+	"WHERE " TABLE_ID(T) EQ "$1"
+#define RP_DUE_SQL(T) BY_KEY(T, RP_DUE_INNER(T), "")
+#define RP_DUE_BY_NAME_SQL(T) BY_NAME(T, RP_DUE_INNER(T), "")
 
-#define RP_FOLLOWUPS_SQL(T) IN_TENANT_ORDER(T, \
+#define RP_FOLLOWUPS_INNER(T) \
 	"SELECT customer, pg_catalog.max(at)" T(", tenant") " FROM crmpool.followup WHERE " TABLE_ID(T) EQ "$1 " \
-	"GROUP BY customer" T(", tenant"), "")
+	"GROUP BY customer" T(", tenant")
+#define RP_FOLLOWUPS_SQL(T) BY_KEY(T, RP_FOLLOWUPS_INNER(T), "")
+#define RP_FOLLOWUPS_BY_NAME_SQL(T) BY_NAME(T, RP_FOLLOWUPS_INNER(T), "")
 
-#define RP_KEYS_SQL(T) IN_TENANT_ORDER(T, \
-	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1", \
-	", s.kind, s.key")
+#define RP_KEYS_INNER(T) \
+	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1"
+#define RP_KEYS_SQL(T) BY_KEY(T, RP_KEYS_INNER(T), ", kind, key")
+#define RP_KEYS_BY_NAME_SQL(T) BY_NAME(T, RP_KEYS_INNER(T), ", kind, key")
 
-#define RP_NAMES_SQL(T) IN_TENANT_ORDER(T, \
-	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1", "")
+#define RP_NAMES_INNER(T) \
+	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1"
+#define RP_NAMES_SQL(T) BY_KEY(T, RP_NAMES_INNER(T), "")
+#define RP_NAMES_BY_NAME_SQL(T) BY_NAME(T, RP_NAMES_INNER(T), "")
 
 #define RP_COUNTERS_SQL(T) \
 	"SELECT rep, owned, locked, with_deal" T(", tenant") " FROM crmpool.rep_counter WHERE " TABLE_ID(T) EQ "$1 " \
@@ -122,6 +142,12 @@ static const CrmpoolStmt stmt_defs[NUM_REPAIR_STMTS] = {
 	[RP_COUNTERS] = TENANT_STMT(RP_COUNTERS_SQL, 1, {INT4OID}),
 	/* claims made today are not the table's to say: kept */
 	[RP_SET_COUNTER] = TENANT_STMT(RP_SET_COUNTER_SQL, 6, {INT4OID, INT8OID, INT4OID, INT4OID, INT4OID, INT8OID}),
+	[RP_EVENTS_BY_NAME] = TENANT_STMT(RP_EVENTS_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_LOCKS_BY_NAME] = TENANT_STMT(RP_LOCKS_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_DUE_BY_NAME] = TENANT_STMT(RP_DUE_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_FOLLOWUPS_BY_NAME] = TENANT_STMT(RP_FOLLOWUPS_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_KEYS_BY_NAME] = TENANT_STMT(RP_KEYS_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_NAMES_BY_NAME] = TENANT_STMT(RP_NAMES_BY_NAME_SQL, 1, {INT4OID}),
 };
 
 static SPIPlanPtr stmt_plans[NUM_REPAIR_STMTS][2];
@@ -160,22 +186,29 @@ typedef struct Stream
 {
 	Portal		portal;
 	bool		of_table;		/* the user's table: fetched as its owner */
-	bool		named;			/* read IN_TENANT_ORDER: the tenant's name follows the tenant */
+	bool		named;			/* read BY_NAME: the tenant's name follows the tenant */
 	SPITupleTable *tt;
 	uint64		n;
 	uint64		pos;
 	bool		done;
 } Stream;
 
+/*
+ * Open stmt's stream of mr's rows: a stream of customers (RP_EVENTS to RP_NAMES) in tenant
+ * order, by name when mr's tenants sort by name (0.2's tables only: 0.1's have no tenant).
+ */
 static void
-stream_open(Stream *s, Roles *r, RepairStmt stmt, CrmpoolTableId table)
+stream_open(Stream *s, Roles *r, RepairStmt stmt, ManagedRel *mr)
 {
-	SPIPlanPtr	plan = crmpool_stmt_plan(&stmt_defs[stmt], stmt_plans[stmt]);
-	Datum		arg = crmpool_table_id_datum(table);
+	bool		named = stmt <= RP_NAMES && crmpool_has_tenants() && managed_tenant_by_name(mr);
+	SPIPlanPtr	plan;
+	Datum		arg = crmpool_table_id_datum(mr->table_id);
 
+	if (named)
+		stmt += RP_EVENTS_BY_NAME - RP_EVENTS;
+	plan = crmpool_stmt_plan(&stmt_defs[stmt], stmt_plans[stmt]);
 	memset(s, 0, sizeof(Stream));
-	/* every stream of customers is read IN_TENANT_ORDER; the counters, by rep, are not */
-	s->named = crmpool_has_tenants() && stmt != RP_COUNTERS;
+	s->named = named;
 	crmpool_become_owner(&r->octx);
 	s->portal = SPI_cursor_open(NULL, plan, &arg, NULL, true);
 	crmpool_restore_user(&r->octx);
@@ -723,7 +756,7 @@ counters(Pass *p, Roles *r)
 		want[n++] = *c;
 	qsort(want, n, sizeof(RepCount), rep_order);
 
-	stream_open(&s, r, RP_COUNTERS, p->mr->table_id);
+	stream_open(&s, r, RP_COUNTERS, p->mr);
 	for (;;)
 	{
 		bool		has_row = stream_row(&s, r) != NULL;
@@ -874,12 +907,12 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	as_caller(&p.roles);
 	rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
 
-	stream_open(&events, &p.roles, RP_EVENTS, p.mr->table_id);
-	stream_open(&locks, &p.roles, RP_LOCKS, p.mr->table_id);
-	stream_open(&due, &p.roles, RP_DUE, p.mr->table_id);
-	stream_open(&followups, &p.roles, RP_FOLLOWUPS, p.mr->table_id);
-	stream_open(&keys, &p.roles, RP_KEYS, p.mr->table_id);
-	stream_open(&names, &p.roles, RP_NAMES, p.mr->table_id);
+	stream_open(&events, &p.roles, RP_EVENTS, p.mr);
+	stream_open(&locks, &p.roles, RP_LOCKS, p.mr);
+	stream_open(&due, &p.roles, RP_DUE, p.mr);
+	stream_open(&followups, &p.roles, RP_FOLLOWUPS, p.mr);
+	stream_open(&keys, &p.roles, RP_KEYS, p.mr);
+	stream_open(&names, &p.roles, RP_NAMES, p.mr);
 
 	percustomer = AllocSetContextCreate(CurrentMemoryContext, "crmpool repair customer",
 										ALLOCSET_DEFAULT_SIZES);

@@ -222,6 +222,7 @@ extern void managed_scope_pop(int nestlevel);
  * crmpool.tenant_name.name or the tenant column as text) as in C (managed_tenant_cmp).
  */
 #define TENANT_NAME_ORDER "COLLATE pg_catalog.\"C\""
+extern bool managed_tenant_by_name(ManagedRel *mr);
 extern char *managed_tenant_order_sql(ManagedRel *mr, const char *alias);
 extern char *managed_tenant_sort_name(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern int	managed_tenant_cmp(ManagedRel *mr, CrmpoolTenant a, const char *a_name,

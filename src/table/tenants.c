@@ -464,6 +464,13 @@ managed_tenant_order_sql(ManagedRel *mr, const char *alias)
 	return psprintf("(%s)::pg_catalog.text " TENANT_NAME_ORDER, col);
 }
 
+/* Whether mr's tenants sort by name (any but an integer tenant column, or none). */
+bool
+managed_tenant_by_name(ManagedRel *mr)
+{
+	return mr->tenant_att != InvalidAttrNumber && !integer_tenant(mr);
+}
+
 /*
  * What a row's tenant sorts by in tenant order: its text (palloc'd), or NULL for an integer
  * tenant or a table without a tenant column, whose key sorts.
@@ -474,7 +481,7 @@ managed_tenant_sort_name(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
 	bool		isnull;
 	Datum		d;
 
-	if (mr->tenant_att == InvalidAttrNumber || integer_tenant(mr))
+	if (!managed_tenant_by_name(mr))
 		return NULL;
 	d = heap_getattr(tuple, mr->tenant_att, desc, &isnull);
 	return isnull ? NULL : OidOutputFunctionCall(mr->tenant_out, d);
@@ -492,7 +499,7 @@ managed_tenant_cmp(ManagedRel *mr, CrmpoolTenant a, const char *a_name, CrmpoolT
 {
 	if (a == b)
 		return 0;
-	if (mr->tenant_att == InvalidAttrNumber || integer_tenant(mr))
+	if (!managed_tenant_by_name(mr))
 		return a < b ? -1 : 1;
 	if (a_name == NULL || b_name == NULL)
 		elog(ERROR, "crmpool.tenant_name has no tenant " INT64_FORMAT " of table %s",
