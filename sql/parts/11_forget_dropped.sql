@@ -4,8 +4,8 @@
 -- would fail and recycling would skip the table.  src/table/tables.c says why.  The event
 -- trigger is sql/parts/12_forget_dropped_trigger.sql; sql/upgrade/0.1--0.2/81_forget_dropped.sql
 -- is a link to this file, so that an updated 0.1 gets exactly this function (81_drop_forget_dropped.sql
--- first drops the earlier version and its event trigger, which 81_forget_dropped_trigger.sql, a
--- link to 12_forget_dropped_trigger.sql, makes again).
+-- first drops 0.1's version and its event trigger, which 81_forget_dropped_trigger.sql, a link
+-- to 12_forget_dropped_trigger.sql, makes again: the update makes each of them once).
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION crmpool.forget_dropped_tables()
 RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

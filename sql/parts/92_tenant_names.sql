@@ -4,7 +4,7 @@
 -- for a table without one, and for a text, varchar or uuid tenant column the id this table gives
 -- the name, the first time crmpool sees it (src/table/registry.c, tenant_key_of_name).  Ids are
 -- never reused nor changed while the table is managed; they go with its crmpool.managed_table
--- row (crmpool.forget_table_config).  sql/upgrade/0.1--0.2/50_tenant.sql links this file.
+-- row (crmpool.forget_table_config).  sql/upgrade/0.1--0.2/50_tenant_names.sql links this file.
 -- Registered for pg_dump after every table of 0.1 and before crmpool.rep_config, as an updated
 -- 0.1 registers them (test/t/003_upgrade.pl compares the list).
 -- ---------------------------------------------------------------------------------------------

@@ -63,34 +63,64 @@ typedef enum RepairStmt
 	RP_NAMES,
 	RP_COUNTERS,
 	RP_SET_COUNTER,
+	/* the streams of customers of a table whose tenants sort by name, in RP_EVENTS' order */
+	RP_EVENTS_BY_NAME,
+	RP_LOCKS_BY_NAME,
+	RP_DUE_BY_NAME,
+	RP_FOLLOWUPS_BY_NAME,
+	RP_KEYS_BY_NAME,
+	RP_NAMES_BY_NAME,
 	NUM_REPAIR_STMTS
 } RepairStmt;
 
 /*
  * Every stream is read in (customer, tenant) order, as the table (examine): ids repeat across
  * the tenants of a table keyed (tenant, id), and each (customer, tenant) is one customer.
+ * Tenants in tenant order (tenants.c): by key, which is an integer tenant's value, or for a
+ * table whose tenants sort by name (text ones), by the name the dictionary keeps, joined:
+ * BY_KEY(T, inner, then) and BY_NAME(T, inner, then) read inner (whose first column is the
+ * customer and, on 0.2's tables, last the tenant) in that order, then by the columns `then`
+ * names.  BY_NAME adds the tenant's name as the last column.
  */
-#define RP_EVENTS_SQL(T) \
+#define BY_KEY(T, inner, then) inner " ORDER BY customer" T(", tenant") then
+#define BY_NAME(T, inner, then) \
+	"SELECT s.*" T(", n.name") " FROM (" inner ") s" \
+	T(" LEFT JOIN crmpool.tenant_name n ON n.table_id" EQ "$1 AND n.tenant" EQ "s.tenant") \
+	" ORDER BY s.customer" T(", n.name " TENANT_NAME_ORDER ", s.tenant") then
+
+/* each customer's last event (DISTINCT ON: in key order already) */
+#define RP_EVENTS_INNER(T) \
 	"SELECT DISTINCT ON (customer" T(", tenant") ") customer, owner, how, at" T(", tenant") " FROM crmpool.ownership_event " \
 	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer, " T("tenant, ") "seq DESC"
+#define RP_EVENTS_SQL(T) RP_EVENTS_INNER(T)
+#define RP_EVENTS_BY_NAME_SQL(T) BY_NAME(T, RP_EVENTS_INNER(T), "")
 
-#define RP_LOCKS_SQL(T) \
-	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
+#define RP_LOCKS_INNER(T) \
+	"SELECT customer, rep" T(", tenant") " FROM crmpool.customer_lock WHERE " TABLE_ID(T) EQ "$1"
+#define RP_LOCKS_SQL(T) BY_KEY(T, RP_LOCKS_INNER(T), "")
+#define RP_LOCKS_BY_NAME_SQL(T) BY_NAME(T, RP_LOCKS_INNER(T), "")
 
-#define RP_DUE_SQL(T) \
+#define RP_DUE_INNER(T) \
 	"SELECT customer, owner, since, due_at, rule, warn_at" T(", tenant") " FROM crmpool.recycle_due " \
-	"WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
+	"WHERE " TABLE_ID(T) EQ "$1"
+#define RP_DUE_SQL(T) BY_KEY(T, RP_DUE_INNER(T), "")
+#define RP_DUE_BY_NAME_SQL(T) BY_NAME(T, RP_DUE_INNER(T), "")
 
-#define RP_FOLLOWUPS_SQL(T) \
+#define RP_FOLLOWUPS_INNER(T) \
 	"SELECT customer, pg_catalog.max(at)" T(", tenant") " FROM crmpool.followup WHERE " TABLE_ID(T) EQ "$1 " \
-	"GROUP BY customer" T(", tenant") " ORDER BY customer" T(", tenant")
+	"GROUP BY customer" T(", tenant")
+#define RP_FOLLOWUPS_SQL(T) BY_KEY(T, RP_FOLLOWUPS_INNER(T), "")
+#define RP_FOLLOWUPS_BY_NAME_SQL(T) BY_NAME(T, RP_FOLLOWUPS_INNER(T), "")
 
-#define RP_KEYS_SQL(T) \
-	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1 " \
-	"ORDER BY customer, " T("tenant, ") "kind, key"
+#define RP_KEYS_INNER(T) \
+	"SELECT customer, kind, key" T(", tenant") " FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1"
+#define RP_KEYS_SQL(T) BY_KEY(T, RP_KEYS_INNER(T), ", kind, key")
+#define RP_KEYS_BY_NAME_SQL(T) BY_NAME(T, RP_KEYS_INNER(T), ", kind, key")
 
-#define RP_NAMES_SQL(T) \
-	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1 ORDER BY customer" T(", tenant")
+#define RP_NAMES_INNER(T) \
+	"SELECT customer, name, core" T(", tenant") " FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1"
+#define RP_NAMES_SQL(T) BY_KEY(T, RP_NAMES_INNER(T), "")
+#define RP_NAMES_BY_NAME_SQL(T) BY_NAME(T, RP_NAMES_INNER(T), "")
 
 #define RP_COUNTERS_SQL(T) \
 	"SELECT rep, owned, locked, with_deal" T(", tenant") " FROM crmpool.rep_counter WHERE " TABLE_ID(T) EQ "$1 " \
@@ -112,6 +142,12 @@ static const CrmpoolStmt stmt_defs[NUM_REPAIR_STMTS] = {
 	[RP_COUNTERS] = TENANT_STMT(RP_COUNTERS_SQL, 1, {INT4OID}),
 	/* claims made today are not the table's to say: kept */
 	[RP_SET_COUNTER] = TENANT_STMT(RP_SET_COUNTER_SQL, 6, {INT4OID, INT8OID, INT4OID, INT4OID, INT4OID, INT8OID}),
+	[RP_EVENTS_BY_NAME] = TENANT_STMT(RP_EVENTS_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_LOCKS_BY_NAME] = TENANT_STMT(RP_LOCKS_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_DUE_BY_NAME] = TENANT_STMT(RP_DUE_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_FOLLOWUPS_BY_NAME] = TENANT_STMT(RP_FOLLOWUPS_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_KEYS_BY_NAME] = TENANT_STMT(RP_KEYS_BY_NAME_SQL, 1, {INT4OID}),
+	[RP_NAMES_BY_NAME] = TENANT_STMT(RP_NAMES_BY_NAME_SQL, 1, {INT4OID}),
 };
 
 static SPIPlanPtr stmt_plans[NUM_REPAIR_STMTS][2];
@@ -150,19 +186,29 @@ typedef struct Stream
 {
 	Portal		portal;
 	bool		of_table;		/* the user's table: fetched as its owner */
+	bool		named;			/* read BY_NAME: the tenant's name follows the tenant */
 	SPITupleTable *tt;
 	uint64		n;
 	uint64		pos;
 	bool		done;
 } Stream;
 
+/*
+ * Open stmt's stream of mr's rows: a stream of customers (RP_EVENTS to RP_NAMES) in tenant
+ * order, by name when mr's tenants sort by name (0.2's tables only: 0.1's have no tenant).
+ */
 static void
-stream_open(Stream *s, Roles *r, RepairStmt stmt, CrmpoolTableId table)
+stream_open(Stream *s, Roles *r, RepairStmt stmt, ManagedRel *mr)
 {
-	SPIPlanPtr	plan = crmpool_stmt_plan(&stmt_defs[stmt], stmt_plans[stmt]);
-	Datum		arg = crmpool_table_id_datum(table);
+	bool		named = stmt <= RP_NAMES && crmpool_has_tenants() && managed_tenant_by_name(mr);
+	SPIPlanPtr	plan;
+	Datum		arg = crmpool_table_id_datum(mr->table_id);
 
+	if (named)
+		stmt += RP_EVENTS_BY_NAME - RP_EVENTS;
+	plan = crmpool_stmt_plan(&stmt_defs[stmt], stmt_plans[stmt]);
 	memset(s, 0, sizeof(Stream));
+	s->named = named;
 	crmpool_become_owner(&r->octx);
 	s->portal = SPI_cursor_open(NULL, plan, &arg, NULL, true);
 	crmpool_restore_user(&r->octx);
@@ -216,15 +262,28 @@ stream_notnull(Stream *s, int col)
 }
 
 /*
- * The tenant of the stream's current row: every stream reads it as its last column (0.1's
- * tables have none: the one tenant CRMPOOL_NO_TENANT).
+ * The tenant of the stream's current row: every stream reads it as its last column, or the one
+ * before the tenant's name (0.1's tables have none: the one tenant CRMPOOL_NO_TENANT).
  */
 static CrmpoolTenant
 stream_tenant(Stream *s)
 {
 	if (!crmpool_has_tenants())
 		return CRMPOOL_NO_TENANT;
-	return DatumGetInt64(stream_notnull(s, s->tt->tupdesc->natts));
+	return DatumGetInt64(stream_notnull(s, s->tt->tupdesc->natts - (s->named ? 1 : 0)));
+}
+
+/* The name of the current row's tenant (NULL: an integer tenant, or none), for tenant order. */
+static char *
+stream_tenant_name(Stream *s)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (!s->named)
+		return NULL;
+	d = stream_value(s, s->tt->tupdesc->natts, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
 /* Whether the stream's current row is of `customer` (column 1) of `tenant`. */
@@ -250,6 +309,7 @@ typedef struct RowFacts
 {
 	int64		customer;
 	CrmpoolTenant tenant;
+	char	   *tenant_name;	/* what the tenant sorts by (tenants.c); NULL: its key */
 	bool		has_owner;
 	int64		owner;
 	bool		deal;
@@ -310,6 +370,7 @@ row_facts(ManagedRel *mr, HeapTuple row, TupleDesc desc, RowFacts *f)
 	memset(f, 0, sizeof(RowFacts));
 	f->customer = managed_key(mr, row, desc);
 	f->tenant = managed_tenant(mr, row, desc);
+	f->tenant_name = managed_tenant_sort_name(mr, row, desc);
 	f->has_owner = managed_owner(mr, row, desc, &f->owner);
 	f->deal = f->has_owner && managed_has_deal(mr, row, desc);
 	f->lock_flag = f->has_owner && managed_lock_flag(mr, row, desc);
@@ -695,7 +756,7 @@ counters(Pass *p, Roles *r)
 		want[n++] = *c;
 	qsort(want, n, sizeof(RepCount), rep_order);
 
-	stream_open(&s, r, RP_COUNTERS, p->mr->table_id);
+	stream_open(&s, r, RP_COUNTERS, p->mr);
 	for (;;)
 	{
 		bool		has_row = stream_row(&s, r) != NULL;
@@ -794,20 +855,6 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	/* as manage(): nothing writes the table, or its bookkeeping, until we commit */
 	LockRelationOid(relid, ExclusiveLock);
 	p.mr = managed_rel_get(relid, false);
-	/*
-	 * A table keyed (tenant, id) is read in (id, tenant) order, which is the order of crmpool's
-	 * tenant keys only for an integer tenant (its value is its key; a text one's key is the order
-	 * crmpool first saw it in).
-	 */
-	if (p.mr->tenant_in_key && p.mr->tenant_type != INT2OID && p.mr->tenant_type != INT4OID &&
-		p.mr->tenant_type != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("crmpool.%s() cannot compare table %s, keyed (%s, %s) with a %s tenant",
-						fix ? "repair" : "check", get_rel_name(relid),
-						get_attname(relid, p.mr->tenant_att, false),
-						get_attname(relid, p.mr->key_att, false), format_type_be(p.mr->tenant_type)),
-				 errdetail("This version compares a table keyed by a tenant and an id only when the tenant column is an integer.")));
 	p.fcinfo = fcinfo;
 	p.fix = fix;
 	p.now = crmpool_now();
@@ -847,7 +894,7 @@ examine(FunctionCallInfo fcinfo, bool fix)
 	as_table_owner(&p.roles);
 	/*
 	 * In (customer, tenant) order, as the streams: an id is one row, or on a table keyed (tenant,
-	 * id) one row per tenant, whose integer value is its key (examine() refuses a text one)
+	 * id) one row per tenant, in tenant order
 	 */
 	table.s.portal = SPI_cursor_open_with_args(NULL,
 											   psprintf("SELECT crmpool_row FROM ONLY %s crmpool_row ORDER BY %s%s%s",
@@ -855,17 +902,17 @@ examine(FunctionCallInfo fcinfo, bool fix)
 														quote_identifier(get_attname(relid, p.mr->key_att, false)),
 														p.mr->tenant_in_key ? ", " : "",
 														p.mr->tenant_in_key ?
-														quote_identifier(get_attname(relid, p.mr->tenant_att, false)) : ""),
+														managed_tenant_order_sql(p.mr, NULL) : ""),
 											   0, NULL, NULL, NULL, true, 0);
 	as_caller(&p.roles);
 	rowdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
 
-	stream_open(&events, &p.roles, RP_EVENTS, p.mr->table_id);
-	stream_open(&locks, &p.roles, RP_LOCKS, p.mr->table_id);
-	stream_open(&due, &p.roles, RP_DUE, p.mr->table_id);
-	stream_open(&followups, &p.roles, RP_FOLLOWUPS, p.mr->table_id);
-	stream_open(&keys, &p.roles, RP_KEYS, p.mr->table_id);
-	stream_open(&names, &p.roles, RP_NAMES, p.mr->table_id);
+	stream_open(&events, &p.roles, RP_EVENTS, p.mr);
+	stream_open(&locks, &p.roles, RP_LOCKS, p.mr);
+	stream_open(&due, &p.roles, RP_DUE, p.mr);
+	stream_open(&followups, &p.roles, RP_FOLLOWUPS, p.mr);
+	stream_open(&keys, &p.roles, RP_KEYS, p.mr);
+	stream_open(&names, &p.roles, RP_NAMES, p.mr);
 
 	percustomer = AllocSetContextCreate(CurrentMemoryContext, "crmpool repair customer",
 										ALLOCSET_DEFAULT_SIZES);
@@ -876,27 +923,34 @@ examine(FunctionCallInfo fcinfo, bool fix)
 		bool		any = (f != NULL);
 		int64		customer = f ? f->customer : 0;
 		CrmpoolTenant tenant = f ? f->tenant : CRMPOOL_NO_TENANT;
+		char	   *tenant_name = f ? f->tenant_name : NULL;
 		int			i;
 
-		/* the lowest (customer, tenant) anyone has */
+		old = MemoryContextSwitchTo(percustomer);
+		/* the lowest (customer, tenant) anyone has, tenants in tenant order */
 		for (i = 0; i < lengthof(all); i++)
 			if (stream_row(all[i], &p.roles) != NULL)
 			{
 				int64		c = DatumGetInt64(stream_notnull(all[i], 1));
 				CrmpoolTenant t = stream_tenant(all[i]);
+				char	   *t_name = stream_tenant_name(all[i]);
 
-				if (!any || c < customer || (c == customer && t < tenant))
+				if (!any || c < customer ||
+					(c == customer && managed_tenant_cmp(p.mr, t, t_name, tenant, tenant_name) < 0))
 				{
 					customer = c;
 					tenant = t;
+					tenant_name = t_name;
 				}
 				any = true;
 			}
 		if (!any)
+		{
+			MemoryContextSwitchTo(old);
 			break;
+		}
 		if (f != NULL && (f->customer != customer || f->tenant != tenant))
 			f = NULL;
-		old = MemoryContextSwitchTo(percustomer);
 		one_customer(&p, customer, tenant, f, &events, &locks, &due, &followups, &keys, &names);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(percustomer);

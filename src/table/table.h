@@ -217,6 +217,16 @@ extern char *managed_customer_sql(ManagedRel *mr, const char *alias, const char 
 extern char *managed_scope_sql(ManagedRel *mr, const char *alias);
 extern int	managed_scope_push(ManagedRel *mr, CrmpoolTenant tenant);
 extern void managed_scope_pop(int nestlevel);
+/*
+ * tenants.c, tenant order: a text tenant's names sort byte by byte, in SQL (this collation, on
+ * crmpool.tenant_name.name or the tenant column as text) as in C (managed_tenant_cmp).
+ */
+#define TENANT_NAME_ORDER "COLLATE pg_catalog.\"C\""
+extern bool managed_tenant_by_name(ManagedRel *mr);
+extern char *managed_tenant_order_sql(ManagedRel *mr, const char *alias);
+extern char *managed_tenant_sort_name(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
+extern int	managed_tenant_cmp(ManagedRel *mr, CrmpoolTenant a, const char *a_name,
+							   CrmpoolTenant b, const char *b_name);
 extern bool managed_has_deal(ManagedRel *mr, HeapTuple tuple, TupleDesc desc);
 extern bool managed_followup(ManagedRel *mr, HeapTuple tuple, TupleDesc desc, TimestampTz *at);
 extern void managed_row_tuple(Datum row, HeapTupleData *tuple);

@@ -411,7 +411,9 @@ managed_customer_sql(ManagedRel *mr, const char *alias, const char *ids)
 /*
  * crmpool's own work over several tenants of a table keyed (tenant, id) (recycling, pool
  * expiry) scopes each tenant's statements to it, as an operation's crmpool.tenant does: until
- * managed_scope_pop(the returned nest level).  Other tables need no scope: -1.
+ * managed_scope_pop(the returned nest level).  Other tables need no scope: -1.  A reader given
+ * a text tenant no row has reads under CRMPOOL_NO_TENANT (managed_tenant_arg), which has no
+ * name: it is scoped to no row (crmpool.tenant '', the condition tenant = NULL).
  */
 int
 managed_scope_push(ManagedRel *mr, CrmpoolTenant tenant)
@@ -421,8 +423,10 @@ managed_scope_push(ManagedRel *mr, CrmpoolTenant tenant)
 	if (!mr->tenant_in_key)
 		return -1;
 	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("crmpool.tenant", managed_tenant_name(mr, tenant), PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("crmpool.tenant",
+							 !integer_tenant(mr) && tenant == CRMPOOL_NO_TENANT ? "" :
+							 managed_tenant_name(mr, tenant),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
 }
 
@@ -431,6 +435,76 @@ managed_scope_pop(int nestlevel)
 {
 	if (nestlevel >= 0)
 		AtEOXact_GUC(true, nestlevel);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tenant order.  crmpool.check() and repair() merge a table with crmpool's tables customer by
+ * customer and, on a table keyed (tenant, id), tenant by tenant within a customer: both sides
+ * must list one id's tenants in the same order.  The order of a text tenant's keys is not its
+ * names' (the dictionary numbers names in the order it first sees them), and the table's owner,
+ * who reads the table, cannot read the dictionary.  So the order is the app's value: an integer
+ * tenant (and the one tenant of a table without a column) by value, which is its key; any other
+ * by its text, byte by byte (COLLATE "C" in SQL, strcmp here: both compare unsigned bytes, and
+ * a prefix first), which both sides can sort by.
+ * -------------------------------------------------------------------------------------------*/
+
+/*
+ * The ORDER BY expression of mr's tenant column in tenant order, qualified with alias (NULL:
+ * none): the column, or its text (the text of its type's output function, as the dictionary
+ * keeps it) in byte order.
+ */
+char *
+managed_tenant_order_sql(ManagedRel *mr, const char *alias)
+{
+	char	   *col = psprintf("%s%s%s", alias != NULL ? alias : "", alias != NULL ? "." : "",
+							   quote_identifier(get_attname(mr->relid, mr->tenant_att, false)));
+
+	if (integer_tenant(mr))
+		return col;
+	return psprintf("(%s)::pg_catalog.text " TENANT_NAME_ORDER, col);
+}
+
+/* Whether mr's tenants sort by name (any but an integer tenant column, or none). */
+bool
+managed_tenant_by_name(ManagedRel *mr)
+{
+	return mr->tenant_att != InvalidAttrNumber && !integer_tenant(mr);
+}
+
+/*
+ * What a row's tenant sorts by in tenant order: its text (palloc'd), or NULL for an integer
+ * tenant or a table without a tenant column, whose key sorts.
+ */
+char *
+managed_tenant_sort_name(ManagedRel *mr, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (!managed_tenant_by_name(mr))
+		return NULL;
+	d = heap_getattr(tuple, mr->tenant_att, desc, &isnull);
+	return isnull ? NULL : OidOutputFunctionCall(mr->tenant_out, d);
+}
+
+/*
+ * Two tenants of mr in tenant order, each as its key and what it sorts by (its name: the row's,
+ * managed_tenant_sort_name, or the dictionary's): < 0, 0 or > 0 as a sorts before, with or
+ * after b.  Names, not a lookup of the keys: a check() keys tenants it meets in rows written
+ * past crmpool's triggers, after its snapshot was taken.
+ */
+int
+managed_tenant_cmp(ManagedRel *mr, CrmpoolTenant a, const char *a_name, CrmpoolTenant b,
+				   const char *b_name)
+{
+	if (a == b)
+		return 0;
+	if (!managed_tenant_by_name(mr))
+		return a < b ? -1 : 1;
+	if (a_name == NULL || b_name == NULL)
+		elog(ERROR, "crmpool.tenant_name has no tenant " INT64_FORMAT " of table %s",
+			 a_name == NULL ? a : b, get_rel_name(mr->relid));
+	return strcmp(a_name, b_name);
 }
 
 /*
@@ -443,6 +517,7 @@ managed_tenant_name(ManagedRel *mr, CrmpoolTenant key)
 	TenantByKey *bk;
 	char	   *name = NULL;
 	MemoryContext callcxt = CurrentMemoryContext;
+	Datum		args[2];
 
 	if (mr->tenant_att == InvalidAttrNumber)
 		return NULL;
@@ -457,8 +532,15 @@ managed_tenant_name(ManagedRel *mr, CrmpoolTenant key)
 		name_plan = crmpool_keep_plan("SELECT name, xmin FROM crmpool.tenant_name "
 									  "WHERE table_id OPERATOR(pg_catalog.=) $1 AND tenant OPERATOR(pg_catalog.=) $2",
 									  2, (Oid[]) {INT4OID, INT8OID});
-	if (SPI_execute_plan(name_plan, (Datum[]) {crmpool_table_id_datum(mr->table_id), Int64GetDatum(key)},
-						 NULL, true, 1) != SPI_OK_SELECT)
+	/*
+	 * Read-only first: under the statement's snapshot.  A key this transaction gave after that
+	 * snapshot was taken (a check() keying a tenant it meets in a row written past crmpool's
+	 * triggers) is seen by the fresh snapshot of a read-write execution only.
+	 */
+	args[0] = crmpool_table_id_datum(mr->table_id);
+	args[1] = Int64GetDatum(key);
+	if (SPI_execute_plan(name_plan, args, NULL, true, 1) != SPI_OK_SELECT ||
+		(SPI_processed == 0 && SPI_execute_plan(name_plan, args, NULL, false, 1) != SPI_OK_SELECT))
 		elog(ERROR, "could not read crmpool.tenant_name");
 	if (SPI_processed > 0)
 	{

@@ -43,19 +43,14 @@ DROP INDEX crmpool.identity_name_core;
 CREATE INDEX identity_name_core ON crmpool.identity_name (tenant, rel, core);
 ALTER TABLE crmpool.duplicate_warning ADD PRIMARY KEY (tenant, id);
 
-DROP VIEW crmpool.managed_tables;
-CREATE VIEW crmpool.managed_tables AS
-	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column,
-		managed_at, tenant_column
-	FROM crmpool.managed_table;
-GRANT SELECT ON crmpool.managed_tables TO PUBLIC;
+-- crmpool.managed_tables shows tenant_column: 80_table_id.sql, with every column 0.2 adds.
 
 -- The dictionary of text tenants: 50_tenant_names.sql (a link to sql/parts/92_tenant_names.sql).
 
 -- manage() gains tenant_column: 52_columns.sql replaces 0.1's manage() with the final signature.
 
 -- The tenant column is a mapped column: it cannot be dropped while the table is managed
--- (crmpool.forget_dropped_tables(), replaced once with every new mapped column in 52_columns.sql).
+-- (0.2's crmpool.forget_dropped_tables(), made last: 81_drop_forget_dropped.sql).
 
 -- The readers of one customer or rep, and find_duplicates, gain a tenant argument; 0.1's
 -- definitions (C symbols crmpool_history, ...) go.

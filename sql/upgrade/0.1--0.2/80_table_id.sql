@@ -43,6 +43,8 @@ DROP FUNCTION crmpool.upgrade_table_id(regclass);
 -- (crmpool.forget_table_config): crmpool.forget_dropped_tables() only deletes that row
 -- (81_forget_dropped.sql).
 
+-- crmpool.managed_tables shows every column 0.2 adds (tenant_column, 50_tenant.sql; the app's
+-- columns, 52_columns.sql; table_id, 45_table_id.sql), after 0.1's: replaced once, here.
 CREATE OR REPLACE VIEW crmpool.managed_tables AS
 	SELECT rel, key_column, owner_column, pool_column, followup_column, deal_column, level_column,
 		managed_at, tenant_column, lock_column, owner_since_column, deleted_column, table_id
