@@ -69,8 +69,12 @@ typedef enum IdentityStmt
 	"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND " TABLE_ID(T) EQ "$1 " T("AND tenant" EQ "$4 ") \
 	"AND customer OPERATOR(pg_catalog.<>) $3"
 
+/* the keys $4 (kinds) and $5 (keys) of the customer, by the primary key: see forget() */
 #define FORGET_KEYS_SQL(T) \
-	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
+	"DELETE FROM crmpool.identity_key AS k " \
+	"USING ROWS FROM (pg_catalog.unnest($4::pg_catalog.\"char\"[]), pg_catalog.unnest($5::pg_catalog.text[])) AS o(kind, key) " \
+	"WHERE " T("k.tenant" EQ "$3 AND ") "k." TABLE_ID(T) EQ "$1 AND k.customer" EQ "$2 " \
+	"AND k.kind" EQ "o.kind AND k.key" EQ "(o.key COLLATE pg_catalog.\"C\")"
 
 #define FORGET_NAME_SQL(T) \
 	"DELETE FROM crmpool.identity_name WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
@@ -91,7 +95,7 @@ typedef enum IdentityStmt
 static const CrmpoolStmt id_defs[NUM_ID_STMTS] = {
 	/* names sharing at least one bigram hash, through the GIN index */
 	[ID_CANDIDATES] = TENANT_STMT(CANDIDATES_SQL, 4, {INT4OID, INT4ARRAYOID, INT8OID, INT8OID}),
-	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 3, {INT4OID, INT8OID, INT8OID}),
+	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 5, {INT4OID, INT8OID, INT8OID, CHARARRAYOID, TEXTARRAYOID}),
 	[ID_FORGET_NAME] = TENANT_STMT(FORGET_NAME_SQL, 3, {INT4OID, INT8OID, INT8OID}),
 	[ID_ADD_KEY] = TENANT_STMT(ADD_KEY_SQL, 5, {INT4OID, CHAROID, TEXTOID, INT8OID, INT8OID}),
 	[ID_PUT_NAME] = TENANT_STMT(PUT_NAME_SQL, 6, {INT4OID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID, INT8OID}),
@@ -290,19 +294,30 @@ identity_column_keys(const IdentityColumns *ic, HeapTuple tup, TupleDesc desc, I
 		identity_set_name(ik, s, len);
 }
 
+/*
+ * The keys a write of a managed table's row may have stored: those of its identity columns,
+ * soft-deleted or not (a deleted column mapped since the write that stored them changes nothing
+ * of what is stored).  What forget() looks for.
+ */
+static void
+stored_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+{
+	IdentityColumns ic = {mr->name_att, mr->nphones, mr->phone_atts, mr->nemails, mr->email_atts};
+
+	identity_column_keys(&ic, tup, desc, ik);
+}
+
 /* The identity keys of a managed table's row (also crmpool.repair()'s). */
 void
 identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
 {
-	IdentityColumns ic = {mr->name_att, mr->nphones, mr->phone_atts, mr->nemails, mr->email_atts};
-
 	/* a soft-deleted customer counts nowhere, duplicate detection included: no keys */
 	if (mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tup, desc))
 	{
 		memset(ik, 0, sizeof(IdentityKeys));
 		return;
 	}
-	identity_column_keys(&ic, tup, desc, ik);
+	stored_keys(mr, tup, desc, ik);
 }
 
 static bool
@@ -1023,12 +1038,35 @@ record_warning(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const Ident
 		   NULL, false);
 }
 
+/*
+ * Forget a customer's name and its phone and e-mail keys had: the keys a write of its old row
+ * stored (stored_keys), or those crmpool.repair() read.  identity_key has no index by customer
+ * (one index entry less per key on every insert): a customer's keys are found by its primary
+ * key, from the values that made them.  Every key there was made from the row by the trigger,
+ * set_identity() or repair(), with the normalization of this version (an update of crmpool that
+ * changes it keys the stored rows again: sql/upgrade); a key some other write left behind (the
+ * trigger disabled, a superuser's INSERT) stays until crmpool.repair() removes it.
+ */
 static void
-forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer)
+forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const IdentityKeys *had)
 {
-	Datum		v[3] = {crmpool_table_id_datum(table), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
+	Datum		v[5] = {crmpool_table_id_datum(table), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
 
-	id_run(ID_FORGET_KEYS, v, NULL, false);
+	if (had->nkeys > 0)
+	{
+		Datum	   *kinds = palloc(sizeof(Datum) * had->nkeys);
+		Datum	   *keys = palloc(sizeof(Datum) * had->nkeys);
+		int			i;
+
+		for (i = 0; i < had->nkeys; i++)
+		{
+			kinds[i] = CharGetDatum(had->kinds[i]);
+			keys[i] = CStringGetTextDatum(had->keys[i]);
+		}
+		v[3] = crmpool_array(kinds, NULL, had->nkeys, CHAROID);
+		v[4] = crmpool_array(keys, NULL, had->nkeys, TEXTOID);
+		id_run(ID_FORGET_KEYS, v, NULL, false);
+	}
 	id_run(ID_FORGET_NAME, v, NULL, false);
 }
 
@@ -1174,11 +1212,15 @@ store(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *
 		store_name(mr->table_id, tenant, customer, ik);
 }
 
-/* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
+/*
+ * Make ik the customer's keys, checking nothing (crmpool.repair()); had: the phone and e-mail
+ * keys stored for it now.  In a ledger session.
+ */
 void
-identity_replace_keys(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
+identity_replace_keys(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *had,
+					  const IdentityKeys *ik)
 {
-	forget(mr->table_id, tenant, customer);
+	forget(mr->table_id, tenant, customer, had);
 	store(mr, tenant, customer, ik);
 }
 
@@ -1194,6 +1236,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	OwnerContext octx;
 	IdentityKeys ik;
 	IdentityKeys lock_both;
+	IdentityKeys had;			/* an update's old keys, to forget */
 	Reaction   *reactions;
 	int			nreactions;
 	int			i;
@@ -1218,12 +1261,17 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	 */
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
+		memset(&ik, 0, sizeof(ik));
+		memset(&had, 0, sizeof(had));
 		if (mr->has_identity)
+		{
 			identity_row_keys(mr, tup, desc, &ik);
+			stored_keys(mr, tup, desc, &had);
+		}
 		ledger_begin(&octx);
 		if (mr->has_identity)
 			lock_keys(rel, tenant, &ik, NULL);
-		forget(mr->table_id, tenant, customer);
+		forget(mr->table_id, tenant, customer, &had);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
 	}
@@ -1239,6 +1287,11 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		if (keys_equal(&old, &ik))
 			return PointerGetDatum(NULL);
 		lock_both = old;
+		/* none (soft-deleted, say): what a write under an earlier mapping may have stored */
+		if (old.nkeys == 0 && !old.has_name)
+			stored_keys(mr, td->tg_trigtuple, desc, &had);
+		else
+			had = old;
 	}
 
 	{
@@ -1265,7 +1318,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 				record_warning(mr, tenant, customer, &reactions[i].m);
 		}
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-			forget(mr->table_id, tenant, customer);
+			forget(mr->table_id, tenant, customer, &had);
 		store(mr, tenant, customer, &ik);
 		ledger_end(&octx);
 	}
