@@ -361,19 +361,23 @@ tokens_array(const IdentityKeys *ik)
 #define NAME_NAME		3
 
 /*
- * identity_key by its primary key (tenant, table_id, kind, key, customer); identity_name by its
- * core (tenant, table_id, core).  Duplicates are only ever looked for within the customer's
- * tenant.
+ * identity_key by its primary key (tenant, table_id, key, kind, customer); identity_name by its
+ * match-key index (tenant, table_id, core).  Duplicates are only ever looked for within the
+ * customer's tenant.  The key comes before its kind: every entry of a table has one of two
+ * kinds, which a btree would compare at every step, and after the one-byte kind the key sat at
+ * an offset that no tuple descriptor caches (nocache_index_getattr at every compare); after
+ * tenant and table_id it is at 12, aligned, and cached.  0.1's indexes (crmpool_has_tenants()
+ * false) are (rel, kind, key, customer) and (rel, core).
  */
 static StoreTable key_table = {"identity_key", "identity_key_pkey", {"table_id", "kind", "key", "customer"}, 5};
 static StoreTable name_table = {"identity_name", "identity_name_core", {"table_id", "customer", "name"}, 6};
 
 /* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
 static void
-text_key(ScanKey key, AttrNumber att, const char *value)
+text_key(ScanKey key, AttrNumber att, StrategyNumber strategy, RegProcedure proc, const char *value)
 {
-	ScanKeyEntryInitialize(key, 0, att, BTEqualStrategyNumber, InvalidOid, C_COLLATION_OID,
-						   F_TEXTEQ, CStringGetTextDatum(value));
+	ScanKeyEntryInitialize(key, 0, att, strategy, InvalidOid, C_COLLATION_OID, proc,
+						   CStringGetTextDatum(value));
 }
 
 /*
@@ -417,13 +421,19 @@ identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, cons
 				seen_main = false;
 
 	k = tenant_rel_keys(keys, tenant, table);
-	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
-	k++;
-	ScanKeyEntryInitialize(&keys[k], 0, k + 1, BTGreaterEqualStrategyNumber, InvalidOid,
-						   C_COLLATION_OID, F_TEXT_GE, CStringGetTextDatum(low));
-	ScanKeyEntryInitialize(&keys[k + 1], 0, k + 1, BTLessStrategyNumber, InvalidOid,
-						   C_COLLATION_OID, F_TEXT_LT, CStringGetTextDatum(high));
-	k += 2;
+	if (crmpool_has_tenants())
+	{
+		text_key(&keys[k], k + 1, BTGreaterEqualStrategyNumber, F_TEXT_GE, low);
+		text_key(&keys[k + 1], k + 1, BTLessStrategyNumber, F_TEXT_LT, high);
+		ScanKeyInit(&keys[k + 2], k + 2, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+	}
+	else
+	{
+		ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+		text_key(&keys[k + 1], k + 2, BTGreaterEqualStrategyNumber, F_TEXT_GE, low);
+		text_key(&keys[k + 2], k + 2, BTLessStrategyNumber, F_TEXT_LT, high);
+	}
+	k += 3;
 	store_scan_begin(&s, &key_table, keys, k, true, AccessShareLock);
 	for (;;)
 	{
@@ -495,7 +505,7 @@ same_key_names(CrmpoolTableId table, CrmpoolTenant tenant, const char *core, int
 
 	*rows = palloc(sizeof(NameRow) * cap);
 	k = tenant_rel_keys(keys, tenant, table);
-	text_key(&keys[k], k + 1, core);
+	text_key(&keys[k], k + 1, BTEqualStrategyNumber, F_TEXTEQ, core);
 	k++;
 	store_scan_begin(&s, &name_table, keys, k, true, AccessShareLock);
 	while (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
