@@ -69,12 +69,10 @@ typedef enum IdentityStmt
 	"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND " TABLE_ID(T) EQ "$1 " T("AND tenant" EQ "$4 ") \
 	"AND customer OPERATOR(pg_catalog.<>) $3"
 
-/* the keys $4 (kinds) and $5 (keys) of the customer, by the primary key: see forget() */
+/* one key ($4 kind, $5 key) of the customer, by the primary key: see forget() */
 #define FORGET_KEYS_SQL(T) \
-	"DELETE FROM crmpool.identity_key AS k " \
-	"USING ROWS FROM (pg_catalog.unnest($4::pg_catalog.\"char\"[]), pg_catalog.unnest($5::pg_catalog.text[])) AS o(kind, key) " \
-	"WHERE " T("k.tenant" EQ "$3 AND ") "k." TABLE_ID(T) EQ "$1 AND k.customer" EQ "$2 " \
-	"AND k.kind" EQ "o.kind AND k.key" EQ "(o.key COLLATE pg_catalog.\"C\")"
+	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 " \
+	"AND key" EQ "$5 AND kind" EQ "$4 AND customer" EQ "$2"
 
 #define FORGET_NAME_SQL(T) \
 	"DELETE FROM crmpool.identity_name WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
@@ -95,7 +93,7 @@ typedef enum IdentityStmt
 static const CrmpoolStmt id_defs[NUM_ID_STMTS] = {
 	/* names sharing at least one bigram hash, through the GIN index */
 	[ID_CANDIDATES] = TENANT_STMT(CANDIDATES_SQL, 4, {INT4OID, INT4ARRAYOID, INT8OID, INT8OID}),
-	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 5, {INT4OID, INT8OID, INT8OID, CHARARRAYOID, TEXTARRAYOID}),
+	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 5, {INT4OID, INT8OID, INT8OID, CHAROID, TEXTOID}),
 	[ID_FORGET_NAME] = TENANT_STMT(FORGET_NAME_SQL, 3, {INT4OID, INT8OID, INT8OID}),
 	[ID_ADD_KEY] = TENANT_STMT(ADD_KEY_SQL, 5, {INT4OID, CHAROID, TEXTOID, INT8OID, INT8OID}),
 	[ID_PUT_NAME] = TENANT_STMT(PUT_NAME_SQL, 6, {INT4OID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID, INT8OID}),
@@ -1061,20 +1059,17 @@ static void
 forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const IdentityKeys *had)
 {
 	Datum		v[5] = {crmpool_table_id_datum(table), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
+	int			i;
 
-	if (had->nkeys > 0)
+	/*
+	 * A statement per key, each a lookup of the primary key: one statement joining the keys
+	 * as arrays was planned anew at every run (its custom plans looked cheaper than the
+	 * generic one), and cost a delete more than the rest of it.
+	 */
+	for (i = 0; i < had->nkeys; i++)
 	{
-		Datum	   *kinds = palloc(sizeof(Datum) * had->nkeys);
-		Datum	   *keys = palloc(sizeof(Datum) * had->nkeys);
-		int			i;
-
-		for (i = 0; i < had->nkeys; i++)
-		{
-			kinds[i] = CharGetDatum(had->kinds[i]);
-			keys[i] = CStringGetTextDatum(had->keys[i]);
-		}
-		v[3] = crmpool_array(kinds, NULL, had->nkeys, CHAROID);
-		v[4] = crmpool_array(keys, NULL, had->nkeys, TEXTOID);
+		v[3] = CharGetDatum(had->kinds[i]);
+		v[4] = CStringGetTextDatum(had->keys[i]);
 		id_run(ID_FORGET_KEYS, v, NULL, false);
 	}
 	id_run(ID_FORGET_NAME, v, NULL, false);
