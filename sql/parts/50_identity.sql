@@ -14,16 +14,20 @@ COMMENT ON TABLE crmpool.identity_config IS 'Identity columns named with crmpool
 
 -- Exact keys: normalized phone lines (kind p) and e-mail addresses (kind e).  Keys and cores
 -- are compared byte for byte (COLLATE "C"): they are only ever looked up and grouped, never
--- shown in the database's order, and the btrees compare them with memcmp, not strcoll.
+-- shown in the database's order, and the btrees compare them with memcmp, not strcoll.  No
+-- index by customer: a write forgets a customer's keys by this primary key, from the old row's
+-- values that made them (src/track/identity.c, forget), and saves an index entry per key.  The
+-- primary key has the key before its kind: a btree compares column after column, and every key
+-- of a table has one of two kinds; the key then sits at an aligned offset, which index tuple
+-- access caches (after the one-byte kind, none did).
 CREATE TABLE crmpool.identity_key (
 	table_id	integer		NOT NULL,	-- crmpool.managed_table.table_id
 	kind		"char"		NOT NULL,
 	key			text		COLLATE pg_catalog."C" NOT NULL,
 	customer	bigint		NOT NULL,
 	tenant		bigint		NOT NULL,
-	PRIMARY KEY (tenant, table_id, kind, key, customer)
+	PRIMARY KEY (tenant, table_id, key, kind, customer)
 );
-CREATE INDEX identity_key_customer ON crmpool.identity_key (tenant, table_id, customer);
 COMMENT ON TABLE crmpool.identity_key IS 'Normalized phone (p) and e-mail (e) keys of managed customers.';
 
 -- Company names: the name as written (re-parsed to score a candidate), its distinctive core

@@ -28,12 +28,16 @@
  */
 #define TENANT_PREFIX \
 	"tenant::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) "
-/* an e-mail's run is its mailbox (what comes before the space of its key, track.h) */
+/*
+ * an e-mail's run is its mailbox (what comes before the space of its key, track.h); in key
+ * order, the order of identity_key's primary key (tenant, table_id, key, kind, customer), the
+ * keys of a run are together: no phone key starts with a mailbox (none has an '@')
+ */
 /* K: each row's tenant key, last (0.1's tables have none: every row is CRMPOOL_NO_TENANT's) */
 #define GROUP_KEYS_SQL(T, K) \
 	"SELECT kind::pg_catalog.text OPERATOR(pg_catalog.||) " T(TENANT_PREFIX) \
 	"pg_catalog.split_part(key, ' ', 1), customer, key, " K " " \
-	"FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1 ORDER BY " T("tenant, ") "kind, key, customer"
+	"FROM crmpool.identity_key WHERE " TABLE_ID(T) EQ "$1 ORDER BY " T("tenant, ") "key, kind, customer"
 #define GROUP_NAMES_SQL(T, K) \
 	"SELECT " T(TENANT_PREFIX) "core, customer, name, " K " " \
 	"FROM crmpool.identity_name WHERE " TABLE_ID(T) EQ "$1 ORDER BY " T("tenant, ") "core, customer"

@@ -682,17 +682,22 @@ one_customer(Pass *p, int64 customer, CrmpoolTenant tenant, RowFacts *f, Stream 
 		char	   *name = NULL;
 		char	   *core = NULL;
 		char	   *found;
+		IdentityKeys had;		/* the stored keys, which a fix forgets */
 
+		memset(&had, 0, sizeof(had));
 		while (stream_at(keys, r, customer, tenant))
 		{
+			char		kind = DatumGetChar(stream_notnull(keys, 2));
+			char	   *key = TextDatumGetCString(stream_notnull(keys, 3));
+
 			if (nstored == maxstored)
 			{
 				maxstored = Max(8, maxstored * 2);
 				stored = stored ? repalloc(stored, sizeof(char *) * maxstored) :
 					palloc(sizeof(char *) * maxstored);
 			}
-			stored[nstored++] = kind_key(DatumGetChar(stream_notnull(keys, 2)),
-										 TextDatumGetCString(stream_notnull(keys, 3)));
+			stored[nstored++] = kind_key(kind, key);
+			identity_add_key(&had, kind, key);
 			keys->pos++;
 		}
 		if (stream_at(names, r, customer, tenant))
@@ -713,7 +718,7 @@ one_customer(Pass *p, int64 customer, CrmpoolTenant tenant, RowFacts *f, Stream 
 			if (p->fix)
 			{
 				ledger_begin(&octx);
-				identity_replace_keys(mr, tenant, customer,
+				identity_replace_keys(mr, tenant, customer, &had,
 									  (f != NULL && mr->has_identity) ? &f->keys : &none);
 				ledger_end(&octx);
 			}

@@ -233,6 +233,16 @@ extern TupleTableSlot *store_writer_slot(StoreWriter *w, Relation rel);
 extern bool store_table_plain(Relation rel);
 extern bool store_not_nulls_set(TupleTableSlot *slot);
 extern bool store_insert_plain(Relation rel, TupleTableSlot *slot);
+
+/* What store_insert() did with a row */
+typedef enum StoreInsert
+{
+	STORE_NOT_PLAIN,			/* nothing: the table or an index is not plain */
+	STORE_INSERTED,
+	STORE_CONFLICT				/* nothing: a unique index may hold the row already */
+} StoreInsert;
+
+extern StoreInsert store_insert(Relation rel, TupleTableSlot *slot, bool on_conflict);
 extern Datum crmpool_array(Datum *elems, bool *nulls, int n, Oid type);
 
 /*

@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -34,6 +35,8 @@
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -238,61 +241,189 @@ store_not_nulls_set(TupleTableSlot *slot)
 }
 
 /*
- * Insert the row in slot into rel (opened RowExclusiveLock) as ExecSimpleRelationInsert() would,
- * without the executor state it needs: for a claim's one event, setting that state up and
- * freeing it cost more than the insert.  Only for a plain table (store_table_plain) whose
- * indexes are all on plain columns, immediate, without predicate; returns false, inserting
- * nothing, otherwise (or if a NOT NULL column is null): the caller then uses a StoreWriter,
- * which also raises the constraint's error.  Unique indexes are checked as the executor checks
- * them.
+ * What store_insert() needs of a table's indexes, kept per table: building it per row (the index
+ * list, each index's IndexInfo, and for a GIN index the GinState gininsert() keeps in its
+ * IndexInfo's ii_AmCache) cost more than a btree insert.  Kept in CacheMemoryContext and dropped
+ * on any relcache invalidation of the table or of one of its indexes (a new, dropped or rebuilt
+ * index, a changed pg_index row), or of every relation; an index whose relcache entry was made
+ * anew since is built again too (a GinState points to the entry it was made with).
  */
-bool
-store_insert_plain(Relation rel, TupleTableSlot *slot)
+typedef struct PlainIndexes
 {
-	List	   *indexes;
-	ListCell   *lc;
-	Relation	opened[INDEX_MAX_KEYS];
-	int			nopened = 0;
-	bool		plain;
+	Oid			relid;			/* hash key */
+	bool		valid;
+	bool		plain;			/* every index immediate, on plain columns, no predicate */
+	int			nindexes;
+	Oid			indexes[INDEX_MAX_KEYS];
+	Relation	built_for[INDEX_MAX_KEYS];	/* the relcache entry each IndexInfo was made with */
+	IndexInfo  *info[INDEX_MAX_KEYS];
+	MemoryContext cxt;
+} PlainIndexes;
 
-	if (!store_table_plain(rel) || !store_not_nulls_set(slot))
-		return false;
-	indexes = RelationGetIndexList(rel);
-	plain = list_length(indexes) <= lengthof(opened);
-	foreach(lc, indexes)
-	{
-		Relation	index;
-		Form_pg_index form;
+static HTAB *plain_indexes = NULL;
 
-		if (!plain)
-			break;
-		index = index_open(lfirst_oid(lc), RowExclusiveLock);
-		opened[nopened++] = index;
-		form = index->rd_index;
-		plain = form->indisready && form->indimmediate && !form->indisexclusion &&
-			RelationGetIndexExpressions(index) == NIL && RelationGetIndexPredicate(index) == NIL;
-	}
-	list_free(indexes);
-	if (plain)
+static void
+plain_indexes_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	PlainIndexes *p;
+
+	hash_seq_init(&seq, plain_indexes);
+	while ((p = hash_seq_search(&seq)) != NULL)
 	{
 		int			i;
 
-		table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-		for (i = 0; i < nopened; i++)
+		if (!OidIsValid(relid) || p->relid == relid)
+			p->valid = false;
+		for (i = 0; i < p->nindexes; i++)
+			if (p->indexes[i] == relid)
+				p->valid = false;
+	}
+}
+
+/* rel's entry, (re)built from its index list if stale; its indexes are not opened */
+static PlainIndexes *
+plain_indexes_get(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	PlainIndexes *p;
+	bool		found;
+
+	if (plain_indexes == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(PlainIndexes);
+		ctl.hcxt = CacheMemoryContext;
+		plain_indexes = hash_create("crmpool plain indexes", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(plain_indexes_invalidate, (Datum) 0);
+	}
+	p = hash_search(plain_indexes, &relid, HASH_ENTER, &found);
+	if (found && p->valid)
+		return p;
+	if (found)
+		MemoryContextDelete(p->cxt);
+	p->valid = false;
+	p->cxt = AllocSetContextCreate(CacheMemoryContext, "crmpool plain indexes",
+								   ALLOCSET_SMALL_SIZES);
+	{
+		List	   *indexes = RelationGetIndexList(rel);
+		ListCell   *lc;
+
+		p->nindexes = 0;
+		p->plain = list_length(indexes) <= INDEX_MAX_KEYS;
+		foreach(lc, indexes)
 		{
-			IndexInfo  *ii = BuildIndexInfo(opened[i]);
+			if (!p->plain)
+				break;
+			p->indexes[p->nindexes] = lfirst_oid(lc);
+			p->built_for[p->nindexes] = NULL;
+			p->info[p->nindexes] = NULL;
+			p->nindexes++;
+		}
+		list_free(indexes);
+	}
+	/* an invalidation from here on (opening an index) finds the OIDs and marks it stale */
+	p->valid = true;
+	return p;
+}
+
+/*
+ * Insert the row in slot into rel (opened RowExclusiveLock) as ExecSimpleRelationInsert() would,
+ * without the executor state it needs: for a claim's one event, setting that state up and
+ * freeing it cost more than the insert.  Only for a plain table (store_table_plain) whose
+ * indexes are all on plain columns, immediate, without predicate; returns STORE_NOT_PLAIN,
+ * inserting nothing, otherwise (or if a NOT NULL column is null): the caller then uses a
+ * StoreWriter, which also raises the constraint's error.
+ *
+ * Unique indexes are checked as the executor checks them, unless on_conflict: then a row that
+ * one of them may already hold (a live row, or one that another transaction is writing) is not
+ * waited for nor refused: the new row is deleted again, and STORE_CONFLICT returned for the
+ * caller to run INSERT ... ON CONFLICT, which waits and decides as the statement does.  That is
+ * the look ON CONFLICT takes at the unique index before inserting, made by the insert's own
+ * descent (UNIQUE_CHECK_PARTIAL, as for a deferred constraint).  The deleted row and the
+ * index entries made for it are dead to everyone; VACUUM removes them.
+ */
+StoreInsert
+store_insert(Relation rel, TupleTableSlot *slot, bool on_conflict)
+{
+	PlainIndexes *p;
+	Relation	opened[INDEX_MAX_KEYS];
+	int			nopened = 0;
+	bool		plain;
+	bool		conflict = false;
+	int			i;
+
+	if (!store_table_plain(rel) || !store_not_nulls_set(slot))
+		return STORE_NOT_PLAIN;
+	p = plain_indexes_get(rel);
+	plain = p->plain;
+	for (i = 0; plain && i < p->nindexes; i++)
+	{
+		Relation	index = index_open(p->indexes[i], RowExclusiveLock);
+		Form_pg_index form = index->rd_index;
+
+		opened[nopened++] = index;
+		/* opening may have taken an invalidation: the entry, rebuilt, is looked at again */
+		if (!p->valid)
+			break;
+		if (p->info[i] == NULL || p->built_for[i] != index)
+		{
+			MemoryContext old;
+
+			plain = form->indisready && form->indimmediate && !form->indisexclusion &&
+				RelationGetIndexExpressions(index) == NIL &&
+				RelationGetIndexPredicate(index) == NIL;
+			if (!plain)
+				break;
+			old = MemoryContextSwitchTo(p->cxt);
+			p->info[i] = BuildIndexInfo(index);
+			p->info[i]->ii_Context = p->cxt;
+			MemoryContextSwitchTo(old);
+			p->built_for[i] = index;
+		}
+	}
+	if (plain && !p->valid)
+	{
+		while (nopened > 0)
+			index_close(opened[--nopened], NoLock);
+		return store_insert(rel, slot, on_conflict);
+	}
+	if (plain)
+	{
+		table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+		for (i = 0; i < nopened && !conflict; i++)
+		{
 			Datum		values[INDEX_MAX_KEYS];
 			bool		isnull[INDEX_MAX_KEYS];
+			bool		unique = opened[i]->rd_index->indisunique;
 
-			FormIndexDatum(ii, slot, NULL, values, isnull);
-			index_insert(opened[i], values, isnull, &slot->tts_tid, rel,
-						 opened[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-						 false, ii);
+			FormIndexDatum(p->info[i], slot, NULL, values, isnull);
+			if (!index_insert(opened[i], values, isnull, &slot->tts_tid, rel,
+							  !unique ? UNIQUE_CHECK_NO :
+							  on_conflict ? UNIQUE_CHECK_PARTIAL : UNIQUE_CHECK_YES,
+							  false, p->info[i]) && unique && on_conflict)
+				conflict = true;
+		}
+		if (conflict)
+		{
+			/* visible to this transaction's next command, which deletes it */
+			CommandCounterIncrement();
+			simple_heap_delete(rel, &slot->tts_tid);
 		}
 	}
 	while (nopened > 0)
 		index_close(opened[--nopened], NoLock);
-	return plain;
+	return !plain ? STORE_NOT_PLAIN : conflict ? STORE_CONFLICT : STORE_INSERTED;
+}
+
+/* store_insert() checking unique indexes as the executor does; whether the row went in. */
+bool
+store_insert_plain(Relation rel, TupleTableSlot *slot)
+{
+	return store_insert(rel, slot, false) == STORE_INSERTED;
 }
 
 /* An empty virtual slot for a row of rel, every column null. */

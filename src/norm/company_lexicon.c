@@ -15,6 +15,9 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
+#include "utils/memutils.h"
+
 #include "norm/company_lexicon.h"
 
 /*
@@ -1465,17 +1468,6 @@ static const char *const jurisdiction_names[LEX_NUM_JURISDICTIONS] = {
 	"cn", "gb", "us", "au", "sg", "in", "my", "de", "nl", "fr", "it", "es", "jp", "nordic"
 };
 
-static int
-key_cmp(const char *s, int len, const char *key)
-{
-	int			klen = strlen(key);
-	int			c = memcmp(s, key, Min(len, klen));
-
-	if (c != 0)
-		return c;
-	return len - klen;
-}
-
 static void
 check_sorted(const void *base, int n, size_t size, const char *what)
 {
@@ -1505,13 +1497,57 @@ check_tables(void)
 	CHECK_SORTED(regions);
 }
 
-/* Binary search over an array of structs whose first member is the key. */
+/*
+ * An open-addressing hash of one table's keys, made on a backend's first lookup.  A name's parse
+ * looks up every run of its words in several tables, most runs in none: a binary search paid a
+ * strlen and a memcmp at each of its ten or so probes, a lookup here one hash and (mostly) one
+ * compare.
+ */
+typedef struct LexIndex
+{
+	int			mask;			/* number of slots - 1; 0 until made */
+	int16	   *slot;			/* entry number + 1; 0: empty */
+	uint8	   *klen;			/* each entry's key length */
+} LexIndex;
+
+#define LEX_KEY(base, size, i) (*(const char *const *) ((const char *) (base) + (i) * (size)))
+
+static void
+lex_index_make(LexIndex *ix, const void *base, int n, size_t size)
+{
+	int			slots = 16;
+	int			i;
+	int16	   *slot;
+	uint8	   *klen;
+
+	Assert(n < PG_INT16_MAX);
+	while (slots < 2 * n)
+		slots *= 2;
+	slot = MemoryContextAllocZero(TopMemoryContext, sizeof(int16) * slots);
+	klen = MemoryContextAlloc(TopMemoryContext, Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		const char *key = LEX_KEY(base, size, i);
+		int			len = strlen(key);
+		uint32		h = hash_bytes((const unsigned char *) key, len) & (slots - 1);
+
+		klen[i] = len;
+		while (slot[h] != 0)
+			h = (h + 1) & (slots - 1);
+		slot[h] = i + 1;
+	}
+	ix->slot = slot;
+	ix->klen = klen;
+	ix->mask = slots - 1;
+}
+
+/* The entry of an array of structs whose first member is the key (sorted, unique), or NULL. */
 static const void *
-lex_search(const void *base, int n, size_t size, const char *s, int len)
+lex_search(const void *base, int n, size_t size, LexIndex *ix, const char *s, int len)
 {
 	static bool checked = false;
-	int			lo = 0;
-	int			hi = n - 1;
+	uint32		h;
+	int			e;
 
 	if (!checked)
 	{
@@ -1520,47 +1556,47 @@ lex_search(const void *base, int n, size_t size, const char *s, int len)
 	}
 	if (len <= 0 || len > LEX_MAX_KEY_BYTES)
 		return NULL;
-	while (lo <= hi)
+	if (ix->mask == 0)
+		lex_index_make(ix, base, n, size);
+	h = hash_bytes((const unsigned char *) s, len) & ix->mask;
+	while ((e = ix->slot[h]) != 0)
 	{
-		int			mid = (lo + hi) / 2;
-		const char *key = *(const char *const *) ((const char *) base + mid * size);
-		int			c = key_cmp(s, len, key);
-
-		if (c == 0)
-			return (const char *) base + mid * size;
-		if (c < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
+		e--;
+		if (ix->klen[e] == len && memcmp(LEX_KEY(base, size, e), s, len) == 0)
+			return (const char *) base + e * size;
+		h = (h + 1) & ix->mask;
 	}
 	return NULL;
 }
 
 #define LEX_SEARCH(table, s, len) \
-	lex_search((table), lengthof(table), sizeof((table)[0]), (s), (len))
+	do { \
+		static LexIndex ix; \
+		return lex_search((table), lengthof(table), sizeof((table)[0]), &ix, (s), (len)); \
+	} while (0)
 
 const LexEntry *
 lex_legal_form(const char *s, int len)
 {
-	return LEX_SEARCH(legal_forms, s, len);
+	LEX_SEARCH(legal_forms, s, len);
 }
 
 const LexEntry *
 lex_industry(const char *s, int len)
 {
-	return LEX_SEARCH(industry_words, s, len);
+	LEX_SEARCH(industry_words, s, len);
 }
 
 const LexEntry *
 lex_branch_marker(const char *s, int len)
 {
-	return LEX_SEARCH(branch_markers, s, len);
+	LEX_SEARCH(branch_markers, s, len);
 }
 
 const RegionEntry *
 lex_region(const char *s, int len)
 {
-	return LEX_SEARCH(regions, s, len);
+	LEX_SEARCH(regions, s, len);
 }
 
 const char *

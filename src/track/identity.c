@@ -69,8 +69,10 @@ typedef enum IdentityStmt
 	"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND " TABLE_ID(T) EQ "$1 " T("AND tenant" EQ "$4 ") \
 	"AND customer OPERATOR(pg_catalog.<>) $3"
 
+/* one key ($4 kind, $5 key) of the customer, by the primary key: see forget() */
 #define FORGET_KEYS_SQL(T) \
-	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
+	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 " \
+	"AND key" EQ "$5 AND kind" EQ "$4 AND customer" EQ "$2"
 
 #define FORGET_NAME_SQL(T) \
 	"DELETE FROM crmpool.identity_name WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 AND customer" EQ "$2"
@@ -91,7 +93,7 @@ typedef enum IdentityStmt
 static const CrmpoolStmt id_defs[NUM_ID_STMTS] = {
 	/* names sharing at least one bigram hash, through the GIN index */
 	[ID_CANDIDATES] = TENANT_STMT(CANDIDATES_SQL, 4, {INT4OID, INT4ARRAYOID, INT8OID, INT8OID}),
-	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 3, {INT4OID, INT8OID, INT8OID}),
+	[ID_FORGET_KEYS] = TENANT_STMT(FORGET_KEYS_SQL, 5, {INT4OID, INT8OID, INT8OID, CHAROID, TEXTOID}),
 	[ID_FORGET_NAME] = TENANT_STMT(FORGET_NAME_SQL, 3, {INT4OID, INT8OID, INT8OID}),
 	[ID_ADD_KEY] = TENANT_STMT(ADD_KEY_SQL, 5, {INT4OID, CHAROID, TEXTOID, INT8OID, INT8OID}),
 	[ID_PUT_NAME] = TENANT_STMT(PUT_NAME_SQL, 6, {INT4OID, INT8OID, TEXTOID, TEXTOID, INT4ARRAYOID, INT8OID}),
@@ -290,19 +292,30 @@ identity_column_keys(const IdentityColumns *ic, HeapTuple tup, TupleDesc desc, I
 		identity_set_name(ik, s, len);
 }
 
+/*
+ * The keys a write of a managed table's row may have stored: those of its identity columns,
+ * soft-deleted or not (a deleted column mapped since the write that stored them changes nothing
+ * of what is stored).  What forget() looks for.
+ */
+static void
+stored_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
+{
+	IdentityColumns ic = {mr->name_att, mr->nphones, mr->phone_atts, mr->nemails, mr->email_atts};
+
+	identity_column_keys(&ic, tup, desc, ik);
+}
+
 /* The identity keys of a managed table's row (also crmpool.repair()'s). */
 void
 identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
 {
-	IdentityColumns ic = {mr->name_att, mr->nphones, mr->phone_atts, mr->nemails, mr->email_atts};
-
 	/* a soft-deleted customer counts nowhere, duplicate detection included: no keys */
 	if (mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tup, desc))
 	{
 		memset(ik, 0, sizeof(IdentityKeys));
 		return;
 	}
-	identity_column_keys(&ic, tup, desc, ik);
+	stored_keys(mr, tup, desc, ik);
 }
 
 static bool
@@ -346,19 +359,23 @@ tokens_array(const IdentityKeys *ik)
 #define NAME_NAME		3
 
 /*
- * identity_key by its primary key (tenant, table_id, kind, key, customer); identity_name by its
- * core (tenant, table_id, core).  Duplicates are only ever looked for within the customer's
- * tenant.
+ * identity_key by its primary key (tenant, table_id, key, kind, customer); identity_name by its
+ * match-key index (tenant, table_id, core).  Duplicates are only ever looked for within the
+ * customer's tenant.  The key comes before its kind: every entry of a table has one of two
+ * kinds, which a btree would compare at every step, and after the one-byte kind the key sat at
+ * an offset that no tuple descriptor caches (nocache_index_getattr at every compare); after
+ * tenant and table_id it is at 12, aligned, and cached.  0.1's indexes (crmpool_has_tenants()
+ * false) are (rel, kind, key, customer) and (rel, core).
  */
 static StoreTable key_table = {"identity_key", "identity_key_pkey", {"table_id", "kind", "key", "customer"}, 5};
 static StoreTable name_table = {"identity_name", "identity_name_core", {"table_id", "customer", "name"}, 6};
 
 /* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
 static void
-text_key(ScanKey key, AttrNumber att, const char *value)
+text_key(ScanKey key, AttrNumber att, StrategyNumber strategy, RegProcedure proc, const char *value)
 {
-	ScanKeyEntryInitialize(key, 0, att, BTEqualStrategyNumber, InvalidOid, C_COLLATION_OID,
-						   F_TEXTEQ, CStringGetTextDatum(value));
+	ScanKeyEntryInitialize(key, 0, att, strategy, InvalidOid, C_COLLATION_OID, proc,
+						   CStringGetTextDatum(value));
 }
 
 /*
@@ -376,10 +393,6 @@ tenant_rel_keys(ScanKey keys, CrmpoolTenant tenant, CrmpoolTableId table)
 	return k + 1;
 }
 
-static int	key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
-						int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out,
-						int max, bool *own_absent);
-
 /*
  * Existing customers other than exclude whose keys match key, at most max (in key, then id
  * order); with first_of_each, only the first match of each kind.  One range scan over the keys
@@ -393,19 +406,6 @@ identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, cons
 					 int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out,
 					 int max)
 {
-	return key_matches(table, tenant, kind, key, exclude, main, folds, first_of_each, out, max, NULL);
-}
-
-/*
- * identity_key_matches, also telling (own_absent, unless NULL) whether the scan proved that
- * exclude has no row of this very key: it read the whole range, which holds that row if there
- * is one, and did not meet it.  A scan that stops at max matches proves nothing.
- */
-static int
-key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
-			int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out, int max,
-			bool *own_absent)
-{
 	ScanKeyData keys[5];
 	StoreScan	s;
 	int			n = 0;
@@ -416,18 +416,22 @@ key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *k
 	/* past the range: ';' (0x3B) < '<' after a main line, ' ' (0x20) < '!' after a mailbox */
 	char	   *high = psprintf("%s%c", low, kind == IDENTITY_KIND_PHONE ? '<' : '!');
 	bool		seen_line = false,
-				seen_main = false,
-				seen_own = false,
-				whole = true;
+				seen_main = false;
 
 	k = tenant_rel_keys(keys, tenant, table);
-	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
-	k++;
-	ScanKeyEntryInitialize(&keys[k], 0, k + 1, BTGreaterEqualStrategyNumber, InvalidOid,
-						   C_COLLATION_OID, F_TEXT_GE, CStringGetTextDatum(low));
-	ScanKeyEntryInitialize(&keys[k + 1], 0, k + 1, BTLessStrategyNumber, InvalidOid,
-						   C_COLLATION_OID, F_TEXT_LT, CStringGetTextDatum(high));
-	k += 2;
+	if (crmpool_has_tenants())
+	{
+		text_key(&keys[k], k + 1, BTGreaterEqualStrategyNumber, F_TEXT_GE, low);
+		text_key(&keys[k + 1], k + 1, BTLessStrategyNumber, F_TEXT_LT, high);
+		ScanKeyInit(&keys[k + 2], k + 2, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+	}
+	else
+	{
+		ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
+		text_key(&keys[k + 1], k + 2, BTGreaterEqualStrategyNumber, F_TEXT_GE, low);
+		text_key(&keys[k + 2], k + 2, BTLessStrategyNumber, F_TEXT_LT, high);
+	}
+	k += 3;
 	store_scan_begin(&s, &key_table, keys, k, true, AccessShareLock);
 	for (;;)
 	{
@@ -436,22 +440,12 @@ key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *k
 		char	   *other;
 		char		found;
 
-		if (n == max)
-		{
-			whole = false;
-			break;
-		}
-		if (!index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+		if (n == max || !index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 			break;
 		customer = DatumGetInt64(slot_getattr(s.slot, KEY_CUSTOMER, &isnull));
 		other = TextDatumGetCString(slot_getattr(s.slot, KEY_KEY, &isnull));
-		if (customer == exclude)
-		{
-			seen_own |= strcmp(other, key) == 0;
-			continue;
-		}
-		if (key_common_len(kind, other) != common)
-			continue;			/* a longer number that starts with this one */
+		if (customer == exclude || key_common_len(kind, other) != common)
+			continue;			/* its own, or a longer number that starts with this one */
 		if (strcmp(other, key) == 0)
 			found = kind;
 		else if (kind == IDENTITY_KIND_EMAIL)
@@ -470,14 +464,9 @@ key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *k
 		out[n].name = NULL;
 		n++;
 		if (first_of_each && seen_line && (seen_main || !main))
-		{
-			whole = false;
 			break;
-		}
 	}
 	store_scan_end(&s);
-	if (own_absent != NULL)
-		*own_absent = whole && !seen_own;
 	return n;
 }
 
@@ -514,7 +503,7 @@ same_key_names(CrmpoolTableId table, CrmpoolTenant tenant, const char *core, int
 
 	*rows = palloc(sizeof(NameRow) * cap);
 	k = tenant_rel_keys(keys, tenant, table);
-	text_key(&keys[k], k + 1, core);
+	text_key(&keys[k], k + 1, BTEqualStrategyNumber, F_TEXTEQ, core);
 	k++;
 	store_scan_begin(&s, &name_table, keys, k, true, AccessShareLock);
 	while (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
@@ -909,12 +898,11 @@ typedef struct Reaction
 /*
  * The matches of one customer's new keys that the table's policy reacts to, in the order they
  * are reported; up to and including the first block.  Inside a ledger session; the caller has
- * locked the keys (and any keys the customer gives up).  absent[i] (zeroed by the caller) is
- * set when the search proved that the customer has no row of key i yet (store).
+ * locked the keys (and any keys the customer gives up).
  */
 static int
 find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKeys *ik,
-			   const RuleSet *rules, Reaction *out, bool *absent)
+			   const RuleSet *rules, Reaction *out)
 {
 	int			n = 0;
 	int			i;
@@ -931,9 +919,9 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 
 		if (is_phone ? (phone == DEDUP_OFF && phone_main == DEDUP_OFF) : email == DEDUP_OFF)
 			continue;
-		nm = key_matches(mr->table_id, tenant, ik->kinds[i], ik->keys[i], customer,
-						 is_phone && phone_main != DEDUP_OFF, identity_email_folds(rules), true,
-						 m, 2, &absent[i]);
+		nm = identity_key_matches(mr->table_id, tenant, ik->kinds[i], ik->keys[i], customer,
+								  is_phone && phone_main != DEDUP_OFF, identity_email_folds(rules),
+								  true, m, 2);
 		/* the same line before the same switchboard */
 		if (nm == 2 && m[1].kind == IDENTITY_KIND_PHONE)
 		{
@@ -1058,12 +1046,32 @@ record_warning(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const Ident
 		   NULL, false);
 }
 
+/*
+ * Forget a customer's name and its phone and e-mail keys had: the keys a write of its old row
+ * stored (stored_keys), or those crmpool.repair() read.  identity_key has no index by customer
+ * (one index entry less per key on every insert): a customer's keys are found by its primary
+ * key, from the values that made them.  Every key there was made from the row by the trigger,
+ * set_identity() or repair(), with the normalization of this version (an update of crmpool that
+ * changes it keys the stored rows again: sql/upgrade); a key some other write left behind (the
+ * trigger disabled, a superuser's INSERT) stays until crmpool.repair() removes it.
+ */
 static void
-forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer)
+forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const IdentityKeys *had)
 {
-	Datum		v[3] = {crmpool_table_id_datum(table), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
+	Datum		v[5] = {crmpool_table_id_datum(table), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
+	int			i;
 
-	id_run(ID_FORGET_KEYS, v, NULL, false);
+	/*
+	 * A statement per key, each a lookup of the primary key: one statement joining the keys
+	 * as arrays was planned anew at every run (its custom plans looked cheaper than the
+	 * generic one), and cost a delete more than the rest of it.
+	 */
+	for (i = 0; i < had->nkeys; i++)
+	{
+		v[3] = CharGetDatum(had->kinds[i]);
+		v[4] = CStringGetTextDatum(had->keys[i]);
+		id_run(ID_FORGET_KEYS, v, NULL, false);
+	}
 	id_run(ID_FORGET_NAME, v, NULL, false);
 }
 
@@ -1106,16 +1114,12 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
  * Every insert of a customer stores its phone and e-mail keys and its name.  Through SPI each
  * was an executor start-up (INSERT ... ON CONFLICT), more than the row: the inserts cost a
  * customer's insert more than all its lookups.  While crmpool's table is as crmpool made it,
- * the row goes in through store_insert_plain (base/store.c), as ledger.c writes ownership events;
+ * the row goes in through store_insert (base/store.c), as ledger.c writes ownership events;
  * otherwise (a superuser added a trigger, a constraint, an index on an expression) the SPI
- * statement runs, honouring them.  ON CONFLICT is kept by a look at the primary key first: a row
- * already there (keys of a customer that an earlier, unchecked write left behind) makes the
- * statement run instead, which keeps it (keys) or overwrites it (the name).  The key or core is
- * locked by this transaction (lock_keys), so no other writer of the same key is between the
- * look and the insert; were one there, the unique index would refuse the insert, never let a
- * duplicate in.  A phone or e-mail key needs no look of its own when the trigger's search for
- * duplicates of it already read every row of the key and found none of this customer's
- * (key_matches' own_absent): the same scan with the same snapshot, after the key was locked.
+ * statement runs, honouring them.  ON CONFLICT is kept by the insert's own look at the primary
+ * key (store_insert's on_conflict): a row that may be there already (keys of a customer that an
+ * earlier, unchecked write left behind) makes the statement run instead, which keeps it (keys)
+ * or overwrites it (the name), and waits for a writer of the same row as the statement would.
  * -------------------------------------------------------------------------------------------*/
 #define KEY_TENANT		5
 #define NAME_CORE		4
@@ -1126,63 +1130,45 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
 static StoreTable name_pkey = {"identity_name", "identity_name_pkey",
 {"table_id", "customer", "name", "core", "tokens"}, NAME_TENANT};
 
-/*
- * Insert the row in slot into t's table without SPI unless a row with its primary key (keys)
- * is there or the table is not plain; returns whether it did.  absent: the caller knows that
- * no such row is there, and nothing is looked up.
- */
-static bool
-store_plain(StoreTable *t, ScanKey keys, int nkeys, TupleTableSlot *slot, bool absent)
-{
-	StoreScan	s;
-	bool		done = false;
-
-	if (absent)
-	{
-		Oid			heapid,
-					indexid;
-		Relation	heap;
-
-		store_oids(t, &heapid, &indexid);
-		heap = table_open(heapid, RowExclusiveLock);
-		done = store_insert_plain(heap, slot);
-		table_close(heap, NoLock);
-		return done;
-	}
-	store_scan_begin(&s, t, keys, nkeys, true, RowExclusiveLock);
-	if (!index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
-		done = store_insert_plain(s.heap, slot);
-	store_scan_end(&s);
-	return done;
-}
-
-/* A virtual slot for a row of t's table, every column null. */
+/* An empty virtual slot for a row of t's table, every column null; *heap: the table, opened. */
 static TupleTableSlot *
-store_slot(StoreTable *t)
+store_slot(StoreTable *t, Relation *heap)
 {
 	Oid			heapid,
 				indexid;
-	Relation	rel;
 	TupleTableSlot *slot;
 
 	store_oids(t, &heapid, &indexid);
-	rel = table_open(heapid, RowExclusiveLock);
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
-	table_close(rel, NoLock);
+	*heap = table_open(heapid, RowExclusiveLock);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(*heap), &TTSOpsVirtual);
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
 	return slot;
 }
 
+/*
+ * Insert the row in slot into heap (store_slot) without SPI, and close both; false (nothing
+ * inserted) when the table is not plain or its primary key may hold the row already: then the
+ * caller runs its statement.
+ */
+static bool
+store_plain(Relation heap, TupleTableSlot *slot)
+{
+	bool		done;
+
+	ExecStoreVirtualTuple(slot);
+	done = store_insert(heap, slot, true) == STORE_INSERTED;
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, NoLock);
+	return done;
+}
+
 static void
-store_key(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, char kind, const char *key,
-		  bool absent)
+store_key(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, char kind, const char *key)
 {
 	Datum		keytext = CStringGetTextDatum(key);
-	TupleTableSlot *slot = store_slot(&key_table);
-	ScanKeyData keys[5];
-	int			k;
-	bool		done;
+	Relation	heap;
+	TupleTableSlot *slot = store_slot(&key_table, &heap);
 
 	store_set(slot, 1, crmpool_table_id_datum(table), true);
 	store_set(slot, 2, CharGetDatum(kind), true);
@@ -1190,17 +1176,7 @@ store_key(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, char kind,
 	store_set(slot, KEY_CUSTOMER, Int64GetDatum(customer), true);
 	if (crmpool_has_tenants())
 		store_set(slot, KEY_TENANT, crmpool_tenant_datum(tenant), true);
-	ExecStoreVirtualTuple(slot);
-	k = tenant_rel_keys(keys, tenant, table);
-	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_CHAREQ, CharGetDatum(kind));
-	k++;
-	text_key(&keys[k], k + 1, key);
-	k++;
-	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
-	k++;
-	done = store_plain(&key_table, keys, k, slot, absent);
-	ExecDropSingleTupleTableSlot(slot);
-	if (!done)
+	if (!store_plain(heap, slot))
 		id_run(ID_ADD_KEY, (Datum[]) {crmpool_table_id_datum(table), CharGetDatum(kind), keytext,
 				   Int64GetDatum(customer), crmpool_tenant_datum(tenant)}, NULL, false);
 }
@@ -1211,10 +1187,8 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 	Datum		name = CStringGetTextDatum(ik->name);
 	Datum		core = CStringGetTextDatum(ik->parsed.key);	/* the match key (company_name.c) */
 	Datum		tokens = tokens_array(ik);
-	TupleTableSlot *slot = store_slot(&name_pkey);
-	ScanKeyData keys[3];
-	int			k;
-	bool		done;
+	Relation	heap;
+	TupleTableSlot *slot = store_slot(&name_pkey, &heap);
 
 	store_set(slot, 1, crmpool_table_id_datum(table), true);
 	store_set(slot, NAME_CUSTOMER, Int64GetDatum(customer), true);
@@ -1223,21 +1197,13 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 	store_set(slot, NAME_TOKENS, tokens, true);
 	if (crmpool_has_tenants())
 		store_set(slot, NAME_TENANT, crmpool_tenant_datum(tenant), true);
-	ExecStoreVirtualTuple(slot);
-	k = tenant_rel_keys(keys, tenant, table);
-	ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
-	k++;
-	done = store_plain(&name_pkey, keys, k, slot, false);
-	ExecDropSingleTupleTableSlot(slot);
-	if (!done)
+	if (!store_plain(heap, slot))
 		id_run(ID_PUT_NAME, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer), name,
 				   core, tokens, crmpool_tenant_datum(tenant)}, NULL, false);
 }
 
-/* absent: which of ik's keys are known not to be stored for the customer (NULL: none is) */
 static void
-store(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik,
-	  const bool *absent)
+store(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
 	int			i;
 
@@ -1246,18 +1212,21 @@ store(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *
 							   (int) strlen(ik->parsed.key));
 
 	for (i = 0; i < ik->nkeys; i++)
-		store_key(mr->table_id, tenant, customer, ik->kinds[i], ik->keys[i],
-				  absent != NULL && absent[i]);
+		store_key(mr->table_id, tenant, customer, ik->kinds[i], ik->keys[i]);
 	if (ik->has_name)
 		store_name(mr->table_id, tenant, customer, ik);
 }
 
-/* Make ik the customer's keys, checking nothing (crmpool.repair()).  In a ledger session. */
+/*
+ * Make ik the customer's keys, checking nothing (crmpool.repair()); had: the phone and e-mail
+ * keys stored for it now.  In a ledger session.
+ */
 void
-identity_replace_keys(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
+identity_replace_keys(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *had,
+					  const IdentityKeys *ik)
 {
-	forget(mr->table_id, tenant, customer);
-	store(mr, tenant, customer, ik, NULL);
+	forget(mr->table_id, tenant, customer, had);
+	store(mr, tenant, customer, ik);
 }
 
 PG_FUNCTION_INFO_V1(crmpool_identity_trigger);
@@ -1272,8 +1241,8 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	OwnerContext octx;
 	IdentityKeys ik;
 	IdentityKeys lock_both;
+	IdentityKeys had;			/* an update's old keys, to forget */
 	Reaction   *reactions;
-	bool	   *absent;
 	int			nreactions;
 	int			i;
 	int64		customer;
@@ -1297,12 +1266,17 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	 */
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
+		memset(&ik, 0, sizeof(ik));
+		memset(&had, 0, sizeof(had));
 		if (mr->has_identity)
+		{
 			identity_row_keys(mr, tup, desc, &ik);
+			stored_keys(mr, tup, desc, &had);
+		}
 		ledger_begin(&octx);
 		if (mr->has_identity)
 			lock_keys(rel, tenant, &ik, NULL);
-		forget(mr->table_id, tenant, customer);
+		forget(mr->table_id, tenant, customer, &had);
 		ledger_end(&octx);
 		return PointerGetDatum(NULL);
 	}
@@ -1318,6 +1292,11 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		if (keys_equal(&old, &ik))
 			return PointerGetDatum(NULL);
 		lock_both = old;
+		/* none (soft-deleted, say): what a write under an earlier mapping may have stored */
+		if (old.nkeys == 0 && !old.has_name)
+			stored_keys(mr, td->tg_trigtuple, desc, &had);
+		else
+			had = old;
 	}
 
 	{
@@ -1330,10 +1309,9 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		managed_rules(mr, tenant, managed_pool_text(mr, tup, desc), !isnull, owner,
 						NULL, &rules);
 		reactions = palloc(sizeof(Reaction) * (2 * ik.nkeys + 1));
-		absent = palloc0(sizeof(bool) * Max(ik.nkeys, 1));
 		ledger_begin(&octx);
 		lock_keys(rel, tenant, &ik, &lock_both);
-		nreactions = find_reactions(mr, tenant, customer, &ik, &rules, reactions, absent);
+		nreactions = find_reactions(mr, tenant, customer, &ik, &rules, reactions);
 		if (nreactions > 0)
 		{
 			/* the writer learns where the other customer sits as itself, not as crmpool */
@@ -1345,8 +1323,8 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 				record_warning(mr, tenant, customer, &reactions[i].m);
 		}
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-			forget(mr->table_id, tenant, customer);
-		store(mr, tenant, customer, &ik, absent);
+			forget(mr->table_id, tenant, customer, &had);
+		store(mr, tenant, customer, &ik);
 		ledger_end(&octx);
 	}
 	return PointerGetDatum(NULL);

@@ -104,7 +104,7 @@ extern void identity_column_keys(const IdentityColumns *ic, HeapTuple tup, Tuple
 extern void identity_add_key(IdentityKeys *ik, char kind, char *key);
 extern void identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik);
 extern void identity_replace_keys(ManagedRel *mr, CrmpoolTenant tenant, int64 customer,
-								  const IdentityKeys *ik);
+								  const IdentityKeys *had, const IdentityKeys *ik);
 extern void identity_name_too_long(Oid relid, const char *what, int core_bytes);
 extern void identity_set_name(IdentityKeys *ik, const char *name, int len);
 extern const char *identity_kind_name(char kind);
