@@ -100,6 +100,8 @@ extern bool crmpool_is_owner(Oid relid);
 extern void crmpool_require_owner(Oid relid);
 extern void crmpool_require_select(Oid relid);
 extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr crmpool_keep_plan_options(const char *sql, int nargs, Oid *argtypes,
+											int options);
 extern void crmpool_init_srf(FunctionCallInfo fcinfo);
 extern bool crmpool_xact_ended(XactEvent event);
 extern bool crmpool_xact_finishing(XactEvent event);

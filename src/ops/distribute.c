@@ -590,9 +590,13 @@ int64_cmp(const void *a, const void *b)
 }
 
 /*
- * Give each rep its planned customers: one owner UPDATE per rep, announced as an assign whose
- * history says "distribute:<mode>", in a subtransaction: a rep refused under lock (a claim
- * filled its cap meanwhile) keeps none of them, and they stay in the pool with the refusal.
+ * Give each rep its planned customers.  First all of them in one owner UPDATE, announced as an
+ * assign whose history says "distribute:<mode>", as one set-based statement gives them: the
+ * trigger checks each rep's private cap under its counter lock at the statement's end, reps in
+ * ascending order.  When a rep is refused there (a claim filled its cap since distribution_begin
+ * read it), that UPDATE is undone and each rep is given its customers by an UPDATE of its own,
+ * in a subtransaction: a rep refused under lock keeps none of them, and they stay in the pool
+ * with the refusal; the other reps keep theirs.
  */
 static int
 candidate_rep_cmp(const void *a, const void *b)
@@ -603,64 +607,120 @@ candidate_rep_cmp(const void *a, const void *b)
 typedef struct BatchArg
 {
 	Distribution *d;
-	Candidate  *c;
+	Candidate  *c;				/* NULL: every rep at once */
 	OwnershipIntent *in;
+	/* every rep at once: customers[i] to owners[i], in->nbatch of them */
+	const int64 *customers;
+	const int64 *owners;
 } BatchArg;
 
 static void
 give_batch(void *arg)
 {
 	BatchArg   *ba = (BatchArg *) arg;
+	uint64		processed = ba->c == NULL ?
+		ops_change_owners_batch(ba->d->mr, ba->in, ba->customers, ba->owners) :
+		ops_change_owner_batch(ba->d->mr, ba->in, true, ba->c->rep);
 
-	if (ops_change_owner_batch(ba->d->mr, ba->in, true, ba->c->rep) != (uint64) ba->c->ngiven ||
-		ba->in->nfired != ba->c->ngiven)
-		elog(ERROR, "crmpool distributed %d of %d customers to rep %lld",
-			 ba->in->nfired, ba->c->ngiven, (long long) ba->c->rep);
+	if (processed != (uint64) ba->in->nbatch || ba->in->nfired != ba->in->nbatch)
+		elog(ERROR, "crmpool distributed %d of %d customers", ba->in->nfired, ba->in->nbatch);
+}
+
+/*
+ * Every rep's customers in one UPDATE; false when a rep was refused (then nothing was given).
+ * byrep: the reps ascending, their customers sorted; the UPDATE takes them in that order where
+ * its plan follows the arrays (a few customers), so the history reads as rep by rep.
+ */
+static bool
+give_all(Distribution *d, Candidate **byrep, const char *how)
+{
+	OwnershipIntent in = {.relid = d->mr->relid, .op = OP_ASSIGN};
+	BatchArg	ba = {.d = d, .in = &in};
+	int64	   *customers;
+	int64	   *owners;
+	int64	   *keys;
+	char	  **hows;
+	ErrorData  *refusal;
+	int			n = 0;
+	int			i;
+	int			j;
+
+	for (j = 0; j < d->ncand; j++)
+		n += d->cand[j].ngiven;
+	customers = palloc(sizeof(int64) * n);
+	owners = palloc(sizeof(int64) * n);
+	hows = palloc(sizeof(char *) * n);
+	n = 0;
+	for (j = 0; j < d->ncand; j++)
+		for (i = 0; i < byrep[j]->ngiven; i++)
+		{
+			customers[n] = byrep[j]->given[i];
+			owners[n] = byrep[j]->rep;
+			hows[n++] = (char *) how;
+		}
+	/* the trigger finds a customer's intent by binary search: in->batch ascending */
+	keys = palloc(sizeof(int64) * n);
+	memcpy(keys, customers, sizeof(int64) * n);
+	qsort(keys, n, sizeof(int64), int64_cmp);
+	in.nbatch = n;
+	in.batch = keys;
+	in.batch_how = hows;
+	ba.customers = customers;
+	ba.owners = owners;
+	refusal = ops_try_refusal(give_batch, &ba);
+	if (refusal == NULL)
+		return true;
+	FreeErrorData(refusal);
+	return false;
 }
 
 static void
-distribution_apply(Distribution *d, bool subtransactions)
+distribution_apply(Distribution *d)
 {
 	const char *how = psprintf("distribute:%s", distribute_mode_names[d->mode]);
-	BatchArg	ba;
+	BatchArg	ba = {.d = d};
 	Candidate **byrep = palloc(sizeof(Candidate *) * Max(d->ncand, 1));
+	int			nreps = 0;
 	int			j;
 
 	/* reps ascending, as every statement takes rep counter rows: no cycle with another */
 	for (j = 0; j < d->ncand; j++)
+	{
 		byrep[j] = &d->cand[j];
+		if (d->cand[j].ngiven > 0)
+		{
+			qsort(d->cand[j].given, d->cand[j].ngiven, sizeof(int64), int64_cmp);
+			nreps++;
+		}
+	}
 	qsort(byrep, d->ncand, sizeof(Candidate *), candidate_rep_cmp);
+	if (nreps > 1 && give_all(d, byrep, how))
+		return;
+
 	for (j = 0; j < d->ncand; j++)
 	{
 		Candidate  *c = byrep[j];
 		OwnershipIntent in = {.relid = d->mr->relid, .op = OP_ASSIGN, .rep = c->rep};
 		char	  **hows;
+		ErrorData  *refusal;
 		int			i;
 
 		if (c->ngiven == 0)
 			continue;
-		qsort(c->given, c->ngiven, sizeof(int64), int64_cmp);
 		hows = palloc(sizeof(char *) * c->ngiven);
 		for (i = 0; i < c->ngiven; i++)
 			hows[i] = (char *) how;
 		in.nbatch = c->ngiven;
 		in.batch = c->given;
 		in.batch_how = hows;
-		ba.d = d;
 		ba.c = c;
 		ba.in = &in;
-		if (!subtransactions)
-			give_batch(&ba);
-		else
+		refusal = ops_try_refusal(give_batch, &ba);
+		if (refusal != NULL)
 		{
-			ErrorData  *refusal = ops_try_refusal(give_batch, &ba);
-
-			if (refusal != NULL)
-			{
-				c->failed = true;
-				c->failure = crmpool_refusal_name(refusal->sqlerrcode);
-				FreeErrorData(refusal);
-			}
+			c->failed = true;
+			c->failure = crmpool_refusal_name(refusal->sqlerrcode);
+			FreeErrorData(refusal);
 		}
 	}
 }
@@ -726,7 +786,7 @@ distribution_end(Distribution *d, int n, const int64 *order, const int *rep_of)
 static void
 distribute_group(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, DistributeMode mode,
 				 bool seeded, int64 seed, int n, const int64 *customers, int64 *rep,
-				 const char **outcome, bool subtransactions)
+				 const char **outcome)
 {
 	Distribution d;
 	int		   *rep_of = palloc(sizeof(int) * Max(n, 1));
@@ -743,7 +803,7 @@ distribute_group(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, Distrib
 		else
 			outcome[i] = refusal_outcome[why];
 	}
-	distribution_apply(&d, subtransactions);
+	distribution_apply(&d);
 	for (i = 0; i < n; i++)
 	{
 		if (rep_of[i] < 0)
@@ -1072,7 +1132,7 @@ crmpool_distribute(PG_FUNCTION_ARGS)
 		int64	   *got = palloc0(sizeof(int64) * groups[g].n);
 
 		distribute_group(mr, groups[g].tenant, pool, mode, seeded, seed, groups[g].n,
-						 groups[g].customers, got, out, true);
+						 groups[g].customers, got, out);
 		for (i = 0; i < groups[g].n; i++)
 		{
 			outcome[groups[g].index[i]] = out[i];
@@ -1255,7 +1315,7 @@ auto_distribute(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 cu
 
 	SPI_connect();
 	distribute_group(mr, tenant, pool, (DistributeMode) mode, false, 0, 1, &customer, &rep,
-					 &outcome, true);
+					 &outcome);
 	SPI_finish();
 	managed_scope_pop(scope);
 }
