@@ -609,9 +609,7 @@ typedef struct BatchArg
 	Distribution *d;
 	Candidate  *c;				/* NULL: every rep at once */
 	OwnershipIntent *in;
-	/* every rep at once: customers[i] to owners[i], in->nbatch of them */
-	const int64 *customers;
-	const int64 *owners;
+	const int64 *owners;		/* every rep at once: the rep of each of in->batch */
 } BatchArg;
 
 static void
@@ -619,26 +617,41 @@ give_batch(void *arg)
 {
 	BatchArg   *ba = (BatchArg *) arg;
 	uint64		processed = ba->c == NULL ?
-		ops_change_owners_batch(ba->d->mr, ba->in, ba->customers, ba->owners) :
+		ops_change_owners_batch(ba->d->mr, ba->in, ba->owners) :
 		ops_change_owner_batch(ba->d->mr, ba->in, true, ba->c->rep);
 
 	if (processed != (uint64) ba->in->nbatch || ba->in->nfired != ba->in->nbatch)
 		elog(ERROR, "crmpool distributed %d of %d customers", ba->in->nfired, ba->in->nbatch);
 }
 
+/* A customer and the rep planned for it. */
+typedef struct Handout
+{
+	int64		customer;
+	int64		rep;
+} Handout;
+
+static int
+handout_cmp(const void *a, const void *b)
+{
+	return int64_cmp(&((const Handout *) a)->customer, &((const Handout *) b)->customer);
+}
+
 /*
  * Every rep's customers in one UPDATE; false when a rep was refused (then nothing was given).
- * byrep: the reps ascending, their customers sorted; the UPDATE takes them in that order where
- * its plan follows the arrays (a few customers), so the history reads as rep by rep.
+ * The customers go in key order, which is the order the trigger looks their intent up in, and
+ * about the order of the table's rows: the UPDATE then walks the table's pages, and appends the
+ * history's index entries (by customer), in order; rep by rep it would visit the table
+ * at random once per rep.
  */
 static bool
-give_all(Distribution *d, Candidate **byrep, const char *how)
+give_all(Distribution *d, const char *how)
 {
 	OwnershipIntent in = {.relid = d->mr->relid, .op = OP_ASSIGN};
 	BatchArg	ba = {.d = d, .in = &in};
+	Handout    *h;
 	int64	   *customers;
 	int64	   *owners;
-	int64	   *keys;
 	char	  **hows;
 	ErrorData  *refusal;
 	int			n = 0;
@@ -647,25 +660,24 @@ give_all(Distribution *d, Candidate **byrep, const char *how)
 
 	for (j = 0; j < d->ncand; j++)
 		n += d->cand[j].ngiven;
+	h = palloc(sizeof(Handout) * n);
+	n = 0;
+	for (j = 0; j < d->ncand; j++)
+		for (i = 0; i < d->cand[j].ngiven; i++)
+			h[n++] = (Handout) {d->cand[j].given[i], d->cand[j].rep};
+	qsort(h, n, sizeof(Handout), handout_cmp);
 	customers = palloc(sizeof(int64) * n);
 	owners = palloc(sizeof(int64) * n);
 	hows = palloc(sizeof(char *) * n);
-	n = 0;
-	for (j = 0; j < d->ncand; j++)
-		for (i = 0; i < byrep[j]->ngiven; i++)
-		{
-			customers[n] = byrep[j]->given[i];
-			owners[n] = byrep[j]->rep;
-			hows[n++] = (char *) how;
-		}
-	/* the trigger finds a customer's intent by binary search: in->batch ascending */
-	keys = palloc(sizeof(int64) * n);
-	memcpy(keys, customers, sizeof(int64) * n);
-	qsort(keys, n, sizeof(int64), int64_cmp);
+	for (i = 0; i < n; i++)
+	{
+		customers[i] = h[i].customer;
+		owners[i] = h[i].rep;
+		hows[i] = (char *) how;
+	}
 	in.nbatch = n;
-	in.batch = keys;
+	in.batch = customers;
 	in.batch_how = hows;
-	ba.customers = customers;
 	ba.owners = owners;
 	refusal = ops_try_refusal(give_batch, &ba);
 	if (refusal == NULL)
@@ -683,20 +695,15 @@ distribution_apply(Distribution *d)
 	int			nreps = 0;
 	int			j;
 
-	/* reps ascending, as every statement takes rep counter rows: no cycle with another */
 	for (j = 0; j < d->ncand; j++)
-	{
-		byrep[j] = &d->cand[j];
-		if (d->cand[j].ngiven > 0)
-		{
-			qsort(d->cand[j].given, d->cand[j].ngiven, sizeof(int64), int64_cmp);
-			nreps++;
-		}
-	}
-	qsort(byrep, d->ncand, sizeof(Candidate *), candidate_rep_cmp);
-	if (nreps > 1 && give_all(d, byrep, how))
+		nreps += (d->cand[j].ngiven > 0);
+	if (nreps > 1 && give_all(d, how))
 		return;
 
+	/* reps ascending, as every statement takes rep counter rows: no cycle with another */
+	for (j = 0; j < d->ncand; j++)
+		byrep[j] = &d->cand[j];
+	qsort(byrep, d->ncand, sizeof(Candidate *), candidate_rep_cmp);
 	for (j = 0; j < d->ncand; j++)
 	{
 		Candidate  *c = byrep[j];
@@ -707,6 +714,7 @@ distribution_apply(Distribution *d)
 
 		if (c->ngiven == 0)
 			continue;
+		qsort(c->given, c->ngiven, sizeof(int64), int64_cmp);
 		hows = palloc(sizeof(char *) * c->ngiven);
 		for (i = 0; i < c->ngiven; i++)
 			hows[i] = (char *) how;

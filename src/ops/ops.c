@@ -178,13 +178,11 @@ ops_change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int6
 }
 
 /*
- * Give the customers of a batch (all locked by the caller; in->batch holds them ascending) each
- * to its own rep, customers[i] to owners[i], with one set-based UPDATE: a distribution.
- * Returns how many rows it changed.
+ * Give each customer of a batch (all locked by the caller, in->batch ascending) to its own rep,
+ * owners[i], with one set-based UPDATE: a distribution.  Returns how many rows it changed.
  */
 uint64
-ops_change_owners_batch(ManagedRel *mr, OwnershipIntent *in, const int64 *customers,
-						const int64 *owners)
+ops_change_owners_batch(ManagedRel *mr, OwnershipIntent *in, const int64 *owners)
 {
 	Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
 	Datum	   *reps = palloc(sizeof(Datum) * Max(in->nbatch, 1));
@@ -192,7 +190,7 @@ ops_change_owners_batch(ManagedRel *mr, OwnershipIntent *in, const int64 *custom
 
 	for (i = 0; i < in->nbatch; i++)
 	{
-		keys[i] = Int64GetDatum(customers[i]);
+		keys[i] = Int64GetDatum(in->batch[i]);
 		reps[i] = Int64GetDatum(owners[i]);
 	}
 	return run_owner_update(mr, managed_set_owners_plan, in,
