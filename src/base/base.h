@@ -232,6 +232,9 @@ extern void store_scan_end(StoreScan *s);
 extern void store_writer_begin(StoreWriter *w, Relation rel);
 extern void store_writer_end(StoreWriter *w);
 extern TupleTableSlot *store_writer_slot(StoreWriter *w, Relation rel);
+extern bool store_multi_insert_ok(Relation rel);
+extern void store_multi_insert(StoreWriter *w, TupleTableSlot **slots, int n,
+							   struct BulkInsertStateData *bulk);
 extern bool store_table_plain(Relation rel);
 extern bool store_not_nulls_set(TupleTableSlot *slot);
 extern bool store_insert_plain(Relation rel, TupleTableSlot *slot);

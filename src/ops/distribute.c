@@ -19,9 +19,12 @@
 
 #include <math.h>
 
+#include "access/heapam.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
+#include "executor/executor.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -733,6 +736,70 @@ distribution_apply(Distribution *d)
 	}
 }
 
+/* crmpool.distribute_log, whose columns are written by number */
+static StoreTable log_table = {"distribute_log", "distribute_log_by_time",
+{"tenant", "table_id", "pool", "customer", "rep", "mode", "at"}};
+
+#define LOG_BATCH 1000
+
+/*
+ * The log's rows of the n customers handed out (as the extension owner): written LOG_BATCH at
+ * a time with table_multi_insert (a distribution of a whole pool writes one row per customer,
+ * and an INSERT ... SELECT wrote each with a WAL record of its own).
+ */
+static void
+log_handouts(Distribution *d, int n, const int64 *customers, const int64 *reps)
+{
+	Oid			heapid;
+	Oid			indexid;
+	Relation	rel;
+	StoreWriter w;
+	TupleTableSlot *slots[LOG_BATCH];
+	BulkInsertState bulk;
+	bool		by_batch;
+	Datum		pool = d->pool ? CStringGetTextDatum(d->pool) : (Datum) 0;
+	Datum		mode = CStringGetTextDatum(distribute_mode_names[d->mode]);
+	TimestampTz now = crmpool_now();
+	int			k = 0;
+	int			i;
+
+	store_oids(&log_table, &heapid, &indexid);
+	rel = table_open(heapid, RowExclusiveLock);
+	store_writer_begin(&w, rel);
+	by_batch = store_multi_insert_ok(rel);
+	bulk = by_batch ? GetBulkInsertState() : NULL;
+	for (i = 0; i < Min(n, LOG_BATCH); i++)
+		slots[i] = store_writer_slot(&w, rel);
+	for (i = 0; i < n; i++)
+	{
+		TupleTableSlot *slot = slots[k++];
+
+		ExecClearTuple(slot);
+		store_set(slot, 1, crmpool_tenant_datum(d->tenant), true);
+		store_set(slot, 2, crmpool_table_id_datum(d->mr->table_id), true);
+		store_set(slot, 3, pool, d->pool != NULL);
+		store_set(slot, 4, Int64GetDatum(customers[i]), true);
+		store_set(slot, 5, Int64GetDatum(reps[i]), true);
+		store_set(slot, 6, mode, true);
+		store_set(slot, 7, TimestampTzGetDatum(now), true);
+		ExecStoreVirtualTuple(slot);
+		if (!by_batch)
+		{
+			ExecSimpleRelationInsert(w.rri, w.estate, slot);
+			k = 0;
+		}
+		else if (k == LOG_BATCH || i == n - 1)
+		{
+			store_multi_insert(&w, slots, k, bulk);
+			k = 0;
+		}
+	}
+	if (bulk != NULL)
+		FreeBulkInsertState(bulk);
+	store_writer_end(&w);
+	table_close(rel, NoLock);
+}
+
 /*
  * After the hand-outs: the cursor moves to the rep served last (order: the sequence of
  * customers) and counts one turn per customer handed out; the log keeps who got what, by mode
@@ -743,47 +810,38 @@ distribution_end(Distribution *d, int n, const int64 *order, const int *rep_of)
 {
 	OwnerContext octx;
 	int			nestlevel;
-	Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *reps = palloc(sizeof(Datum) * Max(n, 1));
+	int64	   *keys = palloc(sizeof(int64) * Max(n, 1));
+	int64	   *reps = palloc(sizeof(int64) * Max(n, 1));
 	int			done = 0;
 	int			last = -1;
 	int			i;
-	Datum		vals[7];
-	char		nulls[7] = {' ', ' ', d->pool ? ' ' : 'n', ' ', ' ', ' ', ' '};
-	bool		turns = (d->mode == DISTRIBUTE_ROUND_ROBIN || d->mode == DISTRIBUTE_LEAST_BUSY);
+	Datum		vals[5];
+	char		nulls[5] = {' ', ' ', d->pool ? ' ' : 'n', ' ', ' '};
 
 	for (i = 0; i < n; i++)
 		if (rep_of[i] >= 0 && !d->cand[rep_of[i]].failed)
 		{
-			keys[done] = Int64GetDatum(order[i]);
-			reps[done++] = Int64GetDatum(d->cand[rep_of[i]].rep);
+			keys[done] = order[i];
+			reps[done++] = d->cand[rep_of[i]].rep;
 			last = rep_of[i];
 		}
 	if (done == 0)
 		return;
-	vals[0] = crmpool_tenant_datum(d->tenant);
-	vals[1] = crmpool_table_id_datum(d->mr->table_id);
-	vals[2] = d->pool ? CStringGetTextDatum(d->pool) : (Datum) 0;
-	vals[3] = Int64GetDatum(turns ? d->cand[last].rep : 0);
-	vals[4] = Int64GetDatum(turns ? done : 0);
-	vals[5] = PointerGetDatum(construct_array(keys, done, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	vals[6] = PointerGetDatum(construct_array(reps, done, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	nestlevel = crmpool_begin_admin(&octx);
-	if (turns &&
-		SPI_execute_with_args("UPDATE crmpool.distribute_cursor SET last_rep = $4, turns = turns" PLUS "$5 "
-							  "WHERE tenant" EQ "$1 AND table_id" EQ "$2 AND pool IS NOT DISTINCT FROM $3",
-							  5, (Oid[]) {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID},
-							  vals, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "crmpool could not move the distribution cursor");
-	if (SPI_execute_with_args("INSERT INTO crmpool.distribute_log (tenant, table_id, pool, customer, rep, mode, at) "
-							  "SELECT $1, $2, $3, c, r, $4, $5 FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7)) AS h(c, r)",
-							  7, (Oid[]) {INT8OID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-								  INT8ARRAYOID, INT8ARRAYOID},
-							  (Datum[]) {vals[0], vals[1], vals[2],
-								  CStringGetTextDatum(distribute_mode_names[d->mode]),
-							  TimestampTzGetDatum(crmpool_now()), vals[5], vals[6]},
-							  nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "crmpool could not log the distribution");
+	if (d->mode == DISTRIBUTE_ROUND_ROBIN || d->mode == DISTRIBUTE_LEAST_BUSY)
+	{
+		vals[0] = crmpool_tenant_datum(d->tenant);
+		vals[1] = crmpool_table_id_datum(d->mr->table_id);
+		vals[2] = d->pool ? CStringGetTextDatum(d->pool) : (Datum) 0;
+		vals[3] = Int64GetDatum(d->cand[last].rep);
+		vals[4] = Int64GetDatum(done);
+		if (SPI_execute_with_args("UPDATE crmpool.distribute_cursor SET last_rep = $4, turns = turns" PLUS "$5 "
+								  "WHERE tenant" EQ "$1 AND table_id" EQ "$2 AND pool IS NOT DISTINCT FROM $3",
+								  5, (Oid[]) {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID},
+								  vals, nulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "crmpool could not move the distribution cursor");
+	}
+	log_handouts(d, done, keys, reps);
 	crmpool_end_admin(&octx, nestlevel);
 }
 
