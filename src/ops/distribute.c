@@ -3,13 +3,14 @@
  * grab-next (crmpool.claim_next).
  *
  * crmpool.distribute() decides, per customer, which eligible rep gets it (round_robin, lottery,
- * performance, least_busy: docs/reference.md, "Distribution"), then gives each rep its
- * customers with one owner UPDATE announced as an assign whose history says
- * "distribute:<mode>": the ownership trigger checks the private cap again under the rep's
- * counter lock, as for any assign.  The decisions of one pool are serialized by its row of
- * crmpool.distribute_cursor, locked after the customers and before any rep counter (the global
- * lock order: customers, then reps), which also keeps the round-robin turn: two distributions
- * at once hand out one after the other, and the turn never repeats a rep.
+ * performance, least_busy: docs/reference.md, "Distribution"), then gives them all with one
+ * owner UPDATE announced as an assign whose history says "distribute:<mode>": the ownership
+ * trigger checks each rep's private cap again under the rep's counter lock, as for any assign
+ * (distribution_apply: rep by rep when one is refused there).  The decisions of one pool are
+ * serialized by its row of crmpool.distribute_cursor, locked after the customers and before
+ * any rep counter (the global lock order: customers, then reps), which also keeps the
+ * round-robin turn: two distributions at once hand out one after the other, and the turn never
+ * repeats a rep.
  *
  * crmpool.claim_next() claims the next customers of a pool in pool order, skipping the rows
  * another transaction holds (FOR UPDATE SKIP LOCKED); each claim is an ordinary claim, under
