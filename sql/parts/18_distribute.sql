@@ -27,7 +27,10 @@ CREATE TABLE crmpool.distribute_log (
 	mode		text		NOT NULL,
 	at			timestamptz	NOT NULL
 );
-CREATE INDEX distribute_log_by_time ON crmpool.distribute_log (table_id, at);
+-- BRIN: the log only grows, in time order, by one row per hand-out (100,000 for a whole pool);
+-- a B-tree entry per row cost as much as the row, a BRIN range summary nearly nothing.  Read by
+-- time (distribution_stats: the last 30 days) and, when a table goes, by table_id.
+CREATE INDEX distribute_log_by_time ON crmpool.distribute_log USING brin (table_id, at);
 COMMENT ON TABLE crmpool.distribute_log IS 'Customers handed out by crmpool.distribute() and auto_distribute; read it through crmpool.distribution_stats.';
 
 -- Pool order of a table (crmpool.set_priority_column): this column, highest first, then the key.

@@ -100,6 +100,8 @@ extern bool crmpool_is_owner(Oid relid);
 extern void crmpool_require_owner(Oid relid);
 extern void crmpool_require_select(Oid relid);
 extern SPIPlanPtr crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr crmpool_keep_plan_options(const char *sql, int nargs, Oid *argtypes,
+											int options);
 extern void crmpool_init_srf(FunctionCallInfo fcinfo);
 extern bool crmpool_xact_ended(XactEvent event);
 extern bool crmpool_xact_finishing(XactEvent event);
@@ -230,6 +232,9 @@ extern void store_scan_end(StoreScan *s);
 extern void store_writer_begin(StoreWriter *w, Relation rel);
 extern void store_writer_end(StoreWriter *w);
 extern TupleTableSlot *store_writer_slot(StoreWriter *w, Relation rel);
+extern bool store_multi_insert_ok(Relation rel);
+extern void store_multi_insert(StoreWriter *w, TupleTableSlot **slots, int n,
+							   struct BulkInsertStateData *bulk);
 extern bool store_table_plain(Relation rel);
 extern bool store_not_nulls_set(TupleTableSlot *slot);
 extern bool store_insert_plain(Relation rel, TupleTableSlot *slot);

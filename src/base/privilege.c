@@ -162,7 +162,14 @@ crmpool_check_length(const char *what, const char *s, int len, int max_chars)
 SPIPlanPtr
 crmpool_keep_plan(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	return crmpool_keep_plan_options(sql, nargs, argtypes, 0);
+}
+
+/* The same, with planner options (CURSOR_OPT_*: SPI_prepare_cursor). */
+SPIPlanPtr
+crmpool_keep_plan_options(const char *sql, int nargs, Oid *argtypes, int options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, options);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));

@@ -426,6 +426,47 @@ store_insert_plain(Relation rel, TupleTableSlot *slot)
 	return store_insert(rel, slot, false) == STORE_INSERTED;
 }
 
+/*
+ * Whether rows may go into rel by store_multi_insert(): no BEFORE ROW INSERT trigger or stored
+ * generated column would change them on the way (a superuser may have added one); else insert
+ * each with ExecSimpleRelationInsert().
+ */
+bool
+store_multi_insert_ok(Relation rel)
+{
+	return !(rel->trigdesc != NULL && rel->trigdesc->trig_insert_before_row) &&
+		!(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored);
+}
+
+/*
+ * Insert the n rows in slots into w's table at once (table_multi_insert, as COPY does: one
+ * WAL record per page, not per row), checking its constraints, inserting into every index and
+ * firing AFTER ROW triggers.  bulk (may be NULL) keeps the target page from one call to the
+ * next.  Only where store_multi_insert_ok().
+ */
+void
+store_multi_insert(StoreWriter *w, TupleTableSlot **slots, int n, BulkInsertState bulk)
+{
+	ResultRelInfo *rri = w->rri;
+	Relation	rel = rri->ri_RelationDesc;
+	int			i;
+
+	if (rel->rd_att->constr != NULL)
+		for (i = 0; i < n; i++)
+			ExecConstraints(rri, slots[i], w->estate);
+	table_multi_insert(rel, slots, n, w->estate->es_output_cid, 0, bulk);
+	for (i = 0; i < n; i++)
+	{
+		List	   *recheck = NIL;
+
+		if (rri->ri_NumIndices > 0)
+			recheck = crmpool_insert_index_tuples(rri, slots[i], w->estate);
+		if (rri->ri_TrigDesc != NULL)
+			ExecARInsertTriggers(w->estate, rri, slots[i], recheck, NULL);
+		ResetPerTupleExprContext(w->estate);
+	}
+}
+
 /* An empty virtual slot for a row of rel, every column null. */
 TupleTableSlot *
 store_writer_slot(StoreWriter *w, Relation rel)

@@ -911,8 +911,7 @@ ledger_events_begin(void)
 	le->seqid = crmpool_relid("ownership_event_seq_seq");
 	le->rel = table_open(heapid, RowExclusiveLock);
 	le->have_writer = false;
-	le->by_batch = !(le->rel->trigdesc != NULL && le->rel->trigdesc->trig_insert_before_row) &&
-		!(le->rel->rd_att->constr != NULL && le->rel->rd_att->constr->has_generated_stored);
+	le->by_batch = store_multi_insert_ok(le->rel);
 	le->bulk = NULL;
 	le->n = 0;
 	le->nslots = 0;
@@ -945,7 +944,6 @@ events_insert(LedgerEvents *le)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(le->batchcxt);
 	EState	   *estate;
-	ResultRelInfo *rri;
 	int			i;
 
 	if (le->n == 1 && store_insert_plain(le->rel, le->slots[0]))
@@ -962,10 +960,6 @@ events_insert(LedgerEvents *le)
 		StoreWriter *w = events_writer(le);
 
 		estate = w->estate;
-		rri = w->rri;
-		if (le->rel->rd_att->constr != NULL)
-			for (i = 0; i < le->n; i++)
-				ExecConstraints(rri, le->slots[i], estate);
 		if (le->bulk == NULL && le->n == EVENT_BATCH)
 		{
 			/* it lives as long as le, not the batch */
@@ -973,17 +967,7 @@ events_insert(LedgerEvents *le)
 			le->bulk = GetBulkInsertState();
 			MemoryContextSwitchTo(le->batchcxt);
 		}
-		table_multi_insert(le->rel, le->slots, le->n, estate->es_output_cid, 0, le->bulk);
-		for (i = 0; i < le->n; i++)
-		{
-			List	   *recheck = NIL;
-
-			if (rri->ri_NumIndices > 0)
-				recheck = crmpool_insert_index_tuples(rri, le->slots[i], estate);
-			if (rri->ri_TrigDesc != NULL)
-				ExecARInsertTriggers(estate, rri, le->slots[i], recheck, NULL);
-			ResetPerTupleExprContext(estate);
-		}
+		store_multi_insert(w, le->slots, le->n, le->bulk);
 	}
 	for (i = 0; i < le->n; i++)
 		ExecClearTuple(le->slots[i]);

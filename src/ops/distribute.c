@@ -3,13 +3,14 @@
  * grab-next (crmpool.claim_next).
  *
  * crmpool.distribute() decides, per customer, which eligible rep gets it (round_robin, lottery,
- * performance, least_busy: docs/reference.md, "Distribution"), then gives each rep its
- * customers with one owner UPDATE announced as an assign whose history says
- * "distribute:<mode>": the ownership trigger checks the private cap again under the rep's
- * counter lock, as for any assign.  The decisions of one pool are serialized by its row of
- * crmpool.distribute_cursor, locked after the customers and before any rep counter (the global
- * lock order: customers, then reps), which also keeps the round-robin turn: two distributions
- * at once hand out one after the other, and the turn never repeats a rep.
+ * performance, least_busy: docs/reference.md, "Distribution"), then gives them all with one
+ * owner UPDATE announced as an assign whose history says "distribute:<mode>": the ownership
+ * trigger checks each rep's private cap again under the rep's counter lock, as for any assign
+ * (distribution_apply: rep by rep when one is refused there).  The decisions of one pool are
+ * serialized by its row of crmpool.distribute_cursor, locked after the customers and before
+ * any rep counter (the global lock order: customers, then reps), which also keeps the
+ * round-robin turn: two distributions at once hand out one after the other, and the turn never
+ * repeats a rep.
  *
  * crmpool.claim_next() claims the next customers of a pool in pool order, skipping the rows
  * another transaction holds (FOR UPDATE SKIP LOCKED); each claim is an ordinary claim, under
@@ -19,9 +20,12 @@
 
 #include <math.h>
 
+#include "access/heapam.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
+#include "executor/executor.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -590,9 +594,13 @@ int64_cmp(const void *a, const void *b)
 }
 
 /*
- * Give each rep its planned customers: one owner UPDATE per rep, announced as an assign whose
- * history says "distribute:<mode>", in a subtransaction: a rep refused under lock (a claim
- * filled its cap meanwhile) keeps none of them, and they stay in the pool with the refusal.
+ * Give each rep its planned customers.  First all of them in one owner UPDATE, announced as an
+ * assign whose history says "distribute:<mode>", as one set-based statement gives them: the
+ * trigger checks each rep's private cap under its counter lock at the statement's end, reps in
+ * ascending order.  When a rep is refused there (a claim filled its cap since distribution_begin
+ * read it), that UPDATE is undone and each rep is given its customers by an UPDATE of its own,
+ * in a subtransaction: a rep refused under lock keeps none of them, and they stay in the pool
+ * with the refusal; the other reps keep theirs.
  */
 static int
 candidate_rep_cmp(const void *a, const void *b)
@@ -603,28 +611,98 @@ candidate_rep_cmp(const void *a, const void *b)
 typedef struct BatchArg
 {
 	Distribution *d;
-	Candidate  *c;
+	Candidate  *c;				/* NULL: every rep at once */
 	OwnershipIntent *in;
+	const int64 *owners;		/* every rep at once: the rep of each of in->batch */
 } BatchArg;
 
 static void
 give_batch(void *arg)
 {
 	BatchArg   *ba = (BatchArg *) arg;
+	uint64		processed = ba->c == NULL ?
+		ops_change_owners_batch(ba->d->mr, ba->in, ba->owners) :
+		ops_change_owner_batch(ba->d->mr, ba->in, true, ba->c->rep);
 
-	if (ops_change_owner_batch(ba->d->mr, ba->in, true, ba->c->rep) != (uint64) ba->c->ngiven ||
-		ba->in->nfired != ba->c->ngiven)
-		elog(ERROR, "crmpool distributed %d of %d customers to rep %lld",
-			 ba->in->nfired, ba->c->ngiven, (long long) ba->c->rep);
+	if (processed != (uint64) ba->in->nbatch || ba->in->nfired != ba->in->nbatch)
+		elog(ERROR, "crmpool distributed %d of %d customers", ba->in->nfired, ba->in->nbatch);
+}
+
+/* A customer and the rep planned for it. */
+typedef struct Handout
+{
+	int64		customer;
+	int64		rep;
+} Handout;
+
+static int
+handout_cmp(const void *a, const void *b)
+{
+	return int64_cmp(&((const Handout *) a)->customer, &((const Handout *) b)->customer);
+}
+
+/*
+ * Every rep's customers in one UPDATE; false when a rep was refused (then nothing was given).
+ * The customers go in key order, which is the order the trigger looks their intent up in, and
+ * about the order of the table's rows: the UPDATE then walks the table's pages, and appends the
+ * history's index entries (by customer), in order; rep by rep it would visit the table
+ * at random once per rep.
+ */
+static bool
+give_all(Distribution *d, const char *how)
+{
+	OwnershipIntent in = {.relid = d->mr->relid, .op = OP_ASSIGN};
+	BatchArg	ba = {.d = d, .in = &in};
+	Handout    *h;
+	int64	   *customers;
+	int64	   *owners;
+	char	  **hows;
+	ErrorData  *refusal;
+	int			n = 0;
+	int			i;
+	int			j;
+
+	for (j = 0; j < d->ncand; j++)
+		n += d->cand[j].ngiven;
+	h = palloc(sizeof(Handout) * n);
+	n = 0;
+	for (j = 0; j < d->ncand; j++)
+		for (i = 0; i < d->cand[j].ngiven; i++)
+			h[n++] = (Handout) {d->cand[j].given[i], d->cand[j].rep};
+	qsort(h, n, sizeof(Handout), handout_cmp);
+	customers = palloc(sizeof(int64) * n);
+	owners = palloc(sizeof(int64) * n);
+	hows = palloc(sizeof(char *) * n);
+	for (i = 0; i < n; i++)
+	{
+		customers[i] = h[i].customer;
+		owners[i] = h[i].rep;
+		hows[i] = (char *) how;
+	}
+	in.nbatch = n;
+	in.batch = customers;
+	in.batch_how = hows;
+	ba.owners = owners;
+	refusal = ops_try_refusal(give_batch, &ba);
+	if (refusal == NULL)
+		return true;
+	FreeErrorData(refusal);
+	return false;
 }
 
 static void
-distribution_apply(Distribution *d, bool subtransactions)
+distribution_apply(Distribution *d)
 {
 	const char *how = psprintf("distribute:%s", distribute_mode_names[d->mode]);
-	BatchArg	ba;
+	BatchArg	ba = {.d = d};
 	Candidate **byrep = palloc(sizeof(Candidate *) * Max(d->ncand, 1));
+	int			nreps = 0;
 	int			j;
+
+	for (j = 0; j < d->ncand; j++)
+		nreps += (d->cand[j].ngiven > 0);
+	if (nreps > 1 && give_all(d, how))
+		return;
 
 	/* reps ascending, as every statement takes rep counter rows: no cycle with another */
 	for (j = 0; j < d->ncand; j++)
@@ -635,6 +713,7 @@ distribution_apply(Distribution *d, bool subtransactions)
 		Candidate  *c = byrep[j];
 		OwnershipIntent in = {.relid = d->mr->relid, .op = OP_ASSIGN, .rep = c->rep};
 		char	  **hows;
+		ErrorData  *refusal;
 		int			i;
 
 		if (c->ngiven == 0)
@@ -646,23 +725,80 @@ distribution_apply(Distribution *d, bool subtransactions)
 		in.nbatch = c->ngiven;
 		in.batch = c->given;
 		in.batch_how = hows;
-		ba.d = d;
 		ba.c = c;
 		ba.in = &in;
-		if (!subtransactions)
-			give_batch(&ba);
-		else
+		refusal = ops_try_refusal(give_batch, &ba);
+		if (refusal != NULL)
 		{
-			ErrorData  *refusal = ops_try_refusal(give_batch, &ba);
-
-			if (refusal != NULL)
-			{
-				c->failed = true;
-				c->failure = crmpool_refusal_name(refusal->sqlerrcode);
-				FreeErrorData(refusal);
-			}
+			c->failed = true;
+			c->failure = crmpool_refusal_name(refusal->sqlerrcode);
+			FreeErrorData(refusal);
 		}
 	}
+}
+
+/* crmpool.distribute_log, whose columns are written by number */
+static StoreTable log_table = {"distribute_log", "distribute_log_by_time",
+{"tenant", "table_id", "pool", "customer", "rep", "mode", "at"}};
+
+#define LOG_BATCH 1000
+
+/*
+ * The log's rows of the n customers handed out (as the extension owner): written LOG_BATCH at
+ * a time with table_multi_insert (a distribution of a whole pool writes one row per customer,
+ * and an INSERT ... SELECT wrote each with a WAL record of its own).
+ */
+static void
+log_handouts(Distribution *d, int n, const int64 *customers, const int64 *reps)
+{
+	Oid			heapid;
+	Oid			indexid;
+	Relation	rel;
+	StoreWriter w;
+	TupleTableSlot *slots[LOG_BATCH];
+	BulkInsertState bulk;
+	bool		by_batch;
+	Datum		pool = d->pool ? CStringGetTextDatum(d->pool) : (Datum) 0;
+	Datum		mode = CStringGetTextDatum(distribute_mode_names[d->mode]);
+	TimestampTz now = crmpool_now();
+	int			k = 0;
+	int			i;
+
+	store_oids(&log_table, &heapid, &indexid);
+	rel = table_open(heapid, RowExclusiveLock);
+	store_writer_begin(&w, rel);
+	by_batch = store_multi_insert_ok(rel);
+	bulk = by_batch ? GetBulkInsertState() : NULL;
+	for (i = 0; i < Min(n, LOG_BATCH); i++)
+		slots[i] = store_writer_slot(&w, rel);
+	for (i = 0; i < n; i++)
+	{
+		TupleTableSlot *slot = slots[k++];
+
+		ExecClearTuple(slot);
+		store_set(slot, 1, crmpool_tenant_datum(d->tenant), true);
+		store_set(slot, 2, crmpool_table_id_datum(d->mr->table_id), true);
+		store_set(slot, 3, pool, d->pool != NULL);
+		store_set(slot, 4, Int64GetDatum(customers[i]), true);
+		store_set(slot, 5, Int64GetDatum(reps[i]), true);
+		store_set(slot, 6, mode, true);
+		store_set(slot, 7, TimestampTzGetDatum(now), true);
+		ExecStoreVirtualTuple(slot);
+		if (!by_batch)
+		{
+			ExecSimpleRelationInsert(w.rri, w.estate, slot);
+			k = 0;
+		}
+		else if (k == LOG_BATCH || i == n - 1)
+		{
+			store_multi_insert(&w, slots, k, bulk);
+			k = 0;
+		}
+	}
+	if (bulk != NULL)
+		FreeBulkInsertState(bulk);
+	store_writer_end(&w);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -675,47 +811,38 @@ distribution_end(Distribution *d, int n, const int64 *order, const int *rep_of)
 {
 	OwnerContext octx;
 	int			nestlevel;
-	Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *reps = palloc(sizeof(Datum) * Max(n, 1));
+	int64	   *keys = palloc(sizeof(int64) * Max(n, 1));
+	int64	   *reps = palloc(sizeof(int64) * Max(n, 1));
 	int			done = 0;
 	int			last = -1;
 	int			i;
-	Datum		vals[7];
-	char		nulls[7] = {' ', ' ', d->pool ? ' ' : 'n', ' ', ' ', ' ', ' '};
-	bool		turns = (d->mode == DISTRIBUTE_ROUND_ROBIN || d->mode == DISTRIBUTE_LEAST_BUSY);
+	Datum		vals[5];
+	char		nulls[5] = {' ', ' ', d->pool ? ' ' : 'n', ' ', ' '};
 
 	for (i = 0; i < n; i++)
 		if (rep_of[i] >= 0 && !d->cand[rep_of[i]].failed)
 		{
-			keys[done] = Int64GetDatum(order[i]);
-			reps[done++] = Int64GetDatum(d->cand[rep_of[i]].rep);
+			keys[done] = order[i];
+			reps[done++] = d->cand[rep_of[i]].rep;
 			last = rep_of[i];
 		}
 	if (done == 0)
 		return;
-	vals[0] = crmpool_tenant_datum(d->tenant);
-	vals[1] = crmpool_table_id_datum(d->mr->table_id);
-	vals[2] = d->pool ? CStringGetTextDatum(d->pool) : (Datum) 0;
-	vals[3] = Int64GetDatum(turns ? d->cand[last].rep : 0);
-	vals[4] = Int64GetDatum(turns ? done : 0);
-	vals[5] = PointerGetDatum(construct_array(keys, done, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	vals[6] = PointerGetDatum(construct_array(reps, done, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	nestlevel = crmpool_begin_admin(&octx);
-	if (turns &&
-		SPI_execute_with_args("UPDATE crmpool.distribute_cursor SET last_rep = $4, turns = turns" PLUS "$5 "
-							  "WHERE tenant" EQ "$1 AND table_id" EQ "$2 AND pool IS NOT DISTINCT FROM $3",
-							  5, (Oid[]) {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID},
-							  vals, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "crmpool could not move the distribution cursor");
-	if (SPI_execute_with_args("INSERT INTO crmpool.distribute_log (tenant, table_id, pool, customer, rep, mode, at) "
-							  "SELECT $1, $2, $3, c, r, $4, $5 FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7)) AS h(c, r)",
-							  7, (Oid[]) {INT8OID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-								  INT8ARRAYOID, INT8ARRAYOID},
-							  (Datum[]) {vals[0], vals[1], vals[2],
-								  CStringGetTextDatum(distribute_mode_names[d->mode]),
-							  TimestampTzGetDatum(crmpool_now()), vals[5], vals[6]},
-							  nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "crmpool could not log the distribution");
+	if (d->mode == DISTRIBUTE_ROUND_ROBIN || d->mode == DISTRIBUTE_LEAST_BUSY)
+	{
+		vals[0] = crmpool_tenant_datum(d->tenant);
+		vals[1] = crmpool_table_id_datum(d->mr->table_id);
+		vals[2] = d->pool ? CStringGetTextDatum(d->pool) : (Datum) 0;
+		vals[3] = Int64GetDatum(d->cand[last].rep);
+		vals[4] = Int64GetDatum(done);
+		if (SPI_execute_with_args("UPDATE crmpool.distribute_cursor SET last_rep = $4, turns = turns" PLUS "$5 "
+								  "WHERE tenant" EQ "$1 AND table_id" EQ "$2 AND pool IS NOT DISTINCT FROM $3",
+								  5, (Oid[]) {INT8OID, INT4OID, TEXTOID, INT8OID, INT8OID},
+								  vals, nulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "crmpool could not move the distribution cursor");
+	}
+	log_handouts(d, done, keys, reps);
 	crmpool_end_admin(&octx, nestlevel);
 }
 
@@ -726,7 +853,7 @@ distribution_end(Distribution *d, int n, const int64 *order, const int *rep_of)
 static void
 distribute_group(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, DistributeMode mode,
 				 bool seeded, int64 seed, int n, const int64 *customers, int64 *rep,
-				 const char **outcome, bool subtransactions)
+				 const char **outcome)
 {
 	Distribution d;
 	int		   *rep_of = palloc(sizeof(int) * Max(n, 1));
@@ -743,7 +870,7 @@ distribute_group(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, Distrib
 		else
 			outcome[i] = refusal_outcome[why];
 	}
-	distribution_apply(&d, subtransactions);
+	distribution_apply(&d);
 	for (i = 0; i < n; i++)
 	{
 		if (rep_of[i] < 0)
@@ -1072,7 +1199,7 @@ crmpool_distribute(PG_FUNCTION_ARGS)
 		int64	   *got = palloc0(sizeof(int64) * groups[g].n);
 
 		distribute_group(mr, groups[g].tenant, pool, mode, seeded, seed, groups[g].n,
-						 groups[g].customers, got, out, true);
+						 groups[g].customers, got, out);
 		for (i = 0; i < groups[g].n; i++)
 		{
 			outcome[groups[g].index[i]] = out[i];
@@ -1255,7 +1382,7 @@ auto_distribute(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 cu
 
 	SPI_connect();
 	distribute_group(mr, tenant, pool, (DistributeMode) mode, false, 0, 1, &customer, &rep,
-					 &outcome, true);
+					 &outcome);
 	SPI_finish();
 	managed_scope_pop(scope);
 }

@@ -178,6 +178,27 @@ ops_change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner, int6
 }
 
 /*
+ * Give each customer of a batch (all locked by the caller, in->batch ascending) to its own rep,
+ * owners[i], with one set-based UPDATE: a distribution.  Returns how many rows it changed.
+ */
+uint64
+ops_change_owners_batch(ManagedRel *mr, OwnershipIntent *in, const int64 *owners)
+{
+	Datum	   *keys = palloc(sizeof(Datum) * Max(in->nbatch, 1));
+	Datum	   *reps = palloc(sizeof(Datum) * Max(in->nbatch, 1));
+	int			i;
+
+	for (i = 0; i < in->nbatch; i++)
+	{
+		keys[i] = Int64GetDatum(in->batch[i]);
+		reps[i] = Int64GetDatum(owners[i]);
+	}
+	return run_owner_update(mr, managed_set_owners_plan, in,
+							(Datum[]) {crmpool_array(keys, NULL, in->nbatch, INT8OID),
+							crmpool_array(reps, NULL, in->nbatch, INT8OID)}, NULL);
+}
+
+/*
  * Release a batch of customers (all locked by the caller and all owned by in->rep): recycling.
  * targets (NULL: none) names the pool each goes to (rule recycle_to_pool; NULL: its own).
  */

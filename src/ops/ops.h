@@ -14,6 +14,7 @@ extern int	ops_move_to_pool(ManagedRel *mr, const int64 *customers, int n, const
 							 const char *how, const char *actor, int64 *moved);
 extern uint64 ops_change_owner_batch(ManagedRel *mr, OwnershipIntent *in, bool has_owner,
 									 int64 owner);
+extern uint64 ops_change_owners_batch(ManagedRel *mr, OwnershipIntent *in, const int64 *owners);
 extern void ops_claim(ManagedRel *mr, int64 customer, int64 rep);
 extern ErrorData *ops_try_refusal(void (*fn) (void *arg), void *arg);
 

@@ -103,6 +103,8 @@ free_managed_rel(ManagedRel *mr)
 		SPI_freeplan(mr->release_many_plan);
 	if (mr->set_owner_many_plan)
 		SPI_freeplan(mr->set_owner_many_plan);
+	if (mr->set_owners_plan)
+		SPI_freeplan(mr->set_owners_plan);
 	if (mr->owned_by_plan)
 		SPI_freeplan(mr->owned_by_plan);
 	if (mr->locate_plan)
@@ -998,6 +1000,28 @@ SPIPlanPtr
 managed_set_owner_many_plan(ManagedRel *mr)
 {
 	return owner_many_plan(mr, &mr->set_owner_many_plan, "$2", 2);
+}
+
+/*
+ * The customers $1 (bigint[]) each to its rep $2[i] (bigint[]): one UPDATE for a whole
+ * distribution.  Planned for each run with the arrays' sizes known (a custom plan): a few
+ * customers are found through the key's index, most of a pool by one pass over the table that
+ * joins them by hash, as a set-based UPDATE would; a generic plan would guess a few rows and
+ * descend the index once per customer.
+ */
+SPIPlanPtr
+managed_set_owners_plan(ManagedRel *mr)
+{
+	if (mr->set_owners_plan == NULL)
+		mr->set_owners_plan =
+			crmpool_keep_plan_options(psprintf("UPDATE ONLY %s t SET %s = u.r "
+											   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(k, r) "
+											   "WHERE %s",
+											   mr->qualname,
+											   quote_identifier(get_attname(mr->relid, mr->owner_att, false)),
+											   managed_customer_sql(mr, "t", "u.k")),
+									  2, (Oid[]) {INT8ARRAYOID, INT8ARRAYOID}, CURSOR_OPT_CUSTOM_PLAN);
+	return mr->set_owners_plan;
 }
 
 /* A rep's customers, locked in key order (hand_over). */

@@ -95,6 +95,7 @@ typedef struct ManagedRel
 	SPIPlanPtr	lock_many_plan; /* the same for key = ANY($1), locking in key order */
 	SPIPlanPtr	release_many_plan;	/* UPDATE ONLY t SET owner = NULL WHERE key = ANY($1) */
 	SPIPlanPtr	set_owner_many_plan;	/* UPDATE ONLY t SET owner = $2 WHERE key = ANY($1) */
+	SPIPlanPtr	set_owners_plan;	/* owner = $2[i] for key = $1[i] (distribute.c) */
 	SPIPlanPtr	owned_by_plan;	/* SELECT key FROM ONLY t WHERE owner = $1 ORDER BY key FOR NO KEY UPDATE */
 	SPIPlanPtr	followup_plan;	/* recycle.c: UPDATE ONLY t SET followup = ... WHERE key = $1 */
 	SPIPlanPtr	lock_due_plan;	/* recycle.c: lock the first $2 of the customers $1 */
@@ -157,6 +158,7 @@ extern char *managed_column_text_sql(ManagedRel *mr, AttrNumber att, Oid outfunc
 extern SPIPlanPtr managed_lock_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_release_many_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_set_owner_many_plan(ManagedRel *mr);
+extern SPIPlanPtr managed_set_owners_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_owned_by_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_release_to_pools_plan(ManagedRel *mr);
 extern SPIPlanPtr managed_move_pool_plan(ManagedRel *mr);
