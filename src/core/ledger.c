@@ -337,12 +337,12 @@ add_count(int32 count, int32 delta)
  *   one rep cost O(n^2), 40,000 claims and releases 88 s.
  * - In a later transaction (READ COMMITTED only): a rep's claims are usually transactions of
  *   their own, one after another in the same session, and the version written last is then
- *   still the row's latest; locking it by TID, as counter_lock() locks what the index gave it
- *   (waiting for a concurrent writer, then following the row to its latest version), costs no
- *   index descent and no walk of the row's HOT chain.  The heap page is pruned first when it is
+ *   still the row's latest; updating it at its TID as an UPDATE would (waiting for a concurrent
+ *   writer; if one changed it, taking the latest version through the index: counter_cached),
+ *   costs no index descent and no walk of the row's HOT chain.  The heap page is pruned first when it is
  *   short of room (counter_page_short), so the rep's updates stay HOT.
  *
- * An entry is only a hint: counter_cached() checks on the tuple, kept pinned until it is locked,
+ * An entry is only a hint: counter_cached() checks on the tuple, kept pinned until it is updated,
  * that it still is that rep's row and its latest version (a version another backend has changed
  * since, or a line pointer VACUUM freed and reused, is passed over for the index), and a TID
  * past the end of the table is never read.
@@ -526,8 +526,8 @@ counter_xmin_committed(HeapTupleHeader htup)
  * the page the other reps' rows share.
  */
 static bool
-counter_cached(Relation heap, CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, CounterTid *ct,
-			   TupleTableSlot *slot, bool *locked)
+counter_cached(Relation heap, bool plain, CrmpoolTableId table, CrmpoolTenant tenant, int64 rep,
+			   CounterTid *ct, TupleTableSlot *slot, bool *locked)
 {
 	HeapTuple	tuple;
 	HeapTupleHeader htup;
@@ -547,7 +547,7 @@ counter_cached(Relation heap, CrmpoolTableId table, CrmpoolTenant tenant, int64 
 		 * keeps it from shrinking from now on); and an update without a lock first needs the
 		 * plain table counter_write() can update so.
 		 */
-		if (IsolationUsesXactSnapshot() || !counter_table_plain(heap) ||
+		if (IsolationUsesXactSnapshot() || !plain ||
 			!counter_block_exists(heap, ItemPointerGetBlockNumber(&ct->tid)))
 			return false;
 		buffer = ReadBuffer(heap, ItemPointerGetBlockNumber(&ct->tid));
@@ -650,13 +650,14 @@ counter_lock(StoreScan *ks, TupleTableSlot *current)
  * writes it, honouring all of them; counter_cached() gives such a table no unlocked version.
  */
 static bool
-counter_write(Relation rel, TupleTableSlot *current, TupleTableSlot *next, bool locked)
+counter_write(Relation rel, bool plain, TupleTableSlot *current, TupleTableSlot *next,
+			  bool locked)
 {
 	StoreWriter w;
 	CrmpoolUpdateIndexes update_indexes;
 	int			i;
 
-	if (!counter_table_plain(rel) || !store_not_nulls_set(next))
+	if (!plain || !store_not_nulls_set(next))
 	{
 		Assert(locked);
 		store_writer_begin(&w, rel);
@@ -710,6 +711,7 @@ counter_update(CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, const Coun
 	StoreScan	ks;
 	TupleTableSlot *current;
 	TupleTableSlot *next;
+	bool		plain;
 	bool		locked;
 	bool		day_null;
 	Datum		day;
@@ -718,9 +720,10 @@ counter_update(CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, const Coun
 	CounterTid *ct = counter_tid(table, tenant, rep, false);
 
 	store_open(&ks, &ledger_tables[LT_COUNTERS], false, RowExclusiveLock);
+	plain = counter_table_plain(ks.heap);	/* once: it builds a bitmap of the indexed columns */
 	current = table_slot_create(ks.heap, NULL);
 	next = MakeSingleTupleTableSlot(RelationGetDescr(ks.heap), &TTSOpsVirtual);
-	if (!counter_cached(ks.heap, table, tenant, rep, ct, current, &locked))
+	if (!counter_cached(ks.heap, plain, table, tenant, rep, ct, current, &locked))
 		locked = false;
 	for (;;)
 	{
@@ -768,7 +771,7 @@ counter_update(CrmpoolTableId table, CrmpoolTenant tenant, int64 rep, const Coun
 		store_set(next, COUNT_CLAIMS, Int32GetDatum(claims), true);
 		store_set(next, COUNT_DAY, day, !day_null);
 		ExecStoreVirtualTuple(next);
-		if (counter_write(ks.heap, current, next, locked))
+		if (counter_write(ks.heap, plain, current, next, locked))
 			break;
 		ExecClearTuple(current);
 	}
