@@ -276,6 +276,38 @@ deal_scores(Distribution *d)
 }
 
 /*
+ * Lock the cursor row of (tenant, pool), making it if it is new, until the transaction ends;
+ * false if it has served nobody yet, else the rep it served last in *last_rep.
+ */
+static bool
+lock_cursor(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 *last_rep)
+{
+	OwnerContext octx;
+	int			nestlevel;
+	Datum		vals[3];
+	char		nulls[3] = {' ', ' ', pool ? ' ' : 'n'};
+	bool		isnull;
+	Datum		v;
+
+	vals[0] = crmpool_tenant_datum(tenant);
+	vals[1] = crmpool_table_id_datum(mr->table_id);
+	vals[2] = pool ? CStringGetTextDatum(pool) : (Datum) 0;
+	nestlevel = crmpool_begin_admin(&octx);
+	if (SPI_execute_with_args("INSERT INTO crmpool.distribute_cursor (tenant, table_id, pool, turns) "
+							  "VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+							  3, (Oid[]) {INT8OID, INT4OID, TEXTOID}, vals, nulls, false, 0) != SPI_OK_INSERT ||
+		SPI_execute_with_args("SELECT last_rep FROM crmpool.distribute_cursor WHERE tenant" EQ "$1 "
+							  "AND table_id" EQ "$2 AND pool IS NOT DISTINCT FROM $3 FOR NO KEY UPDATE",
+							  3, (Oid[]) {INT8OID, INT4OID, TEXTOID}, vals, nulls, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "crmpool could not lock the distribution cursor");
+	v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	*last_rep = isnull ? 0 : DatumGetInt64(v);
+	crmpool_end_admin(&octx, nestlevel);
+	return !isnull;
+}
+
+/*
  * Prepare a distribution of (tenant, pool): its reps, what each may still take, and the
  * pool's cursor row, locked until the transaction ends.  The customers are locked already.
  */
@@ -284,11 +316,7 @@ distribution_begin(Distribution *d, ManagedRel *mr, CrmpoolTenant tenant, const 
 				   DistributeMode mode, bool seeded, int64 seed)
 {
 	int64	   *with_deal;
-	OwnerContext octx;
-	int			nestlevel;
 	int			j;
-	Datum		vals[3];
-	char		nulls[3] = {' ', ' ', pool ? ' ' : 'n'};
 
 	memset(d, 0, sizeof(*d));
 	d->draw_stale = true;
@@ -302,26 +330,7 @@ distribution_begin(Distribution *d, ManagedRel *mr, CrmpoolTenant tenant, const 
 		pg_prng_seed(&d->prng, (uint64) GetCurrentTimestamp());
 
 	/* the cursor row first: it serializes the distributions of the pool */
-	vals[0] = crmpool_tenant_datum(tenant);
-	vals[1] = crmpool_table_id_datum(mr->table_id);
-	vals[2] = pool ? CStringGetTextDatum(pool) : (Datum) 0;
-	nestlevel = crmpool_begin_admin(&octx);
-	if (SPI_execute_with_args("INSERT INTO crmpool.distribute_cursor (tenant, table_id, pool, turns) "
-							  "VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
-							  3, (Oid[]) {INT8OID, INT4OID, TEXTOID}, vals, nulls, false, 0) != SPI_OK_INSERT ||
-		SPI_execute_with_args("SELECT last_rep FROM crmpool.distribute_cursor WHERE tenant" EQ "$1 "
-							  "AND table_id" EQ "$2 AND pool IS NOT DISTINCT FROM $3 FOR NO KEY UPDATE",
-							  3, (Oid[]) {INT8OID, INT4OID, TEXTOID}, vals, nulls, false, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "crmpool could not lock the distribution cursor");
-	{
-		bool		isnull;
-		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		d->cursor_known = !isnull;
-		d->last_rep = isnull ? 0 : DatumGetInt64(v);
-	}
-	crmpool_end_admin(&octx, nestlevel);
+	d->cursor_known = lock_cursor(mr, tenant, pool, &d->last_rep);
 
 	pool_reps(d);
 	if (mode == DISTRIBUTE_PERFORMANCE)
@@ -1387,8 +1396,20 @@ auto_distribute(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 cu
 	managed_scope_pop(scope);
 }
 
+/* Rule auto_distribute: lock the cursor of (tenant, pool) ahead of the statement's hand-outs. */
+static void
+auto_lock_cursor(ManagedRel *mr, CrmpoolTenant tenant, const char *pool)
+{
+	int64		last_rep;
+
+	SPI_connect();
+	(void) lock_cursor(mr, tenant, pool, &last_rep);
+	SPI_finish();
+}
+
 void
 distribute_init(void)
 {
+	ownership_auto_lock_cursor_hook = auto_lock_cursor;
 	ownership_auto_distribute_hook = auto_distribute;
 }

@@ -432,9 +432,11 @@ typedef struct AutoPending
 	int64		customer;
 	int			mode;
 	SubTransactionId subid;
+	uint64		seq;			/* insertion order, kept within a tenant and pool */
 } AutoPending;
 
 static List *auto_pending = NIL;
+static uint64 auto_pending_seq = 0;
 
 static void
 auto_pending_forget(SubTransactionId subid)
@@ -1165,6 +1167,7 @@ refuse_direct_write(ManagedRel *mr, Change *ch)
 			 crmpool_refusal(mr->relid, mr->owner_att, "direct_write", ERR_CUSTOMER(ch->customer))));
 }
 
+AutoLockCursorHook ownership_auto_lock_cursor_hook = NULL;
 AutoDistributeHook ownership_auto_distribute_hook = NULL;
 
 static void
@@ -1179,13 +1182,40 @@ auto_pending_add(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 c
 	a->customer = customer;
 	a->mode = mode;
 	a->subid = GetCurrentSubTransactionId();
+	a->seq = auto_pending_seq++;
 	auto_pending = lappend(auto_pending, a);
 	MemoryContextSwitchTo(old);
 }
 
-/* Hand out, in insertion order, the customers of mr that this statement queued. */
-static void
-auto_pending_run(ManagedRel *mr)
+/* Tenant, then pool (the default pool first), then insertion order. */
+static int
+auto_pending_cmp(const ListCell *a, const ListCell *b)
+{
+	const AutoPending *x = lfirst(a);
+	const AutoPending *y = lfirst(b);
+
+	if (x->tenant != y->tenant)
+		return x->tenant < y->tenant ? -1 : 1;
+	if ((x->pool == NULL) != (y->pool == NULL))
+		return x->pool == NULL ? -1 : 1;
+	if (x->pool != NULL && strcmp(x->pool, y->pool) != 0)
+		return strcmp(x->pool, y->pool);
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static bool
+same_cursor(const AutoPending *a, const AutoPending *b)
+{
+	return a->tenant == b->tenant &&
+		(a->pool == NULL ? b->pool == NULL : b->pool != NULL && strcmp(a->pool, b->pool) == 0);
+}
+
+/*
+ * The customers of mr that this statement queued, taken off the queue: by tenant and pool, each
+ * pool's in insertion order (so every round-robin turn is the one insertion order gives).
+ */
+static List *
+auto_pending_take(ManagedRel *mr)
 {
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	List	   *mine = NIL;
@@ -1201,6 +1231,39 @@ auto_pending_run(ManagedRel *mr)
 			auto_pending = foreach_delete_current(auto_pending, lc);
 		}
 	}
+	list_sort(mine, auto_pending_cmp);
+	return mine;
+}
+
+/*
+ * Lock the cursor of every tenant and pool of mine, in that order, before the statement's rep
+ * counter rows.  Each cursor stays locked until commit, and so does each rep's counter row that
+ * a hand-out changes: taking the cursors one hand-out at a time, an INSERT of several tenants' or
+ * pools' leads would hold a cursor and a rep while waiting for the next cursor, held by a
+ * distribute() (which takes its tenants in tenant order, each cursor before its reps) waiting for
+ * that rep or cursor: a deadlock.
+ */
+static void
+auto_lock_cursors(ManagedRel *mr, List *mine)
+{
+	ListCell   *lc;
+	AutoPending *last = NULL;
+
+	foreach(lc, mine)
+	{
+		AutoPending *a = lfirst(lc);
+
+		if (last == NULL || !same_cursor(last, a))
+			ownership_auto_lock_cursor_hook(mr, a->tenant, a->pool);
+		last = a;
+	}
+}
+
+static void
+auto_handout(ManagedRel *mr, List *mine)
+{
+	ListCell   *lc;
+
 	foreach(lc, mine)
 	{
 		AutoPending *a = lfirst(lc);
@@ -1736,9 +1799,12 @@ crmpool_ownership_trigger(PG_FUNCTION_ARGS)
 	}
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
+		List	   *mine = auto_pending != NIL ? auto_pending_take(mr) : NIL;
+
+		/* the hand-outs' cursors before the statement's own counts: auto_lock_cursors() */
+		auto_lock_cursors(mr, mine);
 		flush_pending();
-		if (auto_pending != NIL)
-			auto_pending_run(mr);
+		auto_handout(mr, mine);
 		return PointerGetDatum(NULL);
 	}
 

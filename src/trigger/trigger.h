@@ -43,11 +43,15 @@ extern bool ownership_has_pending(Oid relid);
 extern void ownership_require_settled(Oid relid, const char *function);
 
 /*
- * Rule auto_distribute: called for a customer inserted into a pool whose rule names a mode
- * (ops/distribute.c sets it at load: the trigger layer cannot call the ops layer).
+ * Rule auto_distribute (ops/distribute.c sets both at load: the trigger layer cannot call the
+ * ops layer).  At the end of an INSERT statement the trigger locks the cursor of each tenant and
+ * pool it hands out in, in tenant and pool order, before the statement's rep counter rows (the
+ * global lock order: customers, cursors, reps); then hands each customer out.
  */
+typedef void (*AutoLockCursorHook) (ManagedRel *mr, CrmpoolTenant tenant, const char *pool);
 typedef void (*AutoDistributeHook) (ManagedRel *mr, CrmpoolTenant tenant, const char *pool,
 									int64 customer, int mode);
+extern AutoLockCursorHook ownership_auto_lock_cursor_hook;
 extern AutoDistributeHook ownership_auto_distribute_hook;
 
 #endif							/* CRMPOOL_TRIGGER_H */
