@@ -69,7 +69,7 @@ typedef enum IdentityStmt
 	"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND " TABLE_ID(T) EQ "$1 " T("AND tenant" EQ "$4 ") \
 	"AND customer OPERATOR(pg_catalog.<>) $3"
 
-/* one key ($4 kind, $5 key) of the customer, by the primary key: see forget() */
+/* a customer's key ($4 kind, $5 key), its name: by their primary keys (see forget()) */
 #define FORGET_KEYS_SQL(T) \
 	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 " \
 	"AND key" EQ "$5 AND kind" EQ "$4 AND customer" EQ "$2"
@@ -318,6 +318,22 @@ identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *i
 	stored_keys(mr, tup, desc, ik);
 }
 
+/*
+ * A row's keys (identity_row_keys) into ik and those a write of it may have stored (stored_keys)
+ * into had, normalizing its values once: had, or none if the row is soft-deleted.  ik shares
+ * had's arrays.
+ */
+static void
+row_and_stored_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik,
+					IdentityKeys *had)
+{
+	stored_keys(mr, tup, desc, had);
+	if (mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tup, desc))
+		memset(ik, 0, sizeof(IdentityKeys));
+	else
+		*ik = *had;
+}
+
 static bool
 keys_equal(const IdentityKeys *a, const IdentityKeys *b)
 {
@@ -355,8 +371,12 @@ tokens_array(const IdentityKeys *ik)
 /* Column numbers of the two tables, checked by name whenever a table's OID is new (store.c). */
 #define KEY_KEY			3
 #define KEY_CUSTOMER	4
+#define KEY_TENANT		5
 #define NAME_CUSTOMER	2
 #define NAME_NAME		3
+#define NAME_CORE		4
+#define NAME_TOKENS		5
+#define NAME_TENANT		6
 
 /*
  * identity_key by its primary key (tenant, table_id, key, kind, customer); identity_name by its
@@ -369,6 +389,9 @@ tokens_array(const IdentityKeys *ik)
  */
 static StoreTable key_table = {"identity_key", "identity_key_pkey", {"table_id", "kind", "key", "customer"}, 5};
 static StoreTable name_table = {"identity_name", "identity_name_core", {"table_id", "customer", "name"}, 6};
+/* identity_name by its primary key (tenant, table_id, customer; 0.1: rel, customer) */
+static StoreTable name_pkey = {"identity_name", "identity_name_pkey",
+{"table_id", "customer", "name", "core", "tokens"}, NAME_TENANT};
 
 /* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
 static void
@@ -1054,25 +1077,56 @@ record_warning(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const Ident
  * set_identity() or repair(), with the normalization of this version (an update of crmpool that
  * changes it keys the stored rows again: sql/upgrade); a key some other write left behind (the
  * trigger disabled, a superuser's INSERT) stays until crmpool.repair() removes it.
+ *
+ * The rows are found under the latest snapshot, as the lookups before find the keys of others:
+ * under REPEATABLE READ too, a key that crmpool.repair() stored for the customer after the
+ * transaction's snapshot was taken is forgotten, not left behind to refuse its phone forever.
+ * While the tables are as crmpool made them they are deleted by their primary keys without SPI
+ * (store_delete: an SPI statement per key cost a customer's delete more than the rest of the
+ * trigger); else (a superuser added a trigger, a rule or row level security) the statements
+ * run, applying them.
  */
 static void
 forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const IdentityKeys *had)
 {
-	Datum		v[5] = {crmpool_table_id_datum(table), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
+	ScanKeyData keys[5];
+	StoreScan	s;
 	int			i;
+	int			k;
 
-	/*
-	 * A statement per key, each a lookup of the primary key: one statement joining the keys
-	 * as arrays was planned anew at every run (its custom plans looked cheaper than the
-	 * generic one), and cost a delete more than the rest of it.
-	 */
-	for (i = 0; i < had->nkeys; i++)
+	if (had->nkeys > 0 && store_delete_begin(&s, &key_table))
 	{
-		v[3] = CharGetDatum(had->kinds[i]);
-		v[4] = CStringGetTextDatum(had->keys[i]);
-		id_run(ID_FORGET_KEYS, v, NULL, false);
+		/* the primary key: 0.2's (tenant, table_id, key, kind, customer), 0.1's (rel, kind, key, customer) */
+		bool		key_first = crmpool_has_tenants();
+
+		for (i = 0; i < had->nkeys; i++)
+		{
+			k = tenant_rel_keys(keys, tenant, table);
+			text_key(&keys[k + !key_first], k + 1 + !key_first, BTEqualStrategyNumber, F_TEXTEQ,
+					 had->keys[i]);
+			ScanKeyInit(&keys[k + key_first], k + 1 + key_first, BTEqualStrategyNumber, F_CHAREQ,
+						CharGetDatum(had->kinds[i]));
+			ScanKeyInit(&keys[k + 2], k + 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
+			(void) store_delete(&s, keys, k + 3);
+		}
+		store_scan_end(&s);
 	}
-	id_run(ID_FORGET_NAME, v, NULL, false);
+	else
+		for (i = 0; i < had->nkeys; i++)
+			id_run(ID_FORGET_KEYS, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer),
+					   crmpool_tenant_datum(tenant), CharGetDatum(had->kinds[i]),
+					   CStringGetTextDatum(had->keys[i])}, NULL, true);
+
+	if (store_delete_begin(&s, &name_pkey))
+	{
+		k = tenant_rel_keys(keys, tenant, table);
+		ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
+		(void) store_delete(&s, keys, k + 1);
+		store_scan_end(&s);
+	}
+	else
+		id_run(ID_FORGET_NAME, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer),
+				   crmpool_tenant_datum(tenant)}, NULL, true);
 }
 
 /*
@@ -1121,14 +1175,6 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
  * earlier, unchecked write left behind) makes the statement run instead, which keeps it (keys)
  * or overwrites it (the name), and waits for a writer of the same row as the statement would.
  * -------------------------------------------------------------------------------------------*/
-#define KEY_TENANT		5
-#define NAME_CORE		4
-#define NAME_TOKENS		5
-#define NAME_TENANT		6
-
-/* identity_name by its primary key (tenant, table_id, customer): the rows store_plain writes */
-static StoreTable name_pkey = {"identity_name", "identity_name_pkey",
-{"table_id", "customer", "name", "core", "tokens"}, NAME_TENANT};
 
 /* An empty virtual slot for a row of t's table, every column null; *heap: the table, opened. */
 static TupleTableSlot *
@@ -1269,10 +1315,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		memset(&ik, 0, sizeof(ik));
 		memset(&had, 0, sizeof(had));
 		if (mr->has_identity)
-		{
-			identity_row_keys(mr, tup, desc, &ik);
-			stored_keys(mr, tup, desc, &had);
-		}
+			row_and_stored_keys(mr, tup, desc, &ik, &had);
 		ledger_begin(&octx);
 		if (mr->has_identity)
 			lock_keys(rel, tenant, &ik, NULL);
@@ -1288,15 +1331,11 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	{
 		IdentityKeys old;
 
-		identity_row_keys(mr, td->tg_trigtuple, desc, &old);
+		/* had: with none (soft-deleted), what a write under an earlier mapping may have stored */
+		row_and_stored_keys(mr, td->tg_trigtuple, desc, &old, &had);
 		if (keys_equal(&old, &ik))
 			return PointerGetDatum(NULL);
 		lock_both = old;
-		/* none (soft-deleted, say): what a write under an earlier mapping may have stored */
-		if (old.nkeys == 0 && !old.has_name)
-			stored_keys(mr, td->tg_trigtuple, desc, &had);
-		else
-			had = old;
 	}
 
 	{
