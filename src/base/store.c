@@ -153,6 +153,19 @@ store_scan_keys(StoreScan *s, ScanKey keys, int nkeys)
 }
 
 /*
+ * Scan the table store_open() opened for the rows equal to keys: through its index, opened on
+ * the first call; a later call starts over with other keys, under the same snapshot.
+ */
+void
+store_rescan(StoreScan *s, ScanKey keys, int nkeys)
+{
+	if (s->index == NULL)
+		store_scan_keys(s, keys, nkeys);
+	else
+		index_rescan(s->scan, keys, nkeys, NULL, 0);
+}
+
+/*
  * Scan t's table through its index for the rows equal to keys (the caller fetches with
  * index_getnext_slot), under a fresh snapshot or, if latest, the latest one.  lockmode is taken
  * on the table, as a statement would.
@@ -214,10 +227,7 @@ store_delete(StoreScan *s, ScanKey keys, int nkeys)
 	{
 		bool		again = false;
 
-		if (s->index == NULL)
-			store_scan_keys(s, keys, nkeys);
-		else
-			index_rescan(s->scan, keys, nkeys, NULL, 0);
+		store_rescan(s, keys, nkeys);
 		while (index_getnext_slot(s->scan, ForwardScanDirection, s->slot))
 		{
 			TM_FailureData tmfd;

@@ -422,15 +422,15 @@ tenant_rel_keys(ScanKey keys, CrmpoolTenant tenant, CrmpoolTableId table)
  * that share key's common part (key_common_len): for a phone, the same line (kind p, score 1)
  * and, if main, the same main line with another or no extension (IDENTITY_KIND_PHONE_MAIN,
  * IDENTITY_PHONE_MAIN_SCORE); for an e-mail, the addresses reaching the same mailbox under folds
- * (kind e, score 1).
+ * (kind e, score 1).  key_matches() reads through s, identity_key opened by store_open() under
+ * the latest snapshot, which a trigger opens once for all the keys of its row: it has locked
+ * them all before, so one snapshot taken after serves them all.
  */
-int
-identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
-					 int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out,
-					 int max)
+static int
+key_matches(StoreScan *s, CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
+			int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out, int max)
 {
 	ScanKeyData keys[5];
-	StoreScan	s;
 	int			n = 0;
 	int			k;
 	int			common = key_common_len(kind, key);
@@ -455,7 +455,7 @@ identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, cons
 		text_key(&keys[k + 2], k + 2, BTLessStrategyNumber, F_TEXT_LT, high);
 	}
 	k += 3;
-	store_scan_begin(&s, &key_table, keys, k, true, AccessShareLock);
+	store_rescan(s, keys, k);
 	for (;;)
 	{
 		bool		isnull;
@@ -463,10 +463,10 @@ identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, cons
 		char	   *other;
 		char		found;
 
-		if (n == max || !index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+		if (n == max || !index_getnext_slot(s->scan, ForwardScanDirection, s->slot))
 			break;
-		customer = DatumGetInt64(slot_getattr(s.slot, KEY_CUSTOMER, &isnull));
-		other = TextDatumGetCString(slot_getattr(s.slot, KEY_KEY, &isnull));
+		customer = DatumGetInt64(slot_getattr(s->slot, KEY_CUSTOMER, &isnull));
+		other = TextDatumGetCString(slot_getattr(s->slot, KEY_KEY, &isnull));
 		if (customer == exclude || key_common_len(kind, other) != common)
 			continue;			/* its own, or a longer number that starts with this one */
 		if (strcmp(other, key) == 0)
@@ -489,6 +489,19 @@ identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, cons
 		if (first_of_each && seen_line && (seen_main || !main))
 			break;
 	}
+	return n;
+}
+
+int
+identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
+					 int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out,
+					 int max)
+{
+	StoreScan	s;
+	int			n;
+
+	store_open(&s, &key_table, true, AccessShareLock);
+	n = key_matches(&s, table, tenant, kind, key, exclude, main, folds, first_of_each, out, max);
 	store_scan_end(&s);
 	return n;
 }
@@ -932,8 +945,11 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 	int			phone = rule_choice(rules, RULE_DEDUP_PHONE);
 	int			phone_main = rule_choice(rules, RULE_DEDUP_PHONE_MAIN);
 	int			email = rule_choice(rules, RULE_DEDUP_EMAIL);
+	StoreScan	s;
+	bool		opened = false;
+	bool		blocked = false;
 
-	for (i = 0; i < ik->nkeys; i++)
+	for (i = 0; i < ik->nkeys && !blocked; i++)
 	{
 		bool		is_phone = ik->kinds[i] == IDENTITY_KIND_PHONE;
 		IdentityMatch m[2];
@@ -942,9 +958,11 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 
 		if (is_phone ? (phone == DEDUP_OFF && phone_main == DEDUP_OFF) : email == DEDUP_OFF)
 			continue;
-		nm = identity_key_matches(mr->table_id, tenant, ik->kinds[i], ik->keys[i], customer,
-								  is_phone && phone_main != DEDUP_OFF, identity_email_folds(rules),
-								  true, m, 2);
+		if (!opened)
+			store_open(&s, &key_table, true, AccessShareLock);
+		opened = true;
+		nm = key_matches(&s, mr->table_id, tenant, ik->kinds[i], ik->keys[i], customer,
+						 is_phone && phone_main != DEDUP_OFF, identity_email_folds(rules), true, m, 2);
 		/* the same line before the same switchboard */
 		if (nm == 2 && m[1].kind == IDENTITY_KIND_PHONE)
 		{
@@ -964,9 +982,16 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 			out[n].m = m[j];
 			out[n].key = key_shown(m[j].kind, ik->keys[i]);
 			if (out[n++].policy == DEDUP_BLOCK)
-				return n;
+			{
+				blocked = true;
+				break;
+			}
 		}
 	}
+	if (opened)
+		store_scan_end(&s);
+	if (blocked)
+		return n;
 	if (ik->has_name && rule_choice(rules, RULE_DEDUP_NAME) != DEDUP_OFF)
 	{
 		IdentityMatch *m;
@@ -1176,55 +1201,69 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
  * or overwrites it (the name), and waits for a writer of the same row as the statement would.
  * -------------------------------------------------------------------------------------------*/
 
-/* An empty virtual slot for a row of t's table, every column null; *heap: the table, opened. */
+/* A virtual slot for rows of t's table; *heap: the table, opened.  Close with store_slot_end(). */
 static TupleTableSlot *
 store_slot(StoreTable *t, Relation *heap)
 {
 	Oid			heapid,
 				indexid;
-	TupleTableSlot *slot;
 
 	store_oids(t, &heapid, &indexid);
 	*heap = table_open(heapid, RowExclusiveLock);
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(*heap), &TTSOpsVirtual);
+	return MakeSingleTupleTableSlot(RelationGetDescr(*heap), &TTSOpsVirtual);
+}
+
+static void
+store_slot_end(Relation heap, TupleTableSlot *slot)
+{
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, NoLock);
+}
+
+/* Empty the slot for the next row, every column null. */
+static void
+store_row(TupleTableSlot *slot)
+{
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
-	return slot;
 }
 
 /*
- * Insert the row in slot into heap (store_slot) without SPI, and close both; false (nothing
- * inserted) when the table is not plain or its primary key may hold the row already: then the
- * caller runs its statement.
+ * Insert the row in slot into heap (store_slot) without SPI; false (nothing inserted) when the
+ * table is not plain or its primary key may hold the row already: then the caller runs its
+ * statement.
  */
 static bool
 store_plain(Relation heap, TupleTableSlot *slot)
 {
-	bool		done;
-
 	ExecStoreVirtualTuple(slot);
-	done = store_insert(heap, slot, true) == STORE_INSERTED;
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, NoLock);
-	return done;
+	return store_insert(heap, slot, true) == STORE_INSERTED;
 }
 
+/* The phone and e-mail keys of ik, through one opening of identity_key */
 static void
-store_key(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, char kind, const char *key)
+store_keys(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
-	Datum		keytext = CStringGetTextDatum(key);
 	Relation	heap;
 	TupleTableSlot *slot = store_slot(&key_table, &heap);
+	int			i;
 
-	store_set(slot, 1, crmpool_table_id_datum(table), true);
-	store_set(slot, 2, CharGetDatum(kind), true);
-	store_set(slot, KEY_KEY, keytext, true);
-	store_set(slot, KEY_CUSTOMER, Int64GetDatum(customer), true);
-	if (crmpool_has_tenants())
-		store_set(slot, KEY_TENANT, crmpool_tenant_datum(tenant), true);
-	if (!store_plain(heap, slot))
-		id_run(ID_ADD_KEY, (Datum[]) {crmpool_table_id_datum(table), CharGetDatum(kind), keytext,
-				   Int64GetDatum(customer), crmpool_tenant_datum(tenant)}, NULL, false);
+	for (i = 0; i < ik->nkeys; i++)
+	{
+		Datum		keytext = CStringGetTextDatum(ik->keys[i]);
+
+		store_row(slot);
+		store_set(slot, 1, crmpool_table_id_datum(table), true);
+		store_set(slot, 2, CharGetDatum(ik->kinds[i]), true);
+		store_set(slot, KEY_KEY, keytext, true);
+		store_set(slot, KEY_CUSTOMER, Int64GetDatum(customer), true);
+		if (crmpool_has_tenants())
+			store_set(slot, KEY_TENANT, crmpool_tenant_datum(tenant), true);
+		if (!store_plain(heap, slot))
+			id_run(ID_ADD_KEY, (Datum[]) {crmpool_table_id_datum(table), CharGetDatum(ik->kinds[i]),
+					   keytext, Int64GetDatum(customer), crmpool_tenant_datum(tenant)}, NULL, false);
+	}
+	store_slot_end(heap, slot);
 }
 
 static void
@@ -1235,7 +1274,9 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 	Datum		tokens = tokens_array(ik);
 	Relation	heap;
 	TupleTableSlot *slot = store_slot(&name_pkey, &heap);
+	bool		done;
 
+	store_row(slot);
 	store_set(slot, 1, crmpool_table_id_datum(table), true);
 	store_set(slot, NAME_CUSTOMER, Int64GetDatum(customer), true);
 	store_set(slot, NAME_NAME, name, true);
@@ -1243,7 +1284,9 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 	store_set(slot, NAME_TOKENS, tokens, true);
 	if (crmpool_has_tenants())
 		store_set(slot, NAME_TENANT, crmpool_tenant_datum(tenant), true);
-	if (!store_plain(heap, slot))
+	done = store_plain(heap, slot);
+	store_slot_end(heap, slot);
+	if (!done)
 		id_run(ID_PUT_NAME, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer), name,
 				   core, tokens, crmpool_tenant_datum(tenant)}, NULL, false);
 }
@@ -1251,14 +1294,12 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 static void
 store(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
-	int			i;
-
 	if (ik->has_name && strlen(ik->parsed.key) > IDENTITY_MAX_CORE_BYTES)
 		identity_name_too_long(mr->relid, psprintf(_("of customer %lld"), (long long) customer),
 							   (int) strlen(ik->parsed.key));
 
-	for (i = 0; i < ik->nkeys; i++)
-		store_key(mr->table_id, tenant, customer, ik->kinds[i], ik->keys[i]);
+	if (ik->nkeys > 0)
+		store_keys(mr->table_id, tenant, customer, ik);
 	if (ik->has_name)
 		store_name(mr->table_id, tenant, customer, ik);
 }
