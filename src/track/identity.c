@@ -42,6 +42,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -332,6 +333,46 @@ row_and_stored_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys 
 		memset(ik, 0, sizeof(IdentityKeys));
 	else
 		*ik = *had;
+}
+
+/* Whether column att holds the same bytes in rows a and b (both null counts as the same). */
+static bool
+column_same(HeapTuple a, HeapTuple b, TupleDesc desc, AttrNumber att)
+{
+	Form_pg_attribute attr = TupleDescAttr(desc, att - 1);
+	bool		anull,
+				bnull;
+	Datum		ad = heap_getattr(a, att, desc, &anull);
+	Datum		bd = heap_getattr(b, att, desc, &bnull);
+
+	if (anull || bnull)
+		return anull == bnull;
+	return datumIsEqual(ad, bd, attr->attbyval, attr->attlen);
+}
+
+/*
+ * Whether an update left every column the keys come from as it was, byte for byte: then the
+ * keys are the same (they depend on those values alone, never on rules) and nothing is
+ * normalized.  An application that writes every column of a customer at each save fires the
+ * trigger with the identity columns unchanged; normalizing both rows to find the keys equal
+ * cost such an update more than the rest of the trigger.
+ */
+static bool
+identity_columns_same(ManagedRel *mr, HeapTuple a, HeapTuple b, TupleDesc desc)
+{
+	int			i;
+
+	if (mr->name_att != InvalidAttrNumber && !column_same(a, b, desc, mr->name_att))
+		return false;
+	if (mr->deleted_att != InvalidAttrNumber && !column_same(a, b, desc, mr->deleted_att))
+		return false;
+	for (i = 0; i < mr->nphones; i++)
+		if (!column_same(a, b, desc, mr->phone_atts[i]))
+			return false;
+	for (i = 0; i < mr->nemails; i++)
+		if (!column_same(a, b, desc, mr->email_atts[i]))
+			return false;
+	return true;
 }
 
 static bool
@@ -1367,6 +1408,9 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	if (!mr->has_identity)
 		return PointerGetDatum(NULL);
 
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+		identity_columns_same(mr, td->tg_trigtuple, tup, desc))
+		return PointerGetDatum(NULL);
 	identity_row_keys(mr, tup, desc, &ik);
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{

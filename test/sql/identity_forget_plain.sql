@@ -4,9 +4,10 @@
 -- a trigger or a rule to crmpool's identity tables, the DELETE statements run instead and apply
 -- them.
 SET crmpool.fake_now = '2030-01-07 12:00+00';
-CREATE TABLE forget_plain (id bigint PRIMARY KEY, company text, phone text, email text, owner_id bigint);
+CREATE TABLE forget_plain (id bigint PRIMARY KEY, company text, phone text, email text, owner_id bigint,
+						   mobile text, note text);
 SELECT crmpool.manage('forget_plain', 'owner_id') IS NOT NULL AS managed;
-SELECT crmpool.set_identity('forget_plain', 'company', '{phone}', '{email}');
+SELECT crmpool.set_identity('forget_plain', 'company', '{phone, mobile}', '{email}');
 SELECT crmpool.set_rules('forget_plain', '{"dedup_phone": "block", "dedup_email": "block", "dedup_name": "block"}') IS NOT NULL AS set;
 CREATE FUNCTION forget_plain_left() RETURNS TABLE (customer bigint, kind "char", key text)
 LANGUAGE sql AS $$
@@ -58,6 +59,17 @@ DROP TRIGGER forget_plain_trigger ON crmpool.identity_name;
 DELETE FROM forget_plain WHERE id = 3;
 SELECT * FROM forget_plain_left();
 SELECT count(*) AS disagreements FROM crmpool.check('forget_plain');
+
+-- an update that writes the identity columns as they are (an application saving every column)
+-- changes no key; one that changes only the second phone column gives up exactly its line
+INSERT INTO forget_plain (id, company, phone, mobile, email) VALUES
+	(4, '深圳华星电子有限公司', '0755-8888 1234', '138 0013 8000', 'hx@huaxing.example');
+UPDATE forget_plain SET company = company, phone = phone, mobile = mobile, email = email, note = 'called' WHERE id = 4;
+SELECT * FROM forget_plain_left();
+UPDATE forget_plain SET company = company, phone = phone, mobile = '139 0013 9000', email = email WHERE id = 4;
+SELECT * FROM forget_plain_left();
+INSERT INTO forget_plain (id, company, mobile) VALUES (5, '广州青木贸易有限公司', '13800138000');
+DELETE FROM forget_plain WHERE id IN (4, 5);
 
 DROP FUNCTION forget_plain_left();
 DROP FUNCTION forget_plain_logged();
