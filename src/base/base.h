@@ -226,9 +226,12 @@ extern bool crmpool_has_tenants(void);
 extern void store_oids(StoreTable *t, Oid *heap, Oid *index);
 extern void store_open(StoreScan *s, StoreTable *t, bool latest, LOCKMODE lockmode);
 extern void store_scan_keys(StoreScan *s, ScanKey keys, int nkeys);
+extern void store_rescan(StoreScan *s, ScanKey keys, int nkeys);
 extern void store_scan_begin(StoreScan *s, StoreTable *t, ScanKey keys, int nkeys, bool latest,
 							 LOCKMODE lockmode);
 extern void store_scan_end(StoreScan *s);
+extern bool store_delete_begin(StoreScan *s, StoreTable *t);
+extern bool store_delete(StoreScan *s, ScanKey keys, int nkeys);
 extern void store_writer_begin(StoreWriter *w, Relation rel);
 extern void store_writer_end(StoreWriter *w);
 extern TupleTableSlot *store_writer_slot(StoreWriter *w, Relation rel);

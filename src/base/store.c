@@ -153,6 +153,19 @@ store_scan_keys(StoreScan *s, ScanKey keys, int nkeys)
 }
 
 /*
+ * Scan the table store_open() opened for the rows equal to keys: through its index, opened on
+ * the first call; a later call starts over with other keys, under the same snapshot.
+ */
+void
+store_rescan(StoreScan *s, ScanKey keys, int nkeys)
+{
+	if (s->index == NULL)
+		store_scan_keys(s, keys, nkeys);
+	else
+		index_rescan(s->scan, keys, nkeys, NULL, 0);
+}
+
+/*
  * Scan t's table through its index for the rows equal to keys (the caller fetches with
  * index_getnext_slot), under a fresh snapshot or, if latest, the latest one.  lockmode is taken
  * on the table, as a statement would.
@@ -177,6 +190,74 @@ store_scan_end(StoreScan *s)
 	}
 	table_close(s->heap, NoLock);
 	PopActiveSnapshot();
+}
+
+/*
+ * Open t's table to delete rows of it with store_delete() (under the latest snapshot, as
+ * store_open); false, the table closed again, if a DELETE statement would do more than delete
+ * them: a trigger, a rule or row level security (which a superuser may add; store_table_plain
+ * and the relcache entry say, without a catalog access).  The caller then runs its statement,
+ * which applies them.  Close with store_scan_end().
+ */
+bool
+store_delete_begin(StoreScan *s, StoreTable *t)
+{
+	store_open(s, t, true, RowExclusiveLock);
+	if (store_table_plain(s->heap) && s->heap->rd_rules == NULL &&
+		!s->heap->rd_rel->relrowsecurity)
+		return true;
+	store_scan_end(s);
+	return false;
+}
+
+/*
+ * Delete the rows equal to keys of the table store_delete_begin() opened, found through its
+ * index, as "DELETE ... WHERE" those keys would under the latest snapshot (the snapshot the
+ * lookups before it read with: what they saw is what goes), without an executor; whether it
+ * deleted any.  It waits for a concurrent writer of a row as the statement would; a row that
+ * writer deleted is gone, and on a row it updated the keys are looked up again under a snapshot
+ * that sees the update (the rule EvalPlanQual applies).  May be called again with other keys.
+ */
+bool
+store_delete(StoreScan *s, ScanKey keys, int nkeys)
+{
+	bool		deleted = false;
+
+	for (;;)
+	{
+		bool		again = false;
+
+		store_rescan(s, keys, nkeys);
+		while (index_getnext_slot(s->scan, ForwardScanDirection, s->slot))
+		{
+			TM_FailureData tmfd;
+
+			switch (table_tuple_delete(s->heap, &s->slot->tts_tid, GetCurrentCommandId(true),
+									   GetActiveSnapshot(), InvalidSnapshot, true, &tmfd, false))
+			{
+				case TM_Ok:
+					deleted = true;
+					break;
+				case TM_SelfModified:	/* this transaction deleted it since the snapshot */
+				case TM_Deleted:
+					break;
+				case TM_Updated:
+					again = true;
+					break;
+				default:
+					elog(ERROR, "unexpected result deleting a row of crmpool table %s",
+						 RelationGetRelationName(s->heap));
+			}
+		}
+		if (!again)
+			return deleted;
+		index_endscan(s->scan);
+		index_close(s->index, NoLock);
+		s->index = NULL;
+		PopActiveSnapshot();
+		PushCopiedSnapshot(GetLatestSnapshot());
+		UpdateActiveSnapshotCommandId();
+	}
 }
 
 /* The executor state ExecSimpleRelationInsert/Update need, set up as the apply worker does. */

@@ -42,6 +42,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -69,7 +70,7 @@ typedef enum IdentityStmt
 	"WHERE tokens OPERATOR(pg_catalog.&&) $2 AND " TABLE_ID(T) EQ "$1 " T("AND tenant" EQ "$4 ") \
 	"AND customer OPERATOR(pg_catalog.<>) $3"
 
-/* one key ($4 kind, $5 key) of the customer, by the primary key: see forget() */
+/* a customer's key ($4 kind, $5 key), its name: by their primary keys (see forget()) */
 #define FORGET_KEYS_SQL(T) \
 	"DELETE FROM crmpool.identity_key WHERE " T("tenant" EQ "$3 AND ") TABLE_ID(T) EQ "$1 " \
 	"AND key" EQ "$5 AND kind" EQ "$4 AND customer" EQ "$2"
@@ -318,6 +319,62 @@ identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *i
 	stored_keys(mr, tup, desc, ik);
 }
 
+/*
+ * A row's keys (identity_row_keys) into ik and those a write of it may have stored (stored_keys)
+ * into had, normalizing its values once: had, or none if the row is soft-deleted.  ik shares
+ * had's arrays.
+ */
+static void
+row_and_stored_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik,
+					IdentityKeys *had)
+{
+	stored_keys(mr, tup, desc, had);
+	if (mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tup, desc))
+		memset(ik, 0, sizeof(IdentityKeys));
+	else
+		*ik = *had;
+}
+
+/* Whether column att holds the same bytes in rows a and b (both null counts as the same). */
+static bool
+column_same(HeapTuple a, HeapTuple b, TupleDesc desc, AttrNumber att)
+{
+	Form_pg_attribute attr = TupleDescAttr(desc, att - 1);
+	bool		anull,
+				bnull;
+	Datum		ad = heap_getattr(a, att, desc, &anull);
+	Datum		bd = heap_getattr(b, att, desc, &bnull);
+
+	if (anull || bnull)
+		return anull == bnull;
+	return datumIsEqual(ad, bd, attr->attbyval, attr->attlen);
+}
+
+/*
+ * Whether an update left every column the keys come from as it was, byte for byte: then the
+ * keys are the same (they depend on those values alone, never on rules) and nothing is
+ * normalized.  An application that writes every column of a customer at each save fires the
+ * trigger with the identity columns unchanged; normalizing both rows to find the keys equal
+ * cost such an update more than the rest of the trigger.
+ */
+static bool
+identity_columns_same(ManagedRel *mr, HeapTuple a, HeapTuple b, TupleDesc desc)
+{
+	int			i;
+
+	if (mr->name_att != InvalidAttrNumber && !column_same(a, b, desc, mr->name_att))
+		return false;
+	if (mr->deleted_att != InvalidAttrNumber && !column_same(a, b, desc, mr->deleted_att))
+		return false;
+	for (i = 0; i < mr->nphones; i++)
+		if (!column_same(a, b, desc, mr->phone_atts[i]))
+			return false;
+	for (i = 0; i < mr->nemails; i++)
+		if (!column_same(a, b, desc, mr->email_atts[i]))
+			return false;
+	return true;
+}
+
 static bool
 keys_equal(const IdentityKeys *a, const IdentityKeys *b)
 {
@@ -355,8 +412,12 @@ tokens_array(const IdentityKeys *ik)
 /* Column numbers of the two tables, checked by name whenever a table's OID is new (store.c). */
 #define KEY_KEY			3
 #define KEY_CUSTOMER	4
+#define KEY_TENANT		5
 #define NAME_CUSTOMER	2
 #define NAME_NAME		3
+#define NAME_CORE		4
+#define NAME_TOKENS		5
+#define NAME_TENANT		6
 
 /*
  * identity_key by its primary key (tenant, table_id, key, kind, customer); identity_name by its
@@ -369,6 +430,9 @@ tokens_array(const IdentityKeys *ik)
  */
 static StoreTable key_table = {"identity_key", "identity_key_pkey", {"table_id", "kind", "key", "customer"}, 5};
 static StoreTable name_table = {"identity_name", "identity_name_core", {"table_id", "customer", "name"}, 6};
+/* identity_name by its primary key (tenant, table_id, customer; 0.1: rel, customer) */
+static StoreTable name_pkey = {"identity_name", "identity_name_pkey",
+{"table_id", "customer", "name", "core", "tokens"}, NAME_TENANT};
 
 /* Keys and cores are COLLATE "C" (sql/parts/50_identity.sql). */
 static void
@@ -399,15 +463,15 @@ tenant_rel_keys(ScanKey keys, CrmpoolTenant tenant, CrmpoolTableId table)
  * that share key's common part (key_common_len): for a phone, the same line (kind p, score 1)
  * and, if main, the same main line with another or no extension (IDENTITY_KIND_PHONE_MAIN,
  * IDENTITY_PHONE_MAIN_SCORE); for an e-mail, the addresses reaching the same mailbox under folds
- * (kind e, score 1).
+ * (kind e, score 1).  key_matches() reads through s, identity_key opened by store_open() under
+ * the latest snapshot, which a trigger opens once for all the keys of its row: it has locked
+ * them all before, so one snapshot taken after serves them all.
  */
-int
-identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
-					 int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out,
-					 int max)
+static int
+key_matches(StoreScan *s, CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
+			int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out, int max)
 {
 	ScanKeyData keys[5];
-	StoreScan	s;
 	int			n = 0;
 	int			k;
 	int			common = key_common_len(kind, key);
@@ -432,7 +496,7 @@ identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, cons
 		text_key(&keys[k + 2], k + 2, BTLessStrategyNumber, F_TEXT_LT, high);
 	}
 	k += 3;
-	store_scan_begin(&s, &key_table, keys, k, true, AccessShareLock);
+	store_rescan(s, keys, k);
 	for (;;)
 	{
 		bool		isnull;
@@ -440,10 +504,10 @@ identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, cons
 		char	   *other;
 		char		found;
 
-		if (n == max || !index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+		if (n == max || !index_getnext_slot(s->scan, ForwardScanDirection, s->slot))
 			break;
-		customer = DatumGetInt64(slot_getattr(s.slot, KEY_CUSTOMER, &isnull));
-		other = TextDatumGetCString(slot_getattr(s.slot, KEY_KEY, &isnull));
+		customer = DatumGetInt64(slot_getattr(s->slot, KEY_CUSTOMER, &isnull));
+		other = TextDatumGetCString(slot_getattr(s->slot, KEY_KEY, &isnull));
 		if (customer == exclude || key_common_len(kind, other) != common)
 			continue;			/* its own, or a longer number that starts with this one */
 		if (strcmp(other, key) == 0)
@@ -466,6 +530,19 @@ identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, cons
 		if (first_of_each && seen_line && (seen_main || !main))
 			break;
 	}
+	return n;
+}
+
+int
+identity_key_matches(CrmpoolTableId table, CrmpoolTenant tenant, char kind, const char *key,
+					 int64 exclude, bool main, int folds, bool first_of_each, IdentityMatch *out,
+					 int max)
+{
+	StoreScan	s;
+	int			n;
+
+	store_open(&s, &key_table, true, AccessShareLock);
+	n = key_matches(&s, table, tenant, kind, key, exclude, main, folds, first_of_each, out, max);
 	store_scan_end(&s);
 	return n;
 }
@@ -909,8 +986,11 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 	int			phone = rule_choice(rules, RULE_DEDUP_PHONE);
 	int			phone_main = rule_choice(rules, RULE_DEDUP_PHONE_MAIN);
 	int			email = rule_choice(rules, RULE_DEDUP_EMAIL);
+	StoreScan	s;
+	bool		opened = false;
+	bool		blocked = false;
 
-	for (i = 0; i < ik->nkeys; i++)
+	for (i = 0; i < ik->nkeys && !blocked; i++)
 	{
 		bool		is_phone = ik->kinds[i] == IDENTITY_KIND_PHONE;
 		IdentityMatch m[2];
@@ -919,9 +999,11 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 
 		if (is_phone ? (phone == DEDUP_OFF && phone_main == DEDUP_OFF) : email == DEDUP_OFF)
 			continue;
-		nm = identity_key_matches(mr->table_id, tenant, ik->kinds[i], ik->keys[i], customer,
-								  is_phone && phone_main != DEDUP_OFF, identity_email_folds(rules),
-								  true, m, 2);
+		if (!opened)
+			store_open(&s, &key_table, true, AccessShareLock);
+		opened = true;
+		nm = key_matches(&s, mr->table_id, tenant, ik->kinds[i], ik->keys[i], customer,
+						 is_phone && phone_main != DEDUP_OFF, identity_email_folds(rules), true, m, 2);
 		/* the same line before the same switchboard */
 		if (nm == 2 && m[1].kind == IDENTITY_KIND_PHONE)
 		{
@@ -941,9 +1023,16 @@ find_reactions(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, IdentityKey
 			out[n].m = m[j];
 			out[n].key = key_shown(m[j].kind, ik->keys[i]);
 			if (out[n++].policy == DEDUP_BLOCK)
-				return n;
+			{
+				blocked = true;
+				break;
+			}
 		}
 	}
+	if (opened)
+		store_scan_end(&s);
+	if (blocked)
+		return n;
 	if (ik->has_name && rule_choice(rules, RULE_DEDUP_NAME) != DEDUP_OFF)
 	{
 		IdentityMatch *m;
@@ -1054,25 +1143,56 @@ record_warning(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const Ident
  * set_identity() or repair(), with the normalization of this version (an update of crmpool that
  * changes it keys the stored rows again: sql/upgrade); a key some other write left behind (the
  * trigger disabled, a superuser's INSERT) stays until crmpool.repair() removes it.
+ *
+ * The rows are found under the latest snapshot, as the lookups before find the keys of others:
+ * under REPEATABLE READ too, a key that crmpool.repair() stored for the customer after the
+ * transaction's snapshot was taken is forgotten, not left behind to refuse its phone forever.
+ * While the tables are as crmpool made them they are deleted by their primary keys without SPI
+ * (store_delete: an SPI statement per key cost a customer's delete more than the rest of the
+ * trigger); else (a superuser added a trigger, a rule or row level security) the statements
+ * run, applying them.
  */
 static void
 forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const IdentityKeys *had)
 {
-	Datum		v[5] = {crmpool_table_id_datum(table), Int64GetDatum(customer), crmpool_tenant_datum(tenant)};
+	ScanKeyData keys[5];
+	StoreScan	s;
 	int			i;
+	int			k;
 
-	/*
-	 * A statement per key, each a lookup of the primary key: one statement joining the keys
-	 * as arrays was planned anew at every run (its custom plans looked cheaper than the
-	 * generic one), and cost a delete more than the rest of it.
-	 */
-	for (i = 0; i < had->nkeys; i++)
+	if (had->nkeys > 0 && store_delete_begin(&s, &key_table))
 	{
-		v[3] = CharGetDatum(had->kinds[i]);
-		v[4] = CStringGetTextDatum(had->keys[i]);
-		id_run(ID_FORGET_KEYS, v, NULL, false);
+		/* the primary key: 0.2's (tenant, table_id, key, kind, customer), 0.1's (rel, kind, key, customer) */
+		bool		key_first = crmpool_has_tenants();
+
+		for (i = 0; i < had->nkeys; i++)
+		{
+			k = tenant_rel_keys(keys, tenant, table);
+			text_key(&keys[k + !key_first], k + 1 + !key_first, BTEqualStrategyNumber, F_TEXTEQ,
+					 had->keys[i]);
+			ScanKeyInit(&keys[k + key_first], k + 1 + key_first, BTEqualStrategyNumber, F_CHAREQ,
+						CharGetDatum(had->kinds[i]));
+			ScanKeyInit(&keys[k + 2], k + 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
+			(void) store_delete(&s, keys, k + 3);
+		}
+		store_scan_end(&s);
 	}
-	id_run(ID_FORGET_NAME, v, NULL, false);
+	else
+		for (i = 0; i < had->nkeys; i++)
+			id_run(ID_FORGET_KEYS, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer),
+					   crmpool_tenant_datum(tenant), CharGetDatum(had->kinds[i]),
+					   CStringGetTextDatum(had->keys[i])}, NULL, true);
+
+	if (store_delete_begin(&s, &name_pkey))
+	{
+		k = tenant_rel_keys(keys, tenant, table);
+		ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
+		(void) store_delete(&s, keys, k + 1);
+		store_scan_end(&s);
+	}
+	else
+		id_run(ID_FORGET_NAME, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer),
+				   crmpool_tenant_datum(tenant)}, NULL, true);
 }
 
 /*
@@ -1121,64 +1241,70 @@ identity_name_too_long(Oid relid, const char *what, int core_bytes)
  * earlier, unchecked write left behind) makes the statement run instead, which keeps it (keys)
  * or overwrites it (the name), and waits for a writer of the same row as the statement would.
  * -------------------------------------------------------------------------------------------*/
-#define KEY_TENANT		5
-#define NAME_CORE		4
-#define NAME_TOKENS		5
-#define NAME_TENANT		6
 
-/* identity_name by its primary key (tenant, table_id, customer): the rows store_plain writes */
-static StoreTable name_pkey = {"identity_name", "identity_name_pkey",
-{"table_id", "customer", "name", "core", "tokens"}, NAME_TENANT};
-
-/* An empty virtual slot for a row of t's table, every column null; *heap: the table, opened. */
+/* A virtual slot for rows of t's table; *heap: the table, opened.  Close with store_slot_end(). */
 static TupleTableSlot *
 store_slot(StoreTable *t, Relation *heap)
 {
 	Oid			heapid,
 				indexid;
-	TupleTableSlot *slot;
 
 	store_oids(t, &heapid, &indexid);
 	*heap = table_open(heapid, RowExclusiveLock);
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(*heap), &TTSOpsVirtual);
+	return MakeSingleTupleTableSlot(RelationGetDescr(*heap), &TTSOpsVirtual);
+}
+
+static void
+store_slot_end(Relation heap, TupleTableSlot *slot)
+{
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, NoLock);
+}
+
+/* Empty the slot for the next row, every column null. */
+static void
+store_row(TupleTableSlot *slot)
+{
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
-	return slot;
 }
 
 /*
- * Insert the row in slot into heap (store_slot) without SPI, and close both; false (nothing
- * inserted) when the table is not plain or its primary key may hold the row already: then the
- * caller runs its statement.
+ * Insert the row in slot into heap (store_slot) without SPI; false (nothing inserted) when the
+ * table is not plain or its primary key may hold the row already: then the caller runs its
+ * statement.
  */
 static bool
 store_plain(Relation heap, TupleTableSlot *slot)
 {
-	bool		done;
-
 	ExecStoreVirtualTuple(slot);
-	done = store_insert(heap, slot, true) == STORE_INSERTED;
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, NoLock);
-	return done;
+	return store_insert(heap, slot, true) == STORE_INSERTED;
 }
 
+/* The phone and e-mail keys of ik, through one opening of identity_key */
 static void
-store_key(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, char kind, const char *key)
+store_keys(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
-	Datum		keytext = CStringGetTextDatum(key);
 	Relation	heap;
 	TupleTableSlot *slot = store_slot(&key_table, &heap);
+	int			i;
 
-	store_set(slot, 1, crmpool_table_id_datum(table), true);
-	store_set(slot, 2, CharGetDatum(kind), true);
-	store_set(slot, KEY_KEY, keytext, true);
-	store_set(slot, KEY_CUSTOMER, Int64GetDatum(customer), true);
-	if (crmpool_has_tenants())
-		store_set(slot, KEY_TENANT, crmpool_tenant_datum(tenant), true);
-	if (!store_plain(heap, slot))
-		id_run(ID_ADD_KEY, (Datum[]) {crmpool_table_id_datum(table), CharGetDatum(kind), keytext,
-				   Int64GetDatum(customer), crmpool_tenant_datum(tenant)}, NULL, false);
+	for (i = 0; i < ik->nkeys; i++)
+	{
+		Datum		keytext = CStringGetTextDatum(ik->keys[i]);
+
+		store_row(slot);
+		store_set(slot, 1, crmpool_table_id_datum(table), true);
+		store_set(slot, 2, CharGetDatum(ik->kinds[i]), true);
+		store_set(slot, KEY_KEY, keytext, true);
+		store_set(slot, KEY_CUSTOMER, Int64GetDatum(customer), true);
+		if (crmpool_has_tenants())
+			store_set(slot, KEY_TENANT, crmpool_tenant_datum(tenant), true);
+		if (!store_plain(heap, slot))
+			id_run(ID_ADD_KEY, (Datum[]) {crmpool_table_id_datum(table), CharGetDatum(ik->kinds[i]),
+					   keytext, Int64GetDatum(customer), crmpool_tenant_datum(tenant)}, NULL, false);
+	}
+	store_slot_end(heap, slot);
 }
 
 static void
@@ -1189,7 +1315,9 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 	Datum		tokens = tokens_array(ik);
 	Relation	heap;
 	TupleTableSlot *slot = store_slot(&name_pkey, &heap);
+	bool		done;
 
+	store_row(slot);
 	store_set(slot, 1, crmpool_table_id_datum(table), true);
 	store_set(slot, NAME_CUSTOMER, Int64GetDatum(customer), true);
 	store_set(slot, NAME_NAME, name, true);
@@ -1197,7 +1325,9 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 	store_set(slot, NAME_TOKENS, tokens, true);
 	if (crmpool_has_tenants())
 		store_set(slot, NAME_TENANT, crmpool_tenant_datum(tenant), true);
-	if (!store_plain(heap, slot))
+	done = store_plain(heap, slot);
+	store_slot_end(heap, slot);
+	if (!done)
 		id_run(ID_PUT_NAME, (Datum[]) {crmpool_table_id_datum(table), Int64GetDatum(customer), name,
 				   core, tokens, crmpool_tenant_datum(tenant)}, NULL, false);
 }
@@ -1205,14 +1335,12 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 static void
 store(ManagedRel *mr, CrmpoolTenant tenant, int64 customer, const IdentityKeys *ik)
 {
-	int			i;
-
 	if (ik->has_name && strlen(ik->parsed.key) > IDENTITY_MAX_CORE_BYTES)
 		identity_name_too_long(mr->relid, psprintf(_("of customer %lld"), (long long) customer),
 							   (int) strlen(ik->parsed.key));
 
-	for (i = 0; i < ik->nkeys; i++)
-		store_key(mr->table_id, tenant, customer, ik->kinds[i], ik->keys[i]);
+	if (ik->nkeys > 0)
+		store_keys(mr->table_id, tenant, customer, ik);
 	if (ik->has_name)
 		store_name(mr->table_id, tenant, customer, ik);
 }
@@ -1269,10 +1397,7 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 		memset(&ik, 0, sizeof(ik));
 		memset(&had, 0, sizeof(had));
 		if (mr->has_identity)
-		{
-			identity_row_keys(mr, tup, desc, &ik);
-			stored_keys(mr, tup, desc, &had);
-		}
+			row_and_stored_keys(mr, tup, desc, &ik, &had);
 		ledger_begin(&octx);
 		if (mr->has_identity)
 			lock_keys(rel, tenant, &ik, NULL);
@@ -1283,20 +1408,19 @@ crmpool_identity_trigger(PG_FUNCTION_ARGS)
 	if (!mr->has_identity)
 		return PointerGetDatum(NULL);
 
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+		identity_columns_same(mr, td->tg_trigtuple, tup, desc))
+		return PointerGetDatum(NULL);
 	identity_row_keys(mr, tup, desc, &ik);
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		IdentityKeys old;
 
-		identity_row_keys(mr, td->tg_trigtuple, desc, &old);
+		/* had: with none (soft-deleted), what a write under an earlier mapping may have stored */
+		row_and_stored_keys(mr, td->tg_trigtuple, desc, &old, &had);
 		if (keys_equal(&old, &ik))
 			return PointerGetDatum(NULL);
 		lock_both = old;
-		/* none (soft-deleted, say): what a write under an earlier mapping may have stored */
-		if (old.nkeys == 0 && !old.has_name)
-			stored_keys(mr, td->tg_trigtuple, desc, &had);
-		else
-			had = old;
 	}
 
 	{
