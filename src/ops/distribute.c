@@ -1199,9 +1199,19 @@ crmpool_distribute(PG_FUNCTION_ARGS)
 	/*
 	 * Tenants in one order in every call: each locks its tenant's cursor row until commit, and
 	 * two calls taking two tenants' cursors in opposite orders would deadlock (the oracle,
-	 * test/t/001_oracle.pl, found it).
+	 * test/t/001_oracle.pl, found it).  And every tenant's cursor before any rep (customers,
+	 * cursors, reps): a tenant's hand-outs hold its reps' counter rows to commit, and an INSERT
+	 * under rule auto_distribute locks all its cursors before its reps (an owned row's, or a
+	 * lead's of another pool): waiting for the next tenant's cursor while holding a rep, we
+	 * could wait for such an INSERT waiting for that rep (distribute_auto_cross.spec).
 	 */
 	qsort(groups, ngroups, sizeof(TenantGroup), tenant_group_cmp);
+	for (g = 0; ngroups > 1 && g < ngroups; g++)
+	{
+		int64		last_rep;
+
+		(void) lock_cursor(mr, groups[g].tenant, pool, &last_rep);
+	}
 	for (g = 0; g < ngroups; g++)
 	{
 		const char **out = palloc0(sizeof(char *) * groups[g].n);

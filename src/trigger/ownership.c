@@ -1240,8 +1240,8 @@ auto_pending_take(ManagedRel *mr)
  * counter rows.  Each cursor stays locked until commit, and so does each rep's counter row that
  * a hand-out changes: taking the cursors one hand-out at a time, an INSERT of several tenants' or
  * pools' leads would hold a cursor and a rep while waiting for the next cursor, held by a
- * distribute() (which takes its tenants in tenant order, each cursor before its reps) waiting for
- * that rep or cursor: a deadlock.
+ * distribute() (which locks its tenants' cursors in tenant order, all before its reps) waiting
+ * for that rep or cursor: a deadlock.
  */
 static void
 auto_lock_cursors(ManagedRel *mr, List *mine)
