@@ -1187,27 +1187,26 @@ auto_pending_add(ManagedRel *mr, CrmpoolTenant tenant, const char *pool, int64 c
 	MemoryContextSwitchTo(old);
 }
 
-/* Tenant, then pool (the default pool first), then insertion order. */
+/* The order of distribution cursors: tenant, then pool (the default pool first). */
+static int
+cursor_cmp(const AutoPending *x, const AutoPending *y)
+{
+	if (x->tenant != y->tenant)
+		return x->tenant < y->tenant ? -1 : 1;
+	if (x->pool == NULL || y->pool == NULL)
+		return (y->pool == NULL) - (x->pool == NULL);
+	return strcmp(x->pool, y->pool);
+}
+
+/* Cursor order, then insertion order. */
 static int
 auto_pending_cmp(const ListCell *a, const ListCell *b)
 {
 	const AutoPending *x = lfirst(a);
 	const AutoPending *y = lfirst(b);
+	int			c = cursor_cmp(x, y);
 
-	if (x->tenant != y->tenant)
-		return x->tenant < y->tenant ? -1 : 1;
-	if ((x->pool == NULL) != (y->pool == NULL))
-		return x->pool == NULL ? -1 : 1;
-	if (x->pool != NULL && strcmp(x->pool, y->pool) != 0)
-		return strcmp(x->pool, y->pool);
-	return (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-static bool
-same_cursor(const AutoPending *a, const AutoPending *b)
-{
-	return a->tenant == b->tenant &&
-		(a->pool == NULL ? b->pool == NULL : b->pool != NULL && strcmp(a->pool, b->pool) == 0);
+	return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /*
@@ -1253,7 +1252,7 @@ auto_lock_cursors(ManagedRel *mr, List *mine)
 	{
 		AutoPending *a = lfirst(lc);
 
-		if (last == NULL || !same_cursor(last, a))
+		if (last == NULL || cursor_cmp(last, a) != 0)
 			ownership_auto_lock_cursor_hook(mr, a->tenant, a->pool);
 		last = a;
 	}
