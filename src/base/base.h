@@ -284,6 +284,14 @@ store_attr(TupleTableSlot *slot, AttrNumber att)
 	return d;
 }
 
+/* Empty a virtual slot for the next row: every column null until store_set(). */
+static inline void
+store_clear(TupleTableSlot *slot)
+{
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
+}
+
 /* Set a column of a virtual slot (left null unless present). */
 static inline void
 store_set(TupleTableSlot *slot, AttrNumber att, Datum value, bool present)

@@ -555,8 +555,7 @@ store_writer_slot(StoreWriter *w, Relation rel)
 	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel),
 												  &TTSOpsVirtual);
 
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
+	store_clear(slot);
 	return slot;
 }
 

@@ -1010,8 +1010,7 @@ ledger_events_add(LedgerEvents *le, CrmpoolTableId table, CrmpoolTenant tenant, 
 	}
 	slot = le->slots[le->n++];
 	oldcxt = MemoryContextSwitchTo(le->batchcxt);
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
+	store_clear(slot);
 	store_set(slot, EVENT_TABLE_ID, crmpool_table_id_datum(table), true);
 	if (crmpool_has_tenants())
 		store_set(slot, EVENT_TENANT, crmpool_tenant_datum(tenant), true);

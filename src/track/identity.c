@@ -306,17 +306,21 @@ stored_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
 	identity_column_keys(&ic, tup, desc, ik);
 }
 
+/* A soft-deleted customer counts nowhere, duplicate detection included: it has no keys. */
+static bool
+row_soft_deleted(ManagedRel *mr, HeapTuple tup, TupleDesc desc)
+{
+	return mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tup, desc);
+}
+
 /* The identity keys of a managed table's row (also crmpool.repair()'s). */
 void
 identity_row_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys *ik)
 {
-	/* a soft-deleted customer counts nowhere, duplicate detection included: no keys */
-	if (mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tup, desc))
-	{
+	if (row_soft_deleted(mr, tup, desc))
 		memset(ik, 0, sizeof(IdentityKeys));
-		return;
-	}
-	stored_keys(mr, tup, desc, ik);
+	else
+		stored_keys(mr, tup, desc, ik);
 }
 
 /*
@@ -329,7 +333,7 @@ row_and_stored_keys(ManagedRel *mr, HeapTuple tup, TupleDesc desc, IdentityKeys 
 					IdentityKeys *had)
 {
 	stored_keys(mr, tup, desc, had);
-	if (mr->deleted_att != InvalidAttrNumber && managed_deleted(mr, tup, desc))
+	if (row_soft_deleted(mr, tup, desc))
 		memset(ik, 0, sizeof(IdentityKeys));
 	else
 		*ik = *had;
@@ -1261,14 +1265,6 @@ store_slot_end(Relation heap, TupleTableSlot *slot)
 	table_close(heap, NoLock);
 }
 
-/* Empty the slot for the next row, every column null. */
-static void
-store_row(TupleTableSlot *slot)
-{
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, slot->tts_tupleDescriptor->natts * sizeof(bool));
-}
-
 /*
  * Insert the row in slot into heap (store_slot) without SPI; false (nothing inserted) when the
  * table is not plain or its primary key may hold the row already: then the caller runs its
@@ -1293,7 +1289,7 @@ store_keys(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 	{
 		Datum		keytext = CStringGetTextDatum(ik->keys[i]);
 
-		store_row(slot);
+		store_clear(slot);
 		store_set(slot, 1, crmpool_table_id_datum(table), true);
 		store_set(slot, 2, CharGetDatum(ik->kinds[i]), true);
 		store_set(slot, KEY_KEY, keytext, true);
@@ -1317,7 +1313,7 @@ store_name(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Ide
 	TupleTableSlot *slot = store_slot(&name_pkey, &heap);
 	bool		done;
 
-	store_row(slot);
+	store_clear(slot);
 	store_set(slot, 1, crmpool_table_id_datum(table), true);
 	store_set(slot, NAME_CUSTOMER, Int64GetDatum(customer), true);
 	store_set(slot, NAME_NAME, name, true);
