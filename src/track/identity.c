@@ -1169,14 +1169,15 @@ forget(CrmpoolTableId table, CrmpoolTenant tenant, int64 customer, const Identit
 		/* the primary key: 0.2's (tenant, table_id, key, kind, customer), 0.1's (rel, kind, key, customer) */
 		bool		key_first = crmpool_has_tenants();
 
+		/* tenant, table and customer are every key's; key and kind change */
+		k = tenant_rel_keys(keys, tenant, table);
+		ScanKeyInit(&keys[k + 2], k + 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
 		for (i = 0; i < had->nkeys; i++)
 		{
-			k = tenant_rel_keys(keys, tenant, table);
 			text_key(&keys[k + !key_first], k + 1 + !key_first, BTEqualStrategyNumber, F_TEXTEQ,
 					 had->keys[i]);
 			ScanKeyInit(&keys[k + key_first], k + 1 + key_first, BTEqualStrategyNumber, F_CHAREQ,
 						CharGetDatum(had->kinds[i]));
-			ScanKeyInit(&keys[k + 2], k + 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer));
 			(void) store_delete(&s, keys, k + 3);
 		}
 		store_scan_end(&s);
